@@ -1,0 +1,43 @@
+# Atoll. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+STATICCHECK_VERSION := 2026.2.2
+STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+
+.PHONY: help build demo test verify bench fuzz sim clean tools
+
+help: ## list targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/atoll
+	$(GO) build -o $(BIN)/atoll ./cmd/atoll
+
+demo: build ## the main job: today, the deterministic simulator of a 20-site federation
+	$(BIN)/atoll sim --sites 20 --seeds 200 --byzantine 4
+
+test: build ## all tests (what CI runs)
+	$(GO) test -count=1 -timeout 20m ./...
+
+verify: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy diff
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@cp go.mod /tmp/atoll.go.mod.bak; cp go.sum /tmp/atoll.go.sum.bak; $(GO) mod tidy; \
+	  if ! diff -q go.mod /tmp/atoll.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/atoll.go.sum.bak >/dev/null; then \
+	    cp /tmp/atoll.go.mod.bak go.mod; cp /tmp/atoll.go.sum.bak go.sum; echo "go mod tidy changes go.mod/go.sum"; exit 1; fi
+
+bench: ## benchmarks of the core (docs/BENCHMARKS.md explains each)
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./crdt/ ./site/store/
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@for f in $$($(GO) test -list '^Fuzz' ./crdt/ | grep ^Fuzz); do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} ./crdt/ || exit 1; done
+
+$(STATICCHECK):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/staticcheck $(STATICCHECK)
+
+clean: ## remove build outputs
+	rm -rf $(BIN)

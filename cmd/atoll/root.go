@@ -1,0 +1,13 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "atoll",
+		Short:         "A decentralized federation of Kubernetes clusters",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	return root
+}

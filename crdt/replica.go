@@ -1,0 +1,504 @@
+package crdt
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Config configures a Replica.
+type Config struct {
+	// Genesis is the encoded envelope of the federation's first charter change; its id names the federation.
+	Genesis []byte
+	// Self is this replica's identity. Its jurisdiction in the charter decides which sealed bodies it keeps.
+	Self PubKey
+	// MaxPending bounds the changes waiting for dependencies (count). Default 10,000.
+	MaxPending int
+	// MaxPendingBytes bounds them in bytes. Default 64 MiB.
+	MaxPendingBytes int
+	// MaxRejected bounds the remembered ids of rejected changes. Default 10,000.
+	MaxRejected int
+}
+
+// DefaultConfig returns the defaults for the limits.
+func DefaultConfig() Config {
+	return Config{MaxPending: 10_000, MaxPendingBytes: 64 << 20, MaxRejected: 10_000}
+}
+
+// node is a stored, valid change.
+type node struct {
+	id      Hash
+	header  []byte
+	bodies  [][]byte
+	lamport uint64
+	deps    []*node
+	charter *Charter // the charter for changes that depend on this one
+	seq     int      // position in Replica.order
+	bound   []string // jurisdictions allowed the bodies; nil if none are sealed
+}
+
+// Replica is one correct replica of the federation state: the DAG of valid changes, the
+// buffer of changes waiting for dependencies, and the materialized state. It does no I/O:
+// callers persist Result.Stored and send what Sync* returns.
+type Replica struct {
+	cfg      Config
+	nodes    map[Hash]*node
+	order    []*node // every node, in a causal order (dependencies first)
+	heads    map[Hash]*node
+	state    *State
+	charter  *Charter // of the whole state
+	pending  *pending
+	rejected map[Hash]error
+	rejFIFO  []Hash
+	merged   map[[2]Hash]*Charter // merges of distinct charters, by fingerprints
+	genesis  Hash
+}
+
+// Rejection says why a change was refused.
+type Rejection struct {
+	ID  Hash // zero when the bytes did not decode
+	Err error
+}
+
+// Result is what one Receive did.
+type Result struct {
+	// Stored are changes to persist, in causal order: new valid changes, and known changes
+	// whose bodies just arrived (persist them again, replacing the header-only record).
+	Stored   []*Envelope
+	Rejected []Rejection
+	// Buffered counts envelopes that now wait for missing dependencies.
+	Buffered int
+	// Duplicate counts envelopes already known.
+	Duplicate int
+}
+
+func (r *Result) add(o Result) {
+	r.Stored = append(r.Stored, o.Stored...)
+	r.Rejected = append(r.Rejected, o.Rejected...)
+	r.Buffered += o.Buffered
+	r.Duplicate += o.Duplicate
+}
+
+// NewReplica starts a replica holding only the genesis charter change.
+func NewReplica(cfg Config) (*Replica, error) {
+	def := DefaultConfig()
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = def.MaxPending
+	}
+	if cfg.MaxPendingBytes == 0 {
+		cfg.MaxPendingBytes = def.MaxPendingBytes
+	}
+	if cfg.MaxRejected == 0 {
+		cfg.MaxRejected = def.MaxRejected
+	}
+	env, err := DecodeEnvelope(cfg.Genesis)
+	if err != nil {
+		return nil, fmt.Errorf("crdt: genesis: %w", err)
+	}
+	r := &Replica{
+		cfg:      cfg,
+		nodes:    map[Hash]*node{},
+		heads:    map[Hash]*node{},
+		state:    newState(),
+		pending:  newPending(cfg.MaxPending, cfg.MaxPendingBytes),
+		rejected: map[Hash]error{},
+		merged:   map[[2]Hash]*Charter{},
+		genesis:  env.ID,
+	}
+	if err := r.acceptGenesis(env); err != nil {
+		return nil, fmt.Errorf("crdt: genesis: %w", err)
+	}
+	return r, nil
+}
+
+func (r *Replica) acceptGenesis(env *Envelope) error {
+	c := env.Change
+	if len(c.Deps) != 0 || c.Lamport != 1 || !c.IsCharter() {
+		return invalid("the genesis must be a charter change at Lamport time 1 without dependencies")
+	}
+	if err := checkStructure(c); err != nil {
+		return err
+	}
+	if err := verifySignatures(c, env.Header); err != nil {
+		return invalid("%v", err)
+	}
+	empty := newCharter(&object{})
+	after := empty.withChange(c, &env.ID)
+	// The genesis is signed by the admins it names, as many as the threshold it sets.
+	if err := checkAdmins(c, after); err != nil {
+		return err
+	}
+	if err := checkUsable(after); err != nil {
+		return err
+	}
+	r.store(env, nil, after)
+	return nil
+}
+
+// Genesis returns the id of the genesis change, which names the federation.
+func (r *Replica) Genesis() Hash { return r.genesis }
+
+// Receive decodes one envelope from a peer (or a local client) and applies it.
+func (r *Replica) Receive(raw []byte) Result {
+	env, err := DecodeEnvelope(raw)
+	if err != nil {
+		return Result{Rejected: []Rejection{{Err: err}}}
+	}
+	return r.ReceiveEnvelope(env)
+}
+
+// ReceiveEnvelope applies a decoded envelope: a new valid change is stored and may
+// release changes that waited for it; an invalid one is rejected with its reason.
+func (r *Replica) ReceiveEnvelope(env *Envelope) Result {
+	return r.receive(env, true)
+}
+
+// Restore loads a change from this replica's own store. The store holds only changes that
+// were valid when stored, so signatures are not checked again; every other rule is.
+func (r *Replica) Restore(raw []byte) error {
+	env, err := DecodeEnvelope(raw)
+	if err != nil {
+		return err
+	}
+	res := r.receive(env, false)
+	if len(res.Rejected) > 0 {
+		return res.Rejected[0].Err
+	}
+	if res.Buffered > 0 {
+		return fmt.Errorf("crdt: change %s restored before its dependencies", env.ID)
+	}
+	return nil
+}
+
+func (r *Replica) receive(env *Envelope, verify bool) Result {
+	if n, ok := r.nodes[env.ID]; ok {
+		return r.fillBodies(n, env)
+	}
+	if err, ok := r.rejected[env.ID]; ok {
+		return Result{Rejected: []Rejection{{env.ID, err}}}
+	}
+	if old, ok := r.pending.byID[env.ID]; ok {
+		if len(old.Bodies) == 0 && len(env.Bodies) > 0 {
+			old.Bodies = env.Bodies
+		}
+		return Result{Duplicate: 1}
+	}
+	c := env.Change
+	if len(c.Deps) == 0 {
+		return r.reject(env.ID, invalid("a second change without dependencies (the genesis is %s)", r.genesis))
+	}
+	if err := checkStructure(c); err != nil {
+		return r.reject(env.ID, err)
+	}
+	if verify {
+		if err := verifySignatures(c, env.Header); err != nil {
+			return r.reject(env.ID, invalid("%v", err))
+		}
+	}
+	var missing []Hash
+	for _, d := range c.Deps {
+		if err, ok := r.rejected[d]; ok {
+			return r.reject(env.ID, invalid("depends on rejected change %s (%v)", d, err))
+		}
+		if _, ok := r.nodes[d]; !ok {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) > 0 {
+		if r.pending.add(env, missing) {
+			return Result{Buffered: 1}
+		}
+		return Result{}
+	}
+	var res Result
+	queue := []*Envelope{env}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		if _, ok := r.nodes[e.ID]; ok {
+			continue
+		}
+		if err := r.accept(e); err != nil {
+			res.add(r.reject(e.ID, err))
+			continue
+		}
+		res.Stored = append(res.Stored, r.withheld(e))
+		for _, w := range r.pending.release(e.ID) {
+			if r.depsPresent(w.Change) {
+				r.pending.remove(w)
+				queue = append(queue, w)
+			}
+		}
+	}
+	return res
+}
+
+func (r *Replica) depsPresent(c *Change) bool {
+	for _, d := range c.Deps {
+		if _, ok := r.nodes[d]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// accept checks the rules that need the causal past and stores the change.
+func (r *Replica) accept(env *Envelope) error {
+	c := env.Change
+	deps := make([]*node, len(c.Deps))
+	var maxLamport uint64
+	for i, d := range c.Deps {
+		deps[i] = r.nodes[d]
+		maxLamport = max(maxLamport, deps[i].lamport)
+	}
+	if c.Lamport != maxLamport+1 {
+		return invalid("lamport time %d, want %d (one more than its dependencies')", c.Lamport, maxLamport+1)
+	}
+	ch := r.charterOf(deps)
+	if err := checkAuthority(c, ch); err != nil {
+		return err
+	}
+	after := ch
+	if c.IsCharter() {
+		after = ch.withChange(c, &env.ID)
+		if err := checkUsable(after); err != nil {
+			return err
+		}
+	}
+	r.store(env, deps, after)
+	return nil
+}
+
+// charterOf returns the charter of the causal past formed by deps.
+func (r *Replica) charterOf(deps []*node) *Charter {
+	ch := deps[0].charter
+	for _, d := range deps[1:] {
+		if d.charter == ch {
+			continue
+		}
+		a, b := ch.fingerprint(), d.charter.fingerprint()
+		if a == b {
+			continue
+		}
+		if b.Less(a) {
+			a, b = b, a
+		}
+		m, ok := r.merged[[2]Hash{a, b}]
+		if !ok {
+			m = mergeCharters(ch, d.charter)
+			r.merged[[2]Hash{a, b}] = m
+		}
+		ch = m
+	}
+	return ch
+}
+
+func (r *Replica) store(env *Envelope, deps []*node, charter *Charter) {
+	c := env.Change
+	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, charter: charter, seq: len(r.order)}
+	if len(c.Bound) > 0 {
+		n.bound = c.Bound
+		if r.inside(c.Bound) {
+			n.bodies = env.Bodies
+		}
+	}
+	r.nodes[n.id] = n
+	r.order = append(r.order, n)
+	for _, d := range deps {
+		delete(r.heads, d.id)
+	}
+	r.heads[n.id] = n
+	r.state.applyChange(c, &n.id)
+	if c.IsCharter() {
+		r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
+	}
+}
+
+// inside reports whether this replica's jurisdiction is in bound.
+func (r *Replica) inside(bound []string) bool {
+	if r.charter == nil {
+		return false
+	}
+	j := r.charter.Jurisdiction(r.cfg.Self)
+	return j != "" && slices.Contains(bound, j)
+}
+
+// withheld returns env as this replica stores it: bodies dropped when it is outside the bound.
+func (r *Replica) withheld(env *Envelope) *Envelope {
+	n := r.nodes[env.ID]
+	if len(env.Bodies) > 0 && n.bodies == nil {
+		return &Envelope{ID: env.ID, Change: env.Change, Header: env.Header}
+	}
+	return env
+}
+
+func (r *Replica) fillBodies(n *node, env *Envelope) Result {
+	if n.bound == nil || n.bodies != nil || len(env.Bodies) == 0 || !r.inside(n.bound) {
+		return Result{Duplicate: 1}
+	}
+	n.bodies = env.Bodies
+	return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: n.header, Bodies: n.bodies}}, Duplicate: 1}
+}
+
+func (r *Replica) reject(id Hash, err error) Result {
+	if id != (Hash{}) {
+		if _, ok := r.rejected[id]; !ok {
+			r.rejected[id] = err
+			r.rejFIFO = append(r.rejFIFO, id)
+			for len(r.rejFIFO) > r.cfg.MaxRejected {
+				delete(r.rejected, r.rejFIFO[0])
+				r.rejFIFO = r.rejFIFO[1:]
+			}
+		}
+	}
+	res := Result{Rejected: []Rejection{{id, err}}}
+	// Whatever waited for a rejected change can never become valid.
+	for _, w := range r.pending.release(id) {
+		r.pending.remove(w)
+		res.add(r.reject(w.ID, invalid("depends on rejected change %s (%v)", id, err)))
+	}
+	return res
+}
+
+// Prepare returns a change on top of the current heads with the right Lamport time, to be
+// signed (Sign) and then received. At most MaxDeps heads are taken, the newest first.
+func (r *Replica) Prepare(ops []Op, bound []string) *Change {
+	heads := r.headNodes()
+	if len(heads) > MaxDeps {
+		slices.SortFunc(heads, func(a, b *node) int {
+			if c := cmp.Compare(b.lamport, a.lamport); c != 0 {
+				return c
+			}
+			return compareHash(&a.id, &b.id)
+		})
+		heads = heads[:MaxDeps]
+	}
+	c := &Change{Ops: ops, Bound: slices.Clone(bound)}
+	slices.Sort(c.Bound)
+	for _, h := range heads {
+		c.Deps = append(c.Deps, h.id)
+		c.Lamport = max(c.Lamport, h.lamport)
+	}
+	c.Lamport++
+	slices.SortFunc(c.Deps, func(a, b Hash) int { return compareHash(&a, &b) })
+	return c
+}
+
+// ErrRejected is returned by Write when the replica refuses its own change.
+var ErrRejected = errors.New("change rejected")
+
+// Write prepares, signs and applies a local change. bodies are the bodies of the sealed
+// ops in order (see SealOp); bound is required when there are any.
+func (r *Replica) Write(author *Signer, ops []Op, bodies [][]byte, bound []string, cosigners ...*Signer) (*Envelope, Result, error) {
+	c := r.Prepare(ops, bound)
+	env, err := Sign(c, bodies, author, cosigners...)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	res := r.ReceiveEnvelope(env)
+	if len(res.Rejected) > 0 {
+		return env, res, fmt.Errorf("%w: %w", ErrRejected, res.Rejected[0].Err)
+	}
+	return env, res, nil
+}
+
+func (r *Replica) headNodes() []*node {
+	out := make([]*node, 0, len(r.heads))
+	for _, n := range r.heads {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b *node) int { return compareHash(&a.id, &b.id) })
+	return out
+}
+
+// Heads returns the ids of the changes no other stored change depends on, sorted.
+func (r *Replica) Heads() []Hash {
+	out := make([]Hash, 0, len(r.heads))
+	for _, n := range r.headNodes() {
+		out = append(out, n.id)
+	}
+	return out
+}
+
+// Digest returns the hash of the materialized state.
+func (r *Replica) Digest() Hash { return r.state.Digest() }
+
+// Len returns the number of stored changes.
+func (r *Replica) Len() int { return len(r.order) }
+
+// PendingLen returns the number of changes waiting for dependencies.
+func (r *Replica) PendingLen() int { return len(r.pending.byID) }
+
+// Missing returns up to n ids that buffered changes depend on and that are not here yet.
+func (r *Replica) Missing(n int) []Hash { return r.pending.missing(n) }
+
+// Has reports whether a valid change is stored.
+func (r *Replica) Has(id Hash) bool { _, ok := r.nodes[id]; return ok }
+
+// Charter returns the charter of the whole state.
+func (r *Replica) Charter() *Charter { return r.charter }
+
+// Self returns this replica's identity.
+func (r *Replica) Self() PubKey { return r.cfg.Self }
+
+// Envelope returns a stored change as this replica holds it (bodies included if held).
+func (r *Replica) Envelope(id Hash) ([]byte, bool) {
+	n, ok := r.nodes[id]
+	if !ok {
+		return nil, false
+	}
+	return n.envelope(n.bodies != nil), true
+}
+
+// EnvelopeFor returns a stored change encoded for peer: the bodies go only to a site whose
+// charter jurisdiction is inside the change's bound. This is the only way crdt hands out bodies.
+func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
+	n, ok := r.nodes[id]
+	if !ok {
+		return nil, false
+	}
+	return n.envelope(r.mayHold(n, peer)), true
+}
+
+func (r *Replica) mayHold(n *node, peer PubKey) bool {
+	if n.bodies == nil {
+		return false
+	}
+	j := r.charter.Jurisdiction(peer)
+	return j != "" && slices.Contains(n.bound, j)
+}
+
+func (n *node) envelope(withBodies bool) []byte {
+	e := Envelope{ID: n.id, Header: n.header}
+	if withBodies {
+		e.Bodies = n.bodies
+	}
+	return e.encode(withBodies)
+}
+
+// Changes calls fn for every stored change in causal order with its encoding as this
+// replica holds it; fn returning false stops.
+func (r *Replica) Changes(fn func(id Hash, env []byte) bool) {
+	for _, n := range r.order {
+		if !fn(n.id, n.envelope(n.bodies != nil)) {
+			return
+		}
+	}
+}
+
+// Bound returns the jurisdictions of a change's sealed bodies, or nil.
+func (r *Replica) Bound(id Hash) []string {
+	if n, ok := r.nodes[id]; ok {
+		return n.bound
+	}
+	return nil
+}
+
+// String summarizes the replica for logs and failure messages.
+func (r *Replica) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replica{self=%s changes=%d heads=%d pending=%d digest=%s}", r.cfg.Self, len(r.order), len(r.heads), r.PendingLen(), r.Digest())
+	return b.String()
+}

@@ -1,0 +1,248 @@
+package crdt
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Keys by kind (segments are DNS-1123 labels; a workload name may be a DNS-1123 subdomain):
+//
+//	charter   ""
+//	site      <site>
+//	cluster   <site>/<cluster>
+//	workload  <namespace>/<name>
+//	status    <namespace>/<name>/<site>/<cluster>
+//
+// Ownership is part of the key, so a scope check never needs state.
+
+// Fields by kind: exact names, or maps written as "prefix/<key>".
+var (
+	siteFields    = fieldSet{exact: []string{"address", "api", "version"}, maps: []string{"labels/"}}
+	clusterFields = fieldSet{
+		exact: []string{"health", "reason", "k8sVersion", "provider", "region", "zone", "nodes", "readyNodes", "observed"},
+		maps:  []string{"allocatable/", "available/", "labels/"},
+	}
+	workloadHeader = fieldSet{
+		exact: []string{"apiVersion", "kind", "replicas", "placement", "bound", "generation"},
+		maps:  []string{"labels/", "annotations/"},
+	}
+	// Body fields hold what residency protects: sealed when the workload has a bound.
+	workloadBody = fieldSet{exact: []string{"template", "overrides"}, maps: []string{"body/"}}
+	statusFields = fieldSet{
+		exact: []string{"desired", "ready", "available", "updated", "conditions", "observed", "generation", "reason", "message"},
+	}
+)
+
+type fieldSet struct {
+	exact []string
+	maps  []string
+}
+
+func (s fieldSet) has(f string) bool {
+	for _, e := range s.exact {
+		if f == e {
+			return true
+		}
+	}
+	for _, p := range s.maps {
+		if len(f) > len(p) && strings.HasPrefix(f, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsBodyField reports whether a workload field is part of the protected body.
+func IsBodyField(field string) bool { return workloadBody.has(field) }
+
+// ClusterKey, WorkloadKey and StatusKey build object keys.
+func ClusterKey(site, cluster string) string { return site + "/" + cluster }
+
+// WorkloadKey builds a workload key.
+func WorkloadKey(namespace, name string) string { return namespace + "/" + name }
+
+// StatusKey builds a status key.
+func StatusKey(namespace, name, site, cluster string) string {
+	return namespace + "/" + name + "/" + site + "/" + cluster
+}
+
+// checkOp validates one operation's key, field and value against the schema.
+func checkOp(op *Op) error {
+	if err := checkKey(op.Kind, op.Key); err != nil {
+		return err
+	}
+	if op.Type == OpRemove {
+		if op.Kind == KindCharter {
+			return fmt.Errorf("the charter cannot be removed")
+		}
+		return nil
+	}
+	if !validFieldName(op.Field) {
+		return fmt.Errorf("%s %q: invalid field name %q", op.Kind, op.Key, op.Field)
+	}
+	var ok bool
+	switch op.Kind {
+	case KindCharter:
+		return checkCharterField(op)
+	case KindSite:
+		ok = siteFields.has(op.Field)
+	case KindCluster:
+		ok = clusterFields.has(op.Field)
+	case KindWorkload:
+		ok = workloadHeader.has(op.Field) || workloadBody.has(op.Field)
+		if op.Type == OpSeal && !workloadBody.has(op.Field) {
+			return fmt.Errorf("workload %q: only body fields can be sealed, not %q", op.Key, op.Field)
+		}
+	case KindStatus:
+		ok = statusFields.has(op.Field)
+	}
+	if !ok {
+		return fmt.Errorf("%s %q: unknown field %q", op.Kind, op.Key, op.Field)
+	}
+	if op.Type == OpSeal && op.Kind != KindWorkload {
+		return fmt.Errorf("%s %q: only workload bodies can be sealed", op.Kind, op.Key)
+	}
+	return nil
+}
+
+func checkKey(kind Kind, key string) error {
+	parts := strings.Split(key, "/")
+	want := map[Kind]int{KindCharter: 1, KindSite: 1, KindCluster: 2, KindWorkload: 2, KindStatus: 4}[kind]
+	if kind == KindCharter {
+		if key != "" {
+			return fmt.Errorf("charter key must be empty, not %q", key)
+		}
+		return nil
+	}
+	if len(parts) != want {
+		return fmt.Errorf("%s key %q: want %d segments separated by '/'", kind, key, want)
+	}
+	for i, p := range parts {
+		isName := (kind == KindWorkload || kind == KindStatus) && i == 1
+		if isName && !IsDNSSubdomain(p) || !isName && !IsDNSLabel(p) {
+			return fmt.Errorf("%s key %q: invalid segment %q", kind, key, p)
+		}
+	}
+	return nil
+}
+
+// IsDNSLabel reports whether s is a DNS-1123 label (the names of namespaces, sites, clusters).
+func IsDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsDNSSubdomain reports whether s is a DNS-1123 subdomain (the names of most Kubernetes objects).
+func IsDNSSubdomain(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if !IsDNSLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsJurisdiction reports whether s is a jurisdiction name: 1 to 63 letters, digits or '-'.
+func IsJurisdiction(s string) bool {
+	if len(s) == 0 || len(s) > MaxJurisdiction {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validFieldName(f string) bool {
+	if len(f) == 0 || len(f) > MaxNameBytes {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] <= ' ' || f[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// Charter fields:
+//
+//	name                          federation name
+//	threshold                     m of m-of-n: admin signatures a charter change needs (decimal)
+//	admin/<name>                  admin public key (32 bytes)
+//	site/<name>/key               site public key (32 bytes)
+//	site/<name>/region            free text, e.g. eu-west
+//	site/<name>/jurisdiction      jurisdiction name, e.g. EU
+//	operator/<name>/key           operator public key (32 bytes)
+//	operator/<name>/namespaces    "*" or comma-separated namespaces the operator may write
+//	observer/<name>/key           read-only identity (32 bytes)
+func checkCharterField(op *Op) error {
+	if op.Type == OpSeal {
+		return fmt.Errorf("charter fields cannot be sealed")
+	}
+	parts := strings.Split(op.Field, "/")
+	bad := fmt.Errorf("charter: unknown field %q", op.Field)
+	if op.Type == OpDelete {
+		if len(parts) == 1 {
+			return fmt.Errorf("charter: field %q cannot be deleted", op.Field)
+		}
+	}
+	v := string(op.Value)
+	isSet := op.Type == OpSet
+	switch {
+	case len(parts) == 1 && parts[0] == "name":
+		return nil
+	case len(parts) == 1 && parts[0] == "threshold":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxCosigs+1 || strconv.Itoa(n) != v {
+			return fmt.Errorf("charter: threshold %q is not a number from 1 to %d", v, MaxCosigs+1)
+		}
+		return nil
+	case len(parts) == 2 && parts[0] == "admin" && IsDNSLabel(parts[1]):
+		return checkKeyValue(op, isSet)
+	case len(parts) == 3 && (parts[0] == "site" || parts[0] == "operator" || parts[0] == "observer") && IsDNSLabel(parts[1]):
+		switch {
+		case parts[2] == "key":
+			return checkKeyValue(op, isSet)
+		case parts[0] == "site" && parts[2] == "region":
+			return nil
+		case parts[0] == "site" && parts[2] == "jurisdiction":
+			if isSet && !IsJurisdiction(v) {
+				return fmt.Errorf("charter: %s: invalid jurisdiction %q", op.Field, v)
+			}
+			return nil
+		case parts[0] == "operator" && parts[2] == "namespaces":
+			if isSet && v != "*" {
+				for _, ns := range strings.Split(v, ",") {
+					if !IsDNSLabel(ns) {
+						return fmt.Errorf("charter: %s: invalid namespace %q", op.Field, ns)
+					}
+				}
+			}
+			return nil
+		}
+	}
+	return bad
+}
+
+func checkKeyValue(op *Op, isSet bool) error {
+	if isSet && len(op.Value) != 32 {
+		return fmt.Errorf("charter: %s: a key is 32 bytes, not %d", op.Field, len(op.Value))
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Load calls fn with every record, in append order. It first checks the
+// whole file (every record and index entry) and fails, naming the first bad
+// record's sequence number, before calling fn at all. It stops at the first
+// error from fn and returns that error unchanged. The Data handed to fn is a
+// copy that fn may keep (nil for empty data).
+func (s *Store) Load(fn func(Record) error) error {
+	var (
+		fnErr error
+		inFn  bool // a panic in fn is the caller's: guard lets it through
+	)
+	err := s.guard(&inFn, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			changes, index := tx.Bucket(bucketChanges), tx.Bucket(bucketIndex)
+			if err := check(changes, index); err != nil {
+				return err
+			}
+			return changes.ForEach(func(k, v []byte) error {
+				var r Record
+				copy(r.ID[:], v)
+				if len(v) > len(r.ID) {
+					r.Data = bytes.Clone(v[len(r.ID):])
+				}
+				inFn = true
+				fnErr = fn(r)
+				inFn = false
+				return fnErr
+			})
+		})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return s.wrap(err)
+	}
+	return nil
+}
+
+// check validates both buckets against each other: every record is an
+// 8-byte key and at least a 32-byte id, and its id is indexed to it; every
+// index entry points to a record with its id. Together these make the index
+// exactly the inverse of the changes bucket.
+func check(changes, index *bolt.Bucket) error {
+	err := changes.ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("record key %x: %d bytes, want 8", k, len(k))
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if v == nil {
+			return fmt.Errorf("record %d: a bucket, not a value", seq)
+		}
+		if len(v) < 32 {
+			return fmt.Errorf("record %d: truncated (%d bytes)", seq, len(v))
+		}
+		if got := index.Get(v[:32]); !bytes.Equal(got, k) {
+			return fmt.Errorf("record %d: id %x not indexed to it (index has %x)", seq, v[:32], got)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return index.ForEach(func(id, k []byte) error {
+		if len(id) != 32 {
+			return fmt.Errorf("index entry %x: id is %d bytes, want 32", id, len(id))
+		}
+		if len(k) != 8 {
+			return fmt.Errorf("index entry %x: sequence is %d bytes, want 8", id, len(k))
+		}
+		seq := binary.BigEndian.Uint64(k)
+		v := changes.Get(k)
+		if v == nil {
+			return fmt.Errorf("index entry %x: record %d missing", id, seq)
+		}
+		if !bytes.HasPrefix(v, id) {
+			return fmt.Errorf("index entry %x: record %d has another id", id, seq)
+		}
+		return nil
+	})
+}

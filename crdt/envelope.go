@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -93,7 +94,11 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 			return nil, fmt.Errorf("%w: body %d does not match its hash", ErrMalformed, i)
 		}
 	}
-	return &Envelope{ID: hashWithDomain(domainChange, header), Change: c, Header: header, Bodies: bodies}, nil
+	env := &Envelope{ID: hashWithDomain(domainChange, header), Change: c, Header: header, Bodies: bodies}
+	if !bytes.Equal(env.encode(len(bodies) > 0), b) {
+		return nil, fmt.Errorf("%w: envelope not in canonical form", ErrMalformed)
+	}
+	return env, nil
 }
 
 func uvarintLen(v uint64) int {

@@ -35,10 +35,13 @@ func newFed(t testing.TB) *fed {
 		f.sites[s.name] = k
 		spec.Sites = append(spec.Sites, SiteInfo{Name: s.name, Key: k.Public(), Region: s.region, Jurisdiction: s.jur})
 	}
-	for name, ns := range map[string][]string{"shopdev": {"shop"}, "root": {"*"}} {
-		k := key("operator " + name)
-		f.ops[name] = k
-		spec.Operators = append(spec.Operators, OperatorInfo{Name: name, Key: k.Public(), Namespaces: ns})
+	for _, o := range []struct {
+		name string
+		ns   []string
+	}{{"shopdev", []string{"shop"}}, {"root", []string{"*"}}} {
+		k := key("operator " + o.name)
+		f.ops[o.name] = k
+		spec.Operators = append(spec.Operators, OperatorInfo{Name: o.name, Key: k.Public(), Namespaces: o.ns})
 	}
 	env, err := NewGenesis(spec, f.admins[0], f.admins[1])
 	if err != nil {

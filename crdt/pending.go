@@ -64,8 +64,19 @@ func (p *pending) remove(env *Envelope) {
 			p.waiting[d] = w
 		}
 	}
-	if len(p.byID) == 0 {
-		p.fifo = nil
+	// Released entries leave their ids in the queue; compact it before it outgrows the buffer.
+	if len(p.fifo) > max(2*len(p.byID), p.maxCount) {
+		p.fifo = slices.DeleteFunc(p.fifo, func(id Hash) bool { _, ok := p.byID[id]; return !ok })
+	}
+}
+
+// attach gives a buffered change the bodies it arrived without, keeping the byte bound.
+func (p *pending) attach(env *Envelope, bodies [][]byte) {
+	before := env.Size()
+	env.Bodies = bodies
+	p.bytes += env.Size() - before
+	for p.bytes > p.maxBytes && len(p.byID) > 0 {
+		p.evictOldest()
 	}
 }
 

@@ -49,9 +49,10 @@ type Session struct {
 	enc   *ribltEncoder
 	byKey map[uint64]*node
 	// initiator: its set, for subtracting
-	dec      *ribltDecoder
-	received int // symbols received
-	limit    int // symbols the initiator accepts before giving up
+	dec       *ribltDecoder
+	received  int      // symbols received
+	limit     int      // symbols the initiator accepts before giving up
+	serveLast [][]byte // bodies the responder asked for, sent in the initiator's last message
 }
 
 // ErrSync wraps protocol errors: the peer broke the protocol and the session is over.
@@ -139,17 +140,20 @@ func (s *Session) responderStep(m *syncMsg) (*syncMsg, error) {
 		}
 		s.salt = m.salt
 		served := r.serve(m.wantIDs, s.peer)
+		// Bodies this side lacks are asked for too; the initiator serves them last.
+		want := r.wanted()
 		if slices.Equal(m.heads, r.Heads()) {
-			return &syncMsg{typ: msgChanges, final: true, changes: served}, nil
+			return &syncMsg{typ: msgChanges, final: len(want) == 0, changes: served, wantIDs: want}, nil
 		}
 		if r.hasAll(m.heads) {
-			return &syncMsg{typ: msgChanges, final: true, changes: append(served, r.encodeFor(r.missingFrom(m.heads), s.peer)...)}, nil
+			return &syncMsg{typ: msgChanges, final: len(want) == 0, wantIDs: want,
+				changes: append(served, r.encodeFor(r.missingFrom(m.heads), s.peer)...)}, nil
 		}
 		keys, byKey := r.keys(s.salt)
 		s.enc, s.byKey = newRIBLTEncoder(keys), byKey
 		n := firstBatch + 3*absDiff(m.count, uint64(len(keys)))/2
 		return &syncMsg{typ: msgSymbols, heads: r.Heads(), count: uint64(len(keys)), start: 0,
-			symbols: s.enc.next(min(n, 4*symbolsPerChunk)), changes: served}, nil
+			symbols: s.enc.next(min(n, 4*symbolsPerChunk)), changes: served, wantIDs: want}, nil
 	case msgMore:
 		if s.enc == nil {
 			return nil, errors.New("more before hello")
@@ -177,6 +181,13 @@ func (s *Session) responderStep(m *syncMsg) (*syncMsg, error) {
 
 func (s *Session) initiatorStep(m *syncMsg) (*syncMsg, error) {
 	r := s.r
+	if len(m.wantIDs) > 0 {
+		s.serveLast = r.serve(m.wantIDs, s.peer)
+	}
+	if m.typ == msgChanges {
+		// The responder sent what we lacked and asks for bodies it lacks.
+		return &syncMsg{typ: msgChanges, final: true, changes: s.serveLast}, nil
+	}
 	if m.typ != msgSymbols {
 		return nil, fmt.Errorf("unexpected %d message from the responder", m.typ)
 	}
@@ -185,7 +196,7 @@ func (s *Session) initiatorStep(m *syncMsg) (*syncMsg, error) {
 			return nil, errors.New("first symbols without heads")
 		}
 		if r.hasAll(m.heads) {
-			return &syncMsg{typ: msgChanges, final: true, changes: r.encodeFor(r.missingFrom(m.heads), s.peer)}, nil
+			return &syncMsg{typ: msgChanges, final: true, changes: append(s.serveLast, r.encodeFor(r.missingFrom(m.heads), s.peer)...)}, nil
 		}
 		keys, byKey := r.keys(s.salt)
 		s.dec, s.byKey = newRIBLTDecoder(keys), byKey
@@ -199,7 +210,8 @@ func (s *Session) initiatorStep(m *syncMsg) (*syncMsg, error) {
 		if s.received >= s.limit {
 			return nil, fmt.Errorf("difference not decoded after %d symbols", s.received)
 		}
-		return &syncMsg{typ: msgMore, more: uint64(min(3*s.received, s.limit-s.received))}, nil
+		// Doubling: at most one round trip more than a perfect guess, and at most twice the symbols.
+		return &syncMsg{typ: msgMore, more: uint64(min(s.received, s.limit-s.received))}, nil
 	}
 	var mine []*node
 	for _, k := range s.dec.mine {
@@ -209,7 +221,7 @@ func (s *Session) initiatorStep(m *syncMsg) (*syncMsg, error) {
 	}
 	slices.SortFunc(mine, func(a, b *node) int { return a.seq - b.seq })
 	want := s.dec.remote
-	return &syncMsg{typ: msgChanges, final: len(want) == 0, changes: r.encodeFor(mine, s.peer), wantKeys: want}, nil
+	return &syncMsg{typ: msgChanges, final: len(want) == 0, changes: append(s.serveLast, r.encodeFor(mine, s.peer)...), wantKeys: want}, nil
 }
 
 func absDiff(a, b uint64) int {
@@ -243,10 +255,18 @@ func (r *Replica) hasAll(ids []Hash) bool {
 	return true
 }
 
-// wanted lists ids this replica asks peers for: missing dependencies of buffered changes
-// and bodies it may hold but does not have.
+// wanted lists the changes whose bodies this replica may hold but has not: heads cannot
+// reveal those. (Missing dependencies need no asking: the heads exchange finds them, and
+// asking for them would let a flood of junk dependencies bloat every hello.)
+func (r *Replica) Wanted() []Hash { return r.wanted() }
+
 func (r *Replica) wanted() []Hash {
-	return r.pending.missing(maxWantIDs)
+	var bodies []Hash
+	for id := range r.lacking {
+		bodies = append(bodies, id)
+	}
+	slices.SortFunc(bodies, func(a, b Hash) int { return compareHash(&a, &b) })
+	return bodies[:min(len(bodies), maxWantIDs)]
 }
 
 // serve returns the stored changes among ids, encoded for peer.

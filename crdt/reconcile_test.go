@@ -59,7 +59,7 @@ func TestSyncCases(t *testing.T) {
 		{"initiator behind", 50, 0, 10, 2, -1},
 		{"initiator ahead", 50, 10, 0, 3, -1},
 		{"diverged 1", 50, 1, 0, 4, -1},
-		{"diverged both", 200, 30, 40, 6, -1},
+		{"diverged both", 200, 30, 40, 8, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,311 @@
+package chaos
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"atoll/crdt"
+	"atoll/site/store"
+)
+
+// Config sets up one simulated run.
+type Config struct {
+	Sites     int    // replicas, Byzantine ones included
+	Byzantine int    // how many of them are Byzantine (must be < Sites)
+	Seed      uint64 // everything random derives from it
+	Ticks     int    // length of the chaos phase in ticks. Default 120.
+	MaxRounds int    // quiescence rounds before declaring divergence. Default 40.
+	Dir       string // where the bbolt stores go; a temporary directory if empty
+	Fanout    int    // peers an eager push goes to. Default 3.
+}
+
+func (c *Config) defaults() {
+	if c.Ticks == 0 {
+		c.Ticks = 120
+	}
+	if c.MaxRounds == 0 {
+		c.MaxRounds = 40
+	}
+	if c.Fanout == 0 {
+		c.Fanout = 3
+	}
+}
+
+// Validate reports a config that cannot run.
+func (c Config) Validate() error {
+	if c.Sites < 2 || c.Sites > 250 {
+		return fmt.Errorf("chaos: sites must be 2 to 250, not %d", c.Sites)
+	}
+	if c.Byzantine < 0 || c.Byzantine >= c.Sites {
+		return fmt.Errorf("chaos: byzantine must be 0 to sites-1, not %d", c.Byzantine)
+	}
+	return nil
+}
+
+var jurisdictions = []string{"EU", "US", "IN", "BR"}
+
+type node struct {
+	idx      int
+	name     string
+	signer   *crdt.Signer
+	jur      string
+	byz      bool
+	rep      *crdt.Replica // nil while crashed
+	st       *store.Store
+	path     string
+	sessions map[uint64]*crdt.Session
+	started  map[uint64]int // tick each session began
+	outgoing uint64         // the session this node initiated, 0 if none
+}
+
+type sim struct {
+	cfg       Config
+	rng       *rand.Rand
+	net       *network
+	nodes     []*node
+	operators []*crdt.Signer // operators[0]: namespace "shop"; [1]: everything
+	genesis   []byte
+	tick      int
+	nextSID   uint64
+
+	stored       map[crdt.Hash]bool // every change a correct replica stored
+	invalid      map[crdt.Hash]string
+	bodies       map[crdt.Hash][]string // bound of each sealed change written
+	writeBytes   []int
+	ratios       []float64 // session bytes / payload, quiescence phase
+	withinTarget int       // of those sessions, how many spent at most 1.3 x payload + 1 KiB
+	healing      bool
+	rejected     int
+	verified     verifiedSet // shared by the simulated replicas: each signature is checked once
+}
+
+type verifiedSet map[crdt.Hash]struct{}
+
+func (v verifiedSet) Has(id crdt.Hash) bool { _, ok := v[id]; return ok }
+func (v verifiedSet) Add(id crdt.Hash)      { v[id] = struct{}{} }
+
+func seededSigner(seed uint64, role string, i int) *crdt.Signer {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	s := sha256.Sum256(append(b[:], fmt.Sprintf("%s/%d", role, i)...))
+	return crdt.SignerFromSeed(s[:])
+}
+
+func newSim(cfg Config) (*sim, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &sim{
+		cfg:      cfg,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		stored:   map[crdt.Hash]bool{},
+		invalid:  map[crdt.Hash]string{},
+		bodies:   map[crdt.Hash][]string{},
+		verified: verifiedSet{},
+	}
+	s.net = newNetwork(s.rng, cfg.Sites)
+	admin := seededSigner(cfg.Seed, "admin", 0)
+	spec := crdt.CharterSpec{Name: "sim", Threshold: 1, Admins: []crdt.Member{{Name: "admin", Key: admin.Public()}}}
+	for i := 0; i < cfg.Sites; i++ {
+		n := &node{idx: i, name: fmt.Sprintf("site-%d", i), signer: seededSigner(cfg.Seed, "site", i),
+			jur: jurisdictions[i%len(jurisdictions)], byz: i >= cfg.Sites-cfg.Byzantine,
+			sessions: map[uint64]*crdt.Session{}, started: map[uint64]int{}}
+		s.nodes = append(s.nodes, n)
+		spec.Sites = append(spec.Sites, crdt.SiteInfo{Name: n.name, Key: n.signer.Public(), Region: n.name, Jurisdiction: n.jur})
+	}
+	for i, ns := range [][]string{{"shop"}, {"*"}} {
+		op := seededSigner(cfg.Seed, "operator", i)
+		s.operators = append(s.operators, op)
+		spec.Operators = append(spec.Operators, crdt.OperatorInfo{Name: fmt.Sprintf("op-%d", i), Key: op.Public(), Namespaces: ns})
+	}
+	g, err := crdt.NewGenesis(spec, admin)
+	if err != nil {
+		return nil, err
+	}
+	s.genesis = g.Encode()
+	dir := cfg.Dir
+	if dir == "" {
+		return nil, fmt.Errorf("chaos: Config.Dir is required")
+	}
+	for _, n := range s.nodes {
+		n.path = filepath.Join(dir, n.name+".db")
+		os.Remove(n.path)
+		if err := s.start(n); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// start opens a node's store and rebuilds its replica from it.
+func (s *sim) start(n *node) error {
+	st, err := store.Open(n.path, store.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.signer.Public(), Verified: s.verified})
+	if err != nil {
+		return err
+	}
+	err = st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) })
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("chaos: %s: restart: %w", n.name, err)
+	}
+	n.rep, n.st = rep, st
+	return nil
+}
+
+// crash drops everything the node holds in memory; only its store survives.
+func (s *sim) crash(n *node) {
+	n.st.Close()
+	n.rep, n.st = nil, nil
+	clear(n.sessions)
+	clear(n.started)
+	n.outgoing = 0
+}
+
+// persist stores what a replica accepted. A change is acknowledged once this returns.
+func (s *sim) persist(n *node, res crdt.Result) {
+	if len(res.Stored) == 0 {
+		s.rejected += len(res.Rejected)
+		return
+	}
+	recs := make([]store.Record, 0, len(res.Stored))
+	for _, env := range res.Stored {
+		rec := store.Record{ID: env.ID, Data: env.Encode()}
+		if len(env.Bodies) > 0 && n.rep.Has(env.ID) {
+			if err := n.st.Put(rec); err == nil {
+				continue
+			}
+		}
+		recs = append(recs, rec)
+	}
+	if err := n.st.Append(recs); err != nil {
+		panic(fmt.Sprintf("chaos: %s: store: %v", n.name, err))
+	}
+	s.rejected += len(res.Rejected)
+	if !n.byz {
+		for _, env := range res.Stored {
+			s.stored[env.ID] = true
+		}
+	}
+}
+
+// push sends new changes to fanout random peers: the eager half of dissemination.
+func (s *sim) push(n *node, envs []*crdt.Envelope) {
+	for _, env := range envs {
+		for _, p := range s.peers(n, s.cfg.Fanout) {
+			b, ok := n.rep.EnvelopeFor(env.ID, s.nodes[p].signer.Public())
+			if ok {
+				s.net.send(message{from: n.idx, to: p, kind: msgPush, data: b}, s.tick)
+			}
+		}
+	}
+}
+
+// peers returns k distinct random peers of n.
+func (s *sim) peers(n *node, k int) []int {
+	out := make([]int, 0, k)
+	for _, p := range s.rng.Perm(len(s.nodes)) {
+		if p != n.idx && len(out) < k {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *sim) correct() []*node {
+	var out []*node
+	for _, n := range s.nodes {
+		if !n.byz {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// deliver hands one message to its destination.
+func (s *sim) deliver(m message) {
+	n := s.nodes[m.to]
+	if n.rep == nil {
+		return
+	}
+	switch m.kind {
+	case msgPush:
+		res := n.rep.Receive(m.data)
+		s.persist(n, res)
+		if len(res.Stored) > 0 && !n.byz {
+			s.push(n, res.Stored) // relays forward what is new to them
+		}
+	case msgSyncReq:
+		sess, ok := n.sessions[m.sid]
+		if !ok {
+			sess = n.rep.Respond(s.nodes[m.from].signer.Public())
+			n.sessions[m.sid] = sess
+			n.started[m.sid] = s.tick
+		}
+		s.step(n, sess, m, msgSyncResp)
+	case msgSyncResp:
+		if sess, ok := n.sessions[m.sid]; ok {
+			s.step(n, sess, m, msgSyncReq)
+		}
+	}
+}
+
+func (s *sim) step(n *node, sess *crdt.Session, m message, replyKind msgKind) {
+	reply, res, err := sess.Step(m.data)
+	s.persist(n, res)
+	if err == nil && reply != nil {
+		s.net.send(message{from: n.idx, to: m.from, kind: replyKind, sid: m.sid, data: reply}, s.tick)
+	}
+	if sess.Done() {
+		if s.healing && m.kind == msgSyncResp {
+			if st := sess.Stats(); st.PayloadRecv+st.PayloadSent > 0 {
+				payload := st.PayloadRecv + st.PayloadSent
+				s.ratios = append(s.ratios, float64(st.Bytes())/float64(payload))
+				if 10*st.Bytes() <= 13*payload+10240 {
+					s.withinTarget++
+				}
+			}
+		}
+		s.endSession(n, m.sid)
+	}
+}
+
+func (s *sim) endSession(n *node, sid uint64) {
+	delete(n.sessions, sid)
+	delete(n.started, sid)
+	if n.outgoing == sid {
+		n.outgoing = 0
+	}
+}
+
+// startSync begins an anti-entropy session from n to peer.
+func (s *sim) startSync(n *node, peer int) {
+	s.nextSID++
+	sid := s.nextSID
+	sess, hello := n.rep.Initiate(s.nodes[peer].signer.Public(), s.rng.Uint64())
+	n.sessions[sid], n.started[sid], n.outgoing = sess, s.tick, sid
+	s.net.send(message{from: n.idx, to: peer, kind: msgSyncReq, sid: sid, data: hello}, s.tick)
+}
+
+// expire ends sessions whose messages were lost.
+func (s *sim) expire(n *node) {
+	var old []uint64
+	for sid, t := range n.started {
+		if s.tick-t > 10 {
+			old = append(old, sid)
+		}
+	}
+	slices.Sort(old)
+	for _, sid := range old {
+		s.endSession(n, sid)
+	}
+}

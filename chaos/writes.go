@@ -1,0 +1,69 @@
+package chaos
+
+import (
+	"fmt"
+	"strings"
+
+	"atoll/crdt"
+)
+
+// write makes one random valid change at a correct node, acknowledges it and pushes it.
+func (s *sim) write(n *node) {
+	var (
+		author = n.signer
+		ops    []crdt.Op
+		bodies [][]byte
+		bound  []string
+	)
+	set := func(kind crdt.Kind, key, field, value string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: kind, Key: key, Field: field, Value: []byte(value)}
+	}
+	wl := fmt.Sprintf("w%d", s.rng.IntN(8))
+	cluster := fmt.Sprintf("c%d", s.rng.IntN(2))
+	switch r := s.rng.IntN(100); {
+	case r < 40:
+		key := crdt.StatusKey("shop", wl, n.name, cluster)
+		ops = []crdt.Op{set(crdt.KindStatus, key, "ready", fmt.Sprint(s.rng.IntN(10)))}
+		if s.rng.IntN(4) == 0 {
+			ops = append(ops, set(crdt.KindStatus, key, "available", fmt.Sprint(s.rng.IntN(10))))
+		}
+	case r < 55:
+		key := crdt.ClusterKey(n.name, cluster)
+		ops = []crdt.Op{set(crdt.KindCluster, key, "health", []string{"ok", "degraded", "down"}[s.rng.IntN(3)]),
+			set(crdt.KindCluster, key, "available/cpu", fmt.Sprint(s.rng.IntN(64000)))}
+	case r < 75:
+		author = s.operators[s.rng.IntN(2)]
+		key := crdt.WorkloadKey("shop", wl)
+		ops = []crdt.Op{set(crdt.KindWorkload, key, "replicas", fmt.Sprint(1+s.rng.IntN(9))),
+			set(crdt.KindWorkload, key, "template", fmt.Sprintf(`{"image":"shop:%d"}`, s.rng.IntN(100)))}
+	case r < 82:
+		author = s.operators[1]
+		key := crdt.WorkloadKey("shop", wl)
+		if s.rng.IntN(2) == 0 {
+			ops = []crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key}}
+		} else {
+			ops = []crdt.Op{{Type: crdt.OpDelete, Kind: crdt.KindWorkload, Key: key, Field: "replicas"}}
+		}
+	case r < 92:
+		// A workload bounded to this site's jurisdiction, written at this site.
+		author = s.operators[1]
+		key := crdt.WorkloadKey("bank", "ledger-"+strings.ToLower(n.jur))
+		body := []byte(fmt.Sprintf(`{"image":"ledger:%d","env":{"SECRET":"%d"}}`, s.rng.IntN(100), s.rng.Uint32()))
+		bound = []string{n.jur}
+		ops = []crdt.Op{set(crdt.KindWorkload, key, "bound", n.jur), set(crdt.KindWorkload, key, "replicas", "3"),
+			crdt.SealOp(crdt.KindWorkload, key, "template", body)}
+		bodies = [][]byte{body}
+	default:
+		ops = []crdt.Op{set(crdt.KindSite, n.name, "version", fmt.Sprintf("1.%d", s.rng.IntN(50)))}
+	}
+	env, res, err := n.rep.Write(author, ops, bodies, bound)
+	if err != nil {
+		panic(fmt.Sprintf("chaos: seed %d: %s: a correct write was refused: %v", s.cfg.Seed, n.name, err))
+	}
+	s.persist(n, res)
+	s.writeBytes = append(s.writeBytes, len(env.Encode()))
+	if len(bound) > 0 {
+		s.bodies[env.ID] = bound
+	}
+	s.push(n, res.Stored)
+}

@@ -191,21 +191,6 @@ func (s *sim) quiesce() (int, bool) {
 	return s.cfg.MaxRounds, false
 }
 
-func (s *sim) agreedWhy() string {
-	c := s.correct()
-	d, h := c[0].rep.Digest(), c[0].rep.Heads()
-	why := ""
-	for _, n := range c {
-		if n.rep.Digest() != d || !slices.Equal(n.rep.Heads(), h) {
-			why += n.name + ":digest "
-		}
-		if n.rep.Lacking() > 0 {
-			why += fmt.Sprintf("%s:lacking%d ", n.name, n.rep.Lacking())
-		}
-	}
-	return why
-}
-
 func (s *sim) agreed() bool {
 	c := s.correct()
 	d, h := c[0].rep.Digest(), c[0].rep.Heads()

@@ -11,9 +11,10 @@ import (
 
 // Benchmarks of the replicated state. docs/BENCHMARKS.md has the commands and the numbers.
 //
-// The heavy fixtures (100,000 signed changes for BenchmarkSync and BenchmarkDigest, up to
-// 500,000 for BenchmarkMemory) are signed once per process and cached; replicas are built
-// from them with Restore, which skips signature checks, so that setup stays in seconds.
+// The heavy fixtures (100,000 signed changes for BenchmarkSync, 100,000 objects for
+// BenchmarkDigest, up to 500,000 changes for BenchmarkMemory) are signed once per process
+// and cached; replicas are built from them with Restore, which skips signature checks, so
+// that setup stays in seconds.
 // Every timed loop is written to give sensible numbers with -benchtime=1x as well as with
 // the default benchtime.
 
@@ -61,7 +62,7 @@ func benchRestore(tb testing.TB, f *fed, site string, envs [][]byte) *Replica {
 	return r
 }
 
-var allSites = []string{"eu-west", "eu-north", "us-east", "ap-south"}
+var benchSites = []string{"eu-west", "eu-north", "us-east", "ap-south"}
 
 // benchFixture is built once per process, by the first benchmark that needs it.
 type benchFixture[T any] struct {
@@ -94,7 +95,7 @@ func buildApplyFixture(tb testing.TB) benchChanges {
 	src := f.replica(tb, "eu-west")
 	var envs [][]byte
 	for i := range 2_000 {
-		site := allSites[i%len(allSites)]
+		site := benchSites[i%len(benchSites)]
 		op := set(KindStatus, StatusKey("shop", "w"+strconv.Itoa(i), site, "c1"), "ready", strconv.Itoa(i))
 		envs = append(envs, mustWrite(tb, src, f.sites[site], op).Encode())
 	}
@@ -250,7 +251,7 @@ var benchSyncFixture benchFixture[benchChanges]
 
 func buildSyncFixture(tb testing.TB) benchChanges {
 	f := newFed(tb)
-	return benchChanges{f, benchExtend(tb, f, f.replica(tb, ""), allSites, benchSyncChanges-1, 0)}
+	return benchChanges{f, benchExtend(tb, f, f.replica(tb, ""), benchSites, benchSyncChanges-1, 0)}
 }
 
 // BenchmarkSync runs one whole reconciliation session between two replicas whose union
@@ -342,24 +343,30 @@ var benchMemFed = sync.OnceValue(func() *fed {
 })
 
 // benchMemStatus returns the status ops one site writes for workloads [from, to): three
-// fields each, as a site reports a Deployment's rollout.
-func benchMemStatus(site string, from, to int) []Op {
+// fields each, as a site reports a Deployment's rollout; round makes each update new.
+func benchMemStatus(site string, from, to, round int) []Op {
 	ops := make([]Op, 0, 3*(to-from))
+	v := strconv.Itoa(3 + round)
 	for w := from; w < to; w++ {
 		k := StatusKey("shop", fmt.Sprintf("web-%05d", w), site, "c1")
 		ops = append(ops,
-			set(KindStatus, k, "desired", "3"),
-			set(KindStatus, k, "ready", "3"),
-			set(KindStatus, k, "available", "3"))
+			set(KindStatus, k, "desired", v),
+			set(KindStatus, k, "ready", v),
+			set(KindStatus, k, "available", v))
 	}
 	return ops
 }
 
-// benchMemChanges signs the status of workloads × 50 sites, perChange workloads to a
-// change. Each site writes a chain of its own (one dependency: its previous change), as
-// sites writing concurrently would; the chains are signed in parallel. The result is in a
-// causal order: round robin over the sites.
-func benchMemChanges(workloads, perChange int) [][]byte {
+// benchMemSpec is one BenchmarkMemory input: every site writes the status of workloads,
+// perChange workloads to a change, updates times over.
+type benchMemSpec struct {
+	workloads, perChange, updates int
+}
+
+// benchMemChanges signs the input. Each site writes a chain of its own (one dependency: its
+// previous change), as sites writing concurrently would; the chains are signed in
+// parallel. The result is in a causal order: round robin over the sites.
+func benchMemChanges(spec benchMemSpec) [][]byte {
 	f := benchMemFed()
 	gen := f.genesis
 	chains := make([][][]byte, benchMemSites)
@@ -370,15 +377,17 @@ func benchMemChanges(workloads, perChange int) [][]byte {
 			for s := range next {
 				name := fmt.Sprintf("s%02d", s)
 				prev, lamport := gen.ID, uint64(1)
-				for w := 0; w < workloads; w += perChange {
-					lamport++
-					c := &Change{Lamport: lamport, Deps: []Hash{prev}, Ops: benchMemStatus(name, w, min(w+perChange, workloads))}
-					env, err := Sign(c, nil, f.sites[name])
-					if err != nil {
-						panic(err)
+				for u := range spec.updates {
+					for w := 0; w < spec.workloads; w += spec.perChange {
+						lamport++
+						ops := benchMemStatus(name, w, min(w+spec.perChange, spec.workloads), u)
+						env, err := Sign(&Change{Lamport: lamport, Deps: []Hash{prev}, Ops: ops}, nil, f.sites[name])
+						if err != nil {
+							panic(err)
+						}
+						chains[s] = append(chains[s], env.Encode())
+						prev = env.ID
 					}
-					chains[s] = append(chains[s], env.Encode())
-					prev = env.ID
 				}
 			}
 		})
@@ -399,21 +408,20 @@ func benchMemChanges(workloads, perChange int) [][]byte {
 
 var benchMemCache struct {
 	sync.Mutex
-	m map[[2]int][][]byte
+	m map[benchMemSpec][][]byte
 }
 
-func benchMemInput(workloads, perChange int) [][]byte {
+func benchMemInput(spec benchMemSpec) [][]byte {
 	benchMemCache.Lock()
 	defer benchMemCache.Unlock()
-	k := [2]int{workloads, perChange}
-	if envs, ok := benchMemCache.m[k]; ok {
+	if envs, ok := benchMemCache.m[spec]; ok {
 		return envs
 	}
-	envs := benchMemChanges(workloads, perChange)
+	envs := benchMemChanges(spec)
 	if benchMemCache.m == nil {
-		benchMemCache.m = map[[2]int][][]byte{}
+		benchMemCache.m = map[benchMemSpec][][]byte{}
 	}
-	benchMemCache.m[k] = envs
+	benchMemCache.m[spec] = envs
 	return envs
 }
 
@@ -421,22 +429,25 @@ func benchMemInput(workloads, perChange int) [][]byte {
 // on 50 sites of one cluster each: W×50 status records of three fields. "per-workload"
 // writes one change per workload per site (3 ops each: the whole change DAG is held, which
 // is what a long-running replica holds); "batched" writes one change per 100 workloads per
-// site (300 ops each: mostly the state). The metrics are the live heap the replica adds
-// (HeapAlloc after GC, input bytes excluded: they are copied in as from a store); ns/op is
-// the load time.
+// site (300 ops each: mostly the state); "updates=2" writes every record twice, one change
+// per workload per site each time, so the difference with "per-workload" is what one more
+// status update costs when nothing is ever compacted. The metrics are the live heap the
+// replica adds (HeapAlloc after GC; the input is copied in, as from a store, so it counts);
+// ns/op is the load time.
 func BenchmarkMemory(b *testing.B) {
 	f := benchMemFed()
 	for _, tc := range []struct {
-		name                 string
-		workloads, perChange int
+		name string
+		spec benchMemSpec
 	}{
-		{"records=100k/per-workload", 2_000, 1},
-		{"records=500k/per-workload", 10_000, 1},
-		{"records=500k/batched", 10_000, 100},
+		{"records=100k/per-workload", benchMemSpec{2_000, 1, 1}},
+		{"records=100k/per-workload/updates=2", benchMemSpec{2_000, 1, 2}},
+		{"records=500k/per-workload", benchMemSpec{10_000, 1, 1}},
+		{"records=500k/batched", benchMemSpec{10_000, 100, 1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			envs := benchMemInput(tc.workloads, tc.perChange)
-			records := tc.workloads * benchMemSites
+			envs := benchMemInput(tc.spec)
+			records := tc.spec.workloads * benchMemSites
 			var alloc, inuse uint64
 			for b.Loop() {
 				b.StopTimer()
@@ -463,6 +474,7 @@ func BenchmarkMemory(b *testing.B) {
 			}
 			n := float64(b.N)
 			b.ReportMetric(float64(alloc)/n/float64(records), "bytes/status-record")
+			b.ReportMetric(float64(alloc)/n/float64(len(envs)), "bytes/change")
 			b.ReportMetric(float64(alloc)/n/1e6, "MB")
 			b.ReportMetric(float64(inuse)/n/1e6, "MB-inuse")
 			b.ReportMetric(float64(len(envs)), "changes")

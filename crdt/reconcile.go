@@ -61,7 +61,8 @@ var ErrSync = errors.New("sync")
 const (
 	firstBatch      = 32 // coded symbols in the first batch, at least
 	maxWantIDs      = 256
-	symbolsPerChunk = 4096 // not a limit: how much the responder sends at once at most, times 4
+	maxFirstSymbols = 16384 // the first batch, whatever the counts suggest
+	maxMoreSymbols  = 65536 // one request for more symbols
 )
 
 // Initiate starts a session with peer and returns the first message. salt must be fresh
@@ -153,12 +154,12 @@ func (s *Session) responderStep(m *syncMsg) (*syncMsg, error) {
 		s.enc, s.byKey = newRIBLTEncoder(keys), byKey
 		n := firstBatch + 3*absDiff(m.count, uint64(len(keys)))/2
 		return &syncMsg{typ: msgSymbols, heads: r.Heads(), count: uint64(len(keys)), start: 0,
-			symbols: s.enc.next(min(n, 4*symbolsPerChunk)), changes: served, wantIDs: want}, nil
+			symbols: s.enc.next(min(n, maxFirstSymbols)), changes: served, wantIDs: want}, nil
 	case msgMore:
 		if s.enc == nil {
 			return nil, errors.New("more before hello")
 		}
-		if s.enc.count > 4*(len(s.enc.keys)+int(m.more))+1024 || m.more > 4*symbolsPerChunk*4 {
+		if s.enc.count > 4*(len(s.enc.keys)+int(m.more))+1024 || m.more > maxMoreSymbols {
 			return nil, fmt.Errorf("peer asks for %d more symbols after %d", m.more, s.enc.count)
 		}
 		start := uint64(s.enc.count)
@@ -258,8 +259,6 @@ func (r *Replica) hasAll(ids []Hash) bool {
 // wanted lists the changes whose bodies this replica may hold but has not: heads cannot
 // reveal those. (Missing dependencies need no asking: the heads exchange finds them, and
 // asking for them would let a flood of junk dependencies bloat every hello.)
-func (r *Replica) Wanted() []Hash { return r.wanted() }
-
 func (r *Replica) wanted() []Hash {
 	var bodies []Hash
 	for id := range r.lacking {

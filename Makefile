@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: help build demo test verify bench fuzz sim clean tools
+.PHONY: help build demo test e2e deps verify bench fuzz sim clean tools
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,8 +16,15 @@ build: ## build bin/atoll
 demo: build ## the main job: today, the deterministic simulator of a 20-site federation
 	$(BIN)/atoll sim --sites 20 --seeds 200 --byzantine 4
 
-test: build ## all tests (what CI runs)
+deps: ## install what the tests need from Debian (ip, nft for network namespaces)
+	@bash hack/install-netlab.sh
+
+test: build deps ## all tests, end-to-end ones included (what CI runs)
 	$(GO) test -count=1 -timeout 20m ./...
+
+e2e: build deps ## only the end-to-end scenarios: real site processes, real partitions
+	$(GO) test -count=1 -timeout 20m -v ./e2e/...
+	$(BIN)/atoll e2e converge --sites 5 --json
 
 verify: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

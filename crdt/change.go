@@ -91,3 +91,23 @@ func (c *Change) Sealed() []int {
 func (c *Change) IsCharter() bool {
 	return len(c.Ops) > 0 && c.Ops[0].Kind == KindCharter
 }
+
+// ParseKind returns the kind with that name ("site", "cluster", ...).
+func ParseKind(s string) (Kind, error) {
+	for k := Kind(1); k <= maxKind; k++ {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown kind %q: want charter, site, cluster, workload or status", s)
+}
+
+// ParseOpType returns the operation type with that name ("set", "delete", ...).
+func ParseOpType(s string) (OpType, error) {
+	for t := OpType(1); t <= maxOp; t++ {
+		if opNames[t] == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown operation %q: want set, delete, remove or seal", s)
+}

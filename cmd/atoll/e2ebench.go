@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"atoll/e2e"
+)
+
+// printJSON writes v as one JSON line.
+func printJSON(cmd *cobra.Command, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), string(b))
+	return nil
+}
+
+func newE2ELatencyCmd() *cobra.Command {
+	var fl e2eFlags
+	var writes int
+	var gap time.Duration
+	cmd := &cobra.Command{
+		Use:     "latency",
+		Short:   "Measure write-to-visible-everywhere latency (prints JSON)",
+		Example: `  atoll e2e latency --sites 20 --writes 200`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, cleanup, err := fl.options()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rep, err := e2e.RunLatency(cmd.Context(), o, writes, gap)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, rep)
+		},
+	}
+	fl.bind(cmd, 5)
+	cmd.Flags().IntVar(&writes, "writes", 100, "changes to write, one at a time, at each site in turn")
+	cmd.Flags().DurationVar(&gap, "gap", 50*time.Millisecond, "pause between writes")
+	return cmd
+}
+
+func newE2EIdleCmd() *cobra.Command {
+	var fl e2eFlags
+	var d time.Duration
+	cmd := &cobra.Command{
+		Use:     "idle",
+		Short:   "Measure the bytes each site sends while nothing changes (prints JSON)",
+		Example: `  atoll e2e idle --sites 20 --for 2m --profile wan`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, cleanup, err := fl.options()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rep, err := e2e.RunIdle(cmd.Context(), o, d)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, rep)
+		},
+	}
+	fl.bind(cmd, 5)
+	cmd.Flags().DurationVar(&d, "for", time.Minute, "how long to measure")
+	return cmd
+}
+
+func newE2EDetectCmd() *cobra.Command {
+	var fl e2eFlags
+	var trials int
+	cmd := &cobra.Command{
+		Use:     "detect",
+		Short:   "Measure failure detection: kill -9 a site, time until no site lists it live (prints JSON)",
+		Example: `  atoll e2e detect --sites 5 --trials 5 --profile wan`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, cleanup, err := fl.options()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rep, err := e2e.RunDetect(cmd.Context(), o, trials)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, rep)
+		},
+	}
+	fl.bind(cmd, 5)
+	cmd.Flags().IntVar(&trials, "trials", 5, "sites to kill, one after another")
+	return cmd
+}

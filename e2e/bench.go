@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"atoll/site"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Quantiles of a sample, in milliseconds.
+type Quantiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+func quantiles(ds []time.Duration) Quantiles {
+	if len(ds) == 0 {
+		return Quantiles{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	at := func(q float64) float64 { return ms(s[min(len(s)-1, int(q*float64(len(s))))]) }
+	return Quantiles{N: len(s), P50: at(0.50), P99: at(0.99), Max: ms(s[len(s)-1])}
+}
+
+// LatencyReport is the outcome of RunLatency.
+type LatencyReport struct {
+	Sites      int       `json:"sites"`
+	Writes     int       `json:"writes"`
+	Everywhere Quantiles `json:"visible_everywhere"` // per write: until the last site held it
+	PerSite    Quantiles `json:"visible_per_site"`   // per write and site
+	BytesOut   float64   `json:"bytes_per_change_per_site"`
+}
+
+// RunLatency writes one change at a time, each at the next site in turn, and measures
+// how long each takes to be held by every site.
+func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (LatencyReport, error) {
+	rep := LatencyReport{Sites: o.Sites}
+	f, err := Start(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Stop()
+	if err := f.WaitMembers(ctx); err != nil {
+		return rep, err
+	}
+	if err := f.WaitConverged(ctx); err != nil {
+		return rep, err
+	}
+	before, err := f.bytesOut(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var all, per []time.Duration
+	for k := range writes {
+		start := time.Now()
+		id, err := f.Write(ctx, k%o.Sites, fmt.Sprintf("k%d", k), Seq(k))
+		if err != nil {
+			return rep, err
+		}
+		lat, err := f.Visible(ctx, id, start)
+		if err != nil {
+			return rep, err
+		}
+		var worst time.Duration
+		for _, d := range lat {
+			per = append(per, d)
+			worst = max(worst, d)
+		}
+		all = append(all, worst)
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(gap):
+		}
+	}
+	after, err := f.bytesOut(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Writes, rep.Everywhere, rep.PerSite = writes, quantiles(all), quantiles(per)
+	// Includes background traffic over the run; gap keeps it small next to the changes.
+	rep.BytesOut = float64(after-before) / float64(writes) / float64(o.Sites)
+	return rep, nil
+}
+
+// bytesOut sums the bytes every running site has sent, packets and streams.
+func (f *Fed) bytesOut(ctx context.Context) (uint64, error) {
+	sts, err := f.States(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, st := range sts {
+		n += st.Transport.PacketBytesOut + st.Transport.StreamBytesOut
+	}
+	return n, nil
+}
+
+// IdleReport is the outcome of RunIdle.
+type IdleReport struct {
+	Sites          int     `json:"sites"`
+	Profile        string  `json:"profile"`
+	Seconds        float64 `json:"seconds"`
+	BytesPerSiteS  float64 `json:"bytes_per_site_per_s"`
+	MaxSiteBytesPS float64 `json:"max_site_bytes_per_s"`
+}
+
+// RunIdle lets a converged federation sit idle for d and measures what each site sends.
+func RunIdle(ctx context.Context, o Options, d time.Duration) (IdleReport, error) {
+	rep := IdleReport{Sites: o.Sites, Profile: o.Profile}
+	f, err := Start(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Stop()
+	if err := f.WaitMembers(ctx); err != nil {
+		return rep, err
+	}
+	if err := f.WaitConverged(ctx); err != nil {
+		return rep, err
+	}
+	// Let the joins' own traffic (push-pull, first sessions) pass.
+	time.Sleep(min(d/4, 10*time.Second))
+	b0, err := f.States(ctx)
+	if err != nil {
+		return rep, err
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	case <-time.After(d):
+	}
+	b1, err := f.States(ctx)
+	if err != nil {
+		return rep, err
+	}
+	secs := time.Since(t0).Seconds()
+	var total float64
+	for i, st := range b1 {
+		out := float64(st.Transport.PacketBytesOut + st.Transport.StreamBytesOut - b0[i].Transport.PacketBytesOut - b0[i].Transport.StreamBytesOut)
+		total += out
+		rep.MaxSiteBytesPS = max(rep.MaxSiteBytesPS, out/secs)
+	}
+	rep.Seconds, rep.BytesPerSiteS = secs, total/secs/float64(len(b1))
+	return rep, nil
+}
+
+// DetectReport is the outcome of RunDetect.
+type DetectReport struct {
+	Sites   int       `json:"sites"`
+	Profile string    `json:"profile"`
+	Trials  int       `json:"trials"`
+	All     Quantiles `json:"dead_everywhere"` // from kill -9 until no live site lists it
+	First   Quantiles `json:"dead_somewhere"`  // until the first site drops it
+}
+
+// RunDetect kills one site at a time with SIGKILL and measures how long the others take
+// to stop listing it as live; the site is restarted between trials.
+func RunDetect(ctx context.Context, o Options, trials int) (DetectReport, error) {
+	rep := DetectReport{Sites: o.Sites, Profile: o.Profile, Trials: trials}
+	f, err := Start(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Stop()
+	var all, first []time.Duration
+	for k := range trials {
+		if err := f.WaitMembers(ctx); err != nil {
+			return rep, err
+		}
+		victim := 1 + k%(o.Sites-1)
+		start := time.Now()
+		if err := f.Kill(victim); err != nil {
+			return rep, err
+		}
+		var firstSeen time.Duration
+		err := f.waitFor(ctx, "failure detection", func(sts map[int]site.State) bool {
+			gone := 0
+			for _, st := range sts {
+				if !slices.Contains(st.Live, f.Names[victim]) {
+					gone++
+				}
+			}
+			if gone > 0 && firstSeen == 0 {
+				firstSeen = time.Since(start)
+			}
+			return gone == len(sts)
+		})
+		if err != nil {
+			return rep, err
+		}
+		all, first = append(all, time.Since(start)), append(first, firstSeen)
+		if err := f.StartSite(ctx, victim); err != nil {
+			return rep, err
+		}
+	}
+	rep.All, rep.First = quantiles(all), quantiles(first)
+	return rep, nil
+}

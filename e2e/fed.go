@@ -1,0 +1,308 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"atoll/crdt"
+	"atoll/e2e/netlab"
+	"atoll/site"
+)
+
+// Jurisdictions are given to sites in turn.
+var Jurisdictions = []string{"EU", "US", "APAC"}
+
+// Options describe a federation to start.
+type Options struct {
+	Sites  int    // sites in the charter
+	Late   int    // of which the last Late are not started by Start
+	Dir    string // working directory: keys, genesis, configs, data, logs
+	Binary string // the atoll binary
+	// Lab, if set, runs site i inside the lab's namespace i; links are cut with nftables.
+	// Otherwise sites listen on 127.0.0.x and links are cut by the transport hook.
+	Lab *netlab.Lab
+	// Profile is memberlist's profile for every site (default "local").
+	Profile string
+	// Tune, if set, adjusts each site's configuration before it is written.
+	Tune func(i int, c *site.Config)
+}
+
+// Fed is a running federation of site processes.
+type Fed struct {
+	opts     Options
+	Names    []string
+	addrs    []string
+	configs  []string
+	clients  []*site.Client
+	Operator *crdt.Signer
+
+	mu    sync.Mutex
+	procs []*exec.Cmd
+	exits []chan error
+	acked map[string]int // acknowledged change ids (hex) and the site that acknowledged
+}
+
+// Start writes a federation's files and starts its first Sites-Late sites.
+func Start(ctx context.Context, o Options) (*Fed, error) {
+	if o.Profile == "" {
+		o.Profile = "local"
+	}
+	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*exec.Cmd, o.Sites), exits: make([]chan error, o.Sites)}
+	if err := f.writeFiles(); err != nil {
+		return nil, err
+	}
+	for i := range o.Sites - o.Late {
+		if err := f.StartSite(ctx, i); err != nil {
+			f.Stop()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func (f *Fed) writeFiles() error {
+	o := f.opts
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return err
+	}
+	var cf site.CharterFile
+	cf.Name, cf.Threshold = "e2e", 1
+	admin, err := newKey(filepath.Join(o.Dir, "admin.key"))
+	if err != nil {
+		return err
+	}
+	cf.Admins = append(cf.Admins, struct {
+		Name string `json:"name"`
+		Key  string `json:"key"`
+	}{"admin", site.FormatKey(admin.Public())})
+	op, err := newKey(filepath.Join(o.Dir, "operator.key"))
+	if err != nil {
+		return err
+	}
+	f.Operator = op
+	cf.Operators = append(cf.Operators, struct {
+		Name       string   `json:"name"`
+		Key        string   `json:"key"`
+		Namespaces []string `json:"namespaces"`
+	}{"ops", site.FormatKey(op.Public()), []string{"*"}})
+	for i := range o.Sites {
+		name := fmt.Sprintf("s%02d", i)
+		k, err := newKey(filepath.Join(o.Dir, name+".key"))
+		if err != nil {
+			return err
+		}
+		f.Names = append(f.Names, name)
+		cf.Sites = append(cf.Sites, struct {
+			Name         string `json:"name"`
+			Key          string `json:"key"`
+			Region       string `json:"region"`
+			Jurisdiction string `json:"jurisdiction"`
+		}{name, site.FormatKey(k.Public()), "region-" + strconv.Itoa(i%3), Jurisdictions[i%len(Jurisdictions)]})
+		addr, err := f.listenAddr(i)
+		if err != nil {
+			return err
+		}
+		f.addrs = append(f.addrs, addr)
+	}
+	spec, err := cf.Spec()
+	if err != nil {
+		return err
+	}
+	genesis, err := crdt.NewGenesis(spec, admin)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.Dir, "genesis.atoll"), genesis.Encode(), 0o644); err != nil {
+		return err
+	}
+	for i, name := range f.Names {
+		c := site.Config{
+			Name: name, Identity: name + ".key", Genesis: "genesis.atoll", Listen: f.addrs[i],
+			DataDir: filepath.Join("data", name), Profile: o.Profile, FaultInjection: o.Lab == nil,
+		}
+		for _, j := range f.seedsOf(i) {
+			c.Seeds = append(c.Seeds, f.addrs[j])
+		}
+		if o.Tune != nil {
+			o.Tune(i, &c)
+		}
+		b, err := yaml.Marshal(c)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(o.Dir, name+".yaml")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return err
+		}
+		f.configs = append(f.configs, path)
+		// The socket path must stay under the unix limit of 108 bytes.
+		sock := filepath.Join(o.Dir, "data", name, "atoll.sock")
+		f.clients = append(f.clients, site.NewClient(sock))
+	}
+	return nil
+}
+
+// seedsOf returns the sites i joins through: up to three others, started ones first.
+func (f *Fed) seedsOf(i int) []int {
+	var out []int
+	for j := range f.opts.Sites - f.opts.Late {
+		if j != i && len(out) < 3 {
+			out = append(out, (i+1+j)%(f.opts.Sites-f.opts.Late))
+		}
+	}
+	out = slices.DeleteFunc(out, func(j int) bool { return j == i })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func newKey(path string) (*crdt.Signer, error) {
+	if _, err := site.NewKeyFile(path); err != nil {
+		return nil, err
+	}
+	return site.LoadKeyFile(path)
+}
+
+// listenAddr picks site i's address: its namespace's address, or 127.0.0.(10+i) with a
+// free port.
+func (f *Fed) listenAddr(i int) (string, error) {
+	if f.opts.Lab != nil {
+		return netip.AddrPortFrom(f.opts.Lab.Addr(i), 7946).String(), nil
+	}
+	ip := netip.AddrFrom4([4]byte{127, 0, byte(1 + (10+i)/250), byte(10 + (10+i)%250)})
+	for range 20 {
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+		if err != nil {
+			return "", fmt.Errorf("e2e: picking a port on %s: %w", ip, err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, uint16(port)).String())
+		if err == nil {
+			pc.Close()
+			return netip.AddrPortFrom(ip, uint16(port)).String(), nil
+		}
+	}
+	return "", fmt.Errorf("e2e: no free TCP and UDP port on %s", ip)
+}
+
+// Client returns the API client of site i.
+func (f *Fed) Client(i int) *site.Client { return f.clients[i] }
+
+// Running reports whether site i's process is running.
+func (f *Fed) Running(i int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.procs[i] != nil
+}
+
+// RunningSites returns the indexes of the running sites.
+func (f *Fed) RunningSites() []int {
+	var out []int
+	for i := range f.Names {
+		if f.Running(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// StartSite starts site i's process and waits until its API answers.
+func (f *Fed) StartSite(ctx context.Context, i int) error {
+	args := []string{"site", "--config", f.configs[i]}
+	var cmd *exec.Cmd
+	if f.opts.Lab != nil {
+		cmd = f.opts.Lab.Command(context.Background(), i, f.opts.Binary, args...)
+	} else {
+		cmd = exec.Command(f.opts.Binary, args...)
+	}
+	logf, err := os.OpenFile(filepath.Join(f.opts.Dir, f.Names[i]+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("e2e: starting %s: %w", f.Names[i], err)
+	}
+	exit := make(chan error, 1)
+	go func() { exit <- cmd.Wait(); logf.Close() }()
+	f.mu.Lock()
+	f.procs[i], f.exits[i] = cmd, exit
+	f.mu.Unlock()
+	return f.waitAPI(ctx, i, exit)
+}
+
+func (f *Fed) waitAPI(ctx context.Context, i int, exit chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		if _, err := f.clients[i].State(ctx); err == nil {
+			return nil
+		}
+		select {
+		case err := <-exit:
+			exit <- err
+			f.mu.Lock()
+			f.procs[i] = nil
+			f.mu.Unlock()
+			return fmt.Errorf("e2e: %s exited at start (%v); see %s.log", f.Names[i], err, filepath.Join(f.opts.Dir, f.Names[i]))
+		case <-ctx.Done():
+			return fmt.Errorf("e2e: %s: API not up: %w", f.Names[i], ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Kill sends SIGKILL to site i and waits for it to exit.
+func (f *Fed) Kill(i int) error { return f.signal(i, syscall.SIGKILL, 5*time.Second) }
+
+// StopSite stops site i gracefully (SIGTERM).
+func (f *Fed) StopSite(i int) error { return f.signal(i, syscall.SIGTERM, 20*time.Second) }
+
+func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
+	f.mu.Lock()
+	cmd, exit := f.procs[i], f.exits[i]
+	f.procs[i] = nil
+	f.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exit:
+		return nil
+	case <-time.After(wait):
+		_ = cmd.Process.Kill()
+		<-exit
+		return fmt.Errorf("e2e: %s did not stop within %s after %s", f.Names[i], wait, sig)
+	}
+}
+
+// Stop stops every site and returns the first error.
+func (f *Fed) Stop() error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(f.Names))
+	for i := range f.Names {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = f.StopSite(i) }()
+	}
+	wg.Wait()
+	for _, c := range f.clients {
+		c.Close()
+	}
+	return errors.Join(errs...)
+}

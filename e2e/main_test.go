@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// binary is the atoll binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "atoll-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "atoll")
+	build := exec.Command("go", "build", "-o", binary, "atoll/cmd/atoll")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building atoll:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// start runs a federation for one test; its logs stay in the test's temp dir, and are
+// printed when the test fails.
+func start(t *testing.T, o Options) *Fed {
+	t.Helper()
+	o.Dir, o.Binary = shortTempDir(t), binary
+	f, err := Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			for _, name := range f.Names {
+				b, _ := os.ReadFile(filepath.Join(o.Dir, name+".log"))
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("--- %s.log (tail)\n%s", name, b)
+			}
+		}
+	})
+	return f
+}
+
+// shortTempDir keeps unix socket paths under their 108-byte limit.
+func shortTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "atl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}

@@ -1,0 +1,275 @@
+package site
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"atoll/crdt"
+)
+
+// State is what GET /v1/state returns: the site's view of itself and its peers.
+type State struct {
+	Name         string            `json:"name"`
+	Key          string            `json:"key"`
+	Region       string            `json:"region"`
+	Jurisdiction string            `json:"jurisdiction"`
+	Digest       string            `json:"digest"`
+	Heads        []string          `json:"heads"`
+	Changes      int               `json:"changes"`
+	Pending      int               `json:"pending"`
+	Lacking      int               `json:"lacking"`
+	Live         []string          `json:"live"`
+	Counters     map[string]uint64 `json:"counters"`
+	Transport    TransportStats    `json:"transport"`
+}
+
+// TransportStats are the socket-level byte totals of the transport.
+type TransportStats struct {
+	PacketBytesIn  uint64 `json:"packetBytesIn"`
+	PacketBytesOut uint64 `json:"packetBytesOut"`
+	StreamBytesIn  uint64 `json:"streamBytesIn"`
+	StreamBytesOut uint64 `json:"streamBytesOut"`
+	Refused        uint64 `json:"refused"`
+}
+
+// WriteRequest is the body of POST /v1/write: operations the site signs as itself, so
+// only on objects in its own scope (its site, clusters and status).
+type WriteRequest struct {
+	Ops []WriteOp `json:"ops"`
+}
+
+// WriteOp is one operation of a WriteRequest.
+type WriteOp struct {
+	Op    string `json:"op"`   // set, delete or remove
+	Kind  string `json:"kind"` // site, cluster or status
+	Key   string `json:"key"`
+	Field string `json:"field,omitempty"`
+	Value string `json:"value,omitempty"`
+}
+
+// WriteResult answers a write: the id of the change, durable when returned.
+type WriteResult struct {
+	ID      string `json:"id"`
+	Lamport uint64 `json:"lamport"`
+}
+
+// FaultRequest is the body of POST /v1/faults (only with faultInjection: true).
+type FaultRequest struct {
+	Block   []string `json:"block,omitempty"`
+	Unblock []string `json:"unblock,omitempty"`
+	Clear   bool     `json:"clear,omitempty"` // unblock every peer
+}
+
+// serveAPI starts the local HTTP API on the site's unix socket.
+func (s *Site) serveAPI() (io.Closer, error) {
+	path := s.cfg.SocketPath()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /v1/state", s.handleState)
+	mux.HandleFunc("POST /v1/write", s.handleWrite)
+	mux.HandleFunc("POST /v1/changes", s.handleSubmit)
+	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
+	mux.HandleFunc("POST /v1/faults", s.handleFaults)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api", "err", err)
+		}
+	}()
+	return srv, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
+	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live()}
+	s.mu.Lock()
+	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
+		st.Region, st.Jurisdiction = info.Region, info.Jurisdiction
+	}
+	st.Digest = s.rep.Digest().Hex()
+	for _, h := range s.rep.Heads() {
+		st.Heads = append(st.Heads, h.Hex())
+	}
+	st.Changes, st.Pending, st.Lacking = s.rep.Len(), s.rep.PendingLen(), s.rep.Lacking()
+	s.mu.Unlock()
+	c := &s.counter
+	st.Counters = map[string]uint64{
+		"pushedOut": c.pushedOut.Load(), "pushedIn": c.pushedIn.Load(), "forwarded": c.forwarded.Load(),
+		"dropped": c.dropped.Load(), "sessionsOut": c.sessionsOut.Load(), "sessionsIn": c.sessionsIn.Load(),
+		"sessionFails": c.sessionFails.Load(), "rejected": c.rejected.Load(), "refusedFrames": c.refusedFrames.Load(),
+		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(),
+	}
+	t, _ := s.trans.Stats()
+	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// ops converts a write request, naming the first bad operation.
+func (r WriteRequest) ops() ([]crdt.Op, error) {
+	if len(r.Ops) == 0 {
+		return nil, errors.New("no operations")
+	}
+	out := make([]crdt.Op, 0, len(r.Ops))
+	for i, o := range r.Ops {
+		t, err := crdt.ParseOpType(o.Op)
+		if err == nil && t == crdt.OpSeal {
+			err = errors.New("seal is not available here: bodies come with operator changes")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ops[%d]: %w", i, err)
+		}
+		k, err := crdt.ParseKind(o.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("ops[%d]: %w", i, err)
+		}
+		op := crdt.Op{Type: t, Kind: k, Key: o.Key, Field: o.Field}
+		if t == crdt.OpSet {
+			op.Value = []byte(o.Value)
+		}
+		out = append(out, op)
+	}
+	return out, nil
+}
+
+func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
+	var req WriteRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, crdt.MaxHeaderBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("write request: %w", err))
+		return
+	}
+	ops, err := req.ops()
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("write request: %w", err))
+		return
+	}
+	env, err := s.Write(ops)
+	if err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
+}
+
+// Write signs ops as this site, stores them durably and pushes them to every live peer.
+func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
+	s.mu.Lock()
+	env, res, err := s.rep.Write(s.signer, ops, nil, nil)
+	s.persist(res)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.push(res.Stored, "")
+	return env, nil
+}
+
+// handleSubmit accepts a change signed elsewhere (an operator's client).
+func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, crdt.MaxEnvelopeBytes))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("change: %w", err))
+		return
+	}
+	s.mu.Lock()
+	res := s.rep.Receive(b)
+	s.persist(res)
+	s.mu.Unlock()
+	if len(res.Rejected) > 0 {
+		writeErr(w, http.StatusUnprocessableEntity, res.Rejected[0].Err)
+		return
+	}
+	if res.Buffered > 0 {
+		writeErr(w, http.StatusConflict, errors.New("change depends on changes this site does not hold; not stored yet"))
+		return
+	}
+	s.push(res.Stored, "")
+	env, _ := crdt.DecodeEnvelope(b)
+	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
+}
+
+func (s *Site) handleHas(w http.ResponseWriter, r *http.Request) {
+	b, err := hex.DecodeString(r.PathValue("id"))
+	if err != nil || len(b) != 32 {
+		writeErr(w, http.StatusBadRequest, errors.New("change id: want 64 hex digits"))
+		return
+	}
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	timeout := time.After(min(wait, time.Minute))
+	for {
+		s.mu.Lock()
+		ok, arrived := s.rep.Has(crdt.Hash(b)), s.arrived
+		s.mu.Unlock()
+		if ok || wait <= 0 {
+			break
+		}
+		select {
+		case <-arrived:
+			continue
+		case <-timeout:
+		case <-r.Context().Done():
+		}
+		break
+	}
+	s.mu.Lock()
+	ok := s.rep.Has(crdt.Hash(b))
+	s.mu.Unlock()
+	if !ok {
+		writeErr(w, http.StatusNotFound, errors.New("change not held"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"held": true})
+}
+
+func (s *Site) handleFaults(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.FaultInjection {
+		writeErr(w, http.StatusForbidden, errors.New("fault injection is off (faultInjection: true in site.yaml)"))
+		return
+	}
+	var req FaultRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if req.Clear {
+		s.trans.Unblock()
+	}
+	if len(req.Unblock) > 0 {
+		s.trans.Unblock(req.Unblock...)
+	}
+	if len(req.Block) > 0 {
+		s.trans.Block(req.Block...)
+	}
+	s.log.Info("faults set", "blocked", s.trans.Blocked())
+	writeJSON(w, http.StatusOK, map[string][]string{"blocked": s.trans.Blocked()})
+}

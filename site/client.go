@@ -1,0 +1,113 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Client talks to a site's local API over its unix socket.
+type Client struct {
+	Socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the API socket at path.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		MaxIdleConns: 4,
+	}
+	return &Client{Socket: path, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, ctype string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://site"+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("site api %s: %w", c.Socket, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return resp.StatusCode, fmt.Errorf("site api %s %s: %s", method, path, e.Error)
+		}
+		return resp.StatusCode, fmt.Errorf("site api %s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("site api %s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPost, path, b, "application/json", out)
+	return err
+}
+
+// State returns the site's view of itself.
+func (c *Client) State(ctx context.Context) (State, error) {
+	var st State
+	_, err := c.do(ctx, http.MethodGet, "/v1/state", nil, "", &st)
+	return st, err
+}
+
+// Write asks the site to sign and store operations in its own scope.
+func (c *Client) Write(ctx context.Context, req WriteRequest) (WriteResult, error) {
+	var res WriteResult
+	err := c.postJSON(ctx, "/v1/write", req, &res)
+	return res, err
+}
+
+// Submit hands the site a change signed elsewhere.
+func (c *Client) Submit(ctx context.Context, env []byte) (WriteResult, error) {
+	var res WriteResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/changes", env, "application/octet-stream", &res)
+	return res, err
+}
+
+// Has reports whether the site holds a change (id in hex), waiting up to wait for it.
+func (c *Client) Has(ctx context.Context, id string, wait time.Duration) (bool, error) {
+	path := "/v1/changes/" + id
+	if wait > 0 {
+		path += "?wait=" + wait.String()
+	}
+	code, err := c.do(ctx, http.MethodGet, path, nil, "", nil)
+	if code == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Faults blocks or unblocks peers (sites run with faultInjection: true).
+func (c *Client) Faults(ctx context.Context, req FaultRequest) error {
+	return c.postJSON(ctx, "/v1/faults", req, nil)
+}

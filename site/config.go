@@ -1,0 +1,172 @@
+package site
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"sigs.k8s.io/yaml"
+
+	"atoll/gossip"
+)
+
+// Config is a site's configuration file (site.yaml). Relative paths are relative to the
+// file's directory.
+type Config struct {
+	Name         string   `json:"name"`                   // the site's name in the charter
+	Identity     string   `json:"identity"`               // PEM file with the site's Ed25519 key (atoll keys new)
+	Genesis      string   `json:"genesis"`                // the federation's genesis charter change (atoll keys charter)
+	Listen       string   `json:"listen"`                 // host:port for TLS streams (TCP) and signed probes (UDP)
+	Advertise    string   `json:"advertise,omitempty"`    // host:port peers should use; default Listen
+	Seeds        []string `json:"seeds,omitempty"`        // host:port of other sites to join through
+	DataDir      string   `json:"dataDir"`                // holds atoll.db, the one data file
+	API          string   `json:"api,omitempty"`          // unix socket of the local API; default <dataDir>/atoll.sock
+	Region       string   `json:"region,omitempty"`       // if set, must match the charter
+	Jurisdiction string   `json:"jurisdiction,omitempty"` // if set, must match the charter
+
+	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
+	// "lan" or "local" (one machine; tests). Membership overrides single values.
+	Profile    string           `json:"profile,omitempty"`
+	Membership MembershipConfig `json:"membership,omitzero"`
+	Sync       SyncConfig       `json:"sync,omitzero"`
+
+	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
+	// named peers. For tests only.
+	FaultInjection bool `json:"faultInjection,omitempty"`
+
+	dir string // directory of the file, for relative paths
+}
+
+// MembershipConfig overrides memberlist's profile. Failure detection: a failed site is
+// suspected after ProbeTimeout (or ProbeInterval when indirect probes also fail) and
+// declared dead after SuspicionTimeout = SuspicionMult * log10(max(1, N)) * ProbeInterval.
+type MembershipConfig struct {
+	ProbeInterval    Duration `json:"probeInterval,omitempty"`
+	ProbeTimeout     Duration `json:"probeTimeout,omitempty"`
+	SuspicionMult    int      `json:"suspicionMult,omitempty"`
+	GossipInterval   Duration `json:"gossipInterval,omitempty"`
+	PushPullInterval Duration `json:"pushPullInterval,omitempty"`
+}
+
+// SyncConfig tunes push and anti-entropy (see package gossip).
+type SyncConfig struct {
+	Fanout         int      `json:"fanout,omitempty"`         // peers a relay forwards a new change to; default 2
+	QueueLength    int      `json:"queueLength,omitempty"`    // changes queued per peer before falling back to anti-entropy; default 4096
+	Interval       Duration `json:"interval,omitempty"`       // safety-net session period; default 30s
+	Grace          Duration `json:"grace,omitempty"`          // advertised head unknown this long starts a session; default 500ms
+	SessionTimeout Duration `json:"sessionTimeout,omitempty"` // one reconciliation session; default 30s
+	MetaInterval   Duration `json:"metaInterval,omitempty"`   // least time between two metadata updates; default 500ms
+}
+
+// LoadConfig reads and validates a site.yaml.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("site config: %w", err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return Config{}, fmt.Errorf("site config %s: %w", path, err)
+	}
+	c.dir = filepath.Dir(path)
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("site config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the configuration without changing it.
+func (c Config) Validate() error {
+	if c.Name == "" {
+		return fmt.Errorf("name is required")
+	}
+	if c.Identity == "" || c.Genesis == "" || c.DataDir == "" {
+		return fmt.Errorf("identity, genesis and dataDir are required")
+	}
+	for _, a := range append([]string{c.Listen}, c.Seeds...) {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("address %q: %w", a, err)
+		}
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			return fmt.Errorf("advertise %q: %w", c.Advertise, err)
+		}
+	}
+	switch c.Profile {
+	case "", "wan", "lan", "local":
+	default:
+		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
+	}
+	if c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 {
+		return fmt.Errorf("negative sync or membership setting")
+	}
+	return nil
+}
+
+// Path resolves a path from the file against the file's directory.
+func (c Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// SocketPath is the local API's unix socket.
+func (c Config) SocketPath() string {
+	if c.API != "" {
+		return c.Path(c.API)
+	}
+	return filepath.Join(c.Path(c.DataDir), "atoll.sock")
+}
+
+// memberlistConfig builds memberlist's configuration from the profile and overrides.
+func (c Config) memberlistConfig() *memberlist.Config {
+	var m *memberlist.Config
+	switch c.Profile {
+	case "lan":
+		m = memberlist.DefaultLANConfig()
+	case "local":
+		m = memberlist.DefaultLocalConfig()
+	default:
+		m = memberlist.DefaultWANConfig()
+	}
+	o := c.Membership
+	set := func(dst *time.Duration, v Duration) {
+		if v > 0 {
+			*dst = v.D()
+		}
+	}
+	set(&m.ProbeInterval, o.ProbeInterval)
+	set(&m.ProbeTimeout, o.ProbeTimeout)
+	set(&m.GossipInterval, o.GossipInterval)
+	set(&m.PushPullInterval, o.PushPullInterval)
+	if o.SuspicionMult > 0 {
+		m.SuspicionMult = o.SuspicionMult
+	}
+	return m
+}
+
+func (c Config) syncDefaults() SyncConfig {
+	s := c.Sync
+	def := func(v *Duration, d time.Duration) {
+		if *v == 0 {
+			*v = Duration(d)
+		}
+	}
+	if s.Fanout == 0 {
+		s.Fanout = 2
+	}
+	if s.QueueLength == 0 {
+		s.QueueLength = 4096
+	}
+	g := gossip.DefaultConfig()
+	def(&s.Interval, g.Interval)
+	def(&s.Grace, g.Grace)
+	def(&s.SessionTimeout, 30*time.Second)
+	def(&s.MetaInterval, 500*time.Millisecond)
+	return s
+}

@@ -1,0 +1,14 @@
+// Package site is the Atoll site daemon: it owns every socket, goroutine, clock and disk
+// write, and drives the pure cores (crdt, gossip) from them.
+//
+// A Site holds one crdt.Replica, persisted in one bbolt file (site/store), and talks to its
+// peers through site/transport: memberlist's probes and gossip, and three stream channels
+// of its own over mutually authenticated TLS 1.3:
+//
+//	'P' push   one long-lived stream per peer carrying new changes, one frame each
+//	'S' sync   one crdt reconciliation session per stream
+//	'M'        memberlist's own streams (push-pull of the member list)
+//
+// A change is acknowledged (to the local API, or forwarded to peers) only after it is in
+// the data file. Goroutines: see docs/ARCHITECTURE.md.
+package site

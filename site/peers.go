@@ -1,0 +1,308 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"atoll/crdt"
+	"atoll/gossip"
+	"atoll/site/transport"
+)
+
+// Stream channels of the site protocol (see the package doc).
+const (
+	chanPush byte = 'P'
+	chanSync byte = 'S'
+)
+
+// peer is a live site this one pushes to: one goroutine, one queue, one stream.
+type peer struct {
+	name  string
+	key   crdt.PubKey
+	addr  string
+	queue chan crdt.Hash
+	stop  chan struct{}
+}
+
+// addPeer starts pushing to a site memberlist reports alive.
+func (s *Site) addPeer(n *memberlist.Node) {
+	key, ok := s.keyOf(n.Name)
+	if !ok || n.Name == s.cfg.Name {
+		return
+	}
+	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	s.peersMu.Lock()
+	if p := s.peers[n.Name]; p != nil {
+		p.addr = addr // a restarted site may come back elsewhere
+		s.peersMu.Unlock()
+		return
+	}
+	p := &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), stop: make(chan struct{})}
+	s.peers[n.Name] = p
+	s.peersMu.Unlock()
+	s.wg.Add(1)
+	go s.pushLoop(p)
+	s.mu.Lock()
+	s.ae.Join(n.Name)
+	s.mu.Unlock()
+	s.log.Info("peer alive", "peer", n.Name, "addr", addr)
+}
+
+// removePeer stops pushing to a site memberlist reports dead or gone.
+func (s *Site) removePeer(name string) {
+	s.peersMu.Lock()
+	p := s.peers[name]
+	delete(s.peers, name)
+	s.peersMu.Unlock()
+	if p == nil {
+		return
+	}
+	close(p.stop)
+	s.mu.Lock()
+	s.ae.Leave(name)
+	s.mu.Unlock()
+	s.log.Info("peer gone", "peer", name)
+}
+
+func (s *Site) stopPeers() {
+	s.peersMu.Lock()
+	names := make([]string, 0, len(s.peers))
+	for name := range s.peers {
+		names = append(names, name)
+	}
+	s.peersMu.Unlock()
+	for _, name := range names {
+		s.removePeer(name)
+	}
+}
+
+// live returns the names of the live peers, sorted.
+func (s *Site) live() []string {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	out := make([]string, 0, len(s.peers))
+	for name := range s.peers {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *Site) peer(name string) *peer {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	return s.peers[name]
+}
+
+// push queues new changes for peers: all live peers for this site's own writes, Fanout
+// random ones for changes relayed from from.
+func (s *Site) push(envs []*crdt.Envelope, from string) {
+	if len(envs) == 0 {
+		return
+	}
+	var to []string
+	if from == "" {
+		to = s.live()
+	} else {
+		s.mu.Lock()
+		to = gossip.Pick(s.rng, s.live(), from, s.sync.Fanout)
+		s.mu.Unlock()
+	}
+	for _, name := range to {
+		p := s.peer(name)
+		if p == nil {
+			continue
+		}
+		for _, env := range envs {
+			select {
+			case p.queue <- env.ID:
+				if from != "" {
+					s.counter.forwarded.Add(1)
+				}
+			default: // a slow or cut-off peer: anti-entropy repairs it later
+				s.counter.dropped.Add(1)
+				s.want(name)
+			}
+		}
+	}
+}
+
+// want asks for an anti-entropy session with a peer soon.
+func (s *Site) want(name string) {
+	s.mu.Lock()
+	s.ae.Want(name)
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *Site) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushLoop writes a peer's queue to one long-lived push stream, redialing after errors.
+func (s *Site) pushLoop(p *peer) {
+	defer s.wg.Done()
+	var conn net.Conn
+	var w *bufio.Writer
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	backoff := 100 * time.Millisecond
+	for {
+		var id crdt.Hash
+		select {
+		case <-p.stop:
+			return
+		case id = <-p.queue:
+		}
+		if conn == nil {
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			c, err := s.trans.Dial(ctx, p.addr, p.name, chanPush)
+			cancel()
+			if err != nil {
+				s.log.Debug("push dial", "peer", p.name, "err", err)
+				s.want(p.name)
+				select {
+				case <-p.stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 5*time.Second)
+				continue // the change is dropped; the session repairs it
+			}
+			backoff = 100 * time.Millisecond
+			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+		}
+		if err := s.writePush(p, conn, w, id); err != nil {
+			s.log.Debug("push write", "peer", p.name, "err", err)
+			conn.Close()
+			conn = nil
+			s.want(p.name)
+		}
+	}
+}
+
+// writePush writes id and whatever else is queued, then flushes.
+func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) error {
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for {
+		s.mu.Lock()
+		b, ok := s.rep.EnvelopeFor(id, p.key)
+		s.mu.Unlock()
+		if ok {
+			if err := gossip.WriteFrame(w, b); err != nil {
+				return err
+			}
+			s.counter.pushedOut.Add(1)
+		}
+		select {
+		case id = <-p.queue:
+			continue
+		default:
+		}
+		return w.Flush()
+	}
+}
+
+// servePush reads a peer's push stream.
+func (s *Site) servePush(c *transport.Conn) {
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	for {
+		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Debug("push stream ended", "peer", c.Peer, "err", err)
+			}
+			return
+		}
+		if !s.admit(c.Peer, len(b)) {
+			return
+		}
+		s.mu.Lock()
+		res := s.rep.Receive(b)
+		s.persist(res)
+		s.mu.Unlock()
+		s.counter.pushedIn.Add(1)
+		s.account(c.Peer, res)
+		if res.Buffered > 0 {
+			s.want(c.Peer) // its dependencies come by a session
+		}
+		s.push(res.Stored, c.Peer)
+	}
+}
+
+// admit charges a frame to the peer's budget; false means drop the peer's stream.
+func (s *Site) admit(peer string, n int) bool {
+	s.mu.Lock()
+	ok := s.budget.Allow(peer, n, time.Now())
+	s.mu.Unlock()
+	if !ok {
+		s.counter.refusedFrames.Add(1)
+		s.log.Warn("peer over its budget or refused; dropping its traffic", "peer", peer)
+	}
+	return ok
+}
+
+// account strikes a peer for every invalid change it sent.
+func (s *Site) account(peer string, res crdt.Result) {
+	for _, rej := range res.Rejected {
+		s.counter.rejected.Add(1)
+		s.mu.Lock()
+		refused := s.budget.Strike(peer, time.Now())
+		s.mu.Unlock()
+		s.log.Warn("invalid change from peer", "peer", peer, "change", rej.ID.String(), "err", rej.Err, "refused", refused)
+	}
+}
+
+// delegate gives memberlist the site's metadata; the rest of its hooks are unused,
+// because state never travels through memberlist.
+type delegate struct{ s *Site }
+
+func (d delegate) NodeMeta(limit int) []byte {
+	b := *d.s.meta.Load()
+	if len(b) > limit {
+		return b[:0]
+	}
+	return b
+}
+func (delegate) NotifyMsg([]byte)                           {}
+func (delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (delegate) LocalState(join bool) []byte                { return nil }
+func (delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// events feeds memberlist's view of liveness and metadata into the site.
+type events struct{ s *Site }
+
+func (e events) NotifyJoin(n *memberlist.Node)  { e.s.addPeer(n); e.advertised(n) }
+func (e events) NotifyLeave(n *memberlist.Node) { e.s.removePeer(n.Name) }
+func (e events) NotifyUpdate(n *memberlist.Node) {
+	e.s.addPeer(n)
+	e.advertised(n)
+}
+
+func (e events) advertised(n *memberlist.Node) {
+	if n.Name == e.s.cfg.Name || e.s.peer(n.Name) == nil {
+		return
+	}
+	m, err := gossip.DecodeMeta(n.Meta)
+	if err != nil {
+		e.s.log.Debug("peer metadata", "peer", n.Name, "err", err)
+		return
+	}
+	e.s.mu.Lock()
+	e.s.ae.Advertised(n.Name, m)
+	e.s.mu.Unlock()
+	e.s.kick()
+}

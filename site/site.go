@@ -1,0 +1,308 @@
+package site
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"atoll/crdt"
+	"atoll/gossip"
+	"atoll/site/store"
+	"atoll/site/transport"
+)
+
+// Site is one running site.
+type Site struct {
+	cfg    Config
+	sync   SyncConfig
+	log    *slog.Logger
+	signer *crdt.Signer
+
+	mu     sync.Mutex // guards rep, st, ae, budget, rng
+	rep    *crdt.Replica
+	st     *store.Store
+	ae     *gossip.AntiEntropy
+	budget *gossip.Budget
+	rng    *rand.Rand
+
+	sites atomic.Pointer[charterSites] // the charter's sites, for the transport
+	meta  atomic.Pointer[[]byte]       // what memberlist advertises
+	dirty atomic.Bool                  // meta is out of date
+
+	trans *transport.Transport
+	ml    *memberlist.Memberlist
+
+	peersMu sync.Mutex
+	peers   map[string]*peer // live peers by name
+
+	wake    chan struct{} // asks the sync loop to look again
+	arrived chan struct{} // closed and replaced whenever changes are stored; guarded by mu
+	counter counters
+	wg      sync.WaitGroup
+	ctx     context.Context
+}
+
+// counters are the site's activity totals, for the API and benchmarks.
+type counters struct {
+	pushedOut, pushedIn, forwarded, dropped atomic.Uint64
+	sessionsOut, sessionsIn, sessionFails   atomic.Uint64
+	rejected, refusedFrames                 atomic.Uint64
+	syncBytes, syncPayload                  atomic.Uint64
+}
+
+// Open loads a site's identity, charter and data file. Nothing touches the network until Run.
+func Open(cfg Config, log *slog.Logger) (*Site, error) {
+	signer, err := LoadKeyFile(cfg.Path(cfg.Identity))
+	if err != nil {
+		return nil, err
+	}
+	genesis, err := os.ReadFile(cfg.Path(cfg.Genesis))
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public()})
+	if err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
+	}
+	dir := cfg.Path(cfg.DataDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(dir, "atoll.db"), store.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) }); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("restoring %s: %w", dir, err)
+	}
+	s := &Site{
+		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
+		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		peers: map[string]*peer{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+	}
+	if err := s.checkCharter(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.ae = gossip.NewAntiEntropy(gossip.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, rand.New(rand.NewPCG(s.rng.Uint64(), 1)))
+	s.budget = gossip.NewBudget(gossip.BudgetConfig{})
+	s.refreshCharter()
+	s.refreshMeta()
+	log.Info("site opened", "name", cfg.Name, "key", FormatKey(signer.Public()), "changes", rep.Len(), "digest", rep.Digest().String())
+	return s, nil
+}
+
+// checkCharter verifies that the charter lists this site under its name and key, with the
+// region and jurisdiction the configuration states.
+func (s *Site) checkCharter() error {
+	ch := s.rep.Charter()
+	info, ok := ch.SiteByName(s.cfg.Name)
+	if !ok {
+		return fmt.Errorf("site %q is not in charter %q (sites: %v)", s.cfg.Name, ch.Name, ch.SiteNames())
+	}
+	if info.Key != s.signer.Public() {
+		return fmt.Errorf("site %q: the charter lists key %s, the identity file holds %s", s.cfg.Name, FormatKey(info.Key), FormatKey(s.signer.Public()))
+	}
+	if s.cfg.Region != "" && s.cfg.Region != info.Region {
+		return fmt.Errorf("site %q: configured region %q, the charter attests %q", s.cfg.Name, s.cfg.Region, info.Region)
+	}
+	if s.cfg.Jurisdiction != "" && s.cfg.Jurisdiction != info.Jurisdiction {
+		return fmt.Errorf("site %q: configured jurisdiction %q, the charter attests %q", s.cfg.Name, s.cfg.Jurisdiction, info.Jurisdiction)
+	}
+	return nil
+}
+
+// refreshCharter republishes the charter's sites for the transport. Called with mu held
+// (or before Run).
+func (s *Site) refreshCharter() {
+	cs := charterSites{byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}}
+	for k, info := range s.rep.Charter().Sites {
+		cs.byKey[k], cs.byName[info.Name] = info.Name, k
+	}
+	s.sites.Store(&cs)
+}
+
+// refreshMeta recomputes the advertised metadata. Called with mu held (or before Run).
+func (s *Site) refreshMeta() {
+	heads := s.rep.Heads()
+	hs := make([][32]byte, len(heads))
+	for i, h := range heads {
+		hs[i] = h
+	}
+	b := gossip.NewMeta(s.rep.Len(), hs).Encode()
+	s.meta.Store(&b)
+}
+
+// Run joins the federation and serves until ctx ends, then leaves and closes everything.
+func (s *Site) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.ctx = ctx
+	tr, err := transport.New(transport.Config{
+		Name: s.cfg.Name, Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
+		AdvertiseAddr: s.cfg.Advertise, Peers: charterPeers{s}, Logger: s.log,
+	})
+	if err != nil {
+		s.st.Close()
+		return err
+	}
+	s.trans = tr
+	tr.Handle(chanPush, s.servePush)
+	tr.Handle(chanSync, s.serveSync)
+
+	api, err := s.serveAPI()
+	if err != nil {
+		tr.Shutdown()
+		s.st.Close()
+		return err
+	}
+	mc := s.cfg.memberlistConfig()
+	mc.Name = s.cfg.Name
+	mc.Transport = tr
+	mc.UDPBufferSize -= transport.PacketOverhead // keep signed packets within one datagram
+	mc.Delegate = delegate{s}
+	mc.Events = events{s}
+	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
+	ip, port := tr.Addr()
+	mc.AdvertiseAddr, mc.AdvertisePort = ip.String(), port
+	mc.BindAddr, mc.BindPort = ip.String(), port
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		api.Close()
+		tr.Shutdown()
+		s.st.Close()
+		return fmt.Errorf("membership: %w", err)
+	}
+	s.ml = ml
+	s.wg.Add(2)
+	go s.syncLoop(ctx)
+	go s.metaLoop(ctx)
+	if len(s.cfg.Seeds) > 0 {
+		s.wg.Add(1)
+		go s.joinLoop(ctx)
+	}
+	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
+	<-ctx.Done()
+
+	s.log.Info("site stopping", "name", s.cfg.Name)
+	api.Close()
+	_ = ml.Leave(time.Second)
+	_ = ml.Shutdown()
+	s.stopPeers()
+	_ = tr.Shutdown()
+	s.wg.Wait()
+	return s.st.Close()
+}
+
+// joinLoop keeps trying the seeds until this site knows at least one other live site.
+func (s *Site) joinLoop(ctx context.Context) {
+	defer s.wg.Done()
+	delay := 200 * time.Millisecond
+	for {
+		n, err := s.ml.Join(s.cfg.Seeds)
+		if n > 0 {
+			s.log.Info("joined", "via", n)
+			return
+		}
+		s.log.Warn("join failed, retrying", "seeds", s.cfg.Seeds, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// metaLoop republishes the advertised metadata at most every MetaInterval.
+func (s *Site) metaLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.sync.MetaInterval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.dirty.Swap(false) {
+			continue
+		}
+		s.mu.Lock()
+		s.refreshMeta()
+		s.mu.Unlock()
+		if err := s.ml.UpdateNode(time.Second); err != nil {
+			s.log.Debug("metadata update", "err", err)
+		}
+	}
+}
+
+// persist stores what the replica accepted; mu must be held. A change is acknowledged
+// only after this returns. A failing disk stops the site: its memory is ahead of its file.
+func (s *Site) persist(res crdt.Result) {
+	if len(res.Stored) == 0 {
+		return
+	}
+	recs := make([]store.Record, 0, len(res.Stored))
+	charter := false
+	for _, env := range res.Stored {
+		rec := store.Record{ID: env.ID, Data: env.Encode()}
+		charter = charter || env.Change.IsCharter()
+		if len(env.Bodies) > 0 {
+			if err := s.st.Put(rec); err == nil {
+				continue
+			} else if !errors.Is(err, store.ErrNotFound) {
+				s.fatal(err)
+			}
+		}
+		recs = append(recs, rec)
+	}
+	if err := s.st.Append(recs); err != nil {
+		s.fatal(err)
+	}
+	if charter {
+		s.refreshCharter()
+	}
+	s.dirty.Store(true)
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+}
+
+func (s *Site) fatal(err error) {
+	s.log.Error("data file write failed; stopping", "err", err)
+	panic(fmt.Sprintf("site %s: data file: %v", s.cfg.Name, err))
+}
+
+// charterPeers answers the transport's questions from the current charter.
+type charterPeers struct{ s *Site }
+
+func (p charterPeers) Lookup(key ed25519.PublicKey) (string, bool) {
+	if len(key) != ed25519.PublicKeySize {
+		return "", false
+	}
+	name, ok := p.s.sites.Load().byKey[crdt.PubKey(key)]
+	return name, ok
+}
+
+// charterSites indexes the charter's sites both ways.
+type charterSites struct {
+	byKey  map[crdt.PubKey]string
+	byName map[string]crdt.PubKey
+}
+
+// keyOf returns the charter key of a site.
+func (s *Site) keyOf(name string) (crdt.PubKey, bool) {
+	k, ok := s.sites.Load().byName[name]
+	return k, ok
+}

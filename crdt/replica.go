@@ -345,6 +345,16 @@ func (r *Replica) recheckBodies() {
 	}
 }
 
+// Inside reports whether this replica's jurisdiction, as its charter attests it, is in bound.
+func (r *Replica) Inside(bound []string) bool { return r.inside(bound) }
+
+// HoldsBodies reports whether the replica holds change id with the bodies of its sealed
+// operations (true for a change that seals nothing).
+func (r *Replica) HoldsBodies(id Hash) bool {
+	n, ok := r.nodes[id]
+	return ok && (n.bound == nil || n.bodies != nil)
+}
+
 // inside reports whether this replica's jurisdiction is in bound.
 func (r *Replica) inside(bound []string) bool {
 	if r.charter == nil {

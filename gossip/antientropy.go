@@ -51,6 +51,8 @@ type peerState struct {
 	lastStart    time.Time
 	running      bool
 	wanted       bool
+	retry        bool // the running session was wanted: retry it if it fails
+	gone         bool // left while its session ran; forgotten when the session ends
 }
 
 // AntiEntropy decides with which peers to run reconciliation sessions and when.
@@ -69,8 +71,10 @@ func NewAntiEntropy(cfg Config, rng *rand.Rand) *AntiEntropy {
 
 // Join records a live peer.
 func (a *AntiEntropy) Join(peer string) {
-	if a.peers[peer] == nil {
+	if p := a.peers[peer]; p == nil {
 		a.peers[peer] = &peerState{}
+	} else {
+		p.gone = false
 	}
 }
 
@@ -78,7 +82,7 @@ func (a *AntiEntropy) Join(peer string) {
 // through Done as usual.
 func (a *AntiEntropy) Leave(peer string) {
 	if p := a.peers[peer]; p != nil && p.running {
-		*p = peerState{running: true, lastStart: p.lastStart}
+		*p = peerState{running: true, lastStart: p.lastStart, gone: true}
 		return
 	}
 	delete(a.peers, peer)
@@ -112,7 +116,7 @@ func (a *AntiEntropy) Next(now time.Time, has func([32]byte) bool, changes int) 
 	var due []string
 	for _, name := range names {
 		p := a.peers[name]
-		if p.running {
+		if p.running || p.gone {
 			continue
 		}
 		if a.lacks(p, has, changes) {
@@ -135,7 +139,7 @@ func (a *AntiEntropy) Next(now time.Time, has func([32]byte) bool, changes int) 
 	if len(due) == 0 && a.running < a.cfg.MaxSessions && now.Sub(a.lastRandom) >= a.cfg.Interval {
 		var idle []string
 		for _, name := range names {
-			if p := a.peers[name]; !p.running && now.Sub(p.lastStart) >= a.cfg.MinGap {
+			if p := a.peers[name]; !p.running && !p.gone && now.Sub(p.lastStart) >= a.cfg.MinGap {
 				idle = append(idle, name)
 			}
 		}
@@ -146,7 +150,7 @@ func (a *AntiEntropy) Next(now time.Time, has func([32]byte) bool, changes int) 
 	}
 	for _, name := range due {
 		p := a.peers[name]
-		p.running, p.wanted, p.lastStart = true, false, now
+		p.running, p.retry, p.wanted, p.lastStart = true, p.wanted, false, now
 		a.running++
 	}
 	return due
@@ -169,7 +173,7 @@ func (a *AntiEntropy) lacks(p *peerState, has func([32]byte) bool, changes int) 
 }
 
 // Done records the end of a session started by Next. A failed session is retried after
-// MinGap if the peer still advertises something missing.
+// MinGap if it was wanted (Want) or the peer still advertises something missing.
 func (a *AntiEntropy) Done(peer string, ok bool) {
 	p := a.peers[peer]
 	if p == nil || !p.running {
@@ -177,9 +181,13 @@ func (a *AntiEntropy) Done(peer string, ok bool) {
 	}
 	p.running = false
 	a.running--
+	if p.gone {
+		delete(a.peers, peer)
+		return
+	}
 	if ok {
 		p.unknownSince = time.Time{}
-	} else {
+	} else if p.retry {
 		p.wanted = true
 	}
 }

@@ -12,10 +12,11 @@ type BudgetConfig struct {
 	Penalty        time.Duration // how long an over-budget or striking peer is refused
 }
 
-// DefaultBudgetConfig allows a catch-up of tens of thousands of changes at once and a steady
-// few megabytes per second, and cuts off a peer after 16 invalid changes in a minute.
+// DefaultBudgetConfig allows a catch-up of hundreds of thousands of changes at once (two
+// sync messages of the largest size) and a steady few megabytes per second, and cuts off a
+// peer after 16 invalid changes in a minute.
 func DefaultBudgetConfig() BudgetConfig {
-	return BudgetConfig{BytesPerSecond: 4 << 20, BurstBytes: 64 << 20, Strikes: 16, Window: time.Minute, Penalty: time.Minute}
+	return BudgetConfig{BytesPerSecond: 4 << 20, BurstBytes: 128 << 20, Strikes: 16, Window: time.Minute, Penalty: time.Minute}
 }
 
 func (c BudgetConfig) withDefaults() BudgetConfig {

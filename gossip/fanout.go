@@ -15,6 +15,7 @@ func Pick(rng *rand.Rand, live []string, exclude string, k int) []string {
 		}
 	}
 	slices.Sort(cand) // the result depends only on the set and the rng
+	cand = slices.Compact(cand)
 	if k >= len(cand) {
 		return cand
 	}

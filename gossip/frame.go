@@ -37,6 +37,9 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // a header without its body is not a clean end
+		}
 		return nil, fmt.Errorf("gossip: frame of %d bytes: %w", n, err)
 	}
 	return b, nil

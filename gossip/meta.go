@@ -30,6 +30,9 @@ func NewMeta(changes int, heads [][32]byte) Meta {
 
 // Encode returns the metadata bytes.
 func (m Meta) Encode() []byte {
+	if len(m.Heads) > MaxMetaHeads {
+		panic(fmt.Sprintf("gossip: Meta with %d heads, at most %d", len(m.Heads), MaxMetaHeads))
+	}
 	b := []byte{metaVersion}
 	b = binary.AppendUvarint(b, m.Changes)
 	n := byte(len(m.Heads))
@@ -50,7 +53,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return m, fmt.Errorf("gossip: node metadata: unknown version")
 	}
 	changes, k := binary.Uvarint(b[1:])
-	if k <= 0 {
+	if k <= 0 || k != len(binary.AppendUvarint(nil, changes)) {
 		return m, fmt.Errorf("gossip: node metadata: bad change count")
 	}
 	rest := b[1+k:]

@@ -60,6 +60,12 @@ type WriteResult struct {
 	Lamport uint64 `json:"lamport"`
 }
 
+// Held answers GET /v1/changes/{id}.
+type Held struct {
+	Held   bool `json:"held"`
+	Bodies bool `json:"bodies"` // false for a bounded change held as a header only
+}
+
 // FaultRequest is the body of POST /v1/faults (only with faultInjection: true).
 type FaultRequest struct {
 	Block   []string `json:"block,omitempty"`
@@ -201,7 +207,17 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("change: %w", err))
 		return
 	}
+	env, err := crdt.DecodeEnvelope(b)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
 	s.mu.Lock()
+	if len(env.Change.Bound) > 0 && !s.rep.Inside(env.Change.Bound) {
+		s.mu.Unlock()
+		writeErr(w, http.StatusUnprocessableEntity, fmt.Errorf("change is bounded to %v and this site is outside: submit it to a site inside the bound", env.Change.Bound))
+		return
+	}
 	res := s.rep.Receive(b)
 	s.persist(res)
 	s.mu.Unlock()
@@ -214,7 +230,6 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.push(res.Stored, "")
-	env, _ := crdt.DecodeEnvelope(b)
 	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
 }
 
@@ -242,13 +257,13 @@ func (s *Site) handleHas(w http.ResponseWriter, r *http.Request) {
 		break
 	}
 	s.mu.Lock()
-	ok := s.rep.Has(crdt.Hash(b))
+	ok, bodies := s.rep.Has(crdt.Hash(b)), s.rep.HoldsBodies(crdt.Hash(b))
 	s.mu.Unlock()
 	if !ok {
 		writeErr(w, http.StatusNotFound, errors.New("change not held"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"held": true})
+	writeJSON(w, http.StatusOK, Held{Held: true, Bodies: bodies})
 }
 
 func (s *Site) handleFaults(w http.ResponseWriter, r *http.Request) {

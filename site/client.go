@@ -96,15 +96,22 @@ func (c *Client) Submit(ctx context.Context, env []byte) (WriteResult, error) {
 
 // Has reports whether the site holds a change (id in hex), waiting up to wait for it.
 func (c *Client) Has(ctx context.Context, id string, wait time.Duration) (bool, error) {
+	h, err := c.Held(ctx, id, wait)
+	return h.Held, err
+}
+
+// Held reports whether the site holds a change, and with its bodies, waiting up to wait.
+func (c *Client) Held(ctx context.Context, id string, wait time.Duration) (Held, error) {
 	path := "/v1/changes/" + id
 	if wait > 0 {
 		path += "?wait=" + wait.String()
 	}
-	code, err := c.do(ctx, http.MethodGet, path, nil, "", nil)
+	var h Held
+	code, err := c.do(ctx, http.MethodGet, path, nil, "", &h)
 	if code == http.StatusNotFound {
-		return false, nil
+		return Held{}, nil
 	}
-	return err == nil, err
+	return h, err
 }
 
 // Faults blocks or unblocks peers (sites run with faultInjection: true).

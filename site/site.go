@@ -103,6 +103,9 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	return s, nil
 }
 
+// Close releases the data file of a site that was opened but not run.
+func (s *Site) Close() error { return s.st.Close() }
+
 // checkCharter verifies that the charter lists this site under its name and key, with the
 // region and jurisdiction the configuration states.
 func (s *Site) checkCharter() error {

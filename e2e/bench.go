@@ -34,6 +34,11 @@ type LatencyReport struct {
 	Everywhere Quantiles `json:"visible_everywhere"` // per write: until the last site held it
 	PerSite    Quantiles `json:"visible_per_site"`   // per write and site
 	BytesOut   float64   `json:"bytes_per_change_per_site"`
+	// The same split: memberlist packets (probes, metadata gossip) and TLS streams (pushes,
+	// sessions, memberlist push-pull), and the sessions started during the run.
+	PacketBytes float64 `json:"packet_bytes_per_change_per_site"`
+	StreamBytes float64 `json:"stream_bytes_per_change_per_site"`
+	Sessions    uint64  `json:"sessions"`
 }
 
 // RunLatency writes one change at a time, each at the next site in turn, and measures
@@ -51,7 +56,7 @@ func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (
 	if err := f.WaitConverged(ctx); err != nil {
 		return rep, err
 	}
-	before, err := f.bytesOut(ctx)
+	before, err := f.States(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -78,27 +83,21 @@ func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (
 		case <-time.After(gap):
 		}
 	}
-	after, err := f.bytesOut(ctx)
+	after, err := f.States(ctx)
 	if err != nil {
 		return rep, err
 	}
 	rep.Writes, rep.Everywhere, rep.PerSite = writes, quantiles(all), quantiles(per)
 	// Includes background traffic over the run; gap keeps it small next to the changes.
-	rep.BytesOut = float64(after-before) / float64(writes) / float64(o.Sites)
+	per1 := float64(writes) * float64(o.Sites)
+	for i, st := range after {
+		b := before[i]
+		rep.PacketBytes += float64(st.Transport.PacketBytesOut-b.Transport.PacketBytesOut) / per1
+		rep.StreamBytes += float64(st.Transport.StreamBytesOut-b.Transport.StreamBytesOut) / per1
+		rep.Sessions += st.Counters["sessionsOut"] - b.Counters["sessionsOut"]
+	}
+	rep.BytesOut = rep.PacketBytes + rep.StreamBytes
 	return rep, nil
-}
-
-// bytesOut sums the bytes every running site has sent, packets and streams.
-func (f *Fed) bytesOut(ctx context.Context) (uint64, error) {
-	sts, err := f.States(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, st := range sts {
-		n += st.Transport.PacketBytesOut + st.Transport.StreamBytesOut
-	}
-	return n, nil
 }
 
 // IdleReport is the outcome of RunIdle.

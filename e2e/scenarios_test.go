@@ -152,3 +152,45 @@ func TestLateJoin(t *testing.T) {
 		t.Fatalf("late site holds %d changes (want 61: genesis and 60 writes), after %d sessions", st.Changes, st.Counters["sessionsOut"]+st.Counters["sessionsIn"])
 	}
 }
+
+// TestLongPartition keeps two halves apart long enough for memberlist to declare the
+// other half dead and forget it, then heals: the sites must find each other again on
+// their own (rejoin) and converge.
+func TestLongPartition(t *testing.T) {
+	fast := func(_ int, c *site.Config) {
+		c.Membership = site.MembershipConfig{
+			ProbeInterval: site.Duration(200 * time.Millisecond), ProbeTimeout: site.Duration(100 * time.Millisecond),
+			SuspicionMult: 2, SuspicionMaxTimeoutMult: 1, GossipToTheDeadTime: site.Duration(time.Second),
+		}
+		c.Sync.Rejoin = site.Duration(time.Second)
+	}
+	f := start(t, Options{Sites: 4, Tune: fast})
+	ctx := deadline(t, 2*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Partition(ctx, []int{0, 1}, []int{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	// Each side sees only itself, then stays apart for several times GossipToTheDeadTime.
+	if err := f.waitFor(ctx, "each side alone", func(m map[int]site.State) bool {
+		for _, st := range m {
+			if len(st.Live) != 1 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writeAll(ctx, 4*time.Second, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WaitMembers(deadline(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	checkConverged(t, f, 30*time.Second)
+}

@@ -40,15 +40,24 @@ type Config struct {
 	dir string // directory of the file, for relative paths
 }
 
-// MembershipConfig overrides memberlist's profile. Failure detection: a failed site is
-// suspected after ProbeTimeout (or ProbeInterval when indirect probes also fail) and
-// declared dead after SuspicionTimeout = SuspicionMult * log10(max(1, N)) * ProbeInterval.
+// MembershipConfig overrides memberlist's profile. Failure detection: some live site
+// probes the failed one within about ProbeInterval (probes go round-robin over a shuffled
+// list), suspects it after ProbeTimeout plus the failed indirect probes (the rest of that
+// ProbeInterval), and declares it dead after a suspicion timeout between
+//
+//	min = SuspicionMult * log10(max(1, N)) * ProbeInterval   (N live sites)
+//	max = SuspicionMaxTimeoutMult * min
+//
+// starting at max and falling towards min as other sites confirm the suspicion (Lifeguard;
+// SuspicionMult-2 confirmations reach min). docs/BENCHMARKS.md has measured times.
 type MembershipConfig struct {
-	ProbeInterval    Duration `json:"probeInterval,omitempty"`
-	ProbeTimeout     Duration `json:"probeTimeout,omitempty"`
-	SuspicionMult    int      `json:"suspicionMult,omitempty"`
-	GossipInterval   Duration `json:"gossipInterval,omitempty"`
-	PushPullInterval Duration `json:"pushPullInterval,omitempty"`
+	ProbeInterval           Duration `json:"probeInterval,omitempty"`
+	ProbeTimeout            Duration `json:"probeTimeout,omitempty"`
+	SuspicionMult           int      `json:"suspicionMult,omitempty"`
+	SuspicionMaxTimeoutMult int      `json:"suspicionMaxTimeoutMult,omitempty"`
+	GossipToTheDeadTime     Duration `json:"gossipToTheDeadTime,omitempty"` // after this, a dead site is forgotten (rejoin finds it again)
+	GossipInterval          Duration `json:"gossipInterval,omitempty"`
+	PushPullInterval        Duration `json:"pushPullInterval,omitempty"`
 }
 
 // SyncConfig tunes push and anti-entropy (see package gossip).
@@ -58,7 +67,8 @@ type SyncConfig struct {
 	Interval       Duration `json:"interval,omitempty"`       // safety-net session period; default 30s
 	Grace          Duration `json:"grace,omitempty"`          // advertised head unknown this long starts a session; default 500ms
 	SessionTimeout Duration `json:"sessionTimeout,omitempty"` // one reconciliation session; default 30s
-	MetaInterval   Duration `json:"metaInterval,omitempty"`   // least time between two metadata updates; default 500ms
+	MetaInterval   Duration `json:"metaInterval,omitempty"`   // least time between two metadata updates; default 1s
+	Rejoin         Duration `json:"rejoin,omitempty"`         // how often to look for charter sites that are not live; default 10s
 }
 
 // LoadConfig reads and validates a site.yaml.
@@ -101,7 +111,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
 	}
-	if c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 {
+	if c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
 		return fmt.Errorf("negative sync or membership setting")
 	}
 	return nil
@@ -144,8 +154,12 @@ func (c Config) memberlistConfig() *memberlist.Config {
 	set(&m.ProbeTimeout, o.ProbeTimeout)
 	set(&m.GossipInterval, o.GossipInterval)
 	set(&m.PushPullInterval, o.PushPullInterval)
+	set(&m.GossipToTheDeadTime, o.GossipToTheDeadTime)
 	if o.SuspicionMult > 0 {
 		m.SuspicionMult = o.SuspicionMult
+	}
+	if o.SuspicionMaxTimeoutMult > 0 {
+		m.SuspicionMaxTimeoutMult = o.SuspicionMaxTimeoutMult
 	}
 	return m
 }
@@ -167,6 +181,7 @@ func (c Config) syncDefaults() SyncConfig {
 	def(&s.Interval, g.Interval)
 	def(&s.Grace, g.Grace)
 	def(&s.SessionTimeout, 30*time.Second)
-	def(&s.MetaInterval, 500*time.Millisecond)
+	def(&s.MetaInterval, time.Second)
+	def(&s.Rejoin, 10*time.Second)
 	return s
 }

@@ -38,6 +38,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 	}
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	s.peersMu.Lock()
+	s.known[n.Name] = addr
 	if p := s.peers[n.Name]; p != nil {
 		p.addr = addr // a restarted site may come back elsewhere
 		s.peersMu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,8 @@ type Site struct {
 	ml    *memberlist.Memberlist
 
 	peersMu sync.Mutex
-	peers   map[string]*peer // live peers by name
+	peers   map[string]*peer  // live peers by name
+	known   map[string]string // last known address of every site seen, by name
 
 	wake    chan struct{} // asks the sync loop to look again
 	arrived chan struct{} // closed and replaced whenever changes are stored; guarded by mu
@@ -89,7 +91,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+		peers: map[string]*peer{}, known: map[string]string{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
 	}
 	if err := s.checkCharter(); err != nil {
 		st.Close()
@@ -191,10 +193,8 @@ func (s *Site) Run(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.syncLoop(ctx)
 	go s.metaLoop(ctx)
-	if len(s.cfg.Seeds) > 0 {
-		s.wg.Add(1)
-		go s.joinLoop(ctx)
-	}
+	s.wg.Add(1)
+	go s.joinLoop(ctx)
 	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
 	<-ctx.Done()
 
@@ -208,24 +208,63 @@ func (s *Site) Run(ctx context.Context) error {
 	return s.st.Close()
 }
 
-// joinLoop keeps trying the seeds until this site knows at least one other live site.
+// joinLoop joins the federation through the seeds, then keeps it whole: every Rejoin it
+// contacts the charter sites that are not live at their last known address (and the
+// seeds), because memberlist forgets a dead site after GossipToTheDeadTime and two sides of
+// a long partition would otherwise never find each other again.
 func (s *Site) joinLoop(ctx context.Context) {
 	defer s.wg.Done()
 	delay := 200 * time.Millisecond
 	for {
-		n, err := s.ml.Join(s.cfg.Seeds)
-		if n > 0 {
-			s.log.Info("joined", "via", n)
-			return
+		addrs := s.rejoinAddrs()
+		if len(addrs) > 0 {
+			n, err := s.ml.Join(addrs)
+			switch {
+			case n > 0:
+				s.log.Info("joined", "contacted", n, "tried", len(addrs))
+			case len(s.live()) == 0:
+				s.log.Warn("join failed, retrying", "addrs", addrs, "err", err, "in", delay)
+			default:
+				s.log.Debug("rejoin found no missing site", "addrs", addrs, "err", err)
+			}
 		}
-		s.log.Warn("join failed, retrying", "seeds", s.cfg.Seeds, "err", err, "in", delay)
+		wait := s.sync.Rejoin.D()
+		if len(s.live()) == 0 {
+			wait, delay = delay, min(2*delay, 5*time.Second)
+		} else {
+			delay = 200 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
-		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// rejoinAddrs returns where to look for the charter sites that are not live: their last
+// known addresses, and the seeds when no site is live or some missing site was never seen.
+func (s *Site) rejoinAddrs() []string {
+	live := s.live()
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	var out []string
+	unseen := len(live) == 0
+	for name := range s.sites.Load().byName {
+		if name == s.cfg.Name || slices.Contains(live, name) {
+			continue
+		}
+		if a, ok := s.known[name]; ok {
+			out = append(out, a)
+		} else {
+			unseen = true
+		}
+	}
+	if unseen {
+		out = append(out, s.cfg.Seeds...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // metaLoop republishes the advertised metadata at most every MetaInterval.

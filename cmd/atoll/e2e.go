@@ -11,6 +11,7 @@ import (
 
 	"atoll/e2e"
 	"atoll/e2e/netlab"
+	"atoll/site"
 )
 
 func newE2ECmd() *cobra.Command {
@@ -28,6 +29,9 @@ type e2eFlags struct {
 	dir     string
 	netns   bool
 	profile string
+	member  site.MembershipConfig
+	probe   time.Duration
+	timeout time.Duration
 }
 
 func (f *e2eFlags) bind(cmd *cobra.Command, sites int) {
@@ -35,6 +39,10 @@ func (f *e2eFlags) bind(cmd *cobra.Command, sites int) {
 	cmd.Flags().StringVar(&f.dir, "dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	cmd.Flags().BoolVar(&f.netns, "netns", false, "run each site in its own network namespace and partition with nftables (root)")
 	cmd.Flags().StringVar(&f.profile, "profile", "local", "memberlist profile of the sites: local, lan or wan")
+	cmd.Flags().DurationVar(&f.probe, "probe-interval", 0, "override the profile's probe interval")
+	cmd.Flags().DurationVar(&f.timeout, "probe-timeout", 0, "override the profile's probe timeout")
+	cmd.Flags().IntVar(&f.member.SuspicionMult, "suspicion-mult", 0, "override the profile's suspicion multiplier")
+	cmd.Flags().IntVar(&f.member.SuspicionMaxTimeoutMult, "suspicion-max-mult", 0, "override the profile's suspicion max timeout multiplier")
 }
 
 // options prepares the working directory and, with --netns, the lab. cleanup undoes both.
@@ -50,6 +58,9 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 		}
 	}
 	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile}
+	m := f.member
+	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
+	o.Tune = func(_ int, c *site.Config) { c.Membership = m }
 	var lab *netlab.Lab
 	if f.netns {
 		if ok, why := netlab.Available(); !ok {

@@ -154,6 +154,20 @@ func TestByzantine(t *testing.T) {
 	_, _ = w3.Write(hdr)
 	_ = w3.Flush()
 
+	// Silent sessions: the victim serves two at once from one peer and refuses the rest.
+	for range 4 {
+		c, err := byz.tr.Dial(ctx, f.addrs[0], f.Names[0], 'S')
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if err := f.waitFor(ctx, "silent sessions refused", func(m map[int]site.State) bool {
+		return m[0].Counters["refusedFrames"] >= 2
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	start := time.Now()
 	id, err := f.Write(ctx, 2, "during", "flood")
 	if err != nil {
@@ -164,6 +178,15 @@ func TestByzantine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a write at the flooded site was visible everywhere in %v", maxOf(lat))
+	start = time.Now()
+	id, err = f.Write(ctx, 0, "during", "silent sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lat, err = f.Visible(ctx, id, start); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a write at the site with silent sessions open was visible everywhere in %v", maxOf(lat))
 
 	checkConverged(t, f, time.Minute)
 	for what, id := range bad {

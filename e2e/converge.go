@@ -28,6 +28,7 @@ type ConvergeReport struct {
 	SyncBytes              uint64  `json:"sync_bytes"`    // session bytes during heal
 	SyncPayloadBytes       uint64  `json:"sync_payload_bytes"`
 	SyncOverPayload        float64 `json:"sync_over_payload"` // sync_bytes / sync_payload_bytes
+	SyncMessages           uint64  `json:"sync_messages"`     // messages of those sessions (both ends count each)
 	Error                  string  `json:"error,omitempty"`
 }
 
@@ -88,6 +89,7 @@ func RunConverge(ctx context.Context, o ConvergeOptions) (ConvergeReport, error)
 		rep.SyncSessions += d("sessionsOut")
 		rep.SyncBytes += d("syncBytes")
 		rep.SyncPayloadBytes += d("syncPayload")
+		rep.SyncMessages += d("syncMessages")
 	}
 	if rep.SyncPayloadBytes > 0 {
 		rep.SyncOverPayload = float64(rep.SyncBytes) / float64(rep.SyncPayloadBytes)

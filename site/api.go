@@ -132,7 +132,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		"pushedOut": c.pushedOut.Load(), "pushedIn": c.pushedIn.Load(), "forwarded": c.forwarded.Load(),
 		"dropped": c.dropped.Load(), "sessionsOut": c.sessionsOut.Load(), "sessionsIn": c.sessionsIn.Load(),
 		"sessionFails": c.sessionFails.Load(), "rejected": c.rejected.Load(), "refusedFrames": c.refusedFrames.Load(),
-		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(),
+		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(), "syncMessages": c.syncMessages.Load(),
 	}
 	t, _ := s.trans.Stats()
 	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused}

@@ -46,6 +46,7 @@ type Site struct {
 	peersMu sync.Mutex
 	peers   map[string]*peer  // live peers by name
 	known   map[string]string // last known address of every site seen, by name
+	inbound map[string]int    // sessions peers started that are running, by peer
 
 	wake    chan struct{} // asks the sync loop to look again
 	arrived chan struct{} // closed and replaced whenever changes are stored; guarded by mu
@@ -59,7 +60,7 @@ type counters struct {
 	pushedOut, pushedIn, forwarded, dropped atomic.Uint64
 	sessionsOut, sessionsIn, sessionFails   atomic.Uint64
 	rejected, refusedFrames                 atomic.Uint64
-	syncBytes, syncPayload                  atomic.Uint64
+	syncBytes, syncPayload, syncMessages    atomic.Uint64
 }
 
 // Open loads a site's identity, charter and data file. Nothing touches the network until Run.
@@ -91,7 +92,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+		peers: map[string]*peer{}, known: map[string]string{}, inbound: map[string]int{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
 	}
 	if err := s.checkCharter(); err != nil {
 		st.Close()

@@ -69,6 +69,13 @@ func (s *Site) initiate(ctx context.Context, name string) error {
 	return s.converse(c, sess, hello)
 }
 
+// Inbound sessions at once: per peer, and in all. A peer that opens more is refused, so
+// it cannot tie up the replica with sessions.
+const (
+	maxSessionsPerPeer = 2
+	maxSessionsIn      = 16
+)
+
 // serveSync answers a session a peer started.
 func (s *Site) serveSync(c *transport.Conn) {
 	defer c.Close()
@@ -76,6 +83,12 @@ func (s *Site) serveSync(c *transport.Conn) {
 	if !ok {
 		return
 	}
+	if !s.enterSession(c.Peer) {
+		s.counter.refusedFrames.Add(1)
+		s.log.Warn("too many sessions from peer; refusing one", "peer", c.Peer)
+		return
+	}
+	defer s.leaveSession(c.Peer)
 	_ = c.SetDeadline(time.Now().Add(s.sync.SessionTimeout.D()))
 	s.counter.sessionsIn.Add(1)
 	s.mu.Lock()
@@ -107,6 +120,7 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 		st := sess.Stats()
 		s.counter.syncBytes.Add(uint64(st.Bytes()))
 		s.counter.syncPayload.Add(uint64(st.PayloadRecv + st.PayloadSent))
+		s.counter.syncMessages.Add(uint64(st.Messages))
 	}()
 	for !sess.Done() {
 		in, err := gossip.ReadFrame(r, maxSyncFrame)
@@ -135,4 +149,26 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 		}
 	}
 	return nil
+}
+
+func (s *Site) enterSession(peer string) bool {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	total := 0
+	for _, n := range s.inbound {
+		total += n
+	}
+	if s.inbound[peer] >= maxSessionsPerPeer || total >= maxSessionsIn {
+		return false
+	}
+	s.inbound[peer]++
+	return true
+}
+
+func (s *Site) leaveSession(peer string) {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	if s.inbound[peer]--; s.inbound[peer] == 0 {
+		delete(s.inbound, peer)
+	}
 }

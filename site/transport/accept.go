@@ -109,8 +109,13 @@ func (t *Transport) serve(raw net.Conn) {
 // it is a charter site (refused because blocked, say).
 func (t *Transport) acceptConn(raw net.Conn) (c *Conn, peer string, channel byte, err error) {
 	cc := newCountingConn(raw, &t.stats)
-	stop := context.AfterFunc(t.ctx, func() { _ = cc.Close() })
-	defer stop()
+	closed := make(chan struct{})
+	stop := context.AfterFunc(t.ctx, func() { _ = cc.Close(); close(closed) })
+	defer func() {
+		if !stop() {
+			<-closed // Shutdown closed it: wait, so no goroutine outlives serve
+		}
+	}()
 	defer func() {
 		if err != nil {
 			_ = cc.Close()

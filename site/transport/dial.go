@@ -79,9 +79,14 @@ func (t *Transport) dial(ctx context.Context, addr, want string, channel byte) (
 	cc := newCountingConn(raw, &t.stats)
 	// Closing the connection is what interrupts a read or write in
 	// progress when ctx ends.
-	stopClose := context.AfterFunc(ctx, func() { _ = cc.Close() })
+	closed := make(chan struct{})
+	stopClose := context.AfterFunc(ctx, func() { _ = cc.Close(); close(closed) })
 	defer func() {
-		if !stopClose() && err == nil {
+		stopped := stopClose()
+		if !stopped {
+			<-closed // no goroutine outlives the dial
+		}
+		if !stopped && err == nil {
 			c.abort()
 			c, err = refuse(c.Peer, context.Cause(ctx))
 		}

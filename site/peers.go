@@ -216,32 +216,60 @@ func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) 
 	}
 }
 
-// servePush reads a peer's push stream.
+// servePush reads a peer's push stream. Frames that arrived together are applied and
+// written to the data file together (one fsync for a burst).
 func (s *Site) servePush(c *transport.Conn) {
 	defer c.Close()
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
-		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		var frames [][]byte
+		var err error
+		for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
+			var b []byte
+			if b, err = gossip.ReadFrame(r, crdt.MaxEnvelopeBytes); err != nil {
+				break
+			}
+			if !s.admit(c.Peer, len(b)) {
+				return
+			}
+			frames = append(frames, b)
+		}
+		if len(frames) > 0 && !s.receivePush(c.Peer, frames) {
+			s.counter.refusedFrames.Add(1)
+			s.log.Warn("peer refused after invalid changes; closing its push stream", "peer", c.Peer)
+			return
+		}
 		if err != nil {
 			if s.ctx.Err() == nil {
 				s.log.Debug("push stream ended", "peer", c.Peer, "err", err)
 			}
 			return
 		}
-		if !s.admit(c.Peer, len(b)) {
-			return
-		}
-		s.mu.Lock()
-		res := s.rep.Receive(b)
-		s.persist(res)
-		s.mu.Unlock()
-		s.counter.pushedIn.Add(1)
-		s.account(c.Peer, res)
-		if res.Buffered > 0 {
-			s.want(c.Peer) // its dependencies come by a session
-		}
-		s.push(res.Stored, c.Peer)
 	}
+}
+
+// maxPushBatch bounds the frames applied under one lock and one fsync.
+const maxPushBatch = 256
+
+// receivePush applies frames from peer and reports whether the peer may go on.
+func (s *Site) receivePush(peer string, frames [][]byte) bool {
+	var all crdt.Result
+	s.mu.Lock()
+	for _, b := range frames {
+		res := s.rep.Receive(b)
+		all.Stored = append(all.Stored, res.Stored...)
+		all.Rejected = append(all.Rejected, res.Rejected...)
+		all.Buffered += res.Buffered
+	}
+	s.persist(all)
+	s.mu.Unlock()
+	s.counter.pushedIn.Add(uint64(len(frames)))
+	ok := s.account(peer, all)
+	if all.Buffered > 0 {
+		s.want(peer) // its dependencies come by a session
+	}
+	s.push(all.Stored, peer)
+	return ok
 }
 
 // admit charges a frame to the peer's budget; false means drop the peer's stream.
@@ -256,15 +284,20 @@ func (s *Site) admit(peer string, n int) bool {
 	return ok
 }
 
-// account strikes a peer for every invalid change it sent.
-func (s *Site) account(peer string, res crdt.Result) {
+// account strikes a peer for every invalid change it sent, and reports whether the peer
+// is still allowed. Once refused, its further invalid changes are counted, not logged.
+func (s *Site) account(peer string, res crdt.Result) bool {
+	refused := false
 	for _, rej := range res.Rejected {
 		s.counter.rejected.Add(1)
 		s.mu.Lock()
-		refused := s.budget.Strike(peer, time.Now())
+		refused = s.budget.Strike(peer, time.Now())
 		s.mu.Unlock()
-		s.log.Warn("invalid change from peer", "peer", peer, "change", rej.ID.String(), "err", rej.Err, "refused", refused)
+		if !refused {
+			s.log.Warn("invalid change from peer", "peer", peer, "change", rej.ID.String(), "err", rej.Err)
+		}
 	}
+	return !refused
 }
 
 // delegate gives memberlist the site's metadata; the rest of its hooks are unused,

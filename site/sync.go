@@ -137,10 +137,13 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 		reply, res, err := sess.Step(in)
 		s.persist(res)
 		s.mu.Unlock()
-		s.account(c.Peer, res)
+		allowed := s.account(c.Peer, res)
 		s.push(res.Stored, c.Peer)
 		if err != nil {
 			return err
+		}
+		if !allowed {
+			return errors.New("peer refused after invalid changes")
 		}
 		if reply != nil {
 			if err := send(reply); err != nil {

@@ -94,6 +94,7 @@ func (s *Site) serveAPI() (io.Closer, error) {
 	mux.HandleFunc("POST /v1/changes", s.handleSubmit)
 	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
+	s.routeClusters(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"atoll/site/member"
 )
 
 // Client talks to a site's local API over its unix socket.
@@ -117,4 +119,32 @@ func (c *Client) Held(ctx context.Context, id string, wait time.Duration) (Held,
 // Faults blocks or unblocks peers (sites run with faultInjection: true).
 func (c *Client) Faults(ctx context.Context, req FaultRequest) error {
 	return c.postJSON(ctx, "/v1/faults", req, nil)
+}
+
+// JoinCluster registers a member cluster with the site.
+func (c *Client) JoinCluster(ctx context.Context, req JoinRequest) error {
+	return c.postJSON(ctx, "/v1/clusters", req, nil)
+}
+
+// UnjoinCluster forgets a member cluster.
+func (c *Client) UnjoinCluster(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/clusters/"+name, nil, "", nil)
+	return err
+}
+
+// Clusters lists the site's joined clusters.
+func (c *Client) Clusters(ctx context.Context) ([]member.Entry, error) {
+	var out []member.Entry
+	_, err := c.do(ctx, http.MethodGet, "/v1/clusters", nil, "", &out)
+	return out, err
+}
+
+// Object returns an object's fields as the site holds them; nil if it has none.
+func (c *Client) Object(ctx context.Context, kind, key string) (map[string]ObjectField, error) {
+	var out map[string]ObjectField
+	code, err := c.do(ctx, http.MethodGet, "/v1/objects/"+kind+"/"+key, nil, "", &out)
+	if code == http.StatusNotFound {
+		return nil, nil
+	}
+	return out, err
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Membership MembershipConfig `json:"membership,omitzero"`
 	Sync       SyncConfig       `json:"sync,omitzero"`
 
+	// Observe is how often each member cluster is probed and its informers read (default 2s).
+	Observe Duration `json:"observe,omitempty"`
+
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`
@@ -111,7 +114,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
 	}
-	if c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
+	if c.Observe < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
 		return fmt.Errorf("negative sync or membership setting")
 	}
 	return nil

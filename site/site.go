@@ -18,6 +18,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/gossip"
+	"atoll/site/member"
 	"atoll/site/store"
 	"atoll/site/transport"
 )
@@ -48,11 +49,15 @@ type Site struct {
 	known   map[string]string // last known address of every site seen, by name
 	inbound map[string]int    // sessions peers started that are running, by peer
 
-	wake    chan struct{} // asks the sync loop to look again
-	arrived chan struct{} // closed and replaced whenever changes are stored; guarded by mu
-	counter counters
-	wg      sync.WaitGroup
-	ctx     context.Context
+	wake chan struct{} // asks the sync loop to look again
+
+	members      *member.Registry
+	membersWake  chan struct{}
+	observeEvery time.Duration
+	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu
+	counter      counters
+	wg           sync.WaitGroup
+	ctx          context.Context
 }
 
 // counters are the site's activity totals, for the API and benchmarks.
@@ -92,7 +97,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, inbound: map[string]int{}, wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+		peers: map[string]*peer{}, known: map[string]string{}, inbound: map[string]int{},
+		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+	}
+	if s.observeEvery == 0 {
+		s.observeEvery = observeInterval
 	}
 	if err := s.checkCharter(); err != nil {
 		st.Close()
@@ -191,9 +200,10 @@ func (s *Site) Run(ctx context.Context) error {
 		return fmt.Errorf("membership: %w", err)
 	}
 	s.ml = ml
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.syncLoop(ctx)
 	go s.metaLoop(ctx)
+	go s.membersLoop(ctx)
 	s.wg.Add(1)
 	go s.joinLoop(ctx)
 	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())

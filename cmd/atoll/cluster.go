@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"atoll/site"
+)
+
+// siteClient returns a client for the site whose site.yaml is at path.
+func siteClient(path string) (*site.Client, error) {
+	cfg, err := site.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return site.NewClient(cfg.SocketPath()), nil
+}
+
+func newClusterCmd() *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Join, unjoin and list the member clusters of a site",
+	}
+	cmd.PersistentFlags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
+	var kubeconfig, labels string
+	join := &cobra.Command{
+		Use:     "join NAME --kubeconfig FILE [--labels k=v,...]",
+		Short:   "Register a member cluster with the local site; its credentials stay in the site's data dir",
+		Example: `  atoll cluster join prod-1 --kubeconfig prod-1.kubeconfig --labels tier=prod --site us-east.yaml`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kc, err := os.ReadFile(kubeconfig)
+			if err != nil {
+				return err
+			}
+			lbl, err := parseLabels(labels)
+			if err != nil {
+				return err
+			}
+			c, err := siteClient(config)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.JoinCluster(cmd.Context(), site.JoinRequest{Name: args[0], Kubeconfig: string(kc), Labels: lbl}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s joined\n", args[0])
+			return nil
+		},
+	}
+	join.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the member cluster")
+	join.Flags().StringVar(&labels, "labels", "", "labels of the cluster, k=v,k2=v2")
+	_ = join.MarkFlagRequired("kubeconfig")
+	unjoin := &cobra.Command{
+		Use:   "unjoin NAME",
+		Short: "Forget a member cluster and delete its credentials from the site",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := siteClient(config)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.UnjoinCluster(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s unjoined\n", args[0])
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the site's member clusters with what it last published about them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := siteClient(config)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.State(cmd.Context())
+			if err != nil {
+				return err
+			}
+			list, err := c.Clusters(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tHEALTH\tVERSION\tNODES\tAVAILABLE CPU\tAVAILABLE MEMORY")
+			for _, e := range list {
+				obj, err := c.Object(cmd.Context(), "cluster", st.Name+"/"+e.Name)
+				if err != nil {
+					return err
+				}
+				v := func(f string) string {
+					if x, ok := obj[f]; ok {
+						return x.Value
+					}
+					return "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s/%s\t%s\t%s\n", e.Name, v("health"), v("k8sVersion"), v("readyNodes"), v("nodes"), v("available/cpu"), v("available/memory"))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.AddCommand(join, unjoin, list)
+	return cmd
+}
+
+// parseLabels reads "k=v,k2=v2".
+func parseLabels(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

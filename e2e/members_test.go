@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"atoll/deploy/testenv"
+	"atoll/site"
+)
+
+// TestMemberClusters joins real member clusters (kube-apiserver, controller-manager,
+// scheduler, kwok) to two sites: each site publishes its clusters' health and capacity,
+// the other site sees them, a cluster that goes down is reported unhealthy within a
+// bounded time, and an unjoined cluster disappears from the state.
+func TestMemberClusters(t *testing.T) {
+	if _, err := testenv.BinDir(); err != nil {
+		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
+	}
+	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2, NodeCPU: "4", NodeMemory: "16Gi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Stop() })
+	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(500 * time.Millisecond) }})
+	ctx := deadline(t, 3*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range env.Clusters() {
+		kc, err := os.ReadFile(c.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc), Labels: map[string]string{"tier": "test"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Site 1 sees site 0's cluster, as site 0 published it.
+	key := f.Names[0] + "/c0"
+	waitField := func(what string, ok func(map[string]site.ObjectField) bool) {
+		t.Helper()
+		start := time.Now()
+		for {
+			obj, err := f.Client(1).Object(ctx, "cluster", key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(obj) {
+				t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: %v; last %+v", what, ctx.Err(), obj)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	waitField("healthy with capacity at the other site", func(o map[string]site.ObjectField) bool {
+		return o["health"].Value == "healthy" && o["readyNodes"].Value == "2" && o["allocatable/cpu"].Value == "8" &&
+			o["k8sVersion"].Value == "v1.37.2" && o["labels/tier"].Value == "test" && o["available/node/"+nodeName(o)].Value != ""
+	})
+	if err := env.StopCluster(env.Clusters()[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	waitField("unhealthy at the other site", func(o map[string]site.ObjectField) bool { return o["health"].Value == "unhealthy" })
+	if d := time.Since(down); d > 15*time.Second {
+		t.Errorf("cluster down reported after %v", d)
+	}
+	if err := f.Client(0).UnjoinCluster(ctx, "c0"); err != nil {
+		t.Fatal(err)
+	}
+	waitField("gone after unjoin", func(o map[string]site.ObjectField) bool { return o == nil })
+	if list, err := f.Client(0).Clusters(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("site 0 still lists %v (%v)", list, err)
+	}
+}
+
+// nodeName returns the name of some node in the fields, "" if none.
+func nodeName(o map[string]site.ObjectField) string {
+	for k := range o {
+		if len(k) > len("available/node/") && k[:len("available/node/")] == "available/node/" {
+			return k[len("available/node/"):]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,81 @@
+package site
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"atoll/crdt"
+	"atoll/site/member"
+)
+
+// JoinRequest is the body of POST /v1/clusters.
+type JoinRequest struct {
+	Name       string            `json:"name"`
+	Kubeconfig string            `json:"kubeconfig"` // the file's content; it stays in this site's data dir
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// ObjectField is one field of GET /v1/objects/{kind}/{key...}.
+type ObjectField struct {
+	Value    string `json:"value,omitempty"`
+	Sealed   bool   `json:"sealed,omitempty"`
+	Redacted bool   `json:"redacted,omitempty"`
+	Lamport  uint64 `json:"lamport"`
+}
+
+func (s *Site) routeClusters(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/clusters", func(w http.ResponseWriter, _ *http.Request) {
+		list, err := s.members.List()
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
+	mux.HandleFunc("POST /v1/clusters", func(w http.ResponseWriter, r *http.Request) {
+		var req JoinRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("join request: %w", err))
+			return
+		}
+		if err := s.JoinCluster(req.Name, []byte(req.Kubeconfig), req.Labels); err != nil {
+			writeErr(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, member.Entry{Name: req.Name, Labels: req.Labels})
+	})
+	mux.HandleFunc("DELETE /v1/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
+		err := s.UnjoinCluster(r.PathValue("name"))
+		switch {
+		case errors.Is(err, member.ErrNotJoined):
+			writeErr(w, http.StatusNotFound, err)
+		case err != nil:
+			writeErr(w, http.StatusInternalServerError, err)
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"unjoined": r.PathValue("name")})
+		}
+	})
+	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", func(w http.ResponseWriter, r *http.Request) {
+		kind, err := crdt.ParseKind(r.PathValue("kind"))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		s.mu.Lock()
+		obj, ok := s.rep.Object(kind, r.PathValue("key"))
+		s.mu.Unlock()
+		if !ok {
+			writeErr(w, http.StatusNotFound, fmt.Errorf("no %s %q", kind, r.PathValue("key")))
+			return
+		}
+		out := map[string]ObjectField{}
+		for f, v := range obj {
+			out[f] = ObjectField{Value: string(v.Bytes), Sealed: v.Sealed, Redacted: v.Redacted, Lamport: v.Lamport}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}

@@ -1,0 +1,125 @@
+package member
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"atoll/crdt"
+)
+
+// Entry is one joined cluster.
+type Entry struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Registry keeps joined clusters under <dataDir>/clusters/<name>/: kubeconfig (0600)
+// and cluster.json.
+type Registry struct{ dir string }
+
+// NewRegistry returns the registry in a site's data dir.
+func NewRegistry(dataDir string) *Registry { return &Registry{dir: filepath.Join(dataDir, "clusters")} }
+
+// ErrNotJoined is returned for a cluster that is not in the registry.
+var ErrNotJoined = errors.New("cluster not joined")
+
+// Join validates a kubeconfig and stores it under name, replacing an earlier join of the
+// same name. It does not contact the cluster (the observer does).
+func (r *Registry) Join(name string, kubeconfig []byte, labels map[string]string) error {
+	if !crdt.IsDNSLabel(name) {
+		return fmt.Errorf("cluster name %q: want a DNS label (lower case letters, digits, '-')", name)
+	}
+	for k, v := range labels {
+		if k == "" || strings.ContainsAny(k+v, " \t\n,=") {
+			return fmt.Errorf("label %q=%q: keys and values may not be empty or hold spaces, ',' or '='", k, v)
+		}
+	}
+	if _, err := restConfig(kubeconfig); err != nil {
+		return fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
+	}
+	dir := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	meta, err := json.Marshal(Entry{Name: name, Labels: labels})
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "kubeconfig"), kubeconfig); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "cluster.json"), meta)
+}
+
+// writeFile replaces path atomically with data, readable only by the owner.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Unjoin forgets a cluster and deletes its credentials.
+func (r *Registry) Unjoin(name string) error {
+	dir := filepath.Join(r.dir, name)
+	if _, err := os.Stat(filepath.Join(dir, "cluster.json")); err != nil || !crdt.IsDNSLabel(name) {
+		return fmt.Errorf("%s: %w", name, ErrNotJoined)
+	}
+	return os.RemoveAll(dir)
+}
+
+// List returns the joined clusters, sorted by name.
+func (r *Registry) List() ([]Entry, error) {
+	des, err := os.ReadDir(r.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, de := range des {
+		b, err := os.ReadFile(filepath.Join(r.dir, de.Name(), "cluster.json"))
+		if err != nil {
+			continue // a join in progress, or debris
+		}
+		var e Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("cluster %s: cluster.json: %w", de.Name(), err)
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Config returns the client configuration of a joined cluster.
+func (r *Registry) Config(name string) (*rest.Config, error) {
+	b, err := os.ReadFile(filepath.Join(r.dir, name, "kubeconfig"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotJoined)
+	}
+	c, err := restConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
+	}
+	return c, nil
+}
+
+func restConfig(kubeconfig []byte) (*rest.Config, error) {
+	c, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	c.UserAgent = "atoll-site"
+	return c, nil
+}

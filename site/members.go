@@ -1,0 +1,128 @@
+package site
+
+import (
+	"context"
+	"time"
+
+	"atoll/crdt"
+	"atoll/site/member"
+)
+
+// Member cluster observation: how often each joined cluster is looked at, and how often
+// its capacity (which changes with every pod) may be republished.
+const (
+	observeInterval  = 2 * time.Second
+	capacityInterval = 30 * time.Second
+)
+
+// membersLoop keeps one observer per joined cluster and publishes what they see as the
+// site's Cluster objects, writing only fields that changed.
+func (s *Site) membersLoop(ctx context.Context) {
+	defer s.wg.Done()
+	observers := map[string]*member.Observer{}
+	lastCapacity := map[string]time.Time{}
+	defer func() {
+		for _, o := range observers {
+			o.Stop()
+		}
+	}()
+	t := time.NewTicker(s.observeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.membersWake:
+		}
+		entries, err := s.members.List()
+		if err != nil {
+			s.log.Error("member clusters", "err", err)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, e := range entries {
+			seen[e.Name] = true
+			o := observers[e.Name]
+			if o == nil {
+				cfg, err := s.members.Config(e.Name)
+				if err == nil {
+					o, err = member.NewObserver(ctx, e.Name, cfg, e.Labels)
+				}
+				if err != nil {
+					s.log.Error("member cluster", "cluster", e.Name, "err", err)
+					continue
+				}
+				observers[e.Name] = o
+				s.log.Info("observing member cluster", "cluster", e.Name)
+			}
+			s.publishCluster(ctx, e.Name, o, lastCapacity)
+		}
+		for name, o := range observers {
+			if !seen[name] {
+				o.Stop()
+				delete(observers, name)
+				delete(lastCapacity, name)
+			}
+		}
+	}
+}
+
+// publishCluster writes the fields of one cluster that changed since the state last said.
+func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observer, lastCapacity map[string]time.Time) {
+	snap := o.Snapshot(ctx)
+	key := crdt.ClusterKey(s.cfg.Name, name)
+	prev := map[string]string{}
+	s.mu.Lock()
+	if obj, ok := s.rep.Object(crdt.KindCluster, key); ok {
+		for f, v := range obj {
+			prev[f] = string(v.Bytes)
+		}
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	withCapacity := now.Sub(lastCapacity[name]) >= capacityInterval
+	ops := member.Ops(key, prev, snap.Fields(), withCapacity)
+	if len(ops) == 0 {
+		return
+	}
+	ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: key, Field: "observed", Value: []byte(now.UTC().Format(time.RFC3339))})
+	if _, err := s.Write(ops); err != nil {
+		s.log.Error("publishing member cluster", "cluster", name, "err", err)
+		return
+	}
+	for _, op := range ops {
+		if op.Field == "available/cpu" {
+			lastCapacity[name] = now
+		}
+	}
+	if prev["health"] != snap.Fields()["health"] {
+		s.log.Info("member cluster health", "cluster", name, "health", snap.Fields()["health"], "reason", snap.Reason)
+	}
+}
+
+// JoinCluster registers a member cluster with this site.
+func (s *Site) JoinCluster(name string, kubeconfig []byte, labels map[string]string) error {
+	if err := s.members.Join(name, kubeconfig, labels); err != nil {
+		return err
+	}
+	s.wakeMembers()
+	return nil
+}
+
+// UnjoinCluster forgets a member cluster and removes its Cluster object from the state.
+func (s *Site) UnjoinCluster(name string) error {
+	if err := s.members.Unjoin(name); err != nil {
+		return err
+	}
+	s.wakeMembers()
+	_, err := s.Write([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}})
+	return err
+}
+
+func (s *Site) wakeMembers() {
+	select {
+	case s.membersWake <- struct{}{}:
+	default:
+	}
+}

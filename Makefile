@@ -7,8 +7,10 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
 .PHONY: help build demo test e2e deps verify bench fuzz sim clean tools
 
+include mk/kube.mk
+
 help: ## list targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/atoll
 	$(GO) build -o $(BIN)/atoll ./cmd/atoll
@@ -19,10 +21,10 @@ demo: build ## the main job: today, the deterministic simulator of a 20-site fed
 deps: ## install what the tests need from Debian (ip, nft for network namespaces)
 	@bash hack/install-netlab.sh
 
-test: build deps ## all tests, end-to-end ones included (what CI runs)
+test: build deps kube ## all tests, end-to-end and real-cluster ones included (what CI runs)
 	$(GO) test -count=1 -timeout 20m ./...
 
-e2e: build deps ## only the end-to-end scenarios: real site processes, real partitions
+e2e: build deps kube ## only the end-to-end scenarios: real site processes, real partitions
 	$(GO) test -count=1 -timeout 20m -v ./e2e/...
 	$(BIN)/atoll e2e converge --sites 5 --json
 

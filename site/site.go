@@ -200,10 +200,11 @@ func (s *Site) Run(ctx context.Context) error {
 		return fmt.Errorf("membership: %w", err)
 	}
 	s.ml = ml
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.syncLoop(ctx)
 	go s.metaLoop(ctx)
 	go s.membersLoop(ctx)
+	go s.reconcileLoop(ctx)
 	s.wg.Add(1)
 	go s.joinLoop(ctx)
 	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())

@@ -73,6 +73,11 @@ if have_all "$dir"; then
 	echo "kube: cached in $dir"
 	exit 0
 fi
+# Holding the lock, no other build is running: what a killed one left is garbage.
+rm -rf "$cache_root/$key"/.build-*
+
+# Static binaries, no paths of this machine in them; go.sum must already hold every hash.
+export CGO_ENABLED=0 GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 # pinned MODULE_DIR MODULE VERSION fails unless the wrapper module selects VERSION of MODULE.
 pinned() {
@@ -92,10 +97,8 @@ echo "kube:   Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION ->
 
 tmp=$(mktemp -d "$cache_root/$key/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP # so that the EXIT trap runs on ^C too
 mkdir "$tmp/bin"
-
-# Static binaries, no paths of this machine in them; go.sum must already hold every hash.
-export CGO_ENABLED=0 GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 start=$SECONDS
 step() { echo "kube: $1 ($((SECONDS - start)) s)"; }

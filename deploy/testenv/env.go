@@ -1,0 +1,300 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// startTimeout bounds Start when ctx has no earlier deadline. A cluster is ready in about
+// 4 s on an idle 2-core machine; this leaves room for many clusters on a busy one.
+const startTimeout = 3 * time.Minute
+
+// Options describe the member clusters to start.
+type Options struct {
+	// Dir is the working directory: certificates, kubeconfigs, configs, logs, PID files, and
+	// etcd's data while it runs. Required. The caller removes it.
+	Dir string
+	// Clusters is the number of member clusters, named member-0, member-1, ...; at least 1.
+	// Each costs about 510 MB of memory idle; plan for at most 6-8 on a 2-core test machine.
+	Clusters int
+	// NodesPerCluster is the number of fake Nodes in each cluster (default 2).
+	NodesPerCluster int
+	// NodeCPU and NodeMemory are each fake Node's capacity and allocatable, as Kubernetes
+	// quantities (default "8" cores and "32Gi"). Each Node also holds 110 pods.
+	NodeCPU, NodeMemory string
+	// Logger receives progress: a line per ready cluster with its start-up time
+	// (default: discarded).
+	Logger *slog.Logger
+}
+
+// withDefaults fills the zero fields that have defaults.
+func (o Options) withDefaults() Options {
+	if o.NodesPerCluster == 0 {
+		o.NodesPerCluster = 2
+	}
+	if o.NodeCPU == "" {
+		o.NodeCPU = "8"
+	}
+	if o.NodeMemory == "" {
+		o.NodeMemory = "32Gi"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// quantity is the common form of a Kubernetes resource quantity.
+var quantity = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
+
+// Validate reports the first invalid field of defaulted Options; it changes nothing.
+func (o Options) Validate() error {
+	switch {
+	case o.Dir == "":
+		return errors.New("testenv: Options.Dir is empty")
+	case o.Clusters < 1:
+		return fmt.Errorf("testenv: Options.Clusters is %d, want at least 1", o.Clusters)
+	case o.NodesPerCluster < 1:
+		return fmt.Errorf("testenv: Options.NodesPerCluster is %d, want at least 1", o.NodesPerCluster)
+	case !quantity.MatchString(o.NodeCPU):
+		return fmt.Errorf("testenv: Options.NodeCPU %q is not a quantity such as 8 or 500m", o.NodeCPU)
+	case !quantity.MatchString(o.NodeMemory):
+		return fmt.Errorf("testenv: Options.NodeMemory %q is not a quantity such as 32Gi", o.NodeMemory)
+	}
+	return nil
+}
+
+// Cluster is how to reach one member cluster.
+type Cluster struct {
+	Name       string // member-0, member-1, ...
+	Kubeconfig string // path of a kubeconfig with an admin token (group system:masters)
+	APIServer  string // https://127.0.0.1:port
+}
+
+// Env is a running set of member clusters sharing one etcd.
+type Env struct {
+	opts     Options // defaulted; Dir is absolute
+	bin      string
+	log      *slog.Logger
+	etcdURL  string
+	etcdData string
+
+	mu      sync.Mutex
+	etcd    *process
+	members []*member
+	stopped bool
+}
+
+// Start starts etcd and opts.Clusters member clusters, in parallel, and returns once every
+// apiserver is ready (/readyz), every component healthy, every fake Node Ready and the
+// controller manager's controllers running (the default ServiceAccount exists), so a
+// Deployment applied next gets Ready Pods in about a second. On error it stops whatever
+// it started.
+func Start(ctx context.Context, o Options) (*Env, error) {
+	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, startTimeout,
+		fmt.Errorf("testenv: Start took over %v", startTimeout))
+	defer cancel()
+	begin := time.Now()
+
+	// Hold every port until all are picked, so that no two are the same.
+	ports, err := freePorts(2 + componentsPerCluster*o.Clusters)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{opts: o, bin: bin, log: o.Logger, etcdURL: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
+	for i := range o.Clusters {
+		e.members = append(e.members, newMember(o.Dir, i, ports[2+componentsPerCluster*i:]))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = e.Stop()
+		}
+	}()
+
+	if err := e.startEtcd(ctx, ports[1]); err != nil {
+		return nil, err
+	}
+	ctx, cancelMembers := context.WithCancelCause(ctx)
+	defer cancelMembers(nil)
+	errs := make([]error, len(e.members))
+	var wg sync.WaitGroup
+	for i, m := range e.members {
+		wg.Go(func() {
+			if errs[i] = e.startMember(ctx, m); errs[i] != nil {
+				cancelMembers(fmt.Errorf("testenv: %s failed", m.Name))
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ok = true
+	e.log.Info("clusters ready", "clusters", len(e.members), "took", time.Since(begin).Round(time.Millisecond))
+	return e, nil
+}
+
+// Clusters lists the member clusters, stopped ones included, in order.
+func (e *Env) Clusters() []Cluster {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Cluster, len(e.members))
+	for i, m := range e.members {
+		out[i] = m.Cluster
+	}
+	return out
+}
+
+// StopCluster stops every process of one cluster, its apiserver included, so the cluster
+// is down (for health tests). The other clusters and etcd keep running.
+func (e *Env) StopCluster(name string) error {
+	e.mu.Lock()
+	var m *member
+	for _, c := range e.members {
+		if c.Name == name {
+			m = c
+		}
+	}
+	e.mu.Unlock()
+	if m == nil {
+		return fmt.Errorf("testenv: no cluster %q", name)
+	}
+	err := stopAll(e.log, m.processes())
+	e.log.Info("cluster stopped", "cluster", name)
+	return err
+}
+
+// Stop stops every cluster, then etcd, and removes etcd's data. It reports processes that
+// could not be stopped and those that had exited before being asked to. Calling it again
+// does nothing.
+func (e *Env) Stop() error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopped = true
+	members, etcd := e.members, e.etcd
+	e.mu.Unlock()
+
+	var all []*process
+	for _, m := range members {
+		all = append(all, m.processes()...)
+	}
+	errs := []error{stopAll(e.log, all)}
+	if etcd != nil {
+		// Only once no apiserver is left: one whose etcd is gone hangs in shutdown.
+		errs = append(errs, etcd.stop(e.log))
+		all = append(all, etcd)
+	}
+	for _, p := range all {
+		if _, err := p.exited(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range members {
+		m.closeClients()
+	}
+	if e.etcdData != "" {
+		errs = append(errs, os.RemoveAll(e.etcdData))
+	}
+	return errors.Join(errs...)
+}
+
+// startEtcd starts the etcd all clusters share, with its data in a new directory under
+// Dir, and waits until it is healthy.
+func (e *Env) startEtcd(ctx context.Context, peerPort int) error {
+	data, err := os.MkdirTemp(e.opts.Dir, "etcd-data-")
+	if err != nil {
+		return err
+	}
+	e.etcdData = data
+	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	p, err := spawn(e.log, "etcd", filepath.Join(e.opts.Dir, "etcd.log"), filepath.Join(e.opts.Dir, "etcd.pid"),
+		filepath.Join(e.bin, "etcd"),
+		"--name=atoll-testenv",
+		"--data-dir="+data,
+		"--listen-client-urls="+e.etcdURL,
+		"--advertise-client-urls="+e.etcdURL,
+		"--listen-peer-urls="+peer,
+		"--initial-advertise-peer-urls="+peer,
+		"--initial-cluster=atoll-testenv="+peer,
+		"--initial-cluster-state=new",
+		"--unsafe-no-fsync=true",           // test data: no fsync
+		"--quota-backend-bytes=8589934592", // 8 GiB, etcd's recommended maximum
+		// One member and no peers: a short election timeout makes it leader, and ready, in
+		// about 0.1 s instead of 1 s.
+		"--heartbeat-interval=10",
+		"--election-timeout=100",
+		"--log-level=warn",
+	)
+	e.mu.Lock()
+	e.etcd = p
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c, err := newAPIClient(e.etcdURL, nil, "")
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	begin := time.Now()
+	if err := waitHealthy(ctx, "etcd", p, c, "/health"); err != nil {
+		return err
+	}
+	e.log.Info("etcd ready", "url", e.etcdURL, "pid", p.pid(), "took", time.Since(begin).Round(time.Millisecond))
+	return nil
+}
+
+// waitHealthy polls GET path until it answers 200, failing at once if p exits.
+func waitHealthy(ctx context.Context, what string, p *process, c *apiClient, path string) error {
+	return poll(ctx, what+" "+path, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if gone, err := p.exited(); gone {
+			if err == nil {
+				err = fmt.Errorf("testenv: %s was stopped", p.name)
+			}
+			return false, &permanentError{err}
+		}
+		err := c.ok(ctx, path)
+		return err == nil, err
+	})
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testenv: picking a free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"atoll/crdt"
+	"atoll/deploy/testenv"
+	"atoll/site"
+)
+
+const webTemplate = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.invalid/web:1
+        resources:
+          requests: {cpu: 100m, memory: 64Mi}
+`
+
+// operator writes workloads as the federation's operator, on top of what it wrote before.
+type operator struct {
+	t   *testing.T
+	f   *Fed
+	rep *crdt.Replica
+}
+
+func newOperator(t *testing.T, f *Fed) *operator {
+	genesis, err := os.ReadFile(filepath.Join(f.opts.Dir, "genesis.atoll"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: f.Operator.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &operator{t: t, f: f, rep: rep}
+}
+
+func (o *operator) write(ctx context.Context, at int, ops ...crdt.Op) string {
+	o.t.Helper()
+	env, err := crdt.Sign(o.rep.Prepare(ops, nil), nil, o.f.Operator)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if res := o.rep.ReceiveEnvelope(env); len(res.Rejected) > 0 {
+		o.t.Fatal(res.Rejected[0].Err)
+	}
+	if _, err := o.f.Client(at).Submit(ctx, env.Encode()); err != nil {
+		o.t.Fatal(err)
+	}
+	return env.ID.Hex()
+}
+
+func clientset(t *testing.T, kubeconfig string) *kubernetes.Clientset {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// TestWorkloads runs a workload through two sites with one real cluster each: each site
+// applies its share as a Deployment that kwok makes ready, an override changes the image
+// in one cluster, status flows back into the state, an object Atoll did not create is
+// left alone, and removing the workload prunes what Atoll created.
+func TestWorkloads(t *testing.T) {
+	if _, err := testenv.BinDir(); err != nil {
+		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
+	}
+	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Stop() })
+	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(500 * time.Millisecond) }})
+	ctx := deadline(t, 3*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var cs []*kubernetes.Clientset
+	for i, c := range env.Clusters() {
+		kc, err := os.ReadFile(c.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc)}); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, clientset(t, c.Kubeconfig))
+	}
+	// Someone else's Deployment in the same namespace: Atoll must never touch it.
+	if _, err := cs[0].CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := &appsv1.Deployment{}
+	foreign.Name, foreign.Namespace = "theirs", "shop"
+	foreign.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "theirs"}}
+	foreign.Spec.Template.Labels = map[string]string{"app": "theirs"}
+	foreign.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "registry.invalid/theirs:1"}}
+	if _, err := cs[0].AppsV1().Deployments("shop").Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	op := newOperator(t, f)
+	key := "shop/web"
+	set := func(field, value string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: field, Value: []byte(value)}
+	}
+	op.write(ctx, 0, set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", "5"),
+		set("template", webTemplate), set("overrides", `[{"clusters":["`+f.Names[1]+`/c1"],"image":"registry.invalid/web:2"}]`))
+
+	// 5 replicas over 2 sites: 3 at s00 (its cluster c0), 2 at s01 (c1), with the override there.
+	want := []struct {
+		replicas int32
+		image    string
+	}{{3, "registry.invalid/web:1"}, {2, "registry.invalid/web:2"}}
+	waitDeploy := func(i int, ok func(*appsv1.Deployment, error) bool) {
+		t.Helper()
+		for {
+			d, err := cs[i].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+			if ok(d, err) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("cluster %d: %v; last %v %+v", i, ctx.Err(), err, d.Status)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	for i, w := range want {
+		waitDeploy(i, func(d *appsv1.Deployment, err error) bool {
+			return err == nil && *d.Spec.Replicas == w.replicas && d.Status.ReadyReplicas == w.replicas &&
+				d.Spec.Template.Spec.Containers[0].Image == w.image && d.Labels["atoll.io/managed-by"] == "atoll"
+		})
+	}
+	// Status flows back: the other site sees each site's ready replicas.
+	for i, w := range want {
+		skey := crdt.StatusKey("shop", "web", f.Names[i], "c"+Seq(i))
+		if err := f.waitFor(ctx, "status "+skey, func(map[int]site.State) bool {
+			obj, err := f.Client(1-i).Object(ctx, "status", skey)
+			return err == nil && obj["ready"].Value == Seq(int(w.replicas)) && obj["desired"].Value == Seq(int(w.replicas))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Removing the workload prunes Atoll's Deployments, and only them.
+	op.write(ctx, 1, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key})
+	for i := range want {
+		waitDeploy(i, func(_ *appsv1.Deployment, err error) bool { return apierrors.IsNotFound(err) })
+	}
+	if _, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a Deployment Atoll did not create was touched: %v", err)
+	}
+	if err := f.waitFor(ctx, "status removed", func(map[int]site.State) bool {
+		obj, err := f.Client(1).Object(ctx, "status", crdt.StatusKey("shop", "web", f.Names[0], "c0"))
+		return err == nil && obj == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

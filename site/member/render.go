@@ -1,0 +1,153 @@
+package member
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// Labels and annotations Atoll puts on what it creates in a member cluster. Pruning
+// touches only objects carrying LabelManaged.
+const (
+	LabelManaged       = "atoll.io/managed-by"
+	LabelWorkload      = "atoll.io/workload" // <namespace>.<name>
+	AnnotationChange   = "atoll.io/change"   // the change that last wrote the workload
+	AnnotationRendered = "atoll.io/rendered" // hash of the applied object, to skip no-op applies
+	FieldManager       = "atoll"
+)
+
+// Workload is a workload as the replicated state holds it, for rendering.
+type Workload struct {
+	Namespace, Name string
+	Template        []byte // the manifest (YAML or JSON); nil if this site may not hold it
+	Replicas        int    // desired replicas across the federation; -1 if not set
+	Bound           []string
+	Overrides       []byte // JSON list of Override; may be nil
+	Change          string // id of the newest change to the workload
+}
+
+// Override changes the rendered object for some clusters (a subset of Karmada's
+// OverridePolicy; the scheduler issue brings the rest).
+type Override struct {
+	Clusters []string `json:"clusters"`        // cluster names, or "site/cluster"; empty: all
+	Image    string   `json:"image,omitempty"` // replaces every container's image
+}
+
+// replicaKinds are the kinds whose spec.replicas Atoll divides.
+var replicaKinds = []string{"Deployment", "StatefulSet", "ReplicaSet"}
+
+// Divides reports whether a workload's replicas are divided among sites and clusters.
+func (w Workload) Divides(kind string) bool {
+	return w.Replicas >= 0 && slices.Contains(replicaKinds, kind)
+}
+
+// Share divides n as evenly as possible among k parts; the first n%k parts get one more.
+func Share(n, k, i int) int {
+	if k <= 0 || n <= 0 {
+		return 0
+	}
+	s := n / k
+	if i < n%k {
+		s++
+	}
+	return s
+}
+
+// Render builds the object to apply in one cluster: the template with its namespace,
+// Atoll's labels and annotations, the cluster's share of replicas and the overrides that
+// select the cluster.
+func Render(w Workload, site, cluster string, replicas int) (*unstructured.Unstructured, error) {
+	if w.Template == nil {
+		return nil, fmt.Errorf("workload %s/%s: no template at this site", w.Namespace, w.Name)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(w.Template, &m); err != nil {
+		return nil, fmt.Errorf("workload %s/%s: template: %w", w.Namespace, w.Name, err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" {
+		return nil, fmt.Errorf("workload %s/%s: template has no apiVersion or kind", w.Namespace, w.Name)
+	}
+	if u.GetName() == "" {
+		u.SetName(w.Name)
+	}
+	if u.GetKind() != "Namespace" {
+		u.SetNamespace(w.Namespace)
+	}
+	lbl := u.GetLabels()
+	if lbl == nil {
+		lbl = map[string]string{}
+	}
+	lbl[LabelManaged], lbl[LabelWorkload] = "atoll", w.Namespace+"."+w.Name
+	u.SetLabels(lbl)
+	if w.Divides(u.GetKind()) {
+		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", "replicas"); err != nil {
+			return nil, err
+		}
+	}
+	if len(w.Overrides) > 0 {
+		var ovs []Override
+		if err := json.Unmarshal(w.Overrides, &ovs); err != nil {
+			return nil, fmt.Errorf("workload %s/%s: overrides: %w", w.Namespace, w.Name, err)
+		}
+		for _, o := range ovs {
+			if len(o.Clusters) == 0 || slices.Contains(o.Clusters, cluster) || slices.Contains(o.Clusters, site+"/"+cluster) {
+				if err := setImage(u, o.Image); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationChange], ann[AnnotationRendered] = w.Change, hex.EncodeToString(sum[:8])
+	u.SetAnnotations(ann)
+	return u, nil
+}
+
+// setImage replaces the image of every container of a pod template or pod.
+func setImage(u *unstructured.Unstructured, image string) error {
+	if image == "" {
+		return nil
+	}
+	path := []string{"spec", "template", "spec", "containers"}
+	if u.GetKind() == "Pod" {
+		path = []string{"spec", "containers"}
+	}
+	cs, ok, err := unstructured.NestedSlice(u.Object, path...)
+	if err != nil || !ok {
+		return fmt.Errorf("override image: %s has no containers at %s", u.GetKind(), strings.Join(path, "."))
+	}
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok {
+			m["image"] = image
+		}
+	}
+	return unstructured.SetNestedSlice(u.Object, cs, path...)
+}
+
+// ParseReplicas reads the replicas field; -1 when absent.
+func ParseReplicas(s string, present bool) (int, error) {
+	if !present {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("replicas %q: want a non-negative integer", s)
+	}
+	return n, nil
+}

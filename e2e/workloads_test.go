@@ -169,11 +169,16 @@ func TestWorkloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Unjoining a cluster deletes what Atoll created there, at once.
+	if warning, err := f.Client(1).UnjoinCluster(ctx, "c1"); err != nil || warning != "" {
+		t.Fatal(warning, err)
+	}
+	if _, err := cs[1].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("after unjoin, Atoll's Deployment is still in the cluster: %v", err)
+	}
 	// Removing the workload prunes Atoll's Deployments, and only them.
 	op.write(ctx, 1, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key})
-	for i := range want {
-		waitDeploy(i, func(_ *appsv1.Deployment, err error) bool { return apierrors.IsNotFound(err) })
-	}
+	waitDeploy(0, func(_ *appsv1.Deployment, err error) bool { return apierrors.IsNotFound(err) })
 	if _, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
 		t.Fatalf("a Deployment Atoll did not create was touched: %v", err)
 	}

@@ -49,10 +49,12 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, member.Entry{Name: req.Name, Labels: req.Labels})
 	})
 	mux.HandleFunc("DELETE /v1/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
-		err := s.UnjoinCluster(r.PathValue("name"))
+		err := s.UnjoinCluster(r.Context(), r.PathValue("name"))
 		switch {
 		case errors.Is(err, member.ErrNotJoined):
 			writeErr(w, http.StatusNotFound, err)
+		case errors.Is(err, ErrLeftBehind):
+			writeJSON(w, http.StatusOK, map[string]string{"unjoined": r.PathValue("name"), "warning": err.Error()})
 		case err != nil:
 			writeErr(w, http.StatusInternalServerError, err)
 		default:

@@ -126,10 +126,12 @@ func (c *Client) JoinCluster(ctx context.Context, req JoinRequest) error {
 	return c.postJSON(ctx, "/v1/clusters", req, nil)
 }
 
-// UnjoinCluster forgets a member cluster.
-func (c *Client) UnjoinCluster(ctx context.Context, name string) error {
-	_, err := c.do(ctx, http.MethodDelete, "/v1/clusters/"+name, nil, "", nil)
-	return err
+// UnjoinCluster forgets a member cluster. warning says what may be left in the cluster
+// if it could not be cleaned up.
+func (c *Client) UnjoinCluster(ctx context.Context, name string) (warning string, err error) {
+	var out struct{ Warning string }
+	_, err = c.do(ctx, http.MethodDelete, "/v1/clusters/"+name, nil, "", &out)
+	return out.Warning, err
 }
 
 // Clusters lists the site's joined clusters.

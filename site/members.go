@@ -2,6 +2,8 @@ package site
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"atoll/crdt"
@@ -110,14 +112,38 @@ func (s *Site) JoinCluster(name string, kubeconfig []byte, labels map[string]str
 	return nil
 }
 
-// UnjoinCluster forgets a member cluster and removes its Cluster object from the state.
-func (s *Site) UnjoinCluster(name string) error {
+// ErrLeftBehind is wrapped by UnjoinCluster's error when the cluster was unjoined but what
+// Atoll created there could not all be deleted (the cluster was down, say).
+var ErrLeftBehind = errors.New("objects left behind")
+
+// UnjoinCluster deletes what Atoll created in a member cluster (and only that), forgets
+// the cluster and its credentials, and removes its Cluster object from the state. If the
+// cluster cannot be reached, it is unjoined anyway and the error says what was left.
+func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
+	cfg, err := s.members.Config(name)
+	if err != nil {
+		return err
+	}
+	s.reconcileMu.Lock() // no reconcile pass may re-create objects while they go
+	defer s.reconcileMu.Unlock()
+	var cleanup error
+	a, err := member.NewApplier(cfg)
+	if err == nil {
+		var deleted []string
+		deleted, err = a.Prune(ctx, nil)
+		s.log.Info("unjoin: deleted Atoll's objects", "cluster", name, "objects", len(deleted))
+	}
+	if err != nil {
+		cleanup = fmt.Errorf("%w: cluster %s unjoined, but Atoll's objects may remain in it: %w", ErrLeftBehind, name, err)
+	}
 	if err := s.members.Unjoin(name); err != nil {
 		return err
 	}
 	s.wakeMembers()
-	_, err := s.Write([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}})
-	return err
+	if _, err := s.Write([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}}); err != nil {
+		return err
+	}
+	return cleanup
 }
 
 func (s *Site) wakeMembers() {

@@ -52,6 +52,7 @@ type Site struct {
 	wake chan struct{} // asks the sync loop to look again
 
 	members      *member.Registry
+	reconcileMu  sync.Mutex // one reconcile pass or unjoin at a time
 	membersWake  chan struct{}
 	observeEvery time.Duration
 	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu

@@ -38,7 +38,7 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(20 * time.Millisecond):
 			}
 		}
 	}
@@ -116,6 +116,8 @@ func (s *Site) workloads() (ws []member.Workload, shares []int) {
 }
 
 func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) {
+	s.reconcileMu.Lock()
+	defer s.reconcileMu.Unlock()
 	clusters := s.clustersReady()
 	ws, shares := s.workloads()
 	for j, cluster := range clusters {

@@ -67,8 +67,12 @@ func newClusterCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			if err := c.UnjoinCluster(cmd.Context(), args[0]); err != nil {
+			warning, err := c.UnjoinCluster(cmd.Context(), args[0])
+			if err != nil {
 				return err
+			}
+			if warning != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s unjoined\n", args[0])
 			return nil

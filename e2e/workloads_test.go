@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,40 +35,6 @@ spec:
         resources:
           requests: {cpu: 100m, memory: 64Mi}
 `
-
-// operator writes workloads as the federation's operator, on top of what it wrote before.
-type operator struct {
-	t   *testing.T
-	f   *Fed
-	rep *crdt.Replica
-}
-
-func newOperator(t *testing.T, f *Fed) *operator {
-	genesis, err := os.ReadFile(filepath.Join(f.opts.Dir, "genesis.atoll"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: f.Operator.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &operator{t: t, f: f, rep: rep}
-}
-
-func (o *operator) write(ctx context.Context, at int, ops ...crdt.Op) string {
-	o.t.Helper()
-	env, err := crdt.Sign(o.rep.Prepare(ops, nil), nil, o.f.Operator)
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	if res := o.rep.ReceiveEnvelope(env); len(res.Rejected) > 0 {
-		o.t.Fatal(res.Rejected[0].Err)
-	}
-	if _, err := o.f.Client(at).Submit(ctx, env.Encode()); err != nil {
-		o.t.Fatal(err)
-	}
-	return env.ID.Hex()
-}
 
 func clientset(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -126,13 +90,18 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	op := newOperator(t, f)
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	key := "shop/web"
 	set := func(field, value string) crdt.Op {
 		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: field, Value: []byte(value)}
 	}
-	op.write(ctx, 0, set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", "5"),
-		set("template", webTemplate), set("overrides", `[{"clusters":["`+f.Names[1]+`/c1"],"image":"registry.invalid/web:2"}]`))
+	if err := op.write(ctx, 0, set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", "5"),
+		set("template", webTemplate), set("overrides", `[{"clusters":["`+f.Names[1]+`/c1"],"image":"registry.invalid/web:2"}]`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// 5 replicas over 2 sites: 3 at s00 (its cluster c0), 2 at s01 (c1), with the override there.
 	want := []struct {
@@ -177,7 +146,9 @@ func TestWorkloads(t *testing.T) {
 		t.Fatalf("after unjoin, Atoll's Deployment is still in the cluster: %v", err)
 	}
 	// Removing the workload prunes Atoll's Deployments, and only them.
-	op.write(ctx, 1, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key})
+	if err := op.write(ctx, 1, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key}); err != nil {
+		t.Fatal(err)
+	}
 	waitDeploy(0, func(_ *appsv1.Deployment, err error) bool { return apierrors.IsNotFound(err) })
 	if _, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
 		t.Fatalf("a Deployment Atoll did not create was touched: %v", err)

@@ -129,6 +129,7 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	var cleanup error
 	a, err := member.NewApplier(cfg)
 	if err == nil {
+		defer a.Stop()
 		var deleted []string
 		deleted, err = a.Prune(ctx, nil)
 		s.log.Info("unjoin: deleted Atoll's objects", "cluster", name, "objects", len(deleted))

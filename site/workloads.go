@@ -120,6 +120,13 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	defer s.reconcileMu.Unlock()
 	clusters := s.clustersReady()
 	ws, shares := s.workloads()
+	var status []crdt.Op // written in one change at the end of the pass
+	for name, a := range appliers {
+		if !slices.Contains(clusters, name) {
+			a.Stop()
+			delete(appliers, name)
+		}
+	}
 	for j, cluster := range clusters {
 		a := appliers[cluster]
 		if a == nil {
@@ -163,7 +170,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 				failed = true
 				continue
 			}
-			s.publishStatus(w, cluster, replicas, got)
+			status = append(status, s.statusOps(w, cluster, replicas, got)...)
 		}
 		if failed {
 			continue // prune only after a clean pass
@@ -176,11 +183,17 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			s.log.Info("pruned", "cluster", cluster, "object", key)
 		}
 	}
-	s.dropStatus(ws, clusters)
+	status = append(status, s.dropStatus(ws, clusters)...)
+	if len(status) > 0 {
+		if _, err := s.Write(status); err != nil {
+			s.log.Error("status", "err", err)
+		}
+	}
 }
 
-// publishStatus writes the Status object of a workload in one cluster when it changed.
-func (s *Site) publishStatus(w member.Workload, cluster string, desired int, u *unstructured.Unstructured) {
+// statusOps returns the writes that bring a workload's Status object in one cluster up to
+// date; none when nothing changed.
+func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
 	key := crdt.StatusKey(w.Namespace, w.Name, s.cfg.Name, cluster)
 	num := func(f string) string {
 		v, _, _ := unstructured.NestedInt64(u.Object, "status", f)
@@ -203,17 +216,12 @@ func (s *Site) publishStatus(w member.Workload, cluster string, desired int, u *
 			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte(cur[f])})
 		}
 	}
-	if len(ops) == 0 {
-		return
-	}
-	if _, err := s.Write(ops); err != nil {
-		s.log.Error("status", "workload", w.Namespace+"/"+w.Name, "cluster", cluster, "err", err)
-	}
+	return ops
 }
 
-// dropStatus removes this site's Status objects for workloads or clusters it no longer
-// runs.
-func (s *Site) dropStatus(ws []member.Workload, clusters []string) {
+// dropStatus returns the removes of this site's Status objects for workloads or clusters
+// it no longer runs.
+func (s *Site) dropStatus(ws []member.Workload, clusters []string) []crdt.Op {
 	want := map[string]bool{}
 	for _, w := range ws {
 		for _, c := range clusters {
@@ -229,9 +237,5 @@ func (s *Site) dropStatus(ws []member.Workload, clusters []string) {
 		}
 	}
 	s.mu.Unlock()
-	if len(ops) > 0 {
-		if _, err := s.Write(ops); err != nil {
-			s.log.Error("status cleanup", "err", err)
-		}
-	}
+	return ops
 }

@@ -99,3 +99,30 @@ func newE2EDetectCmd() *cobra.Command {
 	cmd.Flags().IntVar(&trials, "trials", 5, "sites to kill, one after another")
 	return cmd
 }
+
+func newE2EKubeCmd() *cobra.Command {
+	var fl e2eFlags
+	var workloads, samples int
+	cmd := &cobra.Command{
+		Use:     "kube",
+		Short:   "Measure the reconciler on a real cluster: throughput against plain client-go, write-to-Deployment latency (prints JSON; needs make kube)",
+		Example: `  atoll e2e kube --workloads 1000 --samples 50`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, cleanup, err := fl.options()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rep, err := e2e.RunKube(cmd.Context(), o, workloads, samples)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, rep)
+		},
+	}
+	fl.bind(cmd, 2)
+	cmd.Flags().IntVar(&workloads, "workloads", 1000, "workloads to apply, each a one-replica Deployment")
+	cmd.Flags().IntVar(&samples, "samples", 50, "workloads written one at a time for the latency")
+	return cmd
+}

@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"atoll/crdt"
+	"atoll/deploy/testenv"
+	"atoll/site"
+	"atoll/site/member"
+)
+
+// KubeReport is the outcome of RunKube.
+type KubeReport struct {
+	Workloads         int       `json:"workloads"`
+	ClientGoSeconds   float64   `json:"client_go_seconds"`   // plain create loop, same apiserver, same rate limits
+	AtollSeconds      float64   `json:"atoll_seconds"`       // from submitting the workloads until every Deployment exists
+	ThroughputRatio   float64   `json:"throughput_ratio"`    // client_go_seconds / atoll_seconds
+	WriteToDeployment Quantiles `json:"write_to_deployment"` // write at one site until the Deployment exists in another site's cluster
+}
+
+const benchTemplate = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec:
+      containers: [{name: app, image: registry.invalid/app:1, resources: {requests: {cpu: 1m, memory: 1Mi}}}]
+`
+
+// RunKube measures Atoll's reconciler against a plain client-go loop on one real cluster,
+// and the latency from a workload write at one site to its Deployment at another.
+func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport, error) {
+	rep := KubeReport{Workloads: workloads}
+	env, err := testenv.Start(ctx, testenv.Options{Dir: filepath.Join(o.Dir, "kube"), Clusters: 1, NodesPerCluster: 24, NodeCPU: "64", NodeMemory: "256Gi"})
+	if err != nil {
+		return rep, err
+	}
+	defer env.Stop()
+	kc := env.Clusters()[0].Kubeconfig
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		return rep, err
+	}
+	cfg.QPS, cfg.Burst = member.ApplyQPS, member.ApplyBurst
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return rep, err
+	}
+	// Baseline: a plain create loop.
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "base"}}, metav1.CreateOptions{}); err != nil {
+		return rep, err
+	}
+	start := time.Now()
+	for i := range workloads {
+		if _, err := cs.AppsV1().Deployments("base").Create(ctx, deployment(fmt.Sprintf("w%d", i)), metav1.CreateOptions{}); err != nil {
+			return rep, err
+		}
+	}
+	rep.ClientGoSeconds = time.Since(start).Seconds()
+	// Let the baseline's rollouts finish, so both runs meet an equally idle control plane.
+	if err := waitReady(ctx, cs, "base", workloads); err != nil {
+		return rep, err
+	}
+
+	o.Sites = 2
+	f, err := Start(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Stop()
+	if err := f.WaitMembers(ctx); err != nil {
+		return rep, err
+	}
+	b, err := os.ReadFile(kc)
+	if err != nil {
+		return rep, err
+	}
+	if err := f.Client(1).JoinCluster(ctx, site.JoinRequest{Name: "c0", Kubeconfig: string(b)}); err != nil {
+		return rep, err
+	}
+	if err := f.waitFor(ctx, "cluster healthy", func(map[int]site.State) bool {
+		obj, err := f.Client(0).Object(ctx, "cluster", f.Names[1]+"/c0")
+		return err == nil && obj["health"].Value == "healthy"
+	}); err != nil {
+		return rep, err
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		return rep, err
+	}
+	// Latency: one workload at a time, written at site 0, applied by site 1 (the whole
+	// share: only site 1 has a cluster, and an even split gives each site one replica of 2).
+	var lat []time.Duration
+	for i := range samples {
+		name := fmt.Sprintf("l%d", i)
+		start := time.Now()
+		if err := op.write(ctx, 0, workloadOps("lat", name, 2)...); err != nil {
+			return rep, err
+		}
+		for {
+			_, err := cs.AppsV1().Deployments("lat").Get(ctx, name, metav1.GetOptions{})
+			if err == nil {
+				break
+			}
+			if !apierrors.IsNotFound(err) {
+				return rep, err
+			}
+			select {
+			case <-ctx.Done():
+				return rep, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	rep.WriteToDeployment = quantiles(lat)
+
+	// Throughput: all workloads in changes of 100, then wait for every Deployment.
+	start = time.Now()
+	for i := 0; i < workloads; i += 100 {
+		var ops []crdt.Op
+		for j := i; j < min(i+100, workloads); j++ {
+			ops = append(ops, workloadOps("atoll", fmt.Sprintf("w%d", j), 2)...)
+		}
+		if err := op.write(ctx, 0, ops...); err != nil {
+			return rep, err
+		}
+	}
+	for {
+		list, err := cs.AppsV1().Deployments("atoll").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return rep, err
+		}
+		if len(list.Items) >= workloads {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return rep, fmt.Errorf("%d of %d Deployments after %v: %w", len(list.Items), workloads, time.Since(start), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	rep.AtollSeconds = time.Since(start).Seconds()
+	rep.ThroughputRatio = rep.ClientGoSeconds / rep.AtollSeconds
+	return rep, nil
+}
+
+// waitReady waits until n Deployments in ns have all their replicas ready.
+func waitReady(ctx context.Context, cs *kubernetes.Clientset, ns string, n int) error {
+	for {
+		list, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, d := range list.Items {
+			if d.Status.ReadyReplicas == *d.Spec.Replicas {
+				ready++
+			}
+		}
+		if ready >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d Deployments ready in %s: %w", ready, n, ns, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func deployment(name string) *appsv1.Deployment {
+	one := int32(1)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	d.Spec.Replicas = &one
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
+	d.Spec.Template.Labels = map[string]string{"app": name}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "registry.invalid/app:1",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m"), corev1.ResourceMemory: resource.MustParse("1Mi")}}}}
+	return d
+}
+
+func workloadOps(ns, name string, replicas int) []crdt.Op {
+	key := ns + "/" + name
+	set := func(f, v string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
+	}
+	return []crdt.Op{set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", fmt.Sprint(replicas)),
+		set("template", strings.ReplaceAll(benchTemplate, "%s", name))}
+}
+
+// Operator writes workloads as the federation's operator, each change on top of its last.
+type Operator struct {
+	f   *Fed
+	rep *crdt.Replica
+}
+
+func newOperatorFor(f *Fed) (*Operator, error) {
+	genesis, err := os.ReadFile(filepath.Join(f.opts.Dir, "genesis.atoll"))
+	if err != nil {
+		return nil, err
+	}
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: f.Operator.Public()})
+	if err != nil {
+		return nil, err
+	}
+	return &Operator{f: f, rep: rep}, nil
+}
+
+func (o *Operator) write(ctx context.Context, at int, ops ...crdt.Op) error {
+	env, err := crdt.Sign(o.rep.Prepare(ops, nil), nil, o.f.Operator)
+	if err != nil {
+		return err
+	}
+	if res := o.rep.ReceiveEnvelope(env); len(res.Rejected) > 0 {
+		return res.Rejected[0].Err
+	}
+	_, err = o.f.Client(at).Submit(ctx, env.Encode())
+	return err
+}

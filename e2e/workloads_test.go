@@ -61,7 +61,9 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Stop() })
-	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(500 * time.Millisecond) }})
+	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) {
+		c.Observe, c.Resync = site.Duration(500*time.Millisecond), site.Duration(time.Second)
+	}})
 	ctx := deadline(t, 3*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
@@ -138,6 +140,19 @@ func TestWorkloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An edit by hand in the cluster is undone at the next resync.
+	d, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Image = "registry.invalid/hand-edited:9"
+	if _, err := cs[0].AppsV1().Deployments("shop").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploy(0, func(d *appsv1.Deployment, err error) bool {
+		return err == nil && d.Spec.Template.Spec.Containers[0].Image == want[0].image
+	})
+
 	// Unjoining a cluster deletes what Atoll created there, at once.
 	if warning, err := f.Client(1).UnjoinCluster(ctx, "c1"); err != nil || warning != "" {
 		t.Fatal(warning, err)

@@ -36,6 +36,10 @@ type Config struct {
 	// Observe is how often each member cluster is probed and its informers read (default 2s).
 	Observe Duration `json:"observe,omitempty"`
 
+	// Resync is how often every object Atoll applied in a member cluster is applied again,
+	// undoing edits made there by hand (default 5m).
+	Resync Duration `json:"resync,omitempty"`
+
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`
@@ -114,7 +118,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
 	}
-	if c.Observe < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
+	if c.Observe < 0 || c.Resync < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
 		return fmt.Errorf("negative sync or membership setting")
 	}
 	return nil

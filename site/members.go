@@ -127,7 +127,7 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	s.reconcileMu.Lock() // no reconcile pass may re-create objects while they go
 	defer s.reconcileMu.Unlock()
 	var cleanup error
-	a, err := member.NewApplier(cfg)
+	a, err := member.NewApplier(cfg, 0)
 	if err == nil {
 		defer a.Stop()
 		var deleted []string

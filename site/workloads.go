@@ -132,7 +132,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 		if a == nil {
 			cfg, err := s.members.Config(cluster)
 			if err == nil {
-				a, err = member.NewApplier(cfg)
+				a, err = member.NewApplier(cfg, s.cfg.Resync.D())
 			}
 			if err != nil {
 				s.log.Error("member cluster client", "cluster", cluster, "err", err)

@@ -36,7 +36,17 @@ type Applier struct {
 	seen map[schema.GroupVersionResource]cache.GenericLister
 	// namespaces known to exist
 	namespaces map[string]bool
+	// forced are the objects re-applied since the last resync; objects edited in the
+	// cluster by hand keep Atoll's annotation, so every Resync each object is applied
+	// again (server-side apply restores Atoll's fields and leaves others' alone).
+	forced     map[string]bool
+	lastResync time.Time
+	resync     time.Duration
 }
+
+// DefaultResync is how often every object is applied again to undo edits made in the
+// cluster, unless NewApplier is told otherwise.
+const DefaultResync = 5 * time.Minute
 
 // pruned are the resources always searched for Atoll's objects, even after a restart.
 var pruned = []schema.GroupVersionResource{
@@ -54,8 +64,12 @@ const (
 	ApplyBurst = 400
 )
 
-// NewApplier returns an applier for a cluster.
-func NewApplier(cfg *rest.Config) (*Applier, error) {
+// NewApplier returns an applier for a cluster that re-applies every object each resync
+// (DefaultResync if 0).
+func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
+	if resync <= 0 {
+		resync = DefaultResync
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = ApplyQPS, ApplyBurst
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -71,7 +85,7 @@ func NewApplier(cfg *rest.Config) (*Applier, error) {
 		dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
-		ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, namespaces: map[string]bool{},
+		ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, namespaces: map[string]bool{}, forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
 	}
 	for _, g := range pruned {
 		a.seen[g] = nil // listed when pruning; watched once applied
@@ -134,13 +148,19 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	} else {
 		cached, err = l.Get(u.GetName())
 	}
+	if time.Since(a.lastResync) >= a.resync {
+		clear(a.forced)
+		a.lastResync = time.Now()
+	}
 	if err == nil {
 		cur := cached.(*unstructured.Unstructured)
-		if cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] {
+		if cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] && a.forced[key] {
 			return cur, key, nil
 		}
+		a.forced[key] = true
 		return a.apply(ctx, ri, u, key)
 	}
+	a.forced[key] = true
 	out, err := ri.Create(ctx, u, metav1.CreateOptions{FieldManager: FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})

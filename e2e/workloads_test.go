@@ -105,6 +105,26 @@ func TestWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A kind without replicas goes whole to every cluster, through the dynamic client.
+	cmKey := "shop/settings"
+	if err := op.write(ctx, 1, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: cmKey, Field: "template",
+		Value: []byte("apiVersion: v1\nkind: ConfigMap\ndata: {mode: fast}\n")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range cs {
+		for {
+			cm, err := cs[i].CoreV1().ConfigMaps("shop").Get(ctx, "settings", metav1.GetOptions{})
+			if err == nil && cm.Data["mode"] == "fast" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("cluster %d: ConfigMap: %v", i, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+
 	// 5 replicas over 2 sites: 3 at s00 (its cluster c0), 2 at s01 (c1), with the override there.
 	want := []struct {
 		replicas int32
@@ -167,6 +187,9 @@ func TestWorkloads(t *testing.T) {
 	waitDeploy(0, func(_ *appsv1.Deployment, err error) bool { return apierrors.IsNotFound(err) })
 	if _, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
 		t.Fatalf("a Deployment Atoll did not create was touched: %v", err)
+	}
+	if _, err := cs[0].CoreV1().ConfigMaps("shop").Get(ctx, "settings", metav1.GetOptions{}); err != nil {
+		t.Fatalf("pruning web removed the settings workload's ConfigMap: %v", err)
 	}
 	if err := f.waitFor(ctx, "status removed", func(map[int]site.State) bool {
 		obj, err := f.Client(1).Object(ctx, "status", crdt.StatusKey("shop", "web", f.Names[0], "c0"))

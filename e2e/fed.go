@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +39,9 @@ type Options struct {
 	Profile string
 	// Tune, if set, adjusts each site's configuration before it is written.
 	Tune func(i int, c *site.Config)
+	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
+	// processes Sites, Sites+1, ... (all named like site 0). Start starts them all.
+	Replicas int
 }
 
 // Fed is a running federation of site processes.
@@ -60,11 +64,15 @@ func Start(ctx context.Context, o Options) (*Fed, error) {
 	if o.Profile == "" {
 		o.Profile = "local"
 	}
-	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*exec.Cmd, o.Sites), exits: make([]chan error, o.Sites)}
+	procs := o.Sites + max(o.Replicas-1, 0)
+	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*exec.Cmd, procs), exits: make([]chan error, procs)}
 	if err := f.writeFiles(); err != nil {
 		return nil, err
 	}
-	for i := range o.Sites - o.Late {
+	for i := range procs {
+		if i >= o.Sites-o.Late && i < o.Sites {
+			continue
+		}
 		if err := f.StartSite(ctx, i); err != nil {
 			f.Stop()
 			return nil, err
@@ -72,6 +80,9 @@ func Start(ctx context.Context, o Options) (*Fed, error) {
 	}
 	return f, nil
 }
+
+// replicaOf0 reports whether process i is a replica of site 0 (process 0 included).
+func (f *Fed) replicaOf0(i int) bool { return f.opts.Replicas > 1 && (i == 0 || i >= f.opts.Sites) }
 
 func (f *Fed) writeFiles() error {
 	o := f.opts
@@ -117,6 +128,22 @@ func (f *Fed) writeFiles() error {
 		}
 		f.addrs = append(f.addrs, addr)
 	}
+	for k := 1; k < o.Replicas; k++ { // further replicas of site 0, same name and key
+		addr, err := f.listenAddr(o.Sites + k - 1)
+		if err != nil {
+			return err
+		}
+		f.Names, f.addrs = append(f.Names, f.Names[0]), append(f.addrs, addr)
+	}
+	var replica *site.ReplicaConfig
+	if o.Replicas > 1 {
+		replica = &site.ReplicaConfig{}
+		for i := range f.Names {
+			if f.replicaOf0(i) {
+				replica.Peers = append(replica.Peers, site.ReplicaPeer{ID: fmt.Sprintf("r%d", len(replica.Peers)), Address: f.addrs[i]})
+			}
+		}
+	}
 	spec, err := cf.Spec()
 	if err != nil {
 		return err
@@ -129,12 +156,26 @@ func (f *Fed) writeFiles() error {
 		return err
 	}
 	for i, name := range f.Names {
+		proc := name
+		if i >= o.Sites {
+			proc = fmt.Sprintf("%s-r%d", name, i-o.Sites+1)
+		}
 		c := site.Config{
 			Name: name, Identity: name + ".key", Genesis: "genesis.atoll", Listen: f.addrs[i],
-			DataDir: filepath.Join("data", name), Profile: o.Profile, FaultInjection: o.Lab == nil,
+			DataDir: filepath.Join("data", proc), Profile: o.Profile, FaultInjection: o.Lab == nil,
 		}
 		for _, j := range f.seedsOf(i) {
 			c.Seeds = append(c.Seeds, f.addrs[j])
+		}
+		if f.replicaOf0(i) {
+			r := *replica
+			r.ID = fmt.Sprintf("r%d", replicaIndex(f, i))
+			c.Replica = &r
+		}
+		for j := range f.Names {
+			if j != i && f.replicaOf0(j) && !f.replicaOf0(i) {
+				c.Seeds = append(c.Seeds, f.addrs[j]) // whichever replica leads site 0
+			}
 		}
 		if o.Tune != nil {
 			o.Tune(i, &c)
@@ -143,16 +184,23 @@ func (f *Fed) writeFiles() error {
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(o.Dir, name+".yaml")
+		path := filepath.Join(o.Dir, proc+".yaml")
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return err
 		}
 		f.configs = append(f.configs, path)
 		// The socket path must stay under the unix limit of 108 bytes.
-		sock := filepath.Join(o.Dir, "data", name, "atoll.sock")
+		sock := filepath.Join(o.Dir, "data", proc, "atoll.sock")
 		f.clients = append(f.clients, site.NewClient(sock))
 	}
 	return nil
+}
+
+func replicaIndex(f *Fed, i int) int {
+	if i == 0 {
+		return 0
+	}
+	return i - f.opts.Sites + 1
 }
 
 // seedsOf returns the sites i joins through: up to three others, started ones first.
@@ -228,7 +276,7 @@ func (f *Fed) StartSite(ctx context.Context, i int) error {
 	} else {
 		cmd = exec.Command(f.opts.Binary, args...)
 	}
-	logf, err := os.OpenFile(filepath.Join(f.opts.Dir, f.Names[i]+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(strings.TrimSuffix(f.configs[i], ".yaml")+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,8 +44,8 @@ func start(t *testing.T, o Options) *Fed {
 			t.Error(err)
 		}
 		if t.Failed() {
-			for _, name := range f.Names {
-				b, _ := os.ReadFile(filepath.Join(o.Dir, name+".log"))
+			for i, name := range f.Names {
+				b, _ := os.ReadFile(strings.TrimSuffix(f.configs[i], ".yaml") + ".log")
 				if len(b) > 4000 {
 					b = b[len(b)-4000:]
 				}
@@ -61,6 +62,12 @@ func shortTempDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if os.Getenv("ATOLL_E2E_KEEP") == "" {
+			os.RemoveAll(dir)
+		} else {
+			t.Logf("kept %s", dir)
+		}
+	})
 	return dir
 }

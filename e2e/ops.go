@@ -94,8 +94,14 @@ func (f *Fed) States(ctx context.Context) (map[int]site.State, error) {
 // WaitMembers waits until every running site sees every other running site as live.
 func (f *Fed) WaitMembers(ctx context.Context) error {
 	return f.waitFor(ctx, "membership", func(sts map[int]site.State) bool {
+		speakers := 0 // processes that speak for a site: not Raft followers
 		for _, st := range sts {
-			if len(st.Live) != len(sts)-1 {
+			if st.Role != "follower" {
+				speakers++
+			}
+		}
+		for _, st := range sts {
+			if st.Role != "follower" && len(st.Live) != speakers-1 {
 				return false
 			}
 		}

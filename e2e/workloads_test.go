@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,7 +108,7 @@ func TestWorkloads(t *testing.T) {
 
 	// A kind without replicas goes whole to every cluster, through the dynamic client.
 	cmKey := "shop/settings"
-	if err := op.write(ctx, 1, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: cmKey, Field: "template",
+	if err := op.write(ctx, 0, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: cmKey, Field: "template",
 		Value: []byte("apiVersion: v1\nkind: ConfigMap\ndata: {mode: fast}\n")}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,8 @@ func TestWorkloads(t *testing.T) {
 		skey := crdt.StatusKey("shop", "web", f.Names[i], "c"+Seq(i))
 		if err := f.waitFor(ctx, "status "+skey, func(map[int]site.State) bool {
 			obj, err := f.Client(1-i).Object(ctx, "status", skey)
-			return err == nil && obj["ready"].Value == Seq(int(w.replicas)) && obj["desired"].Value == Seq(int(w.replicas))
+			return err == nil && obj["ready"].Value == Seq(int(w.replicas)) && obj["desired"].Value == Seq(int(w.replicas)) &&
+				strings.Contains(obj["conditions"].Value, "Available=True")
 		}); err != nil {
 			t.Fatal(err)
 		}

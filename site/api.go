@@ -25,7 +25,9 @@ type State struct {
 	Changes      int               `json:"changes"`
 	Pending      int               `json:"pending"`
 	Lacking      int               `json:"lacking"`
+	Missing      []string          `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
 	Live         []string          `json:"live"`
+	Role         string            `json:"role"` // "site" (one replica), "leader" or "follower"
 	Counters     map[string]uint64 `json:"counters"`
 	Transport    TransportStats    `json:"transport"`
 }
@@ -117,7 +119,13 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 }
 
 func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
-	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live()}
+	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: "site"}
+	if s.raft != nil {
+		st.Role = "follower"
+		if s.leader() {
+			st.Role = "leader"
+		}
+	}
 	s.mu.Lock()
 	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
 		st.Region, st.Jurisdiction = info.Region, info.Jurisdiction
@@ -127,6 +135,9 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		st.Heads = append(st.Heads, h.Hex())
 	}
 	st.Changes, st.Pending, st.Lacking = s.rep.Len(), s.rep.PendingLen(), s.rep.Lacking()
+	for _, h := range s.rep.Missing(8) {
+		st.Missing = append(st.Missing, h.Hex())
+	}
 	s.mu.Unlock()
 	c := &s.counter
 	st.Counters = map[string]uint64{
@@ -181,6 +192,10 @@ func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, err := s.Write(ops)
+	if errors.Is(err, ErrNotLeader) {
+		writeErr(w, http.StatusServiceUnavailable, err)
+		return
+	}
 	if err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, err)
 		return
@@ -188,13 +203,20 @@ func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
 }
 
-// Write signs ops as this site, stores them durably and pushes them to every live peer.
+// Write signs ops as this site, stores them durably (on a majority of the site's
+// replicas, if it has several) and pushes them to every live peer.
 func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
+	if !s.leader() {
+		return nil, ErrNotLeader
+	}
 	s.mu.Lock()
 	env, res, err := s.rep.Write(s.signer, ops, nil, nil)
-	s.persist(res)
+	s.persistLocal(res)
 	s.mu.Unlock()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.replicate(entryChange, env.Encode()); err != nil {
 		return nil, err
 	}
 	s.push(res.Stored, "")
@@ -211,6 +233,10 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	env, err := crdt.DecodeEnvelope(b)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if !s.leader() {
+		writeErr(w, http.StatusServiceUnavailable, ErrNotLeader)
 		return
 	}
 	s.mu.Lock()

@@ -42,7 +42,10 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("join request: %w", err))
 			return
 		}
-		if err := s.JoinCluster(req.Name, []byte(req.Kubeconfig), req.Labels); err != nil {
+		if err := s.JoinCluster(req.Name, []byte(req.Kubeconfig), req.Labels); errors.Is(err, ErrNotLeader) {
+			writeErr(w, http.StatusServiceUnavailable, err)
+			return
+		} else if err != nil {
 			writeErr(w, http.StatusUnprocessableEntity, err)
 			return
 		}
@@ -53,6 +56,8 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 		switch {
 		case errors.Is(err, member.ErrNotJoined):
 			writeErr(w, http.StatusNotFound, err)
+		case errors.Is(err, ErrNotLeader):
+			writeErr(w, http.StatusServiceUnavailable, err)
 		case errors.Is(err, ErrLeftBehind):
 			writeJSON(w, http.StatusOK, map[string]string{"unjoined": r.PathValue("name"), "warning": err.Error()})
 		case err != nil:

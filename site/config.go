@@ -40,6 +40,9 @@ type Config struct {
 	// undoing edits made there by hand (default 5m).
 	Resync Duration `json:"resync,omitempty"`
 
+	// Replica, if set, makes this process one of several replicas of the site under Raft.
+	Replica *ReplicaConfig `json:"replica,omitempty"`
+
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`

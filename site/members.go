@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -105,6 +106,19 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 
 // JoinCluster registers a member cluster with this site.
 func (s *Site) JoinCluster(name string, kubeconfig []byte, labels map[string]string) error {
+	if !s.leader() {
+		return ErrNotLeader
+	}
+	if s.raft != nil { // every replica stores the credentials, through the log
+		if err := member.CheckKubeconfig(kubeconfig); err != nil {
+			return fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
+		}
+		b, err := json.Marshal(JoinRequest{Name: name, Kubeconfig: string(kubeconfig), Labels: labels})
+		if err != nil {
+			return err
+		}
+		return s.replicate(entryJoin, b)
+	}
 	if err := s.members.Join(name, kubeconfig, labels); err != nil {
 		return err
 	}
@@ -120,6 +134,9 @@ var ErrLeftBehind = errors.New("objects left behind")
 // the cluster and its credentials, and removes its Cluster object from the state. If the
 // cluster cannot be reached, it is unjoined anyway and the error says what was left.
 func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
+	if !s.leader() {
+		return ErrNotLeader
+	}
 	cfg, err := s.members.Config(name)
 	if err != nil {
 		return err
@@ -137,7 +154,12 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	if err != nil {
 		cleanup = fmt.Errorf("%w: cluster %s unjoined, but Atoll's objects may remain in it: %w", ErrLeftBehind, name, err)
 	}
-	if err := s.members.Unjoin(name); err != nil {
+	if s.raft != nil {
+		err = s.replicate(entryUnjoin, []byte(name))
+	} else {
+		err = s.members.Unjoin(name)
+	}
+	if err != nil {
 		return err
 	}
 	s.wakeMembers()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
 
 	"atoll/crdt"
 	"atoll/gossip"
@@ -43,6 +44,10 @@ type Site struct {
 
 	trans *transport.Transport
 	ml    *memberlist.Memberlist
+
+	raft     *raft.Raft // nil for a site of one replica
+	repQueue [][]byte   // received changes to append to the Raft log; guarded by mu
+	repWake  chan struct{}
 
 	peersMu sync.Mutex
 	peers   map[string]*peer  // live peers by name
@@ -99,7 +104,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, inbound: map[string]int{},
-		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}),
+		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	if s.observeEvery == 0 {
 		s.observeEvery = observeInterval
@@ -177,16 +182,65 @@ func (s *Site) Run(ctx context.Context) error {
 	tr.Handle(chanPush, s.servePush)
 	tr.Handle(chanSync, s.serveSync)
 
+	var layer *raftLayer
+	if s.cfg.Replica != nil {
+		r, l, err := s.startRaft()
+		if err != nil {
+			tr.Shutdown()
+			s.st.Close()
+			return err
+		}
+		s.raft, layer = r, l
+	}
 	api, err := s.serveAPI()
 	if err != nil {
+		if s.raft != nil {
+			_ = s.raft.Shutdown().Error()
+			layer.Close()
+		}
 		tr.Shutdown()
 		s.st.Close()
 		return err
 	}
+	ip, port := tr.Addr()
+	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
+	var runErr error
+	if s.cfg.Replica == nil {
+		if err := s.startLeader(ctx); err != nil {
+			api.Close()
+			tr.Shutdown()
+			s.st.Close()
+			return err
+		}
+		<-ctx.Done()
+	} else {
+		runErr = s.followLeadership(ctx)
+		_ = s.raft.Shutdown().Error()
+		layer.Close()
+	}
+	cancel()
+
+	s.log.Info("site stopping", "name", s.cfg.Name)
+	api.Close()
+	if s.ml != nil {
+		_ = s.ml.Leave(time.Second)
+		_ = s.ml.Shutdown()
+	}
+	s.stopPeers()
+	_ = tr.Shutdown()
+	s.wg.Wait()
+	return errors.Join(runErr, s.st.Close())
+}
+
+// startLeader joins the federation and starts what only the replica speaking for the
+// site runs: membership, push and anti-entropy, member clusters, reconciliation.
+func (s *Site) startLeader(ctx context.Context) error {
+	tr := s.trans
 	mc := s.cfg.memberlistConfig()
 	mc.Name = s.cfg.Name
 	mc.Transport = tr
 	mc.UDPBufferSize -= transport.PacketOverhead // keep signed packets within one datagram
+	mc.DeadNodeReclaimTime = time.Millisecond    // a new leader of a site may come back from another address
 	mc.Delegate = delegate{s}
 	mc.Events = events{s}
 	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
@@ -195,30 +249,50 @@ func (s *Site) Run(ctx context.Context) error {
 	mc.BindAddr, mc.BindPort = ip.String(), port
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		api.Close()
-		tr.Shutdown()
-		s.st.Close()
 		return fmt.Errorf("membership: %w", err)
 	}
 	s.ml = ml
-	s.wg.Add(4)
+	s.wg.Add(5)
 	go s.syncLoop(ctx)
 	go s.metaLoop(ctx)
 	go s.membersLoop(ctx)
 	go s.reconcileLoop(ctx)
-	s.wg.Add(1)
 	go s.joinLoop(ctx)
-	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
-	<-ctx.Done()
+	if s.raft != nil {
+		s.wg.Add(1)
+		go s.replicateLoop(ctx)
+	}
+	return nil
+}
 
-	s.log.Info("site stopping", "name", s.cfg.Name)
-	api.Close()
-	_ = ml.Leave(time.Second)
-	_ = ml.Shutdown()
-	s.stopPeers()
-	_ = tr.Shutdown()
-	s.wg.Wait()
-	return s.st.Close()
+// followLeadership waits to become the site's leader, then runs as leader until ctx ends.
+// Losing leadership is fail-stop (ADR 0004): it returns an error and the process exits,
+// to be restarted as a follower by its supervisor.
+func (s *Site) followLeadership(ctx context.Context) error {
+	ch := s.raft.LeaderCh()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case isLeader := <-ch:
+			if !isLeader {
+				continue
+			}
+		}
+		s.log.Info("this replica leads the site", "id", s.cfg.Replica.ID)
+		if err := s.startLeader(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case isLeader := <-ch:
+			if !isLeader {
+				s.log.Error("lost the site's leadership; exiting so a supervisor restarts this replica as a follower")
+				return errors.New("lost leadership")
+			}
+		}
+	}
 }
 
 // joinLoop joins the federation through the seeds, then keeps it whole: every Rejoin it
@@ -303,9 +377,25 @@ func (s *Site) metaLoop(ctx context.Context) {
 	}
 }
 
-// persist stores what the replica accepted; mu must be held. A change is acknowledged
-// only after this returns. A failing disk stops the site: its memory is ahead of its file.
+// persist stores what the replica accepted and, at a Raft leader, queues it for the
+// site's other replicas; mu must be held.
 func (s *Site) persist(res crdt.Result) {
+	s.persistLocal(res)
+	if s.raft != nil && len(res.Stored) > 0 && s.raft.State() == raft.Leader {
+		for _, env := range res.Stored {
+			s.repQueue = append(s.repQueue, env.Encode())
+		}
+		select {
+		case s.repWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// persistLocal stores what the replica accepted; mu must be held. A change is
+// acknowledged only after this returns (and, with replicas, after the Raft log commits
+// it). A failing disk stops the site: its memory is ahead of its file.
+func (s *Site) persistLocal(res crdt.Result) {
 	if len(res.Stored) == 0 {
 		return
 	}

@@ -202,16 +202,16 @@ func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unst
 	gen, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 	cur := map[string]string{
 		"desired": strconv.Itoa(desired), "ready": num("readyReplicas"), "available": num("availableReplicas"),
-		"updated": num("updatedReplicas"), "observed": strconv.FormatInt(gen, 10),
+		"updated": num("updatedReplicas"), "observed": strconv.FormatInt(gen, 10), "conditions": conditions(u),
 	}
 	if !w.Divides(u.GetKind()) {
-		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1"}
+		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u)}
 	}
 	var ops []crdt.Op
 	s.mu.Lock()
 	obj, _ := s.rep.Object(crdt.KindStatus, key)
 	s.mu.Unlock()
-	for _, f := range []string{"desired", "ready", "available", "updated", "observed"} {
+	for _, f := range []string{"desired", "ready", "available", "updated", "observed", "conditions"} {
 		if v, ok := obj[f]; !ok || string(v.Bytes) != cur[f] {
 			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte(cur[f])})
 		}
@@ -238,4 +238,20 @@ func (s *Site) dropStatus(ws []member.Workload, clusters []string) []crdt.Op {
 	}
 	s.mu.Unlock()
 	return ops
+}
+
+// conditions summarizes an object's status conditions as "Type=Status,..." in their order
+// ("" if it has none).
+func conditions(u *unstructured.Unstructured) string {
+	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var parts []string
+	for _, c := range cs {
+		m, _ := c.(map[string]any)
+		t, _ := m["type"].(string)
+		st, _ := m["status"].(string)
+		if t != "" {
+			parts = append(parts, t+"="+st)
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -123,3 +123,9 @@ func restConfig(kubeconfig []byte) (*rest.Config, error) {
 	c.UserAgent = "atoll-site"
 	return c, nil
 }
+
+// CheckKubeconfig reports whether a kubeconfig can be used as a client configuration.
+func CheckKubeconfig(kubeconfig []byte) error {
+	_, err := restConfig(kubeconfig)
+	return err
+}

@@ -1,0 +1,252 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"atoll/crdt"
+	"atoll/gossip"
+	"atoll/site/transport"
+)
+
+// ReplicaConfig makes a site one of several replicas under Raft (docs/adr/0004).
+type ReplicaConfig struct {
+	ID    string        `json:"id"`    // this replica's id, one of Peers
+	Peers []ReplicaPeer `json:"peers"` // every replica of the site, this one included
+}
+
+// ReplicaPeer is one replica: its id and its listen address.
+type ReplicaPeer struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+}
+
+// chanRaft is the stream channel of Raft between a site's replicas.
+const chanRaft byte = 'R'
+
+// ErrNotLeader is returned for writes at a replica that is not the site's Raft leader.
+var ErrNotLeader = errors.New("this replica is not the site's leader")
+
+// Log entry kinds.
+const (
+	entryChange byte = 'E' // an envelope
+	entryJoin   byte = 'J' // a JoinRequest (JSON): credentials stay within the site
+	entryUnjoin byte = 'U' // a cluster name
+)
+
+// raftLayer carries Raft over the site transport: only holders of the site's own key
+// (its replicas) may dial or be dialled.
+type raftLayer struct {
+	s      *Site
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+type doneConn struct {
+	*transport.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *doneConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return c.Conn.Close()
+}
+
+func (l *raftLayer) serve(c *transport.Conn) {
+	if c.Peer != l.s.cfg.Name {
+		l.s.log.Warn("raft stream from another site refused", "peer", c.Peer)
+		return
+	}
+	dc := &doneConn{Conn: c, done: make(chan struct{})}
+	select {
+	case l.ch <- dc:
+	case <-l.closed:
+		return
+	}
+	select {
+	case <-dc.done:
+	case <-l.closed:
+	}
+}
+
+func (l *raftLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, errors.New("raft layer closed")
+	}
+}
+
+func (l *raftLayer) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *raftLayer) Addr() net.Addr {
+	ip, port := l.s.trans.Addr()
+	return &net.TCPAddr{IP: ip, Port: port}
+}
+
+func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return l.s.trans.Dial(ctx, string(addr), l.s.cfg.Name, chanRaft)
+}
+
+// fsm applies the site's Raft log to this replica.
+type fsm struct{ s *Site }
+
+func (f fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	s := f.s
+	switch l.Data[0] {
+	case entryChange:
+		s.mu.Lock()
+		res := s.rep.Receive(l.Data[1:])
+		s.persistLocal(res)
+		s.mu.Unlock()
+	case entryJoin:
+		var req JoinRequest
+		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
+			return err
+		}
+		if err := s.members.Join(req.Name, []byte(req.Kubeconfig), req.Labels); err != nil {
+			return err
+		}
+		s.wakeMembers()
+	case entryUnjoin:
+		return s.members.Unjoin(string(l.Data[1:]))
+	}
+	return nil
+}
+
+// Snapshot is every change this replica holds; Restore receives them all.
+func (f fsm) Snapshot() (raft.FSMSnapshot, error) {
+	var envs [][]byte
+	f.s.mu.Lock()
+	f.s.rep.Changes(func(_ crdt.Hash, env []byte) bool { envs = append(envs, env); return true })
+	f.s.mu.Unlock()
+	return snapshot(envs), nil
+}
+
+func (f fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	r := bufio.NewReader(rc)
+	for {
+		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("raft snapshot: %w", err)
+		}
+		f.s.mu.Lock()
+		f.s.persistLocal(f.s.rep.Receive(b))
+		f.s.mu.Unlock()
+	}
+}
+
+type snapshot [][]byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	w := bufio.NewWriter(sink)
+	for _, b := range s {
+		if err := gossip.WriteFrame(w, b); err != nil {
+			sink.Cancel()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (snapshot) Release() {}
+
+// startRaft starts this replica's Raft, bootstrapping the group on a fresh data file.
+func (s *Site) startRaft() (*raft.Raft, *raftLayer, error) {
+	rc := s.cfg.Replica
+	layer := &raftLayer{s: s, ch: make(chan net.Conn), closed: make(chan struct{})}
+	s.trans.Handle(chanRaft, layer.serve)
+	tr := raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
+	cfg := raft.DefaultConfig()
+	cfg.LocalID = raft.ServerID(rc.ID)
+	cfg.LogOutput = io.Discard
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 500*time.Millisecond, 500*time.Millisecond
+	cfg.LeaderLeaseTimeout = 250 * time.Millisecond
+	st := s.st.Raft()
+	r, err := raft.NewRaft(cfg, fsm{s}, st, st, raft.NewInmemSnapshotStore(), tr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("raft: %w", err)
+	}
+	if last, _ := st.LastIndex(); last == 0 {
+		var servers []raft.Server
+		for _, p := range rc.Peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address)})
+		}
+		if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return nil, nil, fmt.Errorf("raft bootstrap: %w", err)
+		}
+	}
+	return r, layer, nil
+}
+
+// leader reports whether this replica may speak for the site.
+func (s *Site) leader() bool { return s.raft == nil || s.raft.State() == raft.Leader }
+
+// replicate appends entries to the Raft log and waits for them to commit. Without Raft
+// it does nothing.
+func (s *Site) replicate(kind byte, payloads ...[]byte) error {
+	if s.raft == nil {
+		return nil
+	}
+	var fs []raft.ApplyFuture
+	for _, p := range payloads {
+		fs = append(fs, s.raft.Apply(append([]byte{kind}, p...), 10*time.Second))
+	}
+	for _, f := range fs {
+		if err := f.Error(); err != nil {
+			return fmt.Errorf("replicating to the site's replicas: %w", err)
+		}
+		if err, ok := f.Response().(error); ok && err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replicateLoop appends the changes received from peers to the Raft log, without
+// waiting: they can also be fetched again from the federation.
+func (s *Site) replicateLoop(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.repWake:
+		}
+		s.mu.Lock()
+		q := s.repQueue
+		s.repQueue = nil
+		s.mu.Unlock()
+		for _, b := range q {
+			s.raft.Apply(append([]byte{entryChange}, b...), 0)
+		}
+	}
+}

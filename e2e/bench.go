@@ -45,17 +45,11 @@ type LatencyReport struct {
 // how long each takes to be held by every site.
 func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (LatencyReport, error) {
 	rep := LatencyReport{Sites: o.Sites}
-	f, err := Start(ctx, o)
+	f, err := startSettled(ctx, o)
 	if err != nil {
 		return rep, err
 	}
 	defer f.Stop()
-	if err := f.WaitMembers(ctx); err != nil {
-		return rep, err
-	}
-	if err := f.WaitConverged(ctx); err != nil {
-		return rep, err
-	}
 	before, err := f.States(ctx)
 	if err != nil {
 		return rep, err
@@ -112,17 +106,11 @@ type IdleReport struct {
 // RunIdle lets a converged federation sit idle for d and measures what each site sends.
 func RunIdle(ctx context.Context, o Options, d time.Duration) (IdleReport, error) {
 	rep := IdleReport{Sites: o.Sites, Profile: o.Profile}
-	f, err := Start(ctx, o)
+	f, err := startSettled(ctx, o)
 	if err != nil {
 		return rep, err
 	}
 	defer f.Stop()
-	if err := f.WaitMembers(ctx); err != nil {
-		return rep, err
-	}
-	if err := f.WaitConverged(ctx); err != nil {
-		return rep, err
-	}
 	// Let the joins' own traffic (push-pull, first sessions) pass.
 	time.Sleep(min(d/4, 10*time.Second))
 	b0, err := f.States(ctx)
@@ -201,4 +189,22 @@ func RunDetect(ctx context.Context, o Options, trials int) (DetectReport, error)
 	}
 	rep.All, rep.First = quantiles(all), quantiles(first)
 	return rep, nil
+}
+
+// startSettled starts a federation and waits until every site sees the others and they
+// agree; on error nothing is left running.
+func startSettled(ctx context.Context, o Options) (*Fed, error) {
+	f, err := Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.WaitMembers(ctx); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	if err := f.WaitConverged(ctx); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	return f, nil
 }

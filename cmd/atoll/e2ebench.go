@@ -10,6 +10,20 @@ import (
 	"atoll/e2e"
 )
 
+// runJSON prepares a scenario's options, runs it and prints its report as one JSON line.
+func (f *e2eFlags) runJSON(cmd *cobra.Command, run func(e2e.Options) (any, error)) error {
+	o, cleanup, err := f.options()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rep, err := run(o)
+	if err != nil {
+		return err
+	}
+	return printJSON(cmd, rep)
+}
+
 // printJSON writes v as one JSON line.
 func printJSON(cmd *cobra.Command, v any) error {
 	b, err := json.Marshal(v)
@@ -30,16 +44,7 @@ func newE2ELatencyCmd() *cobra.Command {
 		Example: `  atoll e2e latency --sites 20 --writes 200`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, cleanup, err := fl.options()
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			rep, err := e2e.RunLatency(cmd.Context(), o, writes, gap)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rep)
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunLatency(cmd.Context(), o, writes, gap) })
 		},
 	}
 	fl.bind(cmd, 5)
@@ -57,16 +62,7 @@ func newE2EIdleCmd() *cobra.Command {
 		Example: `  atoll e2e idle --sites 20 --for 2m --profile wan`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, cleanup, err := fl.options()
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			rep, err := e2e.RunIdle(cmd.Context(), o, d)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rep)
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunIdle(cmd.Context(), o, d) })
 		},
 	}
 	fl.bind(cmd, 5)
@@ -83,16 +79,7 @@ func newE2EDetectCmd() *cobra.Command {
 		Example: `  atoll e2e detect --sites 5 --trials 5 --profile wan`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, cleanup, err := fl.options()
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			rep, err := e2e.RunDetect(cmd.Context(), o, trials)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rep)
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunDetect(cmd.Context(), o, trials) })
 		},
 	}
 	fl.bind(cmd, 5)
@@ -109,16 +96,7 @@ func newE2EKubeCmd() *cobra.Command {
 		Example: `  atoll e2e kube --workloads 1000 --samples 50`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, cleanup, err := fl.options()
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			rep, err := e2e.RunKube(cmd.Context(), o, workloads, samples)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, rep)
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunKube(cmd.Context(), o, workloads, samples) })
 		},
 	}
 	fl.bind(cmd, 2)

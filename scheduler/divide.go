@@ -1,0 +1,203 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Divide computes the global division of a workload's replicas across sites: the first
+// of the two levels. It is a pure function of the workload and the state; sites that see
+// the same liveness compute the same division.
+//
+// The base division is Webster's method over the sites' weights (the sum of their usable
+// clusters' weights) as if every site were alive. Sites the viewer sees as dead keep their
+// base share on paper, and, when the policy allows takeover, the live sites take it over
+// incrementally (no live site loses a replica), at most MaxSurge in all. When a site
+// returns, sites running more than their share keep the difference until the returning
+// site reports its replicas ready: failback is make-before-break.
+func Divide(w *Workload, st *State) Division {
+	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
+	nominal, actual := eligible(w, st, false), eligible(w, st, true)
+	d.Conditions = append(d.Conditions, actual.notes...)
+	if d.Duplicated {
+		divideDuplicated(w, st, &d, nominal, actual)
+	} else {
+		divideDivided(w, st, &d, nominal, actual)
+	}
+	return d
+}
+
+// duplicated reports whether every placed cluster runs all the replicas.
+func duplicated(w *Workload) bool {
+	rs := w.Policy.ReplicaScheduling
+	return w.Replicas < 0 || rs != nil && rs.ReplicaSchedulingType == Duplicated
+}
+
+// takeover reports whether the policy lets survivors take over, and how many replicas at most.
+func takeover(w *Workload) (bool, int) {
+	if t := w.Policy.Takeover; t != nil && !*t {
+		return false, 0
+	}
+	return true, Surge(w.Policy.MaxSurge, w.Replicas)
+}
+
+// Surge parses a MaxSurge value ("3" or "50%", rounded up) against the desired replicas;
+// "" is 100%. A malformed value counts as 0: no surge.
+func Surge(s string, replicas int) int {
+	if s == "" {
+		return max(replicas, 0)
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0
+		}
+		return (max(replicas, 0)*n + 99) / 100
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidates) {
+	names, weights := nominal.sites()
+	if sum(weights) == 0 && len(names) > 0 {
+		d.Conditions = append(d.Conditions, "every usable cluster has weight 0: divided evenly")
+		for i := range weights {
+			weights[i] = 1
+		}
+	}
+	current, ready := observed(w, st)
+	sticky := make([]int, len(names))
+	for i, n := range names {
+		sticky[i] = current[n]
+	}
+	base := make([]int, len(names))
+	webster(base, weights, sticky, w.Replicas)
+
+	// Shares under the viewer's liveness: live base shares, then takeover.
+	liveNames, liveWeights := actual.sites()
+	if sum(liveWeights) == 0 {
+		for i := range liveWeights {
+			liveWeights[i] = 1
+		}
+	}
+	shares := make([]Share, len(liveNames))
+	seats := make([]int, len(liveNames))
+	liveSticky := make([]int, len(liveNames))
+	lost := w.Replicas
+	var lostFrom []string
+	for i, n := range liveNames {
+		shares[i].Name = n
+		liveSticky[i] = current[n]
+		if j := slices.Index(names, n); j >= 0 {
+			seats[i], shares[i].Base = base[j], base[j]
+			lost -= base[j]
+		}
+	}
+	for j, n := range names {
+		if base[j] > 0 && !slices.Contains(liveNames, n) {
+			lostFrom = append(lostFrom, n)
+		}
+	}
+	on, surge := takeover(w)
+	if lost > 0 && on && len(liveNames) > 0 {
+		extra := min(lost, surge)
+		before := slices.Clone(seats)
+		webster(seats, liveWeights, liveSticky, extra)
+		for i := range shares {
+			shares[i].Takeover = seats[i] - before[i]
+		}
+		lost -= extra
+		if lost > 0 {
+			d.Conditions = append(d.Conditions, fmt.Sprintf("takeover limited to %d by maxSurge %q", extra, w.Policy.MaxSurge))
+		}
+	}
+	if lost > 0 && len(lostFrom) > 0 {
+		d.Conditions = append(d.Conditions, fmt.Sprintf("%d replicas of unavailable sites %s not taken over", lost, strings.Join(lostFrom, ",")))
+	}
+	for i := range shares {
+		shares[i].Replicas = seats[i]
+	}
+	d.Missing = max(lost, 0)
+	hold(shares, current, ready)
+	for i := range shares {
+		shares[i].Reason = reason(&shares[i], nominal, lostFrom)
+	}
+	// Sites with a base share the viewer cannot use appear with 0 replicas.
+	for j, n := range names {
+		if base[j] > 0 && !slices.Contains(liveNames, n) {
+			shares = append(shares, Share{Name: n, Base: base[j], Reason: "unavailable: dead to this site or no usable cluster"})
+		}
+	}
+	d.Sites = keep(shares)
+}
+
+// hold lets shares that run more than their target keep the surplus while others are
+// below target in ready replicas: the surplus needed to cover the shortfall, given to
+// the holders in name order.
+func hold(shares []Share, current, ready map[string]int) {
+	short := 0
+	for _, s := range shares {
+		short += max(s.Replicas-ready[s.Name], 0)
+	}
+	slices.SortFunc(shares, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
+	for i := range shares {
+		s := &shares[i]
+		surplus := current[s.Name] - s.Replicas
+		if surplus <= 0 || short <= 0 {
+			continue
+		}
+		h := min(surplus, short)
+		s.Hold, s.Replicas = h, s.Replicas+h
+		short -= h
+	}
+}
+
+func reason(s *Share, c candidates, lostFrom []string) string {
+	var parts []string
+	if s.Replicas-s.Takeover-s.Hold > 0 || s.Replicas == 0 {
+		r := ReasonRule
+		if c.term != "" {
+			r += ": affinity " + c.term
+		}
+		parts = append(parts, r)
+	}
+	if s.Takeover > 0 {
+		parts = append(parts, fmt.Sprintf("%s: +%d from %s", ReasonTakeover, s.Takeover, strings.Join(lostFrom, ",")))
+	}
+	if s.Hold > 0 {
+		parts = append(parts, fmt.Sprintf("%s: +%d held until others are ready", ReasonHold, s.Hold))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// keep drops shares with nothing to run or to explain and sorts them by name.
+func keep(shares []Share) []Share {
+	shares = slices.DeleteFunc(shares, func(s Share) bool { return s.Replicas == 0 && s.Base == 0 })
+	slices.SortFunc(shares, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
+	return shares
+}
+
+// observed sums, per site, the replicas it applied and the replicas ready.
+func observed(w *Workload, st *State) (current, ready map[string]int) {
+	current, ready = map[string]int{}, map[string]int{}
+	for k, o := range w.Status {
+		site, _, _ := strings.Cut(k, "/")
+		current[site] += o.Desired
+		ready[site] += o.Ready
+	}
+	return current, ready
+}
+
+func sum(xs []int64) int64 {
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}

@@ -17,9 +17,15 @@ import (
 // incrementally (no live site loses a replica), at most MaxSurge in all. When a site
 // returns, sites running more than their share keep the difference until the returning
 // site reports its replicas ready: failback is make-before-break.
-func Divide(w *Workload, st *State) Division {
+func (p *Planner) Divide(w *Workload) Division {
+	st := p.st
 	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
-	nominal, actual := eligible(w, st, false), eligible(w, st, true)
+	nominal := p.eligible(w, false)
+	actual := nominal
+	if !p.allAlive(nominal) {
+		actual = p.eligible(w, true)
+	}
+	p.live[w.Key] = actual
 	d.Conditions = append(d.Conditions, actual.notes...)
 	if d.Duplicated {
 		divideDuplicated(w, st, &d, nominal, actual)
@@ -91,16 +97,18 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 	liveSticky := make([]int, len(liveNames))
 	lost := w.Replicas
 	var lostFrom []string
+	baseAt := index(names)
+	isLive := index(liveNames)
 	for i, n := range liveNames {
 		shares[i].Name = n
 		liveSticky[i] = current[n]
-		if j := slices.Index(names, n); j >= 0 {
+		if j, ok := baseAt[n]; ok {
 			seats[i], shares[i].Base = base[j], base[j]
 			lost -= base[j]
 		}
 	}
 	for j, n := range names {
-		if base[j] > 0 && !slices.Contains(liveNames, n) {
+		if _, ok := isLive[n]; base[j] > 0 && !ok {
 			lostFrom = append(lostFrom, n)
 		}
 	}
@@ -130,16 +138,17 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 	}
 	// Sites with a base share the viewer cannot use appear with 0 replicas.
 	for j, n := range names {
-		if base[j] > 0 && !slices.Contains(liveNames, n) {
+		if _, ok := isLive[n]; base[j] > 0 && !ok {
 			shares = append(shares, Share{Name: n, Base: base[j], Reason: "unavailable: dead to this site or no usable cluster"})
 		}
 	}
 	d.Sites = keep(shares)
 }
 
-// hold lets shares that run more than their target keep the surplus while others are
-// below target in ready replicas: the surplus needed to cover the shortfall, given to
-// the holders in name order.
+// hold lets shares with more ready replicas than their target keep that surplus while
+// others are below target in ready replicas: as much as covers the shortfall, given to
+// the holders in name order. Replicas that are not ready are never held: removing them
+// costs no availability.
 func hold(shares []Share, current, ready map[string]int) {
 	short := 0
 	for _, s := range shares {
@@ -148,7 +157,7 @@ func hold(shares []Share, current, ready map[string]int) {
 	slices.SortFunc(shares, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
 	for i := range shares {
 		s := &shares[i]
-		surplus := current[s.Name] - s.Replicas
+		surplus := min(current[s.Name], ready[s.Name]) - s.Replicas
 		if surplus <= 0 || short <= 0 {
 			continue
 		}
@@ -192,6 +201,15 @@ func observed(w *Workload, st *State) (current, ready map[string]int) {
 		ready[site] += o.Ready
 	}
 	return current, ready
+}
+
+// index maps names to their positions.
+func index(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
 }
 
 func sum(xs []int64) int64 {

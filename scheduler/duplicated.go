@@ -18,8 +18,9 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 	on, _ := takeover(w)
 	current, ready := observed(w, st)
 	var lostFrom []string
+	isLive, isBase := index(liveSites), index(baseSites)
 	for _, n := range baseSites {
-		if !slices.Contains(liveSites, n) {
+		if _, ok := isLive[n]; !ok {
 			lostFrom = append(lostFrom, n)
 		}
 	}
@@ -27,7 +28,7 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 	allReady := true
 	for _, n := range liveSites {
 		s := Share{Name: n, Replicas: per, Reason: ReasonRule}
-		if slices.Contains(baseSites, n) {
+		if _, ok := isBase[n]; ok {
 			s.Base = per
 		} else if on {
 			s.Takeover = per

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -28,48 +29,138 @@ func (c *candidates) sites() (names []string, weights []int64) {
 	return names, weights
 }
 
-// eligible returns the clusters the workload may run in: inside its bound, tolerated,
-// selected by the first affinity term that has a usable cluster, healthy, on a site that
-// is alive when live is set, and within the spread constraints.
-func eligible(w *Workload, st *State, live bool) candidates {
-	p := &w.Policy
-	siteOK := map[string]bool{}
+// Planner divides and places workloads over one state. It caches, per distinct
+// placement and bound, which clusters each affinity term selects and their static
+// weights, so that a pass over many workloads sharing few policies stays cheap.
+type Planner struct {
+	st        *State
+	alive     []bool   // per cluster: its site is alive to the viewer
+	keys      []string // per cluster: "<site>/<cluster>"
+	siteAlive map[string]bool
+	sets      map[string]*clusterSet
+	live      map[string]candidates // by workload key: the usable clusters of its last division
+}
+
+// clusterSet is what a placement and bound select, liveness aside.
+type clusterSet struct {
+	terms   [][]int // per affinity term: indexes into State.Clusters, in order
+	names   []string
+	static  []int64 // per cluster: static weight (nil without a static weight list)
+	invalid string  // why the placement cannot be used, if it cannot
+}
+
+// NewPlanner returns a planner over the state, which it does not copy: the state must not
+// change while the planner is in use.
+func NewPlanner(st *State) *Planner {
+	p := &Planner{st: st, alive: make([]bool, len(st.Clusters)), keys: make([]string, len(st.Clusters)), sets: map[string]*clusterSet{}, live: map[string]candidates{}}
+	alive := map[string]bool{}
 	for _, s := range st.Sites {
-		siteOK[s.Name] = (len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction)) && (s.Alive || !live)
+		alive[s.Name] = s.Alive
 	}
-	var pool []*Cluster
-	for i := range st.Clusters {
-		c := &st.Clusters[i]
-		if siteOK[c.Site] && c.Healthy && Tolerates(p.ClusterTolerations, c) {
-			pool = append(pool, c)
-		}
+	p.siteAlive = alive
+	for i, c := range st.Clusters {
+		p.alive[i] = alive[c.Site]
+		p.keys[i] = c.Site + "/" + c.Name
 	}
-	terms := p.ClusterAffinities
+	return p
+}
+
+// Divide is Planner.Divide over a fresh planner.
+func Divide(w *Workload, st *State) Division { return NewPlanner(st).Divide(w) }
+
+// Local is Planner.Local over a fresh planner.
+func Local(w *Workload, share Share, st *State) []Share { return NewPlanner(st).Local(w, share) }
+
+func (p *Planner) set(w *Workload) *clusterSet {
+	key, _ := json.Marshal(struct {
+		P Placement
+		B []string
+	}{w.Policy.Placement, w.Bound})
+	if cs := p.sets[string(key)]; cs != nil {
+		return cs
+	}
+	cs := &clusterSet{}
+	p.sets[string(key)] = cs
+	pol := &w.Policy
+	inBound := map[string]bool{}
+	for _, s := range p.st.Sites {
+		inBound[s.Name] = len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction)
+	}
+	terms := pol.ClusterAffinities
 	if len(terms) == 0 {
 		var a ClusterAffinity
-		if p.ClusterAffinity != nil {
-			a = *p.ClusterAffinity
+		if pol.ClusterAffinity != nil {
+			a = *pol.ClusterAffinity
 		}
 		terms = []ClusterAffinityTerm{{ClusterAffinity: a}}
 	}
+	matchers := make([]matcher, len(terms))
+	for i, t := range terms {
+		m, err := compile(&t.ClusterAffinity)
+		if err != nil {
+			cs.invalid = fmt.Sprintf("affinity %q: %v", t.AffinityName, err)
+			return cs
+		}
+		matchers[i] = m
+		cs.names = append(cs.names, t.AffinityName)
+	}
+	cs.terms = make([][]int, len(terms))
+	for i := range p.st.Clusters {
+		c := &p.st.Clusters[i]
+		if !inBound[c.Site] || !c.Healthy || !Tolerates(pol.ClusterTolerations, c) {
+			continue
+		}
+		for t, m := range matchers {
+			if m.matches(c) {
+				cs.terms[t] = append(cs.terms[t], i)
+			}
+		}
+	}
+	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {
+		cs.static = make([]int64, len(p.st.Clusters))
+		for _, sw := range rs.WeightPreference.StaticWeightList {
+			m, err := compile(&sw.TargetCluster)
+			if err != nil {
+				cs.invalid = fmt.Sprintf("static weight: %v", err)
+				return cs
+			}
+			for i := range p.st.Clusters {
+				if cs.static[i] == 0 && m.matches(&p.st.Clusters[i]) {
+					cs.static[i] = sw.Weight
+				}
+			}
+		}
+	}
+	return cs
+}
+
+// eligible returns the clusters the workload may run in: inside its bound, tolerated,
+// selected by the first affinity term that has a usable cluster, healthy, on a site that
+// is alive when live is set, and within the spread constraints.
+func (p *Planner) eligible(w *Workload, live bool) candidates {
+	cs := p.set(w)
 	var out candidates
-	for _, t := range terms {
-		out = candidates{term: t.AffinityName}
-		for _, c := range pool {
-			if t.ClusterAffinity.Matches(c) {
-				out.clusters = append(out.clusters, c)
+	if cs.invalid != "" {
+		out.notes = append(out.notes, cs.invalid)
+		return out
+	}
+	for t, idx := range cs.terms {
+		out = candidates{term: cs.names[t], clusters: make([]*Cluster, 0, len(idx)), weights: make([]int64, 0, len(idx))}
+		for _, i := range idx {
+			if !live || p.alive[i] {
+				out.clusters = append(out.clusters, &p.st.Clusters[i])
+				out.weights = append(out.weights, p.weight(w, i, cs.static))
 			}
 		}
 		if len(out.clusters) > 0 {
 			break
 		}
 	}
-	out.weights = make([]int64, len(out.clusters))
-	for i, c := range out.clusters {
-		out.weights[i] = weight(w, c)
-	}
-	for _, sc := range p.SpreadConstraints {
+	for _, sc := range w.Policy.SpreadConstraints {
 		out.spread(sc)
+	}
+	if rs := w.Policy.ReplicaScheduling; rs != nil && rs.ReplicaDivisionPreference == Aggregated && w.Replicas > 0 {
+		out.aggregate(w.Replicas)
 	}
 	if len(out.clusters) == 0 {
 		switch {
@@ -82,31 +173,37 @@ func eligible(w *Workload, st *State, live bool) candidates {
 	return out
 }
 
+// allAlive reports whether every candidate is on a site alive to the viewer: then the
+// candidates under the viewer's liveness are the same.
+func (p *Planner) allAlive(c candidates) bool {
+	for _, cl := range c.clusters {
+		if !p.siteAlive[cl.Site] {
+			return false
+		}
+	}
+	return true
+}
+
 // weight is a cluster's weight for a divided workload: its static weight, its available
 // replicas (dynamic or aggregated), or 1.
-func weight(w *Workload, c *Cluster) int64 {
+func (p *Planner) weight(w *Workload, i int, static []int64) int64 {
 	rs := w.Policy.ReplicaScheduling
 	if rs == nil || rs.ReplicaSchedulingType == Duplicated {
 		return 1
 	}
-	if wp := rs.WeightPreference; wp != nil && len(wp.StaticWeightList) > 0 && wp.DynamicWeight == "" {
-		for _, sw := range wp.StaticWeightList {
-			if sw.TargetCluster.Matches(c) {
-				return sw.Weight
-			}
-		}
-		return 0
-	}
 	dynamic := rs.ReplicaDivisionPreference == Aggregated || rs.WeightPreference != nil && rs.WeightPreference.DynamicWeight == AvailableReplicas
-	if !dynamic {
-		return 1
+	if dynamic {
+		return availableReplicas(w, &p.st.Clusters[i], p.keys[i])
 	}
-	return availableReplicas(w, c)
+	if static != nil {
+		return static[i]
+	}
+	return 1
 }
 
 // availableReplicas is how many more replicas of the workload fit in the cluster, plus
 // those it already runs there, so that a workload's own pods do not push it away.
-func availableReplicas(w *Workload, c *Cluster) int64 {
+func availableReplicas(w *Workload, c *Cluster, key string) int64 {
 	n := int64(-1)
 	for r, req := range w.Request {
 		if req <= 0 {
@@ -120,7 +217,7 @@ func availableReplicas(w *Workload, c *Cluster) int64 {
 		n = pods
 	}
 	n = max(n, 0)
-	return n + int64(w.Status[c.Site+"/"+c.Name].Desired)
+	return n + int64(w.Status[key].Desired)
 }
 
 // spread keeps at most MaxGroups groups, the heaviest first (ties by group name), and
@@ -169,4 +266,27 @@ func (c *candidates) spread(sc SpreadConstraint) {
 	if len(groups) < sc.MinGroups {
 		c.notes = append(c.notes, fmt.Sprintf("spread by %s: %d groups usable, the policy wants at least %d", by, len(groups), sc.MinGroups))
 	}
+}
+
+// aggregate keeps the fewest clusters, largest first (ties by site and name), whose
+// available replicas hold the workload; all of them if none suffice.
+func (c *candidates) aggregate(replicas int) {
+	order := make([]int, len(c.clusters))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(c.weights[b], c.weights[a]) })
+	var sum int64
+	n := 0
+	for n < len(order) && sum < int64(replicas) {
+		sum += c.weights[order[n]]
+		n++
+	}
+	keep := order[:n]
+	slices.Sort(keep)
+	cls, ws := make([]*Cluster, len(keep)), make([]int64, len(keep))
+	for i, j := range keep {
+		cls[i], ws[i] = c.clusters[j], c.weights[j]
+	}
+	c.clusters, c.weights = cls, ws
 }

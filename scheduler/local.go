@@ -1,37 +1,44 @@
 package scheduler
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Local places one site's share of a workload across its own clusters: the second level.
 // Duplicated: every usable cluster runs all the replicas. Divided: Webster's method over
 // the usable clusters' weights, ties going to where replicas already run. In both, a
 // cluster running more than its target keeps the surplus until the others are ready, so a
 // recovered cluster fills before another drains. A share held only for failback stays
-// where it runs.
-func Local(w *Workload, share Share, st *State) []Share {
+// where it runs. It uses the usable clusters of the planner's last Divide of w.
+func (p *Planner) Local(w *Workload, share Share) []Share {
+	st := p.st
 	site := share.Name
-	all := eligible(w, st, true)
+	all, ok := p.live[w.Key]
+	if !ok {
+		all = p.eligible(w, true)
+	}
 	var clusters []*Cluster
 	var weights []int64
-	for i, c := range all.clusters {
-		if c.Site == site {
-			clusters, weights = append(clusters, c), append(weights, all.weights[i])
-		}
+	// Candidates are sorted by site: find this site's run.
+	lo, _ := slices.BinarySearchFunc(all.clusters, site, func(c *Cluster, s string) int { return strings.Compare(c.Site, s) })
+	for i := lo; i < len(all.clusters) && all.clusters[i].Site == site; i++ {
+		clusters, weights = append(clusters, all.clusters[i]), append(weights, all.weights[i])
 	}
 	current, ready := map[string]int{}, map[string]int{}
-	for k, o := range w.Status {
-		if s, c, _ := strings.Cut(k, "/"); s == site {
-			current[c], ready[c] = o.Desired, o.Ready
-		}
-	}
 	if len(clusters) == 0 {
 		// Held only: stay on the healthy clusters that run it now.
 		for i := range st.Clusters {
 			c := &st.Clusters[i]
-			if c.Site == site && c.Healthy && current[c.Name] > 0 {
+			if o := w.Status[p.keys[i]]; c.Site == site && c.Healthy && o.Desired > 0 {
+				current[c.Name], ready[c.Name] = o.Desired, o.Ready
 				clusters, weights = append(clusters, c), append(weights, int64(current[c.Name]))
 			}
 		}
+	}
+	for _, c := range clusters {
+		o := w.Status[site+"/"+c.Name]
+		current[c.Name], ready[c.Name] = o.Desired, o.Ready
 	}
 	out := make([]Share, len(clusters))
 	if duplicated(w) {

@@ -8,8 +8,33 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// Matches reports whether the affinity selects the cluster. A nil affinity selects all.
+// Matches reports whether the affinity selects the cluster. A nil affinity selects all;
+// a malformed one (see Validate) selects none.
 func (a *ClusterAffinity) Matches(c *Cluster) bool {
+	m, err := compile(a)
+	return err == nil && m.matches(c)
+}
+
+// matcher is a compiled ClusterAffinity.
+type matcher struct {
+	a   *ClusterAffinity
+	sel labels.Selector
+}
+
+func compile(a *ClusterAffinity) (matcher, error) {
+	m := matcher{a: a}
+	if a != nil && a.LabelSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(a.LabelSelector)
+		if err != nil {
+			return m, fmt.Errorf("labelSelector: %w", err)
+		}
+		m.sel = sel
+	}
+	return m, nil
+}
+
+func (m matcher) matches(c *Cluster) bool {
+	a := m.a
 	if a == nil {
 		return true
 	}
@@ -22,11 +47,8 @@ func (a *ClusterAffinity) Matches(c *Cluster) bool {
 	if named(a.ExcludeClusters) {
 		return false
 	}
-	if a.LabelSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(a.LabelSelector)
-		if err != nil || !sel.Matches(labels.Set(c.Labels)) {
-			return false
-		}
+	if m.sel != nil && !m.sel.Matches(labels.Set(c.Labels)) {
+		return false
 	}
 	if a.FieldSelector != nil {
 		for _, r := range a.FieldSelector.MatchExpressions {

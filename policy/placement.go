@@ -1,0 +1,194 @@
+package policy
+
+import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"atoll/scheduler"
+)
+
+// spreadFields are the fields a spread constraint may group clusters by: Karmada's and
+// Atoll's site.
+var spreadFields = []string{"site", "cluster", "region", "zone", "provider"}
+
+// validatePlacement checks a placement as Karmada's webhook does, and refuses what Atoll
+// would otherwise have to ignore.
+func validatePlacement(pl *scheduler.Placement, at fieldPath) []error {
+	var errs []error
+	if pl.ClusterAffinity != nil && pl.ClusterAffinities != nil {
+		errs = append(errs, errAt(at.key("clusterAffinities"), "cannot be set with clusterAffinity"))
+	}
+	if err := pl.ClusterAffinity.Validate(); err != nil {
+		errs = append(errs, errAt(at.key("clusterAffinity"), "%v", err))
+	}
+	var names []string
+	for i, t := range pl.ClusterAffinities {
+		q := at.key("clusterAffinities").index(i)
+		for _, msg := range validation.IsQualifiedName(t.AffinityName) {
+			errs = append(errs, errAt(q.key("affinityName"), "%q: %s", t.AffinityName, msg))
+		}
+		if len(t.AffinityName) > 32 {
+			errs = append(errs, errAt(q.key("affinityName"), "%q: at most 32 characters", t.AffinityName))
+		}
+		if slices.Contains(names, t.AffinityName) {
+			errs = append(errs, errAt(q.key("affinityName"), "%q: each affinity term needs a unique name", t.AffinityName))
+		}
+		names = append(names, t.AffinityName)
+		if err := t.ClusterAffinity.Validate(); err != nil {
+			errs = append(errs, errAt(q, "%v", err))
+		}
+	}
+	for i, t := range pl.ClusterTolerations {
+		errs = append(errs, validateToleration(t, at.key("clusterTolerations").index(i))...)
+	}
+	errs = append(errs, validateSpread(pl.SpreadConstraints, at.key("spreadConstraints"))...)
+	if rs := pl.ReplicaScheduling; rs != nil {
+		errs = append(errs, validateReplicaScheduling(rs, at.key("replicaScheduling"))...)
+	}
+	return errs
+}
+
+func validateToleration(t scheduler.Toleration, at fieldPath) []error {
+	var errs []error
+	if t.Key != "" {
+		for _, msg := range validation.IsQualifiedName(t.Key) {
+			errs = append(errs, errAt(at.key("key"), "%q: %s", t.Key, msg))
+		}
+	}
+	switch t.Operator {
+	case "", "Equal":
+		if t.Key == "" {
+			errs = append(errs, errAt(at.key("operator"), "a toleration without a key needs operator Exists"))
+		}
+	case "Exists":
+		if t.Value != "" {
+			errs = append(errs, errAt(at.key("value"), "must be empty with operator Exists"))
+		}
+	default:
+		errs = append(errs, errAt(at.key("operator"), "%q: want Equal or Exists", t.Operator))
+	}
+	switch t.Effect {
+	case "", scheduler.NoSchedule, scheduler.NoExecute:
+	default:
+		errs = append(errs, errAt(at.key("effect"), "%q: want NoSchedule, NoExecute or empty (both)", t.Effect))
+	}
+	if t.TolerationSeconds != nil && t.Effect != scheduler.NoExecute {
+		errs = append(errs, errAt(at.key("tolerationSeconds"), "needs effect NoExecute"))
+	}
+	return errs
+}
+
+func validateSpread(scs []scheduler.SpreadConstraint, at fieldPath) []error {
+	var errs []error
+	var seen []string
+	for i, sc := range scs {
+		q := at.index(i)
+		if sc.SpreadByField != "" && sc.SpreadByLabel != "" {
+			errs = append(errs, errAt(q, "spreadByField and spreadByLabel cannot both be set"))
+		}
+		if sc.SpreadByField != "" && !slices.Contains(spreadFields, sc.SpreadByField) {
+			errs = append(errs, errAt(q.key("spreadByField"), "%q: want one of %v", sc.SpreadByField, spreadFields))
+		}
+		if sc.SpreadByLabel != "" {
+			for _, msg := range validation.IsQualifiedName(sc.SpreadByLabel) {
+				errs = append(errs, errAt(q.key("spreadByLabel"), "%q: %s", sc.SpreadByLabel, msg))
+			}
+		}
+		if sc.MinGroups < 0 {
+			errs = append(errs, errAt(q.key("minGroups"), "must not be negative"))
+		}
+		if sc.MaxGroups < 0 {
+			errs = append(errs, errAt(q.key("maxGroups"), "must not be negative"))
+		}
+		if sc.MaxGroups > 0 && sc.MaxGroups < sc.MinGroups {
+			errs = append(errs, errAt(q.key("maxGroups"), "%d is lower than minGroups %d", sc.MaxGroups, sc.MinGroups))
+		}
+		by := "field " + sc.SpreadByField
+		if sc.SpreadByField == "" && sc.SpreadByLabel == "" {
+			by = "field cluster"
+		} else if sc.SpreadByLabel != "" {
+			by = "label " + sc.SpreadByLabel
+		}
+		if slices.Contains(seen, by) {
+			errs = append(errs, errAt(q, "a second constraint by %s", by))
+		}
+		seen = append(seen, by)
+	}
+	return errs
+}
+
+func validateReplicaScheduling(rs *scheduler.ReplicaScheduling, at fieldPath) []error {
+	var errs []error
+	switch rs.ReplicaSchedulingType {
+	case "", scheduler.Duplicated, scheduler.Divided:
+	default:
+		errs = append(errs, errAt(at.key("replicaSchedulingType"), "%q: want Duplicated or Divided", rs.ReplicaSchedulingType))
+	}
+	switch rs.ReplicaDivisionPreference {
+	case "", scheduler.Aggregated, scheduler.Weighted:
+	default:
+		errs = append(errs, errAt(at.key("replicaDivisionPreference"), "%q: want Aggregated or Weighted", rs.ReplicaDivisionPreference))
+	}
+	if rs.ReplicaSchedulingType == scheduler.Duplicated {
+		if rs.ReplicaDivisionPreference != "" {
+			errs = append(errs, errAt(at.key("replicaDivisionPreference"), "applies only to replicaSchedulingType Divided"))
+		}
+		if rs.WeightPreference != nil {
+			errs = append(errs, errAt(at.key("weightPreference"), "applies only to replicaSchedulingType Divided"))
+		}
+	}
+	wp := rs.WeightPreference
+	if wp == nil {
+		return errs
+	}
+	wat := at.key("weightPreference")
+	if rs.ReplicaDivisionPreference == scheduler.Aggregated {
+		errs = append(errs, errAt(wat, "applies only to replicaDivisionPreference Weighted"))
+	}
+	switch wp.DynamicWeight {
+	case "":
+	case scheduler.AvailableReplicas:
+		if len(wp.StaticWeightList) > 0 {
+			errs = append(errs, errAt(wat.key("staticWeightList"), "cannot be set with dynamicWeight, which Karmada lets win"))
+		}
+	default:
+		errs = append(errs, errAt(wat.key("dynamicWeight"), "%q: want AvailableReplicas", wp.DynamicWeight))
+	}
+	for i, w := range wp.StaticWeightList {
+		q := wat.key("staticWeightList").index(i)
+		if w.Weight < 1 {
+			errs = append(errs, errAt(q.key("weight"), "%d: must be at least 1", w.Weight))
+		}
+		if err := w.TargetCluster.Validate(); err != nil {
+			errs = append(errs, errAt(q.key("targetCluster"), "%v", err))
+		}
+	}
+	return errs
+}
+
+// defaultPlacement makes Karmada's defaults explicit: without replicaScheduling Karmada
+// duplicates; replicaSchedulingType defaults to Divided, and Divided to Weighted (equal
+// weights unless a weightPreference says otherwise); a spread constraint without a
+// field or label spreads by cluster, with minGroups 1.
+func defaultPlacement(pl *scheduler.Placement) {
+	rs := pl.ReplicaScheduling
+	switch {
+	case rs == nil:
+		pl.ReplicaScheduling = &scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Duplicated}
+	case rs.ReplicaSchedulingType == "":
+		rs.ReplicaSchedulingType = scheduler.Divided
+	}
+	if rs := pl.ReplicaScheduling; rs.ReplicaSchedulingType == scheduler.Divided && rs.ReplicaDivisionPreference == "" {
+		rs.ReplicaDivisionPreference = scheduler.Weighted
+	}
+	for i := range pl.SpreadConstraints {
+		sc := &pl.SpreadConstraints[i]
+		if sc.SpreadByField == "" && sc.SpreadByLabel == "" {
+			sc.SpreadByField = "cluster"
+		}
+		if sc.MinGroups == 0 {
+			sc.MinGroups = 1
+		}
+	}
+}

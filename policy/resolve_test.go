@@ -1,0 +1,297 @@
+package policy
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"atoll/scheduler"
+)
+
+// pp is a PropagationPolicy in namespace shop named name, with extra spec lines
+// (indented two spaces) after its selectors; it places on the cluster named name.
+func pp(name, selector, extra string) string {
+	return `apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata:
+  name: ` + name + `
+  namespace: shop
+spec:
+  resourceSelectors:
+` + selector + extra + `
+  placement:
+    clusterAffinity:
+      clusterNames: [` + name + `]
+`
+}
+
+func cpp(name, selector, extra string) string {
+	return strings.Replace(strings.Replace(pp(name, selector, extra), "kind: PropagationPolicy", "kind: ClusterPropagationPolicy", 1), "  namespace: shop\n", "", 1)
+}
+
+const (
+	selByKind  = "  - apiVersion: apps/v1\n    kind: Deployment\n"
+	selByName  = "  - apiVersion: apps/v1\n    kind: Deployment\n    name: web\n"
+	selByLabel = "  - apiVersion: apps/v1\n    kind: Deployment\n    labelSelector:\n      matchLabels: {app: web}\n"
+	selOther   = "  - apiVersion: apps/v1\n    kind: Deployment\n    name: other\n"
+)
+
+func TestPolicyPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		policies []string
+		want     string // the winning policy's name
+	}{
+		{"a PropagationPolicy over a ClusterPropagationPolicy of higher priority",
+			[]string{cpp("c-high", selByName, "  priority: 100\n"), pp("p-low", selByKind, "")}, "p-low"},
+		{"a ClusterPropagationPolicy when no PropagationPolicy matches",
+			[]string{cpp("c", selByKind, ""), pp("p", selOther, ""), deployOther}, "c"},
+		{"higher priority over a more precise match",
+			[]string{pp("by-name", selByName, ""), pp("by-kind", selByKind, "  priority: 1\n")}, "by-kind"},
+		{"negative priority loses to the default 0",
+			[]string{pp("a-neg", selByName, "  priority: -1\n"), pp("b-zero", selByKind, "")}, "b-zero"},
+		{"name over labelSelector", []string{pp("a-label", selByLabel, ""), pp("b-name", selByName, "")}, "b-name"},
+		{"labelSelector over kind", []string{pp("a-kind", selByKind, ""), pp("b-label", selByLabel, "")}, "b-label"},
+		{"the best of a policy's selectors counts", []string{pp("a-label", selByLabel, ""), pp("b-kind-and-name", selByKind+selByName, "")}, "b-kind-and-name"},
+		{"alphabetical on a tie", []string{pp("zeta", selByKind, ""), pp("alpha", selByKind, ""), pp("mid", selByKind, "")}, "alpha"},
+		{"cluster policies: alphabetical on a tie", []string{cpp("zeta", selByName, ""), cpp("beta", selByName, "")}, "beta"},
+		{"cluster policies: priority", []string{cpp("a", selByName, ""), cpp("b", selByKind, "  priority: 2\n")}, "b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws, notes := resolveOK(t, append([]string{deployWeb}, tc.policies...)...)
+			w := find(t, ws, "web")
+			got := w.Policy.ClusterAffinity.ClusterNames
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("placed by %v (%s), want %s; notes %q", got, w.Policy.Source, tc.want, notes)
+			}
+			if !strings.HasSuffix(w.Policy.Source, tc.want) {
+				t.Errorf("Source %q", w.Policy.Source)
+			}
+		})
+	}
+}
+
+const deployOther = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other, namespace: shop}
+`
+
+func TestPolicyNamespaces(t *testing.T) {
+	// A PropagationPolicy places only in its own namespace; a ClusterPropagationPolicy's
+	// selector namespace filters.
+	dev := strings.Replace(deployWeb, "namespace: shop", "namespace: dev", 1)
+	dev = strings.Replace(dev, "name: web\n", "name: web-dev\n", 1)
+	ws, _ := resolveOK(t, deployWeb, dev,
+		pp("p", selByKind, ""),
+		cpp("c", "  - apiVersion: apps/v1\n    kind: Deployment\n    namespace: dev\n", ""))
+	if s := find(t, ws, "web").Policy.Source; s != "PropagationPolicy shop/p" {
+		t.Errorf("shop/web placed by %q", s)
+	}
+	if s := find(t, ws, "web-dev").Policy.Source; s != "ClusterPropagationPolicy c" {
+		t.Errorf("dev/web-dev placed by %q", s)
+	}
+}
+
+func TestLosingPolicyNote(t *testing.T) {
+	_, notes := resolveOK(t, deployWeb, pp("a", selByName, ""), pp("b", selByKind, ""))
+	if len(notes) != 1 || !strings.Contains(notes[0], "PropagationPolicy shop/b is not used: PropagationPolicy shop/a takes precedence") {
+		t.Errorf("notes %q", notes)
+	}
+}
+
+func TestWorkload(t *testing.T) {
+	ws, _ := resolveOK(t, deployWeb+"status:\n  replicas: 3\n", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {a: b}
+`, `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec: {serviceName: db}
+`, `apiVersion: example.com/v1
+kind: Deployment
+metadata: {name: custom, namespace: shop}
+spec: {replicas: 7}
+`)
+	web := find(t, ws, "web")
+	if web.Namespace != "shop" || web.APIVersion != "apps/v1" || web.Kind != "Deployment" || web.Replicas != 3 || web.Source != "t0.yaml:1" {
+		t.Errorf("web: %+v", web)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(web.Template, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tmpl["status"]; ok || tmpl["spec"] == nil {
+		t.Errorf("template keeps status or lost spec: %s", web.Template)
+	}
+	if !reflect.DeepEqual(web.Policy, scheduler.Policy{}) || web.Overrides != nil || web.Bound != nil {
+		t.Errorf("web without policies: %+v", web)
+	}
+	cfg := find(t, ws, "cfg")
+	if cfg.Namespace != "default" || cfg.Replicas != -1 || cfg.Source != "t1.yaml:1" {
+		t.Errorf("cfg: %+v", cfg)
+	}
+	if db := find(t, ws, "db"); db.Replicas != 1 {
+		t.Errorf("StatefulSet without replicas: %d, want 1", db.Replicas)
+	}
+	if c := find(t, ws, "custom"); c.Replicas != -1 {
+		t.Errorf("a Deployment of another group: replicas %d, want -1", c.Replicas)
+	}
+	if ws[0].Name != "web" || ws[3].Name != "custom" {
+		t.Errorf("workloads not in input order")
+	}
+}
+
+func TestKarmadaDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		want        scheduler.ReplicaScheduling
+	}{
+		{"no replicaScheduling: Duplicated", "", scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Duplicated}},
+		{"empty type: Divided, Weighted", "    replicaScheduling: {}\n", scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Divided, ReplicaDivisionPreference: scheduler.Weighted}},
+		{"Divided: Weighted", "    replicaScheduling: {replicaSchedulingType: Divided}\n", scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Divided, ReplicaDivisionPreference: scheduler.Weighted}},
+		{"Aggregated kept", "    replicaScheduling: {replicaDivisionPreference: Aggregated}\n", scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Divided, ReplicaDivisionPreference: scheduler.Aggregated}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws, _ := resolveOK(t, deployWeb, pp("p", selByName, "")+tc.extra)
+			if got := *find(t, ws, "web").Policy.ReplicaScheduling; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	ws, _ := resolveOK(t, deployWeb, pp("p", selByName, "")+"    spreadConstraints:\n    - maxGroups: 2\n    - spreadByLabel: rack\n      minGroups: 2\n")
+	got := find(t, ws, "web").Policy.SpreadConstraints
+	want := []scheduler.SpreadConstraint{{SpreadByField: "cluster", MaxGroups: 2, MinGroups: 1}, {SpreadByLabel: "rack", MinGroups: 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("spread %+v, want %+v", got, want)
+	}
+}
+
+func TestAnnotations(t *testing.T) {
+	withAnn := func(doc, ann string) string {
+		return strings.Replace(doc, "  namespace: shop\n", "  namespace: shop\n  annotations:\n"+ann, 1)
+	}
+	t.Run("on the policy", func(t *testing.T) {
+		ws, _ := resolveOK(t, deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/bound: \"EU, CH\"\n    atoll.io/takeover: \"false\"\n    atoll.io/max-surge: 50%\n"))
+		w := find(t, ws, "web")
+		if !reflect.DeepEqual(w.Bound, []string{"CH", "EU"}) || w.Policy.Takeover == nil || *w.Policy.Takeover || w.Policy.MaxSurge != "50%" {
+			t.Errorf("bound %v takeover %v surge %q", w.Bound, w.Policy.Takeover, w.Policy.MaxSurge)
+		}
+	})
+	t.Run("on the manifest", func(t *testing.T) {
+		ws, _ := resolveOK(t, withAnn(deployWeb, "    atoll.io/bound: EU\n"), pp("p", selByName, ""))
+		if w := find(t, ws, "web"); !reflect.DeepEqual(w.Bound, []string{"EU"}) || w.Policy.Takeover != nil {
+			t.Errorf("bound %v takeover %v", w.Bound, w.Policy.Takeover)
+		}
+	})
+	t.Run("on both, equal as sets", func(t *testing.T) {
+		ws, _ := resolveOK(t, withAnn(deployWeb, "    atoll.io/bound: CH,EU\n"), withAnn(pp("p", selByName, ""), "    atoll.io/bound: EU,CH\n"))
+		if w := find(t, ws, "web"); !reflect.DeepEqual(w.Bound, []string{"CH", "EU"}) {
+			t.Errorf("bound %v", w.Bound)
+		}
+	})
+	for _, tc := range []struct {
+		name     string
+		manifest string
+		policy   string
+		want     string
+	}{
+		{"differ", withAnn(deployWeb, "    atoll.io/bound: EU\n"), withAnn(pp("p", selByName, ""), "    atoll.io/bound: US\n"),
+			`t0.yaml:7: Deployment shop/web: metadata.annotations.atoll.io/bound: EU differs from PropagationPolicy shop/p's US`},
+		{"bad jurisdiction", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/bound: EU,E_U\n"),
+			`t1.yaml:7: PropagationPolicy shop/p: metadata.annotations.atoll.io/bound: jurisdiction "E_U": want 1 to 63 letters`},
+		{"empty bound", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/bound: \"\"\n"), `jurisdiction "": want`},
+		{"repeated jurisdiction", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/bound: EU,EU\n"), `jurisdiction "EU" listed twice`},
+		{"takeover", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/takeover: \"yes\"\n"), `atoll.io/takeover: "yes": want "true" or "false"`},
+		{"max-surge", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/max-surge: 3x\n"), `atoll.io/max-surge: "3x": want a count`},
+		{"max-surge over 100%", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/max-surge: 101%\n"), `at most 100%`},
+		{"unknown on a policy", deployWeb, withAnn(pp("p", selByName, ""), "    atoll.io/bounds: EU\n"), `t1.yaml:7: PropagationPolicy shop/p: metadata.annotations.atoll.io/bounds: unknown Atoll annotation`},
+		{"takeover on a manifest", withAnn(deployWeb, "    atoll.io/takeover: \"true\"\n"), pp("p", selByName, ""), `t0.yaml:7: Deployment shop/web: metadata.annotations.atoll.io/takeover: unknown Atoll annotation; here Atoll reads atoll.io/bound`},
+		{"on an OverridePolicy", deployWeb, strings.Replace(op("o", selByName, imageRule), "metadata:\n", "metadata:\n  annotations: {atoll.io/bound: EU}\n", 1), `OverridePolicy shop/o: metadata.annotations.atoll.io/bound: unknown Atoll annotation`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			contains(t, resolveErr(t, tc.manifest, tc.policy), tc.want)
+		})
+	}
+}
+
+func TestManifestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		texts []string
+		want  string
+	}{
+		{"cluster-scoped", []string{"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n"}, "t0.yaml:1: ClusterRole r: ClusterRole is cluster-scoped: Atoll places namespaced workloads only"},
+		{"cluster-scoped in a List", []string{"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: storage.k8s.io/v1\n  kind: StorageClass\n  metadata: {name: fast}\n"}, "t0.yaml:7: StorageClass fast: StorageClass is cluster-scoped"},
+		{"no kind", []string{"apiVersion: v1\nmetadata: {name: a}\n"}, "t0.yaml:1: a: apiVersion and kind are required"},
+		{"bad apiVersion", []string{"apiVersion: a/b/c\nkind: ConfigMap\nmetadata: {name: a}\n"}, `t0.yaml:1: ConfigMap a: apiVersion: unexpected GroupVersion string: a/b/c`},
+		{"kind not a string", []string{"apiVersion: v1\nkind: 3\nmetadata: {name: a}\n"}, "apiVersion and kind are required"},
+		{"no name", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: shop\n"}, "t0.yaml:3: ConfigMap shop/: metadata.name: required"},
+		{"generateName", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: x-\n"}, "t0.yaml:4: ConfigMap default/: metadata.generateName: not supported by Atoll"},
+		{"no metadata", []string{"apiVersion: v1\nkind: ConfigMap\n"}, "metadata: required"},
+		{"bad namespace", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: Shop_1\n"}, `t0.yaml:5: ConfigMap Shop_1/a: metadata.namespace: "Shop_1"`},
+		{"slash in name", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a/b\n"}, `t0.yaml:4: ConfigMap default/a/b: metadata.name: "a/b"`},
+		{"label not a string", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    v: 1\n"}, "t0.yaml:6: ConfigMap default/a: metadata.labels.v: expected a string, found a number"},
+		{"replicas not a number", []string{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  replicas: \"3\"\n"}, "t0.yaml:5: Deployment default/a: spec.replicas: 3: want a non-negative integer"},
+		{"negative replicas", []string{"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: a}\nspec:\n  replicas: -1\n"}, "spec.replicas: -1: want a non-negative integer"},
+		{"same namespace and name", []string{deployWeb, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n"}, "t1.yaml:1: Service shop/web: Deployment shop/web at t0.yaml:1 has the same namespace and name"},
+		{"another Karmada kind", []string{"apiVersion: policy.karmada.io/v1alpha1\nkind: FederatedResourceQuota\nmetadata: {name: q}\n"}, "t0.yaml:1: FederatedResourceQuota q: policy.karmada.io/v1alpha1: not supported by Atoll"},
+		{"a Karmada work", []string{"apiVersion: work.karmada.io/v1alpha2\nkind: ResourceBinding\nmetadata: {name: q}\n"}, "not supported by Atoll"},
+		{"another policy version", []string{deployWeb, strings.Replace(pp("p", selByName, ""), "v1alpha1", "v1beta1", 1)}, `t1.yaml:1: PropagationPolicy shop/p: apiVersion: "policy.karmada.io/v1beta1": Atoll reads policy.karmada.io/v1alpha1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			contains(t, resolveErr(t, tc.texts...), tc.want)
+		})
+	}
+}
+
+func TestNamespaceSkipped(t *testing.T) {
+	ws, notes := resolveOK(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", deployWeb)
+	if len(ws) != 1 || len(notes) != 1 || notes[0] != "t0.yaml:1: Namespace shop skipped: Atoll creates namespaces where workloads need them" {
+		t.Errorf("workloads %d, notes %q", len(ws), notes)
+	}
+}
+
+func TestUnmatchedPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		texts []string
+		want  string
+	}{
+		{"PropagationPolicy", []string{deployWeb, pp("p", selOther, "")},
+			"t1.yaml:1: PropagationPolicy shop/p matches no manifest in this apply; Atoll stores the placement with each workload, so apply policies together with their manifests"},
+		{"another namespace", []string{strings.Replace(deployWeb, "namespace: shop", "namespace: dev", 1), pp("p", selByKind, "")}, "PropagationPolicy shop/p matches no manifest"},
+		{"ClusterPropagationPolicy", []string{deployWeb, cpp("c", selOther, "")}, "t1.yaml:1: ClusterPropagationPolicy c matches no manifest"},
+		{"OverridePolicy", []string{deployWeb, op("o", selOther, imageRule)}, "t1.yaml:1: OverridePolicy shop/o matches no manifest in this apply; Atoll stores the overrides with each workload"},
+		{"only a Namespace", []string{"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", strings.Replace(pp("p", "  - apiVersion: v1\n    kind: Namespace\n", ""), "  namespace: shop\n", "", 1)}, "matches no manifest"},
+		{"policy alone", []string{pp("p", selByKind, "")}, "matches no manifest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			contains(t, resolveErr(t, tc.texts...), tc.want)
+		})
+	}
+}
+
+func TestDuplicatePolicies(t *testing.T) {
+	contains(t, resolveErr(t, deployWeb, pp("p", selByName, ""), pp("p", selByKind, "")),
+		"t2.yaml:1: PropagationPolicy shop/p: also at t1.yaml:1")
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	err := resolveErr(t, deployWeb, pp("p", selByName, "  failover: {}\n")+"    foo: 1\n", "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n")
+	lines := strings.Split(err, "\n")
+	want := []string{
+		"t1.yaml:11: PropagationPolicy shop/p: spec.failover: not supported by Atoll",
+		`t1.yaml:16: PropagationPolicy shop/p: unknown field "spec.placement.foo"`,
+		"t2.yaml:1: Node n: Node is cluster-scoped",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d errors:\n%s", len(lines), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("error %d: %q, want %q", i, lines[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package policy
+
+import (
+	"encoding/json"
+
+	"atoll/scheduler"
+)
+
+// Workload is one manifest of an apply, with the placement and overrides its policies
+// give it.
+type Workload struct {
+	Namespace, Name  string // the namespace defaults to "default"
+	APIVersion, Kind string
+	// Replicas is spec.replicas of a Deployment, StatefulSet or ReplicaSet (1 when
+	// absent), or -1 for kinds without replicas.
+	Replicas int
+	Template []byte           // the manifest as JSON, status dropped
+	Policy   scheduler.Policy // from the winning (Cluster)PropagationPolicy; zero if none
+	// Overrides are the rules of every matching (Cluster)OverridePolicy, in the order
+	// they apply (see Apply).
+	Overrides []Rule
+	Bound     []string // jurisdictions it may run in, sorted; empty: anywhere
+	Source    string   // where the manifest was read: "file.yaml:12"
+}
+
+// Rule is one override rule, Karmada's RuleWithCluster: overriders for the clusters its
+// target selects. Atoll stores a workload's rules as JSON in its "overrides" field.
+type Rule struct {
+	// TargetCluster selects the clusters the rule applies to; nil selects all.
+	TargetCluster *scheduler.ClusterAffinity `json:"targetCluster,omitempty"`
+	Overriders    Overriders                 `json:"overriders"`
+	// Source names the policy and rule, for messages: "OverridePolicy shop/op
+	// overrideRules[1]". Not a Karmada field.
+	Source string `json:"source,omitempty"`
+}
+
+// Overriders are Karmada's overriders, and Atoll's EnvOverrider. Within a rule they apply
+// in the order image, command, args, labels, annotations, env, plaintext.
+type Overriders struct {
+	Plaintext            []PlaintextOverrider       `json:"plaintext,omitempty"`
+	ImageOverrider       []ImageOverrider           `json:"imageOverrider,omitempty"`
+	CommandOverrider     []CommandArgsOverrider     `json:"commandOverrider,omitempty"`
+	ArgsOverrider        []CommandArgsOverrider     `json:"argsOverrider,omitempty"`
+	LabelsOverrider      []LabelAnnotationOverrider `json:"labelsOverrider,omitempty"`
+	AnnotationsOverrider []LabelAnnotationOverrider `json:"annotationsOverrider,omitempty"`
+	// EnvOverrider is Atoll's: Karmada has none.
+	EnvOverrider []EnvOverrider `json:"envOverrider,omitempty"`
+}
+
+// PlaintextOverrider is one JSON patch operation: add, remove or replace the value at
+// Path (a JSON pointer, RFC 6901).
+type PlaintextOverrider struct {
+	Path     string          `json:"path"`
+	Operator string          `json:"operator"`
+	Value    json.RawMessage `json:"value,omitempty"` // required for add and replace; none for remove
+}
+
+// ImageOverrider changes one component (Registry, Repository or Tag) of container images
+// of the form [registry/]repository[:tag|@digest]: add appends Value to it, replace sets
+// it, remove clears it.
+type ImageOverrider struct {
+	// Predicate selects one image by its path; nil selects every container's image of a
+	// Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob.
+	Predicate *ImagePredicate `json:"predicate,omitempty"`
+	Component string          `json:"component"` // Registry, Repository or Tag
+	Operator  string          `json:"operator"`  // add, remove or replace
+	Value     string          `json:"value,omitempty"`
+}
+
+// ImagePredicate selects the image at Path, such as "/spec/template/spec/containers/0/image".
+type ImagePredicate struct {
+	Path string `json:"path"`
+}
+
+// CommandArgsOverrider edits the command or args of the named container: add appends
+// Value, remove deletes every item equal to one in Value.
+type CommandArgsOverrider struct {
+	ContainerName string   `json:"containerName"`
+	Operator      string   `json:"operator"` // add or remove
+	Value         []string `json:"value,omitempty"`
+}
+
+// LabelAnnotationOverrider edits metadata.labels or metadata.annotations: add sets each
+// key, replace sets the keys already present, remove deletes the keys present.
+type LabelAnnotationOverrider struct {
+	Operator string            `json:"operator"` // add, remove or replace
+	Value    map[string]string `json:"value,omitempty"`
+}
+
+// EnvOverrider edits the env of the named container, by variable name, with the
+// semantics of LabelAnnotationOverrider: add sets each variable (appended when new),
+// replace sets the variables already present, remove deletes the ones present. Setting
+// a variable drops its valueFrom. Atoll's extension: Karmada has no env overrider.
+type EnvOverrider struct {
+	ContainerName string   `json:"containerName"`
+	Operator      string   `json:"operator"` // add, remove or replace
+	Value         []EnvVar `json:"value,omitempty"`
+}
+
+// EnvVar is a container environment variable with a literal value.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// Operators of the overriders.
+const (
+	OpAdd     = "add"
+	OpRemove  = "remove"
+	OpReplace = "replace"
+)
+
+// Image components.
+const (
+	Registry   = "Registry"
+	Repository = "Repository"
+	Tag        = "Tag"
+)

@@ -24,6 +24,9 @@ type Config struct {
 	// whole header, signatures included, so replicas in one process (the simulator) may
 	// share one and verify each change once.
 	Verified VerifiedSet
+	// BodySent, if set, is called whenever EnvelopeFor hands out a change with its sealed
+	// bodies, for the residency audit. It must not call back into the replica.
+	BodySent func(id Hash, peer PubKey, bound []string)
 }
 
 // VerifiedSet is a set of change ids whose signatures are known to be good.
@@ -505,7 +508,11 @@ func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return n.envelope(r.mayHold(n, peer)), true
+	with := r.mayHold(n, peer)
+	if with && r.cfg.BodySent != nil {
+		r.cfg.BodySent(n.id, peer, n.bound)
+	}
+	return n.envelope(with), true
 }
 
 func (r *Replica) mayHold(n *node, peer PubKey) bool {

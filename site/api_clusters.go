@@ -66,6 +66,8 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 			writeJSON(w, http.StatusOK, map[string]string{"unjoined": r.PathValue("name")})
 		}
 	})
+	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", s.handlePlacement)
+	mux.HandleFunc("GET /v1/audit", s.handleAudit)
 	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", func(w http.ResponseWriter, r *http.Request) {
 		kind, err := crdt.ParseKind(r.PathValue("kind"))
 		if err != nil {

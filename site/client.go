@@ -150,3 +150,17 @@ func (c *Client) Object(ctx context.Context, kind, key string) (map[string]Objec
 	}
 	return out, err
 }
+
+// Placement explains a workload's placement as the site computes it now.
+func (c *Client) Placement(ctx context.Context, namespace, name string) (Placement, error) {
+	var out Placement
+	_, err := c.do(ctx, http.MethodGet, "/v1/placement/"+namespace+"/"+name, nil, "", &out)
+	return out, err
+}
+
+// Audit returns the site's residency audit records.
+func (c *Client) Audit(ctx context.Context) ([]AuditRecord, error) {
+	var out []AuditRecord
+	_, err := c.do(ctx, http.MethodGet, "/v1/audit", nil, "", &out)
+	return out, err
+}

@@ -40,6 +40,9 @@ type Config struct {
 	// undoing edits made there by hand (default 5m).
 	Resync Duration `json:"resync,omitempty"`
 
+	// Schedule tunes how this site reacts to other sites' liveness.
+	Schedule ScheduleConfig `json:"schedule,omitzero"`
+
 	// Replica, if set, makes this process one of several replicas of the site under Raft.
 	Replica *ReplicaConfig `json:"replica,omitempty"`
 
@@ -98,6 +101,26 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
+// ScheduleConfig is the hysteresis on liveness that the scheduler sees.
+type ScheduleConfig struct {
+	// Settle: a site that was lost and comes back counts as alive after this long
+	// (default 3s), so a flapping site does not move shares back and forth.
+	Settle Duration `json:"settle,omitempty"`
+	// Startup: for this long after start (default 10s), sites not yet seen count as alive,
+	// so a starting site does not take over everything before the membership forms.
+	Startup Duration `json:"startup,omitempty"`
+}
+
+func (c ScheduleConfig) settle() time.Duration  { return orDefault(c.Settle.D(), 3*time.Second) }
+func (c ScheduleConfig) startup() time.Duration { return orDefault(c.Startup.D(), 10*time.Second) }
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
 // Validate checks the configuration without changing it.
 func (c Config) Validate() error {
 	if c.Name == "" {
@@ -121,7 +144,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
 	}
-	if c.Observe < 0 || c.Resync < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
+	if c.Observe < 0 || c.Resync < 0 || c.Schedule.Settle < 0 || c.Schedule.Startup < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
 		return fmt.Errorf("negative sync or membership setting")
 	}
 	return nil

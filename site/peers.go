@@ -26,6 +26,7 @@ type peer struct {
 	name  string
 	key   crdt.PubKey
 	addr  string
+	since time.Time // when memberlist reported it alive
 	queue chan crdt.Hash
 	stop  chan struct{}
 }
@@ -44,7 +45,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		s.peersMu.Unlock()
 		return
 	}
-	p := &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), stop: make(chan struct{})}
+	p := &peer{name: n.Name, key: key, addr: addr, since: time.Now(), queue: make(chan crdt.Hash, s.sync.QueueLength), stop: make(chan struct{})}
 	s.peers[n.Name] = p
 	s.peersMu.Unlock()
 	s.wg.Add(1)
@@ -53,6 +54,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 	s.ae.Join(n.Name)
 	s.mu.Unlock()
 	s.log.Info("peer alive", "peer", n.Name, "addr", addr)
+	s.wakeReconcile()
 }
 
 // removePeer stops pushing to a site memberlist reports dead or gone.
@@ -60,10 +62,14 @@ func (s *Site) removePeer(name string) {
 	s.peersMu.Lock()
 	p := s.peers[name]
 	delete(s.peers, name)
+	if p != nil {
+		s.gone[name] = time.Now()
+	}
 	s.peersMu.Unlock()
 	if p == nil {
 		return
 	}
+	s.wakeReconcile()
 	close(p.stop)
 	s.mu.Lock()
 	s.ae.Leave(name)

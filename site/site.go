@@ -51,7 +51,9 @@ type Site struct {
 
 	peersMu sync.Mutex
 	peers   map[string]*peer  // live peers by name
-	known   map[string]string // last known address of every site seen, by name
+	known   map[string]string    // last known address of every site seen, by name
+	gone    map[string]time.Time // when each site that was live was last lost
+	started time.Time
 	inbound map[string]int    // sessions peers started that are running, by peer
 
 	wake chan struct{} // asks the sync loop to look again
@@ -61,6 +63,9 @@ type Site struct {
 	membersWake  chan struct{}
 	observeEvery time.Duration
 	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu
+	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
+	decisions    *decisions
+	audit        *auditLog
 	counter      counters
 	wg           sync.WaitGroup
 	ctx          context.Context
@@ -84,7 +89,12 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public()})
+	var self *Site // for the audit hook, set once the site exists
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
+		if self != nil {
+			self.bodySent(id, peer, bound)
+		}
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
 	}
@@ -103,9 +113,10 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, inbound: map[string]int{},
+		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), audit: newAuditLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
+	self = s
 	if s.observeEvery == 0 {
 		s.observeEvery = observeInterval
 	}
@@ -170,6 +181,7 @@ func (s *Site) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.ctx = ctx
+	s.started = time.Now()
 	tr, err := transport.New(transport.Config{
 		Name: s.cfg.Name, Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
 		AdvertiseAddr: s.cfg.Advertise, Peers: charterPeers{s}, Logger: s.log,

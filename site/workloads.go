@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"atoll/crdt"
+	"atoll/scheduler"
 	"atoll/site/member"
 )
 
@@ -17,8 +19,9 @@ import (
 const reconcileInterval = 5 * time.Second
 
 // reconcileLoop applies this site's share of every workload into its healthy member
-// clusters, level-based: each pass computes everything from the state, applies what
-// differs, prunes what Atoll created and no longer wants, and publishes status.
+// clusters, level-based: each pass divides every workload from the state, applies what
+// differs, prunes what Atoll created and no longer wants, and publishes status. A pass
+// runs when changes arrive, when the site's view of liveness changes, and every 5 s.
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*member.Applier{}
@@ -28,11 +31,17 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
-		s.reconcile(ctx, appliers)
+		next := s.reconcile(ctx, appliers)
+		var settle <-chan time.Time
+		if next > 0 {
+			settle = time.After(next)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.schedWake:
+		case <-settle:
 		case <-arrived:
 			// Let a burst of changes land before the next pass.
 			select {
@@ -41,6 +50,14 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
+	}
+}
+
+// wakeReconcile asks for a reconcile pass soon.
+func (s *Site) wakeReconcile() {
+	select {
+	case s.schedWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -62,64 +79,82 @@ func (s *Site) clustersReady() []string {
 	return out
 }
 
-// workloads reads every workload this site can render, with the site's share of its
-// replicas (an even split over the sites allowed to run it, until the scheduler lands).
-func (s *Site) workloads() (ws []member.Workload, shares []int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := s.rep.Charter()
-	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
-		obj, _ := s.rep.Object(crdt.KindWorkload, key)
-		ns, name, _ := strings.Cut(key, "/")
-		w := member.Workload{Namespace: ns, Name: name}
-		rv, ok := obj["replicas"]
-		r, err := member.ParseReplicas(string(rv.Bytes), ok)
-		if err != nil {
-			s.log.Warn("workload skipped", "workload", key, "err", err)
-			continue
-		}
-		w.Replicas = r
-		if v, ok := obj["template"]; ok && !v.Redacted {
-			w.Template = v.Bytes
-		}
-		if v, ok := obj["overrides"]; ok && !v.Redacted {
-			w.Overrides = v.Bytes
-		}
-		if v, ok := obj["bound"]; ok && len(v.Bytes) > 0 {
-			w.Bound = strings.Split(string(v.Bytes), ",")
-		}
-		var newest uint64
-		for _, v := range obj {
-			if v.Lamport >= newest {
-				newest, w.Change = v.Lamport, v.Change.Hex()
-			}
-		}
-		// Sites allowed to run it: all, or those whose charter jurisdiction is in the bound.
-		var eligible []string
-		for _, site := range ch.SiteNames() {
-			info, _ := ch.SiteByName(site)
-			if len(w.Bound) == 0 || slices.Contains(w.Bound, info.Jurisdiction) {
-				eligible = append(eligible, site)
-			}
-		}
-		i := slices.Index(eligible, s.cfg.Name)
-		if i < 0 {
-			continue // outside the bound: never actuate it here
-		}
-		if w.Template == nil {
-			continue // no template yet (a body still on its way)
-		}
-		ws = append(ws, w)
-		shares = append(shares, member.Share(w.Replicas, len(eligible), i))
-	}
-	return ws, shares
+// placed is one workload this site runs, with the replicas for each of its clusters.
+type placed struct {
+	w        member.Workload
+	clusters map[string]int // cluster -> replicas (Duplicated: per cluster; -1 kinds: 1)
 }
 
-func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) {
+// plan divides every workload and returns this site's part of each. It also records
+// every site's share for explanations, and refuses what lies outside the site's
+// jurisdiction. next is when the view of liveness may change by itself.
+func (s *Site) plan(now time.Time) (out []placed, next time.Duration) {
+	alive, next := s.aliveView(now)
+	s.mu.Lock()
+	st := s.schedState(alive)
+	ws := s.workloadsLocked()
+	s.mu.Unlock()
+	p := scheduler.NewPlanner(st)
+	self := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name })
+	if self < 0 {
+		return nil, next
+	}
+	mine := st.Sites[self].Jurisdiction
+	for i := range ws {
+		w := &ws[i]
+		if w.err != nil {
+			s.log.Warn("workload not scheduled", "workload", w.sched.Key, "err", w.err)
+			continue
+		}
+		d := p.Divide(&w.sched)
+		s.decisions.record(now, d)
+		for _, share := range d.Sites {
+			if share.Name != s.cfg.Name || share.Replicas == 0 {
+				continue
+			}
+			if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) {
+				// The scheduler never places it here; if it did, refuse and record it.
+				s.refuse(w.sched.Key, fmt.Sprintf("placed here, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
+				continue
+			}
+			if w.render.Template == nil {
+				continue // the body is still on its way
+			}
+			pl := placed{w: w.render, clusters: map[string]int{}}
+			for _, c := range p.Local(&w.sched, share) {
+				s.decisions.recordCluster(now, w.sched.Key, s.cfg.Name, c)
+				if c.Replicas > 0 {
+					pl.clusters[c.Name] = c.Replicas
+				}
+			}
+			out = append(out, pl)
+		}
+		if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) && names(&w.sched.Policy, s.cfg.Name) {
+			s.refuse(w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
+		}
+	}
+	return out, next
+}
+
+// names reports whether a placement names a cluster of site explicitly ("site/cluster").
+func names(p *scheduler.Policy, site string) bool {
+	affs := []*scheduler.ClusterAffinity{p.ClusterAffinity}
+	for i := range p.ClusterAffinities {
+		affs = append(affs, &p.ClusterAffinities[i].ClusterAffinity)
+	}
+	for _, a := range affs {
+		if a != nil && slices.ContainsFunc(a.ClusterNames, func(n string) bool { return strings.HasPrefix(n, site+"/") }) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) time.Duration {
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	clusters := s.clustersReady()
-	ws, shares := s.workloads()
+	ws, next := s.plan(time.Now())
 	var status []crdt.Op // written in one change at the end of the pass
 	for name, a := range appliers {
 		if !slices.Contains(clusters, name) {
@@ -127,7 +162,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			delete(appliers, name)
 		}
 	}
-	for j, cluster := range clusters {
+	for _, cluster := range clusters {
 		a := appliers[cluster]
 		if a == nil {
 			cfg, err := s.members.Config(cluster)
@@ -143,15 +178,16 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 		keep := map[string]bool{}
 		failed := false
 		namespaces := map[string]bool{}
-		for i, w := range ws {
-			replicas := member.Share(shares[i], len(clusters), j)
+		for _, pl := range ws {
+			w := pl.w
+			replicas, ok := pl.clusters[cluster]
+			if !ok {
+				continue // no share here: pruned below if it was there before
+			}
 			u, err := member.Render(w, s.cfg.Name, cluster, replicas)
 			if err != nil {
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
 				continue
-			}
-			if w.Divides(u.GetKind()) && replicas == 0 {
-				continue // no share here: pruned below if it was there before
 			}
 			if !namespaces[w.Namespace] {
 				if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
@@ -170,6 +206,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 				failed = true
 				continue
 			}
+			s.ran(w, cluster, replicas)
 			status = append(status, s.statusOps(w, cluster, replicas, got)...)
 		}
 		if failed {
@@ -189,6 +226,8 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			s.log.Error("status", "err", err)
 		}
 	}
+	s.flushAudit()
+	return next
 }
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to
@@ -221,11 +260,13 @@ func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unst
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
 // it no longer runs.
-func (s *Site) dropStatus(ws []member.Workload, clusters []string) []crdt.Op {
+func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 	want := map[string]bool{}
-	for _, w := range ws {
+	for _, pl := range ws {
 		for _, c := range clusters {
-			want[crdt.StatusKey(w.Namespace, w.Name, s.cfg.Name, c)] = true
+			if _, ok := pl.clusters[c]; ok {
+				want[crdt.StatusKey(pl.w.Namespace, pl.w.Name, s.cfg.Name, c)] = true
+			}
 		}
 	}
 	s.mu.Lock()

@@ -1,0 +1,202 @@
+package site
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"atoll/crdt"
+	"atoll/scheduler"
+	"atoll/site/member"
+)
+
+// schedState builds the scheduler's view of the federation: the charter's sites with
+// this site's view of their liveness, and every cluster of the replicated state. mu must
+// be held.
+func (s *Site) schedState(alive map[string]bool) *scheduler.State {
+	ch := s.rep.Charter()
+	st := &scheduler.State{}
+	jur := map[string]string{}
+	for _, name := range ch.SiteNames() {
+		info, _ := ch.SiteByName(name)
+		jur[name] = info.Jurisdiction
+		st.Sites = append(st.Sites, scheduler.Site{Name: name, Region: info.Region, Jurisdiction: info.Jurisdiction,
+			Alive: name == s.cfg.Name || alive[name]})
+	}
+	for _, key := range s.rep.Keys(crdt.KindCluster, "") {
+		site, name, _ := strings.Cut(key, "/")
+		if _, ok := jur[site]; !ok {
+			continue // a site no longer in the charter
+		}
+		obj, _ := s.rep.Object(crdt.KindCluster, key)
+		c := scheduler.Cluster{Site: site, Name: name, Jurisdiction: jur[site], Labels: map[string]string{}, Available: scheduler.Resources{}}
+		for f, v := range obj {
+			val := string(v.Bytes)
+			switch {
+			case f == "health":
+				c.Healthy = val == "healthy"
+			case f == "provider":
+				c.Provider = val
+			case f == "region":
+				c.Region = val
+			case f == "zone":
+				c.Zone = val
+			case strings.HasPrefix(f, "labels/"):
+				c.Labels[f[len("labels/"):]] = val
+			case strings.HasPrefix(f, "taints/"):
+				value, effect, _ := strings.Cut(val, ":")
+				c.Taints = append(c.Taints, scheduler.Taint{Key: f[len("taints/"):], Value: value, Effect: effect})
+			case strings.HasPrefix(f, "available/") && !strings.HasPrefix(f, "available/node/"):
+				r := f[len("available/"):]
+				if q, err := resource.ParseQuantity(val); err == nil {
+					c.Available[r] = amount(r, q)
+				}
+			}
+		}
+		slices.SortFunc(c.Taints, func(a, b scheduler.Taint) int { return strings.Compare(a.Key, b.Key) })
+		st.Clusters = append(st.Clusters, c)
+	}
+	return st // Keys are sorted, so clusters are sorted by site, then name
+}
+
+// amount is a quantity in the scheduler's units: millicores for cpu, units otherwise.
+func amount(r string, q resource.Quantity) int64 {
+	if r == "cpu" {
+		return q.MilliValue()
+	}
+	return q.Value()
+}
+
+// workload is one workload as the reconciler needs it: what to render and what to schedule.
+type workload struct {
+	render member.Workload
+	sched  scheduler.Workload
+	err    error // why it cannot be scheduled (a malformed placement)
+}
+
+// workloadsLocked reads every workload of the replicated state with the status the sites
+// report for it. mu must be held.
+func (s *Site) workloadsLocked() []workload {
+	status := map[string]map[string]scheduler.Observed{}
+	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
+		parts := strings.Split(key, "/")
+		obj, _ := s.rep.Object(crdt.KindStatus, key)
+		wk := parts[0] + "/" + parts[1]
+		if status[wk] == nil {
+			status[wk] = map[string]scheduler.Observed{}
+		}
+		num := func(f string) int { n, _ := strconv.Atoi(string(obj[f].Bytes)); return n }
+		status[wk][parts[2]+"/"+parts[3]] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
+	}
+	var out []workload
+	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
+		obj, _ := s.rep.Object(crdt.KindWorkload, key)
+		ns, name, _ := strings.Cut(key, "/")
+		w := workload{render: member.Workload{Namespace: ns, Name: name}}
+		rv, ok := obj["replicas"]
+		r, err := member.ParseReplicas(string(rv.Bytes), ok)
+		if err != nil {
+			s.log.Warn("workload skipped", "workload", key, "err", err)
+			continue
+		}
+		w.render.Replicas = r
+		if v, ok := obj["template"]; ok && !v.Redacted {
+			w.render.Template = v.Bytes
+		}
+		if v, ok := obj["overrides"]; ok && !v.Redacted {
+			w.render.Overrides = v.Bytes
+		}
+		if v, ok := obj["bound"]; ok && len(v.Bytes) > 0 {
+			w.render.Bound = strings.Split(string(v.Bytes), ",")
+		}
+		var newest uint64
+		for _, v := range obj {
+			if v.Lamport >= newest {
+				newest, w.render.Change = v.Lamport, v.Change.Hex()
+			}
+		}
+		kind := string(obj["kind"].Bytes)
+		var reqs scheduler.Resources
+		if w.render.Template != nil {
+			var tkind string
+			tkind, reqs = inspect(w.render.Template)
+			kind = cmp.Or(kind, tkind)
+		}
+		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
+		if !w.render.Divides(kind) {
+			w.sched.Replicas = -1
+		}
+		if v, ok := obj["placement"]; ok && len(v.Bytes) > 0 {
+			if err := json.Unmarshal(v.Bytes, &w.sched.Policy); err != nil {
+				w.err = fmt.Errorf("placement: %w", err)
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// inspect returns a template's kind and the resource requests of one replica's
+// containers, in the scheduler's units (nil if none).
+func inspect(template []byte) (kind string, _ scheduler.Resources) {
+	var m map[string]any
+	if yaml.Unmarshal(template, &m) != nil {
+		return "", nil
+	}
+	kind, _ = m["kind"].(string)
+	cs, _, _ := unstructured.NestedSlice(m, "spec", "template", "spec", "containers")
+	out := scheduler.Resources{}
+	for _, c := range cs {
+		req, _, _ := unstructured.NestedStringMap(c.(map[string]any), "resources", "requests")
+		for r, v := range req {
+			if q, err := resource.ParseQuantity(v); err == nil {
+				out[r] += amount(r, q)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return kind, nil
+	}
+	return kind, out
+}
+
+// aliveView is this site's view of which sites are alive, with hysteresis. A site that
+// was lost and comes back counts as alive only once it has been so for the settle time
+// (failback is make-before-break anyway; the delay keeps a flapping site from moving
+// shares at all). During the startup grace, sites not seen yet count as alive. next is
+// when the view may change by itself (0: it will not).
+func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Duration) {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	settle, startup := s.cfg.Schedule.settle(), s.cfg.Schedule.startup()
+	alive = map[string]bool{}
+	soon := func(d time.Duration) {
+		if d > 0 && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	for name, p := range s.peers {
+		if _, lost := s.gone[name]; !lost || now.Sub(p.since) >= settle {
+			alive[name] = true
+		} else {
+			soon(settle - now.Sub(p.since))
+		}
+	}
+	if age := now.Sub(s.started); age < startup {
+		for name := range s.sites.Load().byName {
+			if _, lost := s.gone[name]; !lost && s.peers[name] == nil {
+				alive[name] = true
+			}
+		}
+		soon(startup - age)
+	}
+	return alive, next
+}

@@ -164,6 +164,8 @@ func (s *Site) handleAudit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err)
 		return
 	}
-	slices.SortFunc(out, func(a, b AuditRecord) int { return strings.Compare(a.Type+a.Workload+a.Change+a.Peer+a.Cluster, b.Type+b.Workload+b.Change+b.Peer+b.Cluster) })
+	slices.SortFunc(out, func(a, b AuditRecord) int {
+		return strings.Compare(a.Type+a.Workload+a.Change+a.Peer+a.Cluster, b.Type+b.Workload+b.Change+b.Peer+b.Cluster)
+	})
 	writeJSON(w, http.StatusOK, out)
 }

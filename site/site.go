@@ -50,11 +50,11 @@ type Site struct {
 	repWake  chan struct{}
 
 	peersMu sync.Mutex
-	peers   map[string]*peer  // live peers by name
+	peers   map[string]*peer     // live peers by name
 	known   map[string]string    // last known address of every site seen, by name
 	gone    map[string]time.Time // when each site that was live was last lost
 	started time.Time
-	inbound map[string]int    // sessions peers started that are running, by peer
+	inbound map[string]int // sessions peers started that are running, by peer
 
 	wake chan struct{} // asks the sync loop to look again
 

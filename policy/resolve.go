@@ -123,9 +123,9 @@ func (r *resolver) classify(o *Object) {
 			r.fail(o, m.String(), errs...)
 			return
 		}
-		key := m.namespace + "/" + m.name
+		key := m.namespace + "/" + WorkloadName(m.kind, m.name)
 		if other := r.byKey[key]; other != nil {
-			r.fail(o, m.String(), fmt.Errorf("%s at %s:%d has the same namespace and name; Atoll identifies a workload by them", other, other.obj.File, other.obj.Line))
+			r.fail(o, m.String(), fmt.Errorf("%s at %s:%d is the same workload %s", other, other.obj.File, other.obj.Line, key))
 			return
 		}
 		if r.byKey == nil {
@@ -159,7 +159,7 @@ func (r *resolver) addPolicy(p *karmadaPolicy) {
 func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 	o := m.obj
 	w = Workload{
-		Namespace: m.namespace, Name: m.name, APIVersion: m.apiVersion, Kind: m.kind,
+		Namespace: m.namespace, Name: m.name, Key: m.namespace + "/" + WorkloadName(m.kind, m.name), APIVersion: m.apiVersion, Kind: m.kind,
 		Bound:  m.bound,
 		Source: o.File + ":" + strconv.Itoa(o.Line),
 	}

@@ -235,7 +235,7 @@ func TestManifestErrors(t *testing.T) {
 		{"label not a string", []string{"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    v: 1\n"}, "t0.yaml:6: ConfigMap default/a: metadata.labels.v: expected a string, found a number"},
 		{"replicas not a number", []string{"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  replicas: \"3\"\n"}, "t0.yaml:5: Deployment default/a: spec.replicas: 3: want a non-negative integer"},
 		{"negative replicas", []string{"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: a}\nspec:\n  replicas: -1\n"}, "spec.replicas: -1: want a non-negative integer"},
-		{"same namespace and name", []string{deployWeb, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n"}, "t1.yaml:1: Service shop/web: Deployment shop/web at t0.yaml:1 has the same namespace and name"},
+		{"the same workload twice", []string{deployWeb, strings.Replace(deployWeb, "Deployment", "StatefulSet", 1)}, "t1.yaml:1: StatefulSet shop/web: Deployment shop/web at t0.yaml:1 is the same workload shop/web"},
 		{"another Karmada kind", []string{"apiVersion: policy.karmada.io/v1alpha1\nkind: FederatedResourceQuota\nmetadata: {name: q}\n"}, "t0.yaml:1: FederatedResourceQuota q: policy.karmada.io/v1alpha1: not supported by Atoll"},
 		{"a Karmada work", []string{"apiVersion: work.karmada.io/v1alpha2\nkind: ResourceBinding\nmetadata: {name: q}\n"}, "not supported by Atoll"},
 		{"another policy version", []string{deployWeb, strings.Replace(pp("p", selByName, ""), "v1alpha1", "v1beta1", 1)}, `t1.yaml:1: PropagationPolicy shop/p: apiVersion: "policy.karmada.io/v1beta1": Atoll reads policy.karmada.io/v1alpha1`},
@@ -293,5 +293,16 @@ func TestAllErrorsReported(t *testing.T) {
 		if !strings.HasPrefix(lines[i], want[i]) {
 			t.Errorf("error %d: %q, want %q", i, lines[i], want[i])
 		}
+	}
+}
+
+func TestWorkloadKeys(t *testing.T) {
+	ws, _ := resolveOK(t, deployWeb, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n")
+	var keys []string
+	for _, w := range ws {
+		keys = append(keys, w.Key)
+	}
+	if got := strings.Join(keys, " "); got != "shop/web shop/service.web" {
+		t.Errorf("keys = %q, want a Deployment and a Service of one name as two workloads", got)
 	}
 }

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 
 	"atoll/scheduler"
 )
@@ -9,7 +11,8 @@ import (
 // Workload is one manifest of an apply, with the placement and overrides its policies
 // give it.
 type Workload struct {
-	Namespace, Name  string // the namespace defaults to "default"
+	Namespace, Name  string // the object's; the namespace defaults to "default"
+	Key              string // the workload's key in Atoll: <namespace>/<WorkloadName(kind, name)>
 	APIVersion, Kind string
 	// Replicas is spec.replicas of a Deployment, StatefulSet or ReplicaSet (1 when
 	// absent), or -1 for kinds without replicas.
@@ -116,3 +119,16 @@ const (
 	Repository = "Repository"
 	Tag        = "Tag"
 )
+
+// workloadKinds are the kinds whose workloads Atoll names after the object alone.
+var workloadKinds = []string{"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob", "Pod"}
+
+// WorkloadName is the name of an object's workload in Atoll: the object's name for the
+// workload kinds, and "<kind>.<name>" (kind in lower case) for the others, so that a
+// Deployment and a Service both called web are two workloads, web and service.web.
+func WorkloadName(kind, name string) string {
+	if slices.Contains(workloadKinds, kind) {
+		return name
+	}
+	return strings.ToLower(kind) + "." + name
+}

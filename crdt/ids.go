@@ -3,6 +3,7 @@ package crdt
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 )
 
 // Hash is a SHA-256 digest: a change id, a body hash or a state digest.
@@ -56,4 +57,15 @@ func compareHash(a, b *Hash) int {
 		}
 	}
 	return 0
+}
+
+// ParseHash reads a hash written by Hex.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("change id %q: want %d hex digits", s, 2*len(h))
+	}
+	copy(h[:], b)
+	return h, nil
 }

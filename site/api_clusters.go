@@ -68,6 +68,16 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", s.handlePlacement)
 	mux.HandleFunc("GET /v1/audit", s.handleAudit)
+	mux.HandleFunc("GET /v1/tip", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		c := s.rep.Prepare(nil, nil)
+		s.mu.Unlock()
+		tip := Tip{Lamport: c.Lamport, Deps: []string{}}
+		for _, d := range c.Deps {
+			tip.Deps = append(tip.Deps, d.Hex())
+		}
+		writeJSON(w, http.StatusOK, tip)
+	})
 	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", func(w http.ResponseWriter, r *http.Request) {
 		kind, err := crdt.ParseKind(r.PathValue("kind"))
 		if err != nil {

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
+	"atoll/crdt"
 	"atoll/site/member"
 )
 
@@ -163,4 +165,28 @@ func (c *Client) Audit(ctx context.Context) ([]AuditRecord, error) {
 	var out []AuditRecord
 	_, err := c.do(ctx, http.MethodGet, "/v1/audit", nil, "", &out)
 	return out, err
+}
+
+// Tip is where a client's change goes: on top of the site's heads.
+type Tip struct {
+	Deps    []string `json:"deps"`
+	Lamport uint64   `json:"lamport"` // the new change's Lamport time
+}
+
+// Prepare returns a change of ops on top of the site's heads, for the caller to sign
+// (crdt.Sign) and Submit.
+func (c *Client) Prepare(ctx context.Context, ops []crdt.Op, bound []string) (*crdt.Change, error) {
+	var tip Tip
+	if _, err := c.do(ctx, http.MethodGet, "/v1/tip", nil, "", &tip); err != nil {
+		return nil, err
+	}
+	ch := &crdt.Change{Lamport: tip.Lamport, Ops: ops, Bound: slices.Sorted(slices.Values(bound))}
+	for _, d := range tip.Deps {
+		h, err := crdt.ParseHash(d)
+		if err != nil {
+			return nil, fmt.Errorf("site tip: %w", err)
+		}
+		ch.Deps = append(ch.Deps, h)
+	}
+	return ch, nil
 }

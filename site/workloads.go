@@ -88,16 +88,22 @@ type placed struct {
 // plan divides every workload and returns this site's part of each. It also records
 // every site's share for explanations, and refuses what lies outside the site's
 // jurisdiction. next is when the view of liveness may change by itself.
-func (s *Site) plan(now time.Time) (out []placed, next time.Duration) {
+func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Cluster, next time.Duration) {
 	alive, next := s.aliveView(now)
 	s.mu.Lock()
 	st := s.schedState(alive)
 	ws := s.workloadsLocked()
 	s.mu.Unlock()
+	own = map[string]*scheduler.Cluster{}
+	for i := range st.Clusters {
+		if c := &st.Clusters[i]; c.Site == s.cfg.Name {
+			own[c.Name] = c
+		}
+	}
 	p := scheduler.NewPlanner(st)
 	self := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name })
 	if self < 0 {
-		return nil, next
+		return nil, own, next
 	}
 	mine := st.Sites[self].Jurisdiction
 	for i := range ws {
@@ -133,7 +139,7 @@ func (s *Site) plan(now time.Time) (out []placed, next time.Duration) {
 			s.refuse(w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
 		}
 	}
-	return out, next
+	return out, own, next
 }
 
 // names reports whether a placement names a cluster of site explicitly ("site/cluster").
@@ -154,7 +160,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	clusters := s.clustersReady()
-	ws, next := s.plan(time.Now())
+	ws, own, next := s.plan(time.Now())
 	var status []crdt.Op // written in one change at the end of the pass
 	for name, a := range appliers {
 		if !slices.Contains(clusters, name) {
@@ -184,7 +190,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			if !ok {
 				continue // no share here: pruned below if it was there before
 			}
-			u, err := member.Render(w, s.cfg.Name, cluster, replicas)
+			u, err := member.Render(w, own[cluster], replicas)
 			if err != nil {
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
 				continue

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"atoll/policy"
+	"atoll/scheduler"
 )
 
 // Labels and annotations Atoll puts on what it creates in a member cluster. Pruning
@@ -29,15 +31,8 @@ type Workload struct {
 	Template        []byte // the manifest (YAML or JSON); nil if this site may not hold it
 	Replicas        int    // desired replicas across the federation; -1 if not set
 	Bound           []string
-	Overrides       []byte // JSON list of Override; may be nil
+	Overrides       []byte // JSON list of policy.Rule; may be nil
 	Change          string // id of the newest change to the workload
-}
-
-// Override changes the rendered object for some clusters (a subset of Karmada's
-// OverridePolicy; the scheduler issue brings the rest).
-type Override struct {
-	Clusters []string `json:"clusters"`        // cluster names, or "site/cluster"; empty: all
-	Image    string   `json:"image,omitempty"` // replaces every container's image
 }
 
 // replicaKinds are the kinds whose spec.replicas Atoll divides.
@@ -61,9 +56,10 @@ func Share(n, k, i int) int {
 }
 
 // Render builds the object to apply in one cluster: the template with its namespace,
-// Atoll's labels and annotations, the cluster's share of replicas and the overrides that
-// select the cluster.
-func Render(w Workload, site, cluster string, replicas int) (*unstructured.Unstructured, error) {
+// Atoll's labels and annotations, the cluster's share of replicas, then the override
+// rules that select the cluster (so an override of /spec/replicas sets that cluster's
+// replicas).
+func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstructured, error) {
 	if w.Template == nil {
 		return nil, fmt.Errorf("workload %s/%s: no template at this site", w.Namespace, w.Name)
 	}
@@ -93,16 +89,12 @@ func Render(w Workload, site, cluster string, replicas int) (*unstructured.Unstr
 		}
 	}
 	if len(w.Overrides) > 0 {
-		var ovs []Override
-		if err := json.Unmarshal(w.Overrides, &ovs); err != nil {
+		var rules []policy.Rule
+		if err := json.Unmarshal(w.Overrides, &rules); err != nil {
 			return nil, fmt.Errorf("workload %s/%s: overrides: %w", w.Namespace, w.Name, err)
 		}
-		for _, o := range ovs {
-			if len(o.Clusters) == 0 || slices.Contains(o.Clusters, cluster) || slices.Contains(o.Clusters, site+"/"+cluster) {
-				if err := setImage(u, o.Image); err != nil {
-					return nil, err
-				}
-			}
+		if err := policy.Apply(u, rules, c); err != nil {
+			return nil, fmt.Errorf("workload %s/%s: %w", w.Namespace, w.Name, err)
 		}
 	}
 	b, err := json.Marshal(u.Object)
@@ -117,27 +109,6 @@ func Render(w Workload, site, cluster string, replicas int) (*unstructured.Unstr
 	ann[AnnotationChange], ann[AnnotationRendered] = w.Change, hex.EncodeToString(sum[:8])
 	u.SetAnnotations(ann)
 	return u, nil
-}
-
-// setImage replaces the image of every container of a pod template or pod.
-func setImage(u *unstructured.Unstructured, image string) error {
-	if image == "" {
-		return nil
-	}
-	path := []string{"spec", "template", "spec", "containers"}
-	if u.GetKind() == "Pod" {
-		path = []string{"spec", "containers"}
-	}
-	cs, ok, err := unstructured.NestedSlice(u.Object, path...)
-	if err != nil || !ok {
-		return fmt.Errorf("override image: %s has no containers at %s", u.GetKind(), strings.Join(path, "."))
-	}
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok {
-			m["image"] = image
-		}
-	}
-	return unstructured.SetNestedSlice(u.Object, cs, path...)
 }
 
 // ParseReplicas reads the replicas field; -1 when absent.

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"atoll/crdt"
+	"atoll/policy"
+	"atoll/site"
+)
+
+func newApplyCmd() *cobra.Command {
+	var files []string
+	var config, key string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR|- ... --key operator.pem",
+		Short: "Apply Kubernetes manifests with Karmada PropagationPolicy and OverridePolicy YAML",
+		Long: `Apply reads Kubernetes manifests together with Karmada policy.karmada.io/v1alpha1
+PropagationPolicy, ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy
+YAML, unchanged, and writes each manifest as a workload with the placement and overrides
+of the policies that match it. Any field Atoll does not support is an error naming its
+file and line; nothing is written unless everything is valid.
+
+Atoll's own settings ride on annotations of the policy (or, for the bound, of the
+manifest): atoll.io/bound: "EU,CH" keeps a workload, and its body, inside those
+jurisdictions; atoll.io/takeover: "false" and atoll.io/max-surge: "2" or "50%" tune
+failover.
+
+The change is signed with the operator's key and submitted to the site; workloads with
+a bound must be applied through a site inside it.`,
+		Example: `  atoll apply -f deploy/ --key operator.pem --site eu-west.yaml
+  kubectl kustomize overlays/prod | atoll apply -f - --key operator.pem`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return fmt.Errorf("apply: give at least one -f")
+			}
+			objs, err := policy.Load(files, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			ws, notes, err := policy.Resolve(objs)
+			for _, n := range notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
+			if err != nil {
+				return err
+			}
+			changes, err := workloadChanges(ws)
+			if err == nil {
+				err = check(changes)
+			}
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				for _, w := range ws {
+					fmt.Fprintf(cmd.OutOrStdout(), "workload %s valid (%s, from %s)\n", w.Key, w.Kind, w.Source)
+				}
+				return nil
+			}
+			signer, err := site.LoadKeyFile(key)
+			if err != nil {
+				return fmt.Errorf("operator key: %w", err)
+			}
+			c, err := siteClient(config)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for _, ch := range changes {
+				prep, err := c.Prepare(cmd.Context(), ch.ops, ch.bound)
+				if err != nil {
+					return err
+				}
+				env, err := crdt.Sign(prep, ch.bodies, signer)
+				if err != nil {
+					return err
+				}
+				res, err := c.Submit(cmd.Context(), env.Encode())
+				if err != nil {
+					return fmt.Errorf("workloads %s: %w", strings.Join(ch.keys, ", "), err)
+				}
+				for _, k := range ch.keys {
+					fmt.Fprintf(cmd.OutOrStdout(), "workload %s configured (change %s)\n", k, res.ID[:16])
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file, directory (read recursively) or - for stdin; repeatable")
+	cmd.Flags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
+	cmd.Flags().StringVar(&key, "key", "operator.pem", "the operator's identity (atoll keys new)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the files and print the workloads without writing")
+	return cmd
+}
+
+// change is one signed write of an apply: the workloads that share a bound.
+type change struct {
+	keys   []string
+	bound  []string
+	ops    []crdt.Op
+	bodies [][]byte
+}
+
+// workloadChanges turns workloads into one change per distinct bound (a change has one
+// bound for its sealed bodies), checking sizes before anything is sent.
+func workloadChanges(ws []policy.Workload) ([]change, error) {
+	byBound := map[string]*change{}
+	var order []string
+	for _, w := range ws {
+		b := strings.Join(w.Bound, ",")
+		ch := byBound[b]
+		if ch == nil {
+			ch = &change{bound: w.Bound}
+			byBound[b] = ch
+			order = append(order, b)
+		}
+		ch.keys = append(ch.keys, w.Key)
+		set := func(f, v string) {
+			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: w.Key, Field: f, Value: []byte(v)})
+		}
+		del := func(f string) {
+			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindWorkload, Key: w.Key, Field: f})
+		}
+		body := func(f string, v []byte) {
+			if len(w.Bound) > 0 {
+				ch.ops = append(ch.ops, crdt.SealOp(crdt.KindWorkload, w.Key, f, v))
+				ch.bodies = append(ch.bodies, v)
+			} else {
+				set(f, string(v))
+			}
+		}
+		placement, err := json.Marshal(w.Policy)
+		if err != nil {
+			return nil, err
+		}
+		set("apiVersion", w.APIVersion)
+		set("kind", w.Kind)
+		if w.Replicas >= 0 {
+			set("replicas", strconv.Itoa(w.Replicas))
+		} else {
+			del("replicas")
+		}
+		set("placement", string(placement))
+		if len(w.Bound) > 0 {
+			set("bound", b)
+		} else {
+			del("bound")
+		}
+		body("template", w.Template)
+		if len(w.Overrides) > 0 {
+			rules, err := json.Marshal(w.Overrides)
+			if err != nil {
+				return nil, err
+			}
+			body("overrides", rules)
+		} else {
+			del("overrides")
+		}
+	}
+	out := make([]change, 0, len(order))
+	for _, b := range slices.Sorted(slices.Values(order)) {
+		out = append(out, *byBound[b])
+	}
+	return out, nil
+}
+
+// check signs each change with a throwaway key and decodes it as a site would, so that a
+// change over the format's limits fails before anything is sent.
+func check(changes []change) error {
+	probe := crdt.SignerFromSeed(make([]byte, 32))
+	for _, ch := range changes {
+		env, err := crdt.Sign(&crdt.Change{Lamport: 1, Ops: ch.ops, Bound: ch.bound}, ch.bodies, probe)
+		if err == nil {
+			_, err = crdt.DecodeEnvelope(env.Encode())
+		}
+		if err != nil {
+			return fmt.Errorf("workloads %s: %w (apply fewer or smaller manifests at once)", strings.Join(ch.keys, ", "), err)
+		}
+	}
+	return nil
+}

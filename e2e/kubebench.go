@@ -224,7 +224,12 @@ func newOperatorFor(f *Fed) (*Operator, error) {
 }
 
 func (o *Operator) write(ctx context.Context, at int, ops ...crdt.Op) error {
-	env, err := crdt.Sign(o.rep.Prepare(ops, nil), nil, o.f.Operator)
+	return o.writeBound(ctx, at, nil, nil, ops...)
+}
+
+// writeBound writes a change bounded to jurisdictions, with the bodies of its sealed ops.
+func (o *Operator) writeBound(ctx context.Context, at int, bound []string, bodies [][]byte, ops ...crdt.Op) error {
+	env, err := crdt.Sign(o.rep.Prepare(ops, bound), bodies, o.f.Operator)
 	if err != nil {
 		return err
 	}

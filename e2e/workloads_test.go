@@ -102,7 +102,7 @@ func TestWorkloads(t *testing.T) {
 		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: field, Value: []byte(value)}
 	}
 	if err := op.write(ctx, 0, set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", "5"),
-		set("template", webTemplate), set("overrides", `[{"clusters":["`+f.Names[1]+`/c1"],"image":"registry.invalid/web:2"}]`)); err != nil {
+		set("template", webTemplate), set("overrides", `[{"targetCluster":{"clusterNames":["`+f.Names[1]+`/c1"]},"overriders":{"imageOverrider":[{"component":"Tag","operator":"replace","value":"2"}]}}]`)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -19,7 +19,7 @@ func newE2ECmd() *cobra.Command {
 		Use:   "e2e",
 		Short: "Run end-to-end scenarios with real site processes on this machine",
 	}
-	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EKubeCmd())
+	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EKubeCmd(), newE2EFailoverCmd())
 	return cmd
 }
 
@@ -60,7 +60,9 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile}
 	m := f.member
 	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
-	o.Tune = func(_ int, c *site.Config) { c.Membership = m }
+	if m != (site.MembershipConfig{}) {
+		o.Tune = func(_ int, c *site.Config) { c.Membership = m }
+	}
 	var lab *netlab.Lab
 	if f.netns {
 		if ok, why := netlab.Available(); !ok {

@@ -104,3 +104,30 @@ func newE2EKubeCmd() *cobra.Command {
 	cmd.Flags().IntVar(&samples, "samples", 50, "workloads written one at a time for the latency")
 	return cmd
 }
+
+func newE2EFailoverCmd() *cobra.Command {
+	var fl e2eFlags
+	var workloads, replicas int
+	cmd := &cobra.Command{
+		Use:   "failover",
+		Short: "Kill a site running part of every workload on real clusters; measure takeover and check failback and residency (prints JSON; needs make kube)",
+		Long: `Failover runs 4 sites (two in EU), each with one real cluster, and workloads of the
+given replicas, the first bounded to EU. It kills an EU site and reports detect_ms (every
+survivor sees it dead), decide_ms (the survivors' Deployments ask for every replica) and
+ready_ms (all ready in the survivors' clusters), all from the kill. It then deletes the
+killed site's Deployments, restarts it and reports failback: the least ready replicas
+during it (deleted_after_heal counts any shortfall), replicas beyond the policy once
+settled (duplicated_after_heal) and residency violations (bounded replicas seen outside
+EU, plus breaches in every site's audit records). The last line is the JSON report.`,
+		Example: `  atoll e2e failover --workloads 3 --replicas 6 --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunFailover(cmd.Context(), o, workloads, replicas) })
+		},
+	}
+	fl.bind(cmd, 4)
+	cmd.Flags().IntVar(&workloads, "workloads", 3, "workloads, each a Deployment; the first is bounded to EU")
+	cmd.Flags().IntVar(&replicas, "replicas", 6, "replicas of each workload")
+	cmd.Flags().Bool("json", true, "print the report as one JSON line (always on)")
+	return cmd
+}

@@ -28,9 +28,9 @@ type FailoverReport struct {
 	Replicas  int `json:"replicas"` // desired replicas over all workloads
 	Moved     int `json:"moved"`    // replicas the killed site ran, to be taken over
 
-	DetectMS          int64 `json:"detect_ms"`           // until every survivor sees the site dead
-	DecideMS          int64 `json:"decide_ms"`           // until the survivors' Deployments ask for every replica
-	ReadyMS           int64 `json:"ready_ms"`            // until the survivors' clusters have every replica ready
+	DetectMS          int64 `json:"detect_ms"` // until every survivor sees the site dead
+	DecideMS          int64 `json:"decide_ms"` // until the survivors' Deployments ask for every replica
+	ReadyMS           int64 `json:"ready_ms"`  // until the survivors' clusters have every replica ready
 	DecideAfterDetect int64 `json:"decide_after_detect_ms"`
 	FailbackMS        int64 `json:"failback_ms"` // from the restart until the placement is back to the policy
 

@@ -15,6 +15,11 @@ type JoinRequest struct {
 	Name       string            `json:"name"`
 	Kubeconfig string            `json:"kubeconfig"` // the file's content; it stays in this site's data dir
 	Labels     map[string]string `json:"labels,omitempty"`
+	Taints     []string          `json:"taints,omitempty"` // "key=value:Effect"
+}
+
+func (r JoinRequest) entry() member.Entry {
+	return member.Entry{Name: r.Name, Labels: r.Labels, Taints: r.Taints}
 }
 
 // ObjectField is one field of GET /v1/objects/{kind}/{key...}.
@@ -42,14 +47,14 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("join request: %w", err))
 			return
 		}
-		if err := s.JoinCluster(req.Name, []byte(req.Kubeconfig), req.Labels); errors.Is(err, ErrNotLeader) {
+		if err := s.JoinCluster(req); errors.Is(err, ErrNotLeader) {
 			writeErr(w, http.StatusServiceUnavailable, err)
 			return
 		} else if err != nil {
 			writeErr(w, http.StatusUnprocessableEntity, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, member.Entry{Name: req.Name, Labels: req.Labels})
+		writeJSON(w, http.StatusOK, req.entry())
 	})
 	mux.HandleFunc("DELETE /v1/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
 		err := s.UnjoinCluster(r.Context(), r.PathValue("name"))

@@ -50,7 +50,7 @@ func (s *Site) membersLoop(ctx context.Context) {
 			if o == nil {
 				cfg, err := s.members.Config(e.Name)
 				if err == nil {
-					o, err = member.NewObserver(ctx, e.Name, cfg, e.Labels)
+					o, err = member.NewObserver(ctx, e, cfg)
 				}
 				if err != nil {
 					s.log.Error("member cluster", "cluster", e.Name, "err", err)
@@ -105,7 +105,8 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 }
 
 // JoinCluster registers a member cluster with this site.
-func (s *Site) JoinCluster(name string, kubeconfig []byte, labels map[string]string) error {
+func (s *Site) JoinCluster(req JoinRequest) error {
+	name, kubeconfig := req.Name, []byte(req.Kubeconfig)
 	if !s.leader() {
 		return ErrNotLeader
 	}
@@ -113,13 +114,13 @@ func (s *Site) JoinCluster(name string, kubeconfig []byte, labels map[string]str
 		if err := member.CheckKubeconfig(kubeconfig); err != nil {
 			return fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
 		}
-		b, err := json.Marshal(JoinRequest{Name: name, Kubeconfig: string(kubeconfig), Labels: labels})
+		b, err := json.Marshal(req)
 		if err != nil {
 			return err
 		}
 		return s.replicate(entryJoin, b)
 	}
-	if err := s.members.Join(name, kubeconfig, labels); err != nil {
+	if err := s.members.Join(req.entry(), kubeconfig); err != nil {
 		return err
 	}
 	s.wakeMembers()

@@ -124,7 +124,7 @@ func (f fsm) Apply(l *raft.Log) any {
 		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
 			return err
 		}
-		if err := s.members.Join(req.Name, []byte(req.Kubeconfig), req.Labels); err != nil {
+		if err := s.members.Join(req.entry(), []byte(req.Kubeconfig)); err != nil {
 			return err
 		}
 		s.wakeMembers()

@@ -28,10 +28,12 @@ func newClusterCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
 	var kubeconfig, labels string
+	var taints []string
 	join := &cobra.Command{
-		Use:     "join NAME --kubeconfig FILE [--labels k=v,...]",
+		Use:     "join NAME --kubeconfig FILE [--labels k=v,...] [--taint key=value:NoSchedule ...]",
 		Short:   "Register a member cluster with the local site; its credentials stay in the site's data dir",
-		Example: `  atoll cluster join prod-1 --kubeconfig prod-1.kubeconfig --labels tier=prod --site us-east.yaml`,
+		Example: `  atoll cluster join prod-1 --kubeconfig prod-1.kubeconfig --labels tier=prod --site us-east.yaml
+  atoll cluster join gpu-1 --kubeconfig gpu-1.kubeconfig --taint gpu=true:NoSchedule`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kc, err := os.ReadFile(kubeconfig)
@@ -47,7 +49,7 @@ func newClusterCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			if err := c.JoinCluster(cmd.Context(), site.JoinRequest{Name: args[0], Kubeconfig: string(kc), Labels: lbl}); err != nil {
+			if err := c.JoinCluster(cmd.Context(), site.JoinRequest{Name: args[0], Kubeconfig: string(kc), Labels: lbl, Taints: taints}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s joined\n", args[0])
@@ -56,6 +58,7 @@ func newClusterCmd() *cobra.Command {
 	}
 	join.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the member cluster")
 	join.Flags().StringVar(&labels, "labels", "", "labels of the cluster, k=v,k2=v2")
+	join.Flags().StringArrayVar(&taints, "taint", nil, "a taint, key=value:NoSchedule or key:NoExecute; only tolerating workloads are placed there (repeatable)")
 	_ = join.MarkFlagRequired("kubeconfig")
 	unjoin := &cobra.Command{
 		Use:   "unjoin NAME",

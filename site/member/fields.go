@@ -21,6 +21,7 @@ type Snapshot struct {
 	Region     string // topology.kubernetes.io/region of the nodes, if they agree
 	Zone       string // topology.kubernetes.io/zone, if the nodes agree
 	Labels     map[string]string
+	Taints     []string // as joined: "key=value:Effect"
 	Capacity   []NodeCapacity
 }
 
@@ -46,6 +47,11 @@ func (s Snapshot) Fields() map[string]string {
 	set("zone", s.Zone)
 	for k, v := range s.Labels {
 		f["labels/"+k] = v
+	}
+	for _, t := range s.Taints {
+		if k, v, e, err := ParseTaint(t); err == nil {
+			f["taints/"+k] = v + ":" + e
+		}
 	}
 	alloc, free := corev1.ResourceList{}, corev1.ResourceList{}
 	for _, n := range s.Capacity {

@@ -108,13 +108,13 @@ current-context: x
 func TestRegistry(t *testing.T) {
 	dir := t.TempDir()
 	r := NewRegistry(dir)
-	if err := r.Join("Bad_Name", []byte(kubeconfig), nil); err == nil {
+	if err := r.Join(Entry{Name: "Bad_Name"}, []byte(kubeconfig)); err == nil {
 		t.Error("joined a cluster with an invalid name")
 	}
-	if err := r.Join("c1", []byte("not: [a kubeconfig"), nil); err == nil || !strings.Contains(err.Error(), "kubeconfig") {
+	if err := r.Join(Entry{Name: "c1"}, []byte("not: [a kubeconfig")); err == nil || !strings.Contains(err.Error(), "kubeconfig") {
 		t.Errorf("bad kubeconfig: %v", err)
 	}
-	if err := r.Join("c1", []byte(kubeconfig), map[string]string{"tier": "prod"}); err != nil {
+	if err := r.Join(Entry{Name: "c1", Labels: map[string]string{"tier": "prod"}, Taints: []string{"gpu=yes:NoSchedule"}}, []byte(kubeconfig)); err != nil {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(filepath.Join(dir, "clusters", "c1", "kubeconfig"))
@@ -137,5 +137,17 @@ func TestRegistry(t *testing.T) {
 	}
 	if list, _ := r.List(); len(list) != 0 {
 		t.Errorf("after unjoin: %v", list)
+	}
+}
+
+func TestTaints(t *testing.T) {
+	f := Snapshot{Healthy: true, Taints: []string{"gpu=yes:NoSchedule", "spot:NoExecute"}}.Fields()
+	if f["taints/gpu"] != "yes:NoSchedule" || f["taints/spot"] != ":NoExecute" {
+		t.Errorf("taint fields %v", f)
+	}
+	for _, bad := range []string{"gpu=yes", "gpu=yes:Sometimes", ":NoSchedule", "a b:NoSchedule"} {
+		if _, _, _, err := ParseTaint(bad); err == nil {
+			t.Errorf("ParseTaint(%q): no error", bad)
+		}
 	}
 }

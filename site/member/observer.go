@@ -19,6 +19,7 @@ import (
 type Observer struct {
 	name    string
 	labels  map[string]string
+	taints  []string
 	cs      kubernetes.Interface
 	nodes   listers.NodeLister
 	pods    listers.PodLister
@@ -28,7 +29,8 @@ type Observer struct {
 }
 
 // NewObserver starts informers on a cluster. They run until Stop.
-func NewObserver(ctx context.Context, name string, cfg *rest.Config, lbls map[string]string) (*Observer, error) {
+func NewObserver(ctx context.Context, e Entry, cfg *rest.Config) (*Observer, error) {
+	name, lbls := e.Name, e.Labels
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = 10 * time.Second
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -39,7 +41,7 @@ func NewObserver(ctx context.Context, name string, cfg *rest.Config, lbls map[st
 	f := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	nodes, pods := f.Core().V1().Nodes(), f.Core().V1().Pods()
 	o := &Observer{
-		name: name, labels: lbls, cs: cs, nodes: nodes.Lister(), pods: pods.Lister(),
+		name: name, labels: lbls, taints: e.Taints, cs: cs, nodes: nodes.Lister(), pods: pods.Lister(),
 		synced: []func() bool{nodes.Informer().HasSynced, pods.Informer().HasSynced}, cancel: cancel,
 	}
 	f.Start(ctx.Done())
@@ -51,7 +53,7 @@ func (o *Observer) Stop() { o.cancel() }
 
 // Snapshot probes the cluster and reads the informers' caches.
 func (o *Observer) Snapshot(ctx context.Context) Snapshot {
-	s := Snapshot{Labels: o.labels}
+	s := Snapshot{Labels: o.labels, Taints: o.taints}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	body, err := o.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)

@@ -19,6 +19,19 @@ import (
 type Entry struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// Taints keep workloads off the cluster unless they tolerate them, as
+	// "key=value:Effect" or "key:Effect" with Effect NoSchedule or NoExecute.
+	Taints []string `json:"taints,omitempty"`
+}
+
+// ParseTaint reads "key=value:Effect" or "key:Effect".
+func ParseTaint(s string) (key, value, effect string, err error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	key, value, _ = strings.Cut(kv, "=")
+	if !ok || key == "" || effect != "NoSchedule" && effect != "NoExecute" || strings.ContainsAny(s, " \t\n,") {
+		return "", "", "", fmt.Errorf("taint %q: want key=value:Effect or key:Effect, Effect NoSchedule or NoExecute", s)
+	}
+	return key, value, effect, nil
 }
 
 // Registry keeps joined clusters under <dataDir>/clusters/<name>/: kubeconfig (0600)
@@ -33,13 +46,19 @@ var ErrNotJoined = errors.New("cluster not joined")
 
 // Join validates a kubeconfig and stores it under name, replacing an earlier join of the
 // same name. It does not contact the cluster (the observer does).
-func (r *Registry) Join(name string, kubeconfig []byte, labels map[string]string) error {
+func (r *Registry) Join(e Entry, kubeconfig []byte) error {
+	name, labels := e.Name, e.Labels
 	if !crdt.IsDNSLabel(name) {
 		return fmt.Errorf("cluster name %q: want a DNS label (lower case letters, digits, '-')", name)
 	}
 	for k, v := range labels {
 		if k == "" || strings.ContainsAny(k+v, " \t\n,=") {
 			return fmt.Errorf("label %q=%q: keys and values may not be empty or hold spaces, ',' or '='", k, v)
+		}
+	}
+	for _, t := range e.Taints {
+		if _, _, _, err := ParseTaint(t); err != nil {
+			return err
 		}
 	}
 	if _, err := restConfig(kubeconfig); err != nil {
@@ -49,7 +68,7 @@ func (r *Registry) Join(name string, kubeconfig []byte, labels map[string]string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	meta, err := json.Marshal(Entry{Name: name, Labels: labels})
+	meta, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,19 @@
-// Package scheduler will compute, as pure functions of the shared state, the global
-// division of each workload's replicas across sites and the local placement of a site's
-// share across its clusters, with failover, make-before-break failback and residency.
+// Package scheduler computes where a workload's replicas run, as pure functions of the
+// replicated state and the viewing site's liveness, so that every site computes the same
+// placement and acts only on its own share, without coordination.
 //
-// Not built yet: it is issue 5.
+// Two levels: Planner.Divide divides a workload's replicas across sites; Planner.Local
+// places one site's share across its own clusters. Policy is Karmada's Placement (cluster
+// affinity by names, labels and fields, ordered fallback affinities, taints and
+// tolerations, spread constraints, Duplicated or Divided by static or dynamic weights, or
+// Aggregated) plus Atoll's failover settings.
+//
+// Division is Webster's method (Sainte-Laguë), which is house-monotone: more replicas never
+// take one from a site, and ties go to where replicas already run. The base division
+// treats every site as alive; the share of a site dead to the viewer is taken over
+// incrementally by the live ones (no live site loses a replica), at most MaxSurge. When a
+// site returns, sites with ready replicas above their target keep them until the
+// returning site reports its own ready (make-before-break), at both levels. A workload
+// with a bound is only ever placed on clusters of sites whose charter jurisdiction is
+// inside it; with no such site alive it stays short and says so.
 package scheduler

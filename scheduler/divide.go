@@ -21,11 +21,8 @@ func (p *Planner) Divide(w *Workload) Division {
 	st := p.st
 	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
 	nominal := p.eligible(w, false)
-	actual := nominal
-	if !p.allAlive(nominal) {
-		actual = p.eligible(w, true)
-	}
-	p.live[w.Key] = actual
+	actual := p.usable(w, nominal)
+	p.lastKey, p.lastCands = w.Key, actual
 	d.Conditions = append(d.Conditions, actual.notes...)
 	if d.Duplicated {
 		divideDuplicated(w, st, &d, nominal, actual)

@@ -38,7 +38,8 @@ type Planner struct {
 	keys      []string // per cluster: "<site>/<cluster>"
 	siteAlive map[string]bool
 	sets      map[string]*clusterSet
-	live      map[string]candidates // by workload key: the usable clusters of its last division
+	lastKey   string     // the workload of the last Divide
+	lastCands candidates // and its usable clusters, for Local
 }
 
 // clusterSet is what a placement and bound select, liveness aside.
@@ -52,7 +53,7 @@ type clusterSet struct {
 // NewPlanner returns a planner over the state, which it does not copy: the state must not
 // change while the planner is in use.
 func NewPlanner(st *State) *Planner {
-	p := &Planner{st: st, alive: make([]bool, len(st.Clusters)), keys: make([]string, len(st.Clusters)), sets: map[string]*clusterSet{}, live: map[string]candidates{}}
+	p := &Planner{st: st, alive: make([]bool, len(st.Clusters)), keys: make([]string, len(st.Clusters)), sets: map[string]*clusterSet{}}
 	alive := map[string]bool{}
 	for _, s := range st.Sites {
 		alive[s.Name] = s.Alive
@@ -144,12 +145,13 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 		out.notes = append(out.notes, cs.invalid)
 		return out
 	}
+	how := weightingOf(w, cs)
 	for t, idx := range cs.terms {
 		out = candidates{term: cs.names[t], clusters: make([]*Cluster, 0, len(idx)), weights: make([]int64, 0, len(idx))}
 		for _, i := range idx {
 			if !live || p.alive[i] {
 				out.clusters = append(out.clusters, &p.st.Clusters[i])
-				out.weights = append(out.weights, p.weight(w, i, cs.static))
+				out.weights = append(out.weights, p.weight(w, how, i, cs))
 			}
 		}
 		if len(out.clusters) > 0 {
@@ -173,30 +175,65 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 	return out
 }
 
-// allAlive reports whether every candidate is on a site alive to the viewer: then the
-// candidates under the viewer's liveness are the same.
-func (p *Planner) allAlive(c candidates) bool {
-	for _, cl := range c.clusters {
+// usable returns the candidates under the viewer's liveness, given those as if all sites
+// were alive. Without spread constraints or aggregation (which choose among the set), and
+// when some nominal candidate is alive, they are the nominal ones on live sites: no
+// earlier affinity term has any usable cluster, so the same term is chosen.
+func (p *Planner) usable(w *Workload, nominal candidates) candidates {
+	rs := w.Policy.ReplicaScheduling
+	if len(w.Policy.SpreadConstraints) > 0 || rs != nil && rs.ReplicaDivisionPreference == Aggregated {
+		return p.eligible(w, true)
+	}
+	dead := 0
+	for _, cl := range nominal.clusters {
 		if !p.siteAlive[cl.Site] {
-			return false
+			dead++
 		}
 	}
-	return true
+	if dead == 0 {
+		return nominal
+	}
+	if dead == len(nominal.clusters) {
+		return p.eligible(w, true)
+	}
+	out := candidates{term: nominal.term, clusters: make([]*Cluster, 0, len(nominal.clusters)-dead), weights: make([]int64, 0, len(nominal.clusters)-dead)}
+	for i, cl := range nominal.clusters {
+		if p.siteAlive[cl.Site] {
+			out.clusters, out.weights = append(out.clusters, cl), append(out.weights, nominal.weights[i])
+		}
+	}
+	return out
 }
 
-// weight is a cluster's weight for a divided workload: its static weight, its available
-// replicas (dynamic or aggregated), or 1.
-func (p *Planner) weight(w *Workload, i int, static []int64) int64 {
+// weighting is how a workload weighs clusters.
+type weighting int
+
+const (
+	equal     weighting = iota // 1 each
+	static                     // the static weight list
+	available                  // available replicas (dynamic weights, aggregation)
+)
+
+func weightingOf(w *Workload, cs *clusterSet) weighting {
 	rs := w.Policy.ReplicaScheduling
-	if rs == nil || rs.ReplicaSchedulingType == Duplicated {
-		return 1
+	switch {
+	case rs == nil || rs.ReplicaSchedulingType == Duplicated:
+		return equal
+	case rs.ReplicaDivisionPreference == Aggregated || rs.WeightPreference != nil && rs.WeightPreference.DynamicWeight == AvailableReplicas:
+		return available
+	case cs.static != nil:
+		return static
 	}
-	dynamic := rs.ReplicaDivisionPreference == Aggregated || rs.WeightPreference != nil && rs.WeightPreference.DynamicWeight == AvailableReplicas
-	if dynamic {
+	return equal
+}
+
+// weight is cluster i's weight.
+func (p *Planner) weight(w *Workload, how weighting, i int, cs *clusterSet) int64 {
+	switch how {
+	case available:
 		return availableReplicas(w, &p.st.Clusters[i], p.keys[i])
-	}
-	if static != nil {
-		return static[i]
+	case static:
+		return cs.static[i]
 	}
 	return 1
 }

@@ -10,12 +10,12 @@ import (
 // the usable clusters' weights, ties going to where replicas already run. In both, a
 // cluster running more than its target keeps the surplus until the others are ready, so a
 // recovered cluster fills before another drains. A share held only for failback stays
-// where it runs. It uses the usable clusters of the planner's last Divide of w.
+// where it runs. It is quickest right after the Divide of the same workload.
 func (p *Planner) Local(w *Workload, share Share) []Share {
 	st := p.st
 	site := share.Name
-	all, ok := p.live[w.Key]
-	if !ok {
+	all := p.lastCands
+	if p.lastKey != w.Key {
 		all = p.eligible(w, true)
 	}
 	var clusters []*Cluster

@@ -20,4 +20,33 @@
 // change that any correct replica stored present on all of them; no invalid change in any
 // correct store (a fresh replica re-validates one store from scratch, signatures included);
 // every sealed body held by every replica inside its bound and by none outside.
+//
+// # Failover
+//
+// RunFailover simulates the scheduler, not the CRDT: sites in four jurisdictions with two
+// clusters each, running a mix of placement policies (equal and static weights, bounds,
+// takeover off, maxSurge "1" and "50%", spread, fallback affinities, Duplicated). Each
+// site keeps its own copy of the shared facts it places from (every site's record of its
+// clusters' health and of each workload's desired and ready replicas in them). A record
+// reaches connected sites 1 to MaxDelay ticks after it is written, and anti-entropy with
+// a random connected peer repairs what partitions and crashes lost; the real CRDT and its
+// convergence are Run's business, not this one's. A site declares a peer dead after
+// Detect ticks without contact and alive again after Rejoin ticks of contact.
+//
+// Each tick every live site builds a scheduler.State from its copy and its own view of
+// liveness, runs scheduler.Divide and scheduler.Local for its own share, sets its
+// clusters' desired counts and publishes its record. Clusters create pods that are ready
+// Ready ticks later and delete surplus pods at once; a dead site's clusters keep running
+// what they had, a failed cluster loses its pods.
+//
+// After a warm-up, a chaos phase partitions the network into two or three groups,
+// isolates, kills and restarts sites, and fails and recovers clusters; then everything
+// heals and the run continues until nothing has changed for Quiet ticks. The checker
+// requires: no cluster outside a workload's bound ever desires or runs a replica of it;
+// once quiescent, each Divided workload runs exactly its replicas and each Duplicated one
+// runs them in every cluster it should, all ready; after the heal, no workload's ready
+// replicas drop below what it had at the heal (or wants, if less): make-before-break.
+// It also times takeovers of sites that die or are isolated while all is calm: until a
+// survivor declares the site dead, until a survivor's share grows, and until the
+// survivors' ready replicas cover the lost share within maxSurge.
 package chaos

@@ -75,12 +75,11 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 		}
 	}
 	current, ready := observed(w, st)
-	sticky := make([]int, len(names))
-	for i, n := range names {
-		sticky[i] = current[n]
-	}
+	// No ties by where replicas run: the base must not depend on status, which sites see
+	// at different times while replicas move, or two sites could each leave a tied seat
+	// to the other (found by the failover simulation).
 	base := make([]int, len(names))
-	webster(base, weights, sticky, w.Replicas)
+	webster(base, weights, nil, w.Replicas)
 
 	// Shares under the viewer's liveness: live base shares, then takeover.
 	liveNames, liveWeights := actual.sites()
@@ -129,7 +128,17 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 		shares[i].Replicas = seats[i]
 	}
 	d.Missing = max(lost, 0)
-	hold(shares, current, ready)
+	// A live site inside the bound that runs replicas but has no share any more (another
+	// affinity term or spread group) may hold them too; Local keeps a held-only share
+	// where it runs.
+	for _, s := range st.Sites {
+		_, live := isLive[s.Name]
+		if current[s.Name] > 0 && s.Alive && !live && !slices.Contains(lostFrom, s.Name) &&
+			(len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction)) {
+			shares = append(shares, Share{Name: s.Name})
+		}
+	}
+	hold(shares, current, ready, d.Missing)
 	for i := range shares {
 		shares[i].Reason = reason(&shares[i], nominal, lostFrom)
 	}
@@ -143,11 +152,12 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 }
 
 // hold lets shares with more ready replicas than their target keep that surplus while
-// others are below target in ready replicas: as much as covers the shortfall, given to
-// the holders in name order. Replicas that are not ready are never held: removing them
-// costs no availability.
-func hold(shares []Share, current, ready map[string]int) {
-	short := 0
+// others are below target in ready replicas, or replicas are missing: each holder keeps
+// as much of its surplus as covers the whole shortfall. Holders do not split the
+// shortfall between them: under different views each would count on another. Replicas
+// that are not ready are never held: removing them costs no availability.
+func hold(shares []Share, current, ready map[string]int, missing int) {
+	short := missing
 	for _, s := range shares {
 		short += max(s.Replicas-ready[s.Name], 0)
 	}
@@ -160,7 +170,6 @@ func hold(shares []Share, current, ready map[string]int) {
 		}
 		h := min(surplus, short)
 		s.Hold, s.Replicas = h, s.Replicas+h
-		short -= h
 	}
 }
 

@@ -115,8 +115,8 @@ func TestPlacementRules(t *testing.T) {
 			setup: func(st *State) { st.kill("a") }, want: "", cond: "no usable cluster inside the bound EU"},
 		{name: "failback holds until the returning site is ready", fed: "a:EU:1 b:EU:1 c:EU:1",
 			w: Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {5, 5}, "b/c1": {4, 4}, "c/c1": {3, 1}}},
-			// c is short by 2: a keeps 2 of its surplus, b none.
-			want: "a/c1=5 b/c1=3 c/c1=3"},
+			// c is short by 2: each holder keeps up to that much of its surplus.
+			want: "a/c1=5 b/c1=4 c/c1=3"},
 		{name: "failback done", fed: "a:EU:1 b:EU:1 c:EU:1",
 			w:    Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {5, 5}, "b/c1": {4, 4}, "c/c1": {3, 3}}},
 			want: "a/c1=3 b/c1=3 c/c1=3"},

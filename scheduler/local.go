@@ -61,7 +61,7 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 	for i, c := range clusters {
 		out[i] = Share{Name: c.Name, Replicas: seats[i], Base: seats[i], Reason: ReasonRule}
 	}
-	hold(out, current, ready)
+	hold(out, current, ready, 0)
 	for i := range out {
 		if out[i].Hold > 0 {
 			out[i].Reason += "; " + ReasonHold + ": cluster keeps its surplus until the others are ready"

@@ -30,11 +30,11 @@ func newClusterCmd() *cobra.Command {
 	var kubeconfig, labels string
 	var taints []string
 	join := &cobra.Command{
-		Use:     "join NAME --kubeconfig FILE [--labels k=v,...] [--taint key=value:NoSchedule ...]",
-		Short:   "Register a member cluster with the local site; its credentials stay in the site's data dir",
+		Use:   "join NAME --kubeconfig FILE [--labels k=v,...] [--taint key=value:NoSchedule ...]",
+		Short: "Register a member cluster with the local site; its credentials stay in the site's data dir",
 		Example: `  atoll cluster join prod-1 --kubeconfig prod-1.kubeconfig --labels tier=prod --site us-east.yaml
   atoll cluster join gpu-1 --kubeconfig gpu-1.kubeconfig --taint gpu=true:NoSchedule`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kc, err := os.ReadFile(kubeconfig)
 			if err != nil {

@@ -154,8 +154,10 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 // hold lets shares with more ready replicas than their target keep that surplus while
 // others are below target in ready replicas, or replicas are missing: each holder keeps
 // as much of its surplus as covers the whole shortfall. Holders do not split the
-// shortfall between them: under different views each would count on another. Replicas
-// that are not ready are never held: removing them costs no availability.
+// shortfall between them: under different views each would count on another. A holder's
+// surplus counts replicas that are not ready yet too: they are about to serve, and
+// counting only ready ones let a holder drop replicas that later views needed (a seed of
+// the failover simulation dipped).
 func hold(shares []Share, current, ready map[string]int, missing int) {
 	short := missing
 	for _, s := range shares {
@@ -164,7 +166,7 @@ func hold(shares []Share, current, ready map[string]int, missing int) {
 	slices.SortFunc(shares, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
 	for i := range shares {
 		s := &shares[i]
-		surplus := min(current[s.Name], ready[s.Name]) - s.Replicas
+		surplus := current[s.Name] - s.Replicas
 		if surplus <= 0 || short <= 0 {
 			continue
 		}

@@ -45,17 +45,6 @@ func (st *State) cluster(site, name string) *Cluster {
 	panic("no cluster " + site + "/" + name)
 }
 
-// replicas renders a division as "a=3 b=2" (sites with replicas, by name).
-func replicas(d Division) string {
-	var parts []string
-	for _, s := range d.Sites {
-		if s.Replicas > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", s.Name, s.Replicas))
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 // place runs both levels for every site and renders "a/c1=2 a/c2=1 b/c1=2".
 func place(w *Workload, st *State) string {
 	var parts []string

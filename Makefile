@@ -38,10 +38,11 @@ verify: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy diff
 
 bench: ## benchmarks of the core (docs/BENCHMARKS.md explains each)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./crdt/ ./site/store/
+	$(GO) test -run '^$$' -bench Schedule -benchtime 3x -benchmem -count 3 ./scheduler/
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for f in $$($(GO) test -list '^Fuzz' ./crdt/ | grep ^Fuzz); do \
-	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} ./crdt/ || exit 1; done
+	@for p in ./crdt/ ./policy/; do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$p || exit 1; done; done
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)

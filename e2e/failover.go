@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,18 +40,6 @@ type FailoverReport struct {
 	DuplicatedAfterHeal    int `json:"duplicated_after_heal"`     // replicas above the policy once failback settled
 	DeletedAfterHeal       int `json:"deleted_after_heal"`        // ready replicas below the policy during failback
 }
-
-const failoverTemplate = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: %s}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: %s}}
-  template:
-    metadata: {labels: {app: %s}}
-    spec:
-      containers: [{name: app, image: registry.invalid/app:1, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
-`
 
 // RunFailover runs 4 sites (0 and 3 in EU, 1 in US, 2 in APAC), each with one real
 // cluster, and workloads of the given replicas: the first bounded to EU, the others not.
@@ -120,7 +109,7 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 	names := make([]string, workloads)
 	for w := range workloads {
 		names[w] = fmt.Sprintf("w%d", w)
-		tmpl := []byte(strings.ReplaceAll(failoverTemplate, "%s", names[w]))
+		tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", names[w]))
 		key := crdt.WorkloadKey("fo", names[w])
 		set := func(f, v string) crdt.Op {
 			return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
@@ -181,7 +170,7 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 		_ = f.waitFor(ctx, "survivors see the kill", func(st map[int]site.State) bool {
 			for _, i := range survivors {
 				s, ok := st[i]
-				if !ok || containsName(s.Live, f.Names[victim]) {
+				if !ok || slices.Contains(s.Live, f.Names[victim]) {
 					return false
 				}
 			}
@@ -261,15 +250,6 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 		}
 	}
 	return rep, nil
-}
-
-func containsName(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // observer reads the workloads' Deployments in every cluster.

@@ -43,18 +43,6 @@ func (w Workload) Divides(kind string) bool {
 	return w.Replicas >= 0 && slices.Contains(replicaKinds, kind)
 }
 
-// Share divides n as evenly as possible among k parts; the first n%k parts get one more.
-func Share(n, k, i int) int {
-	if k <= 0 || n <= 0 {
-		return 0
-	}
-	s := n / k
-	if i < n%k {
-		s++
-	}
-	return s
-}
-
 // Render builds the object to apply in one cluster: the template with its namespace,
 // Atoll's labels and annotations, the cluster's share of replicas, then the override
 // rules that select the cluster (so an override of /spec/replicas sets that cluster's

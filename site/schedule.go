@@ -126,9 +126,8 @@ func (s *Site) workloadsLocked() []workload {
 		kind := string(obj["kind"].Bytes)
 		var reqs scheduler.Resources
 		if w.render.Template != nil {
-			var tkind string
-			tkind, reqs = inspect(w.render.Template)
-			kind = cmp.Or(kind, tkind)
+			t := s.inspected(key, obj["template"].Change, w.render.Template)
+			kind, reqs = cmp.Or(kind, t.kind), t.requests
 		}
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
@@ -141,7 +140,37 @@ func (s *Site) workloadsLocked() []workload {
 		}
 		out = append(out, w)
 	}
+	if len(s.templates) > len(out) { // some workload is gone
+		live := make(map[string]bool, len(out))
+		for _, w := range out {
+			live[w.sched.Key] = true
+		}
+		for key := range s.templates {
+			if !live[key] {
+				delete(s.templates, key)
+			}
+		}
+	}
 	return out
+}
+
+// template is what the scheduler reads from a workload's template.
+type template struct {
+	change   crdt.Hash // the change that wrote the template
+	kind     string
+	requests scheduler.Resources
+}
+
+// inspected returns what inspect reads from a workload's template, parsing it only when
+// a new change wrote it: every reconcile pass reads every workload. mu must be held.
+func (s *Site) inspected(key string, change crdt.Hash, b []byte) template {
+	if t, ok := s.templates[key]; ok && t.change == change {
+		return t
+	}
+	t := template{change: change}
+	t.kind, t.requests = inspect(b)
+	s.templates[key] = t
+	return t
 }
 
 // inspect returns a template's kind and the resource requests of one replica's

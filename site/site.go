@@ -65,6 +65,7 @@ type Site struct {
 	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	decisions    *decisions
+	templates    map[string]template // by workload key, parsed once per change; guarded by mu
 	audit        *auditLog
 	counter      counters
 	wg           sync.WaitGroup
@@ -113,7 +114,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), audit: newAuditLog(), inbound: map[string]int{},
+		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s

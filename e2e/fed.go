@@ -42,6 +42,8 @@ type Options struct {
 	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
 	// processes Sites, Sites+1, ... (all named like site 0). Start starts them all.
 	Replicas int
+	// HTTP gives every site an HTTP server (API, dashboard, metrics); URL(i) is its address.
+	HTTP bool
 }
 
 // Fed is a running federation of site processes.
@@ -49,6 +51,7 @@ type Fed struct {
 	opts     Options
 	Names    []string
 	addrs    []string
+	urls     []string
 	configs  []string
 	clients  []*site.Client
 	Operator *crdt.Signer
@@ -167,6 +170,14 @@ func (f *Fed) writeFiles() error {
 		for _, j := range f.seedsOf(i) {
 			c.Seeds = append(c.Seeds, f.addrs[j])
 		}
+		if o.HTTP {
+			addr, err := f.httpAddr(i)
+			if err != nil {
+				return err
+			}
+			c.HTTP = addr
+			f.urls = append(f.urls, "http://"+addr)
+		}
 		if f.replicaOf0(i) {
 			r := *replica
 			r.ID = fmt.Sprintf("r%d", replicaIndex(f, i))
@@ -245,6 +256,23 @@ func (f *Fed) listenAddr(i int) (string, error) {
 	}
 	return "", fmt.Errorf("e2e: no free TCP and UDP port on %s", ip)
 }
+
+// httpAddr picks a free TCP port on site i's address for its HTTP server.
+func (f *Fed) httpAddr(i int) (string, error) {
+	if f.opts.Lab != nil {
+		return netip.AddrPortFrom(f.opts.Lab.Addr(i), 8080).String(), nil
+	}
+	host, _, _ := net.SplitHostPort(f.addrs[i])
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("e2e: picking an http port on %s: %w", host, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// URL returns the base URL of site i's HTTP server (Options.HTTP).
+func (f *Fed) URL(i int) string { return f.urls[i] }
 
 // Client returns the API client of site i.
 func (f *Fed) Client(i int) *site.Client { return f.clients[i] }

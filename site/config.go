@@ -27,6 +27,14 @@ type Config struct {
 	Region       string   `json:"region,omitempty"`       // if set, must match the charter
 	Jurisdiction string   `json:"jurisdiction,omitempty"` // if set, must match the charter
 
+	// HTTP, if set, is the host:port of the site's HTTP server: the read API, the
+	// dashboard, /healthz, /readyz, /metrics, and POST /v1/changes for changes signed
+	// elsewhere. It never signs on anyone's behalf. HTTPCert and HTTPKey, if set, serve it
+	// over TLS.
+	HTTP     string `json:"http,omitempty"`
+	HTTPCert string `json:"httpCert,omitempty"`
+	HTTPKey  string `json:"httpKey,omitempty"`
+
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
 	// "lan" or "local" (one machine; tests). Membership overrides single values.
 	Profile    string           `json:"profile,omitempty"`
@@ -138,6 +146,14 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
 			return fmt.Errorf("advertise %q: %w", c.Advertise, err)
 		}
+	}
+	if c.HTTP != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+			return fmt.Errorf("http %q: %w", c.HTTP, err)
+		}
+	}
+	if (c.HTTPCert == "") != (c.HTTPKey == "") || (c.HTTPCert != "" && c.HTTP == "") {
+		return fmt.Errorf("httpCert and httpKey go together, with http")
 	}
 	switch c.Profile {
 	case "", "wan", "lan", "local":

@@ -191,3 +191,21 @@ func (a *AntiEntropy) Done(peer string, ok bool) {
 		p.wanted = true
 	}
 }
+
+// PeerSync is what anti-entropy knows of a peer's progress.
+type PeerSync struct {
+	Meta     Meta // the peer's latest advertisement
+	HaveMeta bool
+	// Behind is when a head the peer advertised was first seen missing here; zero if
+	// this site holds every head the peer advertised.
+	Behind time.Time
+}
+
+// Peer returns what is known of a live peer's progress.
+func (a *AntiEntropy) Peer(peer string) (PeerSync, bool) {
+	p := a.peers[peer]
+	if p == nil || p.gone {
+		return PeerSync{}, false
+	}
+	return PeerSync{Meta: p.meta, HaveMeta: p.haveMeta, Behind: p.unknownSince}, true
+}

@@ -90,11 +90,8 @@ func (s *Site) serveAPI() (io.Closer, error) {
 		return nil, fmt.Errorf("api socket: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /v1/state", s.handleState)
+	s.routeRead(mux)
 	mux.HandleFunc("POST /v1/write", s.handleWrite)
-	mux.HandleFunc("POST /v1/changes", s.handleSubmit)
-	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
 	s.routeClusters(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -119,13 +116,7 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 }
 
 func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
-	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: "site"}
-	if s.raft != nil {
-		st.Role = "follower"
-		if s.leader() {
-			st.Role = "leader"
-		}
-	}
+	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: s.role()}
 	s.mu.Lock()
 	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
 		st.Region, st.Jurisdiction = info.Region, info.Jurisdiction

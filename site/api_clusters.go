@@ -31,14 +31,6 @@ type ObjectField struct {
 }
 
 func (s *Site) routeClusters(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/clusters", func(w http.ResponseWriter, _ *http.Request) {
-		list, err := s.members.List()
-		if err != nil {
-			writeErr(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, list)
-	})
 	mux.HandleFunc("POST /v1/clusters", func(w http.ResponseWriter, r *http.Request) {
 		var req JoinRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
@@ -70,6 +62,19 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 		default:
 			writeJSON(w, http.StatusOK, map[string]string{"unjoined": r.PathValue("name")})
 		}
+	})
+}
+
+// routeObjects adds the read endpoints on clusters, placements, audit records, the tip
+// and raw objects.
+func (s *Site) routeObjects(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/clusters", func(w http.ResponseWriter, _ *http.Request) {
+		list, err := s.members.List()
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
 	})
 	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", s.handlePlacement)
 	mux.HandleFunc("GET /v1/audit", s.handleAudit)

@@ -88,6 +88,7 @@ func (s *Site) refuse(workload, reason string) {
 	s.audit.mu.Unlock()
 	if fresh {
 		s.log.Warn("refused to actuate", "workload", workload, "reason", reason)
+		s.events.add("residency", workload, "refused "+workload+": "+reason)
 	}
 	s.audit.add(key, AuditRecord{Type: "refused", Site: s.cfg.Name, Jurisdiction: s.jurisdiction(), Workload: workload, Reason: reason, First: now, Last: now}, reason)
 }

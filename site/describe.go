@@ -26,18 +26,25 @@ type decision struct {
 
 func newDecisions() *decisions { return &decisions{since: map[string]decision{}} }
 
-func (d *decisions) set(now time.Time, key string, replicas int, reason string) {
+// set records a decision. It returns the previous one if this one differs from it.
+func (d *decisions) set(now time.Time, key string, replicas int, reason string) (prev decision, changed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old, ok := d.since[key]; ok && old.replicas == replicas && old.reason == reason {
-		return
+	old, ok := d.since[key]
+	if ok && old.replicas == replicas && old.reason == reason {
+		return old, false
 	}
 	d.since[key] = decision{replicas, reason, now}
+	return old, ok
 }
 
-func (d *decisions) record(now time.Time, div scheduler.Division) {
+// record records every site's share of a division and calls changed for each share that
+// differs from the one recorded before.
+func (d *decisions) record(now time.Time, div scheduler.Division, changed func(prev decision, s scheduler.Share)) {
 	for _, s := range div.Sites {
-		d.set(now, div.Workload+"/"+s.Name, s.Replicas, s.Reason)
+		if prev, ok := d.set(now, div.Workload+"/"+s.Name, s.Replicas, s.Reason); ok {
+			changed(prev, s)
+		}
 	}
 }
 
@@ -93,27 +100,5 @@ func (s *Site) handlePlacement(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Errorf("no workload %q", key))
 		return
 	}
-	wl := &ws[i].sched
-	out := Placement{Workload: key, Replicas: wl.Replicas, Bound: wl.Bound, Policy: wl.Policy.Source}
-	if ws[i].err != nil {
-		out.Error = ws[i].err.Error()
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	p := scheduler.NewPlanner(st)
-	d := p.Divide(wl)
-	out.Duplicated, out.Missing, out.Conditions = d.Duplicated, d.Missing, d.Conditions
-	for _, share := range d.Sites {
-		sp := SitePlacement{Share: share, Since: s.decisions.get(key + "/" + share.Name)}
-		sp.Alive = slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == share.Name && x.Alive })
-		if share.Replicas > 0 {
-			for _, c := range p.Local(wl, share) {
-				o := wl.Status[share.Name+"/"+c.Name]
-				sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
-					Since: s.decisions.get(key + "/" + share.Name + "/" + c.Name)})
-			}
-		}
-		out.Sites = append(out.Sites, sp)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.placement(scheduler.NewPlanner(st), st, &ws[i]))
 }

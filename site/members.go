@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"atoll/crdt"
@@ -101,6 +102,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 	}
 	if prev["health"] != snap.Fields()["health"] {
 		s.log.Info("member cluster health", "cluster", name, "health", snap.Fields()["health"], "reason", snap.Reason)
+		s.events.add("cluster", key, strings.TrimSpace(fmt.Sprintf("%s is %s %s", key, snap.Fields()["health"], snap.Reason)))
 	}
 }
 

@@ -3,6 +3,7 @@ package site
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -54,6 +55,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 	s.ae.Join(n.Name)
 	s.mu.Unlock()
 	s.log.Info("peer alive", "peer", n.Name, "addr", addr)
+	s.events.add("site", n.Name, n.Name+" is live at "+addr)
 	s.wakeReconcile()
 }
 
@@ -75,6 +77,7 @@ func (s *Site) removePeer(name string) {
 	s.ae.Leave(name)
 	s.mu.Unlock()
 	s.log.Info("peer gone", "peer", name)
+	s.events.add("site", name, name+" is lost")
 }
 
 func (s *Site) stopPeers() {
@@ -301,6 +304,7 @@ func (s *Site) account(peer string, res crdt.Result) bool {
 		s.mu.Unlock()
 		if !refused {
 			s.log.Warn("invalid change from peer", "peer", peer, "change", rej.ID.String(), "err", rej.Err)
+			s.events.add("change", peer, fmt.Sprintf("rejected change %s from %s: %v", rej.ID, peer, rej.Err))
 		}
 	}
 	return !refused

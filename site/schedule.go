@@ -77,9 +77,11 @@ func amount(r string, q resource.Quantity) int64 {
 
 // workload is one workload as the reconciler needs it: what to render and what to schedule.
 type workload struct {
-	render member.Workload
-	sched  scheduler.Workload
-	err    error // why it cannot be scheduled (a malformed placement)
+	render   member.Workload
+	sched    scheduler.Workload
+	err      error // why it cannot be scheduled (a malformed placement)
+	kind     string
+	redacted bool // this site holds the header only: the bound excludes it
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
@@ -110,6 +112,8 @@ func (s *Site) workloadsLocked() []workload {
 		w.render.Replicas = r
 		if v, ok := obj["template"]; ok && !v.Redacted {
 			w.render.Template = v.Bytes
+		} else if ok {
+			w.redacted = true
 		}
 		if v, ok := obj["overrides"]; ok && !v.Redacted {
 			w.render.Overrides = v.Bytes
@@ -129,6 +133,7 @@ func (s *Site) workloadsLocked() []workload {
 			t := s.inspected(key, obj["template"].Change, w.render.Template)
 			kind, reqs = cmp.Or(kind, t.kind), t.requests
 		}
+		w.kind = kind
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1

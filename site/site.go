@@ -38,9 +38,10 @@ type Site struct {
 	budget *gossip.Budget
 	rng    *rand.Rand
 
-	sites atomic.Pointer[charterSites] // the charter's sites, for the transport
-	meta  atomic.Pointer[[]byte]       // what memberlist advertises
-	dirty atomic.Bool                  // meta is out of date
+	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
+	meta    atomic.Pointer[[]byte]       // what memberlist advertises
+	dirty   atomic.Bool                  // meta is out of date
+	serving atomic.Bool                  // leads the site: membership and reconciliation run
 
 	trans *transport.Transport
 	ml    *memberlist.Memberlist
@@ -67,6 +68,7 @@ type Site struct {
 	decisions    *decisions
 	templates    map[string]template // by workload key, parsed once per change; guarded by mu
 	audit        *auditLog
+	events       *eventLog
 	counter      counters
 	wg           sync.WaitGroup
 	ctx          context.Context
@@ -114,7 +116,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), inbound: map[string]int{},
+		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
@@ -215,6 +217,18 @@ func (s *Site) Run(ctx context.Context) error {
 		s.st.Close()
 		return err
 	}
+	web, err := s.serveHTTP()
+	if err != nil {
+		api.Close()
+		if s.raft != nil {
+			_ = s.raft.Shutdown().Error()
+			layer.Close()
+		}
+		tr.Shutdown()
+		s.st.Close()
+		return err
+	}
+	defer web.Close()
 	ip, port := tr.Addr()
 	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
 	var runErr error
@@ -235,6 +249,7 @@ func (s *Site) Run(ctx context.Context) error {
 
 	s.log.Info("site stopping", "name", s.cfg.Name)
 	api.Close()
+	web.Close()
 	if s.ml != nil {
 		_ = s.ml.Leave(time.Second)
 		_ = s.ml.Shutdown()
@@ -275,6 +290,7 @@ func (s *Site) startLeader(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.replicateLoop(ctx)
 	}
+	s.serving.Store(true)
 	return nil
 }
 
@@ -432,6 +448,7 @@ func (s *Site) persistLocal(res crdt.Result) {
 	if charter {
 		s.refreshCharter()
 	}
+	s.noteChanges(res.Stored)
 	s.dirty.Store(true)
 	close(s.arrived)
 	s.arrived = make(chan struct{})

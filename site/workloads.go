@@ -113,7 +113,9 @@ func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Clus
 			continue
 		}
 		d := p.Divide(&w.sched)
-		s.decisions.record(now, d)
+		s.decisions.record(now, d, func(prev decision, sh scheduler.Share) {
+			s.events.add("placement", w.sched.Key, fmt.Sprintf("%s on %s: %d → %d replicas%s", w.sched.Key, sh.Name, prev.replicas, sh.Replicas, because(sh.Reason)))
+		})
 		for _, share := range d.Sites {
 			if share.Name != s.cfg.Name || share.Replicas == 0 {
 				continue

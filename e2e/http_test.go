@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"atoll/crdt"
+	"atoll/site"
+)
+
+// getJSON fetches url into out and returns the status code.
+func getJSON(ctx context.Context, url string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s: %w", url, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// streamViews reads a site's /v1/stream and sends each view it gets.
+func streamViews(ctx context.Context, t *testing.T, url string) <-chan site.View {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("stream content type %q", ct)
+	}
+	out := make(chan site.View, 16)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var v site.View
+			if err := json.Unmarshal([]byte(data), &v); err != nil {
+				t.Errorf("stream: %v", err)
+				return
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// TestHTTPView: every site serves the read API over HTTP; the view agrees with the
+// charter, shows a bounded workload redacted outside its bound, and the stream delivers
+// a new workload without polling. The HTTP server takes no site-signed writes.
+func TestHTTPView(t *testing.T) {
+	f := start(t, Options{Sites: 3, HTTP: true})
+	ctx := deadline(t, 90*time.Second)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		var r site.Readiness
+		if err := poll(ctx, func() bool { code, err := getJSON(ctx, f.URL(i)+"/readyz", &r); return err == nil && code == 200 }); err != nil {
+			t.Fatalf("site %d never ready: %+v", i, r)
+		}
+	}
+	resp, err := http.Post(f.URL(0)+"/v1/write", "application/json", strings.NewReader(`{"ops":[{"op":"set","kind":"site","key":"s00","field":"labels/x","value":"1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		t.Fatalf("POST /v1/write over HTTP answered %s: the HTTP server must not sign", resp.Status)
+	}
+
+	views := streamViews(ctx, t, f.URL(1))
+	first := <-views
+	if first.Site != f.Names[1] || len(first.Sites) != 3 {
+		t.Fatalf("first streamed view: site %q with %d sites", first.Site, len(first.Sites))
+	}
+
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	key := crdt.WorkloadKey("web", "ledger")
+	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", "ledger"))
+	set := func(f, v string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
+	}
+	if err := op.writeBound(ctx, 0, []string{"EU"}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
+		set("replicas", "2"), set("bound", "EU"), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	var got site.View
+	for v := range views {
+		if len(v.Workloads) == 2 {
+			got = v
+			break
+		}
+	}
+	if len(got.Workloads) != 2 {
+		t.Fatal("the stream ended before both workloads arrived")
+	}
+	for _, w := range got.Workloads {
+		switch w.Workload {
+		case "web/front":
+			if w.Replicas != 3 || len(w.Allowed) != 3 || w.Redacted {
+				t.Errorf("web/front: replicas %d, allowed %v, redacted %v", w.Replicas, w.Allowed, w.Redacted)
+			}
+		case "web/ledger":
+			// s01 is in US: it holds the header only, and only s00 (EU) may run it.
+			if !w.Redacted || !slices.Equal(w.Allowed, []string{f.Names[0]}) || !slices.Equal(w.Bound, []string{"EU"}) {
+				t.Errorf("web/ledger at s01: redacted %v, allowed %v, bound %v", w.Redacted, w.Allowed, w.Bound)
+			}
+		default:
+			t.Errorf("unexpected workload %q", w.Workload)
+		}
+	}
+	var v0 site.View
+	if _, err := getJSON(ctx, f.URL(0)+"/v1/view", &v0); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range v0.Workloads {
+		if w.Workload == "web/ledger" && w.Redacted {
+			t.Error("web/ledger redacted at s00, inside its bound")
+		}
+	}
+	for _, s := range v0.Sites {
+		if !s.Alive || !s.Live {
+			t.Errorf("s00 sees %s alive=%v live=%v", s.Name, s.Alive, s.Live)
+		}
+	}
+	var evs []site.Event
+	if _, err := getJSON(ctx, f.URL(1)+"/v1/events", &evs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(evs, func(e site.Event) bool { return e.Kind == "change" && strings.Contains(e.Message, "web/ledger") }) {
+		t.Errorf("no change event names web/ledger at s01: %+v", evs)
+	}
+}
+
+// poll calls ok every 100ms until it holds or ctx ends.
+func poll(ctx context.Context, ok func() bool) error {
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package site
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"atoll/crdt"
+	"atoll/scheduler"
+)
+
+// View is the whole federation as one site sees it: what GET /v1/view returns, what the
+// dashboard shows and what `atoll get` prints. It is computed from the replicated state
+// and this site's view of liveness, so any site (or observer) gives the same answer for
+// everything but liveness, convergence and events.
+type View struct {
+	Site       string         `json:"site"` // who computed it
+	Role       string         `json:"role"` // site, leader, follower or observer
+	At         time.Time      `json:"at"`
+	Federation string         `json:"federation"`
+	Digest     string         `json:"digest"`
+	Changes    int            `json:"changes"`
+	Pending    int            `json:"pending"` // changes waiting for their dependencies
+	Sites      []SiteView     `json:"sites"`
+	Clusters   []ClusterView  `json:"clusters"`
+	Workloads  []WorkloadView `json:"workloads"`
+	Events     []Event        `json:"events"`
+}
+
+// SiteView is one site of the charter.
+type SiteView struct {
+	Name         string `json:"name"`
+	Region       string `json:"region"`
+	Jurisdiction string `json:"jurisdiction"`
+	Self         bool   `json:"self,omitempty"`
+	// Alive is the scheduler's view from here, with hysteresis: a site that returns
+	// counts as alive once it has settled.
+	Alive bool      `json:"alive"`
+	Live  bool      `json:"live"`           // the membership reports it live now
+	Since time.Time `json:"since,omitzero"` // live since, or lost since
+	// Changes is how many changes it advertises holding (this site: holds).
+	Changes int  `json:"changes"`
+	InSync  bool `json:"inSync"` // it advertises the same heads as this site
+	// Lag is how long a change it advertised has been missing here, in seconds (0: none).
+	Lag      float64 `json:"lagSeconds"`
+	Clusters int     `json:"clusters"`
+	Desired  int     `json:"desired"` // replicas its clusters run, as it reports
+	Ready    int     `json:"ready"`
+}
+
+// ClusterView is one member cluster, as its site publishes it.
+type ClusterView struct {
+	Site        string            `json:"site"`
+	Name        string            `json:"name"`
+	Healthy     bool              `json:"healthy"`
+	Reason      string            `json:"reason,omitempty"`
+	Version     string            `json:"version,omitempty"`
+	Nodes       int               `json:"nodes"`
+	ReadyNodes  int               `json:"readyNodes"`
+	Provider    string            `json:"provider,omitempty"`
+	Region      string            `json:"region,omitempty"`
+	Zone        string            `json:"zone,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Taints      []string          `json:"taints,omitempty"` // key=value:Effect
+	Allocatable map[string]string `json:"allocatable,omitempty"`
+	Available   map[string]string `json:"available,omitempty"`
+	Desired     int               `json:"desired"` // replicas Atoll placed here, as its site reports
+	Ready       int               `json:"ready"`
+}
+
+// WorkloadView is one workload: its placement as this site computes it, with status.
+type WorkloadView struct {
+	Placement
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind,omitempty"`
+	// Allowed are the sites whose jurisdiction the bound admits (every site if unbound).
+	Allowed []string `json:"allowed"`
+	// Redacted: this site holds the signed header only, never the body.
+	Redacted bool `json:"redacted,omitempty"`
+	Desired  int  `json:"desired"` // replicas applied, summed over clusters
+	Ready    int  `json:"ready"`
+}
+
+// view computes the View. Its cost is one scheduling pass over every workload.
+func (s *Site) view(now time.Time) View {
+	alive, _ := s.aliveView(now)
+	live, since := s.liveness()
+	s.mu.Lock()
+	st := s.schedState(alive)
+	ws := s.workloadsLocked()
+	ch := s.rep.Charter()
+	v := View{Site: s.cfg.Name, Role: s.role(), At: now, Federation: ch.Name, Digest: s.rep.Digest().Hex(),
+		Changes: s.rep.Len(), Pending: s.rep.PendingLen()}
+	heads := s.rep.Heads()
+	for _, sv := range st.Sites {
+		x := SiteView{Name: sv.Name, Region: sv.Region, Jurisdiction: sv.Jurisdiction, Alive: sv.Alive, Live: live[sv.Name], Since: since[sv.Name]}
+		if sv.Name == s.cfg.Name {
+			x.Self, x.Live, x.Since, x.Changes, x.InSync = true, true, s.started, v.Changes, true
+		} else if p, ok := s.ae.Peer(sv.Name); ok && p.HaveMeta && live[sv.Name] {
+			x.Changes = int(p.Meta.Changes)
+			x.InSync = !p.Meta.More && sameHeads(p.Meta.Heads, heads)
+			if !p.Behind.IsZero() {
+				x.Lag = now.Sub(p.Behind).Seconds()
+			}
+		}
+		v.Sites = append(v.Sites, x)
+	}
+	v.Clusters = s.clusterViewsLocked()
+	s.mu.Unlock()
+
+	p := scheduler.NewPlanner(st)
+	jur := map[string]string{}
+	for _, x := range st.Sites {
+		jur[x.Name] = x.Jurisdiction
+	}
+	perCluster := map[string]*ClusterView{}
+	for i := range v.Clusters {
+		perCluster[v.Clusters[i].Site+"/"+v.Clusters[i].Name] = &v.Clusters[i]
+	}
+	for i := range ws {
+		w := &ws[i]
+		ns, name, _ := strings.Cut(w.sched.Key, "/")
+		wv := WorkloadView{Placement: s.placement(p, st, w), Namespace: ns, Name: name, Kind: w.kind, Redacted: w.redacted}
+		for _, x := range st.Sites {
+			if len(w.sched.Bound) == 0 || slices.Contains(w.sched.Bound, x.Jurisdiction) {
+				wv.Allowed = append(wv.Allowed, x.Name)
+			}
+		}
+		for where, o := range w.sched.Status {
+			wv.Desired += o.Desired
+			wv.Ready += o.Ready
+			if c := perCluster[where]; c != nil {
+				c.Desired += o.Desired
+				c.Ready += o.Ready
+			}
+		}
+		v.Workloads = append(v.Workloads, wv)
+	}
+	for i := range v.Sites {
+		x := &v.Sites[i]
+		for _, c := range v.Clusters {
+			if c.Site == x.Name {
+				x.Clusters++
+				x.Desired += c.Desired
+				x.Ready += c.Ready
+			}
+		}
+	}
+	v.Events, _ = s.events.recent(0)
+	return v
+}
+
+// placement explains one workload's placement with the planner of the current state.
+func (s *Site) placement(p *scheduler.Planner, st *scheduler.State, w *workload) Placement {
+	wl := &w.sched
+	out := Placement{Workload: wl.Key, Replicas: wl.Replicas, Bound: wl.Bound, Policy: wl.Policy.Source}
+	if w.err != nil {
+		out.Error = w.err.Error()
+		return out
+	}
+	d := p.Divide(wl)
+	out.Duplicated, out.Missing, out.Conditions = d.Duplicated, d.Missing, d.Conditions
+	for _, share := range d.Sites {
+		sp := SitePlacement{Share: share, Since: s.decisions.get(wl.Key + "/" + share.Name)}
+		sp.Alive = slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == share.Name && x.Alive })
+		if share.Replicas > 0 {
+			for _, c := range p.Local(wl, share) {
+				o := wl.Status[share.Name+"/"+c.Name]
+				sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
+					Since: s.decisions.get(wl.Key + "/" + share.Name + "/" + c.Name)})
+			}
+		}
+		out.Sites = append(out.Sites, sp)
+	}
+	return out
+}
+
+// clusterViewsLocked reads every cluster object. mu must be held.
+func (s *Site) clusterViewsLocked() []ClusterView {
+	var out []ClusterView
+	for _, key := range s.rep.Keys(crdt.KindCluster, "") {
+		site, name, _ := strings.Cut(key, "/")
+		obj, _ := s.rep.Object(crdt.KindCluster, key)
+		c := ClusterView{Site: site, Name: name}
+		num := func(f string) int { n, _ := strconv.Atoi(string(obj[f].Bytes)); return n }
+		c.Nodes, c.ReadyNodes = num("nodes"), num("readyNodes")
+		for f, v := range obj {
+			val := string(v.Bytes)
+			switch {
+			case f == "health":
+				c.Healthy = val == "healthy"
+			case f == "reason":
+				c.Reason = val
+			case f == "k8sVersion":
+				c.Version = val
+			case f == "provider":
+				c.Provider = val
+			case f == "region":
+				c.Region = val
+			case f == "zone":
+				c.Zone = val
+			case strings.HasPrefix(f, "labels/"):
+				c.Labels = put(c.Labels, f[len("labels/"):], val)
+			case strings.HasPrefix(f, "taints/"):
+				c.Taints = append(c.Taints, f[len("taints/"):]+"="+val)
+			case strings.HasPrefix(f, "allocatable/"):
+				c.Allocatable = put(c.Allocatable, f[len("allocatable/"):], val)
+			case strings.HasPrefix(f, "available/") && !strings.HasPrefix(f, "available/node/"):
+				c.Available = put(c.Available, f[len("available/"):], val)
+			}
+		}
+		slices.Sort(c.Taints)
+		out = append(out, c)
+	}
+	return out
+}
+
+func put(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+func sameHeads(advertised [][32]byte, heads []crdt.Hash) bool {
+	return slices.EqualFunc(advertised, heads, func(a [32]byte, b crdt.Hash) bool { return a == b })
+}
+
+// liveness returns the sites the membership reports live, and since when each has been
+// live or lost.
+func (s *Site) liveness() (live map[string]bool, since map[string]time.Time) {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	live, since = map[string]bool{}, map[string]time.Time{}
+	for name, t := range s.gone {
+		since[name] = t
+	}
+	for name, p := range s.peers {
+		live[name], since[name] = true, p.since
+	}
+	return live, since
+}
+
+// role names what this process is: site (one replica), leader or follower.
+func (s *Site) role() string {
+	switch {
+	case s.raft == nil:
+		return "site"
+	case s.leader():
+		return "leader"
+	}
+	return "follower"
+}

@@ -42,6 +42,8 @@ type Options struct {
 	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
 	// processes Sites, Sites+1, ... (all named like site 0). Start starts them all.
 	Replicas int
+	// Observers are observers of the charter; observer o's key is at Dir/<o>.key.
+	Observers []string
 	// HTTP gives every site an HTTP server (API, dashboard, metrics); URL(i) is its address.
 	HTTP bool
 }
@@ -112,6 +114,16 @@ func (f *Fed) writeFiles() error {
 		Key        string   `json:"key"`
 		Namespaces []string `json:"namespaces"`
 	}{"ops", site.FormatKey(op.Public()), []string{"*"}})
+	for _, name := range o.Observers {
+		k, err := newKey(filepath.Join(o.Dir, name+".key"))
+		if err != nil {
+			return err
+		}
+		cf.Observers = append(cf.Observers, struct {
+			Name string `json:"name"`
+			Key  string `json:"key"`
+		}{name, site.FormatKey(k.Public())})
+	}
 	for i := range o.Sites {
 		name := fmt.Sprintf("s%02d", i)
 		k, err := newKey(filepath.Join(o.Dir, name+".key"))

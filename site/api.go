@@ -197,6 +197,9 @@ func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
 // Write signs ops as this site, stores them durably (on a majority of the site's
 // replicas, if it has several) and pushes them to every live peer.
 func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
+	if s.cfg.Observer {
+		return nil, ErrObserver
+	}
 	if !s.leader() {
 		return nil, ErrNotLeader
 	}

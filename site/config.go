@@ -54,6 +54,12 @@ type Config struct {
 	// Replica, if set, makes this process one of several replicas of the site under Raft.
 	Replica *ReplicaConfig `json:"replica,omitempty"`
 
+	// Observer makes this process a read-only member: Name and Identity are an observer
+	// of the charter. It keeps a replica through sessions it starts with sites, and
+	// serves the API and dashboard, but writes nothing, pushes nothing and runs no
+	// clusters; bounded bodies stay redacted at it (atoll observe).
+	Observer bool `json:"observer,omitempty"`
+
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`
@@ -155,6 +161,9 @@ func (c Config) Validate() error {
 	if (c.HTTPCert == "") != (c.HTTPKey == "") || (c.HTTPCert != "" && c.HTTP == "") {
 		return fmt.Errorf("httpCert and httpKey go together, with http")
 	}
+	if c.Observer && c.Replica != nil {
+		return fmt.Errorf("an observer runs as one process: no replica")
+	}
 	switch c.Profile {
 	case "", "wan", "lan", "local":
 	default:
@@ -165,6 +174,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// SetDir sets the directory relative paths are resolved against (LoadConfig sets the
+// file's directory).
+func (c *Config) SetDir(dir string) { c.dir = dir }
 
 // Path resolves a path from the file against the file's directory.
 func (c Config) Path(p string) string {

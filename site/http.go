@@ -22,7 +22,9 @@ func (s *Site) routeRead(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.view(time.Now())) })
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/stream", s.handleStream)
-	mux.HandleFunc("POST /v1/changes", s.handleSubmit)
+	if !s.cfg.Observer {
+		mux.HandleFunc("POST /v1/changes", s.handleSubmit)
+	}
 	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
 	s.routeObjects(mux)
 }

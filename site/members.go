@@ -109,6 +109,9 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 // JoinCluster registers a member cluster with this site.
 func (s *Site) JoinCluster(req JoinRequest) error {
 	name, kubeconfig := req.Name, []byte(req.Kubeconfig)
+	if s.cfg.Observer {
+		return ErrObserver
+	}
 	if !s.leader() {
 		return ErrNotLeader
 	}

@@ -113,7 +113,7 @@ func (s *Site) peer(name string) *peer {
 // push queues new changes for peers: all live peers for this site's own writes, Fanout
 // random ones for changes relayed from from.
 func (s *Site) push(envs []*crdt.Envelope, from string) {
-	if len(envs) == 0 {
+	if len(envs) == 0 || s.cfg.Observer {
 		return
 	}
 	var to []string
@@ -229,6 +229,9 @@ func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) 
 // written to the data file together (one fsync for a burst).
 func (s *Site) servePush(c *transport.Conn) {
 	defer c.Close()
+	if _, ok := s.keyOf(c.Peer); !ok {
+		return // observers only read, through sessions they start
+	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
 		var frames [][]byte

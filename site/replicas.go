@@ -36,6 +36,9 @@ const chanRaft byte = 'R'
 // ErrNotLeader is returned for writes at a replica that is not the site's Raft leader.
 var ErrNotLeader = errors.New("this replica is not the site's leader")
 
+// ErrObserver answers any write to an observer.
+var ErrObserver = errors.New("an observer is read-only")
+
 // Log entry kinds.
 const (
 	entryChange byte = 'E' // an envelope

@@ -142,6 +142,12 @@ func (s *Site) Close() error { return s.st.Close() }
 // region and jurisdiction the configuration states.
 func (s *Site) checkCharter() error {
 	ch := s.rep.Charter()
+	if s.cfg.Observer {
+		if name := ch.Observers[s.signer.Public()]; name != s.cfg.Name {
+			return fmt.Errorf("observer %q: charter %q lists key %s as observer %q", s.cfg.Name, ch.Name, FormatKey(s.signer.Public()), name)
+		}
+		return nil
+	}
 	info, ok := ch.SiteByName(s.cfg.Name)
 	if !ok {
 		return fmt.Errorf("site %q is not in charter %q (sites: %v)", s.cfg.Name, ch.Name, ch.SiteNames())
@@ -161,9 +167,13 @@ func (s *Site) checkCharter() error {
 // refreshCharter republishes the charter's sites for the transport. Called with mu held
 // (or before Run).
 func (s *Site) refreshCharter() {
-	cs := charterSites{byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}}
-	for k, info := range s.rep.Charter().Sites {
+	ch := s.rep.Charter()
+	cs := charterSites{byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}, observers: map[crdt.PubKey]string{}}
+	for k, info := range ch.Sites {
 		cs.byKey[k], cs.byName[info.Name] = info.Name, k
+	}
+	for k, name := range ch.Observers {
+		cs.observers[k] = observerNode(name)
 	}
 	s.sites.Store(&cs)
 }
@@ -186,7 +196,7 @@ func (s *Site) Run(ctx context.Context) error {
 	s.ctx = ctx
 	s.started = time.Now()
 	tr, err := transport.New(transport.Config{
-		Name: s.cfg.Name, Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
+		Name: s.nodeName(), Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
 		AdvertiseAddr: s.cfg.Advertise, Peers: charterPeers{s}, Logger: s.log,
 	})
 	if err != nil {
@@ -265,7 +275,7 @@ func (s *Site) Run(ctx context.Context) error {
 func (s *Site) startLeader(ctx context.Context) error {
 	tr := s.trans
 	mc := s.cfg.memberlistConfig()
-	mc.Name = s.cfg.Name
+	mc.Name = s.nodeName()
 	mc.Transport = tr
 	mc.UDPBufferSize -= transport.PacketOverhead // keep signed packets within one datagram
 	mc.DeadNodeReclaimTime = time.Millisecond    // a new leader of a site may come back from another address
@@ -280,12 +290,15 @@ func (s *Site) startLeader(ctx context.Context) error {
 		return fmt.Errorf("membership: %w", err)
 	}
 	s.ml = ml
-	s.wg.Add(5)
+	s.wg.Add(3)
 	go s.syncLoop(ctx)
 	go s.metaLoop(ctx)
-	go s.membersLoop(ctx)
-	go s.reconcileLoop(ctx)
 	go s.joinLoop(ctx)
+	if !s.cfg.Observer {
+		s.wg.Add(2)
+		go s.membersLoop(ctx)
+		go s.reconcileLoop(ctx)
+	}
 	if s.raft != nil {
 		s.wg.Add(1)
 		go s.replicateLoop(ctx)
@@ -466,18 +479,45 @@ func (p charterPeers) Lookup(key ed25519.PublicKey) (string, bool) {
 	if len(key) != ed25519.PublicKeySize {
 		return "", false
 	}
-	name, ok := p.s.sites.Load().byKey[crdt.PubKey(key)]
+	cs := p.s.sites.Load()
+	if name, ok := cs.byKey[crdt.PubKey(key)]; ok {
+		return name, true
+	}
+	name, ok := cs.observers[crdt.PubKey(key)]
 	return name, ok
 }
 
-// charterSites indexes the charter's sites both ways.
+// charterSites indexes the charter's sites both ways, and its observers by key (under
+// their node names, see observerNode).
 type charterSites struct {
-	byKey  map[crdt.PubKey]string
-	byName map[string]crdt.PubKey
+	byKey     map[crdt.PubKey]string
+	byName    map[string]crdt.PubKey
+	observers map[crdt.PubKey]string
+}
+
+// observerNode is an observer's name on the network: apart from the sites' names.
+func observerNode(name string) string { return "observer:" + name }
+
+// nodeName is this process's name for the transport and the membership.
+func (s *Site) nodeName() string {
+	if s.cfg.Observer {
+		return observerNode(s.cfg.Name)
+	}
+	return s.cfg.Name
 }
 
 // keyOf returns the charter key of a site.
 func (s *Site) keyOf(name string) (crdt.PubKey, bool) {
 	k, ok := s.sites.Load().byName[name]
 	return k, ok
+}
+
+// observerKey returns the charter key of an observer, by node name.
+func (s *Site) observerKey(node string) (crdt.PubKey, bool) {
+	for k, name := range s.sites.Load().observers {
+		if name == node {
+			return k, true
+		}
+	}
+	return crdt.PubKey{}, false
 }

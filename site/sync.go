@@ -81,6 +81,9 @@ func (s *Site) serveSync(c *transport.Conn) {
 	defer c.Close()
 	key, ok := s.keyOf(c.Peer)
 	if !ok {
+		key, ok = s.observerKey(c.Peer)
+	}
+	if !ok {
 		return
 	}
 	if !s.enterSession(c.Peer) {

@@ -247,6 +247,8 @@ func (s *Site) liveness() (live map[string]bool, since map[string]time.Time) {
 // role names what this process is: site (one replica), leader or follower.
 func (s *Site) role() string {
 	switch {
+	case s.cfg.Observer:
+		return "observer"
 	case s.raft == nil:
 		return "site"
 	case s.leader():

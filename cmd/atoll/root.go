@@ -9,6 +9,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCmd(), newKeysCmd(), newSiteCmd(), newE2ECmd(), newClusterCmd(), newApplyCmd(), newDescribeCmd(), newAuditCmd(), newChaosCmd())
+	root.AddCommand(newSimCmd(), newKeysCmd(), newSiteCmd(), newE2ECmd(), newClusterCmd(), newApplyCmd(), newDescribeCmd(), newAuditCmd(), newChaosCmd(), newObserveCmd())
 	return root
 }

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"atoll/crdt"
+	"atoll/site"
+)
+
+// TestObserve: `atoll observe` joins with the charter's observer key, pulls the whole
+// state, serves the same view as a site with bounded bodies redacted, takes no writes,
+// and follows liveness; the sites do not count it as a peer.
+func TestObserve(t *testing.T) {
+	f := start(t, Options{Sites: 3, HTTP: true, Observers: []string{"watch"}})
+	ctx := deadline(t, 90*time.Second)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
+		t.Fatal(err)
+	}
+
+	listen, err := f.listenAddr(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	dir := f.opts.Dir
+	cmd := exec.Command(f.opts.Binary, "observe", "--identity", filepath.Join(dir, "watch.key"), "--genesis", filepath.Join(dir, "genesis.atoll"),
+		"--seeds", f.addrs[0], "--listen", listen, "--http", httpAddr, "--data", filepath.Join(dir, "data", "watch"), "--profile", "local")
+	logf, err := os.Create(filepath.Join(dir, "watch.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("observer did not stop within 20s of SIGTERM")
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "watch.log"))
+			t.Logf("--- watch.log\n%s", b)
+		}
+	})
+	url := "http://" + httpAddr
+
+	key := crdt.WorkloadKey("web", "ledger")
+	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", "ledger"))
+	set := func(f, v string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
+	}
+	if err := op.writeBound(ctx, 0, []string{"EU"}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
+		set("replicas", "2"), set("bound", "EU"), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The observer converges on the sites' digest and sees both workloads.
+	var v site.View
+	err = poll(ctx, func() bool {
+		var s0 site.View
+		if _, err := getJSON(ctx, f.URL(0)+"/v1/view", &s0); err != nil {
+			return false
+		}
+		code, err := getJSON(ctx, url+"/v1/view", &v)
+		return err == nil && code == 200 && v.Digest == s0.Digest && len(v.Workloads) == 2
+	})
+	if err != nil {
+		t.Fatalf("observer never converged: %d workloads, digest %s", len(v.Workloads), v.Digest)
+	}
+	if v.Role != "observer" || v.Site != "watch" {
+		t.Errorf("observer view: role %q, site %q", v.Role, v.Site)
+	}
+	for _, w := range v.Workloads {
+		if w.Workload == key && !w.Redacted {
+			t.Error("the observer holds the body of a workload bounded to EU")
+		}
+		if w.Workload == "web/front" && (w.Redacted || w.Replicas != 3) {
+			t.Errorf("web/front at the observer: redacted %v, replicas %d", w.Redacted, w.Replicas)
+		}
+	}
+	if i := slices.IndexFunc(v.Sites, func(s site.SiteView) bool { return !s.Live }); i >= 0 {
+		t.Errorf("observer sees %s not live", v.Sites[i].Name)
+	}
+	// Read-only: no POST /v1/changes, and the sites do not take it for a peer.
+	resp, err := http.Post(url+"/v1/changes", "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusBadRequest {
+		t.Errorf("POST /v1/changes at the observer answered %s: it must not take changes", resp.Status)
+	}
+	st, err := f.Client(0).State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Live) != 2 {
+		t.Errorf("s00 counts %v live: the observer must not be a peer", st.Live)
+	}
+
+	// Liveness: a stopped site shows as lost at the observer.
+	if err := f.StopSite(2); err != nil {
+		t.Fatal(err)
+	}
+	lost := func(ctx context.Context) bool {
+		var v site.View
+		_, err := getJSON(ctx, url+"/v1/view", &v)
+		return err == nil && slices.ContainsFunc(v.Sites, func(s site.SiteView) bool { return s.Name == f.Names[2] && !s.Live })
+	}
+	if err := poll(ctx, func() bool { return lost(ctx) }); err != nil {
+		t.Fatal("the observer never saw s02 lost")
+	}
+}

@@ -51,6 +51,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{minimal + "sync: {grace: 5}\n", "duration must be a string"},
 		{minimal + "profile: moon\n", `profile "moon"`},
 		{"name: [\n", "site config"},
+		{minimal + "http: localhost\n", `http "localhost"`},
+		{minimal + "http: 127.0.0.1:8080\nhttpCert: c.pem\n", "httpCert and httpKey go together"},
+		{minimal + "httpCert: c.pem\nhttpKey: k.pem\n", "with http"},
+		{minimal + "observer: true\nreplica: {id: r0}\n", "an observer runs as one process"},
 	} {
 		_, err := LoadConfig(writeConfig(t, tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,9 +3,20 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -177,4 +188,62 @@ func poll(ctx context.Context, ok func() bool) error {
 		}
 	}
 	return nil
+}
+
+// TestHTTPTLS: with httpCert and httpKey the HTTP server speaks TLS 1.3 only.
+func TestHTTPTLS(t *testing.T) {
+	dir := shortTempDir(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "atoll"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}}
+	for i := 10; i < 30; i++ { // e2e sites listen on 127.0.1.x
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 1, byte(i)))
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "http.crt"), certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "http.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Start(t.Context(), Options{Sites: 1, HTTP: true, Dir: dir, Binary: binary, Tune: func(_ int, c *site.Config) {
+		c.HTTPCert, c.HTTPKey = "http.crt", "http.key"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Stop() })
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := strings.Replace(f.URL(0), "http://", "https://", 1)
+	resp, err := hc.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 {
+		t.Fatalf("https /healthz: %s, TLS %+v", resp.Status, resp.TLS)
+	}
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12}}}
+	if resp, err := old.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("TLS 1.2 accepted")
+	}
+	if resp, err := http.Get(f.URL(0) + "/healthz"); err == nil && resp.StatusCode == 200 {
+		resp.Body.Close()
+		t.Fatal("plain HTTP answered on a TLS server")
+	}
 }

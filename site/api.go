@@ -93,6 +93,7 @@ func (s *Site) serveAPI() (io.Closer, error) {
 	s.routeRead(mux)
 	mux.HandleFunc("POST /v1/write", s.handleWrite)
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
+	mux.HandleFunc("GET /v1/backup", s.handleBackup) // a consistent copy of the data file (backup.go)
 	s.routeClusters(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)

@@ -9,6 +9,19 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCmd(), newKeysCmd(), newSiteCmd(), newE2ECmd(), newClusterCmd(), newApplyCmd(), newDescribeCmd(), newAuditCmd(), newChaosCmd(), newObserveCmd())
+	root.AddCommand(
+		newSimCmd(),
+		newKeysCmd(),
+		newSiteCmd(),
+		newObserveCmd(),
+		newE2ECmd(),
+		newClusterCmd(),
+		newApplyCmd(),
+		newDescribeCmd(),
+		newAuditCmd(),
+		newChaosCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
+	)
 	return root
 }

@@ -1,9 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestBackup(t *testing.T) {
@@ -43,4 +49,99 @@ func TestBackup(t *testing.T) {
 	defer b.Close()
 	mustEqual(t, loadAll(t, b), want)
 	mustLen(t, s, 510)
+}
+
+func TestBackupToSize(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	if err := s.Append(recs(0, 300)); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	var size int64 = -1
+	n, err := s.BackupTo(func(sz int64) io.Writer {
+		if buf.Len() != 0 {
+			t.Error("start called after the first byte")
+		}
+		size = sz
+		return &buf
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != n || int64(buf.Len()) != n {
+		t.Fatalf("start was told %d bytes; BackupTo reported %d and wrote %d", size, n, buf.Len())
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	path := closedStore(t, 50)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// Readers share the file; a writer waits for them.
+	b, err := Open(path, Options{ReadOnly: true, Timeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("a second reader: %v", err)
+	}
+	mustLen(t, b, 50)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path, Options{Timeout: 20 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("a writer while a reader holds the file: %v, want ErrLocked", err)
+	}
+	wantErr(t, a.Append(recs(50, 51)), path)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("a read-only Store changed the file")
+	}
+}
+
+func TestReadOnlyWhileWriterHolds(t *testing.T) {
+	_, path := openTemp(t, Options{})
+	_, err := Open(path, Options{ReadOnly: true, Timeout: 20 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("a reader while a writer holds the file: %v, want ErrLocked", err)
+	}
+	wantErr(t, err, path)
+}
+
+func TestReadOnlyRefusesNew(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	_, err := Open(missing, Options{ReadOnly: true})
+	wantErr(t, err, missing, "no such file")
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a read-only Open created %s", missing)
+	}
+
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(empty, Options{ReadOnly: true})
+	wantErr(t, err, empty, "empty file")
+
+	bare := filepath.Join(dir, "bare.db")
+	rawUpdate(t, bare, func(*bolt.Tx) error { return nil })
+	_, err = Open(bare, Options{ReadOnly: true})
+	wantErr(t, err, bare, "without buckets")
+	for _, p := range []string{empty, bare} {
+		if info, err := os.Stat(p); err != nil || (p == empty && info.Size() != 0) {
+			t.Fatalf("%s changed: %v %v", p, info, err)
+		}
+	}
 }

@@ -51,4 +51,11 @@
 // A Store is safe for concurrent use. bbolt's file lock keeps a second process
 // (or a second Open) from using the same file; Open waits Options.Timeout for
 // it.
+//
+// # Backups
+//
+// Backup copies the file from one read transaction while the site runs; the
+// copy is a store like any other. Options.ReadOnly opens a copy, or a file a
+// site may be holding, without writing it: under a shared lock, which fails
+// with ErrLocked while a writer holds the file.
 package store

@@ -36,7 +36,17 @@ type Options struct {
 	// Timeout waits for the file lock (bbolt Options.Timeout); 0 means
 	// 1s. Negative is an error.
 	Timeout time.Duration
+	// ReadOnly opens the file without writing it, under a shared lock that
+	// any number of readers may hold but a writer's lock excludes: for
+	// checking a copy, or whether a running site holds the file. A missing,
+	// empty or bucketless file is then an error instead of a new store, and
+	// Append and Put fail. Default false.
+	ReadOnly bool
 }
+
+// ErrLocked is returned, wrapped, by Open when another Store (in this or
+// another process) held the file's lock for all of Options.Timeout.
+var ErrLocked = errors.New("file lock still held by another Store")
 
 // Store is one site's change store, backed by one bbolt file.
 // Its methods are safe for concurrent use.
@@ -69,12 +79,16 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	s := &Store{path: path}
 	bopt := &bolt.Options{
-		Timeout: timeout,
-		NoSync:  opt.NoSync,
+		Timeout:  timeout,
+		NoSync:   opt.NoSync,
+		ReadOnly: opt.ReadOnly,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, mode)
 			if err == nil && s.file == nil {
 				s.file = f // the first file bbolt opens is the database, which it locks
+				if opt.ReadOnly {
+					err = checkNotEmpty(f) // bbolt would try to write a new file's first pages
+				}
 			}
 			return f, err
 		},
@@ -82,7 +96,7 @@ func Open(path string, opt Options) (*Store, error) {
 	err := s.guardOpen(func() error {
 		db, err := bolt.Open(path, 0o600, bopt)
 		if errors.Is(err, berrors.ErrTimeout) {
-			return fmt.Errorf("file lock still held by another Store after %v: %w", timeout, err)
+			return fmt.Errorf("%w after %v: %w", ErrLocked, timeout, err)
 		}
 		if err != nil {
 			return fmt.Errorf("open: %w", err)
@@ -96,6 +110,9 @@ func Open(path string, opt Options) (*Store, error) {
 		})
 		if err != nil || !fresh {
 			return err
+		}
+		if opt.ReadOnly {
+			return errors.New("not an atoll store: a bbolt file without buckets")
 		}
 		return db.Update(create)
 	})
@@ -137,6 +154,16 @@ func (s *Store) checkFile(tx *bolt.Tx) (fresh bool, err error) {
 	return false, nil
 }
 
+// checkNotEmpty refuses an empty file, which only a writer may turn into a
+// store.
+func checkNotEmpty(f *os.File) error {
+	info, err := f.Stat()
+	if err == nil && info.Size() == 0 {
+		err = errors.New("empty file, not an atoll store")
+	}
+	return err
+}
+
 // create makes the buckets of a new store.
 func create(tx *bolt.Tx) error {
 	meta, err := tx.CreateBucket(bucketMeta)
@@ -169,11 +196,26 @@ func (s *Store) Len() (int, error) {
 // Backup writes a consistent copy of the whole file to w while the store
 // stays open for reads and writes, and returns the number of bytes written.
 // The copy opens as a store with the same records.
+//
+// The copy is one bbolt read transaction: while it runs, a write that must
+// grow the file's memory map waits for it, so w should not be slower than a
+// local disk or pipe.
 func (s *Store) Backup(w io.Writer) (int64, error) {
+	return s.BackupTo(func(int64) io.Writer { return w })
+}
+
+// BackupTo is Backup for a caller that needs the size first (an HTTP
+// Content-Length): it calls start once, before the first byte, with the exact
+// number of bytes the copy will have, and writes them to the writer start
+// returns.
+func (s *Store) BackupTo(start func(size int64) io.Writer) (int64, error) {
 	var n int64
 	var inWrite bool
 	err := s.guard(&inWrite, func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
+			inWrite = true
+			w := start(tx.Size()) // bbolt's WriteTo writes exactly tx.Size() bytes
+			inWrite = false
 			var err error
 			n, err = tx.WriteTo(callerWriter{w, &inWrite})
 			return err

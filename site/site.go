@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -105,7 +104,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(dir, "atoll.db"), store.Options{Timeout: 5 * time.Second})
+	st, err := store.Open(cfg.DataFile(), store.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,17 @@ help: ## list targets
 build: ## build bin/atoll
 	$(GO) build -o $(BIN)/atoll ./cmd/atoll
 
-demo: build ## the main job: today, the deterministic simulator of a 20-site federation
+# The first `make demo` builds the Kubernetes binaries (make kube): say so before anything.
+ifneq ($(filter demo,$(MAKECMDGOALS)),)
+ifneq ($(words $(wildcard $(addprefix $(KUBE_BIN)/,etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok))),6)
+$(info demo: this first run builds Kubernetes, etcd and kwok from source (make kube), about 10-12 minutes on 2 cores; later runs start in seconds)
+endif
+endif
+
+demo: build kube ## the main job: 3 sites and 6 real Kubernetes clusters on this machine, sample workloads, dashboards; Ctrl-C stops it
+	$(BIN)/atoll demo
+
+sim: build ## the deterministic simulator: 200 seeded runs of 20 sites, 4 Byzantine, through faults
 	$(BIN)/atoll sim --sites 20 --seeds 200 --byzantine 4
 
 deps: ## install what the tests need from Debian (ip, nft for network namespaces)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,10 +43,29 @@ type Options struct {
 	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
 	// processes Sites, Sites+1, ... (all named like site 0). Start starts them all.
 	Replicas int
-	// Observers are observers of the charter; observer o's key is at Dir/<o>.key.
-	Observers []string
 	// HTTP gives every site an HTTP server (API, dashboard, metrics); URL(i) is its address.
 	HTTP bool
+	// Specs, if set, names the sites and places them, one per site. Otherwise site i is
+	// named s00, s01, ..., in region-<i%3>, with Jurisdictions[i%3].
+	Specs []SiteSpec
+	// Federation is the federation's name in the charter (default "e2e").
+	Federation string
+	// Observers are names of read-only identities: each gets a key, <Dir>/<name>.key, and
+	// a place among the charter's observers.
+	Observers []string
+}
+
+// SiteSpec is a site's entry in the charter.
+type SiteSpec struct {
+	Name, Region, Jurisdiction string
+}
+
+// spec returns site i's entry, from Options.Specs or the default.
+func (o Options) spec(i int) SiteSpec {
+	if len(o.Specs) > 0 {
+		return o.Specs[i]
+	}
+	return SiteSpec{fmt.Sprintf("s%02d", i), "region-" + strconv.Itoa(i%3), Jurisdictions[i%len(Jurisdictions)]}
 }
 
 // Fed is a running federation of site processes.
@@ -91,11 +111,14 @@ func (f *Fed) replicaOf0(i int) bool { return f.opts.Replicas > 1 && (i == 0 || 
 
 func (f *Fed) writeFiles() error {
 	o := f.opts
+	if len(o.Specs) > 0 && len(o.Specs) != o.Sites {
+		return fmt.Errorf("e2e: %d site specs for %d sites", len(o.Specs), o.Sites)
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
 	var cf site.CharterFile
-	cf.Name, cf.Threshold = "e2e", 1
+	cf.Name, cf.Threshold = cmp.Or(o.Federation, "e2e"), 1
 	admin, err := newKey(filepath.Join(o.Dir, "admin.key"))
 	if err != nil {
 		return err
@@ -125,7 +148,8 @@ func (f *Fed) writeFiles() error {
 		}{name, site.FormatKey(k.Public())})
 	}
 	for i := range o.Sites {
-		name := fmt.Sprintf("s%02d", i)
+		sp := o.spec(i)
+		name := sp.Name
 		k, err := newKey(filepath.Join(o.Dir, name+".key"))
 		if err != nil {
 			return err
@@ -136,7 +160,7 @@ func (f *Fed) writeFiles() error {
 			Key          string `json:"key"`
 			Region       string `json:"region"`
 			Jurisdiction string `json:"jurisdiction"`
-		}{name, site.FormatKey(k.Public()), "region-" + strconv.Itoa(i%3), Jurisdictions[i%len(Jurisdictions)]})
+		}{name, site.FormatKey(k.Public()), sp.Region, sp.Jurisdiction})
 		addr, err := f.listenAddr(i)
 		if err != nil {
 			return err
@@ -188,7 +212,6 @@ func (f *Fed) writeFiles() error {
 				return err
 			}
 			c.HTTP = addr
-			f.urls = append(f.urls, "http://"+addr)
 		}
 		if f.replicaOf0(i) {
 			r := *replica
@@ -203,6 +226,11 @@ func (f *Fed) writeFiles() error {
 		if o.Tune != nil {
 			o.Tune(i, &c)
 		}
+		var url string
+		if c.HTTP != "" {
+			url = "http://" + c.HTTP
+		}
+		f.urls = append(f.urls, url)
 		b, err := yaml.Marshal(c)
 		if err != nil {
 			return err
@@ -283,8 +311,12 @@ func (f *Fed) httpAddr(i int) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// URL returns the base URL of site i's HTTP server (Options.HTTP).
+// URL returns the base URL of site i's HTTP server (Options.HTTP, or an address set by
+// Tune); "" if it has none.
 func (f *Fed) URL(i int) string { return f.urls[i] }
+
+// Config returns the path of site i's site.yaml; its log is beside it, with .log.
+func (f *Fed) Config(i int) string { return f.configs[i] }
 
 // Client returns the API client of site i.
 func (f *Fed) Client(i int) *site.Client { return f.clients[i] }

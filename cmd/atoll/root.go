@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newChaosCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
+		newDemoCmd(),
 	)
 	return root
 }

@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // startTimeout bounds Start when ctx has no earlier deadline. A cluster is ready in about
@@ -26,6 +29,9 @@ type Options struct {
 	// Clusters is the number of member clusters, named member-0, member-1, ...; at least 1.
 	// Each costs about 510 MB of memory idle; plan for at most 6-8 on a 2-core test machine.
 	Clusters int
+	// Names, if set, names the clusters instead (one per cluster, distinct DNS labels);
+	// each cluster's files are under Dir/<name>.
+	Names []string
 	// NodesPerCluster is the number of fake Nodes in each cluster (default 2).
 	NodesPerCluster int
 	// NodeCPU and NodeMemory are each fake Node's capacity and allocatable, as Kubernetes
@@ -69,13 +75,20 @@ func (o Options) Validate() error {
 		return fmt.Errorf("testenv: Options.NodeCPU %q is not a quantity such as 8 or 500m", o.NodeCPU)
 	case !quantity.MatchString(o.NodeMemory):
 		return fmt.Errorf("testenv: Options.NodeMemory %q is not a quantity such as 32Gi", o.NodeMemory)
+	case len(o.Names) > 0 && len(o.Names) != o.Clusters:
+		return fmt.Errorf("testenv: Options.Names has %d names for %d clusters", len(o.Names), o.Clusters)
+	}
+	for i, n := range o.Names {
+		if errs := validation.IsDNS1123Label(n); len(errs) > 0 || slices.Contains(o.Names[:i], n) {
+			return fmt.Errorf("testenv: Options.Names[%d] %q: want distinct DNS labels", i, n)
+		}
 	}
 	return nil
 }
 
 // Cluster is how to reach one member cluster.
 type Cluster struct {
-	Name       string // member-0, member-1, ...
+	Name       string // member-0, member-1, ... or Options.Names
 	Kubeconfig string // path of a kubeconfig with an admin token (group system:masters)
 	APIServer  string // https://127.0.0.1:port
 }
@@ -126,7 +139,11 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	e := &Env{opts: o, bin: bin, log: o.Logger, etcdURL: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
 	for i := range o.Clusters {
-		e.members = append(e.members, newMember(o.Dir, i, ports[2+componentsPerCluster*i:]))
+		name := "member-" + strconv.Itoa(i)
+		if len(o.Names) > 0 {
+			name = o.Names[i]
+		}
+		e.members = append(e.members, newMember(o.Dir, name, ports[2+componentsPerCluster*i:]))
 	}
 	ok := false
 	defer func() {

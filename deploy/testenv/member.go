@@ -35,8 +35,7 @@ type member struct {
 	procs []*process // in start order: apiserver first
 }
 
-func newMember(dir string, i int, ports []int) *member {
-	name := "member-" + strconv.Itoa(i)
+func newMember(dir, name string, ports []int) *member {
 	m := &member{
 		dir:     filepath.Join(dir, name),
 		apiPort: ports[0], cmPort: ports[1], schedPort: ports[2], kwokPort: ports[3],

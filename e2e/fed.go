@@ -78,10 +78,11 @@ type Fed struct {
 	clients  []*site.Client
 	Operator *crdt.Signer
 
-	mu    sync.Mutex
-	procs []*exec.Cmd
-	exits []chan error
-	acked map[string]int // acknowledged change ids (hex) and the site that acknowledged
+	mu        sync.Mutex
+	procs     []*exec.Cmd
+	exits     []chan error
+	observers []*observerProc
+	acked     map[string]int // acknowledged change ids (hex) and the site that acknowledged
 }
 
 // Start writes a federation's files and starts its first Sites-Late sites.
@@ -414,6 +415,7 @@ func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
 
 // Stop stops every site and returns the first error.
 func (f *Fed) Stop() error {
+	obsErr := f.stopObservers()
 	var wg sync.WaitGroup
 	errs := make([]error, len(f.Names))
 	for i := range f.Names {
@@ -424,5 +426,5 @@ func (f *Fed) Stop() error {
 	for _, c := range f.clients {
 		c.Close()
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, obsErr)...)
 }

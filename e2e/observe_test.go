@@ -5,11 +5,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,40 +32,18 @@ func TestObserve(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	listen, err := f.listenAddr(40)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	httpAddr := ln.Addr().String()
 	ln.Close()
-	dir := f.opts.Dir
-	cmd := exec.Command(f.opts.Binary, "observe", "--identity", filepath.Join(dir, "watch.key"), "--genesis", filepath.Join(dir, "genesis.atoll"),
-		"--seeds", f.addrs[0], "--listen", listen, "--http", httpAddr, "--data", filepath.Join(dir, "data", "watch"), "--profile", "local")
-	logf, err := os.Create(filepath.Join(dir, "watch.log"))
-	if err != nil {
+	if err := f.StartObserver(ctx, "watch", httpAddr); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logf.Close() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("observer did not stop within 20s of SIGTERM")
-		}
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "watch.log"))
+			b, _ := os.ReadFile(filepath.Join(f.opts.Dir, "watch.log"))
 			t.Logf("--- watch.log\n%s", b)
 		}
 	})

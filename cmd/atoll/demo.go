@@ -76,14 +76,15 @@ func defaultDemoDir() string { return filepath.Join(os.TempDir(), "atoll-demo") 
 
 // demo is a running demo: what start started, which stop stops in reverse.
 type demo struct {
-	opts   demoOptions
-	out    io.Writer
-	self   string // this binary, which the sites run
-	owned  bool   // the working directory is this demo's
-	env    *testenv.Env
-	fed    *e2e.Fed
-	ctl    *http.Server
-	phases []demoPhase
+	opts     demoOptions
+	out      io.Writer
+	self     string // this binary, which the sites run
+	owned    bool   // the working directory is this demo's
+	env      *testenv.Env
+	fed      *e2e.Fed
+	ctl      *http.Server
+	observer string // the observer's dashboard URL
+	phases   []demoPhase
 }
 
 // demoPhase is a step of the start-up and how long it took.
@@ -174,7 +175,7 @@ func (d *demo) startClusters(ctx context.Context) (string, error) {
 // startSites writes the charter, keys and site configs, starts the three site processes
 // and waits until each sees the others.
 func (d *demo) startSites(ctx context.Context) (string, error) {
-	addrs, err := demoHTTPAddrs(len(demoSites))
+	addrs, err := demoHTTPAddrs(len(demoSites) + 1) // the last for the observer
 	if err != nil {
 		return "", err
 	}
@@ -192,13 +193,17 @@ func (d *demo) startSites(ctx context.Context) (string, error) {
 	if err := fed.WaitMembers(ctx); err != nil {
 		return "", err
 	}
+	if err := fed.StartObserver(ctx, "dashboard", addrs[len(demoSites)]); err != nil {
+		return "", err
+	}
+	d.observer = "http://" + addrs[len(demoSites)]
 	if d.ctl, err = serveDemoControl(fed, d.opts.dir); err != nil {
 		return "", err
 	}
 	if err := writeDemoContexts(d.opts.dir, fed); err != nil {
 		return "", err
 	}
-	return "us-east (US), eu-west (EU), ap-south (APAC) up, each sees the others", nil
+	return "us-east (US), eu-west (EU), ap-south (APAC) up, each sees the others; an observer serves the global dashboard", nil
 }
 
 // joinClusters joins each site's clusters to it and waits until every site sees all six

@@ -37,8 +37,9 @@ func (d *demo) printTour() {
 	}
 
 	fmt.Fprintln(w, "\nDashboards:")
+	fmt.Fprintf(w, "  %-9s %s/   the global view of a read-only observer (atoll observe)\n", "observer", d.observer)
 	for i, name := range d.fed.Names {
-		fmt.Fprintf(w, "  %-9s %s/\n", name, d.fed.URL(i))
+		fmt.Fprintf(w, "  %-9s %s/   as %s sees it: bounded bodies outside its jurisdiction are redacted\n", name, d.fed.URL(i), name)
 	}
 
 	fmt.Fprintf(w, "\nFiles, in %s (removed on exit unless --keep; the next demo wipes them):\n", dir)

@@ -8,16 +8,21 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"atoll/crdt"
 	"atoll/site/member"
 )
 
-// Client talks to a site's local API over its unix socket.
+// Client talks to a site's API: the local API over its unix socket (NewClient), or the
+// HTTP server, which serves the reads and changes signed elsewhere (NewHTTPClient).
 type Client struct {
-	Socket string
+	Socket string // the unix socket; "" for an HTTP client
+	base   string // what request paths are appended to
+	addr   string // the socket or the URL, for messages
 	http   *http.Client
 }
 
@@ -30,14 +35,37 @@ func NewClient(path string) *Client {
 		},
 		MaxIdleConns: 4,
 	}
-	return &Client{Socket: path, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	return &Client{Socket: path, base: "http://site", addr: path, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
 }
+
+// NewHTTPClient returns a client for a site's HTTP server at baseURL
+// ("http://host:port" or "https://host:port", optionally with a path prefix). Site-signed
+// writes and cluster membership are not served there.
+func NewHTTPClient(baseURL string) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("site url %q: %w", baseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("site url %q: want http://host:port or https://host:port", baseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("site url %q: no query or fragment", baseURL)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 4
+	base := strings.TrimSuffix(baseURL, "/")
+	return &Client{base: base, addr: base, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
+}
+
+// Addr is the socket path or URL the client talks to.
+func (c *Client) Addr() string { return c.addr }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, ctype string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://site"+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +74,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, ctype
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("site api %s: %w", c.Socket, err)
+		return 0, fmt.Errorf("site api %s: %w", c.addr, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -82,6 +110,13 @@ func (c *Client) State(ctx context.Context) (State, error) {
 	var st State
 	_, err := c.do(ctx, http.MethodGet, "/v1/state", nil, "", &st)
 	return st, err
+}
+
+// View returns the whole federation as the site sees it (GET /v1/view).
+func (c *Client) View(ctx context.Context) (View, error) {
+	var v View
+	_, err := c.do(ctx, http.MethodGet, "/v1/view", nil, "", &v)
+	return v, err
 }
 
 // Write asks the site to sign and store operations in its own scope.

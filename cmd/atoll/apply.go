@@ -16,10 +16,10 @@ import (
 
 func newApplyCmd() *cobra.Command {
 	var files []string
-	var config, key string
 	var dryRun bool
+	var w waitFlags
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE|DIR|- ... --key operator.pem",
+		Use:   "apply -f FILE|DIR|- ... [--wait [--timeout 2m]]",
 		Short: "Apply Kubernetes manifests with Karmada PropagationPolicy and OverridePolicy YAML",
 		Long: `Apply reads Kubernetes manifests together with Karmada policy.karmada.io/v1alpha1
 PropagationPolicy, ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy
@@ -32,13 +32,22 @@ manifest): atoll.io/bound: "EU,CH" keeps a workload, and its body, inside those
 jurisdictions; atoll.io/takeover: "false" and atoll.io/max-surge: "2" or "50%" tune
 failover.
 
-The change is signed with the operator's key and submitted to the site; workloads with
-a bound must be applied through a site inside it.`,
+The change is signed here with the operator's key and submitted to the site (its local
+API, or its HTTP server); workloads with a bound must be applied through a site inside
+it. Each accepted change is printed with its id. With --wait, apply then shows the
+rollout per site and cluster until every workload is ready, and exits 1 naming what is
+not ready if --timeout passes first.`,
 		Example: `  atoll apply -f deploy/ --key operator.pem --site eu-west.yaml
-  kubectl kustomize overlays/prod | atoll apply -f - --key operator.pem`,
+  atoll apply -f app.yaml --wait --timeout 5m             # the context file's site and key
+  atoll apply -f app.yaml --server https://eu-west.example:8443 --key operator.pem
+  kubectl kustomize overlays/prod | atoll apply -f - --context prod
+  atoll apply -f deploy/ --dry-run`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return fmt.Errorf("apply: give at least one -f")
+			}
+			if err := w.check(cmd); err != nil {
+				return err
 			}
 			objs, err := policy.Load(files, cmd.InOrStdin())
 			if err != nil {
@@ -64,39 +73,34 @@ a bound must be applied through a site inside it.`,
 				}
 				return nil
 			}
-			signer, err := site.LoadKeyFile(key)
-			if err != nil {
-				return fmt.Errorf("operator key: %w", err)
-			}
-			c, err := siteClient(config)
+			c, t, err := connect(cmd)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			for _, ch := range changes {
-				prep, err := c.Prepare(cmd.Context(), ch.ops, ch.bound)
-				if err != nil {
-					return err
-				}
-				env, err := crdt.Sign(prep, ch.bodies, signer)
-				if err != nil {
-					return err
-				}
-				res, err := c.Submit(cmd.Context(), env.Encode())
-				if err != nil {
-					return fmt.Errorf("workloads %s: %w", strings.Join(ch.keys, ", "), err)
-				}
-				for _, k := range ch.keys {
-					fmt.Fprintf(cmd.OutOrStdout(), "workload %s configured (change %s)\n", k, res.ID[:16])
-				}
+			signer, err := site.LoadKeyFile(t.Key)
+			if err != nil {
+				return fmt.Errorf("operator key: %w", err)
 			}
+			ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
+			if err != nil || !w.wait {
+				return err
+			}
+			var keys []string
+			for _, w := range ws {
+				keys = append(keys, w.Key)
+			}
+			if err := waitDone(cmd.Context(), c, waitSpec{Changes: ids, Keys: keys, Timeout: w.timeout}, newProgressPrinter(cmd.OutOrStdout())); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s ready\n", plural(len(keys), "workload"))
 			return nil
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file, directory (read recursively) or - for stdin; repeatable")
-	cmd.Flags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
-	cmd.Flags().StringVar(&key, "key", "operator.pem", "the operator's identity (atoll keys new)")
+	addTargetFlags(cmd.Flags(), true)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the files and print the workloads without writing")
+	w.bind(cmd, "ready")
 	return cmd
 }
 

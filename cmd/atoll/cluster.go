@@ -21,12 +21,22 @@ func siteClient(path string) (*site.Client, error) {
 }
 
 func newClusterCmd() *cobra.Command {
-	var config string
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Join, unjoin and list the member clusters of a site",
 	}
-	cmd.PersistentFlags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
+	addTargetFlags(cmd.PersistentFlags(), false)
+	// localClient connects to the site's local API, which join and unjoin need.
+	localClient := func(cmd *cobra.Command) (*site.Client, error) {
+		t, err := resolve(cmd)
+		if err == nil {
+			err = t.local("cluster " + cmd.Name())
+		}
+		if err != nil {
+			return nil, err
+		}
+		return t.client()
+	}
 	var kubeconfig, labels string
 	var taints []string
 	join := &cobra.Command{
@@ -44,7 +54,7 @@ func newClusterCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := siteClient(config)
+			c, err := localClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -61,11 +71,12 @@ func newClusterCmd() *cobra.Command {
 	join.Flags().StringArrayVar(&taints, "taint", nil, "a taint, key=value:NoSchedule or key:NoExecute; only tolerating workloads are placed there (repeatable)")
 	_ = join.MarkFlagRequired("kubeconfig")
 	unjoin := &cobra.Command{
-		Use:   "unjoin NAME",
-		Short: "Forget a member cluster and delete its credentials from the site",
-		Args:  cobra.ExactArgs(1),
+		Use:     "unjoin NAME",
+		Short:   "Forget a member cluster and delete its credentials from the site",
+		Example: `  atoll cluster unjoin prod-1 --site us-east.yaml`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := siteClient(config)
+			c, err := localClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -84,9 +95,12 @@ func newClusterCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the site's member clusters with what it last published about them",
-		Args:  cobra.NoArgs,
+		Example: `  atoll cluster list --site us-east.yaml
+  atoll cluster list --server http://127.0.0.1:8080
+  atoll get clusters            # every site's clusters, from the federation's state`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := siteClient(config)
+			c, _, err := connect(cmd)
 			if err != nil {
 				return err
 			}

@@ -14,22 +14,23 @@ import (
 )
 
 func newDescribeCmd() *cobra.Command {
-	var config, output string
+	var output string
 	cmd := &cobra.Command{
 		Use:   "describe workload NAMESPACE/NAME",
 		Short: "Explain where a workload runs: per site and cluster, the replicas, the reason and since when",
 		Example: `  atoll describe workload shop/web --site eu-west.yaml
-  atoll describe workload shop/web -o json`,
+  atoll describe workload shop/web -o json --context eu-west
+  atoll describe wl shop/web --server http://127.0.0.1:8080`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "workload" && args[0] != "workloads" {
+			if getKinds[strings.ToLower(args[0])] != "workloads" {
 				return fmt.Errorf("describe: unknown kind %q (want workload)", args[0])
 			}
 			ns, name, ok := strings.Cut(args[1], "/")
 			if !ok {
 				ns, name = "default", args[1]
 			}
-			c, err := siteClient(config)
+			c, _, err := connect(cmd)
 			if err != nil {
 				return err
 			}
@@ -47,7 +48,7 @@ func newDescribeCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&config, "site", "site.yaml", "the site's configuration file (to find its local API)")
+	addTargetFlags(cmd.Flags(), false)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json for the full explanation")
 	return cmd
 }

@@ -9,6 +9,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	addContextFlags(root)
 	root.AddCommand(
 		newSimCmd(),
 		newKeysCmd(),
@@ -17,6 +18,9 @@ func newRootCmd() *cobra.Command {
 		newE2ECmd(),
 		newClusterCmd(),
 		newApplyCmd(),
+		newGetCmd(),
+		newDeleteCmd(),
+		newConfigCmd(),
 		newDescribeCmd(),
 		newAuditCmd(),
 		newChaosCmd(),

@@ -202,14 +202,14 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 	}
 	c := env.Change
 	if len(c.Deps) == 0 {
-		return r.reject(env.ID, invalid("a second change without dependencies (the genesis is %s)", r.genesis))
+		return r.reject(env.ID, because(ReasonDependency, invalid("a second change without dependencies (the genesis is %s)", r.genesis)))
 	}
 	if err := checkStructure(c); err != nil {
-		return r.reject(env.ID, err)
+		return r.reject(env.ID, because(ReasonStructure, err))
 	}
 	if verify && (r.cfg.Verified == nil || !r.cfg.Verified.Has(env.ID)) {
 		if err := verifySignatures(c, env.Header); err != nil {
-			return r.reject(env.ID, invalid("%v", err))
+			return r.reject(env.ID, because(ReasonSignature, invalid("%v", err)))
 		}
 		if r.cfg.Verified != nil {
 			r.cfg.Verified.Add(env.ID)
@@ -218,7 +218,7 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 	var missing []Hash
 	for _, d := range c.Deps {
 		if err, ok := r.rejected[d]; ok {
-			return r.reject(env.ID, invalid("depends on rejected change %s (%v)", d, err))
+			return r.reject(env.ID, because(ReasonDependency, invalid("depends on rejected change %s (%v)", d, err)))
 		}
 		if _, ok := r.nodes[d]; !ok {
 			missing = append(missing, d)
@@ -272,17 +272,17 @@ func (r *Replica) accept(env *Envelope) error {
 		maxLamport = max(maxLamport, deps[i].lamport)
 	}
 	if c.Lamport != maxLamport+1 {
-		return invalid("lamport time %d, want %d (one more than its dependencies')", c.Lamport, maxLamport+1)
+		return because(ReasonStructure, invalid("lamport time %d, want %d (one more than its dependencies')", c.Lamport, maxLamport+1))
 	}
 	ch := r.charterOf(deps)
 	if err := checkAuthority(c, ch); err != nil {
-		return err
+		return because(ReasonAuthority, err)
 	}
 	after := ch
 	if c.IsCharter() {
 		after = ch.withChange(c, &env.ID)
 		if err := checkUsable(after); err != nil {
-			return err
+			return because(ReasonAuthority, err)
 		}
 	}
 	r.store(env, deps, after)
@@ -400,7 +400,7 @@ func (r *Replica) reject(id Hash, err error) Result {
 	// Whatever waited for a rejected change can never become valid.
 	for _, w := range r.pending.release(id) {
 		r.pending.remove(w)
-		res.add(r.reject(w.ID, invalid("depends on rejected change %s (%v)", id, err)))
+		res.add(r.reject(w.ID, because(ReasonDependency, invalid("depends on rejected change %s (%v)", id, err))))
 	}
 	return res
 }

@@ -49,6 +49,7 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	}
 	mux := http.NewServeMux()
 	s.routeRead(mux)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {

@@ -69,6 +69,7 @@ type Site struct {
 	audit        *auditLog
 	events       *eventLog
 	counter      counters
+	metrics      *metrics
 	wg           sync.WaitGroup
 	ctx          context.Context
 }
@@ -119,6 +120,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
+	s.metrics = newMetrics(s)
 	if s.observeEvery == 0 {
 		s.observeEvery = observeInterval
 	}
@@ -433,11 +435,13 @@ func (s *Site) persist(res crdt.Result) {
 	}
 }
 
-// persistLocal stores what the replica accepted; mu must be held. A change is
-// acknowledged only after this returns (and, with replicas, after the Raft log commits
-// it). A failing disk stops the site: its memory is ahead of its file.
+// persistLocal stores what the replica accepted, and counts it and what it rejected; mu
+// must be held. A change is acknowledged only after this returns (and, with replicas,
+// after the Raft log commits it). A failing disk stops the site: its memory is ahead of
+// its file.
 func (s *Site) persistLocal(res crdt.Result) {
 	if len(res.Stored) == 0 {
+		s.metrics.noteResult(0, res.Rejected)
 		return
 	}
 	recs := make([]store.Record, 0, len(res.Stored))
@@ -457,6 +461,7 @@ func (s *Site) persistLocal(res crdt.Result) {
 	if err := s.st.Append(recs); err != nil {
 		s.fatal(err)
 	}
+	s.metrics.noteResult(len(recs), res.Rejected)
 	if charter {
 		s.refreshCharter()
 	}

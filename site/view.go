@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"atoll/crdt"
+	"atoll/gossip"
 	"atoll/scheduler"
 )
 
@@ -100,10 +101,7 @@ func (s *Site) view(now time.Time) View {
 			x.Self, x.Live, x.Since, x.Changes, x.InSync = true, true, s.started, v.Changes, true
 		} else if p, ok := s.ae.Peer(sv.Name); ok && p.HaveMeta && live[sv.Name] {
 			x.Changes = int(p.Meta.Changes)
-			x.InSync = !p.Meta.More && sameHeads(p.Meta.Heads, heads)
-			if !p.Behind.IsZero() {
-				x.Lag = now.Sub(p.Behind).Seconds()
-			}
+			x.InSync, x.Lag = peerSync(p, heads, now)
 		}
 		v.Sites = append(v.Sites, x)
 	}
@@ -223,6 +221,17 @@ func put(m map[string]string, k, v string) map[string]string {
 	}
 	m[k] = v
 	return m
+}
+
+// peerSync says how far a peer is from this site, from what anti-entropy knows of it:
+// whether it advertises the same heads as heads, and for how long a change it advertised
+// has been missing here, in seconds (0: none is).
+func peerSync(p gossip.PeerSync, heads []crdt.Hash, now time.Time) (inSync bool, lag float64) {
+	inSync = p.HaveMeta && !p.Meta.More && sameHeads(p.Meta.Heads, heads)
+	if !p.Behind.IsZero() {
+		lag = now.Sub(p.Behind).Seconds()
+	}
+	return inSync, lag
 }
 
 func sameHeads(advertised [][32]byte, heads []crdt.Hash) bool {

@@ -161,6 +161,7 @@ func names(p *scheduler.Policy, site string) bool {
 func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) time.Duration {
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
+	defer observeSince(s.metrics.reconcile, time.Now())
 	clusters := s.clustersReady()
 	ws, own, next := s.plan(time.Now())
 	var status []crdt.Op // written in one change at the end of the pass
@@ -205,7 +206,9 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 				}
 				namespaces[w.Namespace] = true
 			}
+			start := time.Now()
 			got, key, err := a.Apply(ctx, u)
+			observeSince(s.metrics.apply.WithLabelValues(cluster), start)
 			if key != "" {
 				keep[key] = true
 			}

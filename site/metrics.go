@@ -1,0 +1,239 @@
+package site
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"atoll/crdt"
+)
+
+// metrics is what GET /metrics serves, from a registry of the site's own (tests run
+// several sites in one process). Events are counted as they happen only where no total
+// exists already; everything else — the replica, peers, status, the activity counters
+// and the transport's — is read when scraped, by siteCollector.
+//
+// No metric carries a constant site label: a scrape target is one site, and
+// atoll_site_info names it (join on instance, or relabel at scrape time). That leaves
+// the label site free for what is about other sites (atoll_replicas).
+type metrics struct {
+	reg       *prometheus.Registry
+	applied   prometheus.Counter
+	rejected  *prometheus.CounterVec
+	reconcile prometheus.Histogram
+	apply     *prometheus.HistogramVec
+}
+
+func newMetrics(s *Site) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_changes_applied_total",
+			Help: "Changes stored since the process started: written here, submitted, pushed or synced."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atoll_changes_rejected_total",
+			Help: "Changes the replica rejected, by reason (crdt.RejectReasons); a change sent again counts again."}, []string{"reason"}),
+		reconcile: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "atoll_reconcile_duration_seconds",
+			Help: "Duration of a reconcile pass: plan every workload, apply this site's share, prune, publish status.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		apply: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "atoll_apply_duration_seconds",
+			Help:    "Duration of applying one object to a member cluster; an object unchanged since the last resync is answered from the informer cache, in well under a millisecond.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
+	}
+	for _, r := range crdt.RejectReasons() {
+		m.rejected.WithLabelValues(r) // every reason is exported, at 0 until it happens
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.applied, m.rejected, m.reconcile, m.apply,
+		siteCollector{s},
+	)
+	return m
+}
+
+// handler serves the registry in the Prometheus text (or OpenMetrics) format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// noteResult counts what one Receive (or Write) stored and rejected; stored is the number
+// of new changes, not counting known changes whose bodies arrived.
+func (m *metrics) noteResult(stored int, rejected []crdt.Rejection) {
+	m.applied.Add(float64(stored))
+	for _, r := range rejected {
+		m.rejected.WithLabelValues(crdt.RejectReason(r.Err)).Inc()
+	}
+}
+
+// observeSince observes the time from start to now in h.
+func observeSince(h prometheus.Observer, start time.Time) { h.Observe(time.Since(start).Seconds()) }
+
+// siteCollector reads the site's state at scrape time: it takes mu once, briefly, and
+// does no scheduling pass.
+type siteCollector struct{ s *Site }
+
+var _ prometheus.Collector = siteCollector{}
+
+var (
+	descInfo = prometheus.NewDesc("atoll_site_info", "This site as the charter lists it; always 1.",
+		[]string{"site", "region", "jurisdiction", "federation"}, nil)
+	descHeld    = prometheus.NewDesc("atoll_changes_held", "Changes the replica holds.", nil, nil)
+	descPending = prometheus.NewDesc("atoll_changes_pending", "Changes received that wait for their dependencies.", nil, nil)
+
+	descPeerLive   = prometheus.NewDesc("atoll_peer_live", "1 if the membership reports the charter site live, else 0.", []string{"peer"}, nil)
+	descPeerInSync = prometheus.NewDesc("atoll_peer_in_sync", "1 if the live peer advertises the same heads as this site, else 0.", []string{"peer"}, nil)
+	descPeerLag    = prometheus.NewDesc("atoll_peer_lag_seconds",
+		"How long a change the peer advertised has been missing here; 0 when none is. Only for live peers whose advertisement arrived.", []string{"peer"}, nil)
+
+	descReplicas = prometheus.NewDesc("atoll_replicas", "Replicas each charter site reports for the workloads it runs, summed over its clusters.", []string{"site", "state"}, nil)
+	descCluster  = prometheus.NewDesc("atoll_member_cluster_healthy", "1 if this site's member cluster is healthy as the site publishes it, else 0.", []string{"cluster"}, nil)
+
+	descPush      = prometheus.NewDesc("atoll_push_changes_total", "Changes pushed to peers (out) and push frames received from them (in).", []string{"direction"}, nil)
+	descForwarded = prometheus.NewDesc("atoll_push_forwarded_total", "Changes received from a peer and queued for other peers.", nil, nil)
+	descDropped   = prometheus.NewDesc("atoll_push_dropped_total", "Changes not queued for a peer whose queue was full; anti-entropy repairs them.", nil, nil)
+	descSessions  = prometheus.NewDesc("atoll_sync_sessions_total", "Anti-entropy sessions this site started (out) or answered (in).", []string{"direction"}, nil)
+	descSessFails = prometheus.NewDesc("atoll_sync_session_failures_total", "Anti-entropy sessions that failed, either direction.", nil, nil)
+	descSyncBytes = prometheus.NewDesc("atoll_sync_bytes_total", "Bytes of anti-entropy session messages, sent and received.", nil, nil)
+	descSyncPay   = prometheus.NewDesc("atoll_sync_payload_bytes_total", "Bytes of changes carried by anti-entropy sessions, sent and received.", nil, nil)
+	descSyncMsgs  = prometheus.NewDesc("atoll_sync_messages_total", "Anti-entropy session messages, sent and received.", nil, nil)
+	descRefused   = prometheus.NewDesc("atoll_peer_refused_total", "Peer traffic refused: over budget, too many sessions, or cut off after invalid changes.", nil, nil)
+
+	descTransBytes   = prometheus.NewDesc("atoll_transport_bytes_total", "Bytes on the federation transport: UDP packets (overhead included) and TLS streams.", []string{"transport", "direction"}, nil)
+	descTransPackets = prometheus.NewDesc("atoll_transport_packets_total", "UDP packets sent plus packets delivered.", nil, nil)
+	descTransStreams = prometheus.NewDesc("atoll_transport_streams_total", "TLS streams established, dialed or accepted.", nil, nil)
+	descTransRefused = prometheus.NewDesc("atoll_transport_refused_total", "Packets dropped on receipt, packet writes refused, streams refused or failed before they were established.", nil, nil)
+)
+
+func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descPeerLive, descPeerInSync, descPeerLag,
+		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
+		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused} {
+		ch <- d
+	}
+}
+
+func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	now := time.Now()
+	live, _ := s.liveness() // peersMu, not under mu
+	s.mu.Lock()
+	charter := s.rep.Charter()
+	info, _ := charter.SiteByName(s.cfg.Name)
+	held, pending := s.rep.Len(), s.rep.PendingLen()
+	heads := s.rep.Heads()
+	type peerRow struct {
+		name        string
+		inSync, lag float64
+		known       bool // advertisement received: lag is meaningful
+	}
+	var peers []peerRow
+	sites := charter.SiteNames()
+	for _, name := range sites {
+		if name == s.cfg.Name {
+			continue
+		}
+		row := peerRow{name: name}
+		if p, ok := s.ae.Peer(name); ok && p.HaveMeta && live[name] {
+			inSync, lag := peerSync(p, heads, now)
+			row.known, row.lag = true, lag
+			if inSync {
+				row.inSync = 1
+			}
+		}
+		peers = append(peers, row)
+	}
+	desired, ready := s.replicasLocked(sites)
+	clusters := map[string]bool{}
+	for _, key := range s.rep.Keys(crdt.KindCluster, s.cfg.Name+"/") {
+		v, _ := s.rep.Get(crdt.KindCluster, key, "health")
+		clusters[strings.TrimPrefix(key, s.cfg.Name+"/")] = string(v.Bytes) == "healthy"
+	}
+	s.mu.Unlock()
+
+	gauge(descInfo, 1, s.cfg.Name, info.Region, info.Jurisdiction, charter.Name)
+	gauge(descHeld, float64(held))
+	gauge(descPending, float64(pending))
+	for _, p := range peers {
+		gauge(descPeerLive, b2f(live[p.name]), p.name)
+		gauge(descPeerInSync, p.inSync, p.name)
+		if p.known {
+			gauge(descPeerLag, p.lag, p.name)
+		}
+	}
+	for _, name := range sites {
+		gauge(descReplicas, float64(desired[name]), name, "desired")
+		gauge(descReplicas, float64(ready[name]), name, "ready")
+	}
+	for name, healthy := range clusters {
+		gauge(descCluster, b2f(healthy), name)
+	}
+
+	n := &s.counter
+	counter(descPush, n.pushedOut.Load(), "out")
+	counter(descPush, n.pushedIn.Load(), "in")
+	counter(descForwarded, n.forwarded.Load())
+	counter(descDropped, n.dropped.Load())
+	counter(descSessions, n.sessionsOut.Load(), "out")
+	counter(descSessions, n.sessionsIn.Load(), "in")
+	counter(descSessFails, n.sessionFails.Load())
+	counter(descSyncBytes, n.syncBytes.Load())
+	counter(descSyncPay, n.syncPayload.Load())
+	counter(descSyncMsgs, n.syncMessages.Load())
+	counter(descRefused, n.refusedFrames.Load())
+	if s.trans != nil { // nil until Run
+		t, _ := s.trans.Stats()
+		counter(descTransBytes, t.PacketBytesIn, "packet", "in")
+		counter(descTransBytes, t.PacketBytesOut, "packet", "out")
+		counter(descTransBytes, t.StreamBytesIn, "stream", "in")
+		counter(descTransBytes, t.StreamBytesOut, "stream", "out")
+		counter(descTransPackets, t.Packets)
+		counter(descTransStreams, t.Streams)
+		counter(descTransRefused, t.Refused)
+	}
+}
+
+// replicasLocked sums the replicas every site reports in its Status objects
+// (namespace/name/site/cluster), by site; sites not in the list are left out. It reads
+// two fields per object and parses no workload. mu must be held.
+func (s *Site) replicasLocked(sites []string) (desired, ready map[string]int) {
+	desired, ready = make(map[string]int, len(sites)), make(map[string]int, len(sites))
+	for _, name := range sites {
+		desired[name], ready[name] = 0, 0
+	}
+	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
+		parts := strings.Split(key, "/")
+		if len(parts) != 4 {
+			continue
+		}
+		if _, ok := desired[parts[2]]; !ok {
+			continue
+		}
+		desired[parts[2]] += s.statusNum(key, "desired")
+		ready[parts[2]] += s.statusNum(key, "ready")
+	}
+	return desired, ready
+}
+
+// statusNum reads a number field of a Status object (0 if absent or not a number). mu
+// must be held.
+func (s *Site) statusNum(key, field string) int {
+	v, _ := s.rep.Get(crdt.KindStatus, key, field)
+	n, _ := strconv.Atoi(string(v.Bytes))
+	return n
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

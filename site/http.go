@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"atoll/site/web"
 )
 
 // routeRead adds what both the local socket and the HTTP server serve: health, the read
@@ -50,6 +52,7 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	mux := http.NewServeMux()
 	s.routeRead(mux)
 	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /", web.Handler()) // the dashboard
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {

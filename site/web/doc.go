@@ -1,0 +1,21 @@
+// Package web is the site's read-only dashboard: one HTML page, one script and one
+// stylesheet, embedded in the binary and served by Handler at the root of the site's
+// HTTP server (site.yaml `http:`).
+//
+// It serves static files only and imports nothing of Atoll's: the page's script reads
+// the site's own read API from the browser, so the dashboard can never show what the
+// API does not, and never writes.
+//
+//	GET /v1/view    the whole View, once at load and every 2 s while the stream is down
+//	GET /v1/stream  server-sent "view" events, each a whole View, as it changes
+//
+// Sections: sites, member clusters, workloads with their per-site and per-cluster
+// shares, residency of bounded workloads (a site outside the bound holds the signed
+// header only, and says so), convergence, and recent events. Every value comes from
+// the JSON and reaches the page as text (textContent), never as markup; a
+// Content-Security-Policy of 'self' backs that up.
+//
+// Assets are served with an ETag (a hash of their bytes) and Cache-Control: no-cache,
+// so a browser revalidates each load and a new binary's page is never mixed with an old
+// script.
+package web

@@ -28,11 +28,12 @@ demo: build kube ## the main job: 3 sites and 6 real Kubernetes clusters on this
 sim: build ## the deterministic simulator: 200 seeded runs of 20 sites, 4 Byzantine, through faults
 	$(BIN)/atoll sim --sites 20 --seeds 200 --byzantine 4
 
-deps: ## install what the tests need from Debian (ip, nft for network namespaces)
+deps: ## install what the tests need from Debian (ip, nft for network namespaces; chromium for the dashboard)
 	@bash hack/install-netlab.sh
+	@bash hack/install-chromium.sh
 
-test: build deps kube ## all tests, end-to-end and real-cluster ones included (what CI runs)
-	$(GO) test -count=1 -timeout 20m ./...
+test: build deps kube ## all tests, end-to-end, real-cluster and browser ones included (what CI runs)
+	ATOLL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
 
 e2e: build deps kube ## only the end-to-end scenarios: real site processes, real partitions
 	$(GO) test -count=1 -timeout 20m -v ./e2e/...

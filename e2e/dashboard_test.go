@@ -17,7 +17,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"atoll/crdt"
 	"atoll/scheduler"
 	"atoll/site"
 	"atoll/site/web"
@@ -281,25 +280,8 @@ func screenshots(t *testing.T, tab context.Context, name string) {
 // lays out on a phone without sideways scrolling.
 func TestDashboard(t *testing.T) {
 	tab := browser(t)
-	f := start(t, Options{Sites: 3, HTTP: true})
-	ctx := deadline(t, 3*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
-		t.Fatal(err)
-	}
-	key := crdt.WorkloadKey("web", "ledger")
-	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", "ledger"))
-	set := func(f, v string) crdt.Op {
-		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
-	}
-	if err := op.writeBound(ctx, 0, []string{"EU"}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
-		set("replicas", "2"), set("bound", "EU"), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl)); err != nil {
+	f, op, ctx := startWithFront(t, Options{Sites: 3, HTTP: true}, 3*time.Minute)
+	if err := op.writeWorkload(ctx, 0, "web", "ledger", 2, "EU"); err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range []int{0, 1} {

@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"atoll/crdt"
 	"atoll/site"
 )
 
@@ -121,13 +120,7 @@ func TestHTTPView(t *testing.T) {
 	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
 		t.Fatal(err)
 	}
-	key := crdt.WorkloadKey("web", "ledger")
-	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", "ledger"))
-	set := func(f, v string) crdt.Op {
-		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
-	}
-	if err := op.writeBound(ctx, 0, []string{"EU"}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
-		set("replicas", "2"), set("bound", "EU"), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl)); err != nil {
+	if err := op.writeWorkload(ctx, 0, "web", "ledger", 2, "EU"); err != nil {
 		t.Fatal(err)
 	}
 	var got site.View
@@ -176,6 +169,25 @@ func TestHTTPView(t *testing.T) {
 	if !slices.ContainsFunc(evs, func(e site.Event) bool { return e.Kind == "change" && strings.Contains(e.Message, "web/ledger") }) {
 		t.Errorf("no change event names web/ledger at s01: %+v", evs)
 	}
+}
+
+// startWithFront starts a federation, waits for its membership, and writes web/front (a
+// Deployment of 3 replicas) through site 0 as the operator; ctx ends after within.
+func startWithFront(t *testing.T, o Options, within time.Duration) (*Fed, *Operator, context.Context) {
+	t.Helper()
+	f := start(t, o)
+	ctx := deadline(t, within)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	return f, op, ctx
 }
 
 // poll calls ok every 100ms until it holds or ctx ends.

@@ -239,3 +239,18 @@ func (o *Operator) writeBound(ctx context.Context, at int, bound []string, bodie
 	_, err = o.f.Client(at).Submit(ctx, env.Encode())
 	return err
 }
+
+// writeWorkload writes a Deployment of the bench template with replicas; with a bound
+// (a jurisdiction), bounded to it, its template sealed.
+func (o *Operator) writeWorkload(ctx context.Context, at int, ns, name string, replicas int, bound string) error {
+	if bound == "" {
+		return o.write(ctx, at, workloadOps(ns, name, replicas)...)
+	}
+	key := crdt.WorkloadKey(ns, name)
+	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", name))
+	set := func(f, v string) crdt.Op {
+		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
+	}
+	return o.writeBound(ctx, at, []string{bound}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
+		set("replicas", fmt.Sprint(replicas)), set("bound", bound), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl))
+}

@@ -67,18 +67,7 @@ next:
 // it was submitted, and peers are in sync once converged, out of sync across a partition,
 // and in sync again after it heals.
 func TestMetrics(t *testing.T) {
-	f := start(t, Options{Sites: 3, HTTP: true})
-	ctx := deadline(t, 2*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
-		t.Fatal(err)
-	}
+	f, op, ctx := startWithFront(t, Options{Sites: 3, HTTP: true}, 2*time.Minute)
 	env, err := crdt.Sign(op.rep.Prepare(workloadOps("web", "forged", 1), nil), nil, f.Operator)
 	if err != nil {
 		t.Fatal(err)

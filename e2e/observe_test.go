@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"atoll/crdt"
 	"atoll/site"
 )
 
@@ -19,18 +18,7 @@ import (
 // state, serves the same view as a site with bounded bodies redacted, takes no writes,
 // and follows liveness; the sites do not count it as a peer.
 func TestObserve(t *testing.T) {
-	f := start(t, Options{Sites: 3, HTTP: true, Observers: []string{"watch"}})
-	ctx := deadline(t, 90*time.Second)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
-		t.Fatal(err)
-	}
+	f, op, ctx := startWithFront(t, Options{Sites: 3, HTTP: true, Observers: []string{"watch"}}, 90*time.Second)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,13 +37,7 @@ func TestObserve(t *testing.T) {
 	})
 	url := "http://" + httpAddr
 
-	key := crdt.WorkloadKey("web", "ledger")
-	tmpl := []byte(strings.ReplaceAll(benchTemplate, "%s", "ledger"))
-	set := func(f, v string) crdt.Op {
-		return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: f, Value: []byte(v)}
-	}
-	if err := op.writeBound(ctx, 0, []string{"EU"}, [][]byte{tmpl}, set("apiVersion", "apps/v1"), set("kind", "Deployment"),
-		set("replicas", "2"), set("bound", "EU"), crdt.SealOp(crdt.KindWorkload, key, "template", tmpl)); err != nil {
+	if err := op.writeWorkload(ctx, 0, "web", "ledger", 2, "EU"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -76,7 +58,7 @@ func TestObserve(t *testing.T) {
 		t.Errorf("observer view: role %q, site %q", v.Role, v.Site)
 	}
 	for _, w := range v.Workloads {
-		if w.Workload == key && !w.Redacted {
+		if w.Workload == "web/ledger" && !w.Redacted {
 			t.Error("the observer holds the body of a workload bounded to EU")
 		}
 		if w.Workload == "web/front" && (w.Redacted || w.Replicas != 3) {

@@ -31,34 +31,23 @@ func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 		st.Sites = append(st.Sites, scheduler.Site{Name: name, Region: info.Region, Jurisdiction: info.Jurisdiction,
 			Alive: name == s.cfg.Name || alive[name]})
 	}
-	for _, key := range s.rep.Keys(crdt.KindCluster, "") {
-		site, name, _ := strings.Cut(key, "/")
-		if _, ok := jur[site]; !ok {
+	for _, v := range s.clusterViewsLocked() {
+		if _, ok := jur[v.Site]; !ok {
 			continue // a site no longer in the charter
 		}
-		obj, _ := s.rep.Object(crdt.KindCluster, key)
-		c := scheduler.Cluster{Site: site, Name: name, Jurisdiction: jur[site], Labels: map[string]string{}, Available: scheduler.Resources{}}
-		for f, v := range obj {
-			val := string(v.Bytes)
-			switch {
-			case f == "health":
-				c.Healthy = val == "healthy"
-			case f == "provider":
-				c.Provider = val
-			case f == "region":
-				c.Region = val
-			case f == "zone":
-				c.Zone = val
-			case strings.HasPrefix(f, "labels/"):
-				c.Labels[f[len("labels/"):]] = val
-			case strings.HasPrefix(f, "taints/"):
-				value, effect, _ := strings.Cut(val, ":")
-				c.Taints = append(c.Taints, scheduler.Taint{Key: f[len("taints/"):], Value: value, Effect: effect})
-			case strings.HasPrefix(f, "available/") && !strings.HasPrefix(f, "available/node/"):
-				r := f[len("available/"):]
-				if q, err := resource.ParseQuantity(val); err == nil {
-					c.Available[r] = amount(r, q)
-				}
+		c := scheduler.Cluster{Site: v.Site, Name: v.Name, Jurisdiction: jur[v.Site], Labels: v.Labels, Healthy: v.Healthy,
+			Provider: v.Provider, Region: v.Region, Zone: v.Zone, Available: scheduler.Resources{}}
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for _, t := range v.Taints { // key=value:Effect
+			key, rest, _ := strings.Cut(t, "=")
+			value, effect, _ := strings.Cut(rest, ":")
+			c.Taints = append(c.Taints, scheduler.Taint{Key: key, Value: value, Effect: effect})
+		}
+		for r, val := range v.Available {
+			if q, err := resource.ParseQuantity(val); err == nil {
+				c.Available[r] = amount(r, q)
 			}
 		}
 		slices.SortFunc(c.Taints, func(a, b scheduler.Taint) int { return strings.Compare(a.Key, b.Key) })

@@ -79,6 +79,7 @@ type Fed struct {
 	Operator *crdt.Signer
 
 	mu        sync.Mutex
+	binaries  map[int]string // by process, where SetBinary replaced Options.Binary
 	procs     []*exec.Cmd
 	exits     []chan error
 	observers []*observerProc
@@ -340,14 +341,28 @@ func (f *Fed) RunningSites() []int {
 	return out
 }
 
+// SetBinary makes the next StartSite of process i run the binary at path instead of
+// Options.Binary: a rolling upgrade replaces each process's binary in turn.
+func (f *Fed) SetBinary(i int, path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.binaries == nil {
+		f.binaries = map[int]string{}
+	}
+	f.binaries[i] = path
+}
+
 // StartSite starts site i's process and waits until its API answers.
 func (f *Fed) StartSite(ctx context.Context, i int) error {
 	args := []string{"site", "--config", f.configs[i]}
+	f.mu.Lock()
+	bin := cmp.Or(f.binaries[i], f.opts.Binary)
+	f.mu.Unlock()
 	var cmd *exec.Cmd
 	if f.opts.Lab != nil {
-		cmd = f.opts.Lab.Command(context.Background(), i, f.opts.Binary, args...)
+		cmd = f.opts.Lab.Command(context.Background(), i, bin, args...)
 	} else {
-		cmd = exec.Command(f.opts.Binary, args...)
+		cmd = exec.Command(bin, args...)
 	}
 	logf, err := os.OpenFile(strings.TrimSuffix(f.configs[i], ".yaml")+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -93,20 +93,24 @@ func (f *Fed) States(ctx context.Context) (map[int]site.State, error) {
 
 // WaitMembers waits until every running site sees every other running site as live.
 func (f *Fed) WaitMembers(ctx context.Context) error {
-	return f.waitFor(ctx, "membership", func(sts map[int]site.State) bool {
-		speakers := 0 // processes that speak for a site: not Raft followers
-		for _, st := range sts {
-			if st.Role != "follower" {
-				speakers++
-			}
+	return f.waitFor(ctx, "membership", members)
+}
+
+// members reports whether every process that speaks for a site (not a Raft follower) sees
+// every other as live.
+func members(sts map[int]site.State) bool {
+	speakers := 0
+	for _, st := range sts {
+		if st.Role != "follower" {
+			speakers++
 		}
-		for _, st := range sts {
-			if st.Role != "follower" && len(st.Live) != speakers-1 {
-				return false
-			}
+	}
+	for _, st := range sts {
+		if st.Role != "follower" && len(st.Live) != speakers-1 {
+			return false
 		}
-		return true
-	})
+	}
+	return true
 }
 
 // Converged reports whether all running sites hold the same heads and digest.

@@ -27,7 +27,8 @@ type State struct {
 	Lacking      int               `json:"lacking"`
 	Missing      []string          `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
 	Live         []string          `json:"live"`
-	Role         string            `json:"role"` // "site" (one replica), "leader" or "follower"
+	Role         string            `json:"role"`    // "site" (one replica), "leader" or "follower"
+	Version      string            `json:"version"` // of this process's binary (site.Version)
 	Counters     map[string]uint64 `json:"counters"`
 	Transport    TransportStats    `json:"transport"`
 }
@@ -117,7 +118,7 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 }
 
 func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
-	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: s.role()}
+	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: s.role(), Version: s.version}
 	s.mu.Lock()
 	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
 		st.Region, st.Jurisdiction = info.Region, info.Jurisdiction

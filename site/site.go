@@ -23,12 +23,19 @@ import (
 	"atoll/site/transport"
 )
 
+// Version is the running binary's version, reported in State and in the view's entry for
+// this site. The program sets it before Open (cmd/atoll from -ldflags "-X main.version=...");
+// it is build metadata, like prometheus/common/version, not configuration. Peers do not
+// learn it: gossip.Meta's encoding stays as it is, so that mixed versions interoperate.
+var Version = "dev"
+
 // Site is one running site.
 type Site struct {
-	cfg    Config
-	sync   SyncConfig
-	log    *slog.Logger
-	signer *crdt.Signer
+	cfg     Config
+	version string // Version when Open ran
+	sync    SyncConfig
+	log     *slog.Logger
+	signer  *crdt.Signer
 
 	mu     sync.Mutex // guards rep, st, ae, budget, rng
 	rep    *crdt.Replica
@@ -114,7 +121,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
 	}
 	s := &Site{
-		cfg: cfg, sync: cfg.syncDefaults(), log: log, signer: signer,
+		cfg: cfg, version: Version, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
@@ -132,7 +139,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s.budget = gossip.NewBudget(gossip.BudgetConfig{})
 	s.refreshCharter()
 	s.refreshMeta()
-	log.Info("site opened", "name", cfg.Name, "key", FormatKey(signer.Public()), "changes", rep.Len(), "digest", rep.Digest().String())
+	log.Info("site opened", "name", cfg.Name, "version", Version, "key", FormatKey(signer.Public()), "changes", rep.Len(), "digest", rep.Digest().String())
 	return s, nil
 }
 

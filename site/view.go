@@ -35,6 +35,9 @@ type SiteView struct {
 	Region       string `json:"region"`
 	Jurisdiction string `json:"jurisdiction"`
 	Self         bool   `json:"self,omitempty"`
+	// Version is this site's binary version (site.Version); only for self: peers do not
+	// advertise theirs yet.
+	Version string `json:"version,omitempty"`
 	// Alive is the scheduler's view from here, with hysteresis: a site that returns
 	// counts as alive once it has settled.
 	Alive bool      `json:"alive"`
@@ -98,7 +101,7 @@ func (s *Site) view(now time.Time) View {
 	for _, sv := range st.Sites {
 		x := SiteView{Name: sv.Name, Region: sv.Region, Jurisdiction: sv.Jurisdiction, Alive: sv.Alive, Live: live[sv.Name], Since: since[sv.Name]}
 		if sv.Name == s.cfg.Name {
-			x.Self, x.Live, x.Since, x.Changes, x.InSync = true, true, s.started, v.Changes, true
+			x.Self, x.Version, x.Live, x.Since, x.Changes, x.InSync = true, s.version, true, s.started, v.Changes, true
 		} else if p, ok := s.ae.Peer(sv.Name); ok && p.HaveMeta && live[sv.Name] {
 			x.Changes = int(p.Meta.Changes)
 			x.InSync, x.Lag = peerSync(p, heads, now)

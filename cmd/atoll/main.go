@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"atoll/site"
 )
 
 // exitError is an error with its own exit status.
@@ -16,6 +18,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
+	site.Version = version
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "atoll:", err)
 		var e *exitError

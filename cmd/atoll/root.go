@@ -27,6 +27,7 @@ func newRootCmd() *cobra.Command {
 		newBackupCmd(),
 		newRestoreCmd(),
 		newDemoCmd(),
+		newVersionCmd(),
 	)
 	return root
 }

@@ -207,6 +207,9 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 	}
 	s.mu.Lock()
 	env, res, err := s.rep.Write(s.signer, ops, nil, nil)
+	if s.raft != nil {
+		s.markUnreplicated(res.Stored)
+	}
 	s.persistLocal(res)
 	s.mu.Unlock()
 	if err != nil {

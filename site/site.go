@@ -54,6 +54,9 @@ type Site struct {
 
 	raft     *raft.Raft // nil for a site of one replica
 	repQueue [][]byte   // received changes to append to the Raft log; guarded by mu
+	// unreplicated are the changes this replica stored as leader that the log has not
+	// carried back yet (also marked in the data file); guarded by mu.
+	unreplicated map[crdt.Hash]bool
 	repWake  chan struct{}
 
 	peersMu sync.Mutex
@@ -128,6 +131,15 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	}
 	self = s
 	s.metrics = newMetrics(s)
+	s.unreplicated = map[crdt.Hash]bool{}
+	marked, err := st.Unreplicated()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, id := range marked {
+		s.unreplicated[id] = true
+	}
 	if s.observeEvery == 0 {
 		s.observeEvery = observeInterval
 	}
@@ -330,6 +342,7 @@ func (s *Site) followLeadership(ctx context.Context) error {
 			}
 		}
 		s.log.Info("this replica leads the site", "id", s.cfg.Replica.ID)
+		s.requeueUnreplicated()
 		if err := s.startLeader(ctx); err != nil {
 			return err
 		}
@@ -430,6 +443,11 @@ func (s *Site) metaLoop(ctx context.Context) {
 // persist stores what the replica accepted and, at a Raft leader, queues it for the
 // site's other replicas; mu must be held.
 func (s *Site) persist(res crdt.Result) {
+	if s.raft != nil {
+		// Marked even when not leading: while a replica shuts down, or after it lost
+		// leadership, sessions and pushes still end here.
+		s.markUnreplicated(res.Stored)
+	}
 	s.persistLocal(res)
 	if s.raft != nil && len(res.Stored) > 0 && s.raft.State() == raft.Leader {
 		for _, env := range res.Stored {

@@ -57,7 +57,7 @@ type Site struct {
 	// unreplicated are the changes this replica stored as leader that the log has not
 	// carried back yet (also marked in the data file); guarded by mu.
 	unreplicated map[crdt.Hash]bool
-	repWake  chan struct{}
+	repWake      chan struct{}
 
 	peersMu sync.Mutex
 	peers   map[string]*peer     // live peers by name

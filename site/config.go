@@ -3,6 +3,7 @@ package site
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,7 +21,7 @@ type Config struct {
 	Identity     string   `json:"identity"`               // PEM file with the site's Ed25519 key (atoll keys new)
 	Genesis      string   `json:"genesis"`                // the federation's genesis charter change (atoll keys charter)
 	Listen       string   `json:"listen"`                 // host:port for TLS streams (TCP) and signed probes (UDP)
-	Advertise    string   `json:"advertise,omitempty"`    // host:port peers should use; default Listen
+	Advertise    string   `json:"advertise,omitempty"`    // ip:port other sites reach this one at; default Listen (see AdvertiseAddr)
 	Seeds        []string `json:"seeds,omitempty"`        // host:port of other sites to join through
 	DataDir      string   `json:"dataDir"`                // holds atoll.db, the one data file
 	API          string   `json:"api,omitempty"`          // unix socket of the local API; default <dataDir>/atoll.sock
@@ -54,6 +55,13 @@ type Config struct {
 	// Replica, if set, makes this process one of several replicas of the site under Raft.
 	Replica *ReplicaConfig `json:"replica,omitempty"`
 
+	// Clusters are member clusters declared in the file: whichever process leads the site
+	// joins each one at start, as `atoll cluster join` does, unless the registry already
+	// holds it with the same kubeconfig, labels and taints. For kubeconfigs mounted as
+	// files (the Helm chart's Secrets). Clusters joined by hand are left alone, and
+	// removing one from this list does not unjoin it (atoll cluster unjoin does).
+	Clusters []ClusterConfig `json:"clusters,omitempty"`
+
 	// Observer makes this process a read-only member: Name and Identity are an observer
 	// of the charter. It keeps a replica through sessions it starts with sites, and
 	// serves the API and dashboard, but writes nothing, pushes nothing and runs no
@@ -65,6 +73,14 @@ type Config struct {
 	FaultInjection bool `json:"faultInjection,omitempty"`
 
 	dir string // directory of the file, for relative paths
+}
+
+// ClusterConfig is a member cluster joined at start (Config.Clusters).
+type ClusterConfig struct {
+	Name       string            `json:"name"`             // the cluster's name at this site, a DNS label
+	Kubeconfig string            `json:"kubeconfig"`       // path of its kubeconfig, read at every start
+	Labels     map[string]string `json:"labels,omitempty"` // as atoll cluster join --labels
+	Taints     []string          `json:"taints,omitempty"` // "key=value:Effect", as atoll cluster join --taint
 }
 
 // MembershipConfig overrides memberlist's profile. Failure detection: some live site
@@ -100,6 +116,20 @@ type SyncConfig struct {
 
 // LoadConfig reads and validates a site.yaml.
 func LoadConfig(path string) (Config, error) {
+	c, err := ReadConfig(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("site config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadConfig reads a site.yaml, rejecting unknown fields, without validating it: for
+// callers that complete it first (atoll site --replica-id, --advertise) and then call
+// Validate.
+func ReadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("site config: %w", err)
@@ -109,9 +139,6 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("site config %s: %w", path, err)
 	}
 	c.dir = filepath.Dir(path)
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("site config %s: %w", path, err)
-	}
 	return c, nil
 }
 
@@ -149,8 +176,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Advertise != "" {
-		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
-			return fmt.Errorf("advertise %q: %w", c.Advertise, err)
+		if _, err := netip.ParseAddrPort(c.Advertise); err != nil {
+			return fmt.Errorf("advertise %q: want ip:port: %w", c.Advertise, err)
 		}
 	}
 	if c.HTTP != "" {
@@ -164,6 +191,22 @@ func (c Config) Validate() error {
 	if c.Observer && c.Replica != nil {
 		return fmt.Errorf("an observer runs as one process: no replica")
 	}
+	if err := c.Replica.validate(); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, m := range c.Clusters {
+		if m.Name == "" || m.Kubeconfig == "" {
+			return fmt.Errorf("clusters: every cluster needs a name and a kubeconfig")
+		}
+		if names[m.Name] {
+			return fmt.Errorf("clusters: %q twice", m.Name)
+		}
+		names[m.Name] = true
+	}
+	if len(c.Clusters) > 0 && c.Observer {
+		return fmt.Errorf("an observer runs no member clusters")
+	}
 	switch c.Profile {
 	case "", "wan", "lan", "local":
 	default:
@@ -173,6 +216,33 @@ func (c Config) Validate() error {
 		return fmt.Errorf("negative sync or membership setting")
 	}
 	return nil
+}
+
+// Runnable reports what a valid file still lacks to run a process from it. A file shared
+// by a site's replicas (a Kubernetes ConfigMap) is valid without a replica id and, when
+// it listens on every address, without advertise: `atoll site --replica-id --advertise`
+// completes it, and clients (atoll backup, atoll cluster join) read it as it is.
+func (c Config) Runnable() error {
+	if c.Replica != nil && c.Replica.ID == "" {
+		return fmt.Errorf("replica.id is not set (atoll site --replica-id)")
+	}
+	if ap, err := netip.ParseAddrPort(c.Listen); err == nil && ap.Addr().IsUnspecified() && c.AdvertiseAddr() == "" {
+		return fmt.Errorf("listen %s is every address: set advertise (atoll site --advertise) to the ip:port other sites reach this one at", c.Listen)
+	}
+	return nil
+}
+
+// AdvertiseAddr is the ip:port this process tells other sites: its replica's advertise
+// if set, else advertise; empty means the listen address.
+func (c Config) AdvertiseAddr() string {
+	if c.Replica != nil {
+		for _, p := range c.Replica.Peers {
+			if p.ID == c.Replica.ID && p.Advertise != "" {
+				return p.Advertise
+			}
+		}
+	}
+	return c.Advertise
 }
 
 // SetDir sets the directory relative paths are resolved against (LoadConfig sets the

@@ -55,6 +55,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{minimal + "http: 127.0.0.1:8080\nhttpCert: c.pem\n", "httpCert and httpKey go together"},
 		{minimal + "httpCert: c.pem\nhttpKey: k.pem\n", "with http"},
 		{minimal + "observer: true\nreplica: {id: r0}\n", "an observer runs as one process"},
+		{minimal + "replica: {id: r3, peers: [{id: r0, address: \"a-0.a:7946\"}]}\n", `replica id "r3" is not one of the peers`},
+		{minimal + "replica: {id: r0, peers: [{id: r0, address: a-0}]}\n", `replica peer r0: address "a-0"`},
+		{minimal + "replica: {id: r0, peers: [{id: r0, address: \"a:1\"}, {id: r0, address: \"b:1\"}]}\n", "unique"},
+		{minimal + "advertise: atoll.example:7946\n", "want ip:port"},
+		{minimal + "clusters: [{name: c1}]\n", "a name and a kubeconfig"},
+		{minimal + "clusters: [{name: c1, kubeconfig: a}, {name: c1, kubeconfig: b}]\n", `"c1" twice`},
 	} {
 		_, err := LoadConfig(writeConfig(t, tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

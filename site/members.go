@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ func (s *Site) membersLoop(ctx context.Context) {
 			o.Stop()
 		}
 	}()
+	s.joinDeclared()
 	t := time.NewTicker(s.observeEvery)
 	defer t.Stop()
 	for {
@@ -103,6 +105,32 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 	if prev["health"] != snap.Fields()["health"] {
 		s.log.Info("member cluster health", "cluster", name, "health", snap.Fields()["health"], "reason", snap.Reason)
 		s.events.add("cluster", key, strings.TrimSpace(fmt.Sprintf("%s is %s %s", key, snap.Fields()["health"], snap.Reason)))
+	}
+}
+
+// joinDeclared joins the member clusters site.yaml declares (Config.Clusters) that the
+// registry does not already hold as declared. It runs where the site's leader starts its
+// member clusters, so with replicas the joins go through the Raft log like any other. A
+// cluster that cannot be joined is logged and recorded as an event; the others, and the
+// site, carry on.
+func (s *Site) joinDeclared() {
+	for _, c := range s.cfg.Clusters {
+		key := crdt.ClusterKey(s.cfg.Name, c.Name)
+		kc, err := os.ReadFile(s.cfg.Path(c.Kubeconfig))
+		req := JoinRequest{Name: c.Name, Kubeconfig: string(kc), Labels: c.Labels, Taints: c.Taints}
+		if err == nil && s.members.Holds(req.entry(), kc) {
+			continue
+		}
+		if err == nil {
+			err = s.JoinCluster(req)
+		}
+		if err != nil {
+			s.log.Error("joining a cluster of site.yaml", "cluster", c.Name, "err", err)
+			s.events.add("cluster", key, fmt.Sprintf("%s from site.yaml not joined: %v", key, err))
+			continue
+		}
+		s.log.Info("joined a cluster of site.yaml", "cluster", c.Name, "labels", c.Labels, "taints", c.Taints)
+		s.events.add("cluster", key, key+" joined from site.yaml")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -24,10 +25,41 @@ type ReplicaConfig struct {
 	Peers []ReplicaPeer `json:"peers"` // every replica of the site, this one included
 }
 
-// ReplicaPeer is one replica: its id and its listen address.
+// ReplicaPeer is one replica: its id and the host:port its replicas reach it at (its
+// listen port; a DNS name such as a StatefulSet pod's is resolved at every dial).
 type ReplicaPeer struct {
 	ID      string `json:"id"`
 	Address string `json:"address"`
+	// Advertise, if set, is the ip:port other sites reach this replica at while it leads
+	// the site (its own load balancer, say); it overrides the site's advertise.
+	Advertise string `json:"advertise,omitempty"`
+}
+
+// validate checks a replica section: unique peers, and this replica among them if set.
+// Nil is valid.
+func (rc *ReplicaConfig) validate() error {
+	if rc == nil {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, p := range rc.Peers {
+		if p.ID == "" || ids[p.ID] {
+			return fmt.Errorf("replica peers: ids must be set and unique (%q)", p.ID)
+		}
+		ids[p.ID] = true
+		if _, _, err := net.SplitHostPort(p.Address); err != nil {
+			return fmt.Errorf("replica peer %s: address %q: %w", p.ID, p.Address, err)
+		}
+		if p.Advertise != "" {
+			if _, err := netip.ParseAddrPort(p.Advertise); err != nil {
+				return fmt.Errorf("replica peer %s: advertise %q: want ip:port: %w", p.ID, p.Advertise, err)
+			}
+		}
+	}
+	if rc.ID != "" && !ids[rc.ID] { // unset in a file the replicas share: Runnable
+		return fmt.Errorf("replica id %q is not one of the peers", rc.ID)
+	}
+	return nil
 }
 
 // chanRaft is the stream channel of Raft between a site's replicas.

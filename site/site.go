@@ -94,6 +94,9 @@ type counters struct {
 
 // Open loads a site's identity, charter and data file. Nothing touches the network until Run.
 func Open(cfg Config, log *slog.Logger) (*Site, error) {
+	if err := cfg.Runnable(); err != nil {
+		return nil, err
+	}
 	signer, err := LoadKeyFile(cfg.Path(cfg.Identity))
 	if err != nil {
 		return nil, err
@@ -217,7 +220,7 @@ func (s *Site) Run(ctx context.Context) error {
 	s.started = time.Now()
 	tr, err := transport.New(transport.Config{
 		Name: s.nodeName(), Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
-		AdvertiseAddr: s.cfg.Advertise, Peers: charterPeers{s}, Logger: s.log,
+		AdvertiseAddr: s.cfg.AdvertiseAddr(), Peers: charterPeers{s}, Logger: s.log,
 	})
 	if err != nil {
 		s.st.Close()
@@ -303,8 +306,14 @@ func (s *Site) startLeader(ctx context.Context) error {
 	mc.Events = events{s}
 	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
 	ip, port := tr.Addr()
-	mc.AdvertiseAddr, mc.AdvertisePort = ip.String(), port
 	mc.BindAddr, mc.BindPort = ip.String(), port
+	// What other sites are told: advertise if set (a pod's IP, a load balancer's address
+	// in front of it), else the bound address.
+	aip, aport, err := tr.FinalAdvertiseAddr("", 0)
+	if err != nil {
+		return fmt.Errorf("membership: %w", err)
+	}
+	mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("membership: %w", err)

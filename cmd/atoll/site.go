@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -14,25 +15,78 @@ import (
 )
 
 func newSiteCmd() *cobra.Command {
-	var config string
+	var sf siteFlags
 	var lf logFlags
 	cmd := &cobra.Command{
 		Use:   "site --config site.yaml",
 		Short: "Run a site: join the federation, replicate its state, serve the local API",
 		Example: `  atoll site --config us-east/site.yaml
-  atoll site --config us-east/site.yaml --log-format json --log-level debug`,
+  atoll site --config us-east/site.yaml --log-format json --log-level debug
+  # one replica of a StatefulSet whose pods share one site.yaml (deploy/helm/atoll):
+  atoll site --config /etc/atoll/site.yaml --replica-id "$POD_NAME" --advertise "$POD_IP:7946"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := site.LoadConfig(config)
+			cfg, err := sf.load()
 			if err != nil {
 				return err
 			}
 			return runDaemon(cfg, lf)
 		},
 	}
-	cmd.Flags().StringVar(&config, "config", "site.yaml", "the site's configuration file")
+	sf.add(cmd)
 	lf.add(cmd)
 	return cmd
+}
+
+// siteFlags are the flags that choose and complete a site.yaml: what differs between the
+// replicas of one site that share one file (a Kubernetes ConfigMap) is given on the
+// command line.
+type siteFlags struct {
+	config    string
+	replicaID string // overrides replica.id
+	advertise string // overrides advertise
+}
+
+func (f *siteFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.config, "config", "site.yaml", "the site's configuration file")
+	cmd.Flags().StringVar(&f.replicaID, "replica-id", "", "this replica's id, one of replica.peers (overrides replica.id; needs a replica section)")
+	cmd.Flags().StringVar(&f.advertise, "advertise", "", "ip:port other sites reach this process at (overrides advertise, and replica.peers[].advertise of this replica; needed when listen is 0.0.0.0)")
+}
+
+// load reads the file, applies the flags and validates the result.
+func (f siteFlags) load() (site.Config, error) {
+	cfg, err := site.ReadConfig(f.config)
+	if err != nil {
+		return cfg, err
+	}
+	if f.replicaID != "" {
+		if cfg.Replica == nil {
+			return cfg, fmt.Errorf("--replica-id %s: %s has no replica section", f.replicaID, f.config)
+		}
+		rc := *cfg.Replica
+		rc.ID = f.replicaID
+		cfg.Replica = &rc
+	}
+	if f.advertise != "" { // wins over the file's, the site's and this replica's
+		cfg.Advertise = f.advertise
+		if cfg.Replica != nil {
+			rc := *cfg.Replica
+			rc.Peers = slices.Clone(rc.Peers)
+			for i := range rc.Peers {
+				if rc.Peers[i].ID == rc.ID {
+					rc.Peers[i].Advertise = ""
+				}
+			}
+			cfg.Replica = &rc
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("site config %s with flags: %w", f.config, err)
+	}
+	if err := cfg.Runnable(); err != nil {
+		return cfg, fmt.Errorf("site config %s: %w", f.config, err)
+	}
+	return cfg, nil
 }
 
 // logFlags choose the daemon's log/slog handler.

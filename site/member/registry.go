@@ -1,6 +1,7 @@
 package member
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,6 +120,25 @@ func (r *Registry) List() ([]Entry, error) {
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// Holds reports whether the registry holds the cluster e.Name joined with exactly this
+// entry (labels, taints) and kubeconfig, so that joining it again would change nothing.
+func (r *Registry) Holds(e Entry, kubeconfig []byte) bool {
+	if !crdt.IsDNSLabel(e.Name) {
+		return false
+	}
+	dir := filepath.Join(r.dir, e.Name)
+	held, err := os.ReadFile(filepath.Join(dir, "kubeconfig"))
+	if err != nil || !bytes.Equal(held, kubeconfig) {
+		return false
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
+	if err != nil {
+		return false
+	}
+	want, err := json.Marshal(e) // map keys sorted, empty fields omitted: canonical
+	return err == nil && bytes.Equal(meta, want)
 }
 
 // Config returns the client configuration of a joined cluster.

@@ -1,0 +1,96 @@
+package site
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"atoll/site/member"
+)
+
+const testKubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: secret}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`
+
+// TestJoinDeclared: the clusters of site.yaml are joined at start unless the registry
+// already holds them as declared; a changed declaration joins again; a cluster whose
+// kubeconfig is missing is an event, not a stop; clusters joined by hand stay.
+func TestJoinDeclared(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c1.kubeconfig"), []byte(testKubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Name: "s0", Clusters: []ClusterConfig{
+		{Name: "c1", Kubeconfig: "c1.kubeconfig", Labels: map[string]string{"tier": "prod"}, Taints: []string{"gpu=true:NoSchedule"}},
+		{Name: "c2", Kubeconfig: "missing.kubeconfig"},
+	}}
+	cfg.SetDir(dir)
+	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), members: member.NewRegistry(filepath.Join(dir, "data")),
+		membersWake: make(chan struct{}, 1), events: newEventLog()}
+	if err := s.members.Join(member.Entry{Name: "by-hand"}, []byte(testKubeconfig)); err != nil {
+		t.Fatal(err)
+	}
+	list := func() string {
+		t.Helper()
+		es, err := s.members.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name+" "+strings.Join(e.Taints, ",")+" "+e.Labels["tier"])
+		}
+		return strings.Join(out, "; ")
+	}
+	events := func() []string {
+		es, _ := s.events.recent(0)
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Message)
+		}
+		return out
+	}
+
+	s.joinDeclared()
+	if got, want := list(), "by-hand  ; c1 gpu=true:NoSchedule prod"; got != want {
+		t.Fatalf("after the first start: %q, want %q", got, want)
+	}
+	ev := events()
+	if len(ev) != 2 || !strings.Contains(ev[0], "s0/c2 from site.yaml not joined") || !strings.Contains(ev[0], "missing.kubeconfig") || ev[1] != "s0/c1 joined from site.yaml" {
+		t.Fatalf("events %q", ev)
+	}
+
+	s.joinDeclared() // nothing changed: no join
+	if ev := events(); len(ev) != 3 || !strings.Contains(ev[0], "c2") {
+		t.Fatalf("second start joined again: %q", ev)
+	}
+
+	s.cfg.Clusters[0].Labels["tier"] = "dev"
+	s.cfg.Clusters = s.cfg.Clusters[:1]
+	s.joinDeclared()
+	if got, want := list(), "by-hand  ; c1 gpu=true:NoSchedule dev"; got != want {
+		t.Fatalf("after changing the labels: %q, want %q", got, want)
+	}
+	if ev := events(); len(ev) != 4 || ev[0] != "s0/c1 joined from site.yaml" {
+		t.Fatalf("events %q", ev)
+	}
+
+	// A new kubeconfig in the file (a rotated Secret) is joined again.
+	rotated := strings.Replace(testKubeconfig, "token: secret", "token: rotated", 1)
+	if err := os.WriteFile(filepath.Join(dir, "c1.kubeconfig"), []byte(rotated), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.joinDeclared()
+	if ev := events(); len(ev) != 5 || ev[0] != "s0/c1 joined from site.yaml" {
+		t.Fatalf("after rotating the kubeconfig: events %q", ev)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "data", "clusters", "c1", "kubeconfig")); err != nil || string(b) != rotated {
+		t.Fatalf("registry kubeconfig %q, %v", b, err)
+	}
+}

@@ -113,7 +113,7 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 	if err := os.Rename(tmp, dst); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := SyncDir(filepath.Dir(dst)); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	placed.Path = dst
@@ -178,8 +178,8 @@ func copyIn(from, dir string) (string, error) {
 	return tmp.Name(), nil
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes a rename in dir durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

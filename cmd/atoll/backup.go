@@ -67,7 +67,7 @@ Bring a site back from the copy with atoll restore.`,
 				if err := os.Rename(tmp.Name(), file); err != nil {
 					return fmt.Errorf("backup: %w", err)
 				}
-				if err := syncDir(dir); err != nil {
+				if err := site.SyncDir(dir); err != nil {
 					return fmt.Errorf("backup: %w", err)
 				}
 			}
@@ -142,18 +142,5 @@ func copyFile(w io.Writer, path string) error {
 	}
 	defer f.Close()
 	_, err = io.Copy(w, f)
-	return err
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }

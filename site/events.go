@@ -47,6 +47,13 @@ func (l *eventLog) add(kind, object, message string) {
 	l.changed = make(chan struct{})
 }
 
+// changedCh returns the channel closed by the next event.
+func (l *eventLog) changedCh() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
 // recent returns the events after seq, newest first, and the channel closed by the next.
 func (l *eventLog) recent(after uint64) ([]Event, <-chan struct{}) {
 	l.mu.Lock()

@@ -137,7 +137,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
-		_, evChanged := s.events.recent(^uint64(0))
+		evChanged := s.events.changedCh()
 		v := s.view(time.Now())
 		at := v.At
 		v.At = time.Time{}

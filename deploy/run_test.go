@@ -99,7 +99,7 @@ func TestChartReplicasRun(t *testing.T) {
 		for k, p := range cfg["replica"].(map[string]any)["peers"].([]any) {
 			p.(map[string]any)["address"] = "localhost:" + strconv.Itoa(ports[k]) // a DNS name, like the pods'
 		}
-		cfg["clusters"].([]any)[0].(map[string]any)["kubeconfig"] = env.Clusters()[0].Kubeconfig
+		cfg["clusters"].([]any)[0].(map[string]any)["kubeconfig"] = env.Clusters()[0].AtollKubeconfig
 		b, err := yaml.Marshal(cfg)
 		if err != nil {
 			t.Fatal(err)

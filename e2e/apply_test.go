@@ -79,7 +79,7 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.Kubeconfig)
+		kc, err := os.ReadFile(c.AtollKubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}

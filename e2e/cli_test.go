@@ -198,7 +198,7 @@ func TestCLIWait(t *testing.T) {
 	atoll := func(args ...string) (string, string, error) {
 		return cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
 	}
-	kc := env.Clusters()[0].Kubeconfig
+	kc := env.Clusters()[0].AtollKubeconfig
 	if out, errOut, err := atoll("cluster", "join", "c0", "--kubeconfig", kc, "--context", "local-0"); err != nil {
 		t.Fatalf("cluster join: %v\n%s%s", err, out, errOut)
 	}

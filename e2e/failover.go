@@ -83,7 +83,7 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 	}
 	defer f.Stop()
 	for i, c := range env.Clusters() {
-		b, err := os.ReadFile(c.Kubeconfig)
+		b, err := os.ReadFile(c.AtollKubeconfig)
 		if err != nil {
 			return rep, err
 		}

@@ -53,6 +53,15 @@ type Options struct {
 	// Observers are names of read-only identities: each gets a key, <Dir>/<name>.key, and
 	// a place among the charter's observers.
 	Observers []string
+	// Operators are further operators, each granted only its namespaces: each gets a
+	// key, <Dir>/<name>.key, and Fed.Operators[name]. (Fed.Operator may write anywhere.)
+	Operators []OperatorSpec
+}
+
+// OperatorSpec is an operator of the charter and the namespaces it is granted.
+type OperatorSpec struct {
+	Name       string
+	Namespaces []string
 }
 
 // SiteSpec is a site's entry in the charter.
@@ -77,6 +86,8 @@ type Fed struct {
 	configs  []string
 	clients  []*site.Client
 	Operator *crdt.Signer
+	// Operators are the keys of Options.Operators, by name.
+	Operators map[string]*crdt.Signer
 
 	mu        sync.Mutex
 	binaries  map[int]string // by process, where SetBinary replaced Options.Binary
@@ -139,6 +150,19 @@ func (f *Fed) writeFiles() error {
 		Key        string   `json:"key"`
 		Namespaces []string `json:"namespaces"`
 	}{"ops", site.FormatKey(op.Public()), []string{"*"}})
+	f.Operators = map[string]*crdt.Signer{}
+	for _, spec := range o.Operators {
+		k, err := newKey(filepath.Join(o.Dir, spec.Name+".key"))
+		if err != nil {
+			return err
+		}
+		f.Operators[spec.Name] = k
+		cf.Operators = append(cf.Operators, struct {
+			Name       string   `json:"name"`
+			Key        string   `json:"key"`
+			Namespaces []string `json:"namespaces"`
+		}{spec.Name, site.FormatKey(k.Public()), spec.Namespaces})
+	}
 	for _, name := range o.Observers {
 		k, err := newKey(filepath.Join(o.Dir, name+".key"))
 		if err != nil {

@@ -30,7 +30,7 @@ func TestMemberClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.Kubeconfig)
+		kc, err := os.ReadFile(c.AtollKubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func TestSiteReplicas(t *testing.T) {
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kc, err := os.ReadFile(env.Clusters()[0].Kubeconfig)
+	kc, err := os.ReadFile(env.Clusters()[0].AtollKubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

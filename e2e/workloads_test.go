@@ -71,7 +71,7 @@ func TestWorkloads(t *testing.T) {
 	}
 	var cs []*kubernetes.Clientset
 	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.Kubeconfig)
+		kc, err := os.ReadFile(c.AtollKubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}

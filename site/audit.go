@@ -79,8 +79,10 @@ func (s *Site) ran(w member.Workload, cluster string, replicas int) {
 		Workload: w.Namespace + "/" + w.Name, Cluster: cluster, Replicas: replicas, First: now, Last: now}, sig)
 }
 
-// refuse records that this site refused to actuate a workload, and logs it once.
-func (s *Site) refuse(workload, reason string) {
+// refuse records that this site refused to actuate a workload, and logs it once. why is
+// "residency" (the bound excludes this site) or "admission" (what the workload would make
+// a cluster do is not allowed here).
+func (s *Site) refuse(why, workload, reason string) {
 	now := time.Now()
 	key := "refused/" + workload
 	s.audit.mu.Lock()
@@ -88,7 +90,8 @@ func (s *Site) refuse(workload, reason string) {
 	s.audit.mu.Unlock()
 	if fresh {
 		s.log.Warn("refused to actuate", "workload", workload, "reason", reason)
-		s.events.add("residency", workload, "refused "+workload+": "+reason)
+		s.events.add(why, workload, "refused "+workload+": "+reason)
+		s.metrics.refused.WithLabelValues(why).Inc()
 	}
 	s.audit.add(key, AuditRecord{Type: "refused", Site: s.cfg.Name, Jurisdiction: s.jurisdiction(), Workload: workload, Reason: reason, First: now, Last: now}, reason)
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"atoll/gossip"
+	"atoll/site/member"
 )
 
 // Config is a site's configuration file (site.yaml). Relative paths are relative to the
@@ -48,6 +49,11 @@ type Config struct {
 	// Resync is how often every object Atoll applied in a member cluster is applied again,
 	// undoing edits made there by hand (default 5m).
 	Resync Duration `json:"resync,omitempty"`
+
+	// Admission is this site's own policy for what workloads may make its member
+	// clusters run: allowed kinds and the Pod Security Standard level (default baseline),
+	// per namespace if need be. No signed change can override it.
+	Admission member.Admission `json:"admission,omitzero"`
 
 	// Schedule tunes how this site reacts to other sites' liveness.
 	Schedule ScheduleConfig `json:"schedule,omitzero"`
@@ -187,6 +193,9 @@ func (c Config) Validate() error {
 	}
 	if (c.HTTPCert == "") != (c.HTTPKey == "") || (c.HTTPCert != "" && c.HTTP == "") {
 		return fmt.Errorf("httpCert and httpKey go together, with http")
+	}
+	if err := c.Admission.Validate(); err != nil {
+		return err
 	}
 	if c.Observer && c.Replica != nil {
 		return fmt.Errorf("an observer runs as one process: no replica")

@@ -85,6 +85,7 @@ type ClusterPlacement struct {
 	Since   time.Time `json:"since,omitzero"` // known for this site's own clusters
 	Desired int       `json:"desired"`        // applied, as its site reports
 	Ready   int       `json:"ready"`
+	Refused string    `json:"refused,omitempty"` // why its site refuses to run the workload there
 }
 
 // handlePlacement serves GET /v1/placement/{namespace}/{name}.

@@ -15,7 +15,7 @@ import (
 type Event struct {
 	Seq     uint64    `json:"seq"`
 	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`             // site, cluster, placement, change, residency
+	Kind    string    `json:"kind"`             // site, cluster, placement, change, residency, admission
 	Object  string    `json:"object,omitempty"` // the site, cluster or workload concerned
 	Message string    `json:"message"`
 }

@@ -27,6 +27,7 @@ type metrics struct {
 	rejected  *prometheus.CounterVec
 	reconcile prometheus.Histogram
 	apply     *prometheus.HistogramVec
+	refused   *prometheus.CounterVec
 }
 
 func newMetrics(s *Site) *metrics {
@@ -42,13 +43,17 @@ func newMetrics(s *Site) *metrics {
 			Help:    "Duration of applying one object to a member cluster; an object unchanged since the last resync is answered from the informer cache, in well under a millisecond.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
 	}
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atoll_workloads_refused_total",
+		Help: "Refusals to run a workload here, by why (residency: the bound excludes this site; admission: the site's rules refuse what it would run); counted when first recorded or when its reason changes."}, []string{"why"})
+	m.refused.WithLabelValues("residency")
+	m.refused.WithLabelValues("admission")
 	for _, r := range crdt.RejectReasons() {
 		m.rejected.WithLabelValues(r) // every reason is exported, at 0 until it happens
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applied, m.rejected, m.reconcile, m.apply,
+		m.applied, m.rejected, m.reconcile, m.apply, m.refused,
 		siteCollector{s},
 	)
 	return m

@@ -70,19 +70,27 @@ type workload struct {
 	sched    scheduler.Workload
 	err      error // why it cannot be scheduled (a malformed placement)
 	kind     string
-	redacted bool // this site holds the header only: the bound excludes it
+	redacted bool              // this site holds the header only: the bound excludes it
+	refused  map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
 // report for it. mu must be held.
 func (s *Site) workloadsLocked() []workload {
 	status := map[string]map[string]scheduler.Observed{}
+	refused := map[string]map[string]string{}
 	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
 		parts := strings.Split(key, "/")
 		obj, _ := s.rep.Object(crdt.KindStatus, key)
 		wk := parts[0] + "/" + parts[1]
 		if status[wk] == nil {
 			status[wk] = map[string]scheduler.Observed{}
+		}
+		if string(obj["reason"].Bytes) == StatusRefused {
+			if refused[wk] == nil {
+				refused[wk] = map[string]string{}
+			}
+			refused[wk][parts[2]+"/"+parts[3]] = string(obj["message"].Bytes)
 		}
 		num := func(f string) int { n, _ := strconv.Atoi(string(obj[f].Bytes)); return n }
 		status[wk][parts[2]+"/"+parts[3]] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
@@ -117,12 +125,14 @@ func (s *Site) workloadsLocked() []workload {
 			}
 		}
 		kind := string(obj["kind"].Bytes)
+		w.render.Kind, w.render.APIVersion = kind, string(obj["apiVersion"].Bytes)
 		var reqs scheduler.Resources
 		if w.render.Template != nil {
 			t := s.inspected(key, obj["template"].Change, w.render.Template)
 			kind, reqs = cmp.Or(kind, t.kind), t.requests
 		}
 		w.kind = kind
+		w.refused = refused[key]
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1

@@ -76,6 +76,7 @@ type Site struct {
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	decisions    *decisions
 	templates    map[string]template // by workload key, parsed once per change; guarded by mu
+	admission    *member.Admitter    // this site's admission policy (site.yaml admission:)
 	audit        *auditLog
 	events       *eventLog
 	counter      counters
@@ -105,6 +106,10 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
+	admit, err := member.NewAdmitter(cfg.Admission)
+	if err != nil {
+		return nil, err
+	}
 	var self *Site // for the audit hook, set once the site exists
 	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
 		if self != nil {
@@ -127,7 +132,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
 	}
 	s := &Site{
-		cfg: cfg, version: Version, sync: cfg.syncDefaults(), log: log, signer: signer,
+		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),

@@ -169,8 +169,12 @@ func (s *Site) placement(p *scheduler.Planner, st *scheduler.State, w *workload)
 		if share.Replicas > 0 {
 			for _, c := range p.Local(wl, share) {
 				o := wl.Status[share.Name+"/"+c.Name]
+				where := share.Name + "/" + c.Name
 				sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
-					Since: s.decisions.get(wl.Key + "/" + share.Name + "/" + c.Name)})
+					Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refused[where]})
+				if why := w.refused[where]; why != "" {
+					out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
+				}
 			}
 		}
 		out.Sites = append(out.Sites, sp)

@@ -122,7 +122,7 @@ func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Clus
 			}
 			if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) {
 				// The scheduler never places it here; if it did, refuse and record it.
-				s.refuse(w.sched.Key, fmt.Sprintf("placed here, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
+				s.refuse("residency", w.sched.Key, fmt.Sprintf("placed here, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
 				continue
 			}
 			if w.render.Template == nil {
@@ -138,7 +138,7 @@ func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Clus
 			out = append(out, pl)
 		}
 		if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) && names(&w.sched.Policy, s.cfg.Name) {
-			s.refuse(w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
+			s.refuse("residency", w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
 		}
 	}
 	return out, own, next
@@ -198,6 +198,10 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
 				continue
 			}
+			if err := s.admission.Admit(w, u); err != nil {
+				status = append(status, s.refusedIn(w, cluster, err)...)
+				continue // not kept: what an earlier release applied for it is pruned
+			}
 			if !namespaces[w.Namespace] {
 				if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
 					s.log.Warn("namespace", "cluster", cluster, "namespace", w.Namespace, "err", err)
@@ -211,6 +215,10 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			observeSince(s.metrics.apply.WithLabelValues(cluster), start)
 			if key != "" {
 				keep[key] = true
+			}
+			if _, ok := member.IsRefusal(err); ok {
+				status = append(status, s.refusedIn(w, cluster, err)...)
+				continue
 			}
 			if err != nil {
 				s.log.Warn("apply", "cluster", cluster, "workload", w.Namespace+"/"+w.Name, "err", err)
@@ -244,7 +252,6 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 // statusOps returns the writes that bring a workload's Status object in one cluster up to
 // date; none when nothing changed.
 func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
-	key := crdt.StatusKey(w.Namespace, w.Name, s.cfg.Name, cluster)
 	num := func(f string) string {
 		v, _, _ := unstructured.NestedInt64(u.Object, "status", f)
 		return strconv.FormatInt(v, 10)
@@ -257,17 +264,41 @@ func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unst
 	if !w.Divides(u.GetKind()) {
 		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u)}
 	}
+	return s.statusDiff(w, cluster, cur)
+}
+
+// statusFields are the fields of a Status object the reconciler writes; one it leaves
+// out of a write is "".
+var statusFields = []string{"desired", "ready", "available", "updated", "observed", "conditions", "reason", "message"}
+
+// statusDiff returns the writes that make the Status object of w in cluster hold cur.
+func (s *Site) statusDiff(w member.Workload, cluster string, cur map[string]string) []crdt.Op {
+	key := crdt.StatusKey(w.Namespace, w.Name, s.cfg.Name, cluster)
 	var ops []crdt.Op
 	s.mu.Lock()
 	obj, _ := s.rep.Object(crdt.KindStatus, key)
 	s.mu.Unlock()
-	for _, f := range []string{"desired", "ready", "available", "updated", "observed", "conditions"} {
-		if v, ok := obj[f]; !ok || string(v.Bytes) != cur[f] {
+	for _, f := range statusFields {
+		if v, ok := obj[f]; string(v.Bytes) != cur[f] || !ok && f != "reason" && f != "message" {
 			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte(cur[f])})
 		}
 	}
 	return ops
 }
+
+// refusedIn records that this site refuses to run w in cluster (err holds a
+// member.Refusal): audit record, event, metric, and the reason in the workload's Status
+// there, so describe shows it at every site. It returns the status writes.
+func (s *Site) refusedIn(w member.Workload, cluster string, err error) []crdt.Op {
+	r, _ := member.IsRefusal(err)
+	s.refuse("admission", w.Namespace+"/"+w.Name, r.Reason)
+	return s.statusDiff(w, cluster, map[string]string{"desired": "0", "ready": "0", "available": "0", "updated": "0",
+		"observed": "0", "reason": StatusRefused, "message": r.Reason})
+}
+
+// StatusRefused is the reason a Status object carries when its site refuses to run the
+// workload in that cluster; the message says why.
+const StatusRefused = "Refused"
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
 // it no longer runs.

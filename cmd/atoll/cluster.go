@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"atoll/site"
+	"atoll/site/member"
 )
 
 // siteClient returns a client for the site whose site.yaml is at path.
@@ -131,7 +132,22 @@ func newClusterCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.AddCommand(join, unjoin, list)
+	rbac := &cobra.Command{
+		Use:   "rbac",
+		Short: "Print the RBAC a site needs in a member cluster (a ClusterRole bound to atoll-system/atoll), to apply there before joining",
+		Long: `Print the least-privilege RBAC of a member cluster: a ClusterRole that reads nodes and
+pods, creates namespaces, and manages the kinds a site's default admission policy allows,
+bound to the ServiceAccount atoll-system/atoll (and the user atoll). A site never needs
+system:masters; a site whose admission.kinds allows more needs those kinds added.`,
+		Example: `  atoll cluster rbac | kubectl --context prod-1 apply -f -
+  kubectl --context prod-1 -n atoll-system create token atoll --duration 8760h   # the join kubeconfig's token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(member.RBAC)
+			return err
+		},
+	}
+	cmd.AddCommand(join, unjoin, list, rbac)
 	return cmd
 }
 

@@ -213,7 +213,7 @@ func (d *demo) joinClusters(ctx context.Context) (string, error) {
 	for i, s := range demoSites {
 		for k, tier := range demoClusterTiers {
 			c := clusters[i*len(demoClusterTiers)+k]
-			kc, err := os.ReadFile(c.Kubeconfig)
+			kc, err := os.ReadFile(c.AtollKubeconfig)
 			if err != nil {
 				return "", err
 			}

@@ -90,7 +90,10 @@ func (o Options) Validate() error {
 type Cluster struct {
 	Name       string // member-0, member-1, ... or Options.Names
 	Kubeconfig string // path of a kubeconfig with an admin token (group system:masters)
-	APIServer  string // https://127.0.0.1:port
+	// AtollKubeconfig is the path of a kubeconfig of the user atoll, which holds only
+	// what member.RBAC grants: what a site is given in production. Join sites with it.
+	AtollKubeconfig string
+	APIServer       string // https://127.0.0.1:port
 }
 
 // Env is a running set of member clusters sharing one etcd.

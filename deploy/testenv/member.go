@@ -42,8 +42,9 @@ func newMember(dir, name string, ports []int) *member {
 	}
 	m.Cluster = Cluster{
 		Name:       name,
-		Kubeconfig: m.path("admin.kubeconfig"),
-		APIServer:  localURL(m.apiPort),
+		Kubeconfig:      m.path("admin.kubeconfig"),
+		AtollKubeconfig: m.path("atoll.kubeconfig"),
+		APIServer:       localURL(m.apiPort),
 	}
 	return m
 }
@@ -101,6 +102,9 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 		}
 	}
 	if err := m.createNodes(ctx, e.opts); err != nil {
+		return err
+	}
+	if err := m.createAtollRBAC(ctx); err != nil {
 		return err
 	}
 	for i, c := range components {
@@ -195,9 +199,10 @@ func (m *member) writeFiles() error {
 		{name: "system:kube-controller-manager"},
 		{name: "system:kube-scheduler"},
 		{name: "kwok", groups: []string{"system:masters"}},
+		{name: "atoll"}, // bound by member.RBAC only, as in production (docs/DEPLOY.md)
 	}
 	kubeconfigs := []string{m.Kubeconfig, m.path("kube-controller-manager.kubeconfig"),
-		m.path("kube-scheduler.kubeconfig"), m.path("kwok.kubeconfig")}
+		m.path("kube-scheduler.kubeconfig"), m.path("kwok.kubeconfig"), m.AtollKubeconfig}
 	for i := range users {
 		users[i].token = rand.Text()
 		if err := writeKubeconfig(kubeconfigs[i], m.Name, m.APIServer, ca.certPEM, users[i].name, users[i].token); err != nil {
@@ -205,6 +210,9 @@ func (m *member) writeFiles() error {
 		}
 	}
 	if err := writeTokenFile(m.path("pki", "tokens.csv"), users); err != nil {
+		return err
+	}
+	if err := os.WriteFile(m.path("admission.yaml"), []byte(admissionConfig), 0o600); err != nil {
 		return err
 	}
 	if err := writeSchedulerConfig(m.path("kube-scheduler.yaml"), kubeconfigs[2]); err != nil {
@@ -239,6 +247,10 @@ func (m *member) apiserverArgs(etcdURL string) []string {
 		"--service-account-signing-key-file=" + m.path("pki", "sa.key"),
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--cert-dir=" + m.path("pki"),
+		// As a production cluster: kubelets limited to their own Node and Pods, and Pod
+		// Security enforced at baseline outside kube-system (admission.yaml).
+		"--enable-admission-plugins=NodeRestriction",
+		"--admission-control-config-file=" + m.path("admission.yaml"),
 	}
 }
 

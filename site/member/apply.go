@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,12 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
@@ -34,8 +37,9 @@ type Applier struct {
 	// seen are the resources Atoll has applied in this cluster: pruning lists them, and
 	// each has an informer.
 	seen map[schema.GroupVersionResource]cache.GenericLister
-	// namespaces known to exist
-	namespaces map[string]bool
+	// nsFactory watches every namespace, for EnsureNamespace (started on first use).
+	nsFactory  informers.SharedInformerFactory
+	namespaces corelisters.NamespaceLister
 	// forced are the objects re-applied since the last resync; objects edited in the
 	// cluster by hand keep Atoll's annotation, so every Resync each object is applied
 	// again (server-side apply restores Atoll's fields and leaves others' alone).
@@ -80,12 +84,17 @@ func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Applier{
 		dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
-		ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, namespaces: map[string]bool{}, forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
+		nsFactory: informers.NewSharedInformerFactory(cs, 10*time.Minute),
+		ctx:       ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
 	}
 	for _, g := range pruned {
 		a.seen[g] = nil // listed when pruning; watched once applied
@@ -110,11 +119,17 @@ func (a *Applier) lister(ctx context.Context, gvr schema.GroupVersionResource) (
 	return inf.Lister(), nil
 }
 
+// namespaces is the resource Atoll never prunes.
+var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
 // ObjectKey names an applied object: resource, namespace, name.
 func ObjectKey(gvr schema.GroupVersionResource, ns, name string) string {
 	return gvr.Resource + "." + gvr.Group + "/" + ns + "/" + name
 }
 
+// resource maps u to its resource with the cluster's RESTMapper. Cluster-scoped kinds
+// are refused: a workload lives in its namespace (a charter grant for cluster scope is
+// future work), and the cluster, not a list of ours, says which kinds those are.
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, schema.GroupVersionResource, error) {
 	gvk := u.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -124,14 +139,16 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 			return nil, schema.GroupVersionResource{}, fmt.Errorf("%s: %w", gvk, err)
 		}
 	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), m.Resource, nil
+	if m.Scope.Name() != meta.RESTScopeNameNamespace {
+		return nil, m.Resource, refused("%s is cluster-scoped in this cluster: a workload may create objects in its own namespace only", gvk.Kind)
 	}
-	return a.dyn.Resource(m.Resource), m.Resource, nil
+	return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), m.Resource, nil
 }
 
 // Apply makes the cluster hold u, and returns the object as the cluster holds it
-// (status included, from the informer when nothing had to change) and its key.
+// (status included, from the informer when nothing had to change) and its key. An object
+// of the same name that another workload, or not Atoll, created is left alone: Apply
+// returns a Refusal and key is empty.
 func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	ri, gvr, err := a.resource(u)
 	if err != nil {
@@ -142,18 +159,16 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	if err != nil {
 		return nil, key, err
 	}
-	var cached runtime.Object
-	if u.GetNamespace() != "" {
-		cached, err = l.ByNamespace(u.GetNamespace()).Get(u.GetName())
-	} else {
-		cached, err = l.Get(u.GetName())
-	}
+	cached, err := l.ByNamespace(u.GetNamespace()).Get(u.GetName())
 	if time.Since(a.lastResync) >= a.resync {
 		clear(a.forced)
 		a.lastResync = time.Now()
 	}
 	if err == nil {
 		cur := cached.(*unstructured.Unstructured)
+		if err := owned(cur, u, key); err != nil {
+			return nil, "", err
+		}
 		if cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] && a.forced[key] {
 			return cur, key, nil
 		}
@@ -167,8 +182,8 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 		if err != nil {
 			return nil, key, err
 		}
-		if cur.GetLabels()[LabelManaged] != "atoll" {
-			return nil, key, fmt.Errorf("%s exists and was not created by Atoll; leaving it alone", key)
+		if err := owned(cur, u, key); err != nil {
+			return nil, "", err
 		}
 		return a.apply(ctx, ri, u, key)
 	}
@@ -176,6 +191,18 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 		return nil, key, fmt.Errorf("create %s: %w", key, err)
 	}
 	return out, key, nil
+}
+
+// owned refuses to touch cur, the cluster's object of u's name, unless Atoll created it
+// for the same workload.
+func owned(cur, u *unstructured.Unstructured, key string) error {
+	if cur.GetLabels()[LabelManaged] != "atoll" {
+		return refused("%s exists and was not created by Atoll; leaving it alone", key)
+	}
+	if got, want := cur.GetLabels()[LabelWorkload], u.GetLabels()[LabelWorkload]; got != want {
+		return refused("%s belongs to workload %s; leaving it alone", key, got)
+	}
+	return nil
 }
 
 func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *unstructured.Unstructured, key string) (*unstructured.Unstructured, string, error) {
@@ -186,26 +213,30 @@ func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *un
 	return out, key, nil
 }
 
-// EnsureNamespace creates a namespace, labelled as Atoll's, if it does not exist. Atoll
-// never deletes namespaces: other objects may live in them.
+// EnsureNamespace creates a namespace, labelled as Atoll's, if the cluster does not hold
+// it. It reads the namespaces through an informer, so a namespace deleted in the cluster
+// is created again on the next pass. Atoll never adopts, changes or deletes a namespace:
+// other objects may live in it.
 func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
-	if a.namespaces[ns] {
-		return nil
-	}
-	ri := a.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	if _, err := ri.Get(ctx, ns, metav1.GetOptions{}); err == nil || !apierrors.IsNotFound(err) {
-		if err == nil {
-			a.namespaces[ns] = true
+	if a.namespaces == nil {
+		inf := a.nsFactory.Core().V1().Namespaces()
+		a.nsFactory.Start(a.ctx.Done())
+		if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+			return errors.New("watch namespaces: cache did not sync")
 		}
+		a.namespaces = inf.Lister()
+	}
+	if _, err := a.namespaces.Get(ns); err == nil || !apierrors.IsNotFound(err) {
 		return err
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": ns, "labels": map[string]any{LabelManaged: "atoll"}}}}
-	if _, err := ri.Apply(ctx, ns, u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-		return err
+	_, err := a.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).
+		Create(ctx, u, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return nil // the informer has not seen it yet, or it is terminating: the apply says which
 	}
-	a.namespaces[ns] = true
-	return nil
+	return err
 }
 
 // Prune deletes the objects labelled as Atoll's that keep does not list, and returns
@@ -213,6 +244,9 @@ func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
 func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
 	var deleted []string
 	for gvr := range a.seen {
+		if gvr == namespaces {
+			continue // never pruned, whoever labelled them
+		}
 		list, err := a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=atoll"})
 		if err != nil {
 			if apierrors.IsNotFound(err) {
@@ -222,7 +256,7 @@ func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, er
 		}
 		for _, it := range list.Items {
 			key := ObjectKey(gvr, it.GetNamespace(), it.GetName())
-			if keep[key] || !strings.Contains(it.GetLabels()[LabelWorkload], ".") {
+			if keep[key] || !strings.Contains(it.GetLabels()[LabelWorkload], ".") || gvr == namespaces {
 				continue
 			}
 			err := a.dyn.Resource(gvr).Namespace(it.GetNamespace()).Delete(ctx, it.GetName(), metav1.DeleteOptions{})

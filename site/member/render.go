@@ -28,6 +28,8 @@ const (
 // Workload is a workload as the replicated state holds it, for rendering.
 type Workload struct {
 	Namespace, Name string
+	APIVersion      string // as the workload's header says; "" if it does not
+	Kind            string // as the workload's header says; "" if it does not
 	Template        []byte // the manifest (YAML or JSON); nil if this site may not hold it
 	Replicas        int    // desired replicas across the federation; -1 if not set
 	Bound           []string
@@ -43,7 +45,8 @@ func (w Workload) Divides(kind string) bool {
 	return w.Replicas >= 0 && slices.Contains(replicaKinds, kind)
 }
 
-// Render builds the object to apply in one cluster: the template with its namespace,
+// Render builds the object to apply in one cluster (check it with Admitter.Admit before
+// applying it): the template with its namespace,
 // Atoll's labels and annotations, the cluster's share of replicas, then the override
 // rules that select the cluster (so an override of /spec/replicas sets that cluster's
 // replicas).
@@ -62,9 +65,14 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	if u.GetName() == "" {
 		u.SetName(w.Name)
 	}
-	if u.GetKind() != "Namespace" {
-		u.SetNamespace(w.Namespace)
+	if u.GetNamespace() == "" {
+		u.SetNamespace(w.Namespace) // a different one is refused by Admit
 	}
+	// What the member cluster sets is not the template's to say.
+	for _, f := range []string{"uid", "resourceVersion", "managedFields", "creationTimestamp", "deletionTimestamp", "generation", "selfLink"} {
+		unstructured.RemoveNestedField(u.Object, "metadata", f)
+	}
+	delete(u.Object, "status")
 	lbl := u.GetLabels()
 	if lbl == nil {
 		lbl = map[string]string{}

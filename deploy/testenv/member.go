@@ -41,7 +41,7 @@ func newMember(dir, name string, ports []int) *member {
 		apiPort: ports[0], cmPort: ports[1], schedPort: ports[2], kwokPort: ports[3],
 	}
 	m.Cluster = Cluster{
-		Name:       name,
+		Name:            name,
 		Kubeconfig:      m.path("admin.kubeconfig"),
 		AtollKubeconfig: m.path("atoll.kubeconfig"),
 		APIServer:       localURL(m.apiPort),

@@ -80,7 +80,10 @@ func (s *Site) ran(w member.Workload, cluster string, replicas int) {
 }
 
 // refuse records that this site refused to actuate a workload, and logs it once.
-func (s *Site) refuse(workload, reason string) {
+func (s *Site) refuse(workload, reason string) { s.refuseAs("residency", workload, reason) }
+
+// refuseAs is refuse with the kind of the event it adds.
+func (s *Site) refuseAs(kind, workload, reason string) {
 	now := time.Now()
 	key := "refused/" + workload
 	s.audit.mu.Lock()
@@ -88,7 +91,7 @@ func (s *Site) refuse(workload, reason string) {
 	s.audit.mu.Unlock()
 	if fresh {
 		s.log.Warn("refused to actuate", "workload", workload, "reason", reason)
-		s.events.add("residency", workload, "refused "+workload+": "+reason)
+		s.events.add(kind, workload, "refused "+workload+": "+reason)
 	}
 	s.audit.add(key, AuditRecord{Type: "refused", Site: s.cfg.Name, Jurisdiction: s.jurisdiction(), Workload: workload, Reason: reason, First: now, Last: now}, reason)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -117,7 +118,11 @@ func (g *generator) value() []byte {
 func (g *generator) op(kind Kind, key string, fields []string) Op {
 	switch p := g.rng.IntN(100); {
 	case p < 65:
-		return Op{Type: OpSet, Kind: kind, Key: key, Field: g.pick(fields), Value: g.value()}
+		op := Op{Type: OpSet, Kind: kind, Key: key, Field: g.pick(fields), Value: g.value()}
+		if kind == KindWorkload && op.Field == "replicas" { // decimal, within the limit
+			op.Value = strconv.AppendInt(nil, int64(len(op.Value)), 10)
+		}
+		return op
 	case p < 85:
 		return Op{Type: OpDelete, Kind: kind, Key: key, Field: g.pick(fields)}
 	default:

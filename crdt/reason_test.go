@@ -44,6 +44,7 @@ func TestRejectReason(t *testing.T) {
 		{"lamport time skips", signed(f.sites["eu-west"], 5, nil, site("eu-west")), ReasonStructure},
 		{"another site's object", signed(f.sites["eu-west"], 2, nil, site("us-east")), ReasonAuthority},
 		{"workload outside the namespaces", signed(f.ops["shopdev"], 2, nil, set(KindWorkload, "bank/web", "replicas", "1")), ReasonAuthority},
+		{"replicas above the limit", signed(f.ops["root"], 2, nil, set(KindWorkload, "shop/web", "replicas", "100001")), ReasonLimit},
 		{"charter change by a site", signed(f.sites["eu-west"], 2, nil, CharterSpec{Threshold: 1}.Ops()...), ReasonAuthority},
 		{"on a rejected change", signed(f.sites["eu-west"], 3, []Hash{forgedEnv.ID}, site("eu-west")), ReasonDependency},
 		{"a second genesis", signed(f.sites["eu-west"], 1, []Hash{}, site("eu-west")), ReasonDependency},

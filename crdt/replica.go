@@ -238,7 +238,7 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 		if _, ok := r.nodes[e.ID]; ok {
 			continue
 		}
-		if err := r.accept(e); err != nil {
+		if err := r.accept(e, !verify); err != nil {
 			res.add(r.reject(e.ID, err))
 			continue
 		}
@@ -262,8 +262,10 @@ func (r *Replica) depsPresent(c *Change) bool {
 	return true
 }
 
-// accept checks the rules that need the causal past and stores the change.
-func (r *Replica) accept(env *Envelope) error {
+// accept checks the rules that need the causal past and stores the change. On replay
+// of the replica's own store, the charter's bounds on values are not checked again: a
+// change stored by an earlier release, before they existed, is kept (see checkLimits).
+func (r *Replica) accept(env *Envelope, replay bool) error {
 	c := env.Change
 	deps := make([]*node, len(c.Deps))
 	var maxLamport uint64
@@ -277,6 +279,11 @@ func (r *Replica) accept(env *Envelope) error {
 	ch := r.charterOf(deps)
 	if err := checkAuthority(c, ch); err != nil {
 		return because(ReasonAuthority, err)
+	}
+	if !replay {
+		if err := checkLimits(c, ch); err != nil {
+			return err
+		}
 	}
 	after := ch
 	if c.IsCharter() {

@@ -185,6 +185,7 @@ func validFieldName(f string) bool {
 //
 //	name                          federation name
 //	threshold                     m of m-of-n: admin signatures a charter change needs (decimal)
+//	maxReplicas                   most replicas a workload may have (decimal, 1 to 2^31-1; default 100000)
 //	admin/<name>                  admin public key (32 bytes)
 //	site/<name>/key               site public key (32 bytes)
 //	site/<name>/region            free text, e.g. eu-west
@@ -208,6 +209,8 @@ func checkCharterField(op *Op) error {
 	switch {
 	case len(parts) == 1 && parts[0] == "name":
 		return nil
+	case len(parts) == 1 && parts[0] == MaxReplicasField:
+		return checkMaxReplicasField(op)
 	case len(parts) == 1 && parts[0] == "threshold":
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxCosigs+1 || strconv.Itoa(n) != v {
 			return fmt.Errorf("charter: threshold %q is not a number from 1 to %d", v, MaxCosigs+1)

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ func Surge(s string, replicas int) int {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
 			return 0
+		}
+		if r := max(replicas, 0); n > 0 && r > (math.MaxInt-99)/n {
+			return math.MaxInt // saturated: more than any replicas to take over
 		}
 		return (max(replicas, 0)*n + 99) / 100
 	}
@@ -218,12 +222,4 @@ func index(names []string) map[string]int {
 		m[n] = i
 	}
 	return m
-}
-
-func sum(xs []int64) int64 {
-	var s int64
-	for _, x := range xs {
-		s += x
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -182,7 +183,8 @@ func TestSurge(t *testing.T) {
 		s    string
 		n    int
 		want int
-	}{{"", 7, 7}, {"3", 7, 3}, {"50%", 7, 4}, {"0%", 7, 0}, {"x", 7, 0}, {"-1", 7, 0}, {"", -1, 0}} {
+	}{{"", 7, 7}, {"3", 7, 3}, {"50%", 7, 4}, {"0%", 7, 0}, {"x", 7, 0}, {"-1", 7, 0}, {"", -1, 0},
+		{"9223372036854775807%", 100, math.MaxInt}, {"200%", 5e18, math.MaxInt}} {
 		if got := Surge(tt.s, tt.n); got != tt.want {
 			t.Errorf("Surge(%q, %d) = %d, want %d", tt.s, tt.n, got, tt.want)
 		}

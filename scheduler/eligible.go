@@ -24,7 +24,7 @@ func (c *candidates) sites() (names []string, weights []int64) {
 		if n := len(names); n == 0 || names[n-1] != cl.Site {
 			names, weights = append(names, cl.Site), append(weights, 0)
 		}
-		weights[len(weights)-1] += c.weights[i]
+		weights[len(weights)-1] = addSat(weights[len(weights)-1], c.weights[i])
 	}
 	return names, weights
 }
@@ -254,7 +254,7 @@ func availableReplicas(w *Workload, c *Cluster, key string) int64 {
 		n = pods
 	}
 	n = max(n, 0)
-	return n + int64(w.Status[key].Desired)
+	return addSat(n, int64(w.Status[key].Desired))
 }
 
 // spread keeps at most MaxGroups groups, the heaviest first (ties by group name), and
@@ -278,7 +278,7 @@ func (c *candidates) spread(sc SpreadConstraint) {
 	}
 	total := map[string]int64{}
 	for i, cl := range c.clusters {
-		total[group(cl)] += c.weights[i]
+		total[group(cl)] = addSat(total[group(cl)], c.weights[i])
 	}
 	groups := slices.SortedFunc(maps.Keys(total), func(a, b string) int {
 		if x := cmp.Compare(total[b], total[a]); x != 0 {
@@ -316,7 +316,7 @@ func (c *candidates) aggregate(replicas int) {
 	var sum int64
 	n := 0
 	for n < len(order) && sum < int64(replicas) {
-		sum += c.weights[order[n]]
+		sum = addSat(sum, c.weights[order[n]])
 		n++
 	}
 	keep := order[:n]

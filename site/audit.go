@@ -80,8 +80,8 @@ func (s *Site) ran(w member.Workload, cluster string, replicas int) {
 }
 
 // refuse records that this site refused to actuate a workload, and logs it once. why is
-// "residency" (the bound excludes this site) or "admission" (what the workload would make
-// a cluster do is not allowed here).
+// "residency" (the bound excludes this site), "admission" (what the workload would make
+// a cluster do is not allowed here) or "limit" (a value above the charter's bound).
 func (s *Site) refuse(why, workload, reason string) {
 	now := time.Now()
 	key := "refused/" + workload

@@ -21,7 +21,13 @@ func (s *Site) routeRead(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /v1/state", s.handleState)
-	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.view(time.Now())) })
+	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.view(r.Context(), time.Now())
+		if err != nil {
+			return // the client went away
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/stream", s.handleStream)
 	if !s.cfg.Observer {
@@ -138,7 +144,10 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 		arrived := s.arrived
 		s.mu.Unlock()
 		evChanged := s.events.changedCh()
-		v := s.view(time.Now())
+		v, err := s.view(ctx, time.Now())
+		if err != nil {
+			return
+		}
 		at := v.At
 		v.At = time.Time{}
 		b, err := json.Marshal(v)

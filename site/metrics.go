@@ -44,9 +44,10 @@ func newMetrics(s *Site) *metrics {
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
 	}
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atoll_workloads_refused_total",
-		Help: "Refusals to run a workload here, by why (residency: the bound excludes this site; admission: the site's rules refuse what it would run); counted when first recorded or when its reason changes."}, []string{"why"})
+		Help: "Refusals to run a workload here, by why (residency: the bound excludes this site; admission: the site's rules refuse what it would run; limit: a value above the charter's bounds); counted when first recorded or when its reason changes."}, []string{"why"})
 	m.refused.WithLabelValues("residency")
 	m.refused.WithLabelValues("admission")
+	m.refused.WithLabelValues("limit")
 	for _, r := range crdt.RejectReasons() {
 		m.rejected.WithLabelValues(r) // every reason is exported, at 0 until it happens
 	}

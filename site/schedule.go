@@ -68,15 +68,17 @@ func amount(r string, q resource.Quantity) int64 {
 type workload struct {
 	render   member.Workload
 	sched    scheduler.Workload
-	err      error // why it cannot be scheduled (a malformed placement)
+	err      error // why it cannot be scheduled (a malformed placement, refused replicas)
+	refused  bool  // err is a refusal to record: replicas malformed or above the charter's limit
 	kind     string
 	redacted bool              // this site holds the header only: the bound excludes it
-	refused  map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
+	refusals map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
 // report for it. mu must be held.
 func (s *Site) workloadsLocked() []workload {
+	limit := s.rep.Charter().MaxReplicas()
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
 	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
@@ -92,7 +94,12 @@ func (s *Site) workloadsLocked() []workload {
 			}
 			refused[wk][parts[2]+"/"+parts[3]] = string(obj["message"].Bytes)
 		}
-		num := func(f string) int { n, _ := strconv.Atoi(string(obj[f].Bytes)); return n }
+		// What a site reports is clamped to what any workload may have: a negative or huge
+		// count from a faulty site must not overflow the sums of the division.
+		num := func(f string) int {
+			n, _ := strconv.Atoi(string(obj[f].Bytes))
+			return min(max(n, 0), crdt.MaxMaxReplicas)
+		}
 		status[wk][parts[2]+"/"+parts[3]] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
 	}
 	var out []workload
@@ -101,9 +108,12 @@ func (s *Site) workloadsLocked() []workload {
 		ns, name, _ := strings.Cut(key, "/")
 		w := workload{render: member.Workload{Namespace: ns, Name: name}}
 		rv, ok := obj["replicas"]
-		r, err := member.ParseReplicas(string(rv.Bytes), ok)
+		r, err := member.ParseReplicas(string(rv.Bytes), ok, limit)
 		if err != nil {
-			s.log.Warn("workload skipped", "workload", key, "err", err)
+			// Stored by an earlier release, or above a limit the charter lowered since:
+			// refused, never divided (plan records why).
+			w.sched, w.err, w.refused = scheduler.Workload{Key: key, Replicas: 0}, fmt.Errorf("refused: %w", err), true
+			out = append(out, w)
 			continue
 		}
 		w.render.Replicas = r
@@ -132,7 +142,7 @@ func (s *Site) workloadsLocked() []workload {
 			kind, reqs = cmp.Or(kind, t.kind), t.requests
 		}
 		w.kind = kind
-		w.refused = refused[key]
+		w.refusals = refused[key]
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1

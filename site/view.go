@@ -1,6 +1,7 @@
 package site
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,8 +88,9 @@ type WorkloadView struct {
 	Ready    int  `json:"ready"`
 }
 
-// view computes the View. Its cost is one scheduling pass over every workload.
-func (s *Site) view(now time.Time) View {
+// view computes the View. Its cost is one scheduling pass over every workload; it stops
+// with ctx's error when ctx is done (the client went away).
+func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	alive, _ := s.aliveView(now)
 	live, since := s.liveness()
 	s.mu.Lock()
@@ -121,6 +123,9 @@ func (s *Site) view(now time.Time) View {
 		perCluster[v.Clusters[i].Site+"/"+v.Clusters[i].Name] = &v.Clusters[i]
 	}
 	for i := range ws {
+		if err := ctx.Err(); err != nil {
+			return View{}, err
+		}
 		w := &ws[i]
 		ns, name, _ := strings.Cut(w.sched.Key, "/")
 		wv := WorkloadView{Placement: s.placement(p, st, w), Namespace: ns, Name: name, Kind: w.kind, Redacted: w.redacted}
@@ -150,7 +155,7 @@ func (s *Site) view(now time.Time) View {
 		}
 	}
 	v.Events, _ = s.events.recent(0)
-	return v
+	return v, nil
 }
 
 // placement explains one workload's placement with the planner of the current state.
@@ -171,8 +176,8 @@ func (s *Site) placement(p *scheduler.Planner, st *scheduler.State, w *workload)
 				o := wl.Status[share.Name+"/"+c.Name]
 				where := share.Name + "/" + c.Name
 				sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
-					Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refused[where]})
-				if why := w.refused[where]; why != "" {
+					Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where]})
+				if why := w.refusals[where]; why != "" {
 					out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
 				}
 			}

@@ -87,8 +87,10 @@ type placed struct {
 
 // plan divides every workload and returns this site's part of each. It also records
 // every site's share for explanations, and refuses what lies outside the site's
-// jurisdiction. next is when the view of liveness may change by itself.
-func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Cluster, next time.Duration) {
+// jurisdiction or above the charter's limits. next is when the view of liveness may
+// change by itself. It stops with ctx's error when ctx is done: a partial plan must not
+// be applied, or what it did not reach would be pruned.
+func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[string]*scheduler.Cluster, next time.Duration, err error) {
 	alive, next := s.aliveView(now)
 	s.mu.Lock()
 	st := s.schedState(alive)
@@ -103,11 +105,18 @@ func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Clus
 	p := scheduler.NewPlanner(st)
 	self := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name })
 	if self < 0 {
-		return nil, own, next
+		return nil, own, next, nil
 	}
 	mine := st.Sites[self].Jurisdiction
 	for i := range ws {
+		if err := ctx.Err(); err != nil {
+			return nil, own, next, err
+		}
 		w := &ws[i]
+		if w.refused {
+			s.refuse("limit", w.sched.Key, w.err.Error())
+			continue
+		}
 		if w.err != nil {
 			s.log.Warn("workload not scheduled", "workload", w.sched.Key, "err", w.err)
 			continue
@@ -141,7 +150,7 @@ func (s *Site) plan(now time.Time) (out []placed, own map[string]*scheduler.Clus
 			s.refuse("residency", w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
 		}
 	}
-	return out, own, next
+	return out, own, next, nil
 }
 
 // names reports whether a placement names a cluster of site explicitly ("site/cluster").
@@ -163,7 +172,10 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	defer s.reconcileMu.Unlock()
 	defer observeSince(s.metrics.reconcile, time.Now())
 	clusters := s.clustersReady()
-	ws, own, next := s.plan(time.Now())
+	ws, own, next, err := s.plan(ctx, time.Now())
+	if err != nil {
+		return next // shutting down: apply and prune nothing
+	}
 	var status []crdt.Op // written in one change at the end of the pass
 	for name, a := range appliers {
 		if !slices.Contains(clusters, name) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -68,6 +69,9 @@ not ready if --timeout passes first.`,
 				return err
 			}
 			if dryRun {
+				if err := policy.CheckReplicas(ws, policy.DefaultMaxReplicas); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter grants more\n", err)
+				}
 				for _, w := range ws {
 					fmt.Fprintf(cmd.OutOrStdout(), "workload %s valid (%s, from %s)\n", w.Key, w.Kind, w.Source)
 				}
@@ -81,6 +85,13 @@ not ready if --timeout passes first.`,
 			signer, err := site.LoadKeyFile(t.Key)
 			if err != nil {
 				return fmt.Errorf("operator key: %w", err)
+			}
+			limit, err := maxReplicas(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if err := policy.CheckReplicas(ws, limit); err != nil {
+				return fmt.Errorf("%w\nnothing was sent", err)
 			}
 			ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
 			if err != nil || !w.wait {
@@ -173,6 +184,20 @@ func workloadChanges(ws []policy.Workload) ([]change, error) {
 		out = append(out, *byBound[b])
 	}
 	return out, nil
+}
+
+// maxReplicas is the most replicas a workload may have under the site's charter.
+func maxReplicas(ctx context.Context, c *site.Client) (int, error) {
+	ch, err := c.Object(ctx, crdt.KindCharter.String(), "")
+	if err != nil {
+		return 0, fmt.Errorf("charter: %w", err)
+	}
+	if f, ok := ch[crdt.MaxReplicasField]; ok {
+		if n, err := crdt.ParseReplicas(f.Value, crdt.MaxMaxReplicas); err == nil && n > 0 {
+			return n, nil
+		}
+	}
+	return crdt.DefaultMaxReplicas, nil
 }
 
 // check signs each change with a throwaway key and decodes it as a site would, so that a

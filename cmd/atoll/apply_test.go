@@ -54,3 +54,10 @@ func TestWorkloadChanges(t *testing.T) {
 		t.Errorf("oversized template: err = %v, want an error naming the workload", err)
 	}
 }
+
+// TestReplicasLimitsAgree: the CLI checks manifests against the limit sites enforce.
+func TestReplicasLimitsAgree(t *testing.T) {
+	if policy.DefaultMaxReplicas != crdt.DefaultMaxReplicas {
+		t.Fatalf("policy.DefaultMaxReplicas %d, crdt.DefaultMaxReplicas %d", policy.DefaultMaxReplicas, crdt.DefaultMaxReplicas)
+	}
+}

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"atoll/crdt"
 	"atoll/policy"
 	"atoll/scheduler"
 )
@@ -107,14 +107,13 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	return u, nil
 }
 
-// ParseReplicas reads the replicas field; -1 when absent.
-func ParseReplicas(s string, present bool) (int, error) {
+// ParseReplicas reads the replicas field, -1 when absent: base-10 digits, at most limit
+// (the charter's crdt.Charter.MaxReplicas). crdt refuses any other value in a new
+// change, but the data file of an earlier release may hold one; the error names the
+// value and the limit.
+func ParseReplicas(s string, present bool, limit int) (int, error) {
 	if !present {
 		return -1, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("replicas %q: want a non-negative integer", s)
-	}
-	return n, nil
+	return crdt.ParseReplicas(s, limit)
 }

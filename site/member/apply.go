@@ -48,6 +48,10 @@ type Applier struct {
 	resync     time.Duration
 }
 
+// syncTimeout bounds the wait for an informer's first list: a cluster that cannot answer
+// (or a permission it lacks) fails the pass instead of holding it.
+const syncTimeout = 30 * time.Second
+
 // DefaultResync is how often every object is applied again to undo edits made in the
 // cluster, unless NewApplier is told otherwise.
 const DefaultResync = 5 * time.Minute
@@ -111,8 +115,11 @@ func (a *Applier) lister(ctx context.Context, gvr schema.GroupVersionResource) (
 		return l, nil
 	}
 	inf := a.factory.ForResource(gvr)
+	synced := inf.Informer().HasSynced
 	a.factory.Start(a.ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(sctx.Done(), synced) {
 		return nil, fmt.Errorf("watch %s: cache did not sync", gvr.Resource)
 	}
 	a.seen[gvr] = inf.Lister()
@@ -220,8 +227,11 @@ func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *un
 func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
 	if a.namespaces == nil {
 		inf := a.nsFactory.Core().V1().Namespaces()
+		synced := inf.Informer().HasSynced // registers the informer before Start
 		a.nsFactory.Start(a.ctx.Done())
-		if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		defer cancel()
+		if !cache.WaitForCacheSync(sctx.Done(), synced) {
 			return errors.New("watch namespaces: cache did not sync")
 		}
 		a.namespaces = inf.Lister()

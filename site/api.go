@@ -251,6 +251,10 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, res.Rejected[0].Err)
 		return
 	}
+	if res.Unbuffered > 0 {
+		writeErr(w, http.StatusUnprocessableEntity, errors.New("change depends on changes this site does not hold and its author is not in the charter this site holds; not stored"))
+		return
+	}
 	if res.Buffered > 0 {
 		writeErr(w, http.StatusConflict, errors.New("change depends on changes this site does not hold; not stored yet"))
 		return

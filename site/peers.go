@@ -272,13 +272,14 @@ func (s *Site) receivePush(peer string, frames [][]byte) bool {
 		all.Stored = append(all.Stored, res.Stored...)
 		all.Rejected = append(all.Rejected, res.Rejected...)
 		all.Buffered += res.Buffered
+		all.Unbuffered += res.Unbuffered
 	}
 	s.persist(all)
 	s.mu.Unlock()
 	s.counter.pushedIn.Add(uint64(len(frames)))
 	ok := s.account(peer, all)
-	if all.Buffered > 0 {
-		s.want(peer) // its dependencies come by a session
+	if all.Buffered > 0 || all.Unbuffered > 0 {
+		s.want(peer) // its dependencies (a charter change admitting its author) come by a session
 	}
 	s.push(all.Stored, peer)
 	return ok

@@ -35,6 +35,8 @@ type Config struct {
 	HTTP     string `json:"http,omitempty"`
 	HTTPCert string `json:"httpCert,omitempty"`
 	HTTPKey  string `json:"httpKey,omitempty"`
+	// HTTPLimits bounds the HTTP server's timeouts, connections, streams and submissions.
+	HTTPLimits HTTPLimits `json:"httpLimits,omitzero"`
 
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
 	// "lan" or "local" (one machine; tests). Membership overrides single values.
@@ -187,6 +189,9 @@ func (c Config) Validate() error {
 	}
 	if (c.HTTPCert == "") != (c.HTTPKey == "") || (c.HTTPCert != "" && c.HTTP == "") {
 		return fmt.Errorf("httpCert and httpKey go together, with http")
+	}
+	if err := c.HTTPLimits.validate(); err != nil {
+		return err
 	}
 	if c.Observer && c.Replica != nil {
 		return fmt.Errorf("an observer runs as one process: no replica")

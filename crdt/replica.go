@@ -84,6 +84,11 @@ type Result struct {
 	Rejected []Rejection
 	// Buffered counts envelopes that now wait for missing dependencies.
 	Buffered int
+	// Unbuffered counts envelopes whose dependencies are missing and whose author or a
+	// cosigner has no role in the replica's current charter: they are neither buffered
+	// nor remembered as rejected, since a charter change not yet here may admit the key,
+	// and anti-entropy then brings them again in causal order.
+	Unbuffered int
 	// Duplicate counts envelopes already known.
 	Duplicate int
 }
@@ -92,6 +97,7 @@ func (r *Result) add(o Result) {
 	r.Stored = append(r.Stored, o.Stored...)
 	r.Rejected = append(r.Rejected, o.Rejected...)
 	r.Buffered += o.Buffered
+	r.Unbuffered += o.Unbuffered
 	r.Duplicate += o.Duplicate
 }
 
@@ -225,6 +231,9 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 		}
 	}
 	if len(missing) > 0 {
+		if !r.signersKnown(c) {
+			return Result{Unbuffered: 1}
+		}
 		if r.pending.add(env, missing) {
 			return Result{Buffered: 1}
 		}
@@ -251,6 +260,21 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 		}
 	}
 	return res
+}
+
+// signersKnown reports whether the author and every cosigner of c has a role in the
+// charter of the whole state: only their changes may wait in the pending buffer, so that
+// keys outside the federation cannot fill it.
+func (r *Replica) signersKnown(c *Change) bool {
+	if !r.charter.Member(c.Author) {
+		return false
+	}
+	for _, cs := range c.Cosigs {
+		if !r.charter.Member(cs.Key) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Replica) depsPresent(c *Change) bool {

@@ -206,3 +206,54 @@ func TestResidency(t *testing.T) {
 		t.Fatalf("clear body: err = %v", err)
 	}
 }
+
+// A change whose dependencies are missing waits in the pending buffer only if its author
+// is a member of the charter: a stranger's is refused without being remembered, and is
+// accepted once the charter change that admits its author has arrived.
+func TestPendingOnlyForMembers(t *testing.T) {
+	f := newFed(t)
+	a, b := f.replica(t, ""), f.replica(t, "")
+	newSite := key("site new")
+	spec := CharterSpec{Sites: []SiteInfo{{Name: "new", Key: newSite.Public(), Region: "r", Jurisdiction: "EU"}}}
+	admit, _, err := a.Write(f.admins[0], spec.Ops(), nil, nil, f.admins[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := mustWrite(t, a, newSite, set(KindSite, "new", "version", "1"))
+	second := mustWrite(t, a, newSite, set(KindSite, "new", "version", "2"))
+
+	// At b the new site is a stranger and second's dependency is missing.
+	res := b.ReceiveEnvelope(second)
+	if res.Unbuffered != 1 || res.Buffered != 0 || len(res.Rejected) != 0 || b.PendingLen() != 0 {
+		t.Fatalf("a stranger's change with missing dependencies: %+v, pending %d", res, b.PendingLen())
+	}
+	// A flood of strangers' changes leaves the buffer empty.
+	for i := range 100 {
+		c := &Change{Lamport: 5, Deps: []Hash{BodyHash([]byte{byte(i)})}, Ops: []Op{set(KindSite, "eu-west", "version", "x")}}
+		env, err := Sign(c, nil, key("stranger"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := b.ReceiveEnvelope(env); res.Unbuffered != 1 {
+			t.Fatalf("stranger %d: %+v", i, res)
+		}
+	}
+	if b.PendingLen() != 0 {
+		t.Fatalf("pending = %d after a strangers' flood", b.PendingLen())
+	}
+	// A member's change with missing dependencies still waits.
+	member := mustWrite(t, a, f.sites["eu-west"], set(KindSite, "eu-west", "version", "3"))
+	if res := b.ReceiveEnvelope(member); res.Buffered != 1 {
+		t.Fatalf("a member's change with missing dependencies: %+v", res)
+	}
+	// Once the charter change admitting it arrives, the refused change is accepted: it was
+	// not remembered as rejected.
+	for _, env := range []*Envelope{admit, first, second} {
+		if res := b.ReceiveEnvelope(env); len(res.Rejected) != 0 || res.Unbuffered != 0 {
+			t.Fatalf("after admission: %+v", res)
+		}
+	}
+	if b.PendingLen() != 0 || b.Digest() != a.Digest() {
+		t.Fatalf("not converged: %s vs %s", b, a)
+	}
+}

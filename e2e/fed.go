@@ -354,6 +354,16 @@ func (f *Fed) Running(i int) bool {
 	return f.procs[i] != nil
 }
 
+// Pid returns the process id of site i's process, 0 if it is not running.
+func (f *Fed) Pid(i int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.procs[i] == nil {
+		return 0
+	}
+	return f.procs[i].Process.Pid
+}
+
 // RunningSites returns the indexes of the running sites.
 func (f *Fed) RunningSites() []int {
 	var out []int

@@ -40,6 +40,7 @@ type TransportStats struct {
 	StreamBytesIn  uint64 `json:"streamBytesIn"`
 	StreamBytesOut uint64 `json:"streamBytesOut"`
 	Refused        uint64 `json:"refused"`
+	Limited        uint64 `json:"limited"` // inbound streams refused at a limit (among Refused)
 }
 
 // WriteRequest is the body of POST /v1/write: operations the site signs as itself, so
@@ -91,7 +92,7 @@ func (s *Site) serveAPI() (io.Closer, error) {
 		return nil, fmt.Errorf("api socket: %w", err)
 	}
 	mux := http.NewServeMux()
-	s.routeRead(mux)
+	s.routeRead(mux, s.handleSubmit)
 	mux.HandleFunc("POST /v1/write", s.handleWrite)
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
 	mux.HandleFunc("GET /v1/backup", s.handleBackup) // a consistent copy of the data file (backup.go)
@@ -137,10 +138,11 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		"pushedOut": c.pushedOut.Load(), "pushedIn": c.pushedIn.Load(), "forwarded": c.forwarded.Load(),
 		"dropped": c.dropped.Load(), "sessionsOut": c.sessionsOut.Load(), "sessionsIn": c.sessionsIn.Load(),
 		"sessionFails": c.sessionFails.Load(), "rejected": c.rejected.Load(), "refusedFrames": c.refusedFrames.Load(),
+		"refusedStreams": c.refusedStreams.Load(), "unbuffered": c.unbuffered.Load(),
 		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(), "syncMessages": c.syncMessages.Load(),
 	}
 	t, _ := s.trans.Stats()
-	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused}
+	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused, t.Limited}
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -222,13 +224,19 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 	return env, nil
 }
 
-// handleSubmit accepts a change signed elsewhere (an operator's client).
+// handleSubmit accepts a change signed elsewhere (an operator's client) on the local
+// socket, whose callers hold the data dir.
 func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, crdt.MaxEnvelopeBytes))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("change: %w", err))
 		return
 	}
+	s.submit(w, b)
+}
+
+// submit decodes, checks and stores a submitted change, and answers.
+func (s *Site) submit(w http.ResponseWriter, b []byte) {
 	env, err := crdt.DecodeEnvelope(b)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
@@ -247,8 +255,13 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	res := s.rep.Receive(b)
 	s.persist(res)
 	s.mu.Unlock()
+	s.counter.unbuffered.Add(uint64(res.Unbuffered))
 	if len(res.Rejected) > 0 {
 		writeErr(w, http.StatusUnprocessableEntity, res.Rejected[0].Err)
+		return
+	}
+	if res.Unbuffered > 0 {
+		writeErr(w, http.StatusUnprocessableEntity, errors.New("change depends on changes this site does not hold and its author is not in the charter this site holds; not stored"))
 		return
 	}
 	if res.Buffered > 0 {
@@ -266,7 +279,13 @@ func (s *Site) handleHas(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
-	timeout := time.After(min(wait, time.Minute))
+	wait = min(wait, time.Minute)
+	if wait > 0 { // a long poll outlives the HTTP server's read and write timeouts
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Now().Add(wait + s.httpLim.WriteTimeout.D()))
+	}
+	timeout := time.After(wait)
 	for {
 		s.mu.Lock()
 		ok, arrived := s.rep.Has(crdt.Hash(b)), s.arrived

@@ -36,6 +36,8 @@ type Config struct {
 	HTTP     string `json:"http,omitempty"`
 	HTTPCert string `json:"httpCert,omitempty"`
 	HTTPKey  string `json:"httpKey,omitempty"`
+	// HTTPLimits bounds the HTTP server's timeouts, connections, streams and submissions.
+	HTTPLimits HTTPLimits `json:"httpLimits,omitzero"`
 
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
 	// "lan" or "local" (one machine; tests). Membership overrides single values.
@@ -195,6 +197,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("httpCert and httpKey go together, with http")
 	}
 	if err := c.Admission.Validate(); err != nil {
+		return err
+	}
+	if err := c.HTTPLimits.validate(); err != nil {
 		return err
 	}
 	if c.Observer && c.Replica != nil {

@@ -61,6 +61,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{minimal + "advertise: atoll.example:7946\n", "want ip:port"},
 		{minimal + "clusters: [{name: c1}]\n", "a name and a kubeconfig"},
 		{minimal + "clusters: [{name: c1, kubeconfig: a}, {name: c1, kubeconfig: b}]\n", `"c1" twice`},
+		{minimal + "httpLimits: {maxStreams: -1}\n", "httpLimits: negative limit"},
+		{minimal + "httpLimits: {submitBytes: 1024}\n", "below one envelope"},
+		{minimal + "httpLimits: {maxConns: 100, maxStreams: 100}\n", "leaves no connection"},
+		{minimal + "httpLimits: {colour: 1}\n", `unknown field "colour"`},
 	} {
 		_, err := LoadConfig(writeConfig(t, tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -69,6 +73,26 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// HTTP limits: unset fields take their defaults; set ones are kept; validating changes
+// nothing.
+func TestHTTPLimits(t *testing.T) {
+	c, err := LoadConfig(writeConfig(t, minimal+"httpLimits: {maxStreams: 10, writeTimeout: 3s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.HTTPLimits
+	if err := c.Validate(); err != nil || c.HTTPLimits != before {
+		t.Fatalf("Validate: %v, limits %+v -> %+v", err, before, c.HTTPLimits)
+	}
+	l := c.HTTPLimits.httpDefaults()
+	if l.MaxStreams != 10 || l.WriteTimeout.D() != 3*time.Second || l.MaxConns != 8192 || l.SubmitBytes != 16<<20 || l.BodyTimeout.D() != 10*time.Second || l.SubmitRate != 100 {
+		t.Fatalf("limits with defaults: %+v", l)
+	}
+	if err := l.validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
 	}
 }
 

@@ -3,50 +3,50 @@ package site
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
+	"golang.org/x/net/netutil"
+
+	"atoll/crdt"
 	"atoll/site/web"
 )
 
 // routeRead adds what both the local socket and the HTTP server serve: health, the read
-// API, and POST /v1/changes, which takes only changes signed elsewhere.
-func (s *Site) routeRead(mux *http.ServeMux) {
+// API, and POST /v1/changes, which takes only changes signed elsewhere (submit reads it).
+func (s *Site) routeRead(mux *http.ServeMux, submit http.HandlerFunc) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("GET /v1/state", s.handleState)
-	mux.HandleFunc("GET /v1/view", func(w http.ResponseWriter, r *http.Request) {
-		v, err := s.view(r.Context(), time.Now())
-		if err != nil {
-			return // the client went away
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
+	mux.HandleFunc("GET /v1/view", s.handleView)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/stream", s.handleStream)
 	if !s.cfg.Observer {
-		mux.HandleFunc("POST /v1/changes", s.handleSubmit)
+		mux.HandleFunc("POST /v1/changes", submit)
 	}
 	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
 	s.routeObjects(mux)
 }
 
 // serveHTTP starts the HTTP server at cfg.HTTP, if set: the read API, the dashboard and
-// the metrics, over TLS if a certificate is configured. Nothing it serves signs.
+// the metrics, over TLS if a certificate is configured. Nothing it serves signs. Its
+// callers are anyone who can reach it, so HTTPLimits bounds what they may hold.
 func (s *Site) serveHTTP() (io.Closer, error) {
 	if s.cfg.HTTP == "" {
 		return io.NopCloser(nil), nil
 	}
+	lim := s.httpLim
 	ln, err := net.Listen("tcp", s.cfg.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
+	ln = netutil.LimitListener(ln, lim.MaxConns)
 	if s.cfg.HTTPCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.Path(s.cfg.HTTPCert), s.cfg.Path(s.cfg.HTTPKey))
 		if err != nil {
@@ -55,11 +55,24 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
 	}
+	gate := newSubmitGate(lim)
 	mux := http.NewServeMux()
-	s.routeRead(mux)
+	s.routeRead(mux, func(w http.ResponseWriter, r *http.Request) {
+		if b, ok := gate.read(w, r, crdt.MaxEnvelopeBytes); ok {
+			s.submit(w, b)
+		}
+	})
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("GET /", web.Handler()) // the dashboard
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout.D(),
+		ReadTimeout:       lim.BodyTimeout.D(),
+		WriteTimeout:      lim.WriteTimeout.D(),
+		IdleTimeout:       lim.IdleTimeout.D(),
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug),
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -67,8 +80,20 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 			s.log.Error("http", "err", err)
 		}
 	}()
-	s.log.Info("http serving", "addr", ln.Addr().String(), "tls", s.cfg.HTTPCert != "")
+	s.log.Info("http serving", "addr", ln.Addr().String(), "tls", s.cfg.HTTPCert != "", "maxConns", lim.MaxConns, "maxStreams", lim.MaxStreams)
 	return srv, nil
+}
+
+// handleView serves GET /v1/view: the view viewLoop computed last if nothing happened
+// since, else the next one it computes.
+func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
+	f, err := s.views.get(r.Context())
+	if err != nil {
+		return // the caller left
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(f.json)
 }
 
 // Readiness answers GET /readyz.
@@ -116,66 +141,68 @@ func (s *Site) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, evs)
 }
 
-// streamGap is the least time between two views a stream sends; streamBeat is how often
-// an unchanged view is checked again (liveness and lag change by themselves).
-const (
-	streamGap  = 500 * time.Millisecond
-	streamBeat = 2 * time.Second
-)
-
 // handleStream serves GET /v1/stream: server-sent events, one "view" event with the whole
-// View whenever it changes, at most one per streamGap.
+// View whenever it changes (viewLoop computes it once for every stream), and a comment
+// every streamBeat otherwise. At most MaxStreams are open at once.
 func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeErr(w, http.StatusInternalServerError, errors.New("streaming unsupported"))
+	if n := s.streams.Add(1); n > int64(s.httpLim.MaxStreams) {
+		s.streams.Add(-1)
+		s.counter.refusedStreams.Add(1)
+		writeErr(w, http.StatusServiceUnavailable, fmt.Errorf("too many streams open (httpLimits.maxStreams %d); retry later", s.httpLim.MaxStreams))
 		return
+	}
+	defer s.streams.Add(-1)
+	rc := http.NewResponseController(w)
+	// The request has no body and the stream outlives the server's read timeout; each
+	// write gets its own deadline, so a reader that stops reading is dropped.
+	_ = rc.SetReadDeadline(time.Time{})
+	write := func(parts ...[]byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.httpLim.WriteTimeout.D()))
+		for _, p := range parts {
+			if _, err := w.Write(p); err != nil {
+				return false
+			}
+		}
+		return rc.Flush() == nil
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	fl.Flush()
+	if !write() {
+		return
+	}
 	ctx := r.Context()
+	sub := s.views.subscribe()
+	defer s.views.unsubscribe(sub)
+	f, err := s.views.get(ctx)
+	if err != nil {
+		return
+	}
 	beat := time.NewTicker(streamBeat)
 	defer beat.Stop()
-	var last []byte
+	var sent uint64
 	for {
-		s.mu.Lock()
-		arrived := s.arrived
-		s.mu.Unlock()
-		evChanged := s.events.changedCh()
-		v, err := s.view(ctx, time.Now())
-		if err != nil {
-			return
-		}
-		at := v.At
-		v.At = time.Time{}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return
-		}
-		if !bytes.Equal(b, last) {
-			last = b
-			v.At = at
-			b, _ = json.Marshal(v)
-			if _, err := fmt.Fprintf(w, "event: view\ndata: %s\n\n", b); err != nil {
+		if f != nil && f.seq != sent {
+			sent = f.seq
+			if !write(eventView, bytes.TrimSuffix(f.json, []byte("\n")), eventEnd) {
 				return
 			}
-		} else if _, err := io.WriteString(w, ": unchanged\n\n"); err != nil {
-			return
 		}
-		fl.Flush()
 		select {
 		case <-ctx.Done():
 			return
-		case <-arrived:
-		case <-evChanged:
+		case <-sub:
+			f = s.views.latest()
 		case <-beat.C:
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(streamGap):
+			if !write(unchanged) {
+				return
+			}
 		}
 	}
 }
+
+var (
+	eventView = []byte("event: view\ndata: ")
+	eventEnd  = []byte("\n\n")
+	unchanged = []byte(": unchanged\n\n")
+)

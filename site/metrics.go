@@ -111,12 +111,17 @@ var (
 	descTransPackets = prometheus.NewDesc("atoll_transport_packets_total", "UDP packets sent plus packets delivered.", nil, nil)
 	descTransStreams = prometheus.NewDesc("atoll_transport_streams_total", "TLS streams established, dialed or accepted.", nil, nil)
 	descTransRefused = prometheus.NewDesc("atoll_transport_refused_total", "Packets dropped on receipt, packet writes refused, streams refused or failed before they were established.", nil, nil)
+	descTransLimited = prometheus.NewDesc("atoll_transport_streams_limited_total", "Inbound streams refused because a limit was reached: all streams, one peer's, or one peer's push streams.", nil, nil)
+	descHTTPStreams  = prometheus.NewDesc("atoll_http_streams", "GET /v1/stream clients connected.", nil, nil)
+	descHTTPRefused  = prometheus.NewDesc("atoll_http_streams_refused_total", "GET /v1/stream clients refused: httpLimits.maxStreams were open.", nil, nil)
+	descUnbuffered   = prometheus.NewDesc("atoll_changes_unbuffered_total", "Changes whose dependencies were missing and whose author is not in the charter: neither buffered nor rejected.", nil, nil)
 )
 
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
-		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused} {
+		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
+		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered} {
 		ch <- d
 	}
 }
@@ -195,6 +200,9 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSyncPay, n.syncPayload.Load())
 	counter(descSyncMsgs, n.syncMessages.Load())
 	counter(descRefused, n.refusedFrames.Load())
+	counter(descHTTPRefused, n.refusedStreams.Load())
+	counter(descUnbuffered, n.unbuffered.Load())
+	gauge(descHTTPStreams, float64(s.streams.Load()))
 	if s.trans != nil { // nil until Run
 		t, _ := s.trans.Stats()
 		counter(descTransBytes, t.PacketBytesIn, "packet", "in")
@@ -204,6 +212,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descTransPackets, t.Packets)
 		counter(descTransStreams, t.Streams)
 		counter(descTransRefused, t.Refused)
+		counter(descTransLimited, t.Limited)
 	}
 }
 

@@ -22,6 +22,11 @@ const (
 	chanSync byte = 'S'
 )
 
+// maxPushStreamsPerPeer caps the push streams a peer may hold open here at once: it needs
+// one, and a second while it redials before this side has seen the first one close. The
+// transport refuses the next after the handshake (LimitPerPeer), before servePush runs.
+const maxPushStreamsPerPeer = 2
+
 // peer is a live site this one pushes to: one goroutine, one queue, one stream.
 type peer struct {
 	name  string
@@ -272,13 +277,15 @@ func (s *Site) receivePush(peer string, frames [][]byte) bool {
 		all.Stored = append(all.Stored, res.Stored...)
 		all.Rejected = append(all.Rejected, res.Rejected...)
 		all.Buffered += res.Buffered
+		all.Unbuffered += res.Unbuffered
 	}
 	s.persist(all)
 	s.mu.Unlock()
 	s.counter.pushedIn.Add(uint64(len(frames)))
+	s.counter.unbuffered.Add(uint64(all.Unbuffered))
 	ok := s.account(peer, all)
-	if all.Buffered > 0 {
-		s.want(peer) // its dependencies come by a session
+	if all.Buffered > 0 || all.Unbuffered > 0 {
+		s.want(peer) // its dependencies (a charter change admitting its author) come by a session
 	}
 	s.push(all.Stored, peer)
 	return ok

@@ -81,6 +81,9 @@ type Site struct {
 	events       *eventLog
 	counter      counters
 	metrics      *metrics
+	httpLim      HTTPLimits   // cfg.HTTPLimits with defaults
+	views        *viewcast    // the view computed once for every stream and GET /v1/view
+	streams      atomic.Int64 // open GET /v1/stream
 	wg           sync.WaitGroup
 	ctx          context.Context
 }
@@ -90,6 +93,7 @@ type counters struct {
 	pushedOut, pushedIn, forwarded, dropped atomic.Uint64
 	sessionsOut, sessionsIn, sessionFails   atomic.Uint64
 	rejected, refusedFrames                 atomic.Uint64
+	refusedStreams, unbuffered              atomic.Uint64 // HTTP streams over MaxStreams; changes not buffered (crdt Result.Unbuffered)
 	syncBytes, syncPayload, syncMessages    atomic.Uint64
 }
 
@@ -138,6 +142,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
+	s.httpLim, s.views = cfg.HTTPLimits.httpDefaults(), newViewcast()
 	s.metrics = newMetrics(s)
 	s.unreplicated = map[crdt.Hash]bool{}
 	marked, err := st.Unreplicated()
@@ -234,6 +239,9 @@ func (s *Site) Run(ctx context.Context) error {
 	s.trans = tr
 	tr.Handle(chanPush, s.servePush)
 	tr.Handle(chanSync, s.serveSync)
+	tr.LimitPerPeer(chanPush, maxPushStreamsPerPeer)
+	s.wg.Add(1)
+	go s.viewLoop(ctx)
 
 	var layer *raftLayer
 	if s.cfg.Replica != nil {

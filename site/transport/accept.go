@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -137,17 +138,21 @@ func (t *Transport) acceptConn(raw net.Conn) (c *Conn, peer string, channel byte
 	if err != nil {
 		return nil, "", 0, err // the charter changed since the handshake
 	}
-	c = &Conn{Conn: tc, Peer: peer, Key: key, t: t, raw: cc}
 	var b [1]byte
 	if _, err := io.ReadFull(tc, b[:]); err != nil {
 		return nil, peer, 0, fmt.Errorf("read channel byte: %w", err)
 	}
 	channel = b[0]
+	c = &Conn{Conn: tc, Peer: peer, Key: key, t: t, raw: cc, channel: channel, inbound: true}
 	if channel != ChannelMemberlist && t.handler(channel) == nil {
 		t.warnLog.Log("stream on unknown channel", "peer", peer, "channel", channel)
 		return nil, peer, 0, fmt.Errorf("no handler for channel %q", channel)
 	}
 	if err := t.track(c); err != nil {
+		if errors.Is(err, errLimit) {
+			t.stats.add(peer, fLimited, 1)
+			t.warnLog.Log("stream refused: limit reached", "peer", peer, "channel", channel, "err", err)
+		}
 		return nil, peer, 0, err
 	}
 	if _, err := tc.Write(b[:]); err != nil {

@@ -57,7 +57,8 @@ func (t *Transport) isBlocked(peer string) bool {
 }
 
 // track registers an established connection, so that Block and Shutdown
-// can close it. It fails if the peer is blocked or the transport closed,
+// can close it. It fails if the peer is blocked, the transport closed, or an
+// inbound stream would exceed a limit (admitLocked),
 // checked under the same lock that Block and Shutdown take, so no
 // connection slips past either.
 func (t *Transport) track(c *Conn) error {
@@ -68,6 +69,12 @@ func (t *Transport) track(c *Conn) error {
 	}
 	if t.blocked[c.Peer] {
 		return fmt.Errorf("%w: %s", ErrBlocked, c.Peer)
+	}
+	if c.inbound {
+		if err := t.admitLocked(c); err != nil {
+			return err
+		}
+		t.inbound++
 	}
 	set := t.conns[c.Peer]
 	if set == nil {
@@ -82,6 +89,9 @@ func (t *Transport) untrack(c *Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	set := t.conns[c.Peer]
+	if _, ok := set[c]; ok && c.inbound {
+		t.inbound--
+	}
 	delete(set, c)
 	if len(set) == 0 {
 		delete(t.conns, c.Peer)

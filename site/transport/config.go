@@ -25,6 +25,8 @@ const (
 	DefaultPacketWindow     = 2 * time.Minute
 	DefaultMaxPacketBytes   = 64 << 10
 	DefaultMaxHandshakes    = 64
+	DefaultMaxStreams       = 1024
+	DefaultMaxStreamsPeer   = 64
 )
 
 // Config configures a Transport. Name, Key, BindAddr and Peers are required;
@@ -64,6 +66,15 @@ type Config struct {
 	// accepted while the cap is reached is closed at once and counted as
 	// refused. Default 64.
 	MaxHandshakes int
+	// MaxStreams caps the inbound streams open at once, every peer and channel
+	// (memberlist's included). A stream accepted at the cap is refused after
+	// the handshake, before its channel is acknowledged. Default 1024: with
+	// MaxHandshakes, what bounds the descriptors inbound streams hold.
+	MaxStreams int
+	// MaxStreamsPerPeer caps the inbound streams one peer may have open at
+	// once, every channel together, so that one insider cannot take all of
+	// MaxStreams. Default 64. LimitPerPeer caps single channels further.
+	MaxStreamsPerPeer int
 	// Now is the clock that stamps and checks packet timestamps.
 	// Default time.Now. Socket deadlines always use the real clock.
 	Now func() time.Time
@@ -73,10 +84,12 @@ type Config struct {
 // caller fills in Name, Key, BindAddr, Peers and usually Logger.
 func DefaultConfig() Config {
 	return Config{
-		HandshakeTimeout: DefaultHandshakeTimeout,
-		PacketWindow:     DefaultPacketWindow,
-		MaxPacketBytes:   DefaultMaxPacketBytes,
-		MaxHandshakes:    DefaultMaxHandshakes,
+		HandshakeTimeout:  DefaultHandshakeTimeout,
+		PacketWindow:      DefaultPacketWindow,
+		MaxPacketBytes:    DefaultMaxPacketBytes,
+		MaxHandshakes:     DefaultMaxHandshakes,
+		MaxStreams:        DefaultMaxStreams,
+		MaxStreamsPerPeer: DefaultMaxStreamsPeer,
 	}
 }
 
@@ -100,6 +113,8 @@ func (c Config) Validate() error {
 			c.MaxPacketBytes, PacketOverhead)
 	case c.MaxHandshakes < 0:
 		return fmt.Errorf("transport config: negative MaxHandshakes %d", c.MaxHandshakes)
+	case c.MaxStreams < 0 || c.MaxStreamsPerPeer < 0:
+		return fmt.Errorf("transport config: negative MaxStreams %d or MaxStreamsPerPeer %d", c.MaxStreams, c.MaxStreamsPerPeer)
 	}
 	if _, err := netip.ParseAddrPort(c.BindAddr); err != nil {
 		return fmt.Errorf("transport config: BindAddr: %w", err)
@@ -130,6 +145,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxHandshakes == 0 {
 		c.MaxHandshakes = d.MaxHandshakes
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = d.MaxStreams
+	}
+	if c.MaxStreamsPerPeer == 0 {
+		c.MaxStreamsPerPeer = d.MaxStreamsPerPeer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -16,6 +16,8 @@ type Conn struct {
 
 	t         *Transport
 	raw       *countingConn // the TCP connection under TLS
+	channel   byte          // the stream's channel (0 while dialing)
+	inbound   bool          // accepted, not dialed
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -25,6 +25,9 @@
 //	TLS 1.3 handshake (mutual)  ⇄  (within HandshakeTimeout, at most MaxHandshakes at once)
 //	channel byte            ──▶    'M': memberlist, delivered on StreamCh
 //	                               other: the handler registered with Handle
+//	                               (at most MaxStreams inbound, MaxStreamsPerPeer
+//	                               from one peer, LimitPerPeer on one channel;
+//	                               over a limit: closed, counted in Limited)
 //	                        ◀──    the same byte: stream accepted
 //
 // The echo costs one round trip but lets Dial fail, rather than the first

@@ -22,6 +22,9 @@ type Stats struct {
 	// Refused counts packets dropped on receipt, packet writes refused, and
 	// streams refused or failed before they were established, either side.
 	Refused uint64
+	// Limited counts the inbound streams, among Refused, refused because a
+	// limit was reached (MaxStreams, MaxStreamsPerPeer, LimitPerPeer).
+	Limited uint64
 }
 
 // maxPeerStats bounds the per-peer table: names come from the charter or
@@ -31,7 +34,7 @@ const maxPeerStats = 1024
 // counters is the live, atomic form of Stats.
 type counters struct {
 	packetIn, packetOut, streamIn, streamOut atomic.Uint64
-	packets, streams, refused                atomic.Uint64
+	packets, streams, refused, limited       atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -43,6 +46,7 @@ func (c *counters) snapshot() Stats {
 		Packets:        c.packets.Load(),
 		Streams:        c.streams.Load(),
 		Refused:        c.refused.Load(),
+		Limited:        c.limited.Load(),
 	}
 }
 
@@ -88,6 +92,7 @@ func fPacketOut(c *counters) *atomic.Uint64 { return &c.packetOut }
 func fPackets(c *counters) *atomic.Uint64   { return &c.packets }
 func fStreams(c *counters) *atomic.Uint64   { return &c.streams }
 func fRefused(c *counters) *atomic.Uint64   { return &c.refused }
+func fLimited(c *counters) *atomic.Uint64   { return &c.limited }
 
 // Stats returns the totals and a copy of the per-peer counters, keyed by
 // charter site name.

@@ -36,11 +36,13 @@ type Transport struct {
 
 	handlersMu sync.RWMutex
 	handlers   map[byte]func(*Conn)
+	perPeer    map[byte]int // LimitPerPeer, by channel
 
 	mu      sync.Mutex
 	closed  bool
 	blocked map[string]bool
 	conns   map[string]map[*Conn]struct{} // live streams by peer name
+	inbound int                           // accepted streams in conns
 	addrs   map[string]string             // "ip:port" -> site name
 
 	stats    statsSet
@@ -78,6 +80,7 @@ func New(cfg Config) (*Transport, error) {
 		streamCh: make(chan net.Conn),
 		hsSlots:  make(chan struct{}, cfg.MaxHandshakes),
 		handlers: make(map[byte]func(*Conn)),
+		perPeer:  make(map[byte]int),
 		blocked:  make(map[string]bool),
 		conns:    make(map[string]map[*Conn]struct{}),
 		addrs:    make(map[string]string),

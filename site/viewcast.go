@@ -1,0 +1,221 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// streamGap is the least time between two views computed; streamBeat is how often the
+// view is computed again while streams are open even if nothing was stored and no event
+// happened (liveness and lag change by themselves); a view is served to GET /v1/view
+// without being computed again for up to viewMaxAge, if nothing happened since.
+const (
+	streamGap  = 500 * time.Millisecond
+	streamBeat = 2 * time.Second
+	viewMaxAge = 2 * streamBeat
+)
+
+// viewFrame is one computed View, encoded once for every reader.
+type viewFrame struct {
+	json    []byte          // the View as GET /v1/view serves it, newline-terminated
+	seq     uint64          // grows whenever the view, apart from its time, changed
+	at      time.Time       // when it was computed
+	arrived <-chan struct{} // the site's arrived channel then: closed once changes were stored since
+	events  <-chan struct{} // the event log's channel then: closed once an event happened since
+}
+
+// fresh reports whether nothing happened since f was computed, and f is recent.
+func (f *viewFrame) fresh(now time.Time) bool {
+	if f == nil || now.Sub(f.at) > viewMaxAge {
+		return false
+	}
+	select {
+	case <-f.arrived:
+		return false
+	case <-f.events:
+		return false
+	default:
+		return true
+	}
+}
+
+// viewcast hands the views that viewLoop computes to the streams and to GET /v1/view.
+// A subscriber is told that a newer view exists and reads the latest one: a slow one
+// skips views, and never holds up the producer or the other subscribers.
+type viewcast struct {
+	wake chan struct{} // asks viewLoop for a view now
+
+	mu      sync.Mutex
+	cur     *viewFrame
+	subs    map[chan struct{}]struct{} // each of capacity 1: a newer view exists
+	waiters []chan struct{}            // closed by the next view
+}
+
+func newViewcast() *viewcast {
+	return &viewcast{wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{}}
+}
+
+// latest returns the last view computed, nil before the first.
+func (vc *viewcast) latest() *viewFrame {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	return vc.cur
+}
+
+// get returns a fresh view: the last one if nothing happened since, else the next one
+// viewLoop computes.
+func (vc *viewcast) get(ctx context.Context) (*viewFrame, error) {
+	vc.mu.Lock()
+	if vc.cur.fresh(time.Now()) {
+		defer vc.mu.Unlock()
+		return vc.cur, nil
+	}
+	ch := make(chan struct{})
+	vc.waiters = append(vc.waiters, ch)
+	vc.mu.Unlock()
+	vc.kick()
+	select {
+	case <-ch:
+		return vc.latest(), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (vc *viewcast) kick() {
+	select {
+	case vc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// subscribe returns a channel that receives whenever a newer view exists.
+func (vc *viewcast) subscribe() chan struct{} {
+	ch := make(chan struct{}, 1)
+	vc.mu.Lock()
+	vc.subs[ch] = struct{}{}
+	vc.mu.Unlock()
+	return ch
+}
+
+func (vc *viewcast) unsubscribe(ch chan struct{}) {
+	vc.mu.Lock()
+	delete(vc.subs, ch)
+	vc.mu.Unlock()
+}
+
+// wanted reports whether anyone waits for views: open streams, or GET /v1/view callers.
+func (vc *viewcast) wanted() bool {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	return len(vc.subs) > 0 || len(vc.waiters) > 0
+}
+
+// publish makes f the latest view, releases the waiters and, if the view changed, tells
+// every subscriber.
+func (vc *viewcast) publish(f *viewFrame) {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	changed := vc.cur == nil || f.seq != vc.cur.seq
+	vc.cur = f
+	for _, ch := range vc.waiters {
+		close(ch)
+	}
+	vc.waiters = nil
+	if !changed {
+		return
+	}
+	for ch := range vc.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // it has not read the last signal yet; it will read this view then
+		}
+	}
+}
+
+// viewLoop is the one producer of views: while streams are open or GET /v1/view waits,
+// it computes the view when changes are stored, when an event happens, and every
+// streamBeat, at most once per streamGap, and encodes it once for every reader.
+func (s *Site) viewLoop(ctx context.Context) {
+	defer s.wg.Done()
+	beat := time.NewTicker(streamBeat)
+	defer beat.Stop()
+	var last [32]byte // hash of the last view encoded without its time
+	var seq uint64
+	var computed time.Time
+	for {
+		s.mu.Lock()
+		arrived := s.arrived
+		s.mu.Unlock()
+		evs := s.events.changedCh()
+		if s.views.wanted() {
+			if wait := streamGap - time.Since(computed); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			computed = time.Now()
+			f, bare, err := s.encodeView(ctx, computed)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				s.log.Error("encoding the view", "err", err)
+			} else {
+				if sum := sha256.Sum256(bare); seq == 0 || sum != last {
+					seq++
+					last = sum
+				}
+				f.seq, f.arrived, f.events = seq, arrived, evs
+				s.views.publish(f)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.views.wake:
+		case <-arrived:
+		case <-evs:
+		case <-beat.C:
+		}
+	}
+}
+
+// zeroAt is how the view's time is encoded when zero.
+var zeroAt = []byte(`"at":"0001-01-01T00:00:00Z"`)
+
+// encodeView computes the view at now and encodes it. bare is the encoding with a zero
+// time, to tell whether anything but the time changed; the frame's bytes carry now, set
+// in place of the zero time: the View's own "at" is the first, as its fields before it
+// are strings, whose quotes JSON escapes.
+func (s *Site) encodeView(ctx context.Context, now time.Time) (f *viewFrame, bare []byte, err error) {
+	v, err := s.view(ctx, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.At = time.Time{}
+	bare, err = json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	at, err := json.Marshal(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	i := bytes.Index(bare, zeroAt)
+	if i < 0 {
+		panic("site: the encoded view has no zero time")
+	}
+	out := make([]byte, 0, len(bare)+len(at)+1)
+	out = append(out, bare[:i+len(`"at":`)]...)
+	out = append(out, at...)
+	out = append(out, bare[i+len(zeroAt):]...)
+	out = append(out, '\n')
+	return &viewFrame{json: out, at: now}, bare, nil
+}

@@ -262,15 +262,20 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 	return res
 }
 
-// signersKnown reports whether the author and every cosigner of c has a role in the
-// charter of the whole state: only their changes may wait in the pending buffer, so that
-// keys outside the federation cannot fill it.
+// signersKnown reports whether the author of c may write in the charter of the whole
+// state (an admin, a site or an operator: an observer writes nothing) and every cosigner
+// is an admin there: only their changes may wait in the pending buffer, so that keys
+// outside the federation cannot fill it.
 func (r *Replica) signersKnown(c *Change) bool {
-	if !r.charter.Member(c.Author) {
+	ch := r.charter
+	_, admin := ch.Admins[c.Author]
+	_, site := ch.Sites[c.Author]
+	_, op := ch.Operators[c.Author]
+	if !admin && !site && !op {
 		return false
 	}
 	for _, cs := range c.Cosigs {
-		if !r.charter.Member(cs.Key) {
+		if _, ok := ch.Admins[cs.Key]; !ok {
 			return false
 		}
 	}

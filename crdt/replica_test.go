@@ -257,3 +257,26 @@ func TestPendingOnlyForMembers(t *testing.T) {
 		t.Fatalf("not converged: %s vs %s", b, a)
 	}
 }
+
+// An observer writes nothing, so its changes do not wait in the pending buffer either.
+func TestPendingNotForObservers(t *testing.T) {
+	f := newFed(t)
+	a, b := f.replica(t, ""), f.replica(t, "")
+	obs := key("observer")
+	spec := CharterSpec{Observers: []Member{{Name: "dash", Key: obs.Public()}}}
+	admit, _, err := a.Write(f.admins[0], spec.Ops(), nil, nil, f.admins[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := b.ReceiveEnvelope(admit); len(res.Stored) != 1 {
+		t.Fatalf("charter change: %+v", res)
+	}
+	c := &Change{Lamport: 9, Deps: []Hash{BodyHash([]byte("missing"))}, Ops: []Op{set(KindSite, "eu-west", "version", "x")}}
+	env, err := Sign(c, nil, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := b.ReceiveEnvelope(env); res.Unbuffered != 1 || b.PendingLen() != 0 {
+		t.Fatalf("an observer's change with missing dependencies: %+v, pending %d", res, b.PendingLen())
+	}
+}

@@ -10,12 +10,13 @@ const (
 	ReasonStructure  = "structure"  // it breaks a rule of its own content: ops, fields, keys, bound, Lamport time
 	ReasonAuthority  = "authority"  // the charter of its causal past forbids it: scope, admin signatures, an unusable charter
 	ReasonDependency = "dependency" // it depends on a rejected change, or on nothing (a second genesis)
+	ReasonQuota      = "quota"      // it takes an operator past a quota of the charter (quota.go)
 	ReasonOther      = "other"      // an error crdt did not classify
 )
 
 // RejectReasons lists every reason RejectReason returns, in a fixed order.
 func RejectReasons() []string {
-	return []string{ReasonMalformed, ReasonSignature, ReasonStructure, ReasonAuthority, ReasonDependency, ReasonOther}
+	return []string{ReasonMalformed, ReasonSignature, ReasonStructure, ReasonAuthority, ReasonDependency, ReasonQuota, ReasonOther}
 }
 
 // RejectReason names why a change was rejected, from a Rejection's Err (or the error

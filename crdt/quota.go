@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ const (
 	DefaultQuotaBytes   = 256 << 20 // bytes of change headers one operator may store
 	DefaultQuotaObjects = 10_000    // live workloads in one namespace
 
-	maxQuota = 1 << 53 // largest quota value a charter accepts
+	maxQuota = 1 << 47 // largest quota value a charter accepts (usage saturates at 2^48-1)
 )
 
 // quotas are a charter's quota fields.
@@ -150,28 +151,34 @@ func sortedKeys[V any](m map[string]V) []string {
 // usage is, for each operator that has written in a node's causal past, the bytes it has
 // used there (the max-merge above). It is immutable and shared: a node whose change is
 // not an operator's and whose dependencies agree points at its dependency's usage.
+//
+// An entry packs a replica-local operator index (Replica.opIndex, high 16 bits) and the
+// bytes (low 48 bits, saturating): 8 bytes per operator. Entries are sorted, so by index:
+// an order private to the replica, which decides nothing but where an entry is.
 type usage struct {
-	e []usageEntry // sorted by key
+	e []uint64
 }
 
-type usageEntry struct {
-	key   PubKey
-	bytes uint64
-}
+const (
+	usageBits = 48
+	usageMax  = 1<<usageBits - 1
+)
 
-func (u *usage) get(k PubKey) uint64 {
+func usageIdx(e uint64) uint64   { return e >> usageBits }
+func usageBytes(e uint64) uint64 { return e & usageMax }
+
+func (u *usage) find(idx uint64) (int, bool) {
 	if u == nil {
-		return 0
+		return 0, false
 	}
-	i, ok := slices.BinarySearchFunc(u.e, k, func(e usageEntry, k PubKey) int { return compareKey(&e.key, &k) })
-	if !ok {
-		return 0
-	}
-	return u.e[i].bytes
+	return slices.BinarySearchFunc(u.e, idx, func(e, idx uint64) int { return cmp.Compare(usageIdx(e), idx) })
 }
 
-func compareKey(a, b *PubKey) int {
-	return strings.Compare(string(a[:]), string(b[:]))
+func (u *usage) get(idx uint64) uint64 {
+	if i, ok := u.find(idx); ok {
+		return usageBytes(u.e[i])
+	}
+	return 0
 }
 
 // maxUsage returns the per-operator maximum of a and b, a or b themselves when one
@@ -183,7 +190,7 @@ func maxUsage(a, b *usage) *usage {
 	case a == nil:
 		return b
 	}
-	out := make([]usageEntry, 0, max(len(a.e), len(b.e)))
+	out := make([]uint64, 0, max(len(a.e), len(b.e)))
 	aDom, bDom := true, true // a >= b everywhere; b >= a everywhere
 	i, j := 0, 0
 	for i < len(a.e) || j < len(b.e) {
@@ -194,7 +201,7 @@ func maxUsage(a, b *usage) *usage {
 		case j == len(b.e):
 			c = -1
 		default:
-			c = compareKey(&a.e[i].key, &b.e[j].key)
+			c = cmp.Compare(usageIdx(a.e[i]), usageIdx(b.e[j]))
 		}
 		switch {
 		case c < 0:
@@ -206,10 +213,10 @@ func maxUsage(a, b *usage) *usage {
 			aDom = false
 			j++
 		default:
-			x, y := a.e[i].bytes, b.e[j].bytes
+			x, y := a.e[i], b.e[j] // same index: comparing entries compares bytes
 			aDom = aDom && x >= y
 			bDom = bDom && y >= x
-			out = append(out, usageEntry{a.e[i].key, max(x, y)})
+			out = append(out, max(x, y))
 			i++
 			j++
 		}
@@ -223,26 +230,43 @@ func maxUsage(a, b *usage) *usage {
 	return &usage{e: out}
 }
 
-// with returns u with k's usage set to n.
-func (u *usage) with(k PubKey, n uint64) *usage {
-	var e []usageEntry
+// with returns u with operator idx's usage set to n (saturating).
+func (u *usage) with(idx, n uint64) *usage {
+	var e []uint64
 	if u != nil {
 		e = u.e
 	}
-	i, ok := slices.BinarySearchFunc(e, k, func(e usageEntry, k PubKey) int { return compareKey(&e.key, &k) })
-	out := make([]usageEntry, len(e), len(e)+1)
+	i, ok := u.find(idx)
+	entry := idx<<usageBits | min(n, usageMax)
+	out := make([]uint64, len(e), len(e)+1)
 	copy(out, e)
 	if ok {
-		out[i].bytes = n
+		out[i] = entry
 	} else {
-		out = slices.Insert(out, i, usageEntry{k, n})
+		out = slices.Insert(out, i, entry)
 	}
 	return &usage{e: out}
 }
 
+// opIndex returns the replica-local index of operator k, assigning the next one.
+func (r *Replica) opIndex(k PubKey) uint64 {
+	if i, ok := r.opIdx[k]; ok {
+		return i
+	}
+	if r.opIdx == nil {
+		r.opIdx = map[PubKey]uint64{}
+	}
+	if len(r.opIdx) >= 1<<(64-usageBits) {
+		panic(fmt.Sprintf("crdt: more than %d operator keys", 1<<(64-usageBits)))
+	}
+	i := uint64(len(r.opIdx))
+	r.opIdx[k] = i
+	return i
+}
+
 // quotaUsage returns the usage of a change's node, and an error tagged ReasonQuota if the
 // change takes its author past its byte quota in ch, the charter of its causal past.
-func quotaUsage(c *Change, headerBytes int, deps []*node, ch *Charter) (*usage, error) {
+func (r *Replica) quotaUsage(c *Change, headerBytes int, deps []*node, ch *Charter) (*usage, error) {
 	var u *usage
 	for _, d := range deps {
 		u = maxUsage(u, d.usage)
@@ -250,12 +274,13 @@ func quotaUsage(c *Change, headerBytes int, deps []*node, ch *Charter) (*usage, 
 	if c.IsCharter() || ch.Operators[c.Author] == nil {
 		return u, nil
 	}
-	used := u.get(c.Author) + uint64(headerBytes)
+	idx := r.opIndex(c.Author)
+	used := u.get(idx) + uint64(headerBytes)
 	if limit, ok := ch.QuotaBytes(c.Author); ok && used > limit {
 		return nil, because(ReasonQuota, invalid("operator %s: over quota/bytes: %d bytes used in its causal past with this change of %d bytes, limit %d",
 			ch.Operators[c.Author].Name, used, headerBytes, limit))
 	}
-	return u.with(c.Author, used), nil
+	return u.with(idx, used), nil
 }
 
 // --- Exact usage at this replica, for admission --------------------------------------

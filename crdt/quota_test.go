@@ -1,9 +1,11 @@
 package crdt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +61,7 @@ func TestQuotaCharterFields(t *testing.T) {
 	if _, ok := newFed(t).replica(t, "").Charter().QuotaBytes(f.ops["root"].Public()); ok {
 		t.Error("a charter without quota fields has quotas")
 	}
-	for _, v := range []string{"0", "-1", "01", "1e6", "", "9007199254740993"} {
+	for _, v := range []string{"0", "-1", "01", "1e6", "", "140737488355329"} {
 		op := set(KindCharter, "", "quota/bytes", v)
 		if err := checkOp(&op); err == nil {
 			t.Errorf("quota/bytes %q accepted", v)
@@ -167,7 +169,7 @@ func TestQuotaConcurrentBranches(t *testing.T) {
 	mustWrite(t, a, f.sites["eu-west"], set(KindSite, "eu-west", "version", "merge"))
 	env := mustWrite(t, a, f.ops["shopdev"], wl("shop/web", 100))
 	n := a.nodes[env.ID]
-	if got, want := n.usage.get(f.ops["shopdev"].Public()), uint64(max(na, nb)+len(env.Header)); got != want {
+	if got, want := n.usage.get(a.opIndex(f.ops["shopdev"].Public())), uint64(max(na, nb)+len(env.Header)); got != want {
 		t.Errorf("usage after the merge = %d, want max(%d, %d) + %d = %d", got, na, nb, len(env.Header), want)
 	}
 	if got := a.Used(f.ops["shopdev"].Public()); got != uint64(na+nb+len(env.Header)) {
@@ -433,5 +435,115 @@ func TestQuotaReasonIsInvalid(t *testing.T) {
 	_, res, err := r.Write(f.ops["shopdev"], []Op{wl("shop/web", 1)}, nil, nil)
 	if !errors.Is(err, ErrInvalid) || RejectReason(res.Rejected[0].Err) != ReasonQuota {
 		t.Fatalf("%v", err)
+	}
+}
+
+// --- Benchmark ---------------------------------------------------------------------------
+
+// benchQuotaHistory is a federation of 4 sites and 16 operators, and 20,000 changes
+// written on 4 replicas that exchange everything every 16 changes, so operators' changes
+// form concurrent branches that site changes merge: 60% one-op status changes by sites,
+// 40% five-op workload changes by operators. With quotas, quota/bytes is 1 GiB (never
+// reached: the benchmark measures the bookkeeping, not refusals).
+func benchQuotaHistory(tb testing.TB, quotas bool) (*fed, [][]byte) {
+	f := newFed(tb)
+	spec := CharterSpec{Name: "bench", Threshold: 1, Admins: []Member{{"ada", f.admins[0].Public()}}}
+	for _, s := range benchSites {
+		spec.Sites = append(spec.Sites, SiteInfo{Name: s, Key: f.sites[s].Public(), Region: "r", Jurisdiction: "EU"})
+	}
+	var ops []string
+	for i := range 16 {
+		name := fmt.Sprintf("op%02d", i)
+		f.ops[name] = key("bench operator " + name)
+		ops = append(ops, name)
+		spec.Operators = append(spec.Operators, OperatorInfo{Name: name, Key: f.ops[name].Public(), Namespaces: []string{"*"}})
+	}
+	genesisOps := spec.Ops()
+	if quotas {
+		genesisOps = append(genesisOps, set(KindCharter, "", "quota/bytes", strconv.Itoa(1<<30)))
+	}
+	env, err := Sign(&Change{Lamport: 1, Ops: genesisOps}, nil, f.admins[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.genesis = env
+	rng := rand.New(rand.NewPCG(1, 2))
+	var reps []*Replica
+	for range 4 {
+		reps = append(reps, f.replica(tb, ""))
+	}
+	var out [][]byte
+	for i := range 20_000 {
+		w := i % len(reps)
+		r := reps[w]
+		var raw []byte
+		if rng.IntN(10) < 6 {
+			site := benchSites[w]
+			raw = benchWrite(tb, r, f.sites[site], []Op{set(KindStatus, StatusKey("shop", "w"+strconv.Itoa(rng.IntN(1000)), site, "c1"), "ready", strconv.Itoa(i))})
+		} else {
+			k := "shop/w" + strconv.Itoa(rng.IntN(1000))
+			raw = benchWrite(tb, r, f.ops[ops[rng.IntN(len(ops))]], []Op{
+				set(KindWorkload, k, "apiVersion", "apps/v1"), set(KindWorkload, k, "kind", "Deployment"),
+				set(KindWorkload, k, "replicas", strconv.Itoa(rng.IntN(9))), set(KindWorkload, k, "generation", strconv.Itoa(i)),
+				set(KindWorkload, k, "labels/app", "web")})
+		}
+		out = append(out, raw)
+		if i%16 == 15 {
+			for _, a := range reps {
+				for _, raw := range out[max(0, len(out)-16):] {
+					if err := a.Restore(raw); err != nil && !strings.Contains(err.Error(), "already") {
+						a.Receive(raw) // duplicates are fine
+					}
+				}
+			}
+		}
+	}
+	return f, out
+}
+
+// BenchmarkQuota restores benchQuotaHistory into a fresh replica: ns/change and the live
+// heap per change, with quota/bytes in the charter and without. Run on the release
+// before quotas with quotas=off alone for the cost of the bookkeeping itself.
+func BenchmarkQuota(b *testing.B) {
+	for _, quotas := range []bool{false, true} {
+		b.Run("quotas="+map[bool]string{false: "off", true: "on"}[quotas], func(b *testing.B) {
+			f, envs := benchQuotaHistory(b, quotas)
+			var alloc uint64
+			var r *Replica
+			for b.Loop() {
+				b.StopTimer()
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				r = f.replica(b, "eu-west")
+				for _, raw := range envs {
+					if err := r.Restore(bytes.Clone(raw)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				runtime.KeepAlive(r)
+				alloc += after.HeapAlloc - before.HeapAlloc
+				b.StartTimer()
+			}
+			n := float64(b.N) * float64(len(envs))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/change")
+			b.ReportMetric(float64(alloc)/n, "heap-bytes/change")
+			// The usage vectors alone: 8 bytes of pointer per node, and each distinct vector
+			// (a struct of one slice, 24 bytes) with its 8-byte entries.
+			vectors := map[*usage]bool{}
+			var vbytes int
+			for _, nd := range r.order {
+				if nd.usage != nil && !vectors[nd.usage] {
+					vectors[nd.usage] = true
+					vbytes += 24 + 8*cap(nd.usage.e)
+				}
+			}
+			b.ReportMetric(float64(len(vectors))/float64(len(envs)), "vectors/change")
+			b.ReportMetric(float64(vbytes+8*len(r.order))/float64(len(envs)), "usage-bytes/change")
+		})
 	}
 }

@@ -70,6 +70,7 @@ type Replica struct {
 	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
 	genesis  Hash
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
+	opIdx    map[PubKey]uint64 // operators' indexes in usage vectors (quota.go)
 }
 
 // Rejection says why a change was refused.
@@ -287,7 +288,7 @@ func (r *Replica) accept(env *Envelope) error {
 			return because(ReasonAuthority, err)
 		}
 	}
-	u, err := quotaUsage(c, len(env.Header), deps, ch)
+	u, err := r.quotaUsage(c, len(env.Header), deps, ch)
 	if err != nil {
 		return err
 	}

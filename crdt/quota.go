@@ -333,9 +333,10 @@ func (r *Replica) Admit(env *Envelope) error {
 			// A change waiting for dependencies would be stored later without being counted here.
 			return because(ReasonQuota, fmt.Errorf("operator %s is under a byte quota and the change depends on changes this site does not hold: submit it where they are", o.Name))
 		}
-		if used := r.used[c.Author] + uint64(len(env.Header)) + bodyBytes(env.Bodies); used > limit {
+		size := uint64(len(env.Header)) + bodyBytes(env.Bodies)
+		if used := r.used[c.Author] + size; used > limit {
 			return because(ReasonQuota, fmt.Errorf("operator %s: over quota/bytes: %d bytes used at this site with this change of %d bytes, limit %d",
-				o.Name, used, env.Size(), limit))
+				o.Name, used, size, limit))
 		}
 	}
 	return r.admitObjects(c)

@@ -1,7 +1,6 @@
 package crdt
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -32,7 +31,7 @@ const (
 	DefaultQuotaBytes   = 256 << 20 // bytes of change headers one operator may store
 	DefaultQuotaObjects = 10_000    // live workloads in one namespace
 
-	maxQuota = 1 << 47 // largest quota value a charter accepts (usage saturates at 2^48-1)
+	maxQuota = 1 << 47 // largest quota value a charter accepts: 128 TiB
 )
 
 // quotas are a charter's quota fields.
@@ -152,37 +151,31 @@ func sortedKeys[V any](m map[string]V) []string {
 // used there (the max-merge above). It is immutable and shared: a node whose change is
 // not an operator's and whose dependencies agree points at its dependency's usage.
 //
-// An entry packs a replica-local operator index (Replica.opIndex, high 16 bits) and the
-// bytes (low 48 bits, saturating): 8 bytes per operator. Entries are sorted, so by index:
-// an order private to the replica, which decides nothing but where an entry is.
+// It is an array indexed by a replica-local operator index (Replica.opIndex), cut into
+// chunks of 16 counters that versions share: an operator's change copies the chunk
+// pointers and one chunk, O(k/16 + 16) words for k operators; a merge shares every chunk
+// where one side dominates. A nil chunk, or one past the end, is all zeros.
 type usage struct {
-	e []uint64
+	c []*usageChunk
 }
 
-const (
-	usageBits = 48
-	usageMax  = 1<<usageBits - 1
-)
+const usageChunkLen = 16
 
-func usageIdx(e uint64) uint64   { return e >> usageBits }
-func usageBytes(e uint64) uint64 { return e & usageMax }
+type usageChunk [usageChunkLen]uint64
 
-func (u *usage) find(idx uint64) (int, bool) {
-	if u == nil {
-		return 0, false
+var zeroChunk usageChunk
+
+func (u *usage) chunk(i int) *usageChunk {
+	if u == nil || i >= len(u.c) || u.c[i] == nil {
+		return &zeroChunk
 	}
-	return slices.BinarySearchFunc(u.e, idx, func(e, idx uint64) int { return cmp.Compare(usageIdx(e), idx) })
+	return u.c[i]
 }
 
-func (u *usage) get(idx uint64) uint64 {
-	if i, ok := u.find(idx); ok {
-		return usageBytes(u.e[i])
-	}
-	return 0
-}
+func (u *usage) get(idx int) uint64 { return u.chunk(idx / usageChunkLen)[idx%usageChunkLen] }
 
-// maxUsage returns the per-operator maximum of a and b, a or b themselves when one
-// dominates.
+// maxUsage returns the per-operator maximum of a and b: a or b itself when it dominates,
+// otherwise a new usage sharing every chunk where one side dominates.
 func maxUsage(a, b *usage) *usage {
 	switch {
 	case a == b || b == nil:
@@ -190,36 +183,32 @@ func maxUsage(a, b *usage) *usage {
 	case a == nil:
 		return b
 	}
-	out := make([]uint64, 0, max(len(a.e), len(b.e)))
 	aDom, bDom := true, true // a >= b everywhere; b >= a everywhere
-	i, j := 0, 0
-	for i < len(a.e) || j < len(b.e) {
-		var c int
-		switch {
-		case i == len(a.e):
-			c = 1
-		case j == len(b.e):
-			c = -1
-		default:
-			c = cmp.Compare(usageIdx(a.e[i]), usageIdx(b.e[j]))
+	out := make([]*usageChunk, max(len(a.c), len(b.c)))
+	for i := range out {
+		x, y := a.chunk(i), b.chunk(i)
+		if x == y {
+			out[i] = x
+			continue
+		}
+		xDom, yDom := true, true
+		for j := range x {
+			xDom = xDom && x[j] >= y[j]
+			yDom = yDom && y[j] >= x[j]
 		}
 		switch {
-		case c < 0:
-			out = append(out, a.e[i])
-			bDom = false
-			i++
-		case c > 0:
-			out = append(out, b.e[j])
-			aDom = false
-			j++
+		case xDom:
+			out[i] = x
+		case yDom:
+			out[i] = y
 		default:
-			x, y := a.e[i], b.e[j] // same index: comparing entries compares bytes
-			aDom = aDom && x >= y
-			bDom = bDom && y >= x
-			out = append(out, max(x, y))
-			i++
-			j++
+			m := new(usageChunk)
+			for j := range m {
+				m[j] = max(x[j], y[j])
+			}
+			out[i] = m
 		}
+		aDom, bDom = aDom && xDom, bDom && yDom
 	}
 	switch {
 	case aDom:
@@ -227,40 +216,34 @@ func maxUsage(a, b *usage) *usage {
 	case bDom:
 		return b
 	}
-	return &usage{e: out}
+	return &usage{c: out}
 }
 
-// with returns u with operator idx's usage set to n (saturating).
-func (u *usage) with(idx, n uint64) *usage {
-	var e []uint64
+// with returns u with operator idx's usage set to n.
+func (u *usage) with(idx int, n uint64) *usage {
+	ci := idx / usageChunkLen
+	var c []*usageChunk
 	if u != nil {
-		e = u.e
+		c = u.c
 	}
-	i, ok := u.find(idx)
-	entry := idx<<usageBits | min(n, usageMax)
-	out := make([]uint64, len(e), len(e)+1)
-	copy(out, e)
-	if ok {
-		out[i] = entry
-	} else {
-		out = slices.Insert(out, i, entry)
-	}
-	return &usage{e: out}
+	out := make([]*usageChunk, max(len(c), ci+1))
+	copy(out, c)
+	m := *u.chunk(ci)
+	m[idx%usageChunkLen] = n
+	out[ci] = &m
+	return &usage{c: out}
 }
 
 // opIndex returns the replica-local index of operator k, assigning the next one.
-func (r *Replica) opIndex(k PubKey) uint64 {
-	if i, ok := r.opIdx[k]; ok {
-		return i
+func (r *Replica) opIndex(k PubKey) int {
+	i, ok := r.opIdx[k]
+	if !ok {
+		if r.opIdx == nil {
+			r.opIdx = map[PubKey]int{}
+		}
+		i = len(r.opIdx)
+		r.opIdx[k] = i
 	}
-	if r.opIdx == nil {
-		r.opIdx = map[PubKey]uint64{}
-	}
-	if len(r.opIdx) >= 1<<(64-usageBits) {
-		panic(fmt.Sprintf("crdt: more than %d operator keys", 1<<(64-usageBits)))
-	}
-	i := uint64(len(r.opIdx))
-	r.opIdx[k] = i
 	return i
 }
 

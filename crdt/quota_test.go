@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -315,6 +316,49 @@ func TestQuotaUpgrade(t *testing.T) {
 	}
 }
 
+// The chunked usage vectors against a plain map: random writes and merges of random
+// versions, every counter compared, and a dominating side returned as itself.
+func TestUsageVectors(t *testing.T) {
+	for _, seed := range seeds(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		type version struct {
+			u   *usage
+			ref map[int]uint64
+		}
+		vs := []version{{nil, map[int]uint64{}}}
+		for range 400 {
+			a := vs[rng.IntN(len(vs))]
+			var v version
+			if rng.IntN(2) == 0 {
+				idx := rng.IntN(40)
+				n := a.ref[idx] + uint64(1+rng.IntN(100))
+				v = version{a.u.with(idx, n), maps.Clone(a.ref)}
+				v.ref[idx] = n
+			} else {
+				b := vs[rng.IntN(len(vs))]
+				v = version{maxUsage(a.u, b.u), maps.Clone(a.ref)}
+				aDom, bDom := true, true
+				for k, n := range b.ref {
+					v.ref[k] = max(v.ref[k], n)
+					aDom = aDom && a.ref[k] >= n
+				}
+				for k, n := range a.ref {
+					bDom = bDom && b.ref[k] >= n
+				}
+				if aDom && v.u != a.u || !aDom && bDom && v.u != b.u {
+					t.Fatalf("seed %d: a dominating side was copied", seed)
+				}
+			}
+			for idx := range 48 {
+				if got := v.u.get(idx); got != v.ref[idx] {
+					t.Fatalf("seed %d: operator %d: %d, want %d", seed, idx, got, v.ref[idx])
+				}
+			}
+			vs = append(vs, v)
+		}
+	}
+}
+
 // --- Property: any order, with a forking operator under quota ---------------------------
 
 // quotaHistory writes a random history under small quotas: operators write on replicas
@@ -440,20 +484,20 @@ func TestQuotaReasonIsInvalid(t *testing.T) {
 
 // --- Benchmark ---------------------------------------------------------------------------
 
-// benchQuotaHistory is a federation of 4 sites and 16 operators, and 20,000 changes
+// benchQuotaHistory is a federation of 4 sites and the given number of operators, and 20,000 changes
 // written on 4 replicas that exchange everything every 16 changes, so operators' changes
 // form concurrent branches that site changes merge: 60% one-op status changes by sites,
 // 40% five-op workload changes by operators. With quotas, quota/bytes is 1 GiB (never
 // reached: the benchmark measures the bookkeeping, not refusals).
-func benchQuotaHistory(tb testing.TB, quotas bool) (*fed, [][]byte) {
+func benchQuotaHistory(tb testing.TB, operators int, quotas bool) (*fed, [][]byte) {
 	f := newFed(tb)
 	spec := CharterSpec{Name: "bench", Threshold: 1, Admins: []Member{{"ada", f.admins[0].Public()}}}
 	for _, s := range benchSites {
 		spec.Sites = append(spec.Sites, SiteInfo{Name: s, Key: f.sites[s].Public(), Region: "r", Jurisdiction: "EU"})
 	}
 	var ops []string
-	for i := range 16 {
-		name := fmt.Sprintf("op%02d", i)
+	for i := range operators {
+		name := fmt.Sprintf("op%03d", i)
 		f.ops[name] = key("bench operator " + name)
 		ops = append(ops, name)
 		spec.Operators = append(spec.Operators, OperatorInfo{Name: name, Key: f.ops[name].Public(), Namespaces: []string{"*"}})
@@ -505,9 +549,13 @@ func benchQuotaHistory(tb testing.TB, quotas bool) (*fed, [][]byte) {
 // heap per change, with quota/bytes in the charter and without. Run on the release
 // before quotas with quotas=off alone for the cost of the bookkeeping itself.
 func BenchmarkQuota(b *testing.B) {
-	for _, quotas := range []bool{false, true} {
-		b.Run("quotas="+map[bool]string{false: "off", true: "on"}[quotas], func(b *testing.B) {
-			f, envs := benchQuotaHistory(b, quotas)
+	for _, tc := range []struct {
+		operators int
+		quotas    bool
+	}{{16, false}, {16, true}, {128, false}, {128, true}} {
+		quotas := tc.quotas
+		b.Run(fmt.Sprintf("operators=%d/quotas=%s", tc.operators, map[bool]string{false: "off", true: "on"}[quotas]), func(b *testing.B) {
+			f, envs := benchQuotaHistory(b, tc.operators, quotas)
 			var alloc uint64
 			var r *Replica
 			for b.Loop() {
@@ -532,18 +580,24 @@ func BenchmarkQuota(b *testing.B) {
 			n := float64(b.N) * float64(len(envs))
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/change")
 			b.ReportMetric(float64(alloc)/n, "heap-bytes/change")
-			// The usage vectors alone: 8 bytes of pointer per node, and each distinct vector
-			// (a struct of one slice, 24 bytes) with its 8-byte entries.
-			vectors := map[*usage]bool{}
-			var vbytes int
+			// The usage vectors alone: 8 bytes of pointer per node; each distinct vector, a
+			// struct of one slice (24 bytes) and its chunk pointers; each distinct chunk.
+			vectors, chunks := map[*usage]bool{}, map[*usageChunk]bool{}
+			vbytes := 8 * len(r.order)
 			for _, nd := range r.order {
 				if nd.usage != nil && !vectors[nd.usage] {
 					vectors[nd.usage] = true
-					vbytes += 24 + 8*cap(nd.usage.e)
+					vbytes += 24 + 8*cap(nd.usage.c)
+					for _, c := range nd.usage.c {
+						if c != nil && !chunks[c] {
+							chunks[c] = true
+							vbytes += len(c) * 8
+						}
+					}
 				}
 			}
 			b.ReportMetric(float64(len(vectors))/float64(len(envs)), "vectors/change")
-			b.ReportMetric(float64(vbytes+8*len(r.order))/float64(len(envs)), "usage-bytes/change")
+			b.ReportMetric(float64(vbytes)/float64(len(envs)), "usage-bytes/change")
 		})
 	}
 }

@@ -70,7 +70,7 @@ type Replica struct {
 	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
 	genesis  Hash
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
-	opIdx    map[PubKey]uint64 // operators' indexes in usage vectors (quota.go)
+	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
 }
 
 // Rejection says why a change was refused.

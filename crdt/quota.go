@@ -183,8 +183,25 @@ func maxUsage(a, b *usage) *usage {
 	case a == nil:
 		return b
 	}
+	n := max(len(a.c), len(b.c))
 	aDom, bDom := true, true // a >= b everywhere; b >= a everywhere
-	out := make([]*usageChunk, max(len(a.c), len(b.c)))
+	for i := 0; i < n && (aDom || bDom); i++ {
+		x, y := a.chunk(i), b.chunk(i)
+		if x == y {
+			continue
+		}
+		for j := range x {
+			aDom = aDom && x[j] >= y[j]
+			bDom = bDom && y[j] >= x[j]
+		}
+	}
+	switch {
+	case aDom:
+		return a
+	case bDom:
+		return b
+	}
+	out := make([]*usageChunk, n)
 	for i := range out {
 		x, y := a.chunk(i), b.chunk(i)
 		if x == y {
@@ -208,13 +225,6 @@ func maxUsage(a, b *usage) *usage {
 			}
 			out[i] = m
 		}
-		aDom, bDom = aDom && xDom, bDom && yDom
-	}
-	switch {
-	case aDom:
-		return a
-	case bDom:
-		return b
 	}
 	return &usage{c: out}
 }

@@ -104,6 +104,7 @@ func TestQuotaBytesChain(t *testing.T) {
 					t.Errorf("%q does not say %q", err, want)
 				}
 			}
+			t.Logf("refused: %v", err)
 			over = env
 			break
 		}

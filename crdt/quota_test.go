@@ -483,6 +483,21 @@ func TestQuotaReasonIsInvalid(t *testing.T) {
 	}
 }
 
+// quotaSeed returns, for FuzzReceive, a charter change giving shopdev a quota of 600
+// bytes and four of its changes, the last ones over it.
+func quotaSeed(t testing.TB, f *fed) [][]byte {
+	r := f.replica(t, "")
+	out := [][]byte{mustWriteCo(t, r, f.admins[0], []Op{set(KindCharter, "", "operator/shopdev/quota/bytes", "600")}, f.admins[1]).Encode()}
+	for i := range 4 {
+		env, _, err := r.Write(f.ops["shopdev"], []Op{wl("shop/web", 100+i)}, nil, nil)
+		if err != nil && RejectReason(err) != ReasonQuota {
+			t.Fatal(err)
+		}
+		out = append(out, env.Encode())
+	}
+	return out
+}
+
 // --- Benchmark ---------------------------------------------------------------------------
 
 // benchQuotaHistory is a federation of 4 sites and the given number of operators, and 20,000 changes

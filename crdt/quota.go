@@ -362,7 +362,7 @@ func (r *Replica) admitObjects(c *Change) error {
 		if !ok || delta[ns] <= 0 {
 			continue
 		}
-		live := r.countLive(KindWorkload, ns+"/")
+		live := r.state.liveNS[ns]
 		if live+delta[ns] > limit {
 			return because(ReasonQuota, fmt.Errorf("namespace %s: over quota/objects: %d live workloads with this change, limit %d", ns, live+delta[ns], limit))
 		}
@@ -370,14 +370,19 @@ func (r *Replica) admitObjects(c *Change) error {
 	return nil
 }
 
-// countLive counts the live objects of kind whose keys start with prefix: a walk of the
-// whole state, affordable at admission (once per client submission), never in validation.
-func (r *Replica) countLive(kind Kind, prefix string) int {
-	n := 0
-	for k, o := range r.state.objs {
-		if k.kind == kind && strings.HasPrefix(k.key, prefix) && o.live() {
-			n++
-		}
+// countWorkload keeps the count of live workloads per namespace as a workload op changes
+// whether its object is live.
+func (s *State) countWorkload(key string, was, is bool) {
+	if was == is {
+		return
 	}
-	return n
+	ns, _, _ := strings.Cut(key, "/")
+	if s.liveNS == nil {
+		s.liveNS = map[string]int{}
+	}
+	if is {
+		s.liveNS[ns]++
+	} else if s.liveNS[ns]--; s.liveNS[ns] == 0 {
+		delete(s.liveNS, ns)
+	}
 }

@@ -463,6 +463,11 @@ func TestPropertyQuotaAnyOrder(t *testing.T) {
 				if err := sameReplicas(r, ref); err != nil {
 					t.Fatalf("seed %d (go test -run TestPropertyQuotaAnyOrder -seed %d ./crdt/): %v", seed, seed, err)
 				}
+				for ns, n := range r.state.liveNS {
+					if want := len(r.Keys(KindWorkload, ns+"/")); n != want {
+						t.Fatalf("seed %d: %d live workloads counted in %s, %d in the state", seed, n, ns, want)
+					}
+				}
 				for _, op := range []string{"shopdev", "root"} {
 					if a, b := r.Used(h.f.ops[op].Public()), ref.Used(h.f.ops[op].Public()); a != b {
 						t.Fatalf("seed %d: %s used %d here, %d in order", seed, op, a, b)
@@ -480,6 +485,22 @@ func TestQuotaReasonIsInvalid(t *testing.T) {
 	_, res, err := r.Write(f.ops["shopdev"], []Op{wl("shop/web", 1)}, nil, nil)
 	if !errors.Is(err, ErrInvalid) || RejectReason(res.Rejected[0].Err) != ReasonQuota {
 		t.Fatalf("%v", err)
+	}
+}
+
+// The live workloads counted per namespace for object quotas match the state, over the
+// generator's histories of sets, deletes and removes received in any order.
+func TestLiveWorkloadCount(t *testing.T) {
+	for _, seed := range seeds(20) {
+		g := generate(t, seed, 60)
+		for range 2 {
+			r := feedShuffled(t, seed, g.rng, g.h, "eu-west")
+			for _, ns := range []string{"shop", "bank"} {
+				if got, want := r.state.liveNS[ns], len(r.Keys(KindWorkload, ns+"/")); got != want {
+					t.Fatalf("seed %d: %d live workloads counted in %s, %d in the state", seed, got, ns, want)
+				}
+			}
+		}
 	}
 }
 

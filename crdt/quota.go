@@ -43,10 +43,14 @@ type quotas struct {
 
 // QuotaBytes returns the byte quota of the operator with key k, and whether it has one.
 func (c *Charter) QuotaBytes(k PubKey) (uint64, bool) {
-	if o, ok := c.Operators[k]; ok && o.QuotaBytes > 0 {
+	o, ok := c.Operators[k]
+	switch {
+	case !ok:
+		return 0, false
+	case o.QuotaBytes > 0:
 		return o.QuotaBytes, true
 	}
-	return c.quota.bytes, c.quota.bytes > 0 && c.Operators[k] != nil
+	return c.quota.bytes, c.quota.bytes > 0
 }
 
 // QuotaObjects returns the largest number of live workloads namespace ns may hold, and

@@ -41,7 +41,7 @@ type rejectError struct {
 func (e *rejectError) Error() string { return e.err.Error() }
 func (e *rejectError) Unwrap() error { return e.err }
 
-// because tags err, which is nil or wraps ErrInvalid, with reason.
+// because tags err, which is nil, wraps ErrInvalid or is an admission refusal (Admit), with reason.
 func because(reason string, err error) error {
 	if err == nil {
 		return nil

@@ -19,6 +19,7 @@ type OperatorInfo struct {
 	Name       string
 	Key        PubKey
 	Namespaces []string
+	QuotaBytes uint64 // operator/<name>/quota/bytes; 0 if unset (Charter.QuotaBytes gives the one in force)
 }
 
 // Allows reports whether the operator may write in namespace ns.
@@ -44,6 +45,7 @@ type Charter struct {
 	Operators map[PubKey]*OperatorInfo
 	Observers map[PubKey]string
 	byName    map[string]*SiteInfo
+	quota     quotas
 }
 
 // SiteByName returns the site with that name.
@@ -145,6 +147,7 @@ func newCharter(o *object) *Charter {
 			}
 		}
 	}
+	c.parseQuotas()
 	return c
 }
 

@@ -12,7 +12,9 @@
 //   - Lamport time exactly one more than its dependencies' largest;
 //   - the author's role in the charter of its causal past (the merge of the charters its
 //     dependencies saw): a site writes only its own site, clusters and status; an
-//     operator only workloads in granted namespaces; the charter only with m-of-n admins.
+//     operator only workloads in granted namespaces; the charter only with m-of-n admins;
+//   - an operator's header bytes, charged along its causal past (concurrent branches by
+//     maximum), within its quota in that charter (quota.go).
 //
 // Invalid changes are rejected with a reason and never stored; changes whose dependencies
 // are missing wait in a bounded buffer (pending.go).

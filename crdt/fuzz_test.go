@@ -200,6 +200,7 @@ func FuzzReceive(f *testing.F) {
 		// Signed again by someone else: valid signatures on changes of the wrong author.
 		f.Add(joinFrames(e.Encode()), uint64(1+i%len(signers))|uint64(i%3)<<4)
 	}
+	f.Add(joinFrames(quotaSeed(f, fd)...), uint64(0)) // a quota, then an operator past it
 	f.Fuzz(func(t *testing.T, data []byte, how uint64) {
 		fs := frames(data)
 		for i := range fs {

@@ -21,6 +21,7 @@ type CharterSpec struct {
 	Sites     []SiteInfo
 	Operators []OperatorInfo
 	Observers []Member
+	Quota     Quota // federation-wide quotas; zero fields are left out
 }
 
 // Ops returns the charter operations that write the spec.
@@ -46,11 +47,14 @@ func (s CharterSpec) Ops() []Op {
 	for _, o := range s.Operators {
 		set("operator/"+o.Name+"/key", o.Key[:])
 		set("operator/"+o.Name+"/namespaces", []byte(strings.Join(o.Namespaces, ",")))
+		if o.QuotaBytes > 0 {
+			set("operator/"+o.Name+"/quota/bytes", strconv.AppendUint(nil, o.QuotaBytes, 10))
+		}
 	}
 	for _, o := range s.Observers {
 		set("observer/"+o.Name+"/key", o.Key[:])
 	}
-	return ops
+	return append(ops, s.Quota.ops()...)
 }
 
 // NewGenesis signs the first charter change of a federation. signers must be admins named

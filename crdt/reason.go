@@ -11,12 +11,13 @@ const (
 	ReasonAuthority  = "authority"  // the charter of its causal past forbids it: scope, admin signatures, an unusable charter
 	ReasonDependency = "dependency" // it depends on a rejected change, or on nothing (a second genesis)
 	ReasonLimit      = "limit"      // a value above a bound the charter of its causal past sets: a workload's replicas
+	ReasonQuota      = "quota"      // it takes an operator past a quota of the charter (quota.go)
 	ReasonOther      = "other"      // an error crdt did not classify
 )
 
 // RejectReasons lists every reason RejectReason returns, in a fixed order.
 func RejectReasons() []string {
-	return []string{ReasonMalformed, ReasonSignature, ReasonStructure, ReasonAuthority, ReasonDependency, ReasonLimit, ReasonOther}
+	return []string{ReasonMalformed, ReasonSignature, ReasonStructure, ReasonAuthority, ReasonDependency, ReasonLimit, ReasonQuota, ReasonOther}
 }
 
 // RejectReason names why a change was rejected, from a Rejection's Err (or the error
@@ -41,7 +42,7 @@ type rejectError struct {
 func (e *rejectError) Error() string { return e.err.Error() }
 func (e *rejectError) Unwrap() error { return e.err }
 
-// because tags err, which is nil or wraps ErrInvalid, with reason.
+// because tags err, which is nil, wraps ErrInvalid or is an admission refusal (Admit), with reason.
 func because(reason string, err error) error {
 	if err == nil {
 		return nil

@@ -50,6 +50,7 @@ type node struct {
 	charter *Charter // the charter for changes that depend on this one
 	seq     int      // position in Replica.order
 	bound   []string // jurisdictions allowed the bodies; nil if none are sealed
+	usage   *usage   // operators' byte usage along the causal past, this change included (quota.go)
 }
 
 // Replica is one correct replica of the federation state: the DAG of valid changes, the
@@ -68,6 +69,8 @@ type Replica struct {
 	merged   map[[2]Hash]*Charter // merges of distinct charters, by fingerprints
 	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
 	genesis  Hash
+	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
+	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
 }
 
 // Rejection says why a change was refused.
@@ -321,7 +324,14 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 			return because(ReasonAuthority, err)
 		}
 	}
+	u, err := r.quotaUsage(c, len(env.Header), deps, ch)
+	if err != nil {
+		return err
+	}
 	r.store(env, deps, after)
+	n := r.nodes[env.ID]
+	n.usage = u
+	r.account(n, c, ch)
 	return nil
 }
 
@@ -418,6 +428,7 @@ func (r *Replica) fillBodies(n *node, env *Envelope) Result {
 	}
 	n.bodies = env.Bodies
 	delete(r.lacking, n.id)
+	r.accountBodies(env.Change, env.Bodies)
 	return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: n.header, Bodies: n.bodies}}, Duplicate: 1}
 }
 

@@ -193,6 +193,7 @@ func validFieldName(f string) bool {
 //	operator/<name>/key           operator public key (32 bytes)
 //	operator/<name>/namespaces    "*" or comma-separated namespaces the operator may write
 //	observer/<name>/key           read-only identity (32 bytes)
+//	quota/..., operator/<name>/quota/bytes: quotas (quota.go)
 func checkCharterField(op *Op) error {
 	if op.Type == OpSeal {
 		return fmt.Errorf("charter fields cannot be sealed")
@@ -203,6 +204,9 @@ func checkCharterField(op *Op) error {
 		if len(parts) == 1 {
 			return fmt.Errorf("charter: field %q cannot be deleted", op.Field)
 		}
+	}
+	if ok, err := checkQuotaField(op, parts); ok {
+		return err
 	}
 	v := string(op.Value)
 	isSet := op.Type == OpSet

@@ -175,6 +175,7 @@ type State struct {
 	keys   []objKey // every key in objs; sorted when sorted is true
 	sorted bool
 	names  map[string]string // interned field names
+	liveNS map[string]int    // live workloads per namespace, for object quotas (quota.go)
 }
 
 func newState() *State {
@@ -193,7 +194,11 @@ func (s *State) applyChange(c *Change, id *Hash) {
 			s.keys = append(s.keys, k)
 			s.sorted = false
 		}
+		was := k.kind == KindWorkload && o.live()
 		o.apply(op, stamp{lamport: c.Lamport, id: id, op: uint32(i)}, s.intern(op.Field))
+		if k.kind == KindWorkload {
+			s.countWorkload(k.key, was, o.live())
+		}
 	}
 }
 

@@ -242,6 +242,16 @@ func (o *Operator) writeBound(ctx context.Context, at int, bound []string, bodie
 	if res := o.rep.ReceiveEnvelope(env); len(res.Rejected) > 0 {
 		return res.Rejected[0].Err
 	}
+	// A site admits a client's change only on a past it holds (quotas count it there):
+	// wait until the operator's last change, submitted maybe elsewhere, has reached it.
+	for _, d := range env.Change.Deps {
+		if d == o.rep.Genesis() {
+			continue
+		}
+		if held, err := o.f.Client(at).Has(ctx, d.Hex(), 30*time.Second); err != nil || !held {
+			return fmt.Errorf("%s does not hold %s: %v", o.f.Names[at], d, err)
+		}
+	}
 	_, err = o.f.Client(at).Submit(ctx, env.Encode())
 	return err
 }

@@ -252,6 +252,13 @@ func (s *Site) submit(w http.ResponseWriter, b []byte) {
 		writeErr(w, http.StatusUnprocessableEntity, fmt.Errorf("change is bounded to %v and this site is outside: submit it to a site inside the bound", env.Change.Bound))
 		return
 	}
+	if err := s.rep.Admit(env); err != nil {
+		// Quotas: refused here, not invalid; counted as a rejection for its reason.
+		s.metrics.noteResult(0, []crdt.Rejection{{ID: env.ID, Err: err}})
+		s.mu.Unlock()
+		writeErr(w, http.StatusUnprocessableEntity, err)
+		return
+	}
 	res := s.rep.Receive(b)
 	s.persist(res)
 	s.mu.Unlock()

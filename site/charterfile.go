@@ -33,6 +33,18 @@ type CharterFile struct {
 		Name string `json:"name"`
 		Key  string `json:"key"`
 	} `json:"observers,omitempty"`
+	// Quota is written into the charter as quota/* fields (docs/adr/0006-quotas.md).
+	// Absent, the genesis gets crdt.DefaultQuota(); present, exactly its non-zero fields
+	// (`quota: {}` for none).
+	Quota *CharterQuota `json:"quota,omitempty"`
+}
+
+// CharterQuota is the quota section of a federation.yaml.
+type CharterQuota struct {
+	Bytes      uint64            `json:"bytes,omitempty"`      // bytes of change headers each operator may store
+	Objects    int               `json:"objects,omitempty"`    // live workloads per namespace
+	Namespaces map[string]int    `json:"namespaces,omitempty"` // live workloads of particular namespaces
+	Operators  map[string]uint64 `json:"operators,omitempty"`  // byte quotas of particular operators, by name
 }
 
 // LoadCharterFile reads a federation.yaml into a charter spec.
@@ -54,7 +66,10 @@ func LoadCharterFile(path string) (crdt.CharterSpec, error) {
 
 // Spec converts the file's entries, parsing every key.
 func (f CharterFile) Spec() (crdt.CharterSpec, error) {
-	spec := crdt.CharterSpec{Name: f.Name, Threshold: f.Threshold}
+	spec := crdt.CharterSpec{Name: f.Name, Threshold: f.Threshold, Quota: crdt.DefaultQuota()}
+	if q := f.Quota; q != nil {
+		spec.Quota = crdt.Quota{Bytes: q.Bytes, Objects: q.Objects, Namespaces: q.Namespaces}
+	}
 	key := func(role, name, s string) (crdt.PubKey, error) {
 		k, err := ParseKey(s)
 		if err != nil {
@@ -81,7 +96,11 @@ func (f CharterFile) Spec() (crdt.CharterSpec, error) {
 		if err != nil {
 			return spec, err
 		}
-		spec.Operators = append(spec.Operators, crdt.OperatorInfo{Name: o.Name, Key: k, Namespaces: o.Namespaces})
+		info := crdt.OperatorInfo{Name: o.Name, Key: k, Namespaces: o.Namespaces}
+		if f.Quota != nil {
+			info.QuotaBytes = f.Quota.Operators[o.Name]
+		}
+		spec.Operators = append(spec.Operators, info)
 	}
 	for _, o := range f.Observers {
 		k, err := key("observer", o.Name, o.Key)

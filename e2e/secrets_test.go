@@ -167,6 +167,17 @@ func TestSecretsNeverServed(t *testing.T) {
 			served[fmt.Sprintf("cli %s --context %s", strings.Join(args, " "), c)] = out + errOut
 		}
 	}
+	// describe says what the API withholds.
+	for key, want := range map[string]string{
+		"cli describe workload shop/secret.db-creds --context s01": "Body:      served with Secret values redacted",
+		"cli describe workload pay/ledger --context s00":           "Body:      sealed, never served; held at this site",
+		"cli describe workload pay/secret.vault --context s01":     "Body:      sealed, never served; this site holds the signed header only",
+		"cli describe workload pay/ledger --context local-0":       "held at this site",
+	} {
+		if !strings.Contains(served[key], want) {
+			t.Errorf("%s: want %q in\n%s", key, want, served[key])
+		}
+	}
 	served["dashboard DOM at s00"] = dashboardText(ctx, t, f.URL(0))
 	for i := range f.Names {
 		b, _ := os.ReadFile(strings.TrimSuffix(f.Config(i), ".yaml") + ".log")

@@ -149,8 +149,11 @@ func TestSecretsNeverServed(t *testing.T) {
 		// The backup is the data file: the socket only.
 		code, body := get(ctx, http.DefaultClient, f.URL(i)+"/v1/backup")
 		served[f.Names[i]+" http /v1/backup"] = body
-		if code == http.StatusOK && strings.HasPrefix(body, "\x00") {
-			t.Errorf("%s serves its data file over HTTP", f.Names[i])
+		if code != http.StatusNotFound {
+			t.Errorf("%s: GET /v1/backup over HTTP answered %d; want 404 (the socket only)", f.Names[i], code)
+		}
+		if code, _ := get(ctx, sock, "http://site/v1/backup"); code != http.StatusOK {
+			t.Errorf("%s: GET /v1/backup on the socket answered %d", f.Names[i], code)
 		}
 	}
 	// The CLI, through each site's HTTP server and through s00's socket.

@@ -163,14 +163,15 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
-	// The bounded ledger: its body at eu-west only, its Deployment in eu-west's clusters only.
+	// The bounded ledger: its body at eu-west only, its Deployment in eu-west's clusters
+	// only; the read API serves the body nowhere, only its hash.
 	east, err := clients["us-east"].Object(ctx, "workload", "eu-bank/ledger")
-	if err != nil || !east["template"].Redacted || east["template"].Value != "" {
-		t.Errorf("us-east's ledger template: %+v, %v; want it redacted", east["template"], err)
+	if et := east["template"]; err != nil || !et.Redacted || et.Value != "" || et.Withheld != site.WithheldSealed || et.Hash == "" {
+		t.Errorf("us-east's ledger template: %+v, %v; want it redacted", et, err)
 	}
 	west, err := clients["eu-west"].Object(ctx, "workload", "eu-bank/ledger")
-	if err != nil || west["template"].Redacted || !strings.Contains(west["template"].Value, "ledger") {
-		t.Errorf("eu-west's ledger template: %+v, %v; want its body", west["template"], err)
+	if wt := west["template"]; err != nil || wt.Redacted || wt.Value != "" || wt.Withheld != site.WithheldSealed || wt.Hash != east["template"].Hash {
+		t.Errorf("eu-west's ledger template: %+v, %v; want it held but withheld, with the same hash", wt, err)
 	}
 	for _, cl := range []string{"us-east-1", "eu-west-1", "ap-south-2"} {
 		cs := clientset(t, filepath.Join(dir, "clusters", cl, "admin.kubeconfig"))

@@ -22,11 +22,18 @@ func (r JoinRequest) entry() member.Entry {
 	return member.Entry{Name: r.Name, Labels: r.Labels, Taints: r.Taints}
 }
 
-// ObjectField is one field of GET /v1/objects/{kind}/{key...}.
+// ObjectField is one field of GET /v1/objects/{kind}/{key...}. Secret values and sealed
+// bodies are never in Value (servedObject, redact.go).
 type ObjectField struct {
-	Value    string `json:"value,omitempty"`
-	Sealed   bool   `json:"sealed,omitempty"`
-	Redacted bool   `json:"redacted,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Sealed bool   `json:"sealed,omitempty"`
+	// Redacted: sealed, and this site holds the signed header only (the bound excludes
+	// it, or the body has not arrived).
+	Redacted bool `json:"redacted,omitempty"`
+	// Withheld says what Value leaves out: WithheldSealed (all of it, at every site),
+	// WithheldSecret (Secret values) or WithheldOpaque (all of it but its length).
+	Withheld string `json:"withheld,omitempty"`
+	Hash     string `json:"hash,omitempty"` // sealed: the body's hash, as in the signed header
 	Lamport  uint64 `json:"lamport"`
 }
 
@@ -101,10 +108,6 @@ func (s *Site) routeObjects(mux *http.ServeMux) {
 			writeErr(w, http.StatusNotFound, fmt.Errorf("no %s %q", kind, r.PathValue("key")))
 			return
 		}
-		out := map[string]ObjectField{}
-		for f, v := range obj {
-			out[f] = ObjectField{Value: string(v.Bytes), Sealed: v.Sealed, Redacted: v.Redacted, Lamport: v.Lamport}
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, servedObject(kind, obj))
 	})
 }

@@ -45,6 +45,11 @@ func newDescribeCmd() *cobra.Command {
 				return enc.Encode(p)
 			}
 			printPlacement(cmd.OutOrStdout(), p, time.Now())
+			if obj, err := c.Object(cmd.Context(), "workload", ns+"/"+name); err == nil {
+				if b := bodyLine(obj); b != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Body:      %s\n", b)
+				}
+			}
 			return nil
 		},
 	}

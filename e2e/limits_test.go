@@ -297,10 +297,11 @@ func TestHTTPManyStreams(t *testing.T) {
 		t.Errorf("%d of %d streams got a view within 30s, %d refused", got.Load(), clients, refused.Load())
 	}
 
-	// While they are connected: GET /v1/view, 100 times over 5s.
+	// While they are connected: GET /v1/view, 200 times over 10s (so that p99 is not just
+	// the slowest answer, which one pause of a shared machine decides).
 	var lat []time.Duration
 	failed := 0
-	for range 100 {
+	for range 200 {
 		t0 := time.Now()
 		if err := answers(f.URL(0)+"/v1/view", 5*time.Second); err != nil {
 			failed++

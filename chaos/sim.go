@@ -145,11 +145,15 @@ func newSim(cfg Config) (*sim, error) {
 
 // start opens a node's store and rebuilds its replica from it.
 func (s *sim) start(n *node) error {
-	st, err := store.Open(n.path, store.Options{NoSync: true})
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.signer.Public(), Verified: s.verified})
 	if err != nil {
 		return err
 	}
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.signer.Public(), Verified: s.verified})
+	key, err := store.DeriveDataKey(n.signer.PrivateKey().Seed(), rep.Genesis())
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(n.path, store.Options{NoSync: true, Key: key})
 	if err != nil {
 		return err
 	}

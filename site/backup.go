@@ -94,11 +94,11 @@ var ErrOtherFederation = errors.New("changes of another federation")
 // of another federation, it fails with ErrOtherFederation and BackupInfo.Genesis names
 // their genesis.
 func VerifyBackup(cfg Config, path string) (BackupInfo, error) {
-	rep, err := siteReplica(cfg)
+	rep, key, err := siteReplica(cfg)
 	if err != nil {
 		return BackupInfo{Path: path}, err
 	}
-	st, err := store.Open(path, store.Options{ReadOnly: true})
+	st, err := openSiteStore(cfg, path, store.Options{ReadOnly: true, Key: key})
 	if err != nil {
 		return BackupInfo{Path: path}, err
 	}
@@ -106,21 +106,43 @@ func VerifyBackup(cfg Config, path string) (BackupInfo, error) {
 	return verifyStore(st, rep, path)
 }
 
-// siteReplica builds an empty replica of the site, as Open does.
-func siteReplica(cfg Config) (*crdt.Replica, error) {
+// siteReplica builds an empty replica of the site, as Open does, and derives the
+// site's data key.
+func siteReplica(cfg Config) (*crdt.Replica, *store.DataKey, error) {
 	signer, err := LoadKeyFile(cfg.Path(cfg.Identity))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	genesis, err := os.ReadFile(cfg.Path(cfg.Genesis))
 	if err != nil {
-		return nil, fmt.Errorf("genesis: %w", err)
+		return nil, nil, fmt.Errorf("genesis: %w", err)
 	}
 	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public()})
 	if err != nil {
-		return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
+		return nil, nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
 	}
-	return rep, nil
+	key, err := DataKey(signer, rep.Genesis())
+	if err != nil {
+		return nil, nil, err
+	}
+	return rep, key, nil
+}
+
+// DataKey is the key a site's data file and kubeconfigs are sealed under
+// (docs/adr/0007-data-at-rest.md): derived from its identity's seed and its
+// federation's genesis id, the same at every replica of the site.
+func DataKey(signer *crdt.Signer, genesis crdt.Hash) (*store.DataKey, error) {
+	return store.DeriveDataKey(signer.PrivateKey().Seed(), genesis)
+}
+
+// openSiteStore opens a data file of the site, or a copy of one, naming the site when
+// the file is sealed under another key.
+func openSiteStore(cfg Config, path string, opt store.Options) (*store.Store, error) {
+	st, err := store.Open(path, opt)
+	if errors.Is(err, store.ErrOtherKey) {
+		return nil, fmt.Errorf("%s is encrypted under another site's key, not site %q's (its identity and genesis): %w", path, cfg.Name, err)
+	}
+	return st, err
 }
 
 // verifyStore loads every record of st, the file at path, into rep.

@@ -69,6 +69,16 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{cfg: cfg, signer: signer, rep: rep}
 }
 
+// key is the site's data key.
+func (f *fixture) key(t *testing.T) *store.DataKey {
+	t.Helper()
+	k, err := DataKey(f.signer, f.rep.Genesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // write has the site write n more changes and stores every change written so far, as
 // the site persists them, in the store file at path.
 func (f *fixture) write(t *testing.T, path string, n int) {
@@ -76,7 +86,7 @@ func (f *fixture) write(t *testing.T, path string, n int) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := store.Open(path, store.Options{NoSync: true, Key: f.key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +197,30 @@ func badBackups(t *testing.T, f *fixture) map[string]struct{ path, want string }
 	add("random", "invalid", garbage)
 
 	other := newFixture(t).backup(t, 5)
-	out["other-genesis"] = struct{ path, want string }{other, "another federation"}
+	out["other-genesis"] = struct{ path, want string }{other, "encrypted under another site's key"}
+
+	// A backup of another site of the same federation: its changes would load, but
+	// they are sealed under that site's key.
+	otherSite := filepath.Join(dir, "other-site.db")
+	otherKey, err := DataKey(crdt.SignerFromSeed(make([]byte, 32)), f.rep.Genesis())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(otherSite, store.Options{NoSync: true, Key: otherKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(f.stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out["other-site"] = struct{ path, want string }{otherSite, `encrypted under another site's key, not site "s0"'s`}
 
 	// A record holding another change than its id names.
 	swapped := filepath.Join(dir, "swapped.db")
-	st, err := store.Open(swapped, store.Options{NoSync: true})
+	st, err = store.Open(swapped, store.Options{NoSync: true, Key: f.key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +243,8 @@ func TestVerifyBackupRefuses(t *testing.T) {
 	for name, bad := range badBackups(t, f) {
 		_, err := VerifyBackup(f.cfg, bad.path)
 		wantErrContains(t, err, bad.path, bad.want)
-		if name == "other-genesis" && !errors.Is(err, ErrOtherFederation) {
-			t.Errorf("%s: %v, want ErrOtherFederation", name, err)
+		if strings.HasPrefix(name, "other-") && !errors.Is(err, store.ErrOtherKey) {
+			t.Errorf("%s: %v, want store.ErrOtherKey", name, err)
 		}
 		t.Logf("%s: %v", name, err)
 	}
@@ -294,7 +323,7 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 func TestRestoreRefusesWhileLocked(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, f.cfg.DataFile(), 5)
-	st, err := store.Open(f.cfg.DataFile(), store.Options{})
+	st, err := store.Open(f.cfg.DataFile(), store.Options{Key: f.key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,14 +359,14 @@ func TestRestoreOtherFederation(t *testing.T) {
 	before := dirFiles(t, dir)
 	backup := f.backup(t, 3)
 	_, err := Restore(t.Context(), f.cfg, backup, RestoreOptions{Now: time.Now()})
-	wantErrContains(t, err, f.cfg.DataFile(), "another federation", other.rep.Genesis().String(), f.rep.Genesis().String())
+	wantErrContains(t, err, f.cfg.DataFile(), "encrypted under another key", "force")
 	sameSnapshot(t, before, dirFiles(t, dir))
 
 	res, err := Restore(t.Context(), f.cfg, backup, RestoreOptions{Force: true, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(res.ReplacedErr, ErrOtherFederation) || res.Kept == "" {
+	if !errors.Is(res.ReplacedErr, store.ErrOtherKey) || res.Kept == "" {
 		t.Fatalf("forced Restore = %+v; want the foreign file kept and named", res)
 	}
 	if _, err := VerifyBackup(f.cfg, f.cfg.DataFile()); err != nil {
@@ -355,7 +384,7 @@ func TestRestoreRefusesReplica(t *testing.T) {
 func TestBackupOverAPI(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, f.cfg.DataFile(), 20)
-	st, err := store.Open(f.cfg.DataFile(), store.Options{})
+	st, err := store.Open(f.cfg.DataFile(), store.Options{Key: f.key(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

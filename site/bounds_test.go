@@ -45,10 +45,14 @@ func TestUpgradeKeepsOverLimitWorkload(t *testing.T) {
 	}
 	huge := sign(operator, 2, genesis.ID, set("shop/huge", "replicas", "9000000000000000000"))
 	fine := sign(operator, 3, huge.ID, set("shop/fine", "replicas", "3"), set("shop/fine", "kind", "Deployment"))
+	key, err := DataKey(f.signer, genesis.ID) // this federation's, not the fixture's
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Dir(f.cfg.DataFile()), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(f.cfg.DataFile(), store.Options{NoSync: true})
+	st, err := store.Open(f.cfg.DataFile(), store.Options{NoSync: true, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,11 +57,17 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 		return res, err
 	}
 	dst := cfg.DataFile()
-	cur, err := store.Open(dst, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	rep, key, err := siteReplica(cfg)
+	if err != nil {
+		return res, err
+	}
+	cur, err := openSiteStore(cfg, dst, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond, Key: key})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return res, fmt.Errorf("%w: its data file %s is locked by another process; stop it first", ErrSiteRunning, dst)
 	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, store.ErrOtherKey) && !opt.Force:
+		return res, fmt.Errorf("the site's data file %s is encrypted under another key than the site's (another site's or another federation's); restore with force to replace it (it is kept beside)", dst)
 	case err != nil:
 		res.ReplacedErr = err
 	default:
@@ -79,10 +85,6 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 		return res, fmt.Errorf("backup %s does not load: %w", from, err)
 	}
 	if cur != nil {
-		rep, err := siteReplica(cfg)
-		if err != nil {
-			return res, err
-		}
 		curInfo, err := verifyStore(cur, rep, dst)
 		switch {
 		case errors.Is(err, ErrOtherFederation) && !opt.Force:

@@ -127,7 +127,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := store.Open(cfg.DataFile(), store.Options{Timeout: 5 * time.Second})
+	key, err := DataKey(signer, rep.Genesis())
+	if err != nil {
+		return nil, err
+	}
+	st, err := openSiteStore(cfg, cfg.DataFile(), store.Options{Timeout: 5 * time.Second, Key: key})
 	if err != nil {
 		return nil, err
 	}

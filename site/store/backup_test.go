@@ -13,7 +13,7 @@ import (
 )
 
 func TestBackup(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 500)); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestBackup(t *testing.T) {
 	if err := s.Append(recs(500, 510)); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(path, Options{})
+	b, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestBackup(t *testing.T) {
 }
 
 func TestBackupToSize(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 300)); err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +79,13 @@ func TestReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(path, Options{ReadOnly: true})
+	a, err := Open(path, Options{Key: testKey, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	// Readers share the file; a writer waits for them.
-	b, err := Open(path, Options{ReadOnly: true, Timeout: 20 * time.Millisecond})
+	b, err := Open(path, Options{Key: testKey, ReadOnly: true, Timeout: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("a second reader: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestReadOnly(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(path, Options{Timeout: 20 * time.Millisecond})
+	_, err = Open(path, Options{Key: testKey, Timeout: 20 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("a writer while a reader holds the file: %v, want ErrLocked", err)
 	}
@@ -111,8 +111,8 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestReadOnlyWhileWriterHolds(t *testing.T) {
-	_, path := openTemp(t, Options{})
-	_, err := Open(path, Options{ReadOnly: true, Timeout: 20 * time.Millisecond})
+	_, path := openTemp(t, Options{Key: testKey})
+	_, err := Open(path, Options{Key: testKey, ReadOnly: true, Timeout: 20 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("a reader while a writer holds the file: %v, want ErrLocked", err)
 	}
@@ -122,7 +122,7 @@ func TestReadOnlyWhileWriterHolds(t *testing.T) {
 func TestReadOnlyRefusesNew(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.db")
-	_, err := Open(missing, Options{ReadOnly: true})
+	_, err := Open(missing, Options{Key: testKey, ReadOnly: true})
 	wantErr(t, err, missing, "no such file")
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a read-only Open created %s", missing)
@@ -132,12 +132,12 @@ func TestReadOnlyRefusesNew(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(empty, Options{ReadOnly: true})
+	_, err = Open(empty, Options{Key: testKey, ReadOnly: true})
 	wantErr(t, err, empty, "empty file")
 
 	bare := filepath.Join(dir, "bare.db")
 	rawUpdate(t, bare, func(*bolt.Tx) error { return nil })
-	_, err = Open(bare, Options{ReadOnly: true})
+	_, err = Open(bare, Options{Key: testKey, ReadOnly: true})
 	wantErr(t, err, bare, "without buckets")
 	for _, p := range []string{empty, bare} {
 		if info, err := os.Stat(p); err != nil || (p == empty && info.Size() != 0) {

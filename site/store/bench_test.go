@@ -13,7 +13,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, noSync := range []bool{false, true} {
 		for _, size := range []int{1, 100} {
 			b.Run(fmt.Sprintf("batch=%d/nosync=%t", size, noSync), func(b *testing.B) {
-				s, _ := openTemp(b, Options{NoSync: noSync})
+				s, _ := openTemp(b, Options{Key: testKey, NoSync: noSync})
 				batch := make([]Record, size)
 				for i := range batch {
 					batch[i].Data = make([]byte, 200)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 // closedStore makes a store file holding records 0..n-1 and closes it.
 func closedStore(t *testing.T, n int) string {
 	t.Helper()
-	s, path := openTemp(t, Options{NoSync: true})
+	s, path := openTemp(t, Options{Key: testKey, NoSync: true})
 	for i := 0; i < n; i += 100 {
 		if err := s.Append(recs(i, min(i+100, n))); err != nil {
 			t.Fatal(err)
@@ -46,7 +47,7 @@ func closedStore(t *testing.T, n int) string {
 // which must name the path.
 func openAndLoad(t *testing.T, path string) error {
 	t.Helper()
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err == nil {
 		err = s.Load(func(Record) error { return nil })
 		if cerr := s.Close(); err == nil {
@@ -76,7 +77,7 @@ func TestWrongFormat(t *testing.T) {
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyFormat, []byte("atoll-store-v9"))
 	})
-	_, err := Open(path, Options{})
+	_, err := Open(path, Options{Key: testKey})
 	wantErr(t, err, path, `"atoll-store-v9"`)
 }
 
@@ -86,7 +87,7 @@ func TestForeignBoltFile(t *testing.T) {
 		_, err := tx.CreateBucket([]byte("users"))
 		return err
 	})
-	_, err := Open(path, Options{})
+	_, err := Open(path, Options{Key: testKey})
 	wantErr(t, err, path, "not an atoll store")
 }
 
@@ -101,7 +102,7 @@ func TestNotABoltFile(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Open(path, Options{})
+		_, err := Open(path, Options{Key: testKey})
 		wantErr(t, err, path)
 	}
 }
@@ -146,12 +147,12 @@ func TestShortRecord(t *testing.T) {
 	path := closedStore(t, 3)
 	id := rec(100).ID
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketChanges).Put(seqKey(17), id[:12]); err != nil {
+		if err := tx.Bucket(bucketChanges).Put(seqKey(17), testKey.Seal("changes", seqKey(17), id[:12])); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketIndex).Put(id[:], seqKey(17))
 	})
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +165,26 @@ func TestShortRecord(t *testing.T) {
 	}
 	if calls != 0 {
 		t.Fatalf("Load called fn %d times before failing, want 0", calls)
+	}
+}
+
+// TestRecordDoesNotOpen replaces a sealed record with one sealed for another
+// key, and with the same bytes in clear: Load fails before calling fn.
+func TestRecordDoesNotOpen(t *testing.T) {
+	for name, sealed := range map[string]func(v []byte) []byte{
+		"moved":    func(v []byte) []byte { return testKey.Seal("changes", seqKey(99), v) },
+		"in clear": func(v []byte) []byte { return v },
+	} {
+		path := closedStore(t, 3)
+		r := rec(1)
+		rawUpdate(t, path, func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketChanges).Put(seqKey(2), sealed(encode(&r)))
+		})
+		err := openAndLoad(t, path)
+		wantErr(t, err, path, "record 2: ", "does not decrypt")
+		if !errors.Is(err, ErrOpen) {
+			t.Errorf("%s: %v, want ErrOpen", name, err)
+		}
 	}
 }
 
@@ -222,7 +243,7 @@ func TestScribbledPages(t *testing.T) {
 // failing disk or a stray writer might. Load fails naming the file, and the
 // Store then refuses every call instead of trusting bbolt again.
 func TestBrokenWhileOpen(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 1000)); err != nil {
 		t.Fatal(err)
 	}

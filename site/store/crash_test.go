@@ -72,7 +72,7 @@ func writeUntilKilled(path, seedText string) error {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func runAndKill(ctx context.Context, path string, seed uint64, killAfter int, ac
 // loads, that its records are whole and numbered 0, 1, 2... in order, and
 // that every acknowledged id is among them. It returns the record count.
 func checkCrashStore(path string, acked map[[32]byte]bool) (int, error) {
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		return 0, err
 	}

@@ -6,11 +6,39 @@
 //
 // # Layout
 //
-// One bbolt file per site holds three buckets:
+// One bbolt file per site holds these buckets:
 //
-//	meta     "format" -> "atoll-store-v1"
-//	changes  8-byte big-endian sequence -> 32-byte id || data
-//	index    32-byte id -> 8-byte big-endian sequence
+//	meta          "format" -> "atoll-store-v2"; "key-check" -> seal(empty)
+//	changes       8-byte big-endian sequence -> seal(32-byte id || data)
+//	index         32-byte id -> 8-byte big-endian sequence
+//	raft-log      8-byte big-endian index -> seal(entry)     (site replicas)
+//	raft-stable   Raft's term and vote                         (site replicas)
+//	unreplicated  32-byte id -> empty                          (site replicas)
+//	audit         "type/..." -> JSON audit record
+//
+// # Sealed records
+//
+// Changes hold bodies (Secrets among them) and the Raft log holds changes and
+// member kubeconfigs, so their values are sealed (seal.go):
+//
+//	version 1 || nonce(12) || AES-256-GCM(key, nonce, plaintext, aad)
+//
+// with aad = len(bucket) || bucket || record key, so a record moved to another
+// key or bucket does not open. Options.Key is the site's data key,
+// DeriveDataKey(identity seed, genesis id). The key check in meta lets Open
+// refuse a file of another key (ErrOtherKey) before it touches a record. The
+// other buckets hold ids, Raft's term and vote, and audit records (sites,
+// clusters, workload names), in clear. Load opens, and so authenticates, every
+// record before it hands out the first one.
+//
+// Format 1 ("atoll-store-v1", releases before ADR 0007) held every value in
+// clear. Open migrates such a file (migrate.go): it writes the key check, seals
+// the values of changes and raft-log in place, 10,000 records per transaction,
+// then copies the live pages into a new file with format 2 and renames it over
+// the old one, so the freed pages that still held records in clear go with the
+// old inode. Interrupted at any point, the file is still format 1, every record
+// clear or sealed, and the next Open resumes: a record that opens is done. A
+// read-only Open reads a format-1 file as it is.
 //
 // The sequence comes from the changes bucket's own counter, so it only grows
 // and Load, which walks changes in key order, returns records in append order.
@@ -37,10 +65,10 @@
 // # Damaged files
 //
 // Open and Load never panic on a damaged file. Open rejects a file that is not
-// a bbolt database, is shorter than its own meta page says, or has another
-// format value, with an error naming the path. Load checks every record and
-// index entry before it hands out the first record, and names the file and
-// the sequence number of the first bad one:
+// a bbolt database, is shorter than its own meta page says, has another format
+// value or is sealed under another key, with an error naming the path. Load
+// checks every record and index entry before it hands out the first record,
+// and names the file and the sequence number of the first bad one:
 //
 //	store: /var/lib/atoll/site.db: record 17: truncated (12 bytes)
 //

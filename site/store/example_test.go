@@ -16,7 +16,14 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	s, err := store.Open(filepath.Join(dir, "site.db"), store.Options{})
+	// The data key comes from the site's identity seed and its federation's
+	// genesis id; records that can hold a body are sealed under it.
+	seed, genesis := make([]byte, 32), [32]byte{0xaa}
+	key, err := store.DeriveDataKey(seed, genesis)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := store.Open(filepath.Join(dir, "site.db"), store.Options{Key: key})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,21 +3,20 @@ package store
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// writeFixture rewrites testdata/format1.db, the data file of the release before
-// records were encrypted (format 1), from the code of that release:
+// testdata/format1.db is a data file of the last release that stored records in
+// clear (format 1), written by that release's code with
 //
 //	go test ./site/store/ -run TestWriteFixture -args -fixture
 //
-// The file is committed; TestMigrateFixture opens it.
-var writeFixture = flag.Bool("fixture", false, "rewrite testdata/format1.db (run on the format-1 release only)")
+// and committed; TestMigrateFixture and TestMigrateInterrupted open copies of it.
+// The helpers below say what it holds.
+var writeFixture = flag.Bool("fixture", false, "rewrite testdata/format1.db (the format-1 release only)")
 
 const (
 	fixturePath    = "testdata/format1.db"
@@ -63,51 +62,6 @@ func TestWriteFixture(t *testing.T) {
 	if !*writeFixture {
 		t.Skip("rewrites testdata/format1.db with -fixture")
 	}
-	path := filepath.Join(t.TempDir(), "format1.db")
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < fixtureChanges; i += 8 {
-		var batch []Record
-		for j := i; j < min(i+8, fixtureChanges); j++ {
-			batch = append(batch, fixtureRecord(j))
-		}
-		if err := s.Append(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := fixtureChanges - 3; i < fixtureChanges; i++ {
-		if err := s.Put(fixturePut(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var logs []*raft.Log
-	for i := uint64(1); i <= fixtureLogs; i++ {
-		logs = append(logs, fixtureLog(i))
-	}
-	r := s.Raft()
-	if err := r.StoreLogs(logs); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.SetUint64([]byte("CurrentTerm"), 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.MarkUnreplicated([][32]byte{fixtureRecord(1).ID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutAudit(map[string][]byte{"sent/x": []byte(`{"type":"sent"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, loadAll(t, s), fixtureWant())
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fixturePath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	t.Fatal("testdata/format1.db is a file of the format-1 release, written by its TestWriteFixture " +
+		"(git show 3ad04cf:site/store/fixture_test.go); this release writes format 2 only")
 }

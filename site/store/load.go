@@ -21,14 +21,18 @@ func (s *Store) Load(fn func(Record) error) error {
 	err := s.guard(&inFn, func() error {
 		return s.db.View(func(tx *bolt.Tx) error {
 			changes, index := tx.Bucket(bucketChanges), tx.Bucket(bucketIndex)
-			if err := check(changes, index); err != nil {
+			if err := s.check(changes, index); err != nil {
 				return err
 			}
 			return changes.ForEach(func(k, v []byte) error {
+				p, err := s.open(bucketChanges, k, v)
+				if err != nil {
+					return fmt.Errorf("record %d: %w", binary.BigEndian.Uint64(k), err)
+				}
 				var r Record
-				copy(r.ID[:], v)
-				if len(v) > len(r.ID) {
-					r.Data = bytes.Clone(v[len(r.ID):])
+				copy(r.ID[:], p)
+				if len(p) > len(r.ID) {
+					r.Data = p[len(r.ID):]
 				}
 				inFn = true
 				fnErr = fn(r)
@@ -47,10 +51,11 @@ func (s *Store) Load(fn func(Record) error) error {
 }
 
 // check validates both buckets against each other: every record is an
-// 8-byte key and at least a 32-byte id, and its id is indexed to it; every
-// index entry points to a record with its id. Together these make the index
-// exactly the inverse of the changes bucket.
-func check(changes, index *bolt.Bucket) error {
+// 8-byte key and, once opened, at least a 32-byte id, and its id is indexed to
+// it; every index entry points to a record with its id. Together these make the
+// index exactly the inverse of the changes bucket.
+func (s *Store) check(changes, index *bolt.Bucket) error {
+	ids := map[uint64][32]byte{} // the id of each record
 	err := changes.ForEach(func(k, v []byte) error {
 		if len(k) != 8 {
 			return fmt.Errorf("record key %x: %d bytes, want 8", k, len(k))
@@ -59,12 +64,17 @@ func check(changes, index *bolt.Bucket) error {
 		if v == nil {
 			return fmt.Errorf("record %d: a bucket, not a value", seq)
 		}
+		v, err := s.open(bucketChanges, k, v)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
 		if len(v) < 32 {
 			return fmt.Errorf("record %d: truncated (%d bytes)", seq, len(v))
 		}
 		if got := index.Get(v[:32]); !bytes.Equal(got, k) {
 			return fmt.Errorf("record %d: id %x not indexed to it (index has %x)", seq, v[:32], got)
 		}
+		ids[seq] = [32]byte(v[:32])
 		return nil
 	})
 	if err != nil {
@@ -78,11 +88,11 @@ func check(changes, index *bolt.Bucket) error {
 			return fmt.Errorf("index entry %x: sequence is %d bytes, want 8", id, len(k))
 		}
 		seq := binary.BigEndian.Uint64(k)
-		v := changes.Get(k)
-		if v == nil {
+		got, ok := ids[seq]
+		if !ok {
 			return fmt.Errorf("index entry %x: record %d missing", id, seq)
 		}
-		if !bytes.HasPrefix(v, id) {
+		if !bytes.Equal(got[:], id) {
 			return fmt.Errorf("index entry %x: record %d has another id", id, seq)
 		}
 		return nil

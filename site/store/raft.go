@@ -149,7 +149,7 @@ func (r Raft) GetLog(index uint64, l *raft.Log) error {
 	var b []byte
 	err := r.view(func(log, _ *bolt.Bucket) error {
 		if log != nil {
-			b = bytes.Clone(log.Get(raftKey(index)))
+			b = bytes.Clone(log.Get(raftKey(index))) // opened outside the transaction
 		}
 		return nil
 	})
@@ -158,6 +158,11 @@ func (r Raft) GetLog(index uint64, l *raft.Log) error {
 	}
 	if b == nil {
 		return raft.ErrLogNotFound
+	}
+	key := raftKey(index)
+	b, err = r.s.open(bucketRaftLog, key, b)
+	if err != nil {
+		return r.s.wrap(fmt.Errorf("raft log entry %d: %w", index, err))
 	}
 	return r.s.wrap(decodeLog(index, b, l))
 }
@@ -169,7 +174,8 @@ func (r Raft) StoreLog(l *raft.Log) error { return r.StoreLogs([]*raft.Log{l}) }
 func (r Raft) StoreLogs(logs []*raft.Log) error {
 	return r.update(func(log, _ *bolt.Bucket) error {
 		for _, l := range logs {
-			if err := log.Put(raftKey(l.Index), encodeLog(l)); err != nil {
+			key := raftKey(l.Index)
+			if err := log.Put(key, r.s.seal(bucketRaftLog, key, encodeLog(l))); err != nil {
 				return err
 			}
 		}

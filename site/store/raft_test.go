@@ -16,7 +16,7 @@ import (
 
 func openRaft(t *testing.T, path string) (*Store, Raft) {
 	t.Helper()
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRaftReplicas(t *testing.T) {
 	}
 	start := func(rp *replica, bootstrap bool) {
 		t.Helper()
-		st, err := Open(rp.path, Options{})
+		st, err := Open(rp.path, Options{Key: testKey})
 		if err != nil {
 			t.Fatal(err)
 		}

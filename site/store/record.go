@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,7 +40,7 @@ func (s *Store) Append(recs []Record) error {
 					return err
 				}
 				key := seqKey(seq)
-				if err := changes.Put(key, encode(r)); err != nil {
+				if err := changes.Put(key, s.seal(bucketChanges, key, encode(r))); err != nil {
 					return fmt.Errorf("record %d: %w", seq, err)
 				}
 				if err := index.Put(r.ID[:], key); err != nil {
@@ -74,7 +75,8 @@ func (s *Store) Put(rec Record) error {
 				return fmt.Errorf("index entry points to record %d, which is missing", binary.BigEndian.Uint64(key))
 			}
 			// key points into the mmap and is only valid until the put: copy it.
-			return changes.Put(append([]byte(nil), key...), encode(&rec))
+			key = bytes.Clone(key)
+			return changes.Put(key, s.seal(bucketChanges, key, encode(&rec)))
 		})
 	})
 	if err != nil {
@@ -88,7 +90,7 @@ func seqKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
 }
 
-// encode is a changes bucket value: id || data.
+// encode is the plaintext of a changes bucket value: id || data.
 func encode(r *Record) []byte {
 	v := make([]byte, 0, len(r.ID)+len(r.Data))
 	return append(append(v, r.ID[:]...), r.Data...)

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +13,17 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// format is the value of the "format" key in the meta bucket. A file with
-// another value is refused by Open.
-const format = "atoll-store-v1"
+// The value of the "format" key in the meta bucket. Open refuses any other.
+const (
+	// formatClear is the format of the releases before ADR 0007: records in clear.
+	// Open migrates such a file to formatSealed; a read-only Store reads it as it is.
+	formatClear = "atoll-store-v1"
+	// formatSealed seals the values of changes and raft-log under the data key.
+	formatSealed = "atoll-store-v2"
+)
+
+// migrateBatch is how many records a migration rewrites per transaction.
+const migrateBatch = 10_000
 
 // defaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is 0.
@@ -26,6 +34,9 @@ var (
 	bucketChanges = []byte("changes")
 	bucketIndex   = []byte("index")
 	keyFormat     = []byte("format")
+	// keyCheck holds an empty plaintext sealed under the data key, so that Open tells
+	// a file of another key at once, even an empty one.
+	keyCheck = []byte("key-check")
 )
 
 // Options tunes Open. The zero value is what a real site uses.
@@ -42,18 +53,34 @@ type Options struct {
 	// empty or bucketless file is then an error instead of a new store, and
 	// Append and Put fail. Default false.
 	ReadOnly bool
+	// Key seals and opens the records that can hold a body or a kubeconfig: required.
+	// A site derives it from its identity (DeriveDataKey).
+	Key *DataKey
+
+	// For tests of the migration: records per transaction (0 means migrateBatch), and
+	// a hook called after each committed batch, whose error stops the migration.
+	migrateBatch int
+	afterBatch   func(batches int) error
 }
 
 // ErrLocked is returned, wrapped, by Open when another Store (in this or
 // another process) held the file's lock for all of Options.Timeout.
 var ErrLocked = errors.New("file lock still held by another Store")
 
+// ErrOtherKey is returned, wrapped, by Open for a file sealed under another data key:
+// another site's, or one derived from another identity key or genesis.
+var ErrOtherKey = errors.New("sealed under another data key")
+
 // Store is one site's change store, backed by one bbolt file.
 // Its methods are safe for concurrent use.
 type Store struct {
 	path string
-	db   *bolt.DB
-	file *os.File // the file bbolt opened, to release its lock if bbolt is broken
+	key  *DataKey
+	// sealed is false only for a format-1 file opened read-only: its records are
+	// read as they are.
+	sealed bool
+	db     *bolt.DB
+	file   *os.File // the file bbolt opened, to release its lock if bbolt is broken
 
 	mu     sync.Mutex
 	broken error // set once bbolt panicked; every later call returns it
@@ -63,7 +90,11 @@ type Store struct {
 // Open opens the store at path, creating the file and its buckets if the
 // file does not exist or is empty. It fails, with an error naming path, if the
 // file is locked for longer than opt.Timeout, is not a bbolt database, is
-// shorter than its meta page says, or holds another format.
+// shorter than its meta page says, holds another format, or is sealed under
+// another key than opt.Key (ErrOtherKey).
+//
+// A format-1 file, of the releases that stored records in clear, is migrated
+// first: see migrate. Opened read-only, it is read in clear instead.
 //
 // If bbolt panics while opening a damaged file, Open returns an error but
 // cannot reach bbolt's memory map to release it; the map keeps the file
@@ -73,11 +104,14 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.Timeout < 0 {
 		return nil, fmt.Errorf("store: %s: negative lock timeout %v", path, opt.Timeout)
 	}
+	if opt.Key == nil {
+		return nil, fmt.Errorf("store: %s: no data key", path)
+	}
 	timeout := opt.Timeout
 	if timeout == 0 {
 		timeout = defaultTimeout
 	}
-	s := &Store{path: path}
+	s := &Store{path: path, key: opt.Key, sealed: true}
 	bopt := &bolt.Options{
 		Timeout:  timeout,
 		NoSync:   opt.NoSync,
@@ -94,27 +128,32 @@ func Open(path string, opt Options) (*Store, error) {
 		},
 	}
 	err := s.guardOpen(func() error {
-		db, err := bolt.Open(path, 0o600, bopt)
-		if errors.Is(err, berrors.ErrTimeout) {
-			return fmt.Errorf("%w after %v: %w", ErrLocked, timeout, err)
-		}
-		if err != nil {
-			return fmt.Errorf("open: %w", err)
-		}
-		s.db = db
-		var fresh bool
-		err = db.View(func(tx *bolt.Tx) error {
-			var err error
-			fresh, err = s.checkFile(tx)
+		f, err := s.openDB(bopt)
+		switch {
+		case err != nil:
 			return err
-		})
-		if err != nil || !fresh {
-			return err
-		}
-		if opt.ReadOnly {
+		case f == "" && opt.ReadOnly:
 			return errors.New("not an atoll store: a bbolt file without buckets")
+		case f == "":
+			return s.db.Update(s.create)
+		case f == formatClear && opt.ReadOnly:
+			s.sealed = false
+			return nil
+		case f == formatClear:
+			if err := s.migrate(cmp.Or(opt.migrateBatch, migrateBatch), opt.afterBatch); err != nil {
+				return err
+			}
+			if err := s.compactSealed(opt.NoSync); err != nil {
+				return err
+			}
+			s.file = nil // the compacted file, a new inode, is the one to lock
+			f, err = s.openDB(bopt)
+			if err == nil && f != formatSealed {
+				err = fmt.Errorf("migrated to format %q, want %q", f, formatSealed)
+			}
+			return err
 		}
-		return db.Update(create)
+		return nil
 	})
 	if err != nil {
 		s.abandon()
@@ -123,35 +162,64 @@ func Open(path string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-// checkFile checks the file against its own size and its format. It
-// reports a file without buckets, which is new, as fresh.
-func (s *Store) checkFile(tx *bolt.Tx) (fresh bool, err error) {
+// openDB opens the bbolt file and checks it; it returns its format.
+func (s *Store) openDB(bopt *bolt.Options) (string, error) {
+	db, err := bolt.Open(s.path, 0o600, bopt)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return "", fmt.Errorf("%w after %v: %w", ErrLocked, bopt.Timeout, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("open: %w", err)
+	}
+	s.db = db
+	var f string
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		f, err = s.checkFile(tx)
+		return err
+	})
+	return f, err
+}
+
+// checkFile checks the file against its own size, its format and, sealed, its
+// key. It returns the format, "" for a file without buckets, which is new.
+func (s *Store) checkFile(tx *bolt.Tx) (string, error) {
 	info, err := s.file.Stat()
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if info.Size() < tx.Size() {
-		return false, fmt.Errorf("truncated: file is %d bytes, its meta page says %d", info.Size(), tx.Size())
+		return "", fmt.Errorf("truncated: file is %d bytes, its meta page says %d", info.Size(), tx.Size())
 	}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
-		err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		return "", tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 			return fmt.Errorf("not an atoll store: bucket %q but no %q bucket", name, bucketMeta)
 		})
-		return err == nil, err
 	}
-	switch f := meta.Get(keyFormat); {
-	case f == nil:
-		return false, fmt.Errorf("no %q key in the %q bucket", keyFormat, bucketMeta)
-	case !bytes.Equal(f, []byte(format)):
-		return false, fmt.Errorf("format %q, want %q", f, format)
+	f := string(meta.Get(keyFormat))
+	switch {
+	case meta.Get(keyFormat) == nil:
+		return "", fmt.Errorf("no %q key in the %q bucket", keyFormat, bucketMeta)
+	case f != formatClear && f != formatSealed:
+		return "", fmt.Errorf("format %q, want %q (or %q, which Open migrates)", f, formatSealed, formatClear)
 	}
 	for _, name := range [][]byte{bucketChanges, bucketIndex} {
 		if tx.Bucket(name) == nil {
-			return false, fmt.Errorf("missing bucket %q", name)
+			return "", fmt.Errorf("missing bucket %q", name)
 		}
 	}
-	return false, nil
+	c := meta.Get(keyCheck)
+	if c == nil && f == formatSealed {
+		return "", fmt.Errorf("no %q key in the %q bucket", keyCheck, bucketMeta)
+	}
+	if c != nil {
+		// A format-1 file has a key check once its migration has begun.
+		if _, err := s.key.Open(string(bucketMeta), keyCheck, c); err != nil {
+			return "", fmt.Errorf("%w: its key check %w", ErrOtherKey, err)
+		}
+	}
+	return f, nil
 }
 
 // checkNotEmpty refuses an empty file, which only a writer may turn into a
@@ -165,12 +233,15 @@ func checkNotEmpty(f *os.File) error {
 }
 
 // create makes the buckets of a new store.
-func create(tx *bolt.Tx) error {
+func (s *Store) create(tx *bolt.Tx) error {
 	meta, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
 		return err
 	}
-	if err := meta.Put(keyFormat, []byte(format)); err != nil {
+	if err := meta.Put(keyFormat, []byte(formatSealed)); err != nil {
+		return err
+	}
+	if err := meta.Put(keyCheck, s.key.Seal(string(bucketMeta), keyCheck, nil)); err != nil {
 		return err
 	}
 	for _, name := range [][]byte{bucketChanges, bucketIndex} {

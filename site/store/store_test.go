@@ -9,7 +9,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	mustLen(t, s, 0)
 	mustEqual(t, loadAll(t, s), nil)
 
@@ -25,7 +25,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestAppendOrder(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	// Ids in decreasing byte order: Load must follow append order, not ids.
 	var want []Record
 	for i := 0; i < 300; i++ {
@@ -41,7 +41,7 @@ func TestAppendOrder(t *testing.T) {
 }
 
 func TestAppendIdempotent(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAppendIdempotent(t *testing.T) {
 }
 
 func TestPutReplaces(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestPutReplaces(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 50)); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(path, Options{})
+	s, err := Open(path, Options{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 }
 
 func TestLoadStopsAtFirstError(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 5)); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestLoadStopsAtFirstError(t *testing.T) {
 }
 
 func TestLoadDataIsACopy(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 20)); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestLoadDataIsACopy(t *testing.T) {
 }
 
 func TestAppendDoesNotKeepCallerSlices(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	r := recData(0, "abc")
 	if err := s.Append([]Record{r}); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestAppendDoesNotKeepCallerSlices(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{Key: testKey})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,19 +178,19 @@ func TestClosed(t *testing.T) {
 }
 
 func TestLockedFile(t *testing.T) {
-	_, path := openTemp(t, Options{})
+	_, path := openTemp(t, Options{Key: testKey})
 	// The first Store holds the lock: a second Open gives up after Timeout.
-	_, err := Open(path, Options{Timeout: 20 * time.Millisecond})
+	_, err := Open(path, Options{Key: testKey, Timeout: 20 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second Open: got %v, want a timeout naming %s", err, path)
 	}
-	if _, err := Open(path, Options{Timeout: -1}); err == nil {
+	if _, err := Open(path, Options{Key: testKey, Timeout: -1}); err == nil {
 		t.Fatal("negative timeout: no error")
 	}
 }
 
 func TestConcurrentAppends(t *testing.T) {
-	s, _ := openTemp(t, Options{NoSync: true})
+	s, _ := openTemp(t, Options{Key: testKey, NoSync: true})
 	const writers, each = 4, 50
 	errs := make(chan error, writers)
 	for w := 0; w < writers; w++ {
@@ -225,7 +225,7 @@ func TestConcurrentAppends(t *testing.T) {
 // A panic in the caller's Load callback or Backup writer is the caller's:
 // it passes through, and the Store stays usable.
 func TestCallerPanicPassesThrough(t *testing.T) {
-	s, _ := openTemp(t, Options{})
+	s, _ := openTemp(t, Options{Key: testKey})
 	if err := s.Append(recs(0, 3)); err != nil {
 		t.Fatal(err)
 	}

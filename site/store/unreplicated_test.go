@@ -6,7 +6,7 @@ import (
 )
 
 func TestUnreplicatedMarksSurviveReopen(t *testing.T) {
-	s, path := openTemp(t, Options{})
+	s, path := openTemp(t, Options{Key: testKey})
 	got, err := s.Unreplicated()
 	if err != nil || len(got) != 0 {
 		t.Fatalf("fresh store: %v marks, err %v", got, err)
@@ -21,7 +21,7 @@ func TestUnreplicatedMarksSurviveReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, Options{})
+	s, err = Open(path, Options{Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}

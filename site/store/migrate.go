@@ -1,0 +1,171 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// sealedBuckets are the buckets whose values are sealed in format 2: changes and the
+// Raft log can hold bodies and kubeconfigs. The others hold ids (index,
+// unreplicated), Raft's term and vote (raft-stable), the format (meta) and audit
+// records (which sites, clusters and workloads, never a body).
+var sealedBuckets = [][]byte{bucketChanges, bucketRaftLog}
+
+// migrate seals a format-1 file, whose records are in clear, in place: it writes the
+// key check, then seals every value of the sealed buckets, batch records per
+// transaction; compactSealed then sets the format to 2. Each transaction commits whole
+// or not at all, so an interrupted migration leaves every record either in clear or
+// sealed, and the next Open resumes it: a record that opens under the key is done.
+// after, if not nil, is called after each committed batch of records; its error
+// stops the migration (tests use it to interrupt one).
+func (s *Store) migrate(batch int, after func(batches int) error) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyCheck) != nil {
+			return nil // checked by checkFile
+		}
+		return meta.Put(keyCheck, s.key.Seal(string(bucketMeta), keyCheck, nil))
+	})
+	if err != nil {
+		return fmt.Errorf("migrating to format 2: %w", err)
+	}
+	batches := 0
+	for _, name := range sealedBuckets {
+		var from []byte // the last key done; nil before the first
+		for {
+			var done bool
+			err := s.db.Update(func(tx *bolt.Tx) error {
+				var err error
+				from, done, err = s.sealBatch(tx.Bucket(name), name, from, batch)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("migrating to format 2: bucket %q: %w", name, err)
+			}
+			if done {
+				break
+			}
+			batches++
+			if after != nil {
+				if err := after(batches); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sealBatch seals up to n values of b after the key from (from the first if nil) that
+// do not open under the key yet. It returns the last key it looked at, and done when
+// there was none left.
+func (s *Store) sealBatch(b *bolt.Bucket, name, from []byte, n int) (last []byte, done bool, err error) {
+	if b == nil {
+		return nil, true, nil // a site that never ran under Raft has no log
+	}
+	type kv struct{ k, v []byte }
+	var todo []kv
+	c := b.Cursor()
+	k, v := c.First()
+	if from != nil {
+		if k, v = c.Seek(from); bytes.Equal(k, from) {
+			k, v = c.Next()
+		}
+	}
+	seen := 0
+	for ; k != nil && seen < n; k, v = c.Next() {
+		seen++
+		last = bytes.Clone(k)
+		if v == nil {
+			return nil, false, fmt.Errorf("key %x: a bucket, not a value", k)
+		}
+		if _, err := s.key.Open(string(name), k, v); err == nil {
+			continue // sealed by an earlier, interrupted migration
+		}
+		// Values point into the memory map, which a put may move: copy them, and
+		// write after the walk, which a put would also upset.
+		todo = append(todo, kv{last, bytes.Clone(v)})
+	}
+	if seen == 0 {
+		return from, true, nil
+	}
+	for _, r := range todo {
+		if err := b.Put(r.k, s.key.Seal(string(name), r.k, r.v)); err != nil {
+			return nil, false, err
+		}
+	}
+	return last, false, nil
+}
+
+// seal seals a value of a sealed bucket for its key.
+func (s *Store) seal(bucket, key, v []byte) []byte { return s.key.Seal(string(bucket), key, v) }
+
+// open returns the plaintext of a value of a sealed bucket, in memory of its own (not
+// bbolt's map).
+// A format-1 file opened read-only holds it in clear, or sealed if a migration began.
+func (s *Store) open(bucket, key, v []byte) ([]byte, error) {
+	p, err := s.key.Open(string(bucket), key, v)
+	if err != nil && !s.sealed {
+		return bytes.Clone(v), nil
+	}
+	return p, err
+}
+
+// compactSealed ends a migration: it copies the live records, all sealed now, into a
+// new file beside the store, sets its format to 2 and renames it over the store, then
+// closes the old one. The copy leaves behind the pages of the old file, which bbolt
+// had freed but not cleared and which still hold the records in clear. A crash before
+// the rename leaves the old file in format 1, whose next Open finds every record
+// sealed and compacts again.
+func (s *Store) compactSealed(noSync bool) error {
+	tmp := s.path + ".migrate"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("migrating to format 2: %w", err)
+	}
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: noSync})
+	if err != nil {
+		return fmt.Errorf("migrating to format 2: %w", err)
+	}
+	err = bolt.Compact(dst, s.db, 64<<20)
+	if err == nil {
+		err = dst.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keyFormat, []byte(formatSealed))
+		})
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(s.path))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("migrating to format 2: compacting: %w", err)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("migrating to format 2: %w", err)
+	}
+	s.db = nil
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

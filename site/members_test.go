@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"atoll/site/member"
+	"atoll/site/store"
 )
 
 const testKubeconfig = `apiVersion: v1
@@ -17,6 +18,15 @@ users: [{name: u, user: {token: secret}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 `
+
+// testDataKey seals the kubeconfigs of the site's tests that build a Site by hand.
+var testDataKey = func() *store.DataKey {
+	k, err := store.NewDataKey(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // TestJoinDeclared: the clusters of site.yaml are joined at start unless the registry
 // already holds them as declared; a changed declaration joins again; a cluster whose
@@ -31,7 +41,7 @@ func TestJoinDeclared(t *testing.T) {
 		{Name: "c2", Kubeconfig: "missing.kubeconfig"},
 	}}
 	cfg.SetDir(dir)
-	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), members: member.NewRegistry(filepath.Join(dir, "data")),
+	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), members: member.NewRegistry(filepath.Join(dir, "data"), testDataKey),
 		membersWake: make(chan struct{}, 1), events: newEventLog()}
 	if err := s.members.Join(member.Entry{Name: "by-hand"}, []byte(testKubeconfig)); err != nil {
 		t.Fatal(err)
@@ -90,7 +100,11 @@ func TestJoinDeclared(t *testing.T) {
 	if ev := events(); len(ev) != 5 || ev[0] != "s0/c1 joined from site.yaml" {
 		t.Fatalf("after rotating the kubeconfig: events %q", ev)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "data", "clusters", "c1", "kubeconfig")); err != nil || string(b) != rotated {
-		t.Fatalf("registry kubeconfig %q, %v", b, err)
+	sealed, err := os.ReadFile(filepath.Join(dir, "data", "clusters", "c1", "kubeconfig"))
+	if err != nil || strings.Contains(string(sealed), "rotated") {
+		t.Fatalf("registry kubeconfig %q, %v: want it sealed", sealed, err)
+	}
+	if b, err := testDataKey.Open("kubeconfig", []byte("c1"), sealed); err != nil || string(b) != rotated {
+		t.Fatalf("registry kubeconfig opens to %q, %v", b, err)
 	}
 }

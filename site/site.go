@@ -143,9 +143,17 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, signer: signer,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
-		members: member.NewRegistry(dir), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
+		members: member.NewRegistry(dir, key), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
+	sealed, err := s.members.SealClear()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if len(sealed) > 0 {
+		log.Info("kubeconfigs in clear sealed", "clusters", sealed)
+	}
 	s.httpLim, s.views = cfg.HTTPLimits.httpDefaults(), newViewcast()
 	s.metrics = newMetrics(s)
 	s.unreplicated = map[crdt.Hash]bool{}

@@ -107,7 +107,7 @@ current-context: x
 
 func TestRegistry(t *testing.T) {
 	dir := t.TempDir()
-	r := NewRegistry(dir)
+	r := NewRegistry(dir, testKey)
 	if err := r.Join(Entry{Name: "Bad_Name"}, []byte(kubeconfig)); err == nil {
 		t.Error("joined a cluster with an invalid name")
 	}
@@ -120,6 +120,10 @@ func TestRegistry(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, "clusters", "c1", "kubeconfig"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("kubeconfig stored with %v (%v), want 0600", info.Mode(), err)
+	}
+	assertSealed(t, filepath.Join(dir, "clusters", "c1", "kubeconfig"))
+	if !r.Holds(Entry{Name: "c1", Labels: map[string]string{"tier": "prod"}, Taints: []string{"gpu=yes:NoSchedule"}}, []byte(kubeconfig)) {
+		t.Error("Holds: false for the cluster just joined")
 	}
 	list, err := r.List()
 	if err != nil || len(list) != 1 || list[0].Labels["tier"] != "prod" {

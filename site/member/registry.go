@@ -35,12 +35,29 @@ func ParseTaint(s string) (key, value, effect string, err error) {
 	return key, value, effect, nil
 }
 
-// Registry keeps joined clusters under <dataDir>/clusters/<name>/: kubeconfig (0600)
-// and cluster.json.
-type Registry struct{ dir string }
+// Registry keeps joined clusters under <dataDir>/clusters/<name>/: kubeconfig (0600,
+// sealed under the site's data key) and cluster.json (its name, labels and taints, in
+// clear).
+type Registry struct {
+	dir string
+	key Sealer
+}
 
-// NewRegistry returns the registry in a site's data dir.
-func NewRegistry(dataDir string) *Registry { return &Registry{dir: filepath.Join(dataDir, "clusters")} }
+// Sealer seals and opens a record bound to its place and key (docs/adr/0007):
+// the site's store.DataKey. A kubeconfig is sealed for place "kubeconfig" and the
+// cluster's name, so a file copied to another cluster's directory does not open.
+type Sealer interface {
+	Seal(place string, key, plaintext []byte) []byte
+	Open(place string, key, sealed []byte) ([]byte, error)
+}
+
+// placeKubeconfig is the place kubeconfig files are sealed for.
+const placeKubeconfig = "kubeconfig"
+
+// NewRegistry returns the registry in a site's data dir, whose kubeconfigs key seals.
+func NewRegistry(dataDir string, key Sealer) *Registry {
+	return &Registry{dir: filepath.Join(dataDir, "clusters"), key: key}
+}
 
 // ErrNotJoined is returned for a cluster that is not in the registry.
 var ErrNotJoined = errors.New("cluster not joined")
@@ -73,10 +90,70 @@ func (r *Registry) Join(e Entry, kubeconfig []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "kubeconfig"), kubeconfig); err != nil {
+	if err := writeFile(filepath.Join(dir, "kubeconfig"), r.key.Seal(placeKubeconfig, []byte(name), kubeconfig)); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "cluster.json"), meta)
+}
+
+// kubeconfig reads and opens the kubeconfig of a joined cluster.
+func (r *Registry) kubeconfig(name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(r.dir, name, "kubeconfig"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotJoined)
+	}
+	kc, err := r.key.Open(placeKubeconfig, []byte(name), b)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w", name, filepath.Join(r.dir, name, "kubeconfig"), err)
+	}
+	return kc, nil
+}
+
+// SealClear seals the kubeconfigs that releases before ADR 0007 wrote in clear, in
+// place, and removes the temporary files an interrupted write left behind. It returns
+// the names of the clusters whose kubeconfig it sealed. A site calls it at start,
+// before it reads any kubeconfig; run again, it finds nothing to do.
+func (r *Registry) SealClear() ([]string, error) {
+	des, err := os.ReadDir(r.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sealed []string
+	for _, de := range des {
+		name, dir := de.Name(), filepath.Join(r.dir, de.Name())
+		if !de.IsDir() || !crdt.IsDNSLabel(name) {
+			continue
+		}
+		for _, tmp := range []string{"kubeconfig.tmp", "cluster.json.tmp"} {
+			if err := os.Remove(filepath.Join(dir, tmp)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return sealed, err
+			}
+		}
+		path := filepath.Join(dir, "kubeconfig")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a join in progress, or debris: List skips it too
+		}
+		if err != nil {
+			return sealed, err
+		}
+		if _, err := r.key.Open(placeKubeconfig, []byte(name), b); err == nil {
+			continue
+		}
+		if err := CheckKubeconfig(b); err != nil {
+			// Neither sealed under this key nor a kubeconfig in clear: Config
+			// names the file when the cluster is used.
+			continue
+		}
+		if err := writeFile(path, r.key.Seal(placeKubeconfig, []byte(name), b)); err != nil {
+			return sealed, fmt.Errorf("cluster %s: sealing its kubeconfig: %w", name, err)
+		}
+		sealed = append(sealed, name)
+	}
+	return sealed, nil
 }
 
 // writeFile replaces path atomically with data, readable only by the owner.
@@ -129,7 +206,7 @@ func (r *Registry) Holds(e Entry, kubeconfig []byte) bool {
 		return false
 	}
 	dir := filepath.Join(r.dir, e.Name)
-	held, err := os.ReadFile(filepath.Join(dir, "kubeconfig"))
+	held, err := r.kubeconfig(e.Name)
 	if err != nil || !bytes.Equal(held, kubeconfig) {
 		return false
 	}
@@ -143,9 +220,12 @@ func (r *Registry) Holds(e Entry, kubeconfig []byte) bool {
 
 // Config returns the client configuration of a joined cluster.
 func (r *Registry) Config(name string) (*rest.Config, error) {
-	b, err := os.ReadFile(filepath.Join(r.dir, name, "kubeconfig"))
-	if err != nil {
+	if !crdt.IsDNSLabel(name) {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotJoined)
+	}
+	b, err := r.kubeconfig(name)
+	if err != nil {
+		return nil, err
 	}
 	c, err := restConfig(b)
 	if err != nil {

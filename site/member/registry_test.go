@@ -1,0 +1,112 @@
+package member
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"atoll/site/store"
+)
+
+// testKey is the data key of the registry's tests.
+var testKey = mustKey(1)
+
+func mustKey(b byte) *store.DataKey {
+	k, err := store.NewDataKey(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+var _ Sealer = (*store.DataKey)(nil)
+
+// assertSealed fails if the file at path holds the kubeconfig's server or token.
+func assertSealed(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{"token", "secret", "127.0.0.1", "apiVersion"} {
+		if bytes.Contains(b, []byte(clear)) {
+			t.Fatalf("%s holds %q in clear", path, clear)
+		}
+	}
+}
+
+// TestSealClear: a kubeconfig written in clear by a release before ADR 0007 is sealed
+// in place at start, with the stale temporary file of an interrupted join; the cluster
+// keeps working and a second run changes nothing.
+func TestSealClear(t *testing.T) {
+	dir := t.TempDir()
+	c1 := filepath.Join(dir, "clusters", "c1")
+	if err := os.MkdirAll(c1, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"kubeconfig": kubeconfig, "kubeconfig.tmp": kubeconfig, "cluster.json": `{"name":"c1"}`} {
+		if err := os.WriteFile(filepath.Join(c1, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewRegistry(dir, testKey)
+	if _, err := r.Config("c1"); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
+		t.Fatalf("Config of a kubeconfig in clear before SealClear: %v", err)
+	}
+	sealed, err := r.SealClear()
+	if err != nil || len(sealed) != 1 || sealed[0] != "c1" {
+		t.Fatalf("SealClear = %v, %v", sealed, err)
+	}
+	assertSealed(t, filepath.Join(c1, "kubeconfig"))
+	if _, err := os.Stat(filepath.Join(c1, "kubeconfig.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("kubeconfig.tmp left in clear: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(c1, "kubeconfig")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("sealed kubeconfig: %v, %v", info, err)
+	}
+	cfg, err := r.Config("c1")
+	if err != nil || cfg.BearerToken != "secret" {
+		t.Fatalf("Config after SealClear: %+v, %v", cfg, err)
+	}
+	if !r.Holds(Entry{Name: "c1"}, []byte(kubeconfig)) {
+		t.Error("Holds: false after SealClear")
+	}
+	if sealed, err := r.SealClear(); err != nil || len(sealed) != 0 {
+		t.Fatalf("second SealClear = %v, %v", sealed, err)
+	}
+}
+
+// TestKubeconfigOtherKeyOrPlace: a kubeconfig sealed under another site's key, or
+// copied into another cluster's directory, does not open, and SealClear leaves it.
+func TestKubeconfigOtherKeyOrPlace(t *testing.T) {
+	dir := t.TempDir()
+	r := NewRegistry(dir, testKey)
+	for _, name := range []string{"c1", "c2"} {
+		if err := r.Join(Entry{Name: name}, []byte(kubeconfig)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "clusters", "c1", "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clusters", "c2", "kubeconfig"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Config("c2"); !errors.Is(err, store.ErrOpen) {
+		t.Fatalf("c1's kubeconfig in c2's directory: %v, want store.ErrOpen", err)
+	}
+	other := NewRegistry(dir, mustKey(2))
+	if _, err := other.Config("c1"); !errors.Is(err, store.ErrOpen) {
+		t.Fatalf("another key: %v, want store.ErrOpen", err)
+	}
+	if sealed, err := other.SealClear(); err != nil || len(sealed) != 0 {
+		t.Fatalf("SealClear under another key = %v, %v: it must not seal sealed files again", sealed, err)
+	}
+	if _, err := r.Config("c1"); err != nil {
+		t.Fatal(err)
+	}
+}

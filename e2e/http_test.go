@@ -26,12 +26,13 @@ import (
 )
 
 // getJSON fetches url into out and returns the status code.
-func getJSON(ctx context.Context, url string, out any) (int, error) {
+// hc proves an identity (Fed.HTTP); plain http.DefaultClient is anonymous.
+func getJSON(ctx context.Context, hc *http.Client, url string, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -45,12 +46,12 @@ func getJSON(ctx context.Context, url string, out any) (int, error) {
 }
 
 // streamViews reads a site's /v1/stream and sends each view it gets.
-func streamViews(ctx context.Context, t *testing.T, url string) <-chan site.View {
+func streamViews(ctx context.Context, t *testing.T, hc *http.Client, url string) <-chan site.View {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/stream", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,10 @@ func TestHTTPView(t *testing.T) {
 	}
 	for i := range 3 {
 		var r site.Readiness
-		if err := poll(ctx, func() bool { code, err := getJSON(ctx, f.URL(i)+"/readyz", &r); return err == nil && code == 200 }); err != nil {
+		if err := poll(ctx, func() bool {
+			code, err := getJSON(ctx, f.HTTP(), f.URL(i)+"/readyz", &r)
+			return err == nil && code == 200
+		}); err != nil {
 			t.Fatalf("site %d never ready: %+v", i, r)
 		}
 	}
@@ -107,7 +111,7 @@ func TestHTTPView(t *testing.T) {
 		t.Fatalf("POST /v1/write over HTTP answered %s: the HTTP server must not sign", resp.Status)
 	}
 
-	views := streamViews(ctx, t, f.URL(1))
+	views := streamViews(ctx, t, f.HTTP(), f.URL(1))
 	first := <-views
 	if first.Site != f.Names[1] || len(first.Sites) != 3 {
 		t.Fatalf("first streamed view: site %q with %d sites", first.Site, len(first.Sites))
@@ -149,7 +153,7 @@ func TestHTTPView(t *testing.T) {
 		}
 	}
 	var v0 site.View
-	if _, err := getJSON(ctx, f.URL(0)+"/v1/view", &v0); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view", &v0); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range v0.Workloads {
@@ -163,7 +167,7 @@ func TestHTTPView(t *testing.T) {
 		}
 	}
 	var evs []site.Event
-	if _, err := getJSON(ctx, f.URL(1)+"/v1/events", &evs); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(1)+"/v1/events", &evs); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(evs, func(e site.Event) bool { return e.Kind == "change" && strings.Contains(e.Message, "web/ledger") }) {

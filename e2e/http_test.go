@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -261,5 +262,47 @@ func TestHTTPTLS(t *testing.T) {
 	if resp, err := http.Get(f.URL(0) + "/healthz"); err == nil && resp.StatusCode == 200 {
 		resp.Body.Close()
 		t.Fatal("plain HTTP answered on a TLS server")
+	}
+
+	// Identity over TLS: a client certificate self-signed by a charter key is that
+	// identity; one of a key outside the charter, or none, is not.
+	ctx := deadline(t, 30*time.Second)
+	admin, err := site.LoadKeyFile(f.KeyFile("admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := site.NewHTTPClientAuth(base, site.HTTPAuth{Key: admin.PrivateKey(), Certificate: true, CA: certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := cc.Whoami(ctx); err != nil || id.Role != site.RoleAdmin || id.Via != "certificate" {
+		t.Errorf("whoami with the admin's client certificate: %+v %v", id, err)
+	}
+	if v, err := cc.View(ctx); err != nil || len(v.Sites) != 1 {
+		t.Errorf("view with the admin's client certificate: %v", err)
+	}
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	sc, err := site.NewHTTPClientAuth(base, site.HTTPAuth{Key: stranger, Certificate: true, CA: certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.View(ctx); err == nil || !strings.Contains(err.Error(), "client certificate key") || !strings.Contains(err.Error(), "has no role in the charter") {
+		t.Errorf("view with a stranger's client certificate: %v", err)
+	}
+	anon, _ := site.NewHTTPClientAuth(base, site.HTTPAuth{CA: certPEM})
+	if _, err := anon.View(ctx); err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Errorf("view without credentials over TLS: %v", err)
+	}
+	// The CLI, from a context with the site's certificate as ca: tokens, then a
+	// client certificate.
+	conf := filepath.Join(dir, "atoll.config")
+	ctxFile := fmt.Sprintf("current-context: tls\ncontexts:\n- name: tls\n  server: %s\n  ca: http.crt\n  key: admin.key\n- name: cert\n  server: %s\n  ca: http.crt\n  key: admin.key\n  client-cert: true\n", base, base)
+	if err := os.WriteFile(conf, []byte(ctxFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tls", "cert"} {
+		if out, errOut, err := cliRun(ctx, "get", "sites", "--atollconfig", conf, "--context", name); err != nil || !strings.Contains(out, f.Names[0]) {
+			t.Errorf("atoll get sites, context %s: %v %s\n%s", name, err, errOut, out)
+		}
 	}
 }

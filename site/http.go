@@ -37,8 +37,9 @@ func (s *Site) routeRead(mux *http.ServeMux, g guard, submit http.HandlerFunc) {
 }
 
 // serveHTTP starts the HTTP server at cfg.HTTP, if set: the read API, the dashboard and
-// the metrics, over TLS if a certificate is configured. Nothing it serves signs. Its
-// callers are anyone who can reach it, so HTTPLimits bounds what they may hold.
+// the metrics, over TLS if a certificate is configured. Nothing it serves signs. Every
+// route but health and the dashboard's files needs a charter identity (authn.go, authz.go),
+// and HTTPLimits bounds what callers may hold.
 func (s *Site) serveHTTP() (io.Closer, error) {
 	if s.cfg.HTTP == "" {
 		return io.NopCloser(nil), nil

@@ -39,6 +39,8 @@ const (
 	Skew = time.Minute
 	// MaxLen bounds a token's length, checked before anything is decoded.
 	MaxLen = 1024
+
+	maxUnix = 1 << 40 // the latest iat or exp accepted, in Unix seconds
 )
 
 // Claims is what a token says.
@@ -134,8 +136,13 @@ func Parse(tok string) (Claims, ed25519.PublicKey, error) {
 // issued in the future nor has expired (each with Skew), and its audience is one of
 // audiences.
 func Check(c Claims, now time.Time, audiences ...string) error {
-	if c.Expiry <= c.IssuedAt || time.Duration(c.Expiry-c.IssuedAt)*time.Second > MaxTTL {
-		return fmt.Errorf("%w: %v, at most %v", ErrTTL, time.Duration(c.Expiry-c.IssuedAt)*time.Second, MaxTTL)
+	// Bounded first, so that no difference below overflows: 0 to 2^40 s is 1970 to
+	// the year 36812.
+	if c.IssuedAt < 0 || c.Expiry < 0 || c.IssuedAt > maxUnix || c.Expiry > maxUnix {
+		return fmt.Errorf("%w: iat %d, exp %d: want Unix seconds from 0 to %d", ErrMalformed, c.IssuedAt, c.Expiry, int64(maxUnix))
+	}
+	if life := c.Expiry - c.IssuedAt; life <= 0 || life > int64(MaxTTL/time.Second) {
+		return fmt.Errorf("%w: %ds from issue to expiry, want more than 0 and at most %v", ErrTTL, life, MaxTTL)
 	}
 	if time.Unix(c.IssuedAt, 0).After(now.Add(Skew)) {
 		return fmt.Errorf("%w: issued at %s", ErrNotYet, time.Unix(c.IssuedAt, 0).UTC().Format(time.RFC3339))

@@ -45,6 +45,9 @@ func TestVerify(t *testing.T) {
 		{"future", mint("acme", now.Add(time.Hour), now.Add(2*time.Hour)), []string{"acme"}, ErrNotYet},
 		{"too long", mint("acme", now, now.Add(25*time.Hour)), []string{"acme"}, ErrTTL},
 		{"forged", forged, []string{"acme"}, ErrSignature},
+		{"eternal through overflow", mintRaw(t, priv, Claims{Audience: "acme", IssuedAt: -9e18, Expiry: 9e18, ID: "1"}), []string{"acme"}, ErrMalformed},
+		{"far future", mintRaw(t, priv, Claims{Audience: "acme", IssuedAt: now.Unix(), Expiry: 1 << 62, ID: "1"}), []string{"acme"}, ErrMalformed},
+		{"negative", mintRaw(t, priv, Claims{Audience: "acme", IssuedAt: -7200, Expiry: -3600, ID: "1"}), []string{"acme"}, ErrMalformed},
 		{"empty", "", []string{"acme"}, ErrMalformed},
 		{"jwt", "eyJhbGciOiJIUzI1NiJ9.e30.abc", []string{"acme"}, ErrMalformed},
 		{"two parts", "atl1.e30", []string{"acme"}, ErrMalformed},
@@ -98,4 +101,33 @@ func TestPure(t *testing.T) {
 			}
 		}
 	}
+}
+
+func mintRaw(t *testing.T, priv ed25519.PrivateKey, c Claims) string {
+	t.Helper()
+	tok, err := Mint(priv, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// FuzzParse: no input makes Parse panic, and whatever it accepts verifies under the key
+// it names and survives Check without panicking.
+func FuzzParse(f *testing.F) {
+	priv := key(0)
+	good, _ := Mint(priv, Claims{Audience: "acme", IssuedAt: 1_800_000_000, Expiry: 1_800_003_600, ID: "1"})
+	for _, s := range []string{good, "", "atl1.", "atl1..", "atl1.e30.", good + ".", strings.Replace(good, "atl1", "atl2", 1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, k, err := Parse(tok)
+		if err != nil {
+			return
+		}
+		if len(k) != ed25519.PublicKeySize || c.Audience == "" {
+			t.Fatalf("accepted %q: claims %+v, key %x", tok, c, k)
+		}
+		_ = Check(c, time.Unix(1_800_000_100, 0), "acme")
+	})
 }

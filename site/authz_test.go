@@ -1,6 +1,7 @@
 package site
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -146,5 +147,26 @@ func TestCharterFor(t *testing.T) {
 	}
 	if len(charterFor(Identity{Role: RoleObserver}, obj)) != len(obj) {
 		t.Error("observer does not see the whole charter")
+	}
+}
+
+// TestFrameEncodedPerScope: a frame encodes each scope once, and the unscoped bytes are
+// the frame's own.
+func TestFrameEncodedPerScope(t *testing.T) {
+	v := View{Site: "s00", Workloads: []WorkloadView{{Namespace: "shop", Name: "web"}, {Namespace: "bank", Name: "ledger"}}}
+	f := &viewFrame{json: []byte("all\n"), view: v}
+	if got := f.encoded(nil); string(got) != "all\n" {
+		t.Fatalf("unscoped: %q", got)
+	}
+	a := f.encoded([]string{"shop"})
+	var got View
+	if err := json.Unmarshal(a, &got); err != nil || got.Scope != "shop" || len(got.Workloads) != 1 || got.Workloads[0].Name != "web" {
+		t.Fatalf("scoped: %s (%v)", a, err)
+	}
+	if b := f.encoded([]string{"shop"}); &a[0] != &b[0] {
+		t.Error("the same scope was encoded twice")
+	}
+	if len(f.view.Workloads) != 2 {
+		t.Error("filtering changed the frame's view")
 	}
 }

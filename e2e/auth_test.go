@@ -235,4 +235,26 @@ func TestHTTPIdentity(t *testing.T) {
 	if resp, err := anon.Do(req); err != nil || json.NewDecoder(resp.Body).Decode(&who) != nil || who.Name != "watch" || who.Role != site.RoleObserver {
 		t.Errorf("whoami with atoll token's token: %+v %v", who, err)
 	}
+
+	// A flood of well-signed tokens of a stranger: the site checks a bounded number,
+	// answers the rest 429 unchecked, and a token it verified before keeps working.
+	codes := map[int]int{}
+	for range 300 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/view", nil)
+		req.Header.Set("Authorization", "Bearer "+mint(stranger, "e2e", time.Now()))
+		resp, err := anon.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	t.Logf("300 strangers' tokens: answers %v", codes)
+	if codes[401] > 100 || codes[429] < 200 {
+		t.Errorf("300 strangers' tokens: answers %v, want at most 100 checked (401), the rest 429", codes)
+	}
+	if code, body, _ := call(ctx, t, f.HTTP(), http.MethodGet, url+"/v1/whoami"); code != 200 {
+		t.Errorf("the admin's verified token during the flood: %d %s", code, body)
+	}
 }

@@ -200,7 +200,7 @@ func TestAdmissionEdge(t *testing.T) {
 			t.Errorf("no admission event for %s", a.key)
 		}
 	}
-	m, err := scrapeMetrics(ctx, f.URL(0))
+	m, err := scrapeMetrics(ctx, f.HTTP(), f.URL(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func joinAtoll(ctx context.Context, f *Fed, i int, name string, c testenv.Cluste
 func waitPasses(t *testing.T, ctx context.Context, f *Fed, i, n int) {
 	t.Helper()
 	count := func() float64 {
-		m, err := scrapeMetrics(ctx, f.URL(i))
+		m, err := scrapeMetrics(ctx, f.HTTP(), f.URL(i))
 		if err != nil {
 			return -1
 		}
@@ -254,7 +254,7 @@ func waitPasses(t *testing.T, ctx context.Context, f *Fed, i, n int) {
 // events reads site i's recent events.
 func events(ctx context.Context, f *Fed, i int) ([]site.Event, error) {
 	var evs []site.Event
-	if _, err := getJSON(ctx, f.URL(i)+"/v1/events", &evs); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(i)+"/v1/events", &evs); err != nil {
 		return nil, fmt.Errorf("events of %s: %w", f.Names[i], err)
 	}
 	return evs, nil

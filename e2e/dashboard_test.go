@@ -192,7 +192,7 @@ func (p pageSnapshot) matches(v site.View) string {
 
 // pageAgrees waits until the page at the tab shows what GET /v1/view of url answers, and
 // returns both.
-func pageAgrees(ctx context.Context, t *testing.T, tab context.Context, url string) (pageSnapshot, site.View) {
+func pageAgrees(ctx context.Context, t *testing.T, tab context.Context, hc *http.Client, url string) (pageSnapshot, site.View) {
 	t.Helper()
 	var (
 		p    pageSnapshot
@@ -200,7 +200,7 @@ func pageAgrees(ctx context.Context, t *testing.T, tab context.Context, url stri
 		last string
 	)
 	err := poll(ctx, func() bool {
-		if _, err := getJSON(ctx, url+"/v1/view", &v); err != nil {
+		if _, err := getJSON(ctx, hc, url+"/v1/view", &v); err != nil {
 			last = err.Error()
 			return false
 		}
@@ -287,7 +287,7 @@ func TestDashboard(t *testing.T) {
 	for _, i := range []int{0, 1} {
 		var v site.View
 		if err := poll(ctx, func() bool {
-			_, err := getJSON(ctx, f.URL(i)+"/v1/view", &v)
+			_, err := getJSON(ctx, f.HTTP(), f.URL(i)+"/v1/view", &v)
 			return err == nil && len(v.Workloads) == 2
 		}); err != nil {
 			t.Fatalf("%s never had both workloads: %+v", f.Names[i], v.Workloads)
@@ -295,20 +295,24 @@ func TestDashboard(t *testing.T) {
 	}
 
 	// s00 is in the EU: it holds web/ledger's body.
-	if err := within(tab, 20*time.Second, chromedp.Navigate(f.URL(0)+"/")); err != nil {
+	tok, err := f.Token("admin", time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p0, _ := pageAgrees(ctx, t, tab, f.URL(0))
+	if err := signIn(tab, f.URL(0), tok); err != nil {
+		t.Fatal(err)
+	}
+	p0, _ := pageAgrees(ctx, t, tab, f.HTTP(), f.URL(0))
 	if i := slices.IndexFunc(p0.Residency, func(r pageResident) bool { return r.Name == "web/ledger" }); i < 0 || p0.Residency[i].Redacted || p0.Residency[i].Bound != "EU" {
 		t.Errorf("s00's dashboard, residency: %+v, want web/ledger bound to EU and held", p0.Residency)
 	}
 
 	// s01 is in the US: it holds the signed header only.
 	start := time.Now()
-	if err := within(tab, 20*time.Second, chromedp.Navigate(f.URL(1)+"/")); err != nil {
+	if err := signIn(tab, f.URL(1), tok); err != nil {
 		t.Fatal(err)
 	}
-	p1, v1 := pageAgrees(ctx, t, tab, f.URL(1))
+	p1, v1 := pageAgrees(ctx, t, tab, f.HTTP(), f.URL(1))
 	t.Logf("s01's dashboard shows its view %v after navigating", time.Since(start).Round(time.Millisecond))
 	want := []string{f.Names[0] + ":EU", f.Names[1] + ":US", f.Names[2] + ":APAC"}
 	var got []string
@@ -354,11 +358,95 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("s01's dashboard never showed %s down: %v", f.Names[2], err)
 	}
 	t.Logf("%s down on s01's dashboard %v after SIGTERM", f.Names[2], time.Since(start).Round(time.Millisecond))
-	p1, _ = pageAgrees(ctx, t, tab, f.URL(1))
+	p1, _ = pageAgrees(ctx, t, tab, f.HTTP(), f.URL(1))
 	if len(p1.Workloads) != 3 {
 		t.Errorf("s01's dashboard, workloads: %+v", p1.Workloads)
 	}
 	screenshots(t, tab, "dashboard")
+}
+
+// signIn opens the dashboard at url and, if it asks, signs in with tok through its form;
+// it returns once the page shows a view.
+func signIn(tab context.Context, url, tok string) error {
+	if err := within(tab, 20*time.Second, chromedp.Navigate(url+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.auth === 'in' || document.body.dataset.auth === 'out'`)); err != nil {
+		return fmt.Errorf("dashboard at %s: %w", url, err)
+	}
+	out, err := run(tab, chromedp.Evaluate[bool](`document.body.dataset.auth === 'out' && !document.getElementById('login').hidden`))
+	if err != nil {
+		return err
+	}
+	if out {
+		fill := fmt.Sprintf(`document.getElementById('token').value = %q; document.getElementById('login-button').click()`, tok)
+		if err := within(tab, 10*time.Second, chromedp.Evaluate[chromedp.Void](fill)); err != nil {
+			return err
+		}
+	}
+	if err := within(tab, 20*time.Second, chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === 'true'`)); err != nil {
+		msg, _ := run(tab, chromedp.Evaluate[string](`document.getElementById('login-error').textContent`))
+		return fmt.Errorf("dashboard at %s never showed a view after signing in (%q): %w", url, msg, err)
+	}
+	return nil
+}
+
+// TestDashboardSignIn: the dashboard asks an anonymous visitor to sign in and shows no
+// data; an operator of shop then sees shop's workload and not bank's, is told its
+// scope, and signing out clears the page.
+func TestDashboardSignIn(t *testing.T) {
+	tab := browser(t)
+	f := start(t, Options{Sites: 1, HTTP: true, Operators: []OperatorSpec{{"shop", []string{"shop"}}, {"bank", []string{"bank"}}}})
+	ctx := deadline(t, 2*time.Minute)
+	for _, ns := range []string{"shop", "bank"} {
+		op, err := newOperatorAs(f, f.Operators[ns])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := op.writeWorkload(ctx, 0, ns, "app", 1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := within(tab, 20*time.Second, chromedp.Navigate(f.URL(0)+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.auth === 'out'`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login"]`))); err != nil {
+		t.Fatalf("an anonymous visitor is not asked to sign in: %v", err)
+	}
+	// A bad token is refused with the site's reason.
+	if err := within(tab, 10*time.Second, chromedp.Evaluate[chromedp.Void](`document.getElementById('token').value = 'atl1.x.y'; document.getElementById('login-button').click()`),
+		chromedp.Poll[chromedp.Void](`document.getElementById('login-error').textContent.includes('malformed token')`)); err != nil {
+		t.Errorf("a malformed token is not refused with its reason: %v", err)
+	}
+	tok, err := f.Token("shop", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signIn(tab, f.URL(0), tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(tab, 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#workloads [data-workload="shop/app"]`))); err != nil {
+		t.Fatalf("shop/app never shown to shop: %v", err)
+	}
+	dom, err := run(tab, chromedp.Evaluate[map[string]any](`({
+		bank: document.body.innerHTML.includes('bank/app'),
+		who: document.querySelector('[data-testid="who-text"]').textContent,
+		scope: document.querySelector('[data-testid="scope"]').textContent,
+		cookie: document.cookie,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom["bank"] != false || !strings.Contains(dom["who"].(string), "shop") || !strings.Contains(dom["scope"].(string), "shop") || dom["cookie"] != "" {
+		t.Errorf("shop's dashboard: %v; want no bank/app, shop named, and the cookie out of the script's reach", dom)
+	}
+	screenshots(t, tab, "dashboard-operator")
+	if err := within(tab, 10*time.Second, chromedp.Evaluate[chromedp.Void](`document.getElementById('logout').click()`),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.auth === 'out' && !document.body.innerHTML.includes('shop/app')`)); err != nil {
+		t.Errorf("signing out left the page as it was: %v", err)
+	}
+	// Signed out for the server too: a reload asks again.
+	if err := within(tab, 20*time.Second, chromedp.Navigate(f.URL(0)+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.auth === 'out'`)); err != nil {
+		t.Errorf("after signing out, a reload is signed in: %v", err)
+	}
 }
 
 // TestDashboardFixture renders a canned view with every kind of detail (clusters and

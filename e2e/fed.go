@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -95,6 +96,7 @@ type Fed struct {
 	exits     []chan error
 	observers []*observerProc
 	acked     map[string]int // acknowledged change ids (hex) and the site that acknowledged
+	http      *http.Client   // the admin's, made by HTTP
 }
 
 // Start writes a federation's files and starts its first Sites-Late sites.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -26,12 +27,13 @@ import (
 )
 
 // getJSON fetches url into out and returns the status code.
-func getJSON(ctx context.Context, url string, out any) (int, error) {
+// hc proves an identity (Fed.HTTP); plain http.DefaultClient is anonymous.
+func getJSON(ctx context.Context, hc *http.Client, url string, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -45,12 +47,12 @@ func getJSON(ctx context.Context, url string, out any) (int, error) {
 }
 
 // streamViews reads a site's /v1/stream and sends each view it gets.
-func streamViews(ctx context.Context, t *testing.T, url string) <-chan site.View {
+func streamViews(ctx context.Context, t *testing.T, hc *http.Client, url string) <-chan site.View {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/stream", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,10 @@ func TestHTTPView(t *testing.T) {
 	}
 	for i := range 3 {
 		var r site.Readiness
-		if err := poll(ctx, func() bool { code, err := getJSON(ctx, f.URL(i)+"/readyz", &r); return err == nil && code == 200 }); err != nil {
+		if err := poll(ctx, func() bool {
+			code, err := getJSON(ctx, f.HTTP(), f.URL(i)+"/readyz", &r)
+			return err == nil && code == 200
+		}); err != nil {
 			t.Fatalf("site %d never ready: %+v", i, r)
 		}
 	}
@@ -107,7 +112,7 @@ func TestHTTPView(t *testing.T) {
 		t.Fatalf("POST /v1/write over HTTP answered %s: the HTTP server must not sign", resp.Status)
 	}
 
-	views := streamViews(ctx, t, f.URL(1))
+	views := streamViews(ctx, t, f.HTTP(), f.URL(1))
 	first := <-views
 	if first.Site != f.Names[1] || len(first.Sites) != 3 {
 		t.Fatalf("first streamed view: site %q with %d sites", first.Site, len(first.Sites))
@@ -149,7 +154,7 @@ func TestHTTPView(t *testing.T) {
 		}
 	}
 	var v0 site.View
-	if _, err := getJSON(ctx, f.URL(0)+"/v1/view", &v0); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view", &v0); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range v0.Workloads {
@@ -163,7 +168,7 @@ func TestHTTPView(t *testing.T) {
 		}
 	}
 	var evs []site.Event
-	if _, err := getJSON(ctx, f.URL(1)+"/v1/events", &evs); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(1)+"/v1/events", &evs); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(evs, func(e site.Event) bool { return e.Kind == "change" && strings.Contains(e.Message, "web/ledger") }) {
@@ -257,5 +262,47 @@ func TestHTTPTLS(t *testing.T) {
 	if resp, err := http.Get(f.URL(0) + "/healthz"); err == nil && resp.StatusCode == 200 {
 		resp.Body.Close()
 		t.Fatal("plain HTTP answered on a TLS server")
+	}
+
+	// Identity over TLS: a client certificate self-signed by a charter key is that
+	// identity; one of a key outside the charter, or none, is not.
+	ctx := deadline(t, 30*time.Second)
+	admin, err := site.LoadKeyFile(f.KeyFile("admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := site.NewHTTPClientAuth(base, site.HTTPAuth{Key: admin.PrivateKey(), Certificate: true, CA: certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := cc.Whoami(ctx); err != nil || id.Role != site.RoleAdmin || id.Via != "certificate" {
+		t.Errorf("whoami with the admin's client certificate: %+v %v", id, err)
+	}
+	if v, err := cc.View(ctx); err != nil || len(v.Sites) != 1 {
+		t.Errorf("view with the admin's client certificate: %v", err)
+	}
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	sc, err := site.NewHTTPClientAuth(base, site.HTTPAuth{Key: stranger, Certificate: true, CA: certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.View(ctx); err == nil || !strings.Contains(err.Error(), "client certificate key") || !strings.Contains(err.Error(), "has no role in the charter") {
+		t.Errorf("view with a stranger's client certificate: %v", err)
+	}
+	anon, _ := site.NewHTTPClientAuth(base, site.HTTPAuth{CA: certPEM})
+	if _, err := anon.View(ctx); err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Errorf("view without credentials over TLS: %v", err)
+	}
+	// The CLI, from a context with the site's certificate as ca: tokens, then a
+	// client certificate.
+	conf := filepath.Join(dir, "atoll.config")
+	ctxFile := fmt.Sprintf("current-context: tls\ncontexts:\n- name: tls\n  server: %s\n  ca: http.crt\n  key: admin.key\n- name: cert\n  server: %s\n  ca: http.crt\n  key: admin.key\n  client-cert: true\n", base, base)
+	if err := os.WriteFile(conf, []byte(ctxFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tls", "cert"} {
+		if out, errOut, err := cliRun(ctx, "get", "sites", "--atollconfig", conf, "--context", name); err != nil || !strings.Contains(out, f.Names[0]) {
+			t.Errorf("atoll get sites, context %s: %v %s\n%s", name, err, errOut, out)
+		}
 	}
 }

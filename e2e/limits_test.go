@@ -98,11 +98,11 @@ func raiseFDLimit(t *testing.T) uint64 {
 }
 
 // answers reports whether GET url answers 200 within d.
-func answers(url string, d time.Duration) error {
+func answers(hc *http.Client, url string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -118,8 +118,10 @@ func answers(url string, d time.Duration) error {
 
 // stallBodies opens n connections to addr that each declare an 8 MiB change, send 7 MiB
 // of it (as much as the site takes within 10s) and then stall. It returns once every
-// connection has sent what it could; close the returned channel to hang up.
-func stallBodies(t *testing.T, addr string, n int) (sent *atomic.Int64, hangUp func()) {
+// connection has sent what it could; close the returned channel to hang up. tok is the
+// bearer token the connections send: a submission's body is read only once its caller
+// is known, so an anonymous one is refused before it.
+func stallBodies(t *testing.T, addr, tok string, n int) (sent *atomic.Int64, hangUp func()) {
 	t.Helper()
 	chunk := make([]byte, 64<<10)
 	sent = new(atomic.Int64)
@@ -138,7 +140,7 @@ func stallBodies(t *testing.T, addr string, n int) (sent *atomic.Int64, hangUp f
 			conns = append(conns, c)
 			mu.Unlock()
 			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := fmt.Fprintf(c, "POST /v1/changes HTTP/1.1\r\nHost: atoll\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", 8<<20); err != nil {
+			if _, err := fmt.Fprintf(c, "POST /v1/changes HTTP/1.1\r\nHost: atoll\r\nAuthorization: Bearer %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", tok, 8<<20); err != nil {
 				return
 			}
 			for range (7 << 20) / len(chunk) {
@@ -166,12 +168,16 @@ func stallBodies(t *testing.T, addr string, n int) (sent *atomic.Int64, hangUp f
 func TestHTTPStalledBodies(t *testing.T) {
 	f := start(t, Options{Sites: 1, HTTP: true})
 	ctx := deadline(t, 60*time.Second)
-	if err := poll(ctx, func() bool { return answers(f.URL(0)+"/healthz", time.Second) == nil }); err != nil {
+	if err := poll(ctx, func() bool { return answers(f.HTTP(), f.URL(0)+"/healthz", time.Second) == nil }); err != nil {
 		t.Fatal(err)
 	}
 	raiseFDLimit(t)
 	pid := f.Pid(0)
 	addr := strings.TrimPrefix(f.URL(0), "http://")
+	tok, err := f.Token("operator", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := rssKiB(t, pid)
 	stop := make(chan struct{})
 	peak := peakRSS(t, pid, stop)
@@ -183,11 +189,11 @@ func TestHTTPStalledBodies(t *testing.T) {
 	}()
 	total := 0
 	for _, n := range []int{40, 210} {
-		sent, hangUp := stallBodies(t, addr, n)
+		sent, hangUp := stallBodies(t, addr, tok, n)
 		hangUps = append(hangUps, hangUp)
 		total += n
 		for _, path := range []string{"/healthz", "/v1/view"} {
-			if err := answers(f.URL(0)+path, 5*time.Second); err != nil {
+			if err := answers(f.HTTP(), f.URL(0)+path, 5*time.Second); err != nil {
 				t.Errorf("with %d stalled bodies: %v", total, err)
 			}
 		}
@@ -233,7 +239,7 @@ func TestHTTPManyStreams(t *testing.T) {
 	start := time.Now()
 	loadWorkloads(ctx, t, f, workloads)
 	t.Logf("%d workloads written in %v", workloads, time.Since(start).Round(time.Millisecond))
-	resp, err := http.Get(f.URL(0) + "/v1/view")
+	resp, err := f.HTTP().Get(f.URL(0) + "/v1/view")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +255,11 @@ func TestHTTPManyStreams(t *testing.T) {
 	t.Logf("the view of %d workloads: %d KiB", workloads, len(body)>>10)
 
 	// Dashboards: each reads the stream and counts the views it gets.
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: 0}}
+	tr, err := f.Transport("admin", &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: tr}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var got, refused atomic.Int64
@@ -303,7 +313,7 @@ func TestHTTPManyStreams(t *testing.T) {
 	failed := 0
 	for range 200 {
 		t0 := time.Now()
-		if err := answers(f.URL(0)+"/v1/view", 5*time.Second); err != nil {
+		if err := answers(f.HTTP(), f.URL(0)+"/v1/view", 5*time.Second); err != nil {
 			failed++
 			lat = append(lat, 5*time.Second)
 		} else {
@@ -413,7 +423,7 @@ func TestPushStreamFlood(t *testing.T) {
 func TestStrangerFlood(t *testing.T) {
 	f := start(t, Options{Sites: 1, HTTP: true})
 	ctx := deadline(t, 60*time.Second)
-	if err := poll(ctx, func() bool { return answers(f.URL(0)+"/healthz", time.Second) == nil }); err != nil {
+	if err := poll(ctx, func() bool { return answers(f.HTTP(), f.URL(0)+"/healthz", time.Second) == nil }); err != nil {
 		t.Fatal(err)
 	}
 	var seed [32]byte
@@ -429,7 +439,7 @@ func TestStrangerFlood(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.Post(f.URL(0)+"/v1/changes", "application/octet-stream", bytes.NewReader(env.Encode()))
+		resp, err := f.HTTP().Post(f.URL(0)+"/v1/changes", "application/octet-stream", bytes.NewReader(env.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +447,7 @@ func TestStrangerFlood(t *testing.T) {
 		codes[resp.StatusCode]++
 	}
 	var st site.State
-	if _, err := getJSON(ctx, f.URL(0)+"/v1/state", &st); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/state", &st); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("1000 strangers' changes: answers %v; pending %d", codes, st.Pending)

@@ -15,12 +15,12 @@ import (
 )
 
 // scrapeMetrics fetches and parses a site's GET /metrics.
-func scrapeMetrics(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+func scrapeMetrics(ctx context.Context, hc *http.Client, url string) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func TestMetrics(t *testing.T) {
 
 	// inSync reports whether site i sees each listed peer in sync (want true) or out of it.
 	inSync := func(i int, want bool, peers ...int) (bool, string) {
-		fams, err := scrapeMetrics(ctx, f.URL(i))
+		fams, err := scrapeMetrics(ctx, f.HTTP(), f.URL(i))
 		if err != nil {
 			return false, err.Error()
 		}
@@ -107,7 +107,7 @@ func TestMetrics(t *testing.T) {
 	}
 
 	for i := range 3 {
-		fams, err := scrapeMetrics(ctx, f.URL(i))
+		fams, err := scrapeMetrics(ctx, f.HTTP(), f.URL(i))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,10 +45,10 @@ func TestObserve(t *testing.T) {
 	var v site.View
 	err = poll(ctx, func() bool {
 		var s0 site.View
-		if _, err := getJSON(ctx, f.URL(0)+"/v1/view", &s0); err != nil {
+		if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view", &s0); err != nil {
 			return false
 		}
-		code, err := getJSON(ctx, url+"/v1/view", &v)
+		code, err := getJSON(ctx, f.HTTP(), url+"/v1/view", &v)
 		return err == nil && code == 200 && v.Digest == s0.Digest && len(v.Workloads) == 2
 	})
 	if err != nil {
@@ -69,7 +69,7 @@ func TestObserve(t *testing.T) {
 		t.Errorf("observer sees %s not live", v.Sites[i].Name)
 	}
 	// Read-only: no POST /v1/changes, and the sites do not take it for a peer.
-	resp, err := http.Post(url+"/v1/changes", "application/octet-stream", strings.NewReader("x"))
+	resp, err := f.HTTP().Post(url+"/v1/changes", "application/octet-stream", strings.NewReader("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestObserve(t *testing.T) {
 	}
 	lost := func(ctx context.Context) bool {
 		var v site.View
-		_, err := getJSON(ctx, url+"/v1/view", &v)
+		_, err := getJSON(ctx, f.HTTP(), url+"/v1/view", &v)
 		return err == nil && slices.ContainsFunc(v.Sites, func(s site.SiteView) bool { return s.Name == f.Names[2] && !s.Live })
 	}
 	if err := poll(ctx, func() bool { return lost(ctx) }); err != nil {

@@ -92,7 +92,8 @@ func (s *Site) serveAPI() (io.Closer, error) {
 		return nil, fmt.Errorf("api socket: %w", err)
 	}
 	mux := http.NewServeMux()
-	s.routeRead(mux, s.handleSubmit)
+	s.routeRead(mux, trusted, s.handleSubmit)
+	mux.HandleFunc("GET /v1/whoami", trusted(resFederation, handleWhoami))
 	mux.HandleFunc("POST /v1/write", s.handleWrite)
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
 	mux.HandleFunc("GET /v1/backup", s.handleBackup) // a consistent copy of the data file (backup.go)

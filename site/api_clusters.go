@@ -74,18 +74,18 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 
 // routeObjects adds the read endpoints on clusters, placements, audit records, the tip
 // and raw objects.
-func (s *Site) routeObjects(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/clusters", func(w http.ResponseWriter, _ *http.Request) {
+func (s *Site) routeObjects(mux *http.ServeMux, g guard) {
+	mux.HandleFunc("GET /v1/clusters", g(resFederation, func(w http.ResponseWriter, _ *http.Request) {
 		list, err := s.members.List()
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, list)
-	})
-	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", s.handlePlacement)
-	mux.HandleFunc("GET /v1/audit", s.handleAudit)
-	mux.HandleFunc("GET /v1/tip", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", g(resPlacement, s.handlePlacement))
+	mux.HandleFunc("GET /v1/audit", g(resScoped, s.handleAudit))
+	mux.HandleFunc("GET /v1/tip", g(resFederation, func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
 		c := s.rep.Prepare(nil, nil)
 		s.mu.Unlock()
@@ -94,8 +94,8 @@ func (s *Site) routeObjects(mux *http.ServeMux) {
 			tip.Deps = append(tip.Deps, d.Hex())
 		}
 		writeJSON(w, http.StatusOK, tip)
-	})
-	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", g(resObject, func(w http.ResponseWriter, r *http.Request) {
 		kind, err := crdt.ParseKind(r.PathValue("kind"))
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, err)
@@ -108,6 +108,9 @@ func (s *Site) routeObjects(mux *http.ServeMux) {
 			writeErr(w, http.StatusNotFound, fmt.Errorf("no %s %q", kind, r.PathValue("key")))
 			return
 		}
+		if kind == crdt.KindCharter {
+			obj = charterFor(identityOf(r), obj)
+		}
 		writeJSON(w, http.StatusOK, servedObject(kind, obj))
-	})
+	}))
 }

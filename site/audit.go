@@ -171,5 +171,9 @@ func (s *Site) handleAudit(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(out, func(a, b AuditRecord) int {
 		return strings.Compare(a.Type+a.Workload+a.Change+a.Peer+a.Cluster, b.Type+b.Workload+b.Change+b.Peer+b.Cluster)
 	})
+	if sc := scopeOf(r); sc != nil {
+		out = scopeAudit(out, sc)
+		w.Header().Set(scopeHeader, scopeName(sc))
+	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -11,4 +11,10 @@
 //
 // A change is acknowledged (to the local API, or forwarded to peers) only after it is in
 // the data file. Goroutines: see docs/ARCHITECTURE.md.
+//
+// Two HTTP servers serve the API: the unix socket in the data dir (api.go), whose caller
+// is trusted, and the TCP server of `http:` (http.go), where every route but health and
+// the dashboard's files needs a charter identity. authn.go finds it (a bearer token of
+// site/token, the dashboard's cookie, a TLS client certificate), authz.go decides in one
+// pure function, and scope.go filters what an operator reads to its namespaces.
 package site

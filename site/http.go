@@ -20,23 +20,26 @@ import (
 
 // routeRead adds what both the local socket and the HTTP server serve: health, the read
 // API, and POST /v1/changes, which takes only changes signed elsewhere (submit reads it).
-func (s *Site) routeRead(mux *http.ServeMux, submit http.HandlerFunc) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.HandleFunc("GET /v1/state", s.handleState)
-	mux.HandleFunc("GET /v1/view", s.handleView)
-	mux.HandleFunc("GET /v1/events", s.handleEvents)
-	mux.HandleFunc("GET /v1/stream", s.handleStream)
+// g decides who may call each route (authz.go): trusted on the socket, the charter's
+// identities on the HTTP server.
+func (s *Site) routeRead(mux *http.ServeMux, g guard, submit http.HandlerFunc) {
+	mux.HandleFunc("GET /healthz", g(resPublic, func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }))
+	mux.HandleFunc("GET /readyz", g(resPublic, s.handleReady))
+	mux.HandleFunc("GET /v1/state", g(resState, s.handleState))
+	mux.HandleFunc("GET /v1/view", g(resScoped, s.handleView))
+	mux.HandleFunc("GET /v1/events", g(resScoped, s.handleEvents))
+	mux.HandleFunc("GET /v1/stream", g(resScoped, s.handleStream))
 	if !s.cfg.Observer {
-		mux.HandleFunc("POST /v1/changes", submit)
+		mux.HandleFunc("POST /v1/changes", g(resSubmit, submit))
 	}
-	mux.HandleFunc("GET /v1/changes/{id}", s.handleHas) // ?wait=10s holds the answer until the change arrives
-	s.routeObjects(mux)
+	mux.HandleFunc("GET /v1/changes/{id}", g(resFederation, s.handleHas)) // ?wait=10s holds the answer until the change arrives
+	s.routeObjects(mux, g)
 }
 
 // serveHTTP starts the HTTP server at cfg.HTTP, if set: the read API, the dashboard and
-// the metrics, over TLS if a certificate is configured. Nothing it serves signs. Its
-// callers are anyone who can reach it, so HTTPLimits bounds what they may hold.
+// the metrics, over TLS if a certificate is configured. Nothing it serves signs. Every
+// route but health and the dashboard's files needs a charter identity (authn.go, authz.go),
+// and HTTPLimits bounds what callers may hold.
 func (s *Site) serveHTTP() (io.Closer, error) {
 	if s.cfg.HTTP == "" {
 		return io.NopCloser(nil), nil
@@ -53,17 +56,24 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 			ln.Close()
 			return nil, fmt.Errorf("http: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+		// Client certificates are asked for, not required: a caller may prove its key
+		// with a token instead. crypto/tls checks the caller holds the certificate's
+		// key; authn maps the key to its charter identity.
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13,
+			ClientAuth: tls.RequestClientCert})
 	}
 	gate := newSubmitGate(lim)
 	mux := http.NewServeMux()
-	s.routeRead(mux, func(w http.ResponseWriter, r *http.Request) {
+	a := newAuthn(s.cfg.Name, s.charter, s.log.With("component", "http"))
+	// The guard runs first: a submission's body is read only once its caller is known.
+	s.routeRead(mux, a.guard, func(w http.ResponseWriter, r *http.Request) {
 		if b, ok := gate.read(w, r, crdt.MaxEnvelopeBytes); ok {
 			s.submit(w, b)
 		}
 	})
-	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.Handle("GET /", web.Handler()) // the dashboard
+	a.routeLogin(mux, a.guard)
+	mux.Handle("GET /metrics", a.guard(resMetrics, s.metrics.handler().ServeHTTP))
+	mux.Handle("GET /", web.Handler()) // the dashboard's static files: public, they hold no data
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout.D(),
@@ -93,7 +103,7 @@ func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.json)
+	_, _ = w.Write(f.encoded(scopeOf(r)))
 }
 
 // Readiness answers GET /readyz.
@@ -138,6 +148,10 @@ func (s *Site) handleEvents(w http.ResponseWriter, r *http.Request) {
 		after = n
 	}
 	evs, _ := s.events.recent(after)
+	if sc := scopeOf(r); sc != nil {
+		evs = scopeEvents(evs, sc)
+		w.Header().Set(scopeHeader, scopeName(sc))
+	}
 	writeJSON(w, http.StatusOK, evs)
 }
 
@@ -171,7 +185,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	if !write() {
 		return
 	}
-	ctx := r.Context()
+	ctx, scope := r.Context(), scopeOf(r)
 	sub := s.views.subscribe()
 	defer s.views.unsubscribe(sub)
 	f, err := s.views.get(ctx)
@@ -184,7 +198,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		if f != nil && f.seq != sent {
 			sent = f.seq
-			if !write(eventView, bytes.TrimSuffix(f.json, []byte("\n")), eventEnd) {
+			if !write(eventView, bytes.TrimSuffix(f.encoded(scope), []byte("\n")), eventEnd) {
 				return
 			}
 		}

@@ -15,8 +15,10 @@ import (
 )
 
 // HTTPLimits bounds what callers of the HTTP server may hold: time, connections, streams
-// and submissions. Callers are not identified yet, so every bound is on size and time, over
-// all callers together. A zero field means its default (httpDefaults).
+// and submissions. Every bound is on size and time, over all callers together: per
+// identity budgets do not exist yet (authn.go identifies callers; submissions are
+// admitted only from identities that may write). A zero field means its default
+// (httpDefaults).
 type HTTPLimits struct {
 	// ReadHeaderTimeout bounds the request line and headers (default 5s).
 	ReadHeaderTimeout Duration `json:"readHeaderTimeout,omitempty"`

@@ -213,7 +213,7 @@ func (s *Site) checkCharter() error {
 // (or before Run).
 func (s *Site) refreshCharter() {
 	ch := s.rep.Charter()
-	cs := charterSites{byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}, observers: map[crdt.PubKey]string{}}
+	cs := charterSites{charter: ch, byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}, observers: map[crdt.PubKey]string{}}
 	for k, info := range ch.Sites {
 		cs.byKey[k], cs.byName[info.Name] = info.Name, k
 	}
@@ -222,6 +222,9 @@ func (s *Site) refreshCharter() {
 	}
 	s.sites.Store(&cs)
 }
+
+// charter returns the current charter without taking mu: the one refreshCharter published.
+func (s *Site) charter() *crdt.Charter { return s.sites.Load().charter }
 
 // refreshMeta recomputes the advertised metadata. Called with mu held (or before Run).
 func (s *Site) refreshMeta() {
@@ -553,6 +556,7 @@ func (p charterPeers) Lookup(key ed25519.PublicKey) (string, bool) {
 // charterSites indexes the charter's sites both ways, and its observers by key (under
 // their node names, see observerNode).
 type charterSites struct {
+	charter   *crdt.Charter // the whole charter, read-only: the HTTP server's identities
 	byKey     map[crdt.PubKey]string
 	byName    map[string]crdt.PubKey
 	observers map[crdt.PubKey]string

@@ -28,6 +28,9 @@ type View struct {
 	Clusters   []ClusterView  `json:"clusters"`
 	Workloads  []WorkloadView `json:"workloads"`
 	Events     []Event        `json:"events"`
+	// Scope names the namespaces an operator's view was filtered to, comma-separated
+	// ("-": none); empty when nothing was left out.
+	Scope string `json:"scope,omitempty"`
 }
 
 // SiteView is one site of the charter.

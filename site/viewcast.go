@@ -26,6 +26,34 @@ type viewFrame struct {
 	at      time.Time       // when it was computed
 	arrived <-chan struct{} // the site's arrived channel then: closed once changes were stored since
 	events  <-chan struct{} // the event log's channel then: closed once an event happened since
+	view    View            // what json encodes; read-only
+
+	mu     sync.Mutex
+	scoped map[string][]byte // encodings of view filtered to a scope, by scopeName
+}
+
+// encoded returns the frame's bytes as an identity of scope sees them (scopeView),
+// encoded once per distinct scope: there are at most as many as operators.
+func (f *viewFrame) encoded(scope []string) []byte {
+	if scope == nil {
+		return f.json
+	}
+	name := scopeName(scope)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.scoped[name]; ok {
+		return b
+	}
+	b, err := json.Marshal(scopeView(f.view, scope))
+	if err != nil {
+		panic("site: a view that encoded once does not encode filtered: " + err.Error())
+	}
+	b = append(b, '\n')
+	if f.scoped == nil {
+		f.scoped = map[string][]byte{}
+	}
+	f.scoped[name] = b
+	return b
 }
 
 // fresh reports whether nothing happened since f was computed, and f is recent.
@@ -199,6 +227,7 @@ func (s *Site) encodeView(ctx context.Context, now time.Time) (f *viewFrame, bar
 	if err != nil {
 		return nil, nil, err
 	}
+	full := v
 	v.At = time.Time{}
 	bare, err = json.Marshal(v)
 	if err != nil {
@@ -217,5 +246,5 @@ func (s *Site) encodeView(ctx context.Context, now time.Time) (f *viewFrame, bar
 	out = append(out, at...)
 	out = append(out, bare[i+len(zeroAt):]...)
 	out = append(out, '\n')
-	return &viewFrame{json: out, at: now}, bare, nil
+	return &viewFrame{json: out, at: now, view: full}, bare, nil
 }

@@ -24,7 +24,8 @@ import (
 //	- name: us-east
 //	  site: /etc/atoll/us-east.yaml    # a local site's config: its unix-socket API
 //	  server: https://us-east.example:8443  # or the site's HTTP server
-//	  key: ~/.atoll/operator.key
+//	  ca: ~/.atoll/us-east.crt        # the HTTP server's certificate (or its CA), for https
+//	  key: ~/.atoll/operator.key      # signs changes, and the tokens that prove who you are
 type contextFile struct {
 	CurrentContext string        `json:"current-context,omitempty"`
 	Contexts       []siteContext `json:"contexts"`
@@ -38,8 +39,14 @@ type siteContext struct {
 	Site string `json:"site,omitempty"`
 	// Server is the base URL of a site's HTTP server: reads and signed changes only.
 	Server string `json:"server,omitempty"`
-	// Key is the operator key that signs workload changes.
+	// Key is the identity's key: it signs workload changes, and the short-lived tokens
+	// (site/token) that prove the identity to the HTTP server.
 	Key string `json:"key,omitempty"`
+	// CA is a PEM file of the certificate the HTTP server's must chain to (its own
+	// self-signed certificate will do); empty: the system's roots.
+	CA string `json:"ca,omitempty"`
+	// ClientCert presents a TLS client certificate made from Key instead of tokens.
+	ClientCert bool `json:"client-cert,omitempty"`
 }
 
 // Defaults of the per-command flags, used when neither a flag nor a context gives one.
@@ -54,12 +61,16 @@ func addContextFlags(root *cobra.Command) {
 	root.PersistentFlags().String("context", "", "the context to use (default: the file's current-context)")
 }
 
-// addTargetFlags adds --site and --server (and --key if withKey) to a command's flags.
-func addTargetFlags(fs *pflag.FlagSet, withKey bool) {
+// addTargetFlags adds --site, --server, --ca and --key to a command's flags; writes is
+// whether the key also signs the command's changes.
+func addTargetFlags(fs *pflag.FlagSet, writes bool) {
 	fs.String("site", defaultSite, "the site's configuration file, to use its local API (overrides the context)")
 	fs.String("server", "", "the site's HTTP server, http(s)://host:port (overrides the context)")
-	if withKey {
-		fs.String("key", defaultKey, "the operator's identity, which signs the change (overrides the context)")
+	fs.String("ca", "", "the HTTP server's certificate or CA, PEM, for https (overrides the context)")
+	if writes {
+		fs.String("key", defaultKey, "the identity that signs the change, and proves who you are to an HTTP server (overrides the context)")
+	} else {
+		fs.String("key", defaultKey, "the identity that proves who you are to an HTTP server (overrides the context)")
 	}
 }
 
@@ -68,6 +79,8 @@ type target struct {
 	Site    string // site.yaml of a site: its unix-socket API
 	Server  string // base URL of a site's HTTP server, if Site is ""
 	Key     string
+	CA      string // PEM file of the HTTP server's certificate, "" for the system's roots
+	Cert    bool   // present a client certificate of Key rather than tokens
 	Context string // the context used, "" if none
 }
 
@@ -76,7 +89,32 @@ func (t target) client() (*site.Client, error) {
 	if t.Site != "" {
 		return siteClient(t.Site)
 	}
-	return site.NewHTTPClient(t.Server)
+	return t.httpClient()
+}
+
+// httpClient connects to the target's HTTP server as the identity of its key: tokens
+// minted per command (or a client certificate), the audience learned from the server.
+// Without a key file the client is anonymous, and the server says what it wants.
+func (t target) httpClient() (*site.Client, error) {
+	var a site.HTTPAuth
+	if t.CA != "" {
+		b, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		a.CA = b
+	}
+	if t.Key == "" {
+		return site.NewHTTPClientAuth(t.Server, a)
+	}
+	signer, err := site.LoadKeyFile(t.Key)
+	switch {
+	case err == nil:
+		a.Key, a.Certificate = signer.PrivateKey(), t.Cert
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	return site.NewHTTPClientAuth(t.Server, a)
 }
 
 // local fails unless the target is a site's local API: what commands need that the HTTP
@@ -89,7 +127,7 @@ func (t target) local(what string) error {
 }
 
 // flagsGiven are the explicit --site, --server, --key of a command; "" if not given.
-type flagsGiven struct{ Site, Server, Key string }
+type flagsGiven struct{ Site, Server, Key, CA string }
 
 // contextPath returns the context file to read and whether it was asked for explicitly
 // (a missing explicit file is an error; a missing default one means no contexts).
@@ -149,6 +187,7 @@ func parseContextFile(path string, b []byte) (*contextFile, error) {
 		dir := filepath.Dir(path)
 		cf.Contexts[i].Site = relativeTo(dir, c.Site)
 		cf.Contexts[i].Key = relativeTo(dir, c.Key)
+		cf.Contexts[i].CA = relativeTo(dir, c.CA)
 	}
 	return &cf, nil
 }
@@ -211,7 +250,7 @@ func resolveTarget(cf *contextFile, path, name string, given flagsGiven) (target
 			}
 		}
 	}
-	t := target{Site: ctx.Site, Server: ctx.Server, Key: ctx.Key, Context: ctx.Name}
+	t := target{Site: ctx.Site, Server: ctx.Server, Key: ctx.Key, CA: ctx.CA, Cert: ctx.ClientCert, Context: ctx.Name}
 	switch {
 	case given.Site != "":
 		t.Site, t.Server = given.Site, ""
@@ -224,6 +263,9 @@ func resolveTarget(cf *contextFile, path, name string, given flagsGiven) (target
 	}
 	if given.Key != "" {
 		t.Key = given.Key
+	}
+	if given.CA != "" {
+		t.CA = given.CA
 	}
 	if t.Key == "" {
 		t.Key = defaultKey
@@ -257,7 +299,7 @@ func resolve(cmd *cobra.Command) (target, error) {
 		return target{}, err
 	}
 	return resolveTarget(cf, path, flagValue(fs, "context"), flagsGiven{
-		Site: changed(fs, "site"), Server: changed(fs, "server"), Key: changed(fs, "key"),
+		Site: changed(fs, "site"), Server: changed(fs, "server"), Key: changed(fs, "key"), CA: changed(fs, "ca"),
 	})
 }
 

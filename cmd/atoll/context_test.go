@@ -19,6 +19,11 @@ contexts:
 - name: both
   site: both.yaml
   server: https://both.example:8443
+- name: tls
+  server: https://tls.example:8443
+  ca: certs/tls.crt
+  key: ops.key
+  client-cert: true
 `
 
 func TestResolveTarget(t *testing.T) {
@@ -47,6 +52,10 @@ func TestResolveTarget(t *testing.T) {
 			target{Site: "/etc/atoll/us-east.yaml", Key: "other.key", Context: "us-east"}},
 		{"site and server: the site", cf, "both", flagsGiven{},
 			target{Site: "/home/me/.atoll/both.yaml", Key: "operator.pem", Context: "both"}},
+		{"https: ca relative to the file, client certificate", cf, "tls", flagsGiven{},
+			target{Server: "https://tls.example:8443", Key: "/home/me/.atoll/ops.key", CA: "/home/me/.atoll/certs/tls.crt", Cert: true, Context: "tls"}},
+		{"--ca wins", cf, "tls", flagsGiven{CA: "/other.crt"},
+			target{Server: "https://tls.example:8443", Key: "/home/me/.atoll/ops.key", CA: "/other.crt", Cert: true, Context: "tls"}},
 		{"no current context: defaults", &contextFile{Contexts: cf.Contexts}, "", flagsGiven{},
 			target{Site: "site.yaml", Key: "operator.pem"}},
 	} {
@@ -57,7 +66,7 @@ func TestResolveTarget(t *testing.T) {
 	}
 
 	_, err = resolveTarget(cf, "/home/me/.atoll/config", "ap-south", flagsGiven{})
-	if err == nil || !strings.Contains(err.Error(), `"ap-south"`) || !strings.Contains(err.Error(), "us-east, eu-west, both") {
+	if err == nil || !strings.Contains(err.Error(), `"ap-south"`) || !strings.Contains(err.Error(), "us-east, eu-west, both, tls") {
 		t.Errorf("unknown context: %v; want an error naming it and listing the known ones", err)
 	}
 	bad := &contextFile{CurrentContext: "gone", Contexts: cf.Contexts}

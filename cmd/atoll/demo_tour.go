@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,13 @@ func (d *demo) printTour() {
 	fmt.Fprintf(w, "  %-9s %s/   the global view of a read-only observer (atoll observe)\n", "observer", d.observer)
 	for i, name := range d.fed.Names {
 		fmt.Fprintf(w, "  %-9s %s/   as %s sees it: bounded bodies outside its jurisdiction are redacted\n", name, d.fed.URL(i), name)
+	}
+	if tok, err := d.fed.Token("dashboard", 24*time.Hour); err == nil {
+		path := filepath.Join(dir, "dashboard.token")
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err == nil {
+			fmt.Fprintf(w, "  Sign in with the dashboard observer's token, valid 24h (also in %s; make another with\n  %s token --key %s --audience %s):\n  %s\n",
+				path, cli, d.fed.KeyFile("dashboard"), d.fed.Federation(), tok)
+		}
 	}
 
 	fmt.Fprintf(w, "\nFiles, in %s (removed on exit unless --keep; the next demo wipes them):\n", dir)

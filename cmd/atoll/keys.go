@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/pem"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"atoll/crdt"
 	"atoll/site"
+	"atoll/site/transport"
 )
 
 func newKeysCmd() *cobra.Command {
@@ -15,7 +18,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "keys",
 		Short: "Create identities and the federation's genesis charter",
 	}
-	cmd.AddCommand(newKeysNewCmd(), newKeysPubCmd(), newKeysCharterCmd())
+	cmd.AddCommand(newKeysNewCmd(), newKeysPubCmd(), newKeysCertCmd(), newKeysCharterCmd())
 	return cmd
 }
 
@@ -51,6 +54,40 @@ func newKeysPubCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newKeysCertCmd() *cobra.Command {
+	var out, name string
+	cmd := &cobra.Command{
+		Use:   "cert FILE -o CERT",
+		Short: "Write a TLS client certificate self-signed by an identity, for a site's HTTPS server",
+		Long: `Cert writes a certificate of the identity's key, self-signed by it, valid for a year. A
+site's HTTP server with httpCert and httpKey asks for client certificates: the one of a
+charter key proves that identity (the key is what counts: the name and dates are not
+checked). Give it with the key file to a client that cannot mint tokens, such as a
+Prometheus scrape job (docs/DEPLOY.md).`,
+		Example: `  atoll keys cert prometheus.key -o prometheus.crt`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := site.LoadKeyFile(args[0])
+			if err != nil {
+				return err
+			}
+			cert, err := transport.SelfSigned(name, s.PrivateKey(), time.Now())
+			if err != nil {
+				return err
+			}
+			b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+			if out == "-" {
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "the certificate file (PEM); - for stdout")
+	cmd.Flags().StringVar(&name, "name", "atoll-client", "the certificate's common name (informative only)")
+	return cmd
 }
 
 func newKeysCharterCmd() *cobra.Command {

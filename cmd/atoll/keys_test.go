@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"atoll/crdt"
 	"atoll/site"
+	"atoll/site/token"
+	"atoll/site/transport"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -75,5 +81,45 @@ func TestKeysToSite(t *testing.T) {
 	cfg.Jurisdiction = "EU"
 	if _, err := site.Open(cfg, discard()); err == nil || !strings.Contains(err.Error(), `configured jurisdiction "EU", the charter attests "US"`) {
 		t.Fatalf("site with a wrong jurisdiction: %v", err)
+	}
+}
+
+// TestKeysCertAndToken: the certificate and the token of a key both carry that key.
+func TestKeysCertAndToken(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "watch.key")
+	pub, err := run(t, "keys", "new", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "keys", "cert", key, "-o", filepath.Join(dir, "watch.crt")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "watch.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("no PEM in %q", b)
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := transport.CertKey([]*x509.Certificate{cert})
+	if err != nil || site.FormatKey(crdt.PubKey(k)) != strings.TrimSpace(pub) {
+		t.Fatalf("certificate key %v (%v), want %s", k, err, pub)
+	}
+	tok, err := run(t, "token", "--key", key, "--audience", "acme", "--ttl", "5m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := token.Verify(strings.TrimSpace(tok), time.Now(), "acme")
+	if err != nil || c.Key != strings.TrimSpace(pub) || c.Expiry-c.IssuedAt != 300 {
+		t.Fatalf("token %q: %+v %v", tok, c, err)
+	}
+	if _, err := run(t, "token", "--key", key, "--audience", "acme", "--ttl", "48h"); err == nil {
+		t.Error("a 48h token was minted")
 	}
 }

@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newDescribeCmd(),
 		newAuditCmd(),
+		newTokenCmd(),
 		newChaosCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),

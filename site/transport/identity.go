@@ -69,26 +69,44 @@ func selfCert(name string, key ed25519.PrivateKey, now time.Time) (tls.Certifica
 // checked by crypto/tls before this is called, proves the peer holds the
 // private key.
 func identify(peers Peers, certs []*x509.Certificate) (string, ed25519.PublicKey, error) {
-	if len(certs) != 1 {
-		return "", nil, fmt.Errorf("peer presented %d certificates, want 1", len(certs))
-	}
-	cert := certs[0]
-	key, ok := cert.PublicKey.(ed25519.PublicKey)
-	if !ok || cert.SignatureAlgorithm != x509.PureEd25519 {
-		return "", nil, fmt.Errorf("peer certificate is %v signed with %v, want ed25519",
-			cert.PublicKeyAlgorithm, cert.SignatureAlgorithm)
-	}
-	// CheckSignatureFrom(cert) would also demand the CA flag and cert-sign
-	// key usage of a self-signed leaf; checking the signature with the
-	// certificate's own key is the same proof without those demands.
-	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
-		return "", nil, fmt.Errorf("peer certificate is not self-signed by its key: %w", err)
+	key, err := CertKey(certs)
+	if err != nil {
+		return "", nil, err
 	}
 	name, ok := peers.Lookup(key)
 	if !ok {
 		return "", nil, fmt.Errorf("%w: %x", ErrUnknownPeer, []byte(key))
 	}
 	return name, key, nil
+}
+
+// SelfSigned makes a TLS certificate self-signed by key, with name as common name: what
+// sites present on the transport, and what a client presents to a site's HTTP server to
+// prove a charter key.
+func SelfSigned(name string, key ed25519.PrivateKey, now time.Time) (tls.Certificate, error) {
+	return selfCert(name, key, now)
+}
+
+// CertKey returns the Ed25519 key of a certificate chain as identify checks it: exactly
+// one certificate, self-signed by its own Ed25519 key. Whoever checks the key's role
+// does so next; crypto/tls has already checked that the peer holds the private key.
+func CertKey(certs []*x509.Certificate) (ed25519.PublicKey, error) {
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("peer presented %d certificates, want 1", len(certs))
+	}
+	cert := certs[0]
+	key, ok := cert.PublicKey.(ed25519.PublicKey)
+	if !ok || cert.SignatureAlgorithm != x509.PureEd25519 {
+		return nil, fmt.Errorf("peer certificate is %v signed with %v, want ed25519",
+			cert.PublicKeyAlgorithm, cert.SignatureAlgorithm)
+	}
+	// CheckSignatureFrom(cert) would also demand the CA flag and cert-sign
+	// key usage of a self-signed leaf; checking the signature with the
+	// certificate's own key is the same proof without those demands.
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+		return nil, fmt.Errorf("peer certificate is not self-signed by its key: %w", err)
+	}
+	return key, nil
 }
 
 // serverTLS is the configuration for accepted connections.

@@ -6,8 +6,14 @@
 // the site's own read API from the browser, so the dashboard can never show what the
 // API does not, and never writes.
 //
+//	GET /v1/whoami  who the login cookie proves; 401 shows the sign-in form
+//	POST /v1/login  {"token": "..."} from the form: the site sets an HttpOnly cookie
+//	POST /v1/logout clears it
 //	GET /v1/view    the whole View, once at load and every 2 s while the stream is down
 //	GET /v1/stream  server-sent "view" events, each a whole View, as it changes
+//
+// The files themselves are public: they hold no data. What an identity may see is the
+// server's to decide; the page shows who is signed in and an operator's namespaces.
 //
 // Sections: sites, member clusters, workloads with their per-site and per-cluster
 // shares, residency of bounded workloads (a site outside the bound holds the signed

@@ -1,5 +1,7 @@
 // Atoll dashboard: renders the site's GET /v1/view, kept current by the /v1/stream
 // server-sent events, or by polling /v1/view while the stream is down. Read-only.
+// The site serves it to charter identities only: GET /v1/whoami says who the login
+// cookie is; without one the page shows a form that POSTs a token to /v1/login.
 // Every value from the API reaches the page through textContent or a data-* attribute.
 'use strict';
 
@@ -228,6 +230,7 @@
   async function poll() {
     try {
       const r = await fetch('v1/view', {cache: 'no-store'});
+      if (r.status === 401) { signedOut('Your session ended: sign in again.'); return; }
       if (!r.ok) throw new Error('GET v1/view: ' + r.status);
       take(await r.text());
       if (!streaming()) setConn('polling', 'polling');
@@ -238,6 +241,7 @@
   function startPolling() { if (!pollTimer) pollTimer = setInterval(poll, POLL_MS); }
   function stopPolling() { clearInterval(pollTimer); pollTimer = null; }
   function connect() {
+    if (document.body.dataset.auth === 'out') return;
     if (typeof EventSource !== 'function') { startPolling(); return; }
     stream = new EventSource('v1/stream');
     stream.addEventListener('open', () => { stopPolling(); setConn('live', 'live'); });
@@ -253,6 +257,70 @@
       }
     });
   }
-  poll();
-  connect();
+  function disconnect() {
+    stopPolling();
+    if (stream) { stream.close(); stream = null; }
+  }
+
+  // Who is looking: the server filters what it sends anyway; the page says so.
+  function showWho(id) {
+    document.body.dataset.auth = 'in';
+    $('login').hidden = true;
+    if (!id) { $('who').hidden = true; return; } // a server without logins
+    let text = id.name + ' \u00b7 ' + id.role;
+    if (id.namespaces && id.namespaces.length) text += ' of ' + id.namespaces.join(', ');
+    $('who-text').textContent = text;
+    $('who').hidden = id.via === 'socket';
+    const scoped = id.role === 'operator' && !(id.namespaces || []).includes('*');
+    $('scope').hidden = !scoped;
+    $('scope').textContent = scoped ? 'Only the namespaces you are granted: ' + ((id.namespaces || []).join(', ') || 'none') + '.' : '';
+  }
+  function signedOut(why) {
+    disconnect();
+    last = ''; lastAt = 0;
+    document.body.dataset.auth = 'out';
+    document.body.dataset.loaded = 'false';
+    ['sites', 'clusters', 'workloads', 'residency', 'convergence', 'events'].forEach((id) => fill(id));
+    $('who').hidden = true;
+    $('login').hidden = false;
+    $('login-error').textContent = why || '';
+  }
+  async function begin() {
+    let id = null;
+    try {
+      const r = await fetch('v1/whoami', {cache: 'no-store'});
+      if (r.status === 401) { signedOut(''); return; }
+      if (r.ok) id = await r.json();
+    } catch (e) {
+      setConn('offline', 'disconnected');
+      setTimeout(begin, POLL_MS);
+      return;
+    }
+    showWho(id);
+    poll();
+    connect();
+  }
+  async function login() {
+    const token = $('token').value.trim();
+    if (!token) { $('login-error').textContent = 'Paste a token first.'; return; }
+    try {
+      const r = await fetch('v1/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token})});
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) { $('login-error').textContent = body.error || ('Sign-in failed: ' + r.status); return; }
+      $('token').value = '';
+      $('login-error').textContent = '';
+      showWho(body);
+      poll();
+      connect();
+    } catch (e) {
+      $('login-error').textContent = 'The site did not answer.';
+    }
+  }
+  async function logout() {
+    try { await fetch('v1/logout', {method: 'POST'}); } catch (e) { /* signed out here anyway */ }
+    signedOut('Signed out.');
+  }
+  $('login-button').addEventListener('click', login);
+  $('logout').addEventListener('click', logout);
+  begin();
 })();

@@ -74,7 +74,7 @@ spec:
 var readRoutes = map[string]bool{
 	"/healthz": true, "/readyz": true, "/v1/state": true, "/v1/view": true, "/v1/events": true,
 	"/v1/stream": true, "/v1/changes/{id}": true, "/v1/clusters": true,
-	"/v1/placement/{namespace}/{name}": true, "/v1/audit": true, "/v1/tip": true,
+	"/v1/placement/{namespace}/{name}": true, "/v1/audit": true, "/v1/tip": true, "/v1/whoami": true,
 	"/v1/objects/{kind}/{key...}": true, "/metrics": true, "/": true,
 	"/v1/backup": false, // the unix socket only (checked): the data file, for who holds the data dir
 }
@@ -143,11 +143,11 @@ func TestSecretsNeverServed(t *testing.T) {
 		for _, api := range []struct {
 			name, base string
 			c          *http.Client
-		}{{"http", f.URL(i), http.DefaultClient}, {"socket", "http://site", sock}} {
+		}{{"http", f.URL(i), f.HTTP()}, {"socket", "http://site", sock}} {
 			crawl(ctx, t, served, fmt.Sprintf("%s %s", f.Names[i], api.name), api.base, api.c, keys, ids)
 		}
 		// The backup is the data file: the socket only.
-		code, body := get(ctx, http.DefaultClient, f.URL(i)+"/v1/backup")
+		code, body := get(ctx, f.HTTP(), f.URL(i)+"/v1/backup")
 		served[f.Names[i]+" http /v1/backup"] = body
 		if code != http.StatusNotFound {
 			t.Errorf("%s: GET /v1/backup over HTTP answered %d; want 404 (the socket only)", f.Names[i], code)
@@ -181,7 +181,7 @@ func TestSecretsNeverServed(t *testing.T) {
 			t.Errorf("%s: want %q in\n%s", key, want, served[key])
 		}
 	}
-	served["dashboard DOM at s00"] = dashboardText(ctx, t, f.URL(0))
+	served["dashboard DOM at s00"] = dashboardText(ctx, t, f, 0)
 	for i := range f.Names {
 		b, _ := os.ReadFile(strings.TrimSuffix(f.Config(i), ".yaml") + ".log")
 		served[f.Names[i]+" log"] = string(b)
@@ -239,7 +239,7 @@ func crawl(ctx context.Context, t *testing.T, served map[string]string, who, bas
 		}
 		return body
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/v1/events", "/v1/audit", "/v1/tip", "/v1/clusters"} {
+	for _, p := range []string{"/healthz", "/readyz", "/v1/events", "/v1/audit", "/v1/tip", "/v1/clusters", "/v1/whoami"} {
 		fetch(p)
 	}
 	var st site.State
@@ -339,15 +339,20 @@ func socketHTTP(path string) *http.Client {
 	}}}
 }
 
-// dashboardText loads the dashboard in a headless browser and returns its DOM's text
-// and markup once it shows the workloads.
-func dashboardText(ctx context.Context, t *testing.T, base string) string {
+// dashboardText loads site i's dashboard in a headless browser, signed in as the
+// federation's admin (who may see the most), and returns its DOM's text and markup once
+// it shows the workloads.
+func dashboardText(ctx context.Context, t *testing.T, f *Fed, i int) string {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Logf("no browser (%v): the dashboard's DOM is not searched", err)
 		return ""
 	}
+	tok, err := f.Token("admin", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tab := browser(t)
-	if err := within(tab, 20*time.Second, chromedp.Navigate(base+"/")); err != nil {
+	if err := signIn(tab, f.URL(i), tok); err != nil {
 		t.Errorf("dashboard: %v", err)
 		return ""
 	}

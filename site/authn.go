@@ -21,8 +21,9 @@ import (
 )
 
 // Authentication of the HTTP server's callers. A caller proves a charter identity with a
-// bearer token its key signed (site/token), the dashboard's cookie holding one, or a TLS
-// client certificate self-signed by its key; authorize (authz.go) then decides. The unix
+// bearer token its key signed (site/token), the dashboard's cookie holding one, a TLS
+// client certificate self-signed by its key, or a session of an OpenID Connect sign-in
+// (oidc.go); authorize (authz.go) then decides. The unix
 // socket's caller holds the data dir and is trusted (RoleLocal).
 
 // cookieName is the dashboard's login cookie; it holds a token.
@@ -71,9 +72,10 @@ type authn struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	cache  *tokenCache
-	fails  *failLimit
-	logged *rate.Limiter // refusals logged, at most 5 a second
+	cache    *tokenCache
+	fails    *failLimit
+	logged   *rate.Limiter // refusals logged, at most 5 a second
+	sessions *sessionStore // OpenID Connect sessions; nil without oidc
 }
 
 func newAuthn(site string, charter func() *crdt.Charter, log *slog.Logger) *authn {
@@ -140,11 +142,14 @@ func (a *authn) refuse(w http.ResponseWriter, r *http.Request, e *credErr) {
 	if e.code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", a.challenge("invalid_token"))
 	}
+	if e.via == "session" {
+		clearCookie(w, r, sessionCookie) // dead: the browser may sign in again
+	}
 	writeErr(w, e.code, errors.New(e.msg))
 }
 
 // identify finds the identity r proves: a bearer token, else a client certificate, else
-// (on reads) the login cookie; anonymous if none. A credential that fails is an error,
+// (on reads) an OpenID Connect session, else the login cookie; anonymous if none. A credential that fails is an error,
 // never a fallback to anonymous.
 func (a *authn) identify(r *http.Request) (Identity, *credErr) {
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -158,6 +163,9 @@ func (a *authn) identify(r *http.Request) (Identity, *credErr) {
 		return a.certificate(r)
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			return a.session(c.Value)
+		}
 		if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
 			return a.token(r, c.Value, "cookie")
 		}
@@ -194,6 +202,25 @@ func (a *authn) token(r *http.Request, tok, via string) (Identity, *credErr) {
 		a.cache.add(sum, c, key)
 	}
 	id.Via, id.Expires = via, c.Expiry
+	return id, nil
+}
+
+// session maps an OpenID Connect session to its identity, by name in the current
+// charter. An unknown session costs one hash and a map lookup, so it is not counted as
+// a failure: its 256-bit id cannot be guessed.
+func (a *authn) session(sid string) (Identity, *credErr) {
+	if a.sessions == nil {
+		return Identity{}, &credErr{http.StatusUnauthorized, "OpenID Connect sign-ins are not enabled on this site: sign in with a token", "session"}
+	}
+	s, ok := a.sessions.get(sid, a.now())
+	if !ok {
+		return Identity{}, &credErr{http.StatusUnauthorized, "session unknown or expired (sessions end after their ID token, or when the site restarts): sign in again", "session"}
+	}
+	id, err := identityByName(a.charter(), s.name)
+	if err != nil {
+		return Identity{}, &credErr{http.StatusUnauthorized, fmt.Sprintf("the session of OpenID subject %q maps to %s: sign in again", s.subject, err), "session"}
+	}
+	id.Via, id.Expires, id.Subject = "oidc", s.expires.Unix(), s.subject
 	return id, nil
 }
 

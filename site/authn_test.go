@@ -31,7 +31,7 @@ func authServer(t *testing.T) (srv *httptest.Server, shop, watch, stranger ed255
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/view", a.guard(resScoped, handleWhoami))
 	mux.HandleFunc("GET /metrics", a.guard(resMetrics, handleWhoami))
-	a.routeLogin(mux, a.guard)
+	a.routeLogin(mux, a.guard, LoginMethods{})
 	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, shop, watch, stranger

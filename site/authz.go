@@ -29,8 +29,9 @@ type Identity struct {
 	Role       Role     `json:"role"`
 	Namespaces []string `json:"namespaces,omitempty"` // an operator's grants ("*": all)
 	Key        string   `json:"key,omitempty"`        // ed25519:<base64>
-	Via        string   `json:"via"`                  // token, cookie, certificate, socket, none
-	Expires    int64    `json:"expires,omitempty"`    // a token's expiry, Unix seconds
+	Via        string   `json:"via"`                  // token, cookie, certificate, oidc, socket, none
+	Expires    int64    `json:"expires,omitempty"`    // a token's or session's expiry, Unix seconds
+	Subject    string   `json:"subject,omitempty"`    // an OpenID Connect session's subject
 }
 
 // charterIdentity returns the role k has in ch, the strongest if it has several.

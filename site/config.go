@@ -38,6 +38,9 @@ type Config struct {
 	HTTPKey  string `json:"httpKey,omitempty"`
 	// HTTPLimits bounds the HTTP server's timeouts, connections, streams and submissions.
 	HTTPLimits HTTPLimits `json:"httpLimits,omitzero"`
+	// OIDC, if set, lets the dashboard sign people in at an OpenID provider and maps them
+	// to charter operators and observers (oidcconfig.go). Needs HTTP.
+	OIDC *OIDCConfig `json:"oidc,omitempty"`
 
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
 	// "lan" or "local" (one machine; tests). Membership overrides single values.
@@ -201,6 +204,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.HTTPLimits.validate(); err != nil {
 		return err
+	}
+	if c.OIDC != nil {
+		if c.HTTP == "" {
+			return fmt.Errorf("oidc needs http: sign-ins are the HTTP server's")
+		}
+		if err := c.OIDC.validate(); err != nil {
+			return err
+		}
 	}
 	if c.Observer && c.Replica != nil {
 		return fmt.Errorf("an observer runs as one process: no replica")

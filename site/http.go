@@ -71,7 +71,18 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 			s.submit(w, b)
 		}
 	})
-	a.routeLogin(mux, a.guard)
+	var methods LoginMethods
+	if oc := s.cfg.OIDC; oc != nil {
+		a.sessions = newSessionStore(oc.maxSessions())
+		l, err := newOIDCLogin(*oc, s.cfg.Path(oc.ClientSecretFile), a)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("http: %w", err)
+		}
+		l.route(mux)
+		methods.OIDC = &OIDCMethod{Issuer: oc.Issuer, Login: "v1/oidc/login"}
+	}
+	a.routeLogin(mux, a.guard, methods)
 	mux.Handle("GET /metrics", a.guard(resMetrics, s.metrics.handler().ServeHTTP))
 	mux.Handle("GET /", web.Handler()) // the dashboard's static files: public, they hold no data
 	srv := &http.Server{

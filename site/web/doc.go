@@ -8,7 +8,9 @@
 //
 //	GET /v1/whoami  who the login cookie proves; 401 shows the sign-in form
 //	POST /v1/login  {"token": "..."} from the form: the site sets an HttpOnly cookie
-//	POST /v1/logout clears it
+//	POST /v1/logout clears it, and ends an OpenID Connect session
+//	GET /v1/login/methods  whether the site has an OpenID provider; if so, the form
+//	                links to GET /v1/oidc/login, which comes back with a session
 //	GET /v1/view    the whole View, once at load and every 2 s while the stream is down
 //	GET /v1/stream  server-sent "view" events, each a whole View, as it changes
 //

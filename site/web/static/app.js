@@ -1,7 +1,9 @@
 // Atoll dashboard: renders the site's GET /v1/view, kept current by the /v1/stream
 // server-sent events, or by polling /v1/view while the stream is down. Read-only.
 // The site serves it to charter identities only: GET /v1/whoami says who the login
-// cookie is; without one the page shows a form that POSTs a token to /v1/login.
+// cookie is; without one the page shows a form that POSTs a token to /v1/login and,
+// when GET /v1/login/methods names an OpenID provider, a link to sign in there
+// (v1/oidc/login, which comes back to this page with a session cookie).
 // Every value from the API reaches the page through textContent or a data-* attribute.
 'use strict';
 
@@ -269,6 +271,7 @@
     if (!id) { $('who').hidden = true; return; } // a server without logins
     let text = id.name + ' \u00b7 ' + id.role;
     if (id.namespaces && id.namespaces.length) text += ' of ' + id.namespaces.join(', ');
+    if (id.via === 'oidc' && id.subject) text += ' \u00b7 signed in as ' + id.subject;
     $('who-text').textContent = text;
     $('who').hidden = id.via === 'socket';
     const scoped = id.role === 'operator' && !(id.namespaces || []).includes('*');
@@ -284,6 +287,25 @@
     $('who').hidden = true;
     $('login').hidden = false;
     $('login-error').textContent = why || '';
+    methods();
+  }
+  // methods shows the OpenID sign-in when the site has one.
+  let methodsAsked = false;
+  async function methods() {
+    if (methodsAsked) return;
+    methodsAsked = true;
+    try {
+      const r = await fetch('v1/login/methods', {cache: 'no-store'});
+      const m = r.ok ? await r.json() : {};
+      if (!m.oidc || !m.oidc.issuer) return;
+      let host = m.oidc.issuer;
+      try { host = new URL(m.oidc.issuer).host; } catch (e) { /* shown as it is */ }
+      $('oidc-login').textContent = 'Sign in with ' + host;
+      $('oidc-issuer').textContent = m.oidc.issuer;
+      $('oidc').hidden = false;
+    } catch (e) {
+      methodsAsked = false; // try again at the next sign-out
+    }
   }
   async function begin() {
     let id = null;

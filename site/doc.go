@@ -15,6 +15,7 @@
 // Two HTTP servers serve the API: the unix socket in the data dir (api.go), whose caller
 // is trusted, and the TCP server of `http:` (http.go), where every route but health and
 // the dashboard's files needs a charter identity. authn.go finds it (a bearer token of
-// site/token, the dashboard's cookie, a TLS client certificate), authz.go decides in one
-// pure function, and scope.go filters what an operator reads to its namespaces.
+// site/token, the dashboard's cookie, a TLS client certificate, or a session of an
+// OpenID Connect sign-in that oidc.go opened and sessions.go holds), authz.go decides in
+// one pure function, and scope.go filters what an operator reads to its namespaces.
 package site

@@ -115,7 +115,7 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 	if err := os.Rename(tmp, dst); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
-	if err := SyncDir(filepath.Dir(dst)); err != nil {
+	if err := store.SyncDir(filepath.Dir(dst)); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	placed.Path = dst
@@ -178,17 +178,4 @@ func copyIn(from, dir string) (string, error) {
 		return "", fmt.Errorf("copying backup %s into %s: %w", from, dir, err)
 	}
 	return tmp.Name(), nil
-}
-
-// SyncDir makes a rename in dir durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

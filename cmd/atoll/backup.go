@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"atoll/site"
+	"atoll/site/store"
 )
 
 func newBackupCmd() *cobra.Command {
@@ -67,7 +68,7 @@ Bring a site back from the copy with atoll restore.`,
 				if err := os.Rename(tmp.Name(), file); err != nil {
 					return fmt.Errorf("backup: %w", err)
 				}
-				if err := site.SyncDir(dir); err != nil {
+				if err := store.SyncDir(dir); err != nil {
 					return fmt.Errorf("backup: %w", err)
 				}
 			}

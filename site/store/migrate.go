@@ -144,7 +144,7 @@ func (s *Store) compactSealed(noSync bool) error {
 		err = os.Rename(tmp, s.path)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(s.path))
+		err = SyncDir(filepath.Dir(s.path))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -157,8 +157,8 @@ func (s *Store) compactSealed(noSync bool) error {
 	return nil
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes a rename in dir durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ type Config struct {
 	// Join lets a site that the charter it holds does not list yet start: a new region
 	// added by a charter amendment (atoll charter). It syncs from its seeds, which accept
 	// it once they hold the amendment, and writes nothing until the charter lists it.
-	// Once listed, the usual checks of name, key, region and jurisdiction apply.
+	// The checks of name, key, region and jurisdiction apply from the next start on.
 	Join bool `json:"join,omitempty"`
 
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from

@@ -89,3 +89,42 @@ func verifySignatures(c *Change, header []byte) error {
 	}
 	return nil
 }
+
+// SignChange returns s's signature of c, made apart from the other signers': c.Author
+// must already be set, and every signer of a change signs the same bytes (Assemble).
+func (s *Signer) SignChange(c *Change) [64]byte {
+	var sig [64]byte
+	copy(sig[:], ed25519.Sign(s.priv, signingMessage(appendUnsigned(nil, c))))
+	return sig
+}
+
+// VerifyChange reports whether sig is key's signature of c (as author or cosigner).
+func VerifyChange(c *Change, key PubKey, sig [64]byte) bool {
+	return ed25519.Verify(key[:], signingMessage(appendUnsigned(nil, c)), sig[:])
+}
+
+// Assemble returns the envelope of a change without sealed operations whose signatures
+// were made apart (SignChange): sig is c.Author's, cosigs the other signers'. Every
+// signature is verified; the cosignatures are sorted by key.
+func Assemble(c *Change, sig [64]byte, cosigs []Cosig) (*Envelope, error) {
+	if len(c.Sealed()) > 0 {
+		return nil, fmt.Errorf("crdt: assemble: a change with sealed operations needs its bodies (Sign)")
+	}
+	c.Sig = sig
+	c.Cosigs = append([]Cosig(nil), cosigs...)
+	sort.Slice(c.Cosigs, func(i, j int) bool { return bytes.Compare(c.Cosigs[i].Key[:], c.Cosigs[j].Key[:]) < 0 })
+	for i := 1; i < len(c.Cosigs); i++ {
+		if c.Cosigs[i].Key == c.Cosigs[i-1].Key {
+			return nil, fmt.Errorf("crdt: assemble: %s signs twice", c.Cosigs[i].Key)
+		}
+	}
+	header := encodeHeader(c)
+	dc, err := DecodeChange(header)
+	if err != nil {
+		return nil, fmt.Errorf("crdt: assemble: %w", err)
+	}
+	if err := verifySignatures(dc, header); err != nil {
+		return nil, fmt.Errorf("crdt: assemble: %w", err)
+	}
+	return &Envelope{ID: hashWithDomain(domainChange, header), Change: dc, Header: header}, nil
+}

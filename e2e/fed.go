@@ -57,6 +57,16 @@ type Options struct {
 	// Operators are further operators, each granted only its namespaces: each gets a
 	// key, <Dir>/<name>.key, and Fed.Operators[name]. (Fed.Operator may write anywhere.)
 	Operators []OperatorSpec
+	// Admins is how many admins the charter has (default 1): "admin", then "admin1",
+	// "admin2", ..., each with <Dir>/<name>.key.
+	Admins int
+	// Threshold is the admin signatures a charter change needs (default 1); the genesis
+	// is signed by the first Threshold admins.
+	Threshold int
+	// Outside is how many of the last sites the genesis charter leaves out: they get a
+	// key and a site.yaml with join: true, and are not started by Start (an amendment
+	// adds them; StartSite then starts them).
+	Outside int
 }
 
 // OperatorSpec is an operator of the charter and the namespaces it is granted.
@@ -104,6 +114,7 @@ func Start(ctx context.Context, o Options) (*Fed, error) {
 	if o.Profile == "" {
 		o.Profile = "local"
 	}
+	o.Late = max(o.Late, o.Outside)
 	procs := o.Sites + max(o.Replicas-1, 0)
 	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*exec.Cmd, procs), exits: make([]chan error, procs)}
 	if err := f.writeFiles(); err != nil {
@@ -133,15 +144,23 @@ func (f *Fed) writeFiles() error {
 		return err
 	}
 	var cf site.CharterFile
-	cf.Name, cf.Threshold = cmp.Or(o.Federation, "e2e"), 1
-	admin, err := newKey(filepath.Join(o.Dir, "admin.key"))
-	if err != nil {
-		return err
+	cf.Name, cf.Threshold = cmp.Or(o.Federation, "e2e"), max(o.Threshold, 1)
+	var admins []*crdt.Signer
+	for a := range max(o.Admins, 1) {
+		name := "admin"
+		if a > 0 {
+			name = fmt.Sprintf("admin%d", a)
+		}
+		admin, err := newKey(filepath.Join(o.Dir, name+".key"))
+		if err != nil {
+			return err
+		}
+		admins = append(admins, admin)
+		cf.Admins = append(cf.Admins, struct {
+			Name string `json:"name"`
+			Key  string `json:"key"`
+		}{name, site.FormatKey(admin.Public())})
 	}
-	cf.Admins = append(cf.Admins, struct {
-		Name string `json:"name"`
-		Key  string `json:"key"`
-	}{"admin", site.FormatKey(admin.Public())})
 	op, err := newKey(filepath.Join(o.Dir, "operator.key"))
 	if err != nil {
 		return err
@@ -183,12 +202,17 @@ func (f *Fed) writeFiles() error {
 			return err
 		}
 		f.Names = append(f.Names, name)
+		if i >= o.Sites-o.Outside {
+			continue // its address is picked below
+		}
 		cf.Sites = append(cf.Sites, struct {
 			Name         string `json:"name"`
 			Key          string `json:"key"`
 			Region       string `json:"region"`
 			Jurisdiction string `json:"jurisdiction"`
 		}{name, site.FormatKey(k.Public()), sp.Region, sp.Jurisdiction})
+	}
+	for i := range o.Sites {
 		addr, err := f.listenAddr(i)
 		if err != nil {
 			return err
@@ -215,7 +239,7 @@ func (f *Fed) writeFiles() error {
 	if err != nil {
 		return err
 	}
-	genesis, err := crdt.NewGenesis(spec, admin)
+	genesis, err := crdt.NewGenesis(spec, admins[:min(cf.Threshold, len(admins))]...)
 	if err != nil {
 		return err
 	}
@@ -230,6 +254,7 @@ func (f *Fed) writeFiles() error {
 		c := site.Config{
 			Name: name, Identity: name + ".key", Genesis: "genesis.atoll", Listen: f.addrs[i],
 			DataDir: filepath.Join("data", proc), Profile: o.Profile, FaultInjection: o.Lab == nil,
+			Join: i < o.Sites && i >= o.Sites-o.Outside,
 		}
 		for _, j := range f.seedsOf(i) {
 			c.Seeds = append(c.Seeds, f.addrs[j])

@@ -95,6 +95,7 @@ func (s *Site) routeObjects(mux *http.ServeMux, g guard) {
 		}
 		writeJSON(w, http.StatusOK, tip)
 	}))
+	mux.HandleFunc("GET /v1/charter", g(resFederation, s.handleCharter)) // charterdoc.go
 	mux.HandleFunc("GET /v1/objects/{kind}/{key...}", g(resObject, func(w http.ResponseWriter, r *http.Request) {
 		kind, err := crdt.ParseKind(r.PathValue("kind"))
 		if err != nil {

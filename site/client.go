@@ -202,6 +202,13 @@ func (c *Client) Audit(ctx context.Context) ([]AuditRecord, error) {
 	return out, err
 }
 
+// Charter returns the charter in force at the site, its tip and its charter changes.
+func (c *Client) Charter(ctx context.Context) (CharterState, error) {
+	var out CharterState
+	_, err := c.do(ctx, http.MethodGet, "/v1/charter", nil, "", &out)
+	return out, err
+}
+
 // Tip is where a client's change goes: on top of the site's heads.
 type Tip struct {
 	Deps    []string `json:"deps"`

@@ -79,6 +79,12 @@ type Config struct {
 	// clusters; bounded bodies stay redacted at it (atoll observe).
 	Observer bool `json:"observer,omitempty"`
 
+	// Join lets a site that the charter it holds does not list yet start: a new region
+	// added by a charter amendment (atoll charter). It syncs from its seeds, which accept
+	// it once they hold the amendment, and writes nothing until the charter lists it.
+	// The checks of name, key, region and jurisdiction apply from the next start on.
+	Join bool `json:"join,omitempty"`
+
 	// FaultInjection enables the API's /v1/faults endpoint, which cuts this site off from
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`

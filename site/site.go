@@ -194,6 +194,10 @@ func (s *Site) checkCharter() error {
 		return nil
 	}
 	info, ok := ch.SiteByName(s.cfg.Name)
+	if !ok && s.cfg.Join {
+		s.log.Info("site not in the charter yet: joining through its seeds", "name", s.cfg.Name, "charter", ch.Name)
+		return nil
+	}
 	if !ok {
 		return fmt.Errorf("site %q is not in charter %q (sites: %v)", s.cfg.Name, ch.Name, ch.SiteNames())
 	}

@@ -13,6 +13,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newSimCmd(),
 		newKeysCmd(),
+		newCharterCmd(),
 		newSiteCmd(),
 		newObserveCmd(),
 		newE2ECmd(),

@@ -69,6 +69,7 @@ type Replica struct {
 	merged   map[[2]Hash]*Charter // merges of distinct charters, by fingerprints
 	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
 	genesis  Hash
+	charters []*node // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
 }
@@ -379,6 +380,7 @@ func (r *Replica) store(env *Envelope, deps []*node, charter *Charter) {
 	r.heads[n.id] = n
 	r.state.applyChange(c, &n.id)
 	if c.IsCharter() {
+		r.charters = append(r.charters, n)
 		r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
 		r.recheckBodies()
 	}
@@ -583,6 +585,17 @@ func (n *node) envelope(withBodies bool) []byte {
 func (r *Replica) Changes(fn func(id Hash, env []byte) bool) {
 	for _, n := range r.order {
 		if !fn(n.id, n.envelope(n.bodies != nil)) {
+			return
+		}
+	}
+}
+
+// CharterChanges calls fn with each charter change held (header only: charter changes
+// seal nothing), in causal order, until it returns false. It walks the charter changes
+// only, whatever else the replica holds.
+func (r *Replica) CharterChanges(fn func(id Hash, env []byte) bool) {
+	for _, n := range r.charters {
+		if !fn(n.id, n.envelope(false)) {
 			return
 		}
 	}

@@ -280,3 +280,28 @@ func TestPendingNotForObservers(t *testing.T) {
 		t.Fatalf("an observer's change with missing dependencies: %+v, pending %d", res, b.PendingLen())
 	}
 }
+
+// CharterChanges lists the genesis and every charter change, and nothing else.
+func TestCharterChanges(t *testing.T) {
+	f := newFed(t)
+	a := f.replica(t, "")
+	mustWrite(t, a, f.sites["eu-west"], set(KindSite, "eu-west", "version", "1"))
+	spec := CharterSpec{Observers: []Member{{Name: "dash", Key: key("observer").Public()}}}
+	amend, _, err := a.Write(f.admins[0], spec.Ops(), nil, nil, f.admins[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, a, f.sites["eu-west"], set(KindSite, "eu-west", "version", "2"))
+	var ids []Hash
+	a.CharterChanges(func(id Hash, env []byte) bool {
+		e, err := DecodeEnvelope(env)
+		if err != nil || !e.Change.IsCharter() {
+			t.Fatalf("%s: not a charter change (%v)", id, err)
+		}
+		ids = append(ids, id)
+		return true
+	})
+	if len(ids) != 2 || ids[0] != a.Genesis() || ids[1] != amend.ID {
+		t.Fatalf("charter changes %v, want the genesis %s and %s", ids, a.Genesis(), amend.ID)
+	}
+}

@@ -150,7 +150,8 @@ func charterFields(obj map[string]crdt.Value) CharterFields {
 }
 
 // charterHistory lists the charter changes held, in causal order; names come from the
-// admin entries the changes themselves wrote. Called with mu held.
+// admin entries the changes themselves wrote. It decodes the charter changes only (few,
+// and each needs m-of-n admins), never the rest of the state. Called with mu held.
 func (s *Site) charterHistory() []CharterChange {
 	names := map[crdt.PubKey]string{}
 	name := func(k crdt.PubKey) string {
@@ -160,9 +161,9 @@ func (s *Site) charterHistory() []CharterChange {
 		return FormatKey(k)
 	}
 	var out []CharterChange
-	s.rep.Changes(func(id crdt.Hash, b []byte) bool {
+	s.rep.CharterChanges(func(id crdt.Hash, b []byte) bool {
 		env, err := crdt.DecodeEnvelope(b)
-		if err != nil || !env.Change.IsCharter() {
+		if err != nil {
 			return true
 		}
 		c := env.Change

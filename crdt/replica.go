@@ -69,7 +69,7 @@ type Replica struct {
 	merged   map[[2]Hash]*Charter // merges of distinct charters, by fingerprints
 	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
 	genesis  Hash
-	charters []*node // the charter changes, in causal order (genesis first)
+	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
 }

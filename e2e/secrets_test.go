@@ -74,7 +74,7 @@ spec:
 var readRoutes = map[string]bool{
 	"/healthz": true, "/readyz": true, "/v1/state": true, "/v1/view": true, "/v1/events": true,
 	"/v1/stream": true, "/v1/changes/{id}": true, "/v1/clusters": true,
-	"/v1/placement/{namespace}/{name}": true, "/v1/audit": true, "/v1/tip": true, "/v1/whoami": true,
+	"/v1/placement/{namespace}/{name}": true, "/v1/audit": true, "/v1/tip": true, "/v1/whoami": true, "/v1/charter": true,
 	"/v1/login/methods": true, "/v1/oidc/login": true, "/v1/oidc/callback": true, // not configured here: their answers are crawled all the same
 	"/v1/objects/{kind}/{key...}": true, "/metrics": true, "/": true,
 	"/v1/backup": false, // the unix socket only (checked): the data file, for who holds the data dir
@@ -242,7 +242,7 @@ func crawl(ctx context.Context, t *testing.T, served map[string]string, who, bas
 		}
 		return body
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/v1/events", "/v1/audit", "/v1/tip", "/v1/clusters", "/v1/whoami", "/v1/login/methods", "/v1/oidc/login", "/v1/oidc/callback"} {
+	for _, p := range []string{"/healthz", "/readyz", "/v1/events", "/v1/audit", "/v1/tip", "/v1/clusters", "/v1/whoami", "/v1/charter", "/v1/login/methods", "/v1/oidc/login", "/v1/oidc/callback"} {
 		fetch(p)
 	}
 	var st site.State

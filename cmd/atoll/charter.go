@@ -371,7 +371,7 @@ func (p proposeFlags) edits() (amend.Edits, error) {
 		rn, key, ok := strings.Cut(s, "=")
 		role, name, ok2 := strings.Cut(rn, "/")
 		if !ok || !ok2 {
-			return e, fmt.Errorf("--rotate %s: want ROLE/NAME=KEY, e.g. admin/bob=ed25519:...", s)
+			return e, fmt.Errorf("--rotate %s: want ROLE/NAME=KEY (admin/bob=ed25519:<key>, say)", s)
 		}
 		k, err := pubKey("--rotate "+s, key)
 		if err != nil {

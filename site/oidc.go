@@ -106,7 +106,15 @@ func (l *oidcLogin) route(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/oidc/callback", l.handleCallback)
 }
 
+// handleLogin starts a sign-in. Each start takes a token of authn's failure buckets, as
+// a failed credential does: a host may start at most failRate sign-ins a second, so no
+// single host can churn the bounded table of sign-ins in progress.
 func (l *oidcLogin) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if e := l.a.fails.check(r.RemoteAddr); e != nil {
+		signInPage(w, http.StatusTooManyRequests, "Too many sign-ins started from "+addrOf(r.RemoteAddr)+"; retry later.")
+		return
+	}
+	l.a.fails.note(r.RemoteAddr)
 	oc, _, err := l.provider(r.Context())
 	if err != nil {
 		l.a.log.Warn("oidc provider unavailable", "issuer", l.cfg.Issuer, "err", err)

@@ -276,3 +276,19 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 		t.Errorf("after %d bad callbacks: %d %s; want 429 within the burst of %d", n, code, body, failBurst)
 	}
 }
+
+// Starting sign-ins is bounded per host: past the failure bucket's burst, 429 before the
+// provider is asked anything, so one host cannot churn the sign-ins in progress.
+func TestOIDCLoginStartsBounded(t *testing.T) {
+	srv, _, _ := oidcServer(t, oidcCharter())
+	code, n := 0, 0
+	for ; n < 200; n++ {
+		code, _, _ = get(t, srv.URL+"/v1/oidc/login", "")
+		if code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if code != http.StatusTooManyRequests || n > failBurst+1 {
+		t.Fatalf("after %d sign-ins started: %d; want 429 within the burst of %d", n, code, failBurst)
+	}
+}

@@ -47,10 +47,18 @@ type node struct {
 	bodies  [][]byte
 	lamport uint64
 	deps    []*node
-	charter *Charter // the charter for changes that depend on this one
+	cset    *cset    // the charter changes in its causal past, itself included (revoke.go)
 	seq     int      // position in Replica.order
 	bound   []string // jurisdictions allowed the bodies; nil if none are sealed
 	usage   *usage   // operators' byte usage along the causal past, this change included (quota.go)
+	author  PubKey
+	masked  bool // void: its operations are not in the state (revoke.go)
+
+	// Charter changes only.
+	ch        *Change
+	pre       *cset    // the charter changes it builds on
+	revAdmins []PubKey // admin keys it revokes
+	revOthers []PubKey // site, operator and observer keys it revokes
 }
 
 // Replica is one correct replica of the federation state: the DAG of valid changes, the
@@ -66,8 +74,14 @@ type Replica struct {
 	pending  *pending
 	rejected map[Hash]error
 	rejFIFO  []Hash
-	merged   map[[2]Hash]*Charter // merges of distinct charters, by fingerprints
-	lacking  map[Hash]*node       // changes whose bodies this replica may hold but has not
+	csets    map[Hash]*cset    // charter sets by key (revoke.go)
+	unions   map[[2]Hash]*cset // unions of two charter sets, by their keys
+	pasts    map[*node]map[*node]bool
+	all      *cset // every charter change held
+	effView  *charterView
+	eff      map[*cset]effEntry // charters of causal pasts under effView (mask.go)
+	masked   int                // changes held that are void
+	lacking  map[Hash]*node     // changes whose bodies this replica may hold but has not
 	genesis  Hash
 	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
@@ -128,7 +142,9 @@ func NewReplica(cfg Config) (*Replica, error) {
 		state:    newState(),
 		pending:  newPending(cfg.MaxPending, cfg.MaxPendingBytes),
 		rejected: map[Hash]error{},
-		merged:   map[[2]Hash]*Charter{},
+		csets:    map[Hash]*cset{},
+		unions:   map[[2]Hash]*cset{},
+		pasts:    map[*node]map[*node]bool{},
 		lacking:  map[Hash]*node{},
 		genesis:  env.ID,
 	}
@@ -158,7 +174,7 @@ func (r *Replica) acceptGenesis(env *Envelope) error {
 	if err := checkUsable(after); err != nil {
 		return err
 	}
-	r.store(env, nil, after)
+	r.store(env, nil, nil, after)
 	return nil
 }
 
@@ -309,7 +325,12 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 	if c.Lamport != maxLamport+1 {
 		return because(ReasonStructure, invalid("lamport time %d, want %d (one more than its dependencies')", c.Lamport, maxLamport+1))
 	}
-	ch := r.charterOf(deps)
+	pre := r.csetOf(deps)
+	view := r.viewOf(pre)
+	ch := view.charter
+	if err := checkDead(c, view, r); err != nil {
+		return because(ReasonAuthority, err)
+	}
 	if err := checkAuthority(c, ch); err != nil {
 		return because(ReasonAuthority, err)
 	}
@@ -329,40 +350,18 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 	if err != nil {
 		return err
 	}
-	r.store(env, deps, after)
+	r.store(env, deps, pre, after)
 	n := r.nodes[env.ID]
 	n.usage = u
 	r.account(n, c, ch)
 	return nil
 }
 
-// charterOf returns the charter of the causal past formed by deps.
-func (r *Replica) charterOf(deps []*node) *Charter {
-	ch := deps[0].charter
-	for _, d := range deps[1:] {
-		if d.charter == ch {
-			continue
-		}
-		a, b := ch.fingerprint(), d.charter.fingerprint()
-		if a == b {
-			continue
-		}
-		if b.Less(a) {
-			a, b = b, a
-		}
-		m, ok := r.merged[[2]Hash{a, b}]
-		if !ok {
-			m = mergeCharters(ch, d.charter)
-			r.merged[[2]Hash{a, b}] = m
-		}
-		ch = m
-	}
-	return ch
-}
-
-func (r *Replica) store(env *Envelope, deps []*node, charter *Charter) {
+// store adds a valid change. pre is the set of charter changes it builds on (nil for the
+// genesis) and after the charter for changes that depend on it.
+func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) {
 	c := env.Change
-	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, charter: charter, seq: len(r.order)}
+	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order), author: c.Author}
 	if len(c.Bound) > 0 {
 		n.bound = c.Bound
 		if r.inside(c.Bound) {
@@ -372,18 +371,47 @@ func (r *Replica) store(env *Envelope, deps []*node, charter *Charter) {
 			}
 		}
 	}
+	n.cset = pre
+	if c.IsCharter() {
+		n.ch, n.pre = c, pre
+		var nodes []*node
+		if pre != nil {
+			n.revAdmins, n.revOthers = revocations(r.viewOf(pre).charter, after)
+			nodes = pre.nodes
+		}
+		n.cset = r.intern(append(slices.Clip(nodes), n))
+		if !n.cset.revokes && n.cset.view == nil {
+			n.cset.view = &charterView{charter: after}
+		}
+	}
 	r.nodes[n.id] = n
 	r.order = append(r.order, n)
 	for _, d := range deps {
 		delete(r.heads, d.id)
 	}
 	r.heads[n.id] = n
-	r.state.applyChange(c, &n.id)
-	if c.IsCharter() {
-		r.charters = append(r.charters, n)
-		r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
-		r.recheckBodies()
+	if !c.IsCharter() {
+		if r.all.revokes && r.voidNew(n, c) {
+			n.masked = true
+			r.masked++
+			return
+		}
+		r.state.applyChange(c, &n.id)
+		return
 	}
+	r.charters = append(r.charters, n)
+	if r.all == nil {
+		r.all = n.cset
+	} else {
+		r.all = r.intern(append(slices.Clip(r.all.nodes), n))
+	}
+	if r.all.revokes {
+		r.remask()
+	} else {
+		r.state.applyChange(c, &n.id)
+	}
+	r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
+	r.recheckBodies()
 }
 
 // recheckBodies lists the bodies this replica may hold under a new charter but has not:

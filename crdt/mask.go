@@ -1,0 +1,135 @@
+package crdt
+
+import "fmt"
+
+// Voiding changes held (docs/adr/0009-revocation.md): the state is the operations of the
+// changes held that are not void under the charter of everything held.
+
+// effEntry is the charter a causal past forms under the charter of everything held.
+type effEntry struct {
+	charter *Charter
+	same    bool // the same as the past's own charter, which validated its changes
+}
+
+// effOf returns the charter that the charter changes of s form when v, the charter of
+// everything held, decides which take effect.
+func (r *Replica) effOf(s *cset, v *charterView) effEntry {
+	if r.effView != v {
+		r.effView, r.eff = v, map[*cset]effEntry{}
+	}
+	if e, ok := r.eff[s]; ok {
+		return e
+	}
+	own := r.viewOf(s)
+	e := effEntry{charter: own.charter, same: true}
+	for _, n := range s.nodes {
+		if v.void[n] != own.void[n] {
+			e.same = false
+			break
+		}
+	}
+	if !e.same {
+		e.charter = r.effectiveCharter(s, v)
+	}
+	r.eff[s] = e
+	return e
+}
+
+// voidNew reports whether non-charter change c, just stored as n, is void under the
+// charter of everything held: its author is dead, or its authority came from a charter
+// change that does not take effect.
+func (r *Replica) voidNew(n *node, c *Change) bool {
+	v := r.viewOf(r.all)
+	if len(v.dead[n.author]) > 0 { // n is in no revoking change's past: it is new
+		return true
+	}
+	e := r.effOf(n.cset, v)
+	return !e.same && checkAuthority(c, e.charter) != nil
+}
+
+// voidHeld is voidNew for a change held before v was decided.
+func (r *Replica) voidHeld(n *node, v *charterView) bool {
+	if n.ch != nil {
+		return v.void[n]
+	}
+	if v.deadOutside(n.author, n, r) != nil {
+		return true
+	}
+	e := r.effOf(n.cset, v)
+	if e.same {
+		return false
+	}
+	c, err := DecodeChange(n.header)
+	return err != nil || checkAuthority(c, e.charter) != nil
+}
+
+// remask decides again which changes held are void, after a charter change arrived while
+// some charter change revokes a key, and rebuilds the state when that changed.
+func (r *Replica) remask() {
+	v := r.viewOf(r.all)
+	last := r.order[len(r.order)-1] // the charter change that just arrived
+	changed := false
+	for _, n := range r.order {
+		if m := r.voidHeld(n, v); m != n.masked {
+			n.masked = m
+			changed = changed || n != last
+			if m {
+				r.masked++
+			} else {
+				r.masked--
+			}
+		}
+	}
+	switch {
+	case changed:
+		r.rebuildState()
+	case !last.masked:
+		r.state.applyChange(last.ch, &last.id)
+	}
+}
+
+// rebuildState applies again every change held that is not void, in causal order.
+func (r *Replica) rebuildState() {
+	r.state = newState()
+	for _, n := range r.order {
+		if n.masked {
+			continue
+		}
+		c := n.ch
+		if c == nil {
+			var err error
+			if c, err = DecodeChange(n.header); err != nil {
+				panic(fmt.Sprintf("crdt: stored change %s does not decode: %v", n.id, err))
+			}
+		}
+		r.state.applyChange(c, &n.id)
+	}
+}
+
+// checkDead rejects a change not yet stored whose author or a cosigner is a key that a
+// charter change of its past revoked: a revoked key is dead for every later change.
+func checkDead(c *Change, v *charterView, r *Replica) error {
+	if len(v.dead) == 0 {
+		return nil
+	}
+	if rev := v.deadOutside(c.Author, nil, r); rev != nil {
+		return invalid("author %s was revoked by charter change %s", c.Author, rev.id)
+	}
+	for _, cs := range c.Cosigs {
+		if rev := v.deadOutside(cs.Key, nil, r); rev != nil {
+			return invalid("cosigner %s was revoked by charter change %s", cs.Key, rev.id)
+		}
+	}
+	return nil
+}
+
+// Void reports whether a change held is void: valid in its causal past but without
+// effect, because a charter change revoked its author (and it is not in that change's
+// past) or its authority came from a void charter change.
+func (r *Replica) Void(id Hash) bool {
+	n, ok := r.nodes[id]
+	return ok && n.masked
+}
+
+// VoidLen returns the number of changes held that are void.
+func (r *Replica) VoidLen() int { return r.masked }

@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: help build demo test e2e deps verify bench fuzz sim clean tools
+.PHONY: help build demo test e2e deps verify bench fuzz sim sim-long clean tools
 
 include mk/kube.mk
 include mk/helm.mk
@@ -29,6 +29,9 @@ demo: build kube ## the main job: 3 sites and 6 real Kubernetes clusters on this
 
 sim: build ## the deterministic simulator: 200 seeded runs of 20 sites, 4 Byzantine, through faults
 	$(BIN)/atoll sim --sites 20 --seeds 200 --byzantine 4
+
+sim-long: build ## 10,000 seeded runs of the simulator (docs/BENCHMARKS.md gives the time)
+	$(BIN)/atoll sim --sites 20 --seeds 10000 --byzantine 4 --json
 
 deps: ## install what the tests need from Debian (ip, nft for network namespaces; chromium for the dashboard)
 	@bash hack/install-netlab.sh

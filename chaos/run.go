@@ -16,6 +16,8 @@ type Report struct {
 	Writes          int       `json:"writes"`
 	Changes         int       `json:"changes"`
 	Rejected        int       `json:"rejected"`
+	Amendments      int       `json:"amendments"`
+	Void            int       `json:"void"` // changes a correct replica holds void (revoked keys, backdated)
 	BytesPerChange  float64   `json:"bytes_per_change"`
 	SyncRatios      []float64 `json:"-"` // bytes / payload of each quiescence session that moved changes
 	SyncInTarget    int       `json:"sync_sessions_in_target"`
@@ -54,6 +56,7 @@ func Run(cfg Config) (Report, error) {
 	rep.Writes = len(s.writeBytes)
 	rep.Changes = s.correct()[0].rep.Len()
 	rep.Rejected = s.rejected
+	rep.Amendments, rep.Void = s.amendments, s.correct()[0].rep.VoidLen()
 	total := 0
 	for _, b := range s.writeBytes {
 		total += b
@@ -85,8 +88,12 @@ func (s *sim) chaos() {
 			}
 			s.expire(n)
 			switch {
+			case n.byz && s.rng.IntN(6) == 0:
+				s.backdate(n)
 			case n.byz && s.rng.IntN(3) == 0:
 				s.attack(n)
+			case !n.byz && s.rng.IntN(400) == 0:
+				s.amend(n)
 			case !n.byz && s.rng.IntN(8) == 0:
 				s.write(n)
 			}
@@ -228,6 +235,11 @@ func (s *sim) check() error {
 			if inside := slices.Contains(bound, n.jur); inside != (len(e.Bodies) > 0) {
 				errs = append(errs, fmt.Errorf("%s (%s) holds=%v the body of %s bounded to %v", n.name, n.jur, !inside, id, bound))
 			}
+		}
+	}
+	for _, n := range c {
+		if err := s.checkRevoked(n); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// A fresh replica re-validates one correct store from scratch, signatures included.

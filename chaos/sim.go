@@ -82,6 +82,13 @@ type sim struct {
 	healing      bool
 	rejected     int
 	verified     verifiedSet // shared by the simulated replicas: each signature is checked once
+
+	keys       map[crdt.PubKey]*crdt.Signer // every key of the run, by public key (amend.go)
+	amendments int
+	nextKey    int
+	revoked    []revokedKey
+	voided     map[crdt.Hash]backdated // changes signed with revoked keys, void wherever held
+	rogues     []crdt.PubKey
 }
 
 type verifiedSet map[crdt.Hash]struct{}
@@ -108,10 +115,18 @@ func newSim(cfg Config) (*sim, error) {
 		invalid:  map[crdt.Hash]string{},
 		bodies:   map[crdt.Hash][]string{},
 		verified: verifiedSet{},
+		keys:     map[crdt.PubKey]*crdt.Signer{},
+		voided:   map[crdt.Hash]backdated{},
 	}
 	s.net = newNetwork(s.rng, cfg.Sites)
-	admin := seededSigner(cfg.Seed, "admin", 0)
-	spec := crdt.CharterSpec{Name: "sim", Threshold: 1, Admins: []crdt.Member{{Name: "admin", Key: admin.Public()}}}
+	spec := crdt.CharterSpec{Name: "sim", Threshold: 2}
+	var admins []*crdt.Signer
+	for i, name := range []string{"ada", "bob", "cy"} {
+		a := seededSigner(cfg.Seed, "admin", i)
+		admins = append(admins, a)
+		s.keys[a.Public()] = a
+		spec.Admins = append(spec.Admins, crdt.Member{Name: name, Key: a.Public()})
+	}
 	for i := 0; i < cfg.Sites; i++ {
 		n := &node{idx: i, name: fmt.Sprintf("site-%d", i), signer: seededSigner(cfg.Seed, "site", i),
 			jur: jurisdictions[i%len(jurisdictions)], byz: i >= cfg.Sites-cfg.Byzantine,
@@ -122,9 +137,10 @@ func newSim(cfg Config) (*sim, error) {
 	for i, ns := range [][]string{{"shop"}, {"*"}} {
 		op := seededSigner(cfg.Seed, "operator", i)
 		s.operators = append(s.operators, op)
+		s.keys[op.Public()] = op
 		spec.Operators = append(spec.Operators, crdt.OperatorInfo{Name: fmt.Sprintf("op-%d", i), Key: op.Public(), Namespaces: ns})
 	}
-	g, err := crdt.NewGenesis(spec, admin)
+	g, err := crdt.NewGenesis(spec, admins[0], admins[1])
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ func TestSimulation(t *testing.T) {
 		}
 		seeds = []uint64{s}
 	}
+	amended, voided := 0, 0
 	for _, seed := range seeds {
 		rep, err := Run(Config{Sites: 7, Byzantine: 2, Seed: seed, Dir: t.TempDir()})
 		if err != nil {
@@ -27,7 +28,12 @@ func TestSimulation(t *testing.T) {
 		if rep.Writes == 0 || rep.Rejected == 0 {
 			t.Fatalf("seed %d: a run without writes (%d) or rejections (%d) tests nothing", seed, rep.Writes, rep.Rejected)
 		}
-		t.Logf("seed %d: %d rounds, %d writes, %d changes, %d rejected, %.0f B/change", seed, rep.Rounds, rep.Writes, rep.Changes, rep.Rejected, rep.BytesPerChange)
+		amended += rep.Amendments
+		voided += rep.Void
+		t.Logf("seed %d: %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void, %.0f B/change", seed, rep.Rounds, rep.Writes, rep.Changes, rep.Rejected, rep.Amendments, rep.Void, rep.BytesPerChange)
+	}
+	if len(seeds) > 1 && (amended == 0 || voided == 0) {
+		t.Fatalf("%d amendments and %d void changes over %d seeds: the revocation faults did not run", amended, voided, len(seeds))
 	}
 }
 

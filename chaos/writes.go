@@ -32,12 +32,12 @@ func (s *sim) write(n *node) {
 		ops = []crdt.Op{set(crdt.KindCluster, key, "health", []string{"ok", "degraded", "down"}[s.rng.IntN(3)]),
 			set(crdt.KindCluster, key, "available/cpu", fmt.Sprint(s.rng.IntN(64000)))}
 	case r < 75:
-		author = s.operators[s.rng.IntN(2)]
+		author = s.operatorKey(n.rep.Charter(), s.rng.IntN(2))
 		key := crdt.WorkloadKey("shop", wl)
 		ops = []crdt.Op{set(crdt.KindWorkload, key, "replicas", fmt.Sprint(1+s.rng.IntN(9))),
 			set(crdt.KindWorkload, key, "template", fmt.Sprintf(`{"image":"shop:%d"}`, s.rng.IntN(100)))}
 	case r < 82:
-		author = s.operators[1]
+		author = s.operatorKey(n.rep.Charter(), 1)
 		key := crdt.WorkloadKey("shop", wl)
 		if s.rng.IntN(2) == 0 {
 			ops = []crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: key}}
@@ -46,7 +46,7 @@ func (s *sim) write(n *node) {
 		}
 	case r < 92:
 		// A workload bounded to this site's jurisdiction, written at this site.
-		author = s.operators[1]
+		author = s.operatorKey(n.rep.Charter(), 1)
 		key := crdt.WorkloadKey("bank", "ledger-"+strings.ToLower(n.jur))
 		body := []byte(fmt.Sprintf(`{"image":"ledger:%d","env":{"SECRET":"%d"}}`, s.rng.IntN(100), s.rng.Uint32()))
 		bound = []string{n.jur}
@@ -55,6 +55,9 @@ func (s *sim) write(n *node) {
 		bodies = [][]byte{body}
 	default:
 		ops = []crdt.Op{set(crdt.KindSite, n.name, "version", fmt.Sprintf("1.%d", s.rng.IntN(50)))}
+	}
+	if author == nil {
+		return
 	}
 	env, res, err := n.rep.Write(author, ops, bodies, bound)
 	if err != nil {

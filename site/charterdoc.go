@@ -61,6 +61,9 @@ type CharterChange struct {
 	Author    string   `json:"author"`              // admin name, or the key when no charter named it
 	Cosigners []string `json:"cosigners,omitempty"` // likewise
 	Fields    []string `json:"fields"`              // what it set or deleted ("-field" for a delete)
+	// Void: valid in its past but without effect, signed by a key that another charter
+	// change revoked, or built on a void one (docs/adr/0009-revocation.md).
+	Void bool `json:"void,omitempty"`
 }
 
 // CharterFields are a charter object's visible fields and their raw values.
@@ -174,7 +177,7 @@ func (s *Site) charterHistory() []CharterChange {
 				}
 			}
 		}
-		cc := CharterChange{ID: id.Hex(), Lamport: c.Lamport, Author: name(c.Author)}
+		cc := CharterChange{ID: id.Hex(), Lamport: c.Lamport, Author: name(c.Author), Void: s.rep.Void(id)}
 		for _, cs := range c.Cosigs {
 			cc.Cosigners = append(cc.Cosigners, name(cs.Key))
 		}

@@ -88,6 +88,7 @@ var (
 		[]string{"site", "region", "jurisdiction", "federation"}, nil)
 	descHeld    = prometheus.NewDesc("atoll_changes_held", "Changes the replica holds.", nil, nil)
 	descPending = prometheus.NewDesc("atoll_changes_pending", "Changes received that wait for their dependencies.", nil, nil)
+	descVoid    = prometheus.NewDesc("atoll_changes_void", "Changes held without effect: signed by a key a charter change revoked, outside that change's past, or authorized only by a void charter change.", nil, nil)
 
 	descPeerLive   = prometheus.NewDesc("atoll_peer_live", "1 if the membership reports the charter site live, else 0.", []string{"peer"}, nil)
 	descPeerInSync = prometheus.NewDesc("atoll_peer_in_sync", "1 if the live peer advertises the same heads as this site, else 0.", []string{"peer"}, nil)
@@ -118,7 +119,7 @@ var (
 )
 
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descPeerLive, descPeerInSync, descPeerLag,
+	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descVoid, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
 		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
 		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered} {
@@ -139,7 +140,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	charter := s.rep.Charter()
 	info, _ := charter.SiteByName(s.cfg.Name)
-	held, pending := s.rep.Len(), s.rep.PendingLen()
+	held, pending, void := s.rep.Len(), s.rep.PendingLen(), s.rep.VoidLen()
 	heads := s.rep.Heads()
 	type peerRow struct {
 		name        string
@@ -173,6 +174,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descInfo, 1, s.cfg.Name, info.Region, info.Jurisdiction, charter.Name)
 	gauge(descHeld, float64(held))
 	gauge(descPending, float64(pending))
+	gauge(descVoid, float64(void))
 	for _, p := range peers {
 		gauge(descPeerLive, b2f(live[p.name]), p.name)
 		gauge(descPeerInSync, p.inSync, p.name)

@@ -120,9 +120,13 @@ func printCharter(out io.Writer, st site.CharterState) {
 		}
 	}
 	if len(st.History) > 0 {
-		fmt.Fprintln(w, "\nHISTORY\tLAMPORT\tSIGNED BY\tFIELDS")
+		fmt.Fprintln(w, "\nHISTORY\tLAMPORT\tSIGNED BY\tFIELDS\tEFFECT")
 		for _, h := range st.History {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%d fields\n", h.ID[:12], h.Lamport, strings.Join(append([]string{h.Author}, h.Cosigners...), ","), len(h.Fields))
+			effect := "in force"
+			if h.Void {
+				effect = "void (a signer's key was revoked)"
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%d fields\t%s\n", h.ID[:12], h.Lamport, strings.Join(append([]string{h.Author}, h.Cosigners...), ","), len(h.Fields), effect)
 		}
 	}
 }
@@ -252,6 +256,7 @@ is not an admin's and an admin who has signed already.`,
 }
 
 func newCharterSubmitCmd() *cobra.Command {
+	var force bool
 	cmd := &cobra.Command{
 		Use:     "submit FILE",
 		Short:   "Hand a fully signed amendment to a site, which checks it and spreads it",
@@ -271,6 +276,17 @@ func newCharterSubmitCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if !force {
+				// An amendment concurrent with another charter change may be void (a key it
+				// is signed with revoked by the other): amend one at a time.
+				st, err := c.Charter(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if diff := amend.Diff(a.Before, st.Charter); len(diff) > 0 {
+					return fmt.Errorf("submit %s: the charter at %s changed since the amendment was proposed (%s): propose it again on the charter in force, or --force", args[0], c.Addr(), strings.Join(diff, "; "))
+				}
+			}
 			res, err := c.Submit(cmd.Context(), env.Encode())
 			if err != nil {
 				return fmt.Errorf("submit %s: %w", args[0], err)
@@ -280,6 +296,7 @@ func newCharterSubmitCmd() *cobra.Command {
 		},
 	}
 	addTargetFlags(cmd.Flags(), false)
+	cmd.Flags().BoolVar(&force, "force", false, "submit even if the charter changed since the amendment was proposed")
 	return cmd
 }
 

@@ -39,6 +39,8 @@ type simSummary struct {
 	SyncInTarget      float64  `json:"sync_fraction_within_1_3x_plus_1kb"`
 	Writes            int      `json:"writes"`
 	Rejected          int      `json:"rejected"`
+	Amendments        int      `json:"amendments"`
+	Void              int      `json:"void_changes"`
 	ElapsedMS         int64    `json:"elapsed_ms"`
 	FirstFailure      string   `json:"first_failure,omitempty"`
 	FailureDumpDir    string   `json:"failure_dump_dir,omitempty"`
@@ -123,12 +125,14 @@ func runSim(w io.Writer, o simOptions) error {
 		bytes += r.BytesPerChange * float64(r.Writes)
 		writes += r.Writes
 		sum.Rejected += r.Rejected
+		sum.Amendments += r.Amendments
+		sum.Void += r.Void
 		if !o.json {
 			status := "converged"
 			if !r.Converged {
 				status = "DIVERGED: " + r.Failure
 			}
-			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected)
+			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected, r.Amendments, r.Void)
 		}
 	}
 	sum.Converged = len(sum.DivergentSeeds) == 0

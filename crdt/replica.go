@@ -24,8 +24,9 @@ type Config struct {
 	// whole header, signatures included, so replicas in one process (the simulator) may
 	// share one and verify each change once.
 	Verified VerifiedSet
-	// BodySent, if set, is called whenever EnvelopeFor hands out a change with its sealed
-	// bodies, for the residency audit. It must not call back into the replica.
+	// BodySent, if set, is called whenever the replica hands a peer a change with its
+	// sealed bodies (EnvelopeFor, sync sessions: bodies.go), for the residency audit. It
+	// must not call back into the replica.
 	BodySent func(id Hash, peer PubKey, bound []string)
 }
 
@@ -551,17 +552,13 @@ func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 }
 
 // EnvelopeFor returns a stored change encoded for peer: the bodies go only to a site whose
-// charter jurisdiction is inside the change's bound. This is the only way crdt hands out bodies.
+// charter jurisdiction is inside the change's bound, audited (release, bodies.go).
 func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
 	n, ok := r.nodes[id]
 	if !ok {
 		return nil, false
 	}
-	with := r.mayHold(n, peer)
-	if with && r.cfg.BodySent != nil {
-		r.cfg.BodySent(n.id, peer, n.bound)
-	}
-	return n.envelope(with), true
+	return r.release(n, peer), true
 }
 
 func (r *Replica) mayHold(n *node, peer PubKey) bool {

@@ -73,6 +73,7 @@ type Replica struct {
 	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
+	dropped  []*Envelope       // changes whose bodies a charter change dropped, for the next Result (bodies.go)
 }
 
 // Rejection says why a change was refused.
@@ -84,7 +85,9 @@ type Rejection struct {
 // Result is what one Receive did.
 type Result struct {
 	// Stored are changes to persist, in causal order: new valid changes, and known changes
-	// whose bodies just arrived (persist them again, replacing the header-only record).
+	// whose bodies just arrived (persist them again, replacing the header-only record) or
+	// were dropped by a charter change that took this replica out of their bound (header
+	// only, replacing the record with bodies). An id may appear twice: the later wins.
 	Stored   []*Envelope
 	Rejected []Rejection
 	// Buffered counts envelopes that now wait for missing dependencies.
@@ -257,6 +260,7 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 			continue
 		}
 		res.Stored = append(res.Stored, r.withheld(e))
+		res.Stored = append(res.Stored, r.takeDropped()...)
 		for _, w := range r.pending.release(e.ID) {
 			if r.depsPresent(w.Change) {
 				r.pending.remove(w)
@@ -384,6 +388,7 @@ func (r *Replica) store(env *Envelope, deps []*node, charter *Charter) {
 		r.charters = append(r.charters, n)
 		r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
 		r.recheckBodies()
+		r.dropOutside()
 	}
 }
 

@@ -300,6 +300,20 @@ func (r *Replica) accountBodies(c *Change, bodies [][]byte) {
 	}
 }
 
+// unaccountBodies takes away bodies the replica dropped (bodies.go), as accountBodies
+// added them.
+func (r *Replica) unaccountBodies(c *Change, bodies [][]byte) {
+	used, ok := r.used[c.Author]
+	if !ok {
+		return
+	}
+	n := bodyBytes(bodies)
+	if n > used {
+		panic(fmt.Sprintf("crdt: dropping %d bytes of bodies by %s, which has %d bytes counted", n, c.Author, used))
+	}
+	r.used[c.Author] = used - n
+}
+
 func bodyBytes(bodies [][]byte) uint64 {
 	var n uint64
 	for _, b := range bodies {

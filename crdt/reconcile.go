@@ -282,7 +282,7 @@ func (r *Replica) serve(ids []Hash, peer PubKey) [][]byte {
 func (r *Replica) encodeFor(nodes []*node, peer PubKey) [][]byte {
 	out := make([][]byte, len(nodes))
 	for i, n := range nodes {
-		out[i] = n.envelope(r.mayHold(n, peer))
+		out[i] = r.release(n, peer)
 	}
 	return out
 }

@@ -24,8 +24,9 @@ type Config struct {
 	// whole header, signatures included, so replicas in one process (the simulator) may
 	// share one and verify each change once.
 	Verified VerifiedSet
-	// BodySent, if set, is called whenever EnvelopeFor hands out a change with its sealed
-	// bodies, for the residency audit. It must not call back into the replica.
+	// BodySent, if set, is called whenever the replica hands a peer a change with its
+	// sealed bodies (EnvelopeFor, sync sessions: bodies.go), for the residency audit. It
+	// must not call back into the replica.
 	BodySent func(id Hash, peer PubKey, bound []string)
 }
 
@@ -86,6 +87,7 @@ type Replica struct {
 	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
+	dropped  []*Envelope       // changes whose bodies a charter change dropped, for the next Result (bodies.go)
 }
 
 // Rejection says why a change was refused.
@@ -97,7 +99,9 @@ type Rejection struct {
 // Result is what one Receive did.
 type Result struct {
 	// Stored are changes to persist, in causal order: new valid changes, and known changes
-	// whose bodies just arrived (persist them again, replacing the header-only record).
+	// whose bodies just arrived (persist them again, replacing the header-only record) or
+	// were dropped by a charter change that took this replica out of their bound (header
+	// only, replacing the record with bodies). An id may appear twice: the later wins.
 	Stored   []*Envelope
 	Rejected []Rejection
 	// Buffered counts envelopes that now wait for missing dependencies.
@@ -272,6 +276,7 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 			continue
 		}
 		res.Stored = append(res.Stored, r.withheld(e))
+		res.Stored = append(res.Stored, r.takeDropped()...)
 		for _, w := range r.pending.release(e.ID) {
 			if r.depsPresent(w.Change) {
 				r.pending.remove(w)
@@ -412,6 +417,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	}
 	r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
 	r.recheckBodies()
+	r.dropOutside()
 }
 
 // recheckBodies lists the bodies this replica may hold under a new charter but has not:
@@ -579,17 +585,13 @@ func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 }
 
 // EnvelopeFor returns a stored change encoded for peer: the bodies go only to a site whose
-// charter jurisdiction is inside the change's bound. This is the only way crdt hands out bodies.
+// charter jurisdiction is inside the change's bound, audited (release, bodies.go).
 func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
 	n, ok := r.nodes[id]
 	if !ok {
 		return nil, false
 	}
-	with := r.mayHold(n, peer)
-	if with && r.cfg.BodySent != nil {
-		r.cfg.BodySent(n.id, peer, n.bound)
-	}
-	return n.envelope(with), true
+	return r.release(n, peer), true
 }
 
 func (r *Replica) mayHold(n *node, peer PubKey) bool {

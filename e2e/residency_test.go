@@ -83,4 +83,26 @@ func TestResidency(t *testing.T) {
 			t.Errorf("%s outside the bound received %d stream bytes, more than the %d-byte body", name, in, len(body))
 		}
 	}
+	// Every site that received the body from a peer, by push or in a session, is named
+	// by a "sent" record in a sender's residency audit, and no record is a breach.
+	audited := map[string]bool{}
+	for i, name := range f.Names {
+		recs, err := f.Client(i).Audit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Type == "sent" && r.Change == env.ID.Hex() {
+				audited[r.Peer] = true
+				if r.Breach() {
+					t.Errorf("%s sent the body to %s (%s): %+v", name, r.Peer, r.Jurisdiction, r)
+				}
+			}
+		}
+	}
+	for i, name := range f.Names {
+		if i != 0 && after[i].Jurisdiction == "EU" && !audited[name] {
+			t.Errorf("%s holds the body, but no site's audit records sending it there (records to %v)", name, audited)
+		}
+	}
 }

@@ -135,7 +135,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) }); err != nil {
+	if err := restoreStore(st, rep); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
 	}
@@ -513,21 +513,16 @@ func (s *Site) persistLocal(res crdt.Result) {
 	recs := make([]store.Record, 0, len(res.Stored))
 	charter := false
 	for _, env := range res.Stored {
-		rec := store.Record{ID: env.ID, Data: env.Encode()}
+		// A known change comes again with a body that arrived, or header-only when a
+		// charter change dropped its body: Save replaces its record.
+		recs = append(recs, store.Record{ID: env.ID, Data: env.Encode()})
 		charter = charter || env.Change.IsCharter()
-		if len(env.Bodies) > 0 {
-			if err := s.st.Put(rec); err == nil {
-				continue
-			} else if !errors.Is(err, store.ErrNotFound) {
-				s.fatal(err)
-			}
-		}
-		recs = append(recs, rec)
 	}
-	if err := s.st.Append(recs); err != nil {
+	added, err := s.st.Save(recs)
+	if err != nil {
 		s.fatal(err)
 	}
-	s.metrics.noteResult(len(recs), res.Rejected)
+	s.metrics.noteResult(added, res.Rejected)
 	if charter {
 		s.refreshCharter()
 	}

@@ -8,7 +8,8 @@
 //
 // One bbolt file per site holds these buckets:
 //
-//	meta          "format" -> "atoll-store-v2"; "key-check" -> seal(empty)
+//	meta          "format" -> "atoll-store-v2"; "key-check" -> seal(empty);
+//	              "compact" -> 1 while freed pages may hold a replaced record
 //	changes       8-byte big-endian sequence -> seal(32-byte id || data)
 //	index         32-byte id -> 8-byte big-endian sequence
 //	raft-log      8-byte big-endian index -> seal(entry)     (site replicas)
@@ -46,8 +47,13 @@
 // order is a causal order, and replaying it needs no sorting.
 //
 // The index makes Append idempotent (an id already stored is skipped, inside
-// the same transaction) and lets Put replace one record's data in place,
-// keeping its sequence, when a sealed body arrives after its header.
+// the same transaction) and lets Put and Save replace one record's data in
+// place, keeping its sequence, when a sealed body arrives after its header or
+// when the site may no longer hold it (a charter change took it out of the
+// body's bound) and stores the header only. bbolt frees the old value's pages
+// without clearing them, so a replacement by shorter data sets "compact" in
+// meta, and the next Open that may write copies the live pages into a new file
+// renamed over the old one, as the migration does.
 //
 // # Durability
 //

@@ -123,19 +123,30 @@ func (s *Store) open(bucket, key, v []byte) ([]byte, error) {
 // the rename leaves the old file in format 1, whose next Open finds every record
 // sealed and compacts again.
 func (s *Store) compactSealed(noSync bool) error {
-	tmp := s.path + ".migrate"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("migrating to format 2: %w", err)
-	}
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: noSync})
+	err := s.compact(noSync, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyFormat, []byte(formatSealed))
+	})
 	if err != nil {
 		return fmt.Errorf("migrating to format 2: %w", err)
 	}
+	return nil
+}
+
+// compact copies the live pages into a new file beside the store, lets finish change
+// the copy, renames it over the store, then closes the old one (the caller opens the
+// new one): the freed pages, which bbolt does not clear, go with the old inode.
+func (s *Store) compact(noSync bool, finish func(*bolt.Tx) error) error {
+	tmp := s.path + ".migrate"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: noSync})
+	if err != nil {
+		return err
+	}
 	err = bolt.Compact(dst, s.db, 64<<20)
 	if err == nil {
-		err = dst.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketMeta).Put(keyFormat, []byte(formatSealed))
-		})
+		err = dst.Update(finish)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
@@ -148,10 +159,10 @@ func (s *Store) compactSealed(noSync bool) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("migrating to format 2: compacting: %w", err)
+		return fmt.Errorf("compacting: %w", err)
 	}
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("migrating to format 2: %w", err)
+		return err
 	}
 	s.db = nil
 	return nil

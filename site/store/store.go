@@ -94,7 +94,8 @@ type Store struct {
 // another key than opt.Key (ErrOtherKey).
 //
 // A format-1 file, of the releases that stored records in clear, is migrated
-// first: see migrate. Opened read-only, it is read in clear instead.
+// first: see migrate. Opened read-only, it is read in clear instead. A file
+// whose freed pages may hold a replaced record's bytes (Save) is compacted.
 //
 // If bbolt panics while opening a damaged file, Open returns an error but
 // cannot reach bbolt's memory map to release it; the map keeps the file
@@ -151,6 +152,13 @@ func Open(path string, opt Options) (*Store, error) {
 			if err == nil && f != formatSealed {
 				err = fmt.Errorf("migrated to format %q, want %q", f, formatSealed)
 			}
+			return err
+		case !opt.ReadOnly && s.compactDue():
+			if err := s.compact(opt.NoSync, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyCompact) }); err != nil {
+				return err
+			}
+			s.file = nil // the compacted file, a new inode, is the one to lock
+			_, err = s.openDB(bopt)
 			return err
 		}
 		return nil

@@ -133,3 +133,23 @@ func (r *Replica) Void(id Hash) bool {
 
 // VoidLen returns the number of changes held that are void.
 func (r *Replica) VoidLen() int { return r.masked }
+
+// admitRevoked refuses, at admission from a client, a change signed by a key that a
+// charter change held here revoked: stored, it would be void (or, on the revocation,
+// invalid) at every correct replica.
+func (r *Replica) admitRevoked(c *Change) error {
+	if r.all == nil || !r.all.revokes {
+		return nil
+	}
+	v := r.viewOf(r.all)
+	signers := []PubKey{c.Author}
+	for _, cs := range c.Cosigs {
+		signers = append(signers, cs.Key)
+	}
+	for _, k := range signers {
+		if revs := v.dead[k]; len(revs) > 0 {
+			return because(ReasonAuthority, invalid("key %s was revoked by charter change %s: what it signs has no effect", k, revs[0].id))
+		}
+	}
+	return nil
+}

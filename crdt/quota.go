@@ -335,6 +335,9 @@ func (r *Replica) Used(k PubKey) uint64 { return r.used[k] }
 // remember anything: the change may be admitted later, at this site or another.
 func (r *Replica) Admit(env *Envelope) error {
 	c := env.Change
+	if err := r.admitRevoked(c); err != nil {
+		return err
+	}
 	o := r.charter.Operators[c.Author]
 	if o == nil || c.IsCharter() || r.Has(env.ID) {
 		return nil

@@ -541,6 +541,10 @@ func (r *Replica) Charter() *Charter { return r.charter }
 // Self returns this replica's identity.
 func (r *Replica) Self() PubKey { return r.cfg.Self }
 
+// SetSelf changes this replica's identity: a site whose key the charter rotated. Bodies
+// of changes stored before are kept as they are.
+func (r *Replica) SetSelf(k PubKey) { r.cfg.Self = k }
+
 // Envelope returns a stored change as this replica holds it (bodies included if held).
 func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 	n, ok := r.nodes[id]

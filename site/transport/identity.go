@@ -112,7 +112,7 @@ func CertKey(certs []*x509.Certificate) (ed25519.PublicKey, error) {
 // serverTLS is the configuration for accepted connections.
 func (t *Transport) serverTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
+		MinVersion: tls.VersionTLS13,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return &t.id.Load().cert, nil
 		},

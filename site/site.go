@@ -146,7 +146,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		members: member.NewRegistry(dir, key), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
-	sealed, err := s.members.SealClear()
+	sealed, err := s.members.SealClear(nil)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)

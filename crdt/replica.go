@@ -575,6 +575,14 @@ func (r *Replica) Charter() *Charter { return r.charter }
 // Self returns this replica's identity.
 func (r *Replica) Self() PubKey { return r.cfg.Self }
 
+// SetSelf changes this replica's identity: a site whose key the charter rotated. Bodies
+// it holds are kept; those its new identity may hold and it has not are listed as
+// lacking, to be asked for (changes stored between the rotation and SetSelf).
+func (r *Replica) SetSelf(k PubKey) {
+	r.cfg.Self = k
+	r.recheckBodies()
+}
+
 // Envelope returns a stored change as this replica holds it (bodies included if held).
 func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 	n, ok := r.nodes[id]

@@ -120,7 +120,7 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 }
 
 func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
-	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Public()), Live: s.live(), Role: s.role(), Version: s.version}
+	st := State{Name: s.cfg.Name, Key: FormatKey(s.signer.Load().Public()), Live: s.live(), Role: s.role(), Version: s.version}
 	s.mu.Lock()
 	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
 		st.Region, st.Jurisdiction = info.Region, info.Jurisdiction
@@ -209,7 +209,7 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 		return nil, ErrNotLeader
 	}
 	s.mu.Lock()
-	env, res, err := s.rep.Write(s.signer, ops, nil, nil)
+	env, res, err := s.rep.Write(s.signer.Load(), ops, nil, nil)
 	if s.raft != nil {
 		s.markUnreplicated(res.Stored)
 	}

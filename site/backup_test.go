@@ -25,6 +25,7 @@ import (
 type fixture struct {
 	cfg    Config
 	signer *crdt.Signer
+	admin  *crdt.Signer // the federation's one admin, threshold 1
 	rep    *crdt.Replica
 	stored []store.Record // every change written, in order
 }
@@ -66,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{cfg: cfg, signer: signer, rep: rep}
+	return &fixture{cfg: cfg, signer: signer, admin: admin, rep: rep}
 }
 
 // key is the site's data key.

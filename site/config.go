@@ -18,16 +18,26 @@ import (
 // Config is a site's configuration file (site.yaml). Relative paths are relative to the
 // file's directory.
 type Config struct {
-	Name         string   `json:"name"`                   // the site's name in the charter
-	Identity     string   `json:"identity"`               // PEM file with the site's Ed25519 key (atoll keys new)
-	Genesis      string   `json:"genesis"`                // the federation's genesis charter change (atoll keys charter)
-	Listen       string   `json:"listen"`                 // host:port for TLS streams (TCP) and signed probes (UDP)
-	Advertise    string   `json:"advertise,omitempty"`    // ip:port other sites reach this one at; default Listen (see AdvertiseAddr)
-	Seeds        []string `json:"seeds,omitempty"`        // host:port of other sites to join through
-	DataDir      string   `json:"dataDir"`                // holds atoll.db, the one data file
-	API          string   `json:"api,omitempty"`          // unix socket of the local API; default <dataDir>/atoll.sock
-	Region       string   `json:"region,omitempty"`       // if set, must match the charter
-	Jurisdiction string   `json:"jurisdiction,omitempty"` // if set, must match the charter
+	Name     string `json:"name"`     // the site's name in the charter
+	Identity string `json:"identity"` // PEM file with the site's Ed25519 key (atoll keys new)
+	// NextIdentity, if set, is the PEM file of the key staged to replace Identity (atoll
+	// keys new). Once an applied charter amendment (atoll charter propose --rotate
+	// site/NAME=KEY) lists the site's name with its key, the site signs, handshakes and
+	// keeps bodies as that key while it runs (rotate.go). The file may appear after the
+	// start: it is read again at every charter change. Site replicas need it at start.
+	NextIdentity string `json:"nextIdentity,omitempty"`
+	// PreviousIdentity, if set, is the PEM file of the key Identity replaced: at start, a
+	// data file and kubeconfigs sealed under its data key are re-sealed under Identity's
+	// (docs/adr/0007-data-at-rest.md). Remove it, and the file, once the site ran once.
+	PreviousIdentity string   `json:"previousIdentity,omitempty"`
+	Genesis          string   `json:"genesis"`                // the federation's genesis charter change (atoll keys charter)
+	Listen           string   `json:"listen"`                 // host:port for TLS streams (TCP) and signed probes (UDP)
+	Advertise        string   `json:"advertise,omitempty"`    // ip:port other sites reach this one at; default Listen (see AdvertiseAddr)
+	Seeds            []string `json:"seeds,omitempty"`        // host:port of other sites to join through
+	DataDir          string   `json:"dataDir"`                // holds atoll.db, the one data file
+	API              string   `json:"api,omitempty"`          // unix socket of the local API; default <dataDir>/atoll.sock
+	Region           string   `json:"region,omitempty"`       // if set, must match the charter
+	Jurisdiction     string   `json:"jurisdiction,omitempty"` // if set, must match the charter
 
 	// HTTP, if set, is the host:port of the site's HTTP server: the read API, the
 	// dashboard, /healthz, /readyz, /metrics, and POST /v1/changes for changes signed

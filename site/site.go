@@ -35,7 +35,9 @@ type Site struct {
 	version string // Version when Open ran
 	sync    SyncConfig
 	log     *slog.Logger
-	signer  *crdt.Signer
+	signer  atomic.Pointer[crdt.Signer] // the key the site speaks as (rotate.go)
+	keys    *keyring                    // the keys it holds
+	missing crdt.PubKey                 // a key the charter gave it that it does not hold, once logged; guarded by mu
 
 	mu     sync.Mutex // guards rep, st, ae, budget, rng
 	rep    *crdt.Replica
@@ -102,10 +104,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err := cfg.Runnable(); err != nil {
 		return nil, err
 	}
-	signer, err := LoadKeyFile(cfg.Path(cfg.Identity))
+	keys, err := loadKeyring(cfg)
 	if err != nil {
 		return nil, err
 	}
+	signer := keys.identity
 	genesis, err := os.ReadFile(cfg.Path(cfg.Genesis))
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
@@ -115,23 +118,30 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		return nil, err
 	}
 	var self *Site // for the audit hook, set once the site exists
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
-		if self != nil {
-			self.bodySent(id, peer, bound)
+	newReplica := func(genesis []byte, signer *crdt.Signer) (*crdt.Replica, error) {
+		rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
+			if self != nil {
+				self.bodySent(id, peer, bound)
+			}
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
 		}
-	}})
+		return rep, nil
+	}
+	rep, err := newReplica(genesis, signer)
 	if err != nil {
-		return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
+		return nil, err
 	}
 	dir := cfg.Path(cfg.DataDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	key, err := DataKey(signer, rep.Genesis())
+	key, prevKey, err := keys.dataKeys(rep.Genesis())
 	if err != nil {
 		return nil, err
 	}
-	st, err := openSiteStore(cfg, cfg.DataFile(), store.Options{Timeout: 5 * time.Second, Key: key})
+	st, err := openSiteStore(cfg, cfg.DataFile(), store.Options{Timeout: 5 * time.Second, Key: key, PreviousKey: prevKey})
 	if err != nil {
 		return nil, err
 	}
@@ -139,14 +149,33 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		st.Close()
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
 	}
+	if k := keys.listed(rep.Charter(), cfg); k != nil && k != signer {
+		// The charter rotated the site's key to another it holds: restore again as that
+		// key, whose jurisdiction decides which bodies the replica keeps.
+		signer = k
+		if rep, err = newReplica(genesis, signer); err != nil {
+			st.Close()
+			return nil, err
+		}
+		if err := st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) }); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("restoring %s: %w", dir, err)
+		}
+	}
 	s := &Site{
-		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, signer: signer,
+		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, keys: keys,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
 		members: member.NewRegistry(dir, key), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
-	sealed, err := s.members.SealClear()
+	s.signer.Store(signer)
+	var prevSealer member.Sealer // set only if there is one: a nil *DataKey in it is not nil
+	if prevKey != nil {
+		prevSealer = prevKey
+		log.Info("previousIdentity set: what is sealed under its data key is re-sealed under identity's", "previous", FormatKey(keys.previous.Public()))
+	}
+	sealed, err := s.members.SealClear(prevSealer)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -176,20 +205,21 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s.budget = gossip.NewBudget(gossip.BudgetConfig{})
 	s.refreshCharter()
 	s.refreshMeta()
-	log.Info("site opened", "name", cfg.Name, "version", Version, "key", FormatKey(signer.Public()), "changes", rep.Len(), "digest", rep.Digest().String())
+	log.Info("site opened", "name", cfg.Name, "version", Version, "key", FormatKey(s.signer.Load().Public()), "changes", rep.Len(), "digest", rep.Digest().String())
 	return s, nil
 }
 
 // Close releases the data file of a site that was opened but not run.
 func (s *Site) Close() error { return s.st.Close() }
 
-// checkCharter verifies that the charter lists this site under its name and key, with the
-// region and jurisdiction the configuration states.
+// checkCharter verifies that the charter lists this site under its name and one of the
+// keys it holds, which it speaks as from then on, with the region and jurisdiction the
+// configuration states.
 func (s *Site) checkCharter() error {
 	ch := s.rep.Charter()
 	if s.cfg.Observer {
-		if name := ch.Observers[s.signer.Public()]; name != s.cfg.Name {
-			return fmt.Errorf("observer %q: charter %q lists key %s as observer %q", s.cfg.Name, ch.Name, FormatKey(s.signer.Public()), name)
+		if name := ch.Observers[s.signer.Load().Public()]; name != s.cfg.Name {
+			return fmt.Errorf("observer %q: charter %q lists key %s as observer %q", s.cfg.Name, ch.Name, FormatKey(s.signer.Load().Public()), name)
 		}
 		return nil
 	}
@@ -201,8 +231,17 @@ func (s *Site) checkCharter() error {
 	if !ok {
 		return fmt.Errorf("site %q is not in charter %q (sites: %v)", s.cfg.Name, ch.Name, ch.SiteNames())
 	}
-	if info.Key != s.signer.Public() {
-		return fmt.Errorf("site %q: the charter lists key %s, the identity file holds %s", s.cfg.Name, FormatKey(info.Key), FormatKey(s.signer.Public()))
+	held := s.keys.find(info.Key)
+	if held == nil {
+		var have []string
+		for _, k := range s.keys.signers() {
+			have = append(have, FormatKey(k.Public()))
+		}
+		return fmt.Errorf("site %q: the charter lists key %s, the identity files (identity, nextIdentity, previousIdentity) hold %v", s.cfg.Name, FormatKey(info.Key), have)
+	}
+	if held != s.signer.Load() {
+		s.log.Info("the charter lists another key this site holds: speaking as it", "key", FormatKey(held.Public()))
+		s.useKey(held)
 	}
 	if s.cfg.Region != "" && s.cfg.Region != info.Region {
 		return fmt.Errorf("site %q: configured region %q, the charter attests %q", s.cfg.Name, s.cfg.Region, info.Region)
@@ -225,6 +264,10 @@ func (s *Site) refreshCharter() {
 		cs.observers[k] = observerNode(name)
 	}
 	s.sites.Store(&cs)
+	s.followRotation(ch)
+	if s.trans != nil {
+		s.trans.Revalidate() // no stream outlives its peer's key in the charter
+	}
 }
 
 // charter returns the current charter without taking mu: the one refreshCharter published.
@@ -248,7 +291,7 @@ func (s *Site) Run(ctx context.Context) error {
 	s.ctx = ctx
 	s.started = time.Now()
 	tr, err := transport.New(transport.Config{
-		Name: s.nodeName(), Key: s.signer.PrivateKey(), BindAddr: s.cfg.Listen,
+		Name: s.nodeName(), Key: s.signer.Load().PrivateKey(), BindAddr: s.cfg.Listen,
 		AdvertiseAddr: s.cfg.AdvertiseAddr(), Peers: charterPeers{s}, Logger: s.log,
 	})
 	if err != nil {
@@ -548,8 +591,13 @@ func (p charterPeers) Lookup(key ed25519.PublicKey) (string, bool) {
 	if name, ok := cs.byKey[crdt.PubKey(key)]; ok {
 		return name, true
 	}
-	name, ok := cs.observers[crdt.PubKey(key)]
-	return name, ok
+	if name, ok := cs.observers[crdt.PubKey(key)]; ok {
+		return name, true
+	}
+	if p.s.ownKey(crdt.PubKey(key)) {
+		return p.s.cfg.Name, true
+	}
+	return "", false
 }
 
 // charterSites indexes the charter's sites both ways, and its observers by key (under

@@ -109,11 +109,13 @@ func (r *Registry) kubeconfig(name string) ([]byte, error) {
 	return kc, nil
 }
 
-// SealClear seals the kubeconfigs that releases before ADR 0007 wrote in clear, in
-// place, and removes the temporary files an interrupted write left behind. It returns
-// the names of the clusters whose kubeconfig it sealed. A site calls it at start,
-// before it reads any kubeconfig; run again, it finds nothing to do.
-func (r *Registry) SealClear() ([]string, error) {
+// SealClear seals the kubeconfigs that releases before ADR 0007 wrote in clear, and,
+// if prev is not nil, re-seals those sealed under prev (the data key of a site's
+// previous identity, after a key rotation), in place; it removes the temporary files an
+// interrupted write left behind. It returns the names of the clusters whose kubeconfig
+// it sealed. A site calls it at start, before it reads any kubeconfig; run again, it
+// finds nothing to do.
+func (r *Registry) SealClear(prev Sealer) ([]string, error) {
 	des, err := os.ReadDir(r.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -143,8 +145,13 @@ func (r *Registry) SealClear() ([]string, error) {
 		if _, err := r.key.Open(placeKubeconfig, []byte(name), b); err == nil {
 			continue
 		}
+		if prev != nil {
+			if p, err := prev.Open(placeKubeconfig, []byte(name), b); err == nil {
+				b = p
+			}
+		}
 		if err := CheckKubeconfig(b); err != nil {
-			// Neither sealed under this key nor a kubeconfig in clear: Config
+			// Neither sealed under these keys nor a kubeconfig in clear: Config
 			// names the file when the cluster is used.
 			continue
 		}

@@ -56,7 +56,7 @@ func TestSealClear(t *testing.T) {
 	if _, err := r.Config("c1"); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
 		t.Fatalf("Config of a kubeconfig in clear before SealClear: %v", err)
 	}
-	sealed, err := r.SealClear()
+	sealed, err := r.SealClear(nil)
 	if err != nil || len(sealed) != 1 || sealed[0] != "c1" {
 		t.Fatalf("SealClear = %v, %v", sealed, err)
 	}
@@ -74,13 +74,14 @@ func TestSealClear(t *testing.T) {
 	if !r.Holds(Entry{Name: "c1"}, []byte(kubeconfig)) {
 		t.Error("Holds: false after SealClear")
 	}
-	if sealed, err := r.SealClear(); err != nil || len(sealed) != 0 {
+	if sealed, err := r.SealClear(nil); err != nil || len(sealed) != 0 {
 		t.Fatalf("second SealClear = %v, %v", sealed, err)
 	}
 }
 
 // TestKubeconfigOtherKeyOrPlace: a kubeconfig sealed under another site's key, or
-// copied into another cluster's directory, does not open, and SealClear leaves it.
+// copied into another cluster's directory, does not open, and SealClear leaves it;
+// given the previous key of a rotation, SealClear re-seals what that key sealed.
 func TestKubeconfigOtherKeyOrPlace(t *testing.T) {
 	dir := t.TempDir()
 	r := NewRegistry(dir, testKey)
@@ -103,10 +104,24 @@ func TestKubeconfigOtherKeyOrPlace(t *testing.T) {
 	if _, err := other.Config("c1"); !errors.Is(err, store.ErrOpen) {
 		t.Fatalf("another key: %v, want store.ErrOpen", err)
 	}
-	if sealed, err := other.SealClear(); err != nil || len(sealed) != 0 {
+	if sealed, err := other.SealClear(nil); err != nil || len(sealed) != 0 {
 		t.Fatalf("SealClear under another key = %v, %v: it must not seal sealed files again", sealed, err)
 	}
 	if _, err := r.Config("c1"); err != nil {
 		t.Fatal(err)
+	}
+	// After a key rotation, the site's new key re-seals what the previous one sealed.
+	// c2's file, moved from c1, opens under neither key there and stays as it is.
+	if sealed, err := other.SealClear(testKey); err != nil || len(sealed) != 1 || sealed[0] != "c1" {
+		t.Fatalf("SealClear(previous key) = %v, %v: want c1 re-sealed", sealed, err)
+	}
+	if cfg, err := other.Config("c1"); err != nil || cfg.BearerToken != "secret" {
+		t.Fatalf("Config under the new key after re-sealing: %+v, %v", cfg, err)
+	}
+	if _, err := r.Config("c1"); !errors.Is(err, store.ErrOpen) {
+		t.Fatalf("the previous key still opens a re-sealed kubeconfig: %v", err)
+	}
+	if sealed, err := other.SealClear(testKey); err != nil || len(sealed) != 0 {
+		t.Fatalf("second SealClear(previous key) = %v, %v", sealed, err)
 	}
 }

@@ -34,6 +34,13 @@ func (s *Store) migrate(batch int, after func(batches int) error) error {
 	if err != nil {
 		return fmt.Errorf("migrating to format 2: %w", err)
 	}
+	return s.sealAll(batch, after, inClear, "migrating to format 2")
+}
+
+// sealAll seals, batch records per transaction, every value of the sealed buckets that
+// does not open under the key yet; plain returns its plaintext. after is called after
+// each committed batch; its error stops the walk.
+func (s *Store) sealAll(batch int, after func(batches int) error, plain func(bucket, key, v []byte) ([]byte, error), what string) error {
 	batches := 0
 	for _, name := range sealedBuckets {
 		var from []byte // the last key done; nil before the first
@@ -41,11 +48,11 @@ func (s *Store) migrate(batch int, after func(batches int) error) error {
 			var done bool
 			err := s.db.Update(func(tx *bolt.Tx) error {
 				var err error
-				from, done, err = s.sealBatch(tx.Bucket(name), name, from, batch)
+				from, done, err = s.sealBatch(tx.Bucket(name), name, from, batch, plain)
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("migrating to format 2: bucket %q: %w", name, err)
+				return fmt.Errorf("%s: bucket %q: %w", what, name, err)
 			}
 			if done {
 				break
@@ -61,10 +68,13 @@ func (s *Store) migrate(batch int, after func(batches int) error) error {
 	return nil
 }
 
+// inClear is the plaintext of a value of a format-1 file: the value itself.
+func inClear(_, _, v []byte) ([]byte, error) { return v, nil }
+
 // sealBatch seals up to n values of b after the key from (from the first if nil) that
-// do not open under the key yet. It returns the last key it looked at, and done when
-// there was none left.
-func (s *Store) sealBatch(b *bolt.Bucket, name, from []byte, n int) (last []byte, done bool, err error) {
+// do not open under the key yet; plain returns the plaintext of such a value. It
+// returns the last key it looked at, and done when there was none left.
+func (s *Store) sealBatch(b *bolt.Bucket, name, from []byte, n int, plain func(bucket, key, v []byte) ([]byte, error)) (last []byte, done bool, err error) {
 	if b == nil {
 		return nil, true, nil // a site that never ran under Raft has no log
 	}
@@ -89,7 +99,11 @@ func (s *Store) sealBatch(b *bolt.Bucket, name, from []byte, n int) (last []byte
 		}
 		// Values point into the memory map, which a put may move: copy them, and
 		// write after the walk, which a put would also upset.
-		todo = append(todo, kv{last, bytes.Clone(v)})
+		p, err := plain(name, k, v)
+		if err != nil {
+			return nil, false, fmt.Errorf("key %x: %w", k, err)
+		}
+		todo = append(todo, kv{last, bytes.Clone(p)})
 	}
 	if seen == 0 {
 		return from, true, nil
@@ -108,26 +122,52 @@ func (s *Store) seal(bucket, key, v []byte) []byte { return s.key.Seal(string(bu
 // open returns the plaintext of a value of a sealed bucket, in memory of its own (not
 // bbolt's map).
 // A format-1 file opened read-only holds it in clear, or sealed if a migration began.
+// A file being re-sealed after a key rotation, opened read-only, holds it under either key.
 func (s *Store) open(bucket, key, v []byte) ([]byte, error) {
 	p, err := s.key.Open(string(bucket), key, v)
+	if err != nil && s.rekeying {
+		if q, perr := s.prev.Open(string(bucket), key, v); perr == nil {
+			return q, nil
+		}
+	}
 	if err != nil && !s.sealed {
 		return bytes.Clone(v), nil
 	}
 	return p, err
 }
 
-// compactSealed ends a migration: it copies the live records, all sealed now, into a
-// new file beside the store, sets its format to 2 and renames it over the store, then
-// closes the old one. The copy leaves behind the pages of the old file, which bbolt
-// had freed but not cleared and which still hold the records in clear. A crash before
-// the rename leaves the old file in format 1, whose next Open finds every record
-// sealed and compacts again.
-func (s *Store) compactSealed(noSync bool) error {
+// compactAndReopen ends a migration or a re-sealing (what): compactSealed, then Open
+// the compacted file.
+func (s *Store) compactAndReopen(bopt *bolt.Options, noSync bool, what string) error {
+	if err := s.compactSealed(noSync, what); err != nil {
+		return err
+	}
+	s.file = nil // the compacted file, a new inode, is the one to lock
+	s.rekeying = false
+	f, err := s.openDB(bopt)
+	if err == nil && (f != formatSealed || s.rekeying) {
+		err = fmt.Errorf("%s: the compacted file has format %q, rekeying %t: want %q under the key", what, f, s.rekeying, formatSealed)
+	}
+	return err
+}
+
+// compactSealed ends a migration or a re-sealing (what): it copies the live records,
+// all sealed under the key now, into a new file beside the store, sets its format to 2
+// and its key check to the key, and renames it over the store, then closes the old
+// one. The copy leaves behind the pages of the old file, which bbolt had freed but not
+// cleared and which still hold the records in clear (or under the previous key). A
+// crash before the rename leaves the old file in format 1 (or with the previous key's
+// check), whose next Open finds every record sealed and compacts again.
+func (s *Store) compactSealed(noSync bool, what string) error {
 	err := s.compact(noSync, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyFormat, []byte(formatSealed))
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyFormat, []byte(formatSealed)); err != nil {
+			return err
+		}
+		return meta.Put(keyCheck, s.key.Seal(string(bucketMeta), keyCheck, nil))
 	})
 	if err != nil {
-		return fmt.Errorf("migrating to format 2: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

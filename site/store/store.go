@@ -56,6 +56,10 @@ type Options struct {
 	// Key seals and opens the records that can hold a body or a kubeconfig: required.
 	// A site derives it from its identity (DeriveDataKey).
 	Key *DataKey
+	// PreviousKey, if set, is the data key of the site's identity before a key
+	// rotation. A file sealed under it, in whole or in part, opens: a writer
+	// re-seals it under Key first (rekey.go), a reader reads it as it is.
+	PreviousKey *DataKey
 
 	// For tests of the migration: records per transaction (0 means migrateBatch), and
 	// a hook called after each committed batch, whose error stops the migration.
@@ -76,6 +80,10 @@ var ErrOtherKey = errors.New("sealed under another data key")
 type Store struct {
 	path string
 	key  *DataKey
+	prev *DataKey // Options.PreviousKey; nil if none
+	// rekeying is set by checkFile for a file whose key check opens under prev, not
+	// key: a rotation whose re-sealing has not ended.
+	rekeying bool
 	// sealed is false only for a format-1 file opened read-only: its records are
 	// read as they are.
 	sealed bool
@@ -112,7 +120,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if timeout == 0 {
 		timeout = defaultTimeout
 	}
-	s := &Store{path: path, key: opt.Key, sealed: true}
+	s := &Store{path: path, key: opt.Key, prev: opt.PreviousKey, sealed: true}
 	bopt := &bolt.Options{
 		Timeout:  timeout,
 		NoSync:   opt.NoSync,
@@ -137,6 +145,8 @@ func Open(path string, opt Options) (*Store, error) {
 			return errors.New("not an atoll store: a bbolt file without buckets")
 		case f == "":
 			return s.db.Update(s.create)
+		case f == formatClear && s.rekeying:
+			return fmt.Errorf("%w: a format-1 file whose migration began under the previous key: open it with that key first", ErrOtherKey)
 		case f == formatClear && opt.ReadOnly:
 			s.sealed = false
 			return nil
@@ -144,15 +154,12 @@ func Open(path string, opt Options) (*Store, error) {
 			if err := s.migrate(cmp.Or(opt.migrateBatch, migrateBatch), opt.afterBatch); err != nil {
 				return err
 			}
-			if err := s.compactSealed(opt.NoSync); err != nil {
+			return s.compactAndReopen(bopt, opt.NoSync, "migrating to format 2")
+		case s.rekeying && !opt.ReadOnly:
+			if err := s.rekey(cmp.Or(opt.migrateBatch, migrateBatch), opt.afterBatch); err != nil {
 				return err
 			}
-			s.file = nil // the compacted file, a new inode, is the one to lock
-			f, err = s.openDB(bopt)
-			if err == nil && f != formatSealed {
-				err = fmt.Errorf("migrated to format %q, want %q", f, formatSealed)
-			}
-			return err
+			return s.compactAndReopen(bopt, opt.NoSync, "re-sealing under the new key")
 		case !opt.ReadOnly && s.compactDue():
 			if err := s.compact(opt.NoSync, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyCompact) }); err != nil {
 				return err
@@ -224,7 +231,13 @@ func (s *Store) checkFile(tx *bolt.Tx) (string, error) {
 	if c != nil {
 		// A format-1 file has a key check once its migration has begun.
 		if _, err := s.key.Open(string(bucketMeta), keyCheck, c); err != nil {
-			return "", fmt.Errorf("%w: its key check %w", ErrOtherKey, err)
+			if s.prev == nil || f != formatSealed && f != formatClear {
+				return "", fmt.Errorf("%w: its key check %w", ErrOtherKey, err)
+			}
+			if _, perr := s.prev.Open(string(bucketMeta), keyCheck, c); perr != nil {
+				return "", fmt.Errorf("%w, and not under the previous key either: its key check %w", ErrOtherKey, err)
+			}
+			s.rekeying = true
 		}
 	}
 	return f, nil

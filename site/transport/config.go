@@ -35,7 +35,8 @@ type Config struct {
 	// Name is this site's name as the charter lists it.
 	Name string
 	// Key is this site's Ed25519 identity key; its public half is the key the
-	// charter lists for Name. It signs the TLS certificate and every packet.
+	// charter lists for Name. It signs the TLS certificate and every packet,
+	// until SetKey replaces it.
 	Key ed25519.PrivateKey
 	// BindAddr is "ip:port" for both the TCP listener (TLS streams) and the
 	// UDP socket (packets), which share the port number. Port 0 picks a free

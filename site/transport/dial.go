@@ -43,9 +43,27 @@ func (t *Transport) DialAddressTimeout(addr memberlist.Address, timeout time.Dur
 	return c, nil
 }
 
-// dial runs the client side of the stream handshake: TCP, TLS checking the
-// peer is want (any charter site if ""), the channel byte, and its echo.
-func (t *Transport) dial(ctx context.Context, addr, want string, channel byte) (c *Conn, err error) {
+// dial runs the client side of the stream handshake as this transport's key
+// and, if the peer refuses it with a TLS alert and SetKey left a previous key,
+// once more as that one (see SetKey).
+func (t *Transport) dial(ctx context.Context, addr, want string, channel byte) (*Conn, error) {
+	c, err := t.dialAs(ctx, addr, want, channel, t.id.Load())
+	prev := t.prev.Load()
+	if err == nil || prev == nil || !refusedByPeer(err) || ctx.Err() != nil {
+		return c, err
+	}
+	c, perr := t.dialAs(ctx, addr, want, channel, prev)
+	if perr != nil {
+		return nil, errors.Join(err, fmt.Errorf("as the previous key: %w", perr))
+	}
+	t.dropLog.Log("dialed as the previous key: the peer does not know the current one yet", "peer", c.Peer)
+	return c, nil
+}
+
+// dialAs runs the client side of the stream handshake, presenting id: TCP,
+// TLS checking the peer is want (any charter site if ""), the channel byte,
+// and its echo.
+func (t *Transport) dialAs(ctx context.Context, addr, want string, channel byte, id *identity) (c *Conn, err error) {
 	target := addr
 	if want != "" {
 		target = want + " at " + addr
@@ -99,7 +117,7 @@ func (t *Transport) dial(ctx context.Context, addr, want string, channel byte) (
 			return refuse(want, fmt.Errorf("set deadline: %w", err))
 		}
 	}
-	tc := tls.Client(cc, t.clientTLS(want))
+	tc := tls.Client(cc, t.clientTLS(want, id))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		// Our own check may have refused a charter site (wrong one, blocked).
 		peer := want

@@ -112,8 +112,10 @@ func CertKey(certs []*x509.Certificate) (ed25519.PublicKey, error) {
 // serverTLS is the configuration for accepted connections.
 func (t *Transport) serverTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{t.cert},
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return &t.id.Load().cert, nil
+		},
 		ClientAuth:             tls.RequireAnyClientCert,
 		NextProtos:             []string{alpn},
 		SessionTicketsDisabled: true,
@@ -130,13 +132,13 @@ func (t *Transport) serverTLS() *tls.Config {
 	}
 }
 
-// clientTLS is the configuration for a dial to the site named want, or to
-// any charter site if want is "".
-func (t *Transport) clientTLS(want string) *tls.Config {
+// clientTLS is the configuration for a dial, as id, to the site named want,
+// or to any charter site if want is "".
+func (t *Transport) clientTLS(want string, id *identity) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &t.cert, nil
+			return &id.cert, nil
 		},
 		NextProtos: []string{alpn},
 		// The chain is not checked against any CA: identity is the charter

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -19,7 +20,8 @@ import (
 type Transport struct {
 	cfg       Config
 	log       *slog.Logger
-	cert      tls.Certificate
+	id        atomic.Pointer[identity] // the key this transport speaks as (SetKey)
+	prev      atomic.Pointer[identity] // the one before the last SetKey, for dials refused under id; nil if none
 	serverCfg *tls.Config
 
 	tcp     *net.TCPListener
@@ -68,14 +70,13 @@ func New(cfg Config) (*Transport, error) {
 	} else if name != cfg.Name {
 		return nil, fmt.Errorf("transport: own key is site %q in the charter, config says %q", name, cfg.Name)
 	}
-	cert, err := selfCert(cfg.Name, cfg.Key, cfg.Now())
+	id, err := newIdentity(cfg.Name, cfg.Key, cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	t := &Transport{
 		cfg:      cfg,
 		log:      log,
-		cert:     cert,
 		packetCh: make(chan *memberlist.Packet),
 		streamCh: make(chan net.Conn),
 		hsSlots:  make(chan struct{}, cfg.MaxHandshakes),
@@ -87,6 +88,7 @@ func New(cfg Config) (*Transport, error) {
 		dropLog:  newRateLog(log, slog.LevelDebug, 10),
 		warnLog:  newRateLog(log, slog.LevelWarn, 10),
 	}
+	t.id.Store(id)
 	if cfg.AdvertiseAddr != "" {
 		t.advAddr = netip.MustParseAddrPort(cfg.AdvertiseAddr) // checked by Validate
 	}

@@ -54,7 +54,7 @@ func (t *Transport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time
 		return time.Time{}, fmt.Errorf("write packet to %s: %d bytes with overhead, max %d",
 			addr.String(), n, t.cfg.MaxPacketBytes)
 	}
-	wire := sealPacket(t.cfg.Key, t.cfg.Now(), b)
+	wire := sealPacket(t.id.Load().key, t.cfg.Now(), b)
 	n, err := t.udp.WriteToUDPAddrPort(wire, to)
 	sent := time.Now()
 	t.stats.add(name, fPacketOut, uint64(n))

@@ -12,6 +12,9 @@ type SiteInfo struct {
 	Key          PubKey
 	Region       string
 	Jurisdiction string
+	// Draining is site/<name>/drain: the site is leaving. Schedulers place nothing new
+	// on it and move its share to the others, make-before-break.
+	Draining bool
 }
 
 // OperatorInfo is an operator and the namespaces it may write ("*" for all).
@@ -129,7 +132,7 @@ func newCharter(o *object) *Charter {
 			case "site":
 				if _, dup := c.Sites[k]; !dup {
 					s := &SiteInfo{Name: name, Key: k, Region: str("site/" + name + "/region"),
-						Jurisdiction: str("site/" + name + "/jurisdiction")}
+						Jurisdiction: str("site/" + name + "/jurisdiction"), Draining: str("site/"+name+"/drain") == "true"}
 					c.Sites[k], c.byName[name] = s, s
 				}
 			case "operator":

@@ -190,6 +190,7 @@ func validFieldName(f string) bool {
 //	site/<name>/key               site public key (32 bytes)
 //	site/<name>/region            free text, e.g. eu-west
 //	site/<name>/jurisdiction      jurisdiction name, e.g. EU
+//	site/<name>/drain             "true": the site is leaving; its share moves to the others
 //	operator/<name>/key           operator public key (32 bytes)
 //	operator/<name>/namespaces    "*" or comma-separated namespaces the operator may write
 //	observer/<name>/key           read-only identity (32 bytes)
@@ -227,6 +228,11 @@ func checkCharterField(op *Op) error {
 		case parts[2] == "key":
 			return checkKeyValue(op, isSet)
 		case parts[0] == "site" && parts[2] == "region":
+			return nil
+		case parts[0] == "site" && parts[2] == "drain":
+			if isSet && v != "true" {
+				return fmt.Errorf("charter: %s: %q: the only value is \"true\" (delete the field to stop draining)", op.Field, v)
+			}
 			return nil
 		case parts[0] == "site" && parts[2] == "jurisdiction":
 			if isSet && !IsJurisdiction(v) {

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"atoll/crdt"
+	"atoll/deploy/testenv"
 	"atoll/site"
 	"atoll/site/amend"
 )
@@ -22,13 +25,26 @@ var charterAcceptedRE = regexp.MustCompile(`charter change ([0-9a-f]{64}) accept
 // and the others take it in as a live peer. Along the way: a non-admin's signature is
 // refused by `sign`, and a hand-made change with too few signatures by the site.
 //
-// The new site's share of workloads is not checked: a site without a member cluster
-// gets none, and faking a healthy cluster needs the site's own signature.
+// With the Kubernetes test binaries (make kube), every site has a real member cluster
+// and Deployment fo/web runs 6 replicas with equal weights: once the new site joins its
+// cluster, it takes its share, and the ready replicas summed over every cluster (read
+// from the kube-apiservers) never fall below 6. Without them, the test skips that part.
 func TestCharterAddRegion(t *testing.T) {
-	f := start(t, Options{Sites: 4, Outside: 1, HTTP: true, Admins: 3, Threshold: 2})
-	ctx := deadline(t, 3*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
+	const replicas, joining = 6, 3
+	ctx := deadline(t, 5*time.Minute)
+	o := Options{Sites: 4, Outside: 1, HTTP: true, Admins: 3, Threshold: 2}
+	var r *regionFed
+	var f *Fed
+	if _, err := testenv.BinDir(); err == nil {
+		r = startRegions(t, ctx, o, 3)
+		f = r.f
+		r.writeWeb(t, ctx, replicas)
+	} else {
+		t.Log("Kubernetes test binaries missing (make kube): the new region's share is not checked:", err)
+		f = start(t, o)
+		if err := f.WaitMembers(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := writeContexts(t, f, 1)
 	atoll := func(args ...string) (string, error) {
@@ -125,8 +141,8 @@ func TestCharterAddRegion(t *testing.T) {
 	for _, s := range v.Sites {
 		live = live || s.Name == f.Names[3] && s.Live
 	}
-	if !live || len(v.Workloads) != 2 {
-		t.Fatalf("s00's view: s03 live %v, %d workloads", live, len(v.Workloads))
+	if want := map[bool]int{true: 4, false: 2}[r != nil]; !live || len(v.Workloads) != want {
+		t.Fatalf("s00's view: s03 live %v, %d workloads, want %d", live, len(v.Workloads), want)
 	}
 
 	out, err = atoll("charter", "show", "--context", f.Names[3], "--key", f.KeyFile("admin"))
@@ -134,4 +150,40 @@ func TestCharterAddRegion(t *testing.T) {
 		t.Fatalf("charter show at the new site: %v\n%s", err, out)
 	}
 	t.Logf("charter show:\n%s", out)
+	if r == nil {
+		return
+	}
+
+	// The new region joins its cluster and takes its share; the others give theirs up
+	// make-before-break.
+	all, old := []int{0, 1, 2, 3}, []int{0, 1, 2}
+	if _, err := r.obs.until(ctx, "web ready on the first three sites", 2*time.Minute, func(v view) bool {
+		return v.sum("web", old, false) == replicas && v.sum("web", old, true) == replicas
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	r.joinCluster(t, ctx, joining)
+	minReady := replicas
+	hold := time.Time{}
+	if _, err := r.obs.until(ctx, "the new region runs its share", 2*time.Minute, func(v view) bool {
+		minReady = min(minReady, v.sum("web", all, true))
+		settled := v.ready[joining]["web"] > 0 && v.sum("web", all, false) == replicas && v.sum("web", all, true) == replicas
+		switch {
+		case !settled:
+			hold = time.Time{}
+		case hold.IsZero():
+			hold = time.Now().Add(3 * time.Second) // and it stays so
+		}
+		return settled && time.Now().After(hold)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if minReady < replicas {
+		t.Fatalf("ready replicas fell to %d of %d while the new region took its share", minReady, replicas)
+	}
+	if _, err := r.cs[joining].CoreV1().ConfigMaps("fo").Get(ctx, "settings", metav1.GetOptions{}); err != nil {
+		t.Errorf("ConfigMap fo/settings in the new region's cluster: %v", err)
+	}
+	t.Logf("the new region runs its share %v after joining its cluster; min ready %d of %d", time.Since(t0).Round(time.Millisecond), minReady, replicas)
 }

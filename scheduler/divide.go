@@ -145,6 +145,9 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 	hold(shares, current, ready, d.Missing)
 	for i := range shares {
 		shares[i].Reason = reason(&shares[i], nominal, lostFrom)
+		if draining(st, shares[i].Name) {
+			shares[i].Reason = "draining; " + shares[i].Reason
+		}
 	}
 	// Sites with a base share the viewer cannot use appear with 0 replicas.
 	for j, n := range names {
@@ -213,6 +216,12 @@ func observed(w *Workload, st *State) (current, ready map[string]int) {
 		ready[site] += o.Ready
 	}
 	return current, ready
+}
+
+// draining reports whether the charter marks the site as leaving.
+func draining(st *State, site string) bool {
+	i, ok := slices.BinarySearchFunc(st.Sites, site, func(s Site, n string) int { return strings.Compare(s.Name, n) })
+	return ok && st.Sites[i].Draining
 }
 
 // index maps names to their positions.

@@ -13,7 +13,10 @@
 // treats every site as alive; the share of a site dead to the viewer is taken over
 // incrementally by the live ones (no live site loses a replica), at most MaxSurge. When a
 // site returns, sites with ready replicas above their target keep them until the
-// returning site reports its own ready (make-before-break), at both levels. A workload
+// returning site reports its own ready (make-before-break), at both levels. A site the
+// charter marks as draining (leaving the federation) gets no share: the others divide the
+// workload, and the draining site keeps what it runs, as a hold, until their replicas are
+// ready. A workload
 // with a bound is only ever placed on clusters of sites whose charter jurisdiction is
 // inside it; with no such site alive it stays short and says so.
 package scheduler

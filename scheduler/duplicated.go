@@ -54,7 +54,11 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 			if len(w.Bound) > 0 && !slices.Contains(w.Bound, s.Jurisdiction) {
 				continue
 			}
-			shares = append(shares, Share{Name: s.Name, Replicas: per, Hold: per, Reason: ReasonHold + ": kept until the placed sites are ready"})
+			why := ReasonHold + ": kept until the placed sites are ready"
+			if s.Draining {
+				why = "draining; " + why
+			}
+			shares = append(shares, Share{Name: s.Name, Replicas: per, Hold: per, Reason: why})
 		}
 	}
 	for _, n := range lostFrom {

@@ -83,9 +83,9 @@ func (p *Planner) set(w *Workload) *clusterSet {
 	cs := &clusterSet{}
 	p.sets[string(key)] = cs
 	pol := &w.Policy
-	inBound := map[string]bool{}
+	placeable := map[string]bool{} // inside the bound and not draining
 	for _, s := range p.st.Sites {
-		inBound[s.Name] = len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction)
+		placeable[s.Name] = !s.Draining && (len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction))
 	}
 	terms := pol.ClusterAffinities
 	if len(terms) == 0 {
@@ -108,7 +108,7 @@ func (p *Planner) set(w *Workload) *clusterSet {
 	cs.terms = make([][]int, len(terms))
 	for i := range p.st.Clusters {
 		c := &p.st.Clusters[i]
-		if !inBound[c.Site] || !c.Healthy || !Tolerates(pol.ClusterTolerations, c) {
+		if !placeable[c.Site] || !c.Healthy || !Tolerates(pol.ClusterTolerations, c) {
 			continue
 		}
 		for t, m := range matchers {
@@ -135,9 +135,10 @@ func (p *Planner) set(w *Workload) *clusterSet {
 	return cs
 }
 
-// eligible returns the clusters the workload may run in: inside its bound, tolerated,
-// selected by the first affinity term that has a usable cluster, healthy, on a site that
-// is alive when live is set, and within the spread constraints.
+// eligible returns the clusters the workload may run in: inside its bound, on a site that
+// is not draining, tolerated, selected by the first affinity term that has a usable
+// cluster, healthy, on a site that is alive when live is set, and within the spread
+// constraints.
 func (p *Planner) eligible(w *Workload, live bool) candidates {
 	cs := p.set(w)
 	var out candidates

@@ -15,6 +15,9 @@ type Site struct {
 	Region       string
 	Jurisdiction string
 	Alive        bool // in the viewing site's membership (always true for itself)
+	// Draining: the charter marks the site as leaving. Nothing is placed on it; what it
+	// runs it keeps, as a failback hold, until the others have their replicas ready.
+	Draining bool
 }
 
 // Cluster is one member cluster as its site publishes it.

@@ -16,21 +16,24 @@ import (
 
 // State is what GET /v1/state returns: the site's view of itself and its peers.
 type State struct {
-	Name         string            `json:"name"`
-	Key          string            `json:"key"`
-	Region       string            `json:"region"`
-	Jurisdiction string            `json:"jurisdiction"`
-	Digest       string            `json:"digest"`
-	Heads        []string          `json:"heads"`
-	Changes      int               `json:"changes"`
-	Pending      int               `json:"pending"`
-	Lacking      int               `json:"lacking"`
-	Missing      []string          `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
-	Live         []string          `json:"live"`
-	Role         string            `json:"role"`    // "site" (one replica), "leader" or "follower"
-	Version      string            `json:"version"` // of this process's binary (site.Version)
-	Counters     map[string]uint64 `json:"counters"`
-	Transport    TransportStats    `json:"transport"`
+	Name         string   `json:"name"`
+	Key          string   `json:"key"`
+	Region       string   `json:"region"`
+	Jurisdiction string   `json:"jurisdiction"`
+	Digest       string   `json:"digest"`
+	Heads        []string `json:"heads"`
+	Changes      int      `json:"changes"`
+	Pending      int      `json:"pending"`
+	Lacking      int      `json:"lacking"`
+	Missing      []string `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
+	Live         []string `json:"live"`
+	// Removed: an amendment removed this site from the charter; it deletes Atoll's
+	// objects from its member clusters and writes nothing.
+	Removed   bool              `json:"removed,omitempty"`
+	Role      string            `json:"role"`    // "site" (one replica), "leader" or "follower"
+	Version   string            `json:"version"` // of this process's binary (site.Version)
+	Counters  map[string]uint64 `json:"counters"`
+	Transport TransportStats    `json:"transport"`
 }
 
 // TransportStats are the socket-level byte totals of the transport.
@@ -130,6 +133,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		st.Heads = append(st.Heads, h.Hex())
 	}
 	st.Changes, st.Pending, st.Lacking = s.rep.Len(), s.rep.PendingLen(), s.rep.Lacking()
+	st.Removed = s.removedLocked()
 	for _, h := range s.rep.Missing(8) {
 		st.Missing = append(st.Missing, h.Hex())
 	}
@@ -209,6 +213,10 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 		return nil, ErrNotLeader
 	}
 	s.mu.Lock()
+	if s.removedLocked() {
+		s.mu.Unlock()
+		return nil, ErrRemoved
+	}
 	env, res, err := s.rep.Write(s.signer.Load(), ops, nil, nil)
 	if s.raft != nil {
 		s.markUnreplicated(res.Stored)

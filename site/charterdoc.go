@@ -35,6 +35,7 @@ type CharterSite struct {
 	Key          string `json:"key"`
 	Region       string `json:"region"`
 	Jurisdiction string `json:"jurisdiction"`
+	Draining     bool   `json:"draining,omitempty"` // site/<name>/drain: leaving, its share moves away
 }
 
 // CharterOperator is an operator and the namespaces it may write ("*": all).
@@ -99,7 +100,7 @@ func (f CharterFields) Doc() CharterDoc {
 			p := parts[0] + "/" + parts[1] + "/"
 			switch parts[0] {
 			case "site":
-				d.Sites = append(d.Sites, CharterSite{parts[1], k, string(f[p+"region"]), string(f[p+"jurisdiction"])})
+				d.Sites = append(d.Sites, CharterSite{parts[1], k, string(f[p+"region"]), string(f[p+"jurisdiction"]), string(f[p+"drain"]) == "true"})
 			case "operator":
 				o := CharterOperator{Name: parts[1], Key: k, Namespaces: []string{}, QuotaBytes: num(p + "quota/bytes")}
 				if v := string(f[p+"namespaces"]); v != "" {

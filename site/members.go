@@ -41,6 +41,9 @@ func (s *Site) membersLoop(ctx context.Context) {
 		case <-t.C:
 		case <-s.membersWake:
 		}
+		if s.removed() {
+			continue // its Cluster objects would be refused everywhere
+		}
 		entries, err := s.members.List()
 		if err != nil {
 			s.log.Error("member clusters", "err", err)

@@ -29,7 +29,7 @@ func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 		info, _ := ch.SiteByName(name)
 		jur[name] = info.Jurisdiction
 		st.Sites = append(st.Sites, scheduler.Site{Name: name, Region: info.Region, Jurisdiction: info.Jurisdiction,
-			Alive: name == s.cfg.Name || alive[name]})
+			Alive: name == s.cfg.Name || alive[name], Draining: info.Draining})
 	}
 	for _, v := range s.clusterViewsLocked() {
 		if _, ok := jur[v.Site]; !ok {
@@ -78,11 +78,15 @@ type workload struct {
 // workloadsLocked reads every workload of the replicated state with the status the sites
 // report for it. mu must be held.
 func (s *Site) workloadsLocked() []workload {
-	limit := s.rep.Charter().MaxReplicas()
+	ch := s.rep.Charter()
+	limit := ch.MaxReplicas()
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
 	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
 		parts := strings.Split(key, "/")
+		if _, ok := ch.SiteByName(parts[2]); !ok {
+			continue // reported by a site the charter no longer lists: it runs nothing for us
+		}
 		obj, _ := s.rep.Object(crdt.KindStatus, key)
 		wk := parts[0] + "/" + parts[1]
 		if status[wk] == nil {

@@ -224,6 +224,11 @@ func (s *Site) checkCharter() error {
 		return nil
 	}
 	info, ok := ch.SiteByName(s.cfg.Name)
+	if !ok && s.removedLocked() {
+		// It runs to delete what Atoll created in its member clusters, and writes nothing.
+		s.log.Warn("this site was removed from the charter: cleaning its member clusters", "name", s.cfg.Name, "charter", ch.Name)
+		return nil
+	}
 	if !ok && s.cfg.Join {
 		s.log.Info("site not in the charter yet: joining through its seeds", "name", s.cfg.Name, "charter", ch.Name)
 		return nil

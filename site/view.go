@@ -38,7 +38,10 @@ type SiteView struct {
 	Name         string `json:"name"`
 	Region       string `json:"region"`
 	Jurisdiction string `json:"jurisdiction"`
-	Self         bool   `json:"self,omitempty"`
+	// Draining: the charter marks it as leaving (site/<name>/drain); its share moves to
+	// the others, and once it runs nothing it may be removed.
+	Draining bool `json:"draining,omitempty"`
+	Self     bool `json:"self,omitempty"`
 	// Version is this site's binary version (site.Version); only for self: peers do not
 	// advertise theirs yet.
 	Version string `json:"version,omitempty"`
@@ -104,7 +107,7 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 		Changes: s.rep.Len(), Pending: s.rep.PendingLen()}
 	heads := s.rep.Heads()
 	for _, sv := range st.Sites {
-		x := SiteView{Name: sv.Name, Region: sv.Region, Jurisdiction: sv.Jurisdiction, Alive: sv.Alive, Live: live[sv.Name], Since: since[sv.Name]}
+		x := SiteView{Name: sv.Name, Region: sv.Region, Jurisdiction: sv.Jurisdiction, Draining: sv.Draining, Alive: sv.Alive, Live: live[sv.Name], Since: since[sv.Name]}
 		if sv.Name == s.cfg.Name {
 			x.Self, x.Version, x.Live, x.Since, x.Changes, x.InSync = true, s.version, true, s.started, v.Changes, true
 		} else if p, ok := s.ae.Peer(sv.Name); ok && p.HaveMeta && live[sv.Name] {
@@ -121,6 +124,7 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	for _, x := range st.Sites {
 		jur[x.Name] = x.Jurisdiction
 	}
+	bySite := map[string]scheduler.Observed{} // replicas each site reports, over its clusters
 	perCluster := map[string]*ClusterView{}
 	for i := range v.Clusters {
 		perCluster[v.Clusters[i].Site+"/"+v.Clusters[i].Name] = &v.Clusters[i]
@@ -140,6 +144,8 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 		for where, o := range w.sched.Status {
 			wv.Desired += o.Desired
 			wv.Ready += o.Ready
+			site, _, _ := strings.Cut(where, "/")
+			bySite[site] = scheduler.Observed{Desired: bySite[site].Desired + o.Desired, Ready: bySite[site].Ready + o.Ready}
 			if c := perCluster[where]; c != nil {
 				c.Desired += o.Desired
 				c.Ready += o.Ready
@@ -149,11 +155,12 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	}
 	for i := range v.Sites {
 		x := &v.Sites[i]
+		// Summed over its Status objects, so that a cluster it unjoined but still reports
+		// counts too: removing a site waits for all of them.
+		x.Desired, x.Ready = bySite[x.Name].Desired, bySite[x.Name].Ready
 		for _, c := range v.Clusters {
 			if c.Site == x.Name {
 				x.Clusters++
-				x.Desired += c.Desired
-				x.Ready += c.Ready
 			}
 		}
 	}

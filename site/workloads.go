@@ -171,6 +171,10 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	defer observeSince(s.metrics.reconcile, time.Now())
+	if s.removed() {
+		s.retire(ctx, appliers)
+		return 0
+	}
 	clusters := s.clustersReady()
 	ws, own, next, err := s.plan(ctx, time.Now())
 	if err != nil {

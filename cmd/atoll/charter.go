@@ -97,7 +97,11 @@ func printCharter(out io.Writer, st site.CharterState) {
 	}
 	fmt.Fprintln(w, "\nSITES\tREGION\tJURISDICTION\tKEY")
 	for _, s := range d.Sites {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Name, s.Region, s.Jurisdiction, s.Key)
+		name := s.Name
+		if s.Draining {
+			name += " (draining)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, s.Region, s.Jurisdiction, s.Key)
 	}
 	fmt.Fprintln(w, "\nADMINS\tKEY")
 	for _, m := range d.Admins {
@@ -134,6 +138,8 @@ func printCharter(out io.Writer, st site.CharterState) {
 // proposeFlags are the edits of `atoll charter propose`, as given.
 type proposeFlags struct {
 	addSite, removeSite, addOperator, removeOperator   []string
+	drainSite, undrainSite                             []string
+	force                                              bool
 	addObserver, removeObserver, addAdmin, removeAdmin []string
 	rotate                                             []string
 	threshold                                          int
@@ -151,12 +157,20 @@ the amendment file with your signature: --key is an admin's key, the change's au
 Other admins add theirs with 'atoll charter sign'.
 
 An entry's fields are comma-separated key=value pairs; a key is ed25519:<base64> or a
-key file (its public key is taken); namespaces may list several: namespaces=shop,bank.`,
+key file (its public key is taken); namespaces may list several: namespaces=shop,bank.
+
+A region leaves in two amendments: --drain-site hands its share of every workload to
+the other sites, make-before-break (it keeps its replicas until theirs are ready);
+--remove-site then takes it out of the charter. Propose refuses --remove-site while
+the federation's view shows the site not drained or still running replicas, unless
+--force (a site that is gone for good never reports zero).`,
 		Example: `  atoll charter propose --key alice.key \
     --add-site name=ap-south,key=ed25519:q83v...,region=ap-south-1,jurisdiction=IN \
     -m "ap-south joins" -o ap-south.yaml
   atoll charter propose --key alice.key --rotate admin/bob=ed25519:3q2+7w... --threshold 3
-  atoll charter propose --key alice.key --add-operator name=shop,key=shop.key,namespaces=shop,web`,
+  atoll charter propose --key alice.key --add-operator name=shop,key=shop.key,namespaces=shop,web
+  atoll charter propose --key alice.key --drain-site ap-south -o drain.yaml
+  atoll charter propose --key alice.key --remove-site ap-south -o remove.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			edits, err := p.edits()
@@ -175,6 +189,15 @@ key file (its public key is taken); namespaces may list several: namespaces=shop
 			st, err := c.Charter(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if len(edits.RemoveSites) > 0 && !p.force {
+				v, err := c.View(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("propose: reading the federation's view, to check the sites removed run nothing: %w", err)
+				}
+				if err := amend.CheckRemovals(edits, v.Sites); err != nil {
+					return fmt.Errorf("propose: %w", err)
+				}
 			}
 			a, err := amend.Propose(st.Charter, st.Tip, author.Public(), edits)
 			if err != nil {
@@ -196,7 +219,10 @@ key file (its public key is taken); namespaces may list several: namespaces=shop
 	addTargetFlags(cmd.Flags(), true)
 	f := cmd.Flags()
 	f.StringArrayVar(&p.addSite, "add-site", nil, "name=,key=,region=,jurisdiction= (repeat)")
-	f.StringArrayVar(&p.removeSite, "remove-site", nil, "a site's name (repeat)")
+	f.StringArrayVar(&p.drainSite, "drain-site", nil, "a site's name: it is leaving, its share moves to the others (repeat)")
+	f.StringArrayVar(&p.undrainSite, "undrain-site", nil, "a draining site's name: it takes its share again (repeat)")
+	f.StringArrayVar(&p.removeSite, "remove-site", nil, "a drained site's name (repeat)")
+	f.BoolVar(&p.force, "force", false, "remove sites even if not drained or still running replicas")
 	f.StringArrayVar(&p.addOperator, "add-operator", nil, "name=,key=,namespaces=[,quotaBytes=] (repeat)")
 	f.StringArrayVar(&p.removeOperator, "remove-operator", nil, "an operator's name (repeat)")
 	f.StringArrayVar(&p.addObserver, "add-observer", nil, "name=,key= (repeat)")
@@ -258,10 +284,17 @@ is not an admin's and an admin who has signed already.`,
 func newCharterSubmitCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:     "submit FILE",
-		Short:   "Hand a fully signed amendment to a site, which checks it and spreads it",
-		Example: `  atoll charter submit ap-south.yaml --context us-east`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "submit FILE",
+		Short: "Hand a fully signed amendment to a site, which checks it and spreads it",
+		Long: `Submit hands the signed change to a site, which checks it and spreads it.
+
+An amendment that removes a site goes to that site itself: it learns it was removed,
+deletes Atoll's objects from its member clusters and hands the change on; the others
+stop talking to it as soon as they hold the change, so through them it would never
+learn it. Submit refuses another site unless --force (the removed site is gone).`,
+		Example: `  atoll charter submit ap-south.yaml --context us-east
+  atoll charter submit remove-ap-south.yaml --context ap-south`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := readAmendment(args[0])
 			if err != nil {
@@ -289,6 +322,16 @@ func newCharterSubmitCmd() *cobra.Command {
 					return fmt.Errorf("submit %s: the charter at %s changed since the amendment was proposed (%s): propose it again on the charter in force, or --force", args[0], c.Addr(), strings.Join(diff, "; "))
 				}
 			}
+			if removed := a.RemovedSites(); len(removed) > 0 && !force {
+				st, err := c.State(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("submit %s: %w", args[0], err)
+				}
+				if !containsString(removed, st.Name) {
+					return fmt.Errorf("submit %s: it removes site %s, and %s is another site: submit it to the removed site (--context %s), "+
+						"or it never learns it was removed and keeps its clusters' objects; --force if it is gone", args[0], strings.Join(removed, ", "), st.Name, removed[0])
+				}
+			}
 			res, err := c.Submit(cmd.Context(), env.Encode())
 			if err != nil {
 				return fmt.Errorf("submit %s: %w", args[0], err)
@@ -298,7 +341,7 @@ func newCharterSubmitCmd() *cobra.Command {
 		},
 	}
 	addTargetFlags(cmd.Flags(), false)
-	cmd.Flags().BoolVar(&force, "force", false, "submit even if the charter changed since the amendment was proposed")
+	cmd.Flags().BoolVar(&force, "force", false, "submit even if the charter changed since the amendment was proposed, or an amendment removing a site to another site")
 	return cmd
 }
 
@@ -399,9 +442,10 @@ func (p proposeFlags) edits() (amend.Edits, error) {
 		e.RotateKeys = append(e.RotateKeys, amend.Rotation{Role: role, Name: name, Key: k})
 	}
 	e.RemoveSites, e.RemoveOperators, e.RemoveObservers, e.RemoveAdmins = p.removeSite, p.removeOperator, p.removeObserver, p.removeAdmin
+	e.DrainSites, e.UndrainSites = p.drainSite, p.undrainSite
 	e.Threshold = p.threshold
 	if e.Empty() {
-		return e, errors.New("propose: give at least one edit (--add-site, --remove-admin, --rotate, --threshold, ...)")
+		return e, errors.New("propose: give at least one edit (--add-site, --drain-site, --remove-admin, --rotate, --threshold, ...)")
 	}
 	return e, nil
 }

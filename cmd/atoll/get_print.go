@@ -44,7 +44,11 @@ func sitesTable(ss []site.SiteView, wide bool, now time.Time) *table {
 		if s.Lag > 0 {
 			lag = time.Duration(s.Lag * float64(time.Second)).Round(100 * time.Millisecond).String()
 		}
-		row := []string{s.Name, dash(s.Region), dash(s.Jurisdiction), strconv.FormatBool(s.Alive), age(s.Since, now),
+		name := s.Name
+		if s.Draining {
+			name += " (draining)" // leaving: its share moves to the others
+		}
+		row := []string{name, dash(s.Region), dash(s.Jurisdiction), strconv.FormatBool(s.Alive), age(s.Since, now),
 			strconv.FormatBool(s.InSync), lag, strconv.Itoa(s.Clusters), ratio(s.Ready, s.Desired)}
 		if wide {
 			row = append(row, strconv.FormatBool(s.Live), strconv.Itoa(s.Changes), strconv.FormatBool(s.Self))

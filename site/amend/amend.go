@@ -73,6 +73,8 @@ type Signature struct {
 // Edits are the entries an amendment adds, removes or changes.
 type Edits struct {
 	AddSites        []site.CharterSite     `json:"addSites,omitempty"`
+	DrainSites      []string               `json:"drainSites,omitempty"`   // leaving: their share moves to the others
+	UndrainSites    []string               `json:"undrainSites,omitempty"` // staying after all
 	RemoveSites     []string               `json:"removeSites,omitempty"`
 	AddOperators    []site.CharterOperator `json:"addOperators,omitempty"`
 	RemoveOperators []string               `json:"removeOperators,omitempty"`
@@ -93,7 +95,7 @@ type Rotation struct {
 
 // Empty reports whether the edits change nothing.
 func (e Edits) Empty() bool {
-	return len(e.AddSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
+	return len(e.AddSites)+len(e.DrainSites)+len(e.UndrainSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
 		len(e.RemoveObservers)+len(e.AddAdmins)+len(e.RemoveAdmins)+len(e.RotateKeys) == 0 && e.Threshold == 0
 }
 
@@ -230,12 +232,30 @@ func (e Edits) ops(before site.CharterDoc) ([]crdt.Op, error) {
 		}
 		set(keyField(r.Role, r.Name), k)
 	}
+	for _, n := range e.DrainSites {
+		if err := known("drain", "site", n); err != nil {
+			return nil, err
+		}
+		if drainingIn(before, n) {
+			return nil, fmt.Errorf("drain site %q: it is draining already", n)
+		}
+		set("site/"+n+"/drain", []byte("true"))
+	}
+	for _, n := range e.UndrainSites {
+		if err := known("undrain", "site", n); err != nil {
+			return nil, err
+		}
+		if !drainingIn(before, n) {
+			return nil, fmt.Errorf("undrain site %q: it is not draining", n)
+		}
+		del("site/" + n + "/drain")
+	}
 	for _, rm := range []struct {
 		role  string
 		names []string
 		extra []string
 	}{
-		{"site", e.RemoveSites, []string{"region", "jurisdiction"}},
+		{"site", e.RemoveSites, []string{"region", "jurisdiction", "drain"}},
 		{"operator", e.RemoveOperators, []string{"namespaces", "quota/bytes"}},
 		{"observer", e.RemoveObservers, nil},
 		{"admin", e.RemoveAdmins, nil},
@@ -510,6 +530,9 @@ func Fields(d site.CharterDoc) (site.CharterFields, error) {
 	}
 	for _, s := range d.Sites {
 		f["site/"+s.Name+"/region"], f["site/"+s.Name+"/jurisdiction"] = []byte(s.Region), []byte(s.Jurisdiction)
+		if s.Draining {
+			f["site/"+s.Name+"/drain"] = []byte("true")
+		}
 	}
 	for _, o := range d.Operators {
 		f["operator/"+o.Name+"/namespaces"] = []byte(strings.Join(o.Namespaces, ","))
@@ -557,6 +580,16 @@ func names(d site.CharterDoc) map[string]map[string]bool {
 		out[e.role][e.name] = true
 	}
 	return out
+}
+
+// drainingIn reports whether the charter marks the site as draining.
+func drainingIn(d site.CharterDoc, name string) bool {
+	for _, s := range d.Sites {
+		if s.Name == name {
+			return s.Draining
+		}
+	}
+	return false
 }
 
 func adminName(d site.CharterDoc, k crdt.PubKey) (string, bool) {

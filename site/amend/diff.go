@@ -39,6 +39,9 @@ func described(d site.CharterDoc) map[string]string {
 	}
 	for _, s := range d.Sites {
 		out["site "+s.Name] = fmt.Sprintf("region %s, jurisdiction %s, key %s", s.Region, s.Jurisdiction, s.Key)
+		if s.Draining {
+			out["site "+s.Name] += ", draining"
+		}
 	}
 	for _, o := range d.Operators {
 		q := ""

@@ -1,0 +1,84 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"atoll/crdt"
+	"atoll/site/member"
+)
+
+// ErrRemoved is returned by writes of a site that the charter no longer lists: an
+// amendment removed it, and it writes nothing more.
+var ErrRemoved = errors.New("this site was removed from the charter: it writes nothing")
+
+// removedLocked reports whether an amendment removed this site from the charter: the
+// charter does not list its name, and a charter change deleted its key. A site that
+// joins (site.yaml join: true) and is not listed yet was never removed. mu must be held.
+func (s *Site) removedLocked() bool {
+	if s.cfg.Observer {
+		return false
+	}
+	ch := s.rep.Charter()
+	if _, ok := ch.SiteByName(s.cfg.Name); ok {
+		return false
+	}
+	field := "site/" + s.cfg.Name + "/key"
+	removed := false
+	s.rep.CharterChanges(func(_ crdt.Hash, b []byte) bool {
+		env, err := crdt.DecodeEnvelope(b)
+		if err != nil {
+			return true
+		}
+		for _, op := range env.Change.Ops {
+			if op.Field == field && op.Type == crdt.OpDelete {
+				removed = true
+				return false
+			}
+		}
+		return true
+	})
+	return removed
+}
+
+// removed is removedLocked, taking mu.
+func (s *Site) removed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removedLocked()
+}
+
+// retire is the reconcile pass of a removed site: it deletes what Atoll created in every
+// member cluster it has joined, healthy or not, and writes nothing (its changes would be
+// refused everywhere). It runs every pass, so a cluster that was down is cleaned once it
+// answers; Prune is a list per resource when there is nothing left.
+func (s *Site) retire(ctx context.Context, appliers map[string]*member.Applier) {
+	entries, err := s.members.List()
+	if err != nil {
+		s.log.Error("member clusters", "err", err)
+		return
+	}
+	for _, e := range entries {
+		a := appliers[e.Name]
+		if a == nil {
+			cfg, err := s.members.Config(e.Name)
+			if err == nil {
+				a, err = member.NewApplier(cfg, s.cfg.Resync.D())
+			}
+			if err != nil {
+				s.log.Error("member cluster client", "cluster", e.Name, "err", err)
+				continue
+			}
+			appliers[e.Name] = a
+		}
+		deleted, err := a.Prune(ctx, nil)
+		if err != nil {
+			s.log.Warn("removed from the charter: cleaning a member cluster", "cluster", e.Name, "err", err)
+		}
+		if len(deleted) > 0 {
+			s.log.Info("removed from the charter: deleted Atoll's objects", "cluster", e.Name, "objects", len(deleted))
+			s.events.add("cluster", crdt.ClusterKey(s.cfg.Name, e.Name), fmt.Sprintf("removed from the charter: %d objects of Atoll deleted in %s", len(deleted), e.Name))
+		}
+	}
+}

@@ -23,6 +23,7 @@ type revokedKey struct {
 	lamport uint64
 	pair    *crdt.Signer // the other admin key rotated out by the same amendment
 	by      crdt.Hash    // the amendment
+	site    string       // role "site": its name
 }
 
 // backdated is a change a Byzantine node signed with a revoked key.
@@ -42,7 +43,7 @@ func (s *sim) amend(n *node) {
 	}
 	var ops []crdt.Op
 	var out []revokedKey
-	switch r := s.rng.IntN(3); r {
+	switch r := s.rng.IntN(4); r {
 	case 0: // an operator's key
 		i := s.rng.IntN(2)
 		old := s.operatorKey(ch, i)
@@ -60,6 +61,14 @@ func (s *sim) amend(n *node) {
 		}
 		oa, ob := s.keys[keyOf(ch.Admins, a)], s.keys[keyOf(ch.Admins, b)]
 		out = append(out, revokedKey{signer: oa, role: "admin", pair: ob}, revokedKey{signer: ob, role: "admin", pair: oa})
+	case 2: // a correct site's key: the site switches when it hears (follow)
+		victim := s.correct()[s.rng.IntN(len(s.correct()))]
+		info, ok := ch.SiteByName(victim.name)
+		if !ok || s.keys[info.Key] == nil {
+			return
+		}
+		ops = []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCharter, Field: "site/" + victim.name + "/key", Value: pub(s.newKey("site"))}}
+		out = append(out, revokedKey{signer: s.keys[info.Key], role: "site", site: victim.name})
 	default: // a site's region: no key revoked
 		victim := s.nodes[s.rng.IntN(len(s.nodes))]
 		ops = []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCharter, Field: "site/" + victim.name + "/region", Value: []byte(fmt.Sprintf("r%d", s.rng.IntN(100)))}}
@@ -97,6 +106,9 @@ func (s *sim) backdate(b *node) {
 		return env
 	}
 	switch {
+	case rk.role == "site":
+		op := crdt.Op{Type: crdt.OpSet, Kind: crdt.KindSite, Key: rk.site, Field: "version", Value: []byte("backdated")}
+		sign(change([]crdt.Op{op}, rk.deps, rk.lamport), rk.signer)
 	case rk.role == "operator":
 		op := crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: crdt.WorkloadKey("shop", "w0"), Field: "replicas", Value: []byte("0")}
 		sign(change([]crdt.Op{op}, rk.deps, rk.lamport), rk.signer)
@@ -125,7 +137,7 @@ func (s *sim) backdate(b *node) {
 // signers may have been rotated out concurrently).
 func (s *sim) checkRevoked(n *node) error {
 	for id, b := range s.voided {
-		if !n.rep.Has(id) || n.rep.Void(id) || b.rk.role == "operator" && n.rep.Void(b.rk.by) {
+		if !n.rep.Has(id) || n.rep.Void(id) || b.rk.role != "admin" && n.rep.Void(b.rk.by) {
 			continue
 		}
 		return fmt.Errorf("%s holds backdated change %s (%s by %s) and it takes effect", n.name, id, b.why, b.rk.by)
@@ -143,6 +155,19 @@ func (s *sim) checkRevoked(n *node) error {
 		}
 	}
 	return nil
+}
+
+// follow makes correct node n sign as the key its charter lists for it, once the
+// simulation holds that key: a site switches when it hears of its rotation.
+func (s *sim) follow(n *node) {
+	info, ok := n.rep.Charter().SiteByName(n.name)
+	if !ok || info.Key == n.signer.Public() {
+		return
+	}
+	if k := s.keys[info.Key]; k != nil {
+		n.signer = k
+		n.rep.SetSelf(k.Public())
+	}
 }
 
 // adminsOf returns two admins of ch whose keys the simulation holds.

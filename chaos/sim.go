@@ -53,6 +53,7 @@ type node struct {
 	idx      int
 	name     string
 	signer   *crdt.Signer
+	dataKey  *crdt.Signer // the first key: its data file stays sealed under it
 	jur      string
 	byz      bool
 	rep      *crdt.Replica // nil while crashed
@@ -132,6 +133,7 @@ func newSim(cfg Config) (*sim, error) {
 			jur: jurisdictions[i%len(jurisdictions)], byz: i >= cfg.Sites-cfg.Byzantine,
 			sessions: map[uint64]*crdt.Session{}, started: map[uint64]int{}}
 		s.nodes = append(s.nodes, n)
+		s.keys[n.signer.Public()] = n.signer
 		spec.Sites = append(spec.Sites, crdt.SiteInfo{Name: n.name, Key: n.signer.Public(), Region: n.name, Jurisdiction: n.jur})
 	}
 	for i, ns := range [][]string{{"shop"}, {"*"}} {
@@ -161,11 +163,15 @@ func newSim(cfg Config) (*sim, error) {
 
 // start opens a node's store and rebuilds its replica from it.
 func (s *sim) start(n *node) error {
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.signer.Public(), Verified: s.verified})
+	if n.dataKey == nil {
+		n.dataKey = n.signer
+	}
+	// The first key: the replica follows its name through rotations (crdt SetSelf).
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.dataKey.Public(), Verified: s.verified})
 	if err != nil {
 		return err
 	}
-	key, err := store.DeriveDataKey(n.signer.PrivateKey().Seed(), rep.Genesis())
+	key, err := store.DeriveDataKey(n.dataKey.PrivateKey().Seed(), rep.Genesis())
 	if err != nil {
 		return err
 	}
@@ -179,6 +185,9 @@ func (s *sim) start(n *node) error {
 		return fmt.Errorf("chaos: %s: restart: %w", n.name, err)
 	}
 	n.rep, n.st = rep, st
+	if n.signer != n.dataKey {
+		rep.SetSelf(n.signer.Public())
+	}
 	return nil
 }
 
@@ -257,6 +266,9 @@ func (s *sim) deliver(m message) {
 	if n.rep == nil {
 		return
 	}
+	if !n.byz {
+		defer s.follow(n)
+	}
 	switch m.kind {
 	case msgPush:
 		res := n.rep.Receive(m.data)
@@ -309,6 +321,9 @@ func (s *sim) endSession(n *node, sid uint64) {
 
 // startSync begins an anti-entropy session from n to peer.
 func (s *sim) startSync(n *node, peer int) {
+	if !n.byz {
+		s.follow(n)
+	}
 	s.nextSID++
 	sid := s.nextSID
 	sess, hello := n.rep.Initiate(s.nodes[peer].signer.Public(), s.rng.Uint64())

@@ -9,6 +9,7 @@ import (
 
 // write makes one random valid change at a correct node, acknowledges it and pushes it.
 func (s *sim) write(n *node) {
+	s.follow(n)
 	var (
 		author = n.signer
 		ops    []crdt.Op

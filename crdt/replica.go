@@ -82,6 +82,7 @@ type Replica struct {
 	effView  *charterView
 	eff      map[*cset]effEntry // charters of causal pasts under effView (mask.go)
 	masked   int                // changes held that are void
+	selfName string             // the site name the charter last gave Self
 	lacking  map[Hash]*node     // changes whose bodies this replica may hold but has not
 	genesis  Hash
 	charters []*node           // the charter changes, in causal order (genesis first)
@@ -416,6 +417,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 		r.state.applyChange(c, &n.id)
 	}
 	r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
+	r.noteSelf()
 	r.recheckBodies()
 	r.dropOutside()
 }
@@ -446,7 +448,21 @@ func (r *Replica) inside(bound []string) bool {
 		return false
 	}
 	j := r.charter.Jurisdiction(r.cfg.Self)
+	if j == "" && r.selfName != "" {
+		// The charter rotated this site's key and the site has not switched yet
+		// (SetSelf): it is still the site of that name.
+		if info, ok := r.charter.SiteByName(r.selfName); ok {
+			j = info.Jurisdiction
+		}
+	}
 	return j != "" && slices.Contains(bound, j)
+}
+
+// noteSelf remembers the name the charter gives this replica's key.
+func (r *Replica) noteSelf() {
+	if info, ok := r.charter.Sites[r.cfg.Self]; ok {
+		r.selfName = info.Name
+	}
 }
 
 // withheld returns env as this replica stores it: bodies dropped when it is outside the bound.
@@ -580,6 +596,7 @@ func (r *Replica) Self() PubKey { return r.cfg.Self }
 // lacking, to be asked for (changes stored between the rotation and SetSelf).
 func (r *Replica) SetSelf(k PubKey) {
 	r.cfg.Self = k
+	r.noteSelf()
 	r.recheckBodies()
 }
 

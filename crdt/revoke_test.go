@@ -193,3 +193,33 @@ func TestMutualRevocationRemoveWins(t *testing.T) {
 		t.Fatalf("a dead admin cosigning: %+v, want rejected", res)
 	}
 }
+
+// A site whose key the charter rotates keeps the bodies of its jurisdiction, before it
+// switches to the new key and after: it is the same site.
+func TestRotatedSiteKeepsBodies(t *testing.T) {
+	f := newFed(t)
+	eu := f.replica(t, "eu-west")
+	body := []byte("secret")
+	env, _, err := eu.Write(f.ops["root"], []Op{set(KindWorkload, "bank/vault", "bound", "EU"), SealOp(KindWorkload, "bank/vault", "template", body)}, [][]byte{body}, []string{"EU"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := key("eu-west next")
+	if _, _, err := eu.Write(f.admins[0], []Op{{Type: OpSet, Kind: KindCharter, Field: "site/eu-west/key", Value: next.pub[:]}}, nil, nil, f.admins[1]); err != nil {
+		t.Fatal(err)
+	}
+	if !eu.HoldsBodies(env.ID) || eu.Lacking() != 0 {
+		t.Fatalf("after the rotation, before the switch: holds the body %v, lacking %d", eu.HoldsBodies(env.ID), eu.Lacking())
+	}
+	eu.SetSelf(next.Public())
+	if !eu.HoldsBodies(env.ID) || !eu.Inside([]string{"EU"}) {
+		t.Fatalf("after the switch: holds the body %v, inside EU %v", eu.HoldsBodies(env.ID), eu.Inside([]string{"EU"}))
+	}
+	// Removed from the charter, it holds no body any more.
+	if _, _, err := eu.Write(f.admins[0], []Op{{Type: OpDelete, Kind: KindCharter, Field: "site/eu-west/key"}}, nil, nil, f.admins[1]); err != nil {
+		t.Fatal(err)
+	}
+	if eu.HoldsBodies(env.ID) {
+		t.Fatal("a site removed from the charter still holds the body")
+	}
+}

@@ -21,16 +21,8 @@ func (r *Replica) effOf(s *cset, v *charterView) effEntry {
 		return e
 	}
 	own := r.viewOf(s)
-	e := effEntry{charter: own.charter, same: true}
-	for _, n := range s.nodes {
-		if v.void[n] != own.void[n] {
-			e.same = false
-			break
-		}
-	}
-	if !e.same {
-		e.charter = r.effectiveCharter(s, v)
-	}
+	c := r.charterUnder(s, v)
+	e := effEntry{charter: c, same: c == own.charter}
 	r.eff[s] = e
 	return e
 }

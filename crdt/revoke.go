@@ -157,8 +157,7 @@ func (r *Replica) computeView(nodes []*node) *charterView {
 		if !set.revokes {
 			continue
 		}
-		pre := r.effectiveCharter(n.pre, v)
-		if checkAdmins(n.ch, pre) != nil {
+		if checkAdmins(n.ch, r.charterUnder(n.pre, v)) != nil {
 			v.void[n] = true
 		}
 	}
@@ -186,6 +185,19 @@ func (v *charterView) signerDead(n *node, r *Replica) bool {
 		}
 	}
 	return false
+}
+
+// charterUnder returns the charter the changes of s form when v decides which take
+// effect: s's own charter when v voids the same changes of s as s's own view, else the
+// merge of those v keeps. Every change of s must be decided in v already.
+func (r *Replica) charterUnder(s *cset, v *charterView) *Charter {
+	own := r.viewOf(s)
+	for _, m := range s.nodes {
+		if v.void[m] != own.void[m] {
+			return r.effectiveCharter(s, v)
+		}
+	}
+	return own.charter
 }
 
 // effectiveCharter merges the operations of the changes of s that v does not void.

@@ -138,7 +138,7 @@ func printCharter(out io.Writer, st site.CharterState) {
 // proposeFlags are the edits of `atoll charter propose`, as given.
 type proposeFlags struct {
 	addSite, removeSite, addOperator, removeOperator   []string
-	drainSite, undrainSite                             []string
+	drainSite, undrainSite, moveSite                   []string
 	force                                              bool
 	addObserver, removeObserver, addAdmin, removeAdmin []string
 	rotate                                             []string
@@ -219,6 +219,7 @@ the federation's view shows the site not drained or still running replicas, unle
 	addTargetFlags(cmd.Flags(), true)
 	f := cmd.Flags()
 	f.StringArrayVar(&p.addSite, "add-site", nil, "name=,key=,region=,jurisdiction= (repeat)")
+	f.StringArrayVar(&p.moveSite, "move-site", nil, "name=[,region=][,jurisdiction=]: a site's new region or jurisdiction; bodies outside the new one are dropped (repeat)")
 	f.StringArrayVar(&p.drainSite, "drain-site", nil, "a site's name: it is leaving, its share moves to the others (repeat)")
 	f.StringArrayVar(&p.undrainSite, "undrain-site", nil, "a draining site's name: it takes its share again (repeat)")
 	f.StringArrayVar(&p.removeSite, "remove-site", nil, "a drained site's name (repeat)")
@@ -395,8 +396,15 @@ func (p proposeFlags) edits() (amend.Edits, error) {
 		}
 		e.AddSites = append(e.AddSites, site.CharterSite{Name: kv["name"], Key: k, Region: kv["region"], Jurisdiction: kv["jurisdiction"]})
 	}
+	for _, s := range p.moveSite {
+		kv, err := pairs("--move-site", s, "name", "region?", "jurisdiction?")
+		if err != nil {
+			return e, err
+		}
+		e.MoveSites = append(e.MoveSites, site.CharterSite{Name: kv["name"], Region: kv["region"], Jurisdiction: kv["jurisdiction"]})
+	}
 	for _, s := range p.addOperator {
-		kv, err := pairs("--add-operator", s, "name", "key", "namespaces", "quotaBytes")
+		kv, err := pairs("--add-operator", s, "name", "key", "namespaces", "quotaBytes?")
 		if err != nil {
 			return e, err
 		}
@@ -464,13 +472,13 @@ func pairs(flag, s string, want ...string) (map[string]string, error) {
 		case !ok:
 			return nil, fmt.Errorf("%s %s: want key=value pairs separated by commas", flag, s)
 		}
-		if !containsString(want, k) {
-			return nil, fmt.Errorf("%s %s: unknown field %q (want %s)", flag, s, k, strings.Join(want, ", "))
+		if !containsString(want, k) && !containsString(want, k+"?") {
+			return nil, fmt.Errorf("%s %s: unknown field %q (want %s)", flag, s, k, strings.ReplaceAll(strings.Join(want, ", "), "?", ""))
 		}
 		out[k], last = v, k
 	}
 	for _, k := range want {
-		if out[k] == "" && k != "quotaBytes" {
+		if out[k] == "" && !strings.HasSuffix(k, "?") {
 			return nil, fmt.Errorf("%s %s: %s= is required", flag, s, k)
 		}
 	}

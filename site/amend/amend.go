@@ -73,6 +73,7 @@ type Signature struct {
 // Edits are the entries an amendment adds, removes or changes.
 type Edits struct {
 	AddSites        []site.CharterSite     `json:"addSites,omitempty"`
+	MoveSites       []site.CharterSite     `json:"moveSites,omitempty"`    // a new region or jurisdiction (Key unused)
 	DrainSites      []string               `json:"drainSites,omitempty"`   // leaving: their share moves to the others
 	UndrainSites    []string               `json:"undrainSites,omitempty"` // staying after all
 	RemoveSites     []string               `json:"removeSites,omitempty"`
@@ -95,7 +96,7 @@ type Rotation struct {
 
 // Empty reports whether the edits change nothing.
 func (e Edits) Empty() bool {
-	return len(e.AddSites)+len(e.DrainSites)+len(e.UndrainSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
+	return len(e.AddSites)+len(e.MoveSites)+len(e.DrainSites)+len(e.UndrainSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
 		len(e.RemoveObservers)+len(e.AddAdmins)+len(e.RemoveAdmins)+len(e.RotateKeys) == 0 && e.Threshold == 0
 }
 
@@ -231,6 +232,23 @@ func (e Edits) ops(before site.CharterDoc) ([]crdt.Op, error) {
 			return nil, err
 		}
 		set(keyField(r.Role, r.Name), k)
+	}
+	for _, m := range e.MoveSites {
+		if err := known("move", "site", m.Name); err != nil {
+			return nil, err
+		}
+		if m.Region == "" && m.Jurisdiction == "" {
+			return nil, fmt.Errorf("move site %q: give a new region=, jurisdiction= or both", m.Name)
+		}
+		if m.Jurisdiction != "" && !crdt.IsJurisdiction(m.Jurisdiction) {
+			return nil, fmt.Errorf("move site %q: jurisdiction %q: letters, digits and '-' only", m.Name, m.Jurisdiction)
+		}
+		if m.Region != "" {
+			set("site/"+m.Name+"/region", []byte(m.Region))
+		}
+		if m.Jurisdiction != "" {
+			set("site/"+m.Name+"/jurisdiction", []byte(m.Jurisdiction))
+		}
 	}
 	for _, n := range e.DrainSites {
 		if err := known("drain", "site", n); err != nil {

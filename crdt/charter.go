@@ -154,14 +154,6 @@ func newCharter(o *object) *Charter {
 	return c
 }
 
-// mergeCharters returns the charter of the union of the changes behind a and b.
-func mergeCharters(a, b *Charter) *Charter {
-	o := a.obj
-	o.fields = append([]field(nil), a.obj.fields...)
-	o.merge(&b.obj)
-	return newCharter(&o)
-}
-
 // withChange returns the charter after applying a charter change at id.
 func (c *Charter) withChange(ch *Change, id *Hash) *Charter {
 	o := c.obj
@@ -170,11 +162,4 @@ func (c *Charter) withChange(ch *Change, id *Hash) *Charter {
 		o.apply(&ch.Ops[i], stamp{lamport: ch.Lamport, id: id, op: uint32(i)}, ch.Ops[i].Field)
 	}
 	return newCharter(&o)
-}
-
-// fingerprint identifies a charter's registers, to share equal charters between nodes.
-func (c *Charter) fingerprint() Hash {
-	o := c.obj
-	o.clean = false
-	return o.digest(objKey{kind: KindCharter})
 }

@@ -41,11 +41,6 @@ type cset struct {
 	view    *charterView
 }
 
-func (s *cset) has(n *node) bool {
-	_, ok := slices.BinarySearchFunc(s.nodes, n.seq, func(m *node, seq int) int { return m.seq - seq })
-	return ok
-}
-
 // charterView is the charter of a cset: the charter in force, the dead keys, and which
 // changes take effect.
 type charterView struct {

@@ -107,24 +107,6 @@ func (o *object) live() bool {
 	return false
 }
 
-// merge folds another object's registers in (used for charter views: the LWW state of a
-// union of changes is the per-field maximum).
-func (o *object) merge(p *object) {
-	if o.removed.less(p.removed) {
-		o.apply(&Op{Type: OpRemove}, p.removed, "")
-	}
-	for _, f := range p.fields {
-		op := Op{Type: OpSet, Value: f.reg.val}
-		switch {
-		case f.reg.flags&regTomb != 0:
-			op.Type = OpDelete
-		case f.reg.flags&regSealed != 0:
-			op.Type = OpSeal
-		}
-		o.apply(&op, f.reg.st, f.name)
-	}
-}
-
 func (o *object) digest(k objKey) Hash {
 	if o.clean {
 		return o.hash

@@ -212,29 +212,23 @@ func (r *Replica) effectiveCharter(s *cset, v *charterView) *Charter {
 // revocations lists the keys charter change c takes a role from: admins of before that
 // after does not list as admins, and sites, operators and observers likewise.
 func revocations(before, after *Charter) (admins, others []PubKey) {
-	for k := range before.Admins {
-		if _, ok := after.Admins[k]; !ok {
-			admins = append(admins, k)
-		}
-	}
-	for k := range before.Sites {
-		if _, ok := after.Sites[k]; !ok {
-			others = append(others, k)
-		}
-	}
-	for k := range before.Operators {
-		if _, ok := after.Operators[k]; !ok {
-			others = append(others, k)
-		}
-	}
-	for k := range before.Observers {
-		if _, ok := after.Observers[k]; !ok {
-			others = append(others, k)
-		}
-	}
+	admins = lost(before.Admins, after.Admins)
+	others = append(lost(before.Sites, after.Sites), lost(before.Operators, after.Operators)...)
+	others = append(others, lost(before.Observers, after.Observers)...)
 	sortKeys(admins)
 	sortKeys(others)
 	return admins, others
+}
+
+// lost returns the keys of before that after does not have.
+func lost[V any](before, after map[PubKey]V) []PubKey {
+	var out []PubKey
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func sortKeys(ks []PubKey) {

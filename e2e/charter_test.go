@@ -46,11 +46,7 @@ func TestCharterAddRegion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := writeContexts(t, f, 1)
-	atoll := func(args ...string) (string, error) {
-		out, errOut, err := cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
-		return out + errOut, err
-	}
+	atoll := cliAt(ctx, t, f, 1)
 	manifest := filepath.Join(t.TempDir(), "app.yaml")
 	if err := os.WriteFile(manifest, []byte(cliYAML), 0o644); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,16 @@ func writeContexts(t *testing.T, f *Fed, cur int) string {
 	return path
 }
 
+// cliAt returns a runner of the atoll binary with a context file whose current context is
+// site cur: it returns stdout and stderr together.
+func cliAt(ctx context.Context, t *testing.T, f *Fed, cur int) func(args ...string) (string, error) {
+	cfg := writeContexts(t, f, cur)
+	return func(args ...string) (string, error) {
+		out, errOut, err := cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
+		return out + errOut, err
+	}
+}
+
 var acceptedRE = regexp.MustCompile(`change [0-9a-f]{64} accepted by (s\d\d)`)
 
 // TestCLI runs the client commands through the binary against three sites, with a

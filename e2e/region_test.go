@@ -169,11 +169,7 @@ func TestCharterRemoveRegion(t *testing.T) {
 	ctx := deadline(t, 6*time.Minute)
 	r := startRegions(t, ctx, Options{Sites: 4, HTTP: true, Admins: 3, Threshold: 2}, 4)
 	f := r.f
-	cfg := writeContexts(t, f, 0)
-	atoll := func(args ...string) (string, error) {
-		out, errOut, err := cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
-		return out + errOut, err
-	}
+	atoll := cliAt(ctx, t, f, 0)
 	r.writeWeb(t, ctx, replicas)
 	op, err := newOperatorFor(f)
 	if err != nil {

@@ -36,11 +36,7 @@ func TestRevocation(t *testing.T) {
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeContexts(t, f, 0)
-	atoll := func(args ...string) (string, error) {
-		out, errOut, err := cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
-		return out + errOut, err
-	}
+	atoll := cliAt(ctx, t, f, 0)
 	running := f.RunningSites()
 	byz := newByzantine(t, f, 3)
 	c0, w0 := byz.stream(0)

@@ -51,11 +51,7 @@ func TestRotateSiteKey(t *testing.T) {
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeContexts(t, f, rot)
-	atoll := func(args ...string) (string, error) {
-		out, errOut, err := cliRun(ctx, append([]string{"--atollconfig", cfg}, args...)...)
-		return out + errOut, err
-	}
+	atoll := cliAt(ctx, t, f, rot)
 	manifest := filepath.Join(t.TempDir(), "app.yaml")
 	if err := os.WriteFile(manifest, []byte(cliYAML), 0o644); err != nil {
 		t.Fatal(err)

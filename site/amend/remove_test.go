@@ -12,12 +12,18 @@ import (
 // applies the change.
 func amendAt(t *testing.T, r *crdt.Replica, e Edits) *Amendment {
 	t.Helper()
+	return amendBy(t, r, "ada", []string{"ada", "bob"}, e)
+}
+
+// amendBy proposes e at r as the admin named by, has signers sign it, and has r take it.
+func amendBy(t *testing.T, r *crdt.Replica, by string, signers []string, e Edits) *Amendment {
+	t.Helper()
 	doc, tip := served(r)
-	a, err := Propose(doc, tip, key("ada").Public(), e)
+	a, err := Propose(doc, tip, key(by).Public(), e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"ada", "bob"} {
+	for _, s := range signers {
 		if err := a.Sign(key(s)); err != nil {
 			t.Fatal(err)
 		}

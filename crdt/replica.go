@@ -77,6 +77,7 @@ type Replica struct {
 	rejFIFO  []Hash
 	csets    map[Hash]*cset    // charter sets by key (revoke.go)
 	unions   map[[2]Hash]*cset // unions of two charter sets, by their keys
+	merges   map[Hash]*Charter // charters of charter sets with some changes void (revoke.go)
 	pasts    map[*node]map[*node]bool
 	all      *cset // every charter change held
 	effView  *charterView
@@ -149,6 +150,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		rejected: map[Hash]error{},
 		csets:    map[Hash]*cset{},
 		unions:   map[[2]Hash]*cset{},
+		merges:   map[Hash]*Charter{},
 		pasts:    map[*node]map[*node]bool{},
 		lacking:  map[Hash]*node{},
 		genesis:  env.ID,

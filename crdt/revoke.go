@@ -156,7 +156,7 @@ func (r *Replica) computeView(nodes []*node) *charterView {
 			v.void[n] = true
 		}
 	}
-	v.charter = r.effectiveCharter(set, v)
+	v.charter = r.charterOfView(set, v)
 	for _, n := range nodes {
 		if v.void[n] {
 			continue
@@ -182,6 +182,19 @@ func (v *charterView) signerDead(n *node, r *Replica) bool {
 	return false
 }
 
+// charterOfView returns the charter of set under v, built on the charter of the past of
+// set's last change when set is that past and the change (the common case: a charter
+// change just arrived) and v voids the same changes of the past.
+func (r *Replica) charterOfView(set *cset, v *charterView) *Charter {
+	last := set.nodes[len(set.nodes)-1]
+	if last.pre != nil && len(last.pre.nodes) == len(set.nodes)-1 && !v.void[last] {
+		if pre := r.charterUnder(last.pre, v); pre == r.viewOf(last.pre).charter {
+			return pre.withChange(last.ch, &last.id)
+		}
+	}
+	return r.effectiveCharter(set, v)
+}
+
 // charterUnder returns the charter the changes of s form when v decides which take
 // effect: s's own charter when v voids the same changes of s as s's own view, else the
 // merge of those v keeps. Every change of s must be decided in v already.
@@ -195,8 +208,21 @@ func (r *Replica) charterUnder(s *cset, v *charterView) *Charter {
 	return own.charter
 }
 
-// effectiveCharter merges the operations of the changes of s that v does not void.
+// effectiveCharter merges the operations of the changes of s that v does not void. The
+// result depends only on s and on which of its changes are void, so it is kept by both.
 func (r *Replica) effectiveCharter(s *cset, v *charterView) *Charter {
+	h := sha256.New()
+	h.Write(s.key[:])
+	for _, n := range s.nodes {
+		if v.void[n] {
+			h.Write(n.id[:])
+		}
+	}
+	var k Hash
+	h.Sum(k[:0])
+	if c, ok := r.merges[k]; ok {
+		return c
+	}
 	o := &object{}
 	for _, n := range s.nodes {
 		if v.void[n] {
@@ -206,7 +232,9 @@ func (r *Replica) effectiveCharter(s *cset, v *charterView) *Charter {
 			o.apply(&n.ch.Ops[i], stamp{lamport: n.lamport, id: &n.id, op: uint32(i)}, n.ch.Ops[i].Field)
 		}
 	}
-	return newCharter(o)
+	c := newCharter(o)
+	r.merges[k] = c
+	return c
 }
 
 // revocations lists the keys charter change c takes a role from: admins of before that

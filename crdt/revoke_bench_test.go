@@ -37,3 +37,22 @@ func BenchmarkRevocation(b *testing.B) {
 }
 
 func pubOf(s *Signer) []byte { p := s.Public(); return p[:] }
+
+// BenchmarkRebuildState measures the rebuild of the state from the changes held, which a
+// charter change pays when it changes which changes are void.
+func BenchmarkRebuildState(b *testing.B) {
+	f := newFed(b)
+	r := f.replica(b, "eu-west")
+	for i := range 100_000 {
+		mustWrite(b, r, f.sites["eu-west"], set(KindSite, "eu-west", "version", fmt.Sprint(i%100)))
+	}
+	want := r.Digest()
+	b.ResetTimer()
+	for b.Loop() {
+		r.rebuildState()
+	}
+	b.StopTimer()
+	if r.Digest() != want {
+		b.Fatal("the rebuilt state differs")
+	}
+}

@@ -32,7 +32,7 @@ func (r *Replica) effOf(s *cset, v *charterView) effEntry {
 // change that does not take effect.
 func (r *Replica) voidNew(n *node, c *Change) bool {
 	v := r.viewOf(r.all)
-	if len(v.dead[n.author]) > 0 { // n is in no revoking change's past: it is new
+	if len(v.dead[n.author()]) > 0 { // n is in no revoking change's past: it is new
 		return true
 	}
 	e := r.effOf(n.cset, v)
@@ -41,10 +41,10 @@ func (r *Replica) voidNew(n *node, c *Change) bool {
 
 // voidHeld is voidNew for a change held before v was decided.
 func (r *Replica) voidHeld(n *node, v *charterView) bool {
-	if n.ch != nil {
+	if n.cn != nil {
 		return v.void[n]
 	}
-	if v.deadOutside(n.author, n, r) != nil {
+	if v.deadOutside(n.author(), n, r) != nil {
 		return true
 	}
 	e := r.effOf(n.cset, v)
@@ -76,7 +76,7 @@ func (r *Replica) remask() {
 	case changed:
 		r.rebuildState()
 	case !last.masked:
-		r.state.applyChange(last.ch, &last.id)
+		r.state.applyChange(last.cn.ch, &last.id)
 	}
 }
 
@@ -87,8 +87,10 @@ func (r *Replica) rebuildState() {
 		if n.masked {
 			continue
 		}
-		c := n.ch
-		if c == nil {
+		var c *Change
+		if n.cn != nil {
+			c = n.cn.ch
+		} else {
 			var err error
 			if c, err = DecodeChange(n.header); err != nil {
 				panic(fmt.Sprintf("crdt: stored change %s does not decode: %v", n.id, err))

@@ -52,14 +52,23 @@ type node struct {
 	seq     int      // position in Replica.order
 	bound   []string // jurisdictions allowed the bodies; nil if none are sealed
 	usage   *usage   // operators' byte usage along the causal past, this change included (quota.go)
-	author  PubKey
-	masked  bool // void: its operations are not in the state (revoke.go)
+	masked  bool         // void: its operations are not in the state (revoke.go)
+	cn      *charterNode // charter changes only
+}
 
-	// Charter changes only.
+// charterNode is what a charter change keeps besides a node.
+type charterNode struct {
 	ch        *Change
 	pre       *cset    // the charter changes it builds on
 	revAdmins []PubKey // admin keys it revokes
 	revOthers []PubKey // site, operator and observer keys it revokes
+}
+
+// author returns the change's author: the header's bytes after the format version.
+func (n *node) author() PubKey {
+	var k PubKey
+	copy(k[:], n.header[1:33])
+	return k
 }
 
 // Replica is one correct replica of the federation state: the DAG of valid changes, the
@@ -369,7 +378,7 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 // genesis) and after the charter for changes that depend on it.
 func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) {
 	c := env.Change
-	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order), author: c.Author}
+	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order)}
 	if len(c.Bound) > 0 {
 		n.bound = c.Bound
 		if r.inside(c.Bound) {
@@ -381,10 +390,10 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	}
 	n.cset = pre
 	if c.IsCharter() {
-		n.ch, n.pre = c, pre
+		n.cn = &charterNode{ch: c, pre: pre}
 		var nodes []*node
 		if pre != nil {
-			n.revAdmins, n.revOthers = revocations(r.viewOf(pre).charter, after)
+			n.cn.revAdmins, n.cn.revOthers = revocations(r.viewOf(pre).charter, after)
 			nodes = pre.nodes
 		}
 		n.cset = r.intern(append(slices.Clip(nodes), n))

@@ -65,7 +65,7 @@ func newCset(nodes []*node) *cset {
 	s := &cset{nodes: nodes}
 	for _, n := range nodes {
 		h.Write(n.id[:])
-		s.revokes = s.revokes || len(n.revAdmins)+len(n.revOthers) > 0
+		s.revokes = s.revokes || len(n.cn.revAdmins)+len(n.cn.revOthers) > 0
 	}
 	h.Sum(s.key[:0])
 	return s
@@ -136,13 +136,13 @@ func (r *Replica) viewOf(s *cset) *charterView {
 func (r *Replica) computeView(nodes []*node) *charterView {
 	v := &charterView{dead: map[PubKey][]*node{}, void: map[*node]bool{}}
 	for _, n := range nodes {
-		for _, k := range n.revAdmins {
+		for _, k := range n.cn.revAdmins {
 			v.dead[k] = append(v.dead[k], n)
 		}
 	}
 	set := newCset(nodes)
 	for _, n := range nodes {
-		if n.ch == nil || len(n.deps) == 0 { // the genesis
+		if len(n.deps) == 0 { // the genesis
 			continue
 		}
 		if len(v.dead) > 0 && v.signerDead(n, r) {
@@ -152,7 +152,7 @@ func (r *Replica) computeView(nodes []*node) *charterView {
 		if !set.revokes {
 			continue
 		}
-		if checkAdmins(n.ch, r.charterUnder(n.pre, v)) != nil {
+		if checkAdmins(n.cn.ch, r.charterUnder(n.cn.pre, v)) != nil {
 			v.void[n] = true
 		}
 	}
@@ -161,7 +161,7 @@ func (r *Replica) computeView(nodes []*node) *charterView {
 		if v.void[n] {
 			continue
 		}
-		for _, k := range n.revOthers {
+		for _, k := range n.cn.revOthers {
 			v.dead[k] = append(v.dead[k], n)
 		}
 	}
@@ -171,10 +171,10 @@ func (r *Replica) computeView(nodes []*node) *charterView {
 // signerDead reports whether the author or a cosigner of charter change n is a dead
 // admin outside n's past.
 func (v *charterView) signerDead(n *node, r *Replica) bool {
-	if v.deadOutside(n.ch.Author, n, r) != nil {
+	if v.deadOutside(n.cn.ch.Author, n, r) != nil {
 		return true
 	}
-	for _, cs := range n.ch.Cosigs {
+	for _, cs := range n.cn.ch.Cosigs {
 		if v.deadOutside(cs.Key, n, r) != nil {
 			return true
 		}
@@ -187,9 +187,9 @@ func (v *charterView) signerDead(n *node, r *Replica) bool {
 // change just arrived) and v voids the same changes of the past.
 func (r *Replica) charterOfView(set *cset, v *charterView) *Charter {
 	last := set.nodes[len(set.nodes)-1]
-	if last.pre != nil && len(last.pre.nodes) == len(set.nodes)-1 && !v.void[last] {
-		if pre := r.charterUnder(last.pre, v); pre == r.viewOf(last.pre).charter {
-			return pre.withChange(last.ch, &last.id)
+	if pre := last.cn.pre; pre != nil && len(pre.nodes) == len(set.nodes)-1 && !v.void[last] {
+		if c := r.charterUnder(pre, v); c == r.viewOf(pre).charter {
+			return c.withChange(last.cn.ch, &last.id)
 		}
 	}
 	return r.effectiveCharter(set, v)
@@ -228,8 +228,8 @@ func (r *Replica) effectiveCharter(s *cset, v *charterView) *Charter {
 		if v.void[n] {
 			continue
 		}
-		for i := range n.ch.Ops {
-			o.apply(&n.ch.Ops[i], stamp{lamport: n.lamport, id: &n.id, op: uint32(i)}, n.ch.Ops[i].Field)
+		for i, op := range n.cn.ch.Ops {
+			o.apply(&op, stamp{lamport: n.lamport, id: &n.id, op: uint32(i)}, op.Field)
 		}
 	}
 	c := newCharter(o)
@@ -276,10 +276,10 @@ func (r *Replica) inPast(rev, n *node) bool {
 	past, ok := r.pasts[rev]
 	if !ok {
 		keys := map[PubKey]bool{}
-		for _, k := range rev.revAdmins {
+		for _, k := range rev.cn.revAdmins {
 			keys[k] = true
 		}
-		for _, k := range rev.revOthers {
+		for _, k := range rev.cn.revOthers {
 			keys[k] = true
 		}
 		past = map[*node]bool{}
@@ -292,7 +292,7 @@ func (r *Replica) inPast(rev, n *node) bool {
 				if !seen[d] {
 					seen[d] = true
 					stack = append(stack, d)
-					if d.ch != nil || keys[d.author] {
+					if d.cn != nil || keys[d.author()] {
 						past[d] = true
 					}
 				}

@@ -48,10 +48,10 @@ type node struct {
 	bodies  [][]byte
 	lamport uint64
 	deps    []*node
-	cset    *cset    // the charter changes in its causal past, itself included (revoke.go)
-	seq     int      // position in Replica.order
-	bound   []string // jurisdictions allowed the bodies; nil if none are sealed
-	usage   *usage   // operators' byte usage along the causal past, this change included (quota.go)
+	cset    *cset        // the charter changes in its causal past, itself included (revoke.go)
+	seq     int          // position in Replica.order
+	bound   []string     // jurisdictions allowed the bodies; nil if none are sealed
+	usage   *usage       // operators' byte usage along the causal past, this change included (quota.go)
 	masked  bool         // void: its operations are not in the state (revoke.go)
 	cn      *charterNode // charter changes only
 }

@@ -87,6 +87,7 @@ type Replica struct {
 	csets    map[Hash]*cset    // charter sets by key (revoke.go)
 	unions   map[[2]Hash]*cset // unions of two charter sets, by their keys
 	merges   map[Hash]*Charter // charters of charter sets with some changes void (revoke.go)
+	peers    *Charter          // PeerCharter when the charter has concurrent branches (peers.go)
 	pasts    map[*node]map[*node]bool
 	all      *cset // every charter change held
 	effView  *charterView
@@ -428,6 +429,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 		r.state.applyChange(c, &n.id)
 	}
 	r.charter = newCharter(r.state.objs[objKey{kind: KindCharter}])
+	r.refreshPeers()
 	r.noteSelf()
 	r.recheckBodies()
 	r.dropOutside()
@@ -634,7 +636,7 @@ func (r *Replica) mayHold(n *node, peer PubKey) bool {
 	if n.bodies == nil {
 		return false
 	}
-	j := r.charter.Jurisdiction(peer)
+	j := r.PeerCharter().Jurisdiction(peer)
 	return j != "" && slices.Contains(n.bound, j)
 }
 

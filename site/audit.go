@@ -65,7 +65,7 @@ func (a *auditLog) add(key string, r AuditRecord, sig string) {
 func (s *Site) bodySent(id crdt.Hash, peer crdt.PubKey, bound []string) {
 	name := s.sites.Load().byKey[peer]
 	now := time.Now()
-	jur := s.rep.Charter().Jurisdiction(peer)
+	jur := s.rep.PeerCharter().Jurisdiction(peer) // what crdt released the body by
 	key := "sent/" + id.Hex() + "/" + name
 	s.audit.add(key, AuditRecord{Type: "sent", Site: s.cfg.Name, Jurisdiction: jur, Bound: bound, Change: id.Hex(), Peer: name, First: now, Last: now}, "x")
 }
@@ -97,10 +97,12 @@ func (s *Site) refuse(why, workload, reason string) {
 }
 
 func (s *Site) jurisdiction() string {
-	k, _ := s.keyOf(s.cfg.Name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rep.Charter().Jurisdiction(k)
+	if info, ok := s.rep.Charter().SiteByName(s.cfg.Name); ok {
+		return info.Jurisdiction
+	}
+	return ""
 }
 
 // flushAudit writes the buffered records to the data file. Records of one key keep the

@@ -262,10 +262,13 @@ func (s *Site) checkCharter() error {
 func (s *Site) refreshCharter() {
 	ch := s.rep.Charter()
 	cs := charterSites{charter: ch, byKey: map[crdt.PubKey]string{}, byName: map[string]crdt.PubKey{}, observers: map[crdt.PubKey]string{}}
-	for k, info := range ch.Sites {
+	// Peers: the charter less what concurrent branches of it do not all attest (crdt
+	// PeerCharter), so that a fork never widens whom the transport accepts.
+	peers := s.rep.PeerCharter()
+	for k, info := range peers.Sites {
 		cs.byKey[k], cs.byName[info.Name] = info.Name, k
 	}
-	for k, name := range ch.Observers {
+	for k, name := range peers.Observers {
 		cs.observers[k] = observerNode(name)
 	}
 	s.sites.Store(&cs)

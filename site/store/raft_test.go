@@ -176,7 +176,8 @@ func TestRaftReplicas(t *testing.T) {
 		}
 		cfg := raft.DefaultConfig()
 		cfg.LocalID = raft.ServerID(rp.id)
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+		// Timeouts a loaded 2-core machine keeps (the leader steps down when its lease lapses).
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 250*time.Millisecond
 		cfg.CommitTimeout, cfg.SnapshotThreshold = 5*time.Millisecond, 1<<30
 		cfg.LogOutput = io.Discard
 		rp.st, rp.fsm, rp.trans = st, &counter{}, trans

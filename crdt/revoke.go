@@ -126,21 +126,21 @@ func mergeSeq(a, b []*node) []*node {
 // viewOf returns the charter of a cset, computing it once.
 func (r *Replica) viewOf(s *cset) *charterView {
 	if s.view == nil {
-		s.view = r.computeView(s.nodes)
+		s.view = r.computeView(s)
 	}
 	return s.view
 }
 
-// computeView decides the charter of the charter changes nodes (a causal past, in seq
-// order). When no change of the set revokes anything, every change takes effect.
-func (r *Replica) computeView(nodes []*node) *charterView {
+// computeView decides the charter of set, the charter changes of a causal past. When no
+// change of the set revokes anything, every change takes effect.
+func (r *Replica) computeView(set *cset) *charterView {
 	v := &charterView{dead: map[PubKey][]*node{}, void: map[*node]bool{}}
+	nodes := set.nodes
 	for _, n := range nodes {
 		for _, k := range n.cn.revAdmins {
 			v.dead[k] = append(v.dead[k], n)
 		}
 	}
-	set := newCset(nodes)
 	for _, n := range nodes {
 		if len(n.deps) == 0 { // the genesis
 			continue

@@ -220,6 +220,7 @@ func (s *Site) startRaft() (*raft.Raft, *raftLayer, error) {
 	rc := s.cfg.Replica
 	layer := &raftLayer{s: s, ch: make(chan net.Conn), closed: make(chan struct{})}
 	s.trans.Handle(chanRaft, layer.serve)
+	s.trans.Handle(chanForward, s.serveForward)
 	tr := raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
 	cfg := raft.DefaultConfig()
 	cfg.LocalID = raft.ServerID(rc.ID)

@@ -322,6 +322,8 @@ func (s *Site) Run(ctx context.Context) error {
 			return err
 		}
 		s.raft, layer = r, l
+		s.wg.Add(1)
+		go s.forwardLoop(ctx)
 	}
 	api, err := s.serveAPI()
 	if err != nil {

@@ -1,0 +1,131 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"time"
+
+	"atoll/crdt"
+	"atoll/gossip"
+	"atoll/site/transport"
+)
+
+// A replica that stored changes as leader and stopped before the log carried them keeps
+// them marked (markUnreplicated). If it comes back as a follower, the log will never bring
+// them back, and the other replicas and sites would never hear of them while it follows.
+// So a follower forwards what it still has marked to the leader, which receives them as
+// from a peer and appends them to the log; their marks clear when the log applies them.
+
+// chanForward carries a follower's marked changes to its site's leader.
+const chanForward byte = 'F'
+
+const (
+	// forwardEvery is how often a follower with marked changes forwards them.
+	forwardEvery = time.Second
+	// maxForward bounds the changes one forward stream carries.
+	maxForward = 1024
+)
+
+// forwardLoop forwards this replica's marked changes to the leader while it follows.
+func (s *Site) forwardLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(forwardEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.leader() {
+			continue // requeueUnreplicated appends them itself
+		}
+		addr, _ := s.raft.LeaderWithID()
+		if addr == "" {
+			continue
+		}
+		envs := s.markedEnvelopes(maxForward)
+		if len(envs) == 0 {
+			continue
+		}
+		if err := s.forward(ctx, string(addr), envs); err != nil {
+			s.log.Debug("forwarding changes to the leader", "leader", addr, "err", err)
+			continue
+		}
+		s.log.Info("forwarded changes stored before the log carried them to the leader", "leader", addr, "changes", len(envs))
+	}
+}
+
+// markedEnvelopes returns up to n changes this replica holds marked as not in the log.
+func (s *Site) markedEnvelopes(n int) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][]byte
+	for id := range s.unreplicated {
+		if len(out) == n {
+			break
+		}
+		if b, ok := s.rep.Envelope(id); ok {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// forward writes envs to the replica at addr on the forward channel.
+func (s *Site) forward(ctx context.Context, addr string, envs [][]byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := s.trans.Dial(ctx, addr, s.cfg.Name, chanForward)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	w := bufio.NewWriter(c)
+	for _, b := range envs {
+		if err := gossip.WriteFrame(w, b); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// serveForward receives a follower's marked changes, at the leader, and appends them to
+// the log (even those it already holds: the log is what clears the follower's marks).
+// Only the site's own replicas may forward, and a stream carries at most maxForward.
+func (s *Site) serveForward(c *transport.Conn) {
+	defer c.Close()
+	if c.Peer != s.cfg.Name {
+		s.log.Warn("forward stream from another site refused", "peer", c.Peer)
+		return
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	for n := 0; n < maxForward; n++ {
+		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		if err != nil {
+			return
+		}
+		if !s.leader() {
+			return
+		}
+		env, err := crdt.DecodeEnvelope(b)
+		if err != nil {
+			s.log.Warn("forwarded change refused", "err", err)
+			return
+		}
+		s.mu.Lock()
+		res := s.rep.Receive(b)
+		s.persist(res)
+		if _, ok := s.rep.Envelope(env.ID); ok && len(res.Stored) == 0 {
+			s.repQueue = append(s.repQueue, b)
+			select {
+			case s.repWake <- struct{}{}:
+			default:
+			}
+		}
+		s.mu.Unlock()
+	}
+}

@@ -96,6 +96,7 @@ type Replica struct {
 	selfName string             // the site name the charter last gave Self
 	lacking  map[Hash]*node     // changes whose bodies this replica may hold but has not
 	genesis  Hash
+	soft     *softState        // soft records held (softstate.go)
 	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
@@ -164,6 +165,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		pasts:    map[*node]map[*node]bool{},
 		lacking:  map[Hash]*node{},
 		genesis:  env.ID,
+		soft:     newSoftState(),
 	}
 	if err := r.acceptGenesis(env); err != nil {
 		return nil, fmt.Errorf("crdt: genesis: %w", err)
@@ -415,6 +417,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 			return
 		}
 		r.state.applyChange(c, &n.id)
+		r.followState(false)
 		return
 	}
 	r.charters = append(r.charters, n)
@@ -433,6 +436,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	r.noteSelf()
 	r.recheckBodies()
 	r.dropOutside()
+	r.followState(true)
 }
 
 // recheckBodies lists the bodies this replica may hold under a new charter but has not:

@@ -158,6 +158,10 @@ type State struct {
 	sorted bool
 	names  map[string]string // interned field names
 	liveNS map[string]int    // live workloads per namespace, for object quotas (quota.go)
+	// What soft state must follow (softstate.go): workloads no longer live, and whether a
+	// workload or cluster became live. Replica.followState consumes them.
+	gone []string
+	born bool
 }
 
 func newState() *State {
@@ -176,11 +180,20 @@ func (s *State) applyChange(c *Change, id *Hash) {
 			s.keys = append(s.keys, k)
 			s.sorted = false
 		}
-		was := k.kind == KindWorkload && o.live()
+		tracked := k.kind == KindWorkload || k.kind == KindCluster
+		was := tracked && o.live()
 		o.apply(op, stamp{lamport: c.Lamport, id: id, op: uint32(i)}, s.intern(op.Field))
-		if k.kind == KindWorkload {
-			s.countWorkload(k.key, was, o.live())
+		if !tracked {
+			continue
 		}
+		is := o.live()
+		if k.kind == KindWorkload {
+			s.countWorkload(k.key, was, is)
+			if was && !is {
+				s.gone = append(s.gone, k.key)
+			}
+		}
+		s.born = s.born || !was && is
 	}
 }
 

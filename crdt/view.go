@@ -13,10 +13,18 @@ type Value struct {
 	BodyHash Hash   // for sealed fields: the hash every replica can see
 	Lamport  uint64 // when it was written
 	Change   Hash   // by which change
+	Soft     uint64 // for soft fields held in a soft record: its Seq (Lamport and Change are zero)
 }
 
-// Get returns one visible field.
+// Get returns one visible field. A soft field comes from the object's soft record if one is
+// held, and from the DAG otherwise (written there by an earlier release).
 func (r *Replica) Get(kind Kind, key, field string) (Value, bool) {
+	if IsSoft(kind, field) {
+		if rec, _, ok := r.Soft(kind, key); ok {
+			v, ok := rec.Get(field)
+			return Value{Bytes: v, Soft: rec.Seq}, ok
+		}
+	}
 	o, ok := r.state.objs[objKey{kind, key}]
 	if !ok {
 		return Value{}, false
@@ -53,27 +61,62 @@ func (r *Replica) value(reg *register) Value {
 	return v
 }
 
-// Object returns the visible fields of an object.
+// Object returns the visible fields of an object: its DAG fields, with its soft fields
+// from its soft record if one is held. An object with a soft record of no fields and no
+// DAG field is not visible.
 func (r *Replica) Object(kind Kind, key string) (map[string]Value, bool) {
-	o, ok := r.state.objs[objKey{kind, key}]
-	if !ok || !o.live() {
+	o := r.state.objs[objKey{kind, key}]
+	rec, _, soft := r.Soft(kind, key)
+	if (o == nil || !o.live()) && (!soft || len(rec.Fields) == 0) {
 		return nil, false
 	}
-	out := make(map[string]Value, len(o.fields))
-	for i := range o.fields {
-		f := &o.fields[i]
-		if f.reg.flags&regTomb == 0 {
-			out[f.name] = r.value(&f.reg)
+	out := map[string]Value{}
+	if o != nil {
+		for i := range o.fields {
+			f := &o.fields[i]
+			if f.reg.flags&regTomb == 0 && !(soft && IsSoft(kind, f.name)) {
+				out[f.name] = r.value(&f.reg)
+			}
 		}
+	}
+	if soft {
+		for _, f := range rec.Fields {
+			out[f.Name] = Value{Bytes: f.Value, Soft: rec.Seq}
+		}
+	}
+	if len(out) == 0 {
+		return nil, false
 	}
 	return out, true
 }
 
-// Keys returns the keys of the live objects of a kind with the given key prefix, sorted.
+// hardFields reports whether an object has a visible field that is not soft.
+func (r *Replica) hardFields(k objKey) bool {
+	o := r.state.objs[k]
+	if o == nil {
+		return false
+	}
+	for i := range o.fields {
+		if o.fields[i].reg.flags&regTomb == 0 && !IsSoft(k.kind, o.fields[i].name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys returns the keys of the visible objects of a kind with the given key prefix,
+// sorted.
 func (r *Replica) Keys(kind Kind, prefix string) []string {
 	var out []string
 	for k, o := range r.state.objs {
 		if k.kind == kind && strings.HasPrefix(k.key, prefix) && o.live() {
+			if _, soft := r.soft.recs[k]; !soft {
+				out = append(out, k.key)
+			}
+		}
+	}
+	for k, sr := range r.soft.recs {
+		if k.kind == kind && strings.HasPrefix(k.key, prefix) && (!sr.empty || r.hardFields(k)) {
 			out = append(out, k.key)
 		}
 	}

@@ -1,0 +1,251 @@
+package crdt
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Soft state (docs/adr/0010-soft-state.md): what one site alone may write and where only
+// the latest value matters (its clusters' health and capacity, its workloads' status)
+// travels outside the permanent DAG, as one signed SoftRecord per object. A record
+// carries every soft field of its object, so it replaces the one before it; replicas keep
+// the latest record only. The writer is the site the key names, and the record is signed
+// with that site's key in the charter in force.
+//
+// Order: a higher Seq wins; equal Seqs (a writer that equivocates) resolve by the larger
+// record id, so every correct replica picks alike. A Byzantine site can only write, and
+// reorder, its own objects' soft fields.
+
+// SoftRecord is the latest soft fields of one cluster or status object.
+type SoftRecord struct {
+	Kind   Kind
+	Key    string
+	Seq    uint64
+	Fields []SoftField // sorted by name, unique; none: the writer withdrew the object
+	Sig    [64]byte
+}
+
+// SoftField is one soft field and its value.
+type SoftField struct {
+	Name  string
+	Value []byte
+}
+
+// Limits of soft records (format constants, like limits.go).
+const (
+	softVersion = 1
+	// MaxSoftRecordBytes bounds a cluster record (a field per node's free capacity).
+	MaxSoftRecordBytes = 256 << 10
+	// MaxSoftStatusBytes bounds a status record.
+	MaxSoftStatusBytes = 4 << 10
+	// MaxSoftClusters bounds the cluster records of one writer.
+	MaxSoftClusters = 4096
+	maxSoftFields   = 8192
+)
+
+const (
+	domainSoft     = "atoll/soft/v1\x00"
+	domainSoftSign = "atoll/soft-sign/v1\x00"
+)
+
+// softNames are the field names coded in one byte (append only: part of the format).
+// Any other name is coded 0 followed by its bytes.
+var softNames = [...]string{"", "health", "reason", "k8sVersion", "nodes", "readyNodes", "observed",
+	"desired", "ready", "available", "updated", "conditions", "generation", "message"}
+
+var softCodes = func() map[string]byte {
+	m := map[string]byte{}
+	for i, n := range softNames[1:] {
+		m[n] = byte(i + 1)
+	}
+	return m
+}()
+
+// Soft fields by kind. A cluster's labels, taints, region, zone and provider stay in the
+// DAG: they change when an operator changes the cluster, not with every pod.
+var (
+	softClusterFields = fieldSet{
+		exact: []string{"health", "reason", "k8sVersion", "nodes", "readyNodes", "observed"},
+		maps:  []string{"allocatable/", "available/"},
+	}
+	softStatusFields = statusFields
+)
+
+// IsSoft reports whether a field of a kind is soft state.
+func IsSoft(kind Kind, field string) bool {
+	switch kind {
+	case KindCluster:
+		return softClusterFields.has(field)
+	case KindStatus:
+		return softStatusFields.has(field)
+	}
+	return false
+}
+
+// SoftWriter returns the site that alone may write the soft fields of an object, or "".
+func SoftWriter(kind Kind, key string) string {
+	parts := strings.Split(key, "/")
+	switch {
+	case kind == KindCluster && len(parts) == 2:
+		return parts[0]
+	case kind == KindStatus && len(parts) == 4:
+		return parts[2]
+	}
+	return ""
+}
+
+// Writer returns the site that signs the record.
+func (rec *SoftRecord) Writer() string { return SoftWriter(rec.Kind, rec.Key) }
+
+// Get returns a field's value.
+func (rec *SoftRecord) Get(name string) ([]byte, bool) {
+	i, ok := slices.BinarySearchFunc(rec.Fields, name, func(f SoftField, n string) int { return strings.Compare(f.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return rec.Fields[i].Value, true
+}
+
+func (rec *SoftRecord) appendUnsigned(b []byte) []byte {
+	b = append(b, softVersion, byte(rec.Kind))
+	b = appendBytes(b, []byte(rec.Key))
+	b = binary.AppendUvarint(b, rec.Seq)
+	b = binary.AppendUvarint(b, uint64(len(rec.Fields)))
+	for _, f := range rec.Fields {
+		if c, ok := softCodes[f.Name]; ok {
+			b = append(b, c)
+		} else {
+			b = append(b, 0)
+			b = appendBytes(b, []byte(f.Name))
+		}
+		b = appendBytes(b, f.Value)
+	}
+	return b
+}
+
+// Encode returns the record's canonical bytes, signature included.
+func (rec *SoftRecord) Encode() []byte {
+	return append(rec.appendUnsigned(make([]byte, 0, 128+len(rec.Key))), rec.Sig[:]...)
+}
+
+func softMessage(genesis Hash, unsigned []byte) []byte {
+	m := make([]byte, 0, len(domainSoftSign)+32+len(unsigned))
+	m = append(m, domainSoftSign...)
+	m = append(m, genesis[:]...)
+	return append(m, unsigned...)
+}
+
+// SignSoft checks rec, signs it for the federation of genesis and returns its encoding.
+func SignSoft(genesis Hash, rec *SoftRecord, s *Signer) ([]byte, error) {
+	slices.SortFunc(rec.Fields, func(a, b SoftField) int { return strings.Compare(a.Name, b.Name) })
+	if err := rec.check(); err != nil {
+		return nil, err
+	}
+	copy(rec.Sig[:], ed25519.Sign(s.priv, softMessage(genesis, rec.appendUnsigned(nil))))
+	b := rec.Encode()
+	if err := checkSoftSize(rec.Kind, len(b)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// VerifySoft checks a record's signature by key for the federation of genesis.
+func VerifySoft(genesis Hash, rec *SoftRecord, key PubKey) bool {
+	return ed25519.Verify(key[:], softMessage(genesis, rec.appendUnsigned(nil)), rec.Sig[:])
+}
+
+// SoftID is the id of an encoded record: the tie-break of equal Seqs.
+func SoftID(raw []byte) Hash { return hashWithDomain(domainSoft, raw) }
+
+func checkSoftSize(kind Kind, n int) error {
+	limit := MaxSoftRecordBytes
+	if kind == KindStatus {
+		limit = MaxSoftStatusBytes
+	}
+	if n > limit {
+		return fmt.Errorf("%w: soft %s record of %d bytes exceeds %d", ErrMalformed, kind, n, limit)
+	}
+	return nil
+}
+
+// check validates the record's key, fields and order.
+func (rec *SoftRecord) check() error {
+	if rec.Kind != KindCluster && rec.Kind != KindStatus {
+		return fmt.Errorf("%w: soft records are for clusters and status, not %s", ErrMalformed, rec.Kind)
+	}
+	if err := checkKey(rec.Kind, rec.Key); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(rec.Fields) > maxSoftFields {
+		return fmt.Errorf("%w: %d soft fields exceed %d", ErrMalformed, len(rec.Fields), maxSoftFields)
+	}
+	for i, f := range rec.Fields {
+		if i > 0 && rec.Fields[i-1].Name >= f.Name {
+			return fmt.Errorf("%w: soft fields not strictly increasing at %q", ErrMalformed, f.Name)
+		}
+		if !validFieldName(f.Name) || !IsSoft(rec.Kind, f.Name) {
+			return fmt.Errorf("%w: %s %q: %q is not a soft field", ErrMalformed, rec.Kind, rec.Key, f.Name)
+		}
+		if len(f.Value) > MaxValueBytes {
+			return fmt.Errorf("%w: %s %q: value of %q exceeds %d bytes", ErrMalformed, rec.Kind, rec.Key, f.Name, MaxValueBytes)
+		}
+	}
+	return nil
+}
+
+// DecodeSoft decodes a record and checks its structure and canonical form (not its
+// signature: that needs the charter).
+func DecodeSoft(b []byte) (*SoftRecord, error) {
+	if len(b) > MaxSoftRecordBytes {
+		return nil, fmt.Errorf("%w: soft record of %d bytes exceeds %d", ErrMalformed, len(b), MaxSoftRecordBytes)
+	}
+	d := &decoder{b: b}
+	rec := &SoftRecord{}
+	if v := d.fixed("version", 1); d.err == nil && v[0] != softVersion {
+		return nil, fmt.Errorf("%w: unknown soft record version %d", ErrMalformed, v[0])
+	}
+	if k := d.fixed("kind", 1); d.err == nil {
+		rec.Kind = Kind(k[0])
+	}
+	rec.Key = string(d.bytes("key", MaxNameBytes))
+	rec.Seq = d.uvarint("seq")
+	if n := d.count("fields", maxSoftFields); n > 0 {
+		rec.Fields = make([]SoftField, n)
+		for i := range rec.Fields {
+			c := d.fixed("field code", 1)
+			if d.err != nil {
+				break
+			}
+			switch {
+			case c[0] == 0:
+				rec.Fields[i].Name = string(d.bytes("field", MaxNameBytes))
+			case int(c[0]) < len(softNames):
+				rec.Fields[i].Name = softNames[c[0]]
+			default:
+				d.fail("unknown field code %d", c[0])
+			}
+			rec.Fields[i].Value = d.bytes("value", MaxValueBytes)
+		}
+	}
+	copy(rec.Sig[:], d.fixed("signature", 64))
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.off != len(b) {
+		return nil, fmt.Errorf("%w: %d trailing bytes after soft record", ErrMalformed, len(b)-d.off)
+	}
+	if err := rec.check(); err != nil {
+		return nil, err
+	}
+	if err := checkSoftSize(rec.Kind, len(b)); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(rec.Encode(), b) {
+		return nil, fmt.Errorf("%w: soft record not in canonical form", ErrMalformed)
+	}
+	return rec, nil
+}

@@ -90,6 +90,12 @@ func (r *Replica) Object(kind Kind, key string) (map[string]Value, bool) {
 	return out, true
 }
 
+// InDAG reports whether the DAG holds a live object (soft records aside).
+func (r *Replica) InDAG(kind Kind, key string) bool {
+	o := r.state.objs[objKey{kind, key}]
+	return o != nil && o.live()
+}
+
 // hardFields reports whether an object has a visible field that is not soft.
 func (r *Replica) hardFields(k objKey) bool {
 	o := r.state.objs[k]

@@ -113,7 +113,7 @@ func members(sts map[int]site.State) bool {
 	return true
 }
 
-// Converged reports whether all running sites hold the same heads and digest.
+// Converged reports whether all running sites hold the same heads, digest and soft records.
 func Converged(sts map[int]site.State) bool {
 	var first *site.State
 	for _, st := range sts {
@@ -121,7 +121,7 @@ func Converged(sts map[int]site.State) bool {
 			first = &st
 			continue
 		}
-		if st.Digest != first.Digest || !slices.Equal(st.Heads, first.Heads) || st.Pending != 0 {
+		if st.Digest != first.Digest || !slices.Equal(st.Heads, first.Heads) || st.Pending != 0 || st.SoftDigest != first.SoftDigest {
 			return false
 		}
 	}
@@ -158,7 +158,11 @@ func summary(sts map[int]site.State) string {
 		if len(d) > 8 {
 			d = d[:8]
 		}
-		out = append(out, fmt.Sprintf("%d:%s changes=%d pending=%d live=%d", i, d, st.Changes, st.Pending, len(st.Live)))
+		sd := st.SoftDigest
+		if len(sd) > 8 {
+			sd = sd[:8]
+		}
+		out = append(out, fmt.Sprintf("%d:%s changes=%d pending=%d live=%d soft=%s/%d+%d", i, d, st.Changes, st.Pending, len(st.Live), sd, st.Soft, st.SoftOrphans))
 	}
 	slices.Sort(out)
 	return fmt.Sprint(out)

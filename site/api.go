@@ -26,7 +26,12 @@ type State struct {
 	Pending      int      `json:"pending"`
 	Lacking      int      `json:"lacking"`
 	Missing      []string `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
-	Live         []string `json:"live"`
+	// SoftDigest hashes the soft records held (crdt.Replica.SoftDigest); Soft counts
+	// them, SoftOrphans those waiting for their workload or cluster.
+	SoftDigest  string   `json:"softDigest"`
+	Soft        int      `json:"soft"`
+	SoftOrphans int      `json:"softOrphans,omitempty"`
+	Live        []string `json:"live"`
 	// Removed: an amendment removed this site from the charter; it deletes Atoll's
 	// objects from its member clusters and writes nothing.
 	Removed   bool              `json:"removed,omitempty"`
@@ -133,6 +138,8 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		st.Heads = append(st.Heads, h.Hex())
 	}
 	st.Changes, st.Pending, st.Lacking = s.rep.Len(), s.rep.PendingLen(), s.rep.Lacking()
+	st.SoftDigest = s.rep.SoftDigest().Hex()
+	st.Soft, st.SoftOrphans = s.rep.SoftLen()
 	st.Removed = s.removedLocked()
 	for _, h := range s.rep.Missing(8) {
 		st.Missing = append(st.Missing, h.Hex())
@@ -145,6 +152,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		"sessionFails": c.sessionFails.Load(), "rejected": c.rejected.Load(), "refusedFrames": c.refusedFrames.Load(),
 		"refusedStreams": c.refusedStreams.Load(), "unbuffered": c.unbuffered.Load(),
 		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(), "syncMessages": c.syncMessages.Load(),
+		"softWritten": c.softWritten.Load(), "softIn": c.softIn.Load(), "softSessions": c.softSessions.Load(), "softBytes": c.softBytes.Load(),
 	}
 	t, _ := s.trans.Stats()
 	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused, t.Limited}

@@ -34,6 +34,7 @@ type peer struct {
 	addr  string
 	since time.Time // when memberlist reported it alive
 	queue chan crdt.Hash
+	soft  chan []byte // soft records this site wrote
 	stop  chan struct{}
 }
 
@@ -51,11 +52,12 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		s.peersMu.Unlock()
 		return
 	}
-	p := &peer{name: n.Name, key: key, addr: addr, since: time.Now(), queue: make(chan crdt.Hash, s.sync.QueueLength), stop: make(chan struct{})}
+	p := &peer{name: n.Name, key: key, addr: addr, since: time.Now(), queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, softQueue), stop: make(chan struct{})}
 	s.peers[n.Name] = p
 	s.peersMu.Unlock()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.pushLoop(p)
+	go s.softPushLoop(p)
 	s.mu.Lock()
 	s.ae.Join(n.Name)
 	s.mu.Unlock()

@@ -97,6 +97,8 @@ type counters struct {
 	rejected, refusedFrames                 atomic.Uint64
 	refusedStreams, unbuffered              atomic.Uint64 // HTTP streams over MaxStreams; changes not buffered (crdt Result.Unbuffered)
 	syncBytes, syncPayload, syncMessages    atomic.Uint64
+	softWritten, softIn                     atomic.Uint64 // soft records written here; received (pushed or in sessions)
+	softSessions, softBytes                 atomic.Uint64
 }
 
 // Open loads a site's identity, charter and data file. Nothing touches the network until Run.
@@ -149,6 +151,10 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		st.Close()
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
 	}
+	if err := restoreSoft(st, rep); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("restoring %s: %w", dir, err)
+	}
 	if k := keys.listed(rep.Charter(), cfg); k != nil && k != signer {
 		// The charter rotated the site's key to another it holds: restore again as that
 		// key, whose jurisdiction decides which bodies the replica keeps.
@@ -158,6 +164,10 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 			return nil, err
 		}
 		if err := st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) }); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("restoring %s: %w", dir, err)
+		}
+		if err := restoreSoft(st, rep); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("restoring %s: %w", dir, err)
 		}
@@ -205,6 +215,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s.budget = gossip.NewBudget(gossip.BudgetConfig{})
 	s.refreshCharter()
 	s.refreshMeta()
+	s.persistSoft() // records restoring dropped (a workload removed before they were)
 	log.Info("site opened", "name", cfg.Name, "version", Version, "key", FormatKey(s.signer.Load().Public()), "changes", rep.Len(), "digest", rep.Digest().String())
 	return s, nil
 }
@@ -309,9 +320,13 @@ func (s *Site) Run(ctx context.Context) error {
 	s.trans = tr
 	tr.Handle(chanPush, s.servePush)
 	tr.Handle(chanSync, s.serveSync)
+	tr.Handle(chanSoftPush, s.serveSoftPush)
+	tr.Handle(chanSoft, s.serveSoft)
+	tr.LimitPerPeer(chanSoftPush, maxPushStreamsPerPeer)
 	tr.LimitPerPeer(chanPush, maxPushStreamsPerPeer)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.viewLoop(ctx)
+	go s.softLoop(ctx)
 
 	var layer *raftLayer
 	if s.cfg.Replica != nil {

@@ -257,7 +257,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	}
 	status = append(status, s.dropStatus(ws, clusters)...)
 	if len(status) > 0 {
-		if _, err := s.Write(status); err != nil {
+		if err := s.record(status); err != nil {
 			s.log.Error("status", "err", err)
 		}
 	}

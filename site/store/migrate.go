@@ -11,10 +11,11 @@ import (
 )
 
 // sealedBuckets are the buckets whose values are sealed in format 2: changes and the
-// Raft log can hold bodies and kubeconfigs. The others hold ids (index,
+// Raft log can hold bodies and kubeconfigs; soft records are sealed so that the file's
+// key vouches for them, as for changes (they are not re-verified at open). The others hold ids (index,
 // unreplicated), Raft's term and vote (raft-stable), the format (meta) and audit
 // records (which sites, clusters and workloads, never a body).
-var sealedBuckets = [][]byte{bucketChanges, bucketRaftLog}
+var sealedBuckets = [][]byte{bucketChanges, bucketRaftLog, bucketSoft}
 
 // migrate seals a format-1 file, whose records are in clear, in place: it writes the
 // key check, then seals every value of the sealed buckets, batch records per

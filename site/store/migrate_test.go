@@ -195,7 +195,11 @@ func sealedValues(t *testing.T, path string) map[string]string {
 	out := map[string]string{}
 	rawView(t, path, func(tx *bolt.Tx) error {
 		for _, name := range sealedBuckets {
-			_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
+			b := tx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			_ = b.ForEach(func(k, v []byte) error {
 				if _, err := testKey.Open(string(name), k, v); err == nil {
 					out[string(name)+"/"+string(k)] = string(v)
 				}

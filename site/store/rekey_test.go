@@ -28,6 +28,9 @@ func TestRekey(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := s.PutSoft(softRows); err != nil {
+			t.Fatal(err)
+		}
 		s.Close()
 		if _, err := Open(path, Options{Key: newKey}); !errors.Is(err, ErrOtherKey) {
 			t.Fatalf("k=%d: the new key alone: %v, want ErrOtherKey", k, err)
@@ -65,12 +68,19 @@ func TestRekey(t *testing.T) {
 			t.Fatalf("k=%d: the new key alone after re-sealing: %v", k, err)
 		}
 		mustEqual(t, loadAll(t, s), want)
+		if got := softAll(t, s); len(got) != len(softRows) {
+			t.Fatalf("k=%d: %d soft records after re-sealing, want %d", k, len(got), len(softRows))
+		}
 		s.Close()
 		if _, err := Open(path, Options{Key: testKey}); !errors.Is(err, ErrOtherKey) {
 			t.Fatalf("k=%d: the previous key after re-sealing: %v, want ErrOtherKey", k, err)
 		}
 		rawView(t, path, func(tx *bolt.Tx) error {
 			for _, name := range sealedBuckets {
+				if name := string(name); name == "soft" && tx.Bucket([]byte(name)) == nil {
+					t.Errorf("k=%d: no soft bucket in the fixture", k)
+					continue
+				}
 				_ = tx.Bucket(name).ForEach(func(key, v []byte) error {
 					if _, err := testKey.Open(string(name), key, v); err == nil {
 						t.Errorf("k=%d: %s/%x still opens under the previous key", k, name, key)

@@ -1,0 +1,420 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"slices"
+	"time"
+
+	"atoll/crdt"
+	"atoll/gossip"
+	"atoll/site/store"
+	"atoll/site/transport"
+)
+
+// Soft state (docs/adr/0010-soft-state.md): the site writes its clusters' health and
+// capacity and its workloads' status as soft records, the latest one per object, pushed
+// to every live peer at once on channel 'Q' and reconciled by soft sessions on channel
+// 'V' (crdt/softsync.go): every SoftEvery with one live peer at random, and, at a
+// replica that follows, with its leader. An earlier release's sites do not have these
+// channels: they refuse the streams, and go on seeing the soft fields those sites wrote
+// in the DAG.
+
+const (
+	chanSoft     byte = 'V'
+	chanSoftPush byte = 'Q'
+)
+
+// softEvery is how often a site runs a soft session with a random peer.
+const softEvery = time.Second
+
+// softQueue is how many records wait for one peer's soft push stream.
+const softQueue = 4096
+
+// record writes ops of this site's own objects: soft fields as soft records (one per
+// object, holding every soft field it had with ops applied), the rest as one change.
+// Removing a cluster or a status withdraws its soft record and removes what the DAG
+// holds of it.
+func (s *Site) record(ops []crdt.Op) error {
+	type obj struct {
+		kind crdt.Kind
+		key  string
+	}
+	var hard []crdt.Op
+	var order []obj
+	soft := map[obj][]crdt.Op{}
+	s.mu.Lock()
+	for _, op := range ops {
+		k := obj{op.Kind, op.Key}
+		isRemove := op.Type == crdt.OpRemove && (op.Kind == crdt.KindCluster || op.Kind == crdt.KindStatus)
+		if !isRemove && !crdt.IsSoft(op.Kind, op.Field) || isRemove && s.rep.InDAG(op.Kind, op.Key) {
+			hard = append(hard, op)
+		}
+		if isRemove || crdt.IsSoft(op.Kind, op.Field) {
+			if _, ok := soft[k]; !ok {
+				order = append(order, k)
+			}
+			soft[k] = append(soft[k], op)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	if len(hard) > 0 {
+		if _, err := s.Write(hard); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range order {
+		if err := s.writeSoft(k.kind, k.key, soft[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeSoft applies ops to an object's soft fields and publishes the record.
+func (s *Site) writeSoft(kind crdt.Kind, key string, ops []crdt.Op) error {
+	if s.cfg.Observer {
+		return ErrObserver
+	}
+	if !s.leader() {
+		return ErrNotLeader
+	}
+	s.mu.Lock()
+	cur := map[string][]byte{}
+	held := false
+	if rec, _, ok := s.rep.Soft(kind, key); ok {
+		held = true
+		for _, f := range rec.Fields {
+			cur[f.Name] = f.Value
+		}
+	} else if obj, ok := s.rep.Object(kind, key); ok { // as an earlier release wrote it
+		for name, v := range obj {
+			if crdt.IsSoft(kind, name) {
+				cur[name] = v.Bytes
+			}
+		}
+	}
+	withdraw := false
+	for _, op := range ops {
+		switch op.Type {
+		case crdt.OpSet:
+			cur[op.Field] = op.Value
+		case crdt.OpDelete:
+			delete(cur, op.Field)
+		case crdt.OpRemove:
+			clear(cur)
+			withdraw = true
+		}
+	}
+	if withdraw && !held {
+		s.mu.Unlock()
+		return nil // nothing soft to withdraw
+	}
+	fields := make([]crdt.SoftField, 0, len(cur))
+	for _, name := range slices.Sorted(maps.Keys(cur)) {
+		fields = append(fields, crdt.SoftField{Name: name, Value: cur[name]})
+	}
+	raw, err := s.rep.WriteSoft(s.signer.Load(), uint64(time.Now().UnixMilli()), kind, key, fields)
+	s.persistSoft()
+	s.mu.Unlock()
+	if err != nil {
+		if withdraw {
+			return nil // its workload went meanwhile: the record went with it
+		}
+		return fmt.Errorf("%s %s: %w", kind, key, err)
+	}
+	s.counter.softWritten.Add(1)
+	s.pushSoft(raw)
+	return nil
+}
+
+// persistSoft writes what the held soft records gained and lost, and wakes what waits
+// for the state to change; mu must be held.
+func (s *Site) persistSoft() {
+	chs := s.rep.TakeSoft()
+	if len(chs) == 0 {
+		return
+	}
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+	rows := make([]store.SoftRow, len(chs))
+	for i, c := range chs {
+		rows[i] = store.SoftRow{Key: softRowKey(c.Kind, c.Key), Raw: c.Raw}
+	}
+	if err := s.st.PutSoft(rows); err != nil {
+		s.fatal(err)
+	}
+}
+
+func softRowKey(kind crdt.Kind, key string) []byte { return append([]byte{byte(kind)}, key...) }
+
+// restoreSoft holds the soft records of the data file, after its changes.
+func restoreSoft(st *store.Store, rep *crdt.Replica) error {
+	err := st.Soft(func(raw []byte) error { return rep.RestoreSoft(raw) })
+	if err != nil {
+		return fmt.Errorf("soft records: %w", err)
+	}
+	return nil
+}
+
+// pushSoft queues a record this site wrote for every live peer.
+func (s *Site) pushSoft(raw []byte) {
+	if s.cfg.Observer {
+		return
+	}
+	for _, name := range s.live() {
+		p := s.peer(name)
+		if p == nil {
+			continue
+		}
+		select {
+		case p.soft <- raw:
+		default: // a slow or cut-off peer: a soft session repairs it
+			s.counter.dropped.Add(1)
+		}
+	}
+}
+
+// softPushLoop writes a peer's soft queue to one long-lived stream, redialing after
+// errors (a record lost on the way is repaired by a soft session).
+func (s *Site) softPushLoop(p *peer) {
+	defer s.wg.Done()
+	var conn net.Conn
+	var w *bufio.Writer
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	backoff := 100 * time.Millisecond
+	for {
+		var raw []byte
+		select {
+		case <-p.stop:
+			return
+		case raw = <-p.soft:
+		}
+		if conn == nil {
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			c, err := s.trans.Dial(ctx, p.addr, p.name, chanSoftPush)
+			cancel()
+			if err != nil {
+				s.log.Debug("soft push dial", "peer", p.name, "err", err)
+				select {
+				case <-p.stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 30*time.Second)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		err := gossip.WriteFrame(w, raw)
+		for more := true; err == nil && more; {
+			select {
+			case raw = <-p.soft:
+				err = gossip.WriteFrame(w, raw)
+			default:
+				more = false
+			}
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			s.log.Debug("soft push write", "peer", p.name, "err", err)
+			conn.Close()
+			conn = nil
+		}
+	}
+}
+
+// serveSoftPush reads a peer's soft push stream: records its writer signed, each
+// checked, applied and stored. A peer that sends invalid records is struck as for
+// invalid changes, and refused at the budget's limit.
+func (s *Site) serveSoftPush(c *transport.Conn) {
+	defer c.Close()
+	if _, ok := s.keyOf(c.Peer); !ok {
+		return
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	for {
+		raw, err := gossip.ReadFrame(r, crdt.MaxSoftRecordBytes)
+		if err != nil {
+			return
+		}
+		if !s.admit(c.Peer, len(raw)) {
+			return
+		}
+		s.mu.Lock()
+		_, err = s.rep.ReceiveSoft(raw)
+		s.persistSoft()
+		s.mu.Unlock()
+		s.counter.softIn.Add(1)
+		if err != nil && !errors.Is(err, crdt.ErrSoftWriter) && !s.strike(c.Peer, "soft record", err) {
+			return
+		}
+	}
+}
+
+// strike counts one invalid thing a peer sent, and reports whether it is still allowed.
+func (s *Site) strike(peer, what string, err error) bool {
+	s.counter.rejected.Add(1)
+	s.mu.Lock()
+	refused := s.budget.Strike(peer, time.Now())
+	s.mu.Unlock()
+	if !refused {
+		s.log.Warn("invalid "+what+" from peer", "peer", peer, "err", err)
+		s.events.add("site", peer, fmt.Sprintf("rejected %s from %s: %v", what, peer, err))
+	}
+	return !refused
+}
+
+// softLoop runs a soft session every softEvery: with a random live peer, or, at a
+// replica that follows, with its leader.
+func (s *Site) softLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(softEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		name, addr := s.softPeer()
+		if addr == "" {
+			continue
+		}
+		if err := s.initiateSoft(ctx, name, addr); err != nil && ctx.Err() == nil {
+			s.counter.sessionFails.Add(1)
+			s.log.Debug("soft session failed", "peer", name, "err", err)
+		}
+	}
+}
+
+// softPeer picks whom to run the next soft session with.
+func (s *Site) softPeer() (name, addr string) {
+	if s.raft != nil && !s.leader() {
+		a, _ := s.raft.LeaderWithID()
+		return s.cfg.Name, string(a)
+	}
+	live := s.live()
+	if len(live) == 0 {
+		return "", ""
+	}
+	s.mu.Lock()
+	name = live[s.rng.IntN(len(live))]
+	s.mu.Unlock()
+	if p := s.peer(name); p != nil {
+		return name, p.addr
+	}
+	return "", ""
+}
+
+// initiateSoft runs one soft session with a peer.
+func (s *Site) initiateSoft(ctx context.Context, name, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.sync.SessionTimeout.D())
+	defer cancel()
+	c, err := s.trans.Dial(ctx, addr, name, chanSoft)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	_ = c.SetDeadline(deadline)
+	s.mu.Lock()
+	sess, first := s.rep.InitiateSoft()
+	s.mu.Unlock()
+	return s.converseSoft(c, sess, first)
+}
+
+// serveSoft answers a soft session: from a site of the charter, an observer, or another
+// replica of this site.
+func (s *Site) serveSoft(c *transport.Conn) {
+	defer c.Close()
+	_, ok := s.keyOf(c.Peer)
+	if !ok {
+		_, ok = s.observerKey(c.Peer)
+	}
+	if !ok && c.Peer != s.cfg.Name {
+		return
+	}
+	if !s.enterSession(c.Peer) {
+		s.counter.refusedFrames.Add(1)
+		return
+	}
+	defer s.leaveSession(c.Peer)
+	_ = c.SetDeadline(time.Now().Add(s.sync.SessionTimeout.D()))
+	s.mu.Lock()
+	sess := s.rep.RespondSoft()
+	s.mu.Unlock()
+	if err := s.converseSoft(c, sess, nil); err != nil && s.ctx.Err() == nil {
+		s.counter.sessionFails.Add(1)
+		s.log.Debug("soft session failed", "peer", c.Peer, "err", err)
+	}
+}
+
+// converseSoft exchanges the frames of a soft session until it ends.
+func (s *Site) converseSoft(c *transport.Conn, sess *crdt.SoftSession, first []byte) error {
+	r := bufio.NewReaderSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 64<<10)
+	defer func() {
+		s.counter.softSessions.Add(1)
+		s.counter.softBytes.Add(uint64(sess.BytesIn + sess.BytesOut))
+		s.counter.softIn.Add(uint64(sess.Received))
+	}()
+	if first != nil {
+		if err := gossip.WriteFrame(w, first); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	rejected := 0
+	for !sess.Done() {
+		in, err := gossip.ReadFrame(r, crdt.MaxSoftFrameBytes)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("peer closed the soft session early")
+			}
+			return err
+		}
+		if !s.admit(c.Peer, len(in)) {
+			return errors.New("peer over budget")
+		}
+		s.mu.Lock()
+		out, err := sess.Step(in)
+		s.persistSoft()
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		for ; rejected < sess.Rejected; rejected++ {
+			if !s.strike(c.Peer, "soft record", errors.New("invalid soft record in a session")) {
+				return errors.New("peer refused after invalid soft records")
+			}
+		}
+		for _, f := range out {
+			if err := gossip.WriteFrame(w, f); err != nil {
+				return err
+			}
+		}
+		if len(out) > 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -55,6 +55,9 @@ type TransportStats struct {
 // only on objects in its own scope (its site, clusters and status).
 type WriteRequest struct {
 	Ops []WriteOp `json:"ops"`
+	// Soft writes soft fields (a cluster's health and capacity, status) as soft records,
+	// as the site itself does, instead of in the change (docs/adr/0010-soft-state.md).
+	Soft bool `json:"soft,omitempty"`
 }
 
 // WriteOp is one operation of a WriteRequest.
@@ -66,10 +69,12 @@ type WriteOp struct {
 	Value string `json:"value,omitempty"`
 }
 
-// WriteResult answers a write: the id of the change, durable when returned.
+// WriteResult answers a write: the id of the change, durable when returned (none when
+// every op was soft), and how many soft records it wrote.
 type WriteResult struct {
 	ID      string `json:"id"`
 	Lamport uint64 `json:"lamport"`
+	Soft    int    `json:"soft,omitempty"`
 }
 
 // Held answers GET /v1/changes/{id}.
@@ -199,7 +204,13 @@ func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, fmt.Errorf("write request: %w", err))
 		return
 	}
-	env, err := s.Write(ops)
+	var env *crdt.Envelope
+	soft := 0
+	if req.Soft {
+		env, soft, err = s.record(ops)
+	} else {
+		env, err = s.Write(ops)
+	}
 	if errors.Is(err, ErrNotLeader) {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
@@ -208,7 +219,11 @@ func (s *Site) handleWrite(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusUnprocessableEntity, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
+	res := WriteResult{Soft: soft}
+	if env != nil {
+		res.ID, res.Lamport = env.ID.Hex(), env.Change.Lamport
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // Write signs ops as this site, stores them durably (on a majority of the site's

@@ -96,7 +96,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 		return
 	}
 	ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: key, Field: "observed", Value: []byte(now.UTC().Format(time.RFC3339))})
-	if err := s.record(ops); err != nil {
+	if _, _, err := s.record(ops); err != nil {
 		s.log.Error("publishing member cluster", "cluster", name, "err", err)
 		return
 	}
@@ -200,7 +200,7 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 		return err
 	}
 	s.wakeMembers()
-	if err := s.record([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}}); err != nil {
+	if _, _, err := s.record([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}}); err != nil {
 		return err
 	}
 	return cleanup

@@ -39,8 +39,9 @@ const softQueue = 4096
 // record writes ops of this site's own objects: soft fields as soft records (one per
 // object, holding every soft field it had with ops applied), the rest as one change.
 // Removing a cluster or a status withdraws its soft record and removes what the DAG
-// holds of it.
-func (s *Site) record(ops []crdt.Op) error {
+// holds of it. It returns the change (nil if every op was soft) and how many records it
+// wrote.
+func (s *Site) record(ops []crdt.Op) (*crdt.Envelope, int, error) {
 	type obj struct {
 		kind crdt.Kind
 		key  string
@@ -64,28 +65,45 @@ func (s *Site) record(ops []crdt.Op) error {
 	}
 	s.mu.Unlock()
 	var errs []error
+	var env *crdt.Envelope
 	if len(hard) > 0 {
-		if _, err := s.Write(hard); err != nil {
+		var err error
+		if env, err = s.Write(hard); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, k := range order {
-		if err := s.writeSoft(k.kind, k.key, soft[k]); err != nil {
-			errs = append(errs, err)
-		}
+	if len(order) == 0 {
+		return env, 0, errors.Join(errs...)
 	}
-	return errors.Join(errs...)
-}
-
-// writeSoft applies ops to an object's soft fields and publishes the record.
-func (s *Site) writeSoft(kind crdt.Kind, key string, ops []crdt.Op) error {
 	if s.cfg.Observer {
-		return ErrObserver
+		return env, 0, errors.Join(append(errs, ErrObserver)...)
 	}
 	if !s.leader() {
-		return ErrNotLeader
+		return env, 0, errors.Join(append(errs, ErrNotLeader)...)
 	}
+	var raws [][]byte
+	now := uint64(time.Now().UnixMilli())
 	s.mu.Lock()
+	for _, k := range order {
+		raw, err := s.writeSoftLocked(now, k.kind, k.key, soft[k])
+		if err != nil {
+			errs = append(errs, err)
+		} else if raw != nil {
+			raws = append(raws, raw)
+		}
+	}
+	s.persistSoft()
+	s.mu.Unlock()
+	s.counter.softWritten.Add(uint64(len(raws)))
+	for _, raw := range raws {
+		s.pushSoft(raw)
+	}
+	return env, len(raws), errors.Join(errs...)
+}
+
+// writeSoftLocked applies ops to an object's soft fields and signs and holds the record
+// (nil if there was nothing to withdraw); mu must be held.
+func (s *Site) writeSoftLocked(now uint64, kind crdt.Kind, key string, ops []crdt.Op) ([]byte, error) {
 	cur := map[string][]byte{}
 	held := false
 	if rec, _, ok := s.rep.Soft(kind, key); ok {
@@ -113,25 +131,20 @@ func (s *Site) writeSoft(kind crdt.Kind, key string, ops []crdt.Op) error {
 		}
 	}
 	if withdraw && !held {
-		s.mu.Unlock()
-		return nil // nothing soft to withdraw
+		return nil, nil // nothing soft to withdraw
 	}
 	fields := make([]crdt.SoftField, 0, len(cur))
 	for _, name := range slices.Sorted(maps.Keys(cur)) {
 		fields = append(fields, crdt.SoftField{Name: name, Value: cur[name]})
 	}
-	raw, err := s.rep.WriteSoft(s.signer.Load(), uint64(time.Now().UnixMilli()), kind, key, fields)
-	s.persistSoft()
-	s.mu.Unlock()
+	raw, err := s.rep.WriteSoft(s.signer.Load(), now, kind, key, fields)
 	if err != nil {
 		if withdraw {
-			return nil // its workload went meanwhile: the record went with it
+			return nil, nil // its workload went meanwhile: the record went with it
 		}
-		return fmt.Errorf("%s %s: %w", kind, key, err)
+		return nil, fmt.Errorf("%s %s: %w", kind, key, err)
 	}
-	s.counter.softWritten.Add(1)
-	s.pushSoft(raw)
-	return nil
+	return raw, nil
 }
 
 // persistSoft writes what the held soft records gained and lost, and wakes what waits

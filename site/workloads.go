@@ -257,7 +257,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	}
 	status = append(status, s.dropStatus(ws, clusters)...)
 	if len(status) > 0 {
-		if err := s.record(status); err != nil {
+		if _, _, err := s.record(status); err != nil {
 			s.log.Error("status", "err", err)
 		}
 	}
@@ -317,7 +317,7 @@ func (s *Site) refusedIn(w member.Workload, cluster string, err error) []crdt.Op
 const StatusRefused = "Refused"
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
-// it no longer runs.
+// it no longer runs: on its joined clusters, and on clusters that are gone.
 func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 	want := map[string]bool{}
 	for _, pl := range ws {
@@ -327,11 +327,22 @@ func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 			}
 		}
 	}
+	joined := map[string]bool{}
+	if entries, err := s.members.List(); err == nil {
+		for _, e := range entries {
+			joined[e.Name] = true
+		}
+	}
 	s.mu.Lock()
 	var ops []crdt.Op
 	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
 		parts := strings.Split(key, "/")
-		if len(parts) == 4 && parts[2] == s.cfg.Name && !want[key] {
+		if len(parts) != 4 || parts[2] != s.cfg.Name || want[key] {
+			continue
+		}
+		// A cluster this site never joined but whose object exists was published through
+		// the local API (a simulated cluster): its status is the caller's to keep.
+		if _, exists := s.rep.Object(crdt.KindCluster, crdt.ClusterKey(s.cfg.Name, parts[3])); joined[parts[3]] || !exists {
 			ops = append(ops, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindStatus, Key: key})
 		}
 	}

@@ -320,7 +320,7 @@ func softProperty(t *testing.T, seed uint64) {
 		}
 		for k, o := range oracle {
 			sr, ok := r.soft.recs[k]
-			if !ok || sr.seq != o.seq || sr.id != o.id {
+			if !ok || sr.seq != o.seq || SoftID(sr.raw) != o.id {
 				t.Fatalf("replica %d: %s %q: holds %v, oracle seq %d", i, k.kind, k.key, sr, o.seq)
 			}
 		}

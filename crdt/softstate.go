@@ -25,10 +25,11 @@ const softBuckets = 256
 // maxSoftOrphans bounds the status records waiting for their workload or cluster.
 const maxSoftOrphans = 4096
 
+// softRec is a held record. Its id is computed again when needed (a replacement, a drop,
+// equal Seqs) rather than kept: 32 B per record.
 type softRec struct {
 	raw   []byte
 	seq   uint64
-	id    Hash
 	empty bool // no fields: the writer withdrew the object
 }
 
@@ -99,9 +100,9 @@ func (w *softWriter) toggle(b int, id *Hash) {
 }
 
 type softState struct {
-	recs       map[objKey]*softRec
-	writers    map[string]*softWriter
-	byWorkload map[string][]string // workload key -> status keys held
+	recs     map[objKey]softRec
+	writers  map[string]*softWriter
+	clusters map[string]int // cluster key -> status records held on it
 	orphans    []orphan
 	dirty      []objKey          // held or dropped since the last TakeSoft
 	seen       map[string]uint64 // highest Seq seen per writer
@@ -113,7 +114,7 @@ type orphan struct {
 }
 
 func newSoftState() *softState {
-	return &softState{recs: map[objKey]*softRec{}, writers: map[string]*softWriter{}, byWorkload: map[string][]string{}, seen: map[string]uint64{}}
+	return &softState{recs: map[objKey]softRec{}, writers: map[string]*softWriter{}, clusters: map[string]int{}, seen: map[string]uint64{}}
 }
 
 func softBucket(k objKey) int {
@@ -200,8 +201,13 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 	s.seen[w] = max(s.seen[w], rec.Seq)
 	k := objKey{rec.Kind, rec.Key}
 	id := SoftID(raw)
-	if old, ok := s.recs[k]; ok && !(rec.Seq > old.seq || rec.Seq == old.seq && compareHash(&old.id, &id) < 0) {
-		return SoftResult{Stale: true}, nil
+	old, had := s.recs[k]
+	var oldID Hash
+	if had {
+		oldID = SoftID(old.raw)
+		if !(rec.Seq > old.seq || rec.Seq == old.seq && compareHash(&oldID, &id) < 0) {
+			return SoftResult{Stale: true}, nil
+		}
 	}
 	if !r.softKnown(rec) {
 		s.orphan(rec, raw)
@@ -212,30 +218,28 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 		wr = &softWriter{}
 		s.writers[w] = wr
 	}
-	old := s.recs[k]
-	if old == nil && rec.Kind == KindCluster && wr.nc >= MaxSoftClusters {
+	if !had && rec.Kind == KindCluster && wr.nc >= MaxSoftClusters {
 		return SoftResult{}, fmt.Errorf("%w (%d)", ErrSoftFull, MaxSoftClusters)
 	}
 	b := softBucket(k)
-	if old != nil {
-		wr.toggle(b, &old.id)
+	if had {
+		wr.toggle(b, &oldID)
 	} else {
 		wr.n++
 		if rec.Kind == KindCluster {
 			wr.nc++
 		} else {
-			wl := statusWorkload(rec.Key)
-			s.byWorkload[wl] = append(s.byWorkload[wl], rec.Key)
+			s.clusters[softStatusCluster(rec.Key)]++
 		}
 	}
 	wr.toggle(b, &id)
-	s.recs[k] = &softRec{raw: raw, seq: rec.Seq, id: id, empty: len(rec.Fields) == 0}
-	if old != nil {
+	s.recs[k] = softRec{raw: raw, seq: rec.Seq, empty: len(rec.Fields) == 0}
+	if had {
 		wr.forget(s)
 	}
 	wr.add(k, rec.Seq)
 	s.dirty = append(s.dirty, k)
-	if rec.Kind == KindCluster && old == nil && len(s.orphans) > 0 {
+	if rec.Kind == KindCluster && !had && len(s.orphans) > 0 {
 		r.adoptOrphans()
 	}
 	return SoftResult{Stored: true}, nil
@@ -316,10 +320,15 @@ func (r *Replica) dropSoft(k objKey) {
 	}
 	w := SoftWriter(k.kind, k.key)
 	wr := s.writers[w]
-	wr.toggle(softBucket(k), &old.id)
+	id := SoftID(old.raw)
+	wr.toggle(softBucket(k), &id)
 	wr.n--
 	if k.kind == KindCluster {
 		wr.nc--
+	} else if c := softStatusCluster(k.key); s.clusters[c] <= 1 {
+		delete(s.clusters, c)
+	} else {
+		s.clusters[c]--
 	}
 	delete(s.recs, k)
 	if wr.n == 0 {
@@ -330,14 +339,21 @@ func (r *Replica) dropSoft(k objKey) {
 	s.dirty = append(s.dirty, k)
 }
 
-// softWorkloadGone drops the status records of a workload no longer live.
+// softWorkloadGone drops the status records of a workload no longer live: one look-up
+// per cluster that has any, rather than an index of every workload's records.
 func (r *Replica) softWorkloadGone(wl string) {
-	keys := r.soft.byWorkload[wl]
-	delete(r.soft.byWorkload, wl)
-	for _, key := range keys {
-		r.dropSoft(objKey{KindStatus, key})
+	var gone []objKey
+	for c := range r.soft.clusters {
+		if k := (objKey{KindStatus, wl + "/" + c}); r.softHeld(k) {
+			gone = append(gone, k)
+		}
+	}
+	for _, k := range gone {
+		r.dropSoft(k)
 	}
 }
+
+func (r *Replica) softHeld(k objKey) bool { _, ok := r.soft.recs[k]; return ok }
 
 // refilterSoft re-applies the holding rules after the DAG state or the charter changed
 // wholesale (a rebuild after a revocation, a charter change): records of writers that
@@ -353,10 +369,17 @@ func (r *Replica) refilterSoft() {
 			}
 		}
 	}
-	for wl := range s.byWorkload {
-		if o := r.state.objs[objKey{KindWorkload, wl}]; o == nil || !o.live() {
-			r.softWorkloadGone(wl)
+	var gone []objKey
+	for k := range s.recs {
+		if k.kind != KindStatus {
+			continue
 		}
+		if o := r.state.objs[objKey{KindWorkload, statusWorkload(k.key)}]; o == nil || !o.live() {
+			gone = append(gone, k)
+		}
+	}
+	for _, k := range gone {
+		r.dropSoft(k)
 	}
 	r.adoptOrphans()
 }

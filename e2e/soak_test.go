@@ -34,6 +34,8 @@ type soakSample struct {
 	file            int64   // bytes of the data file
 	heap            float64 // go_memstats_heap_alloc_bytes
 	softBytes, soft uint64
+	wireOut         uint64 // the site's transport stream bytes sent
+	written         uint64 // soft records the site wrote
 }
 
 type soak struct {
@@ -43,6 +45,8 @@ type soak struct {
 	// objects[i] are the status keys site i writes.
 	objects [][]string
 	updates int
+	// progress, if set, is called with site 0's sample after every round.
+	progress func(soakSample)
 }
 
 func newSoak(t *testing.T, spec soakSpec) *soak {
@@ -127,7 +131,7 @@ func (s *soak) sample(ctx context.Context, i, round int) soakSample {
 		s.t.Fatal(err)
 	}
 	return soakSample{round: round, updates: s.updates, file: fi.Size(), heap: metricValue(ctx, s.t, s.f, i, "go_memstats_heap_alloc_bytes"),
-		softBytes: st.Counters["softBytes"], soft: uint64(st.Soft)}
+		softBytes: st.Counters["softBytes"], soft: uint64(st.Soft), wireOut: st.Transport.StreamBytesOut, written: st.Counters["softWritten"]}
 }
 
 // run churns spec.rounds rounds, with site 1 stopped for spec.away rounds in the middle,
@@ -164,6 +168,9 @@ func (s *soak) run(ctx context.Context) (samples []soakSample, catchUp uint64, l
 		}
 		s.round(ctx, r, func(i int) bool { return !(down && i == 1) })
 		samples = append(samples, s.sample(ctx, 0, r))
+		if s.progress != nil {
+			s.progress(samples[len(samples)-1])
+		}
 	}
 	if err := s.f.WaitConverged(ctx); err != nil {
 		s.t.Fatal(err)
@@ -187,6 +194,8 @@ func TestStatusChurnFlat(t *testing.T) {
 	}
 	updates := last.updates - warm.updates
 	growth := last.file - warm.file
+	t.Logf("site 0 sent %.0f B on its streams per status update it wrote (to its one peer, TLS included)",
+		float64(last.wireOut-warm.wireOut)/float64(last.written-warm.written))
 	t.Logf("after warm-up: %d updates, data file %+d B (%.1f B per update); catch-up after %d rounds away: %d B for %d live records lacked (%.0f B each)",
 		updates, growth, float64(growth)/float64(updates), spec.away, catchUp, lacked, float64(catchUp)/float64(lacked))
 	if growth > 4<<20 {
@@ -212,10 +221,10 @@ func TestSoak(t *testing.T) {
 	s := newSoak(t, spec)
 	ctx := deadline(t, 3*time.Hour)
 	start := time.Now()
-	samples, catchUp, lacked := s.run(ctx)
-	for _, x := range samples {
-		fmt.Printf("soak\t%d\t%d\t%d\t%.0f\n", x.round, x.updates, x.file, x.heap)
+	s.progress = func(x soakSample) {
+		fmt.Printf("soak\t%d\t%d\t%d\t%.0f\t%d\t%v\n", x.round, x.updates, x.file, x.heap, x.softBytes, time.Since(start).Round(time.Second))
 	}
+	samples, catchUp, lacked := s.run(ctx)
 	n := len(samples)
 	half := samples[n/2:]
 	t.Logf("%d status objects, %d updates in %v; second half: data file %d -> %d B, heap %.1f -> %.1f MB; catch-up after %d rounds away: %d B for %d live records lacked (%.0f B each; %d updates missed)",

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -35,7 +36,9 @@ type peer struct {
 	since time.Time // when memberlist reported it alive
 	queue chan crdt.Hash
 	soft  chan []byte // soft records this site wrote
-	stop  chan struct{}
+	// softWant asks for a soft session: the peer is new, or a record for it was dropped.
+	softWant atomic.Bool
+	stop     chan struct{}
 }
 
 // addPeer starts pushing to a site memberlist reports alive.
@@ -53,6 +56,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		return
 	}
 	p := &peer{name: n.Name, key: key, addr: addr, since: time.Now(), queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, softQueue), stop: make(chan struct{})}
+	p.softWant.Store(true)
 	s.peers[n.Name] = p
 	s.peersMu.Unlock()
 	s.wg.Add(2)

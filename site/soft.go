@@ -20,8 +20,10 @@ import (
 // Soft state (docs/adr/0010-soft-state.md): the site writes its clusters' health and
 // capacity and its workloads' status as soft records, the latest one per object, pushed
 // to every live peer at once on channel 'Q' and reconciled by soft sessions on channel
-// 'V' (crdt/softsync.go): every SoftEvery with one live peer at random, and, at a
-// replica that follows, with its leader. An earlier release's sites do not have these
+// 'V' (crdt/softsync.go). Pushes ride TCP streams, so a record is lost only where the
+// sender sees it: a full queue, a failed dial or write. A site runs a soft session with a
+// peer when it comes alive or lost a record, with a random live peer every softSafety as
+// a safety net, and at a replica that follows, with its leader every softEvery. An earlier release's sites do not have these
 // channels: they refuse the streams, and go on seeing the soft fields those sites wrote
 // in the DAG.
 
@@ -30,8 +32,12 @@ const (
 	chanSoftPush byte = 'Q'
 )
 
-// softEvery is how often a site runs a soft session with a random peer.
-const softEvery = time.Second
+// softEvery is how often a site looks for peers that need a soft session; softSafety,
+// how often it runs one with a random live peer whatever happened.
+const (
+	softEvery  = time.Second
+	softSafety = 30 * time.Second
+)
 
 // softQueue is how many records wait for one peer's soft push stream.
 const softQueue = 4096
@@ -190,6 +196,7 @@ func (s *Site) pushSoft(raw []byte) {
 		case p.soft <- raw:
 		default: // a slow or cut-off peer: a soft session repairs it
 			s.counter.dropped.Add(1)
+			p.softWant.Store(true)
 		}
 	}
 }
@@ -219,6 +226,7 @@ func (s *Site) softPushLoop(p *peer) {
 			cancel()
 			if err != nil {
 				s.log.Debug("soft push dial", "peer", p.name, "err", err)
+				p.softWant.Store(true)
 				select {
 				case <-p.stop:
 					return
@@ -245,6 +253,7 @@ func (s *Site) softPushLoop(p *peer) {
 		}
 		if err != nil {
 			s.log.Debug("soft push write", "peer", p.name, "err", err)
+			p.softWant.Store(true)
 			conn.Close()
 			conn = nil
 		}
@@ -292,46 +301,68 @@ func (s *Site) strike(peer, what string, err error) bool {
 	return !refused
 }
 
-// softLoop runs a soft session every softEvery: with a random live peer, or, at a
-// replica that follows, with its leader.
+// softLoop runs the soft sessions: every softEvery with the peers that need one (or, at a
+// replica that follows, with its leader), and every softSafety with a random live peer.
 func (s *Site) softLoop(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(softEvery)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		name, addr := s.softPeer()
-		if addr == "" {
+		if s.raft != nil && !s.leader() {
+			a, _ := s.raft.LeaderWithID()
+			s.runSoft(ctx, s.cfg.Name, string(a), nil)
 			continue
 		}
-		if err := s.initiateSoft(ctx, name, addr); err != nil && ctx.Err() == nil {
-			s.counter.sessionFails.Add(1)
-			s.log.Debug("soft session failed", "peer", name, "err", err)
+		safety := time.Since(last) >= softSafety
+		if safety {
+			last = time.Now()
+		}
+		for _, p := range s.softPeers(safety) {
+			p.softWant.Store(false)
+			s.runSoft(ctx, p.name, p.addr, p)
 		}
 	}
 }
 
-// softPeer picks whom to run the next soft session with.
-func (s *Site) softPeer() (name, addr string) {
-	if s.raft != nil && !s.leader() {
-		a, _ := s.raft.LeaderWithID()
-		return s.cfg.Name, string(a)
-	}
+// softPeers returns the live peers that asked for a soft session, and one more at random
+// if safety is set.
+func (s *Site) softPeers(safety bool) []*peer {
+	var out []*peer
 	live := s.live()
-	if len(live) == 0 {
-		return "", ""
+	for _, name := range live {
+		if p := s.peer(name); p != nil && p.softWant.Load() {
+			out = append(out, p)
+		}
 	}
-	s.mu.Lock()
-	name = live[s.rng.IntN(len(live))]
-	s.mu.Unlock()
-	if p := s.peer(name); p != nil {
-		return name, p.addr
+	if safety && len(live) > 0 {
+		s.mu.Lock()
+		name := live[s.rng.IntN(len(live))]
+		s.mu.Unlock()
+		if p := s.peer(name); p != nil && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
-	return "", ""
+	return out
+}
+
+// runSoft runs one soft session; if it fails, the peer (if any) asks for another.
+func (s *Site) runSoft(ctx context.Context, name, addr string, p *peer) {
+	if addr == "" {
+		return
+	}
+	if err := s.initiateSoft(ctx, name, addr); err != nil && ctx.Err() == nil {
+		s.counter.sessionFails.Add(1)
+		s.log.Debug("soft session failed", "peer", name, "err", err)
+		if p != nil {
+			p.softWant.Store(true)
+		}
+	}
 }
 
 // initiateSoft runs one soft session with a peer.

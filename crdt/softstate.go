@@ -15,9 +15,8 @@ import (
 // replica holds is a function of the records it received and its DAG state, and replicas
 // with the same DAG state and records hold the same set.
 //
-// Per writer the replica keeps the highest Seq it holds and a digest per bucket of
-// objects (XOR of the ids of its records there): the version vector that soft sessions
-// exchange (softsync.go).
+// Per writer the replica keeps its records in Seq order and the XOR of their ids: the
+// version vector that soft sessions exchange (softsync.go).
 
 // softBuckets is how many buckets a writer's records are summarized in.
 const softBuckets = 256
@@ -34,8 +33,7 @@ type softRec struct {
 }
 
 type softWriter struct {
-	buckets [softBuckets]Hash
-	digest  Hash
+	digest  Hash // XOR of the ids of the records held
 	n       int // records held
 	nc      int // cluster records held
 	// log lists the writer's records by Seq; an entry whose record was replaced or
@@ -92,9 +90,8 @@ func (w *softWriter) top(s *softState) uint64 {
 	return 0
 }
 
-func (w *softWriter) toggle(b int, id *Hash) {
+func (w *softWriter) toggle(id *Hash) {
 	for i := range id {
-		w.buckets[b][i] ^= id[i]
 		w.digest[i] ^= id[i]
 	}
 }
@@ -221,9 +218,8 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 	if !had && rec.Kind == KindCluster && wr.nc >= MaxSoftClusters {
 		return SoftResult{}, fmt.Errorf("%w (%d)", ErrSoftFull, MaxSoftClusters)
 	}
-	b := softBucket(k)
 	if had {
-		wr.toggle(b, &oldID)
+		wr.toggle(&oldID)
 	} else {
 		wr.n++
 		if rec.Kind == KindCluster {
@@ -232,12 +228,15 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 			s.clusters[softStatusCluster(rec.Key)]++
 		}
 	}
-	wr.toggle(b, &id)
+	wr.toggle(&id)
 	s.recs[k] = softRec{raw: raw, seq: rec.Seq, empty: len(rec.Fields) == 0}
-	if had {
+	switch {
+	case !had:
+		wr.add(k, rec.Seq)
+	case old.seq != rec.Seq: // the same Seq (equivocation) keeps its log entry
 		wr.forget(s)
+		wr.add(k, rec.Seq)
 	}
-	wr.add(k, rec.Seq)
 	s.dirty = append(s.dirty, k)
 	if rec.Kind == KindCluster && !had && len(s.orphans) > 0 {
 		r.adoptOrphans()
@@ -321,7 +320,7 @@ func (r *Replica) dropSoft(k objKey) {
 	w := SoftWriter(k.kind, k.key)
 	wr := s.writers[w]
 	id := SoftID(old.raw)
-	wr.toggle(softBucket(k), &id)
+	wr.toggle(&id)
 	wr.n--
 	if k.kind == KindCluster {
 		wr.nc--

@@ -12,9 +12,10 @@ import (
 // exchange their vectors and nothing else. Otherwise each sends the records of every
 // writer whose digest differs that are newer than the other's highest Seq: only the latest
 // record of each object, never its history. If the digests still differ after that (a
-// writer that equivocated, records one side dropped or holds as orphans), the two sides
-// compare the writer's 256 bucket digests and send the records of the buckets that
-// differ. A session is a fixed sequence of frames, so it always ends:
+// writer that equivocated, records one side dropped or holds as orphans, or only records
+// pushed while the session ran), the two sides compare the writer's records up to the
+// lower of their highest Seqs, in 256 buckets by object, and send the records of the
+// buckets that differ: records pushed meanwhile, above that bound, do not count. A session is a fixed sequence of frames, so it always ends:
 //
 //	initiator                         responder
 //	vector                   ->
@@ -72,7 +73,7 @@ type SoftSession struct {
 	initiator bool
 	phase     int
 	theirs    map[string]SoftEntry
-	buckets   map[string][]uint64 // the other side's bucket digests, by writer
+	buckets   map[string]bucketDigests // the other side's, by writer
 	done      bool
 	// Received counts records received, Held those now held, Rejected the invalid ones.
 	Received, Held, Rejected int
@@ -138,7 +139,7 @@ func (s *SoftSession) step(kind byte, body []byte) ([][]byte, error) {
 			return nil, err
 		}
 		if s.buckets == nil {
-			s.buckets = map[string][]uint64{}
+			s.buckets = map[string]bucketDigests{}
 		}
 		if len(s.buckets) >= maxSoftWriters {
 			return nil, fmt.Errorf("%w: too many buckets frames", ErrSoftSession)
@@ -170,7 +171,11 @@ func (s *SoftSession) end() ([][]byte, error) {
 		s.phase = 2
 		var out [][]byte
 		for _, w := range s.differing() {
-			out = append(out, s.bucketsFrame(w))
+			bound := s.theirs[w].Max
+			if wr := s.r.soft.writers[w]; wr != nil {
+				bound = min(bound, wr.top(s.r.soft))
+			}
+			out = append(out, s.bucketsFrame(w, bound))
 		}
 		if len(out) == 0 {
 			s.done = true
@@ -182,7 +187,7 @@ func (s *SoftSession) end() ([][]byte, error) {
 		var out, bs [][]byte
 		for _, w := range sortedKeys(s.buckets) {
 			out = append(out, s.inBuckets(w, s.buckets[w])...)
-			bs = append(bs, s.bucketsFrame(w))
+			bs = append(bs, s.bucketsFrame(w, s.buckets[w].bound))
 		}
 		return s.finish(append(out, bs...)), nil
 	case !s.initiator && s.phase == 2: // the initiator's bucket records and buckets are in
@@ -272,15 +277,46 @@ func (s *SoftSession) newer() [][]byte {
 	return fr.frames()
 }
 
-// inBuckets returns the writer's records in the buckets whose digests differ from theirs.
-func (s *SoftSession) inBuckets(w string, theirs []uint64) [][]byte {
+// bucketDigests are a writer's records up to bound, summarized by bucket.
+type bucketDigests struct {
+	bound   uint64
+	digests []uint64
+}
+
+// digestsUpTo summarizes the writer's records with Seq at most bound, by bucket: 8 bytes
+// of the XOR of their ids each (a collision only delays one repair to a later session).
+func (s *SoftSession) digestsUpTo(w string, bound uint64) []uint64 {
+	out := make([]uint64, softBuckets)
+	wr := s.r.soft.writers[w]
+	if wr == nil {
+		return out
+	}
+	for _, e := range wr.log {
+		if e.seq > bound {
+			break
+		}
+		if s.r.soft.live(e) {
+			id := SoftID(s.r.soft.recs[e.k].raw)
+			out[softBucket(e.k)] ^= binary.BigEndian.Uint64(id[:8])
+		}
+	}
+	return out
+}
+
+// inBuckets returns the writer's records up to the other side's bound in the buckets
+// whose digests differ from theirs.
+func (s *SoftSession) inBuckets(w string, theirs bucketDigests) [][]byte {
 	wr := s.r.soft.writers[w]
 	if wr == nil {
 		return nil
 	}
+	mine := s.digestsUpTo(w, theirs.bound)
 	var fr recordFrames
 	for _, e := range wr.log {
-		if b := softBucket(e.k); s.r.soft.live(e) && binary.BigEndian.Uint64(wr.buckets[b][:8]) != theirs[b] {
+		if e.seq > theirs.bound {
+			break
+		}
+		if b := softBucket(e.k); s.r.soft.live(e) && mine[b] != theirs.digests[b] {
 			fr.add(s.r.soft.recs[e.k].raw)
 		}
 	}
@@ -325,35 +361,31 @@ func decodeVector(body []byte) (map[string]SoftEntry, error) {
 	return v, nil
 }
 
-// bucketsFrame is the writer's bucket digests, 8 bytes each (the digest of a bucket only
-// decides whether its records are sent; a collision delays one repair to a later session).
-func (s *SoftSession) bucketsFrame(w string) []byte {
+// bucketsFrame is the writer's bucket digests up to bound.
+func (s *SoftSession) bucketsFrame(w string, bound uint64) []byte {
 	s.Buckets++
 	b := appendBytes([]byte{frameBuckets}, []byte(w))
-	var zero [softBuckets]Hash
-	bs := &zero
-	if wr := s.r.soft.writers[w]; wr != nil {
-		bs = &wr.buckets
-	}
-	for i := range bs {
-		b = append(b, bs[i][:8]...)
+	b = binary.AppendUvarint(b, bound)
+	for _, d := range s.digestsUpTo(w, bound) {
+		b = binary.BigEndian.AppendUint64(b, d)
 	}
 	return b
 }
 
-func decodeBuckets(body []byte) (string, []uint64, error) {
+func decodeBuckets(body []byte) (string, bucketDigests, error) {
 	d := &decoder{b: body}
 	w := string(d.bytes("writer", 63))
+	bound := d.uvarint("bound")
 	raw := d.fixed("buckets", 8*softBuckets)
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
-		return "", nil, fmt.Errorf("%w: buckets: %v", ErrSoftSession, d.err)
+		return "", bucketDigests{}, fmt.Errorf("%w: buckets: %v", ErrSoftSession, d.err)
 	}
-	out := make([]uint64, softBuckets)
-	for i := range out {
-		out[i] = binary.BigEndian.Uint64(raw[8*i:])
+	out := bucketDigests{bound: bound, digests: make([]uint64, softBuckets)}
+	for i := range out.digests {
+		out.digests[i] = binary.BigEndian.Uint64(raw[8*i:])
 	}
 	return w, out, nil
 }

@@ -194,8 +194,9 @@ func TestStatusChurnFlat(t *testing.T) {
 	}
 	updates := last.updates - warm.updates
 	growth := last.file - warm.file
-	t.Logf("site 0 sent %.0f B on its streams per status update it wrote (to its one peer, TLS included)",
-		float64(last.wireOut-warm.wireOut)/float64(last.written-warm.written))
+	before := samples[(spec.rounds-spec.away)/2-1] // the last round before site 1 stopped
+	t.Logf("site 0 sent %.0f B on its streams per status update it wrote, rounds %d-%d (to its one peer, TLS included)",
+		float64(before.wireOut-warm.wireOut)/float64(before.written-warm.written), warm.round+1, before.round)
 	t.Logf("after warm-up: %d updates, data file %+d B (%.1f B per update); catch-up after %d rounds away: %d B for %d live records lacked (%.0f B each)",
 		updates, growth, float64(growth)/float64(updates), spec.away, catchUp, lacked, float64(catchUp)/float64(lacked))
 	if growth > 4<<20 {

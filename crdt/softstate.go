@@ -33,9 +33,9 @@ type softRec struct {
 }
 
 type softWriter struct {
-	digest  Hash // XOR of the ids of the records held
-	n       int // records held
-	nc      int // cluster records held
+	digest Hash // XOR of the ids of the records held
+	n      int  // records held
+	nc     int  // cluster records held
 	// log lists the writer's records by Seq; an entry whose record was replaced or
 	// dropped is garbage, compacted when it is half the log.
 	log     []softEntry
@@ -100,9 +100,9 @@ type softState struct {
 	recs     map[objKey]softRec
 	writers  map[string]*softWriter
 	clusters map[string]int // cluster key -> status records held on it
-	orphans    []orphan
-	dirty      []objKey          // held or dropped since the last TakeSoft
-	seen       map[string]uint64 // highest Seq seen per writer
+	orphans  []orphan
+	dirty    []objKey          // held or dropped since the last TakeSoft
+	seen     map[string]uint64 // highest Seq seen per writer
 }
 
 type orphan struct {

@@ -116,13 +116,18 @@ var (
 	descHTTPStreams  = prometheus.NewDesc("atoll_http_streams", "GET /v1/stream clients connected.", nil, nil)
 	descHTTPRefused  = prometheus.NewDesc("atoll_http_streams_refused_total", "GET /v1/stream clients refused: httpLimits.maxStreams were open.", nil, nil)
 	descUnbuffered   = prometheus.NewDesc("atoll_changes_unbuffered_total", "Changes whose dependencies were missing and whose author is not in the charter: neither buffered nor rejected.", nil, nil)
+
+	descSoftHeld     = prometheus.NewDesc("atoll_soft_records", "Soft records held (clusters' health and capacity, status), and orphans waiting for their workload or cluster.", []string{"state"}, nil)
+	descSoftRecords  = prometheus.NewDesc("atoll_soft_records_total", "Soft records this site wrote (out) and received, pushed or in soft sessions (in).", []string{"direction"}, nil)
+	descSoftSessions = prometheus.NewDesc("atoll_soft_sessions_total", "Soft sessions this site took part in, either direction.", nil, nil)
+	descSoftBytes    = prometheus.NewDesc("atoll_soft_session_bytes_total", "Bytes of soft session frames, sent and received.", nil, nil)
 )
 
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descVoid, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
 		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
-		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered} {
+		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered, descSoftHeld, descSoftRecords, descSoftSessions, descSoftBytes} {
 		ch <- d
 	}
 }
@@ -141,6 +146,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	charter := s.rep.Charter()
 	info, _ := charter.SiteByName(s.cfg.Name)
 	held, pending, void := s.rep.Len(), s.rep.PendingLen(), s.rep.VoidLen()
+	softHeld, softOrphans := s.rep.SoftLen()
 	heads := s.rep.Heads()
 	type peerRow struct {
 		name        string
@@ -175,6 +181,8 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHeld, float64(held))
 	gauge(descPending, float64(pending))
 	gauge(descVoid, float64(void))
+	gauge(descSoftHeld, float64(softHeld), "held")
+	gauge(descSoftHeld, float64(softOrphans), "orphan")
 	for _, p := range peers {
 		gauge(descPeerLive, b2f(live[p.name]), p.name)
 		gauge(descPeerInSync, p.inSync, p.name)
@@ -204,6 +212,10 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRefused, n.refusedFrames.Load())
 	counter(descHTTPRefused, n.refusedStreams.Load())
 	counter(descUnbuffered, n.unbuffered.Load())
+	counter(descSoftRecords, n.softWritten.Load(), "out")
+	counter(descSoftRecords, n.softIn.Load(), "in")
+	counter(descSoftSessions, n.softSessions.Load())
+	counter(descSoftBytes, n.softBytes.Load())
 	gauge(descHTTPStreams, float64(s.streams.Load()))
 	if s.trans != nil { // nil until Run
 		t, _ := s.trans.Stats()

@@ -39,8 +39,9 @@ const (
 	softSafety = 30 * time.Second
 )
 
-// softQueue is how many records wait for one peer's soft push stream.
-const softQueue = 4096
+// softQueue is how many records wait for one peer's soft push stream: a reconcile pass
+// or a burst of status writes fits.
+const softQueue = 16384
 
 // record writes ops of this site's own objects: soft fields as soft records (one per
 // object, holding every soft field it had with ops applied), the rest as one change.
@@ -261,8 +262,9 @@ func (s *Site) softPushLoop(p *peer) {
 }
 
 // serveSoftPush reads a peer's soft push stream: records its writer signed, each
-// checked, applied and stored. A peer that sends invalid records is struck as for
-// invalid changes, and refused at the budget's limit.
+// checked and applied; the records that arrived together are stored in one transaction
+// (as for changes, servePush). A peer that sends invalid records is struck as for invalid
+// changes, and refused at the budget's limit.
 func (s *Site) serveSoftPush(c *transport.Conn) {
 	defer c.Close()
 	if _, ok := s.keyOf(c.Peer); !ok {
@@ -270,19 +272,34 @@ func (s *Site) serveSoftPush(c *transport.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
-		raw, err := gossip.ReadFrame(r, crdt.MaxSoftRecordBytes)
-		if err != nil {
-			return
+		var frames [][]byte
+		var err error
+		for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
+			var raw []byte
+			if raw, err = gossip.ReadFrame(r, crdt.MaxSoftRecordBytes); err != nil {
+				break
+			}
+			if !s.admit(c.Peer, len(raw)) {
+				return
+			}
+			frames = append(frames, raw)
 		}
-		if !s.admit(c.Peer, len(raw)) {
-			return
-		}
+		var bad []error
 		s.mu.Lock()
-		_, err = s.rep.ReceiveSoft(raw)
+		for _, raw := range frames {
+			if _, rerr := s.rep.ReceiveSoft(raw); rerr != nil && !errors.Is(rerr, crdt.ErrSoftWriter) {
+				bad = append(bad, rerr)
+			}
+		}
 		s.persistSoft()
 		s.mu.Unlock()
-		s.counter.softIn.Add(1)
-		if err != nil && !errors.Is(err, crdt.ErrSoftWriter) && !s.strike(c.Peer, "soft record", err) {
+		s.counter.softIn.Add(uint64(len(frames)))
+		for _, e := range bad {
+			if !s.strike(c.Peer, "soft record", e) {
+				return
+			}
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -416,6 +433,10 @@ func (s *Site) converseSoft(c *transport.Conn, sess *crdt.SoftSession, first []b
 		s.counter.softSessions.Add(1)
 		s.counter.softBytes.Add(uint64(sess.BytesIn + sess.BytesOut))
 		s.counter.softIn.Add(uint64(sess.Received))
+		if sess.BytesIn+sess.BytesOut > 1<<20 {
+			s.log.Info("large soft session", "peer", c.Peer, "bytesIn", sess.BytesIn, "bytesOut", sess.BytesOut,
+				"received", sess.Received, "held", sess.Held, "bucketed", sess.Buckets)
+		}
 	}()
 	if first != nil {
 		if err := gossip.WriteFrame(w, first); err != nil {

@@ -226,8 +226,23 @@ func TestSoak(t *testing.T) {
 		fmt.Printf("soak\t%d\t%d\t%d\t%.0f\t%d\t%v\n", x.round, x.updates, x.file, x.heap, x.softBytes, time.Since(start).Round(time.Second))
 	}
 	samples, catchUp, lacked := s.run(ctx)
+	if err := s.f.StopSite(0); err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Now()
+	if err := s.f.StartSite(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.f.Client(0).State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("site 0 restarted (API up) in %v holding %d changes and %d soft records", time.Since(opened).Round(time.Millisecond), st.Changes, st.Soft)
 	n := len(samples)
 	half := samples[n/2:]
+	h0, h1 := half[0], half[len(half)-1]
+	t.Logf("second half: site 0 sent %.0f B on its streams per status update it wrote, per peer (TLS, sessions, changes and memberlist streams included)",
+		float64(h1.wireOut-h0.wireOut)/float64(h1.written-h0.written)/float64(spec.sites-1))
 	t.Logf("%d status objects, %d updates in %v; second half: data file %d -> %d B, heap %.1f -> %.1f MB; catch-up after %d rounds away: %d B for %d live records lacked (%.0f B each; %d updates missed)",
 		s.spec.workloads*s.spec.perWorkload, samples[n-1].updates, time.Since(start).Round(time.Second), half[0].file, half[len(half)-1].file,
 		half[0].heap/1e6, half[len(half)-1].heap/1e6, spec.away, catchUp, lacked, float64(catchUp)/float64(lacked), spec.away*lacked)

@@ -245,17 +245,9 @@ func (s *Site) servePush(c *transport.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
-		var frames [][]byte
-		var err error
-		for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
-			var b []byte
-			if b, err = gossip.ReadFrame(r, crdt.MaxEnvelopeBytes); err != nil {
-				break
-			}
-			if !s.admit(c.Peer, len(b)) {
-				return
-			}
-			frames = append(frames, b)
+		frames, err, ok := s.readBurst(r, c.Peer, crdt.MaxEnvelopeBytes)
+		if !ok {
+			return
 		}
 		if len(frames) > 0 && !s.receivePush(c.Peer, frames) {
 			s.counter.refusedFrames.Add(1)
@@ -269,6 +261,23 @@ func (s *Site) servePush(c *transport.Conn) {
 			return
 		}
 	}
+}
+
+// readBurst reads the frames of a push stream that arrived together: at least one (unless
+// the stream ends: err), at most maxPushBatch, each at most max bytes and within the
+// peer's budget (ok false: the peer is over it).
+func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte, err error, ok bool) {
+	for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
+		var b []byte
+		if b, err = gossip.ReadFrame(r, max); err != nil {
+			break
+		}
+		if !s.admit(peer, len(b)) {
+			return nil, nil, false
+		}
+		frames = append(frames, b)
+	}
+	return frames, err, true
 }
 
 // maxPushBatch bounds the frames applied under one lock and one fsync.

@@ -272,17 +272,9 @@ func (s *Site) serveSoftPush(c *transport.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
-		var frames [][]byte
-		var err error
-		for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
-			var raw []byte
-			if raw, err = gossip.ReadFrame(r, crdt.MaxSoftRecordBytes); err != nil {
-				break
-			}
-			if !s.admit(c.Peer, len(raw)) {
-				return
-			}
-			frames = append(frames, raw)
+		frames, err, ok := s.readBurst(r, c.Peer, crdt.MaxSoftRecordBytes)
+		if !ok {
+			return
 		}
 		var bad []error
 		s.mu.Lock()

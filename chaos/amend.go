@@ -26,6 +26,12 @@ type revokedKey struct {
 	site    string       // role "site": its name
 }
 
+// rogueSite is a site a rogue charter change admits: it writes soft records too.
+type rogueSite struct {
+	name   string
+	signer *crdt.Signer
+}
+
 // backdated is a change a Byzantine node signed with a revoked key.
 type backdated struct {
 	why string
@@ -115,8 +121,10 @@ func (s *sim) backdate(b *node) {
 	case rk.pair != nil:
 		site, operator := s.newKey("rogue site"), s.newKey("rogue operator")
 		s.rogues = append(s.rogues, site.Public(), operator.Public())
+		rogue := rogueSite{name: fmt.Sprintf("rogue-%d", len(s.rogues)), signer: site}
+		s.rogueSites = append(s.rogueSites, rogue)
 		coup := sign(change(crdt.CharterSpec{
-			Sites:     []crdt.SiteInfo{{Name: fmt.Sprintf("rogue-%d", len(s.rogues)), Key: site.Public(), Region: "x", Jurisdiction: jurisdictions[0]}},
+			Sites:     []crdt.SiteInfo{{Name: rogue.name, Key: site.Public(), Region: "x", Jurisdiction: jurisdictions[0]}},
 			Operators: []crdt.OperatorInfo{{Name: fmt.Sprintf("rogue-%d", len(s.rogues)), Key: operator.Public(), Namespaces: []string{"*"}}},
 		}.Ops(), rk.deps, rk.lamport), rk.signer, rk.pair)
 		op := crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: crdt.WorkloadKey("bank", "ledger-eu"), Field: "replicas", Value: []byte("0")}
@@ -158,7 +166,9 @@ func (s *sim) checkRevoked(n *node) error {
 }
 
 // follow makes correct node n sign as the key its charter lists for it, once the
-// simulation holds that key: a site switches when it hears of its rotation.
+// simulation holds that key: a site switches when it hears of its rotation, and publishes
+// its clusters' soft records again under the new key (those signed with the old one are
+// no longer held).
 func (s *sim) follow(n *node) {
 	info, ok := n.rep.Charter().SiteByName(n.name)
 	if !ok || info.Key == n.signer.Public() {
@@ -167,6 +177,7 @@ func (s *sim) follow(n *node) {
 	if k := s.keys[info.Key]; k != nil {
 		n.signer = k
 		n.rep.SetSelf(k.Public())
+		s.publishClusters(n)
 	}
 }
 

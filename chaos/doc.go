@@ -7,19 +7,36 @@
 // counter, so a seed replays exactly: a failing run prints its seed and
 // `atoll sim --seed-start S --seeds 1` runs it again.
 //
+// Soft state (crdt/soft.go) travels beside the changes: each correct site first
+// describes its clusters (labels and zone as a change, health and capacity as a soft
+// record), then writes its clusters' health and its workloads' status as soft records,
+// pushed to a few peers (relays forward what they newly hold) and repaired by soft
+// sessions over the same lossy links. Byzantine sites equivocate with soft records, replay
+// them, sign other sites' objects and sign with keys rotated out or admitted by a rogue
+// charter change, send malformed records and session frames, and report statuses in a
+// cluster they describe only in the DAG and then remove.
+//
 // A run has three phases:
 //
-//  1. chaos: writes at correct sites, eager push of new changes to a few peers (relays
-//     forward what is new to them), anti-entropy sessions, faults and attacks;
+//  1. chaos: writes at correct sites, eager push of new changes and soft records to a few
+//     peers (relays forward what is new to them), anti-entropy and soft sessions, faults
+//     and attacks;
 //  2. heal: partitions end, crashed replicas restart, the network stops losing messages,
-//     Byzantine replicas stop writing valid changes (their junk continues);
+//     Byzantine replicas stop writing valid changes and soft records (their junk and
+//     replays continue);
 //  3. quiescence: rounds in which every correct replica runs one anti-entropy session
-//     with a random peer, until all correct replicas agree.
+//     and one soft session with random peers, until all correct replicas agree.
 //
 // The checker then requires: the same digest and heads on every correct replica; every
 // change that any correct replica stored present on all of them; no invalid change in any
 // correct store (a fresh replica re-validates one store from scratch, signatures included);
-// every sealed body held by every replica inside its bound and by none outside.
+// every sealed body held by every replica inside its bound and by none outside; the same
+// soft digest everywhere, and, object by object, the soft record an independent oracle
+// picks from every record a correct replica accepted (soft_check.go).
+//
+// site/store has no soft bucket in this tree: a node's soft rows (TakeSoft) are kept in
+// memory beside its store, out of a crash's reach, and restored (RestoreSoft) after its
+// changes when it restarts.
 //
 // # Failover
 //

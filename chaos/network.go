@@ -8,6 +8,9 @@ const (
 	msgPush     msgKind = iota // an envelope
 	msgSyncReq                 // to a session's responder
 	msgSyncResp                // to a session's initiator
+	msgSoftPush                // a soft record
+	msgSoftReq                 // frames to a soft session's responder
+	msgSoftResp                // frames to a soft session's initiator
 )
 
 type message struct {
@@ -15,7 +18,9 @@ type message struct {
 	kind     msgKind
 	sid      uint64 // session id
 	data     []byte
-	at       int // tick of delivery
+	frames   [][]byte // a soft session's frames of one turn, in order
+	turn     int      // which turn of its soft session
+	at       int      // tick of delivery
 }
 
 // faults are the network's misbehaviour, per phase.
@@ -44,6 +49,9 @@ func (n *network) connected(a, b int) bool { return n.group[a] == n.group[b] }
 func (n *network) send(m message, now int) {
 	n.sent++
 	n.bytes += len(m.data)
+	for _, f := range m.frames {
+		n.bytes += len(f)
+	}
 	if !n.connected(m.from, m.to) || n.rng.Float64() < n.f.drop {
 		return
 	}

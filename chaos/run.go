@@ -10,21 +10,40 @@ import (
 
 // Report is the outcome of one seed.
 type Report struct {
-	Seed            uint64    `json:"seed"`
-	Converged       bool      `json:"converged"`
-	Rounds          int       `json:"rounds_to_converge"`
-	Writes          int       `json:"writes"`
-	Changes         int       `json:"changes"`
-	Rejected        int       `json:"rejected"`
-	Amendments      int       `json:"amendments"`
-	Void            int       `json:"void"` // changes a correct replica holds void (revoked keys, backdated)
-	BytesPerChange  float64   `json:"bytes_per_change"`
-	SyncRatios      []float64 `json:"-"` // bytes / payload of each quiescence session that moved changes
-	SyncInTarget    int       `json:"sync_sessions_in_target"`
-	NetworkMessages int       `json:"network_messages"`
-	NetworkBytes    int       `json:"network_bytes"`
-	Failure         string    `json:"failure,omitempty"`
-	Digests         []string  `json:"digests,omitempty"` // per site, when it failed
+	Seed            uint64     `json:"seed"`
+	Converged       bool       `json:"converged"`
+	Rounds          int        `json:"rounds_to_converge"`
+	Writes          int        `json:"writes"`
+	Changes         int        `json:"changes"`
+	Rejected        int        `json:"rejected"`
+	Amendments      int        `json:"amendments"`
+	Void            int        `json:"void"` // changes a correct replica holds void (revoked keys, backdated)
+	BytesPerChange  float64    `json:"bytes_per_change"`
+	SyncRatios      []float64  `json:"-"` // bytes / payload of each quiescence session that moved changes
+	SyncInTarget    int        `json:"sync_sessions_in_target"`
+	NetworkMessages int        `json:"network_messages"`
+	NetworkBytes    int        `json:"network_bytes"`
+	Soft            SoftReport `json:"soft"`
+	Failure         string     `json:"failure,omitempty"`
+	Digests         []string   `json:"digests,omitempty"` // per site, when it failed
+}
+
+// SoftReport counts soft state over a run, at correct sites.
+type SoftReport struct {
+	Written  int `json:"written"`  // records the sites wrote
+	Pushed   int `json:"pushed"`   // records pushed to a peer (on write, or relayed when first held)
+	Stored   int `json:"stored"`   // records a replica received and held (pushed or by a session)
+	Held     int `json:"held"`     // records each replica holds at the end
+	Rejected int `json:"rejected"` // records refused: forged, malformed, signed by a key not in force
+	Sessions int `json:"sessions"` // soft sessions that ended well
+	Failed   int `json:"failed"`   // soft sessions ended by a lost, repeated or hostile frame
+	Buckets  int `json:"buckets"`  // writers compared bucket by bucket (equivocations, drops)
+	BytesIn  int `json:"bytes_in"` // bytes of soft session frames received
+}
+
+func (r SoftReport) String() string {
+	return fmt.Sprintf("soft: %d written, %d pushed, %d stored, %d held, %d rejected, %d sessions (%d failed), %d bucket comparisons",
+		r.Written, r.Pushed, r.Stored, r.Held, r.Rejected, r.Sessions, r.Failed, r.Buckets)
 }
 
 // Run simulates one seed. It returns an error only when the run could not be set up;
@@ -49,7 +68,8 @@ func Run(cfg Config) (Report, error) {
 	if !rep.Converged {
 		for _, n := range s.nodes {
 			if n.rep != nil {
-				rep.Digests = append(rep.Digests, fmt.Sprintf("%s byz=%v %s", n.name, n.byz, n.rep))
+				held, orphans := n.rep.SoftLen()
+				rep.Digests = append(rep.Digests, fmt.Sprintf("%s byz=%v %s soft=%s held=%d orphans=%d", n.name, n.byz, n.rep, n.rep.SoftDigest(), held, orphans))
 			}
 		}
 	}
@@ -66,6 +86,10 @@ func Run(cfg Config) (Report, error) {
 	}
 	rep.SyncRatios, rep.SyncInTarget = s.ratios, s.withinTarget
 	rep.NetworkMessages, rep.NetworkBytes = s.net.sent, s.net.bytes
+	st := s.softStats
+	held, _ := s.correct()[0].rep.SoftLen()
+	rep.Soft = SoftReport{Written: st.written, Pushed: st.pushed, Stored: st.stored, Held: held, Rejected: st.rejected,
+		Sessions: st.sessions, Failed: st.failed, Buckets: st.buckets, BytesIn: st.bytesIn}
 	return rep, nil
 }
 
@@ -80,6 +104,9 @@ func (s *sim) close() {
 // chaos runs the first phase: writes, push, anti-entropy, faults and attacks.
 func (s *sim) chaos() {
 	s.net.f = faults{drop: 0.05, duplicate: 0.05, maxDelay: 3}
+	for _, n := range s.correct() {
+		s.bootClusters(n)
+	}
 	for s.tick = 0; s.tick < s.cfg.Ticks; s.tick++ {
 		s.faultEvent()
 		for _, n := range s.nodes {
@@ -92,6 +119,8 @@ func (s *sim) chaos() {
 				s.backdate(n)
 			case n.byz && s.rng.IntN(3) == 0:
 				s.attack(n)
+			case n.byz && s.rng.IntN(2) == 0:
+				s.softAttack(n)
 			case !n.byz && s.rng.IntN(400) == 0:
 				s.amend(n)
 			case !n.byz && s.rng.IntN(8) == 0:
@@ -99,6 +128,9 @@ func (s *sim) chaos() {
 			}
 			if n.outgoing == 0 && s.rng.IntN(5) == 0 {
 				s.startSync(n, s.syncPeer(n))
+			}
+			if n.soft.outgoing == 0 && s.rng.IntN(5) == 0 {
+				s.startSoft(n, s.peers(n, 1)[0])
 			}
 		}
 		for _, m := range s.net.due(s.tick) {
@@ -167,6 +199,7 @@ func (s *sim) heal() {
 		for sid := range n.sessions {
 			s.endSession(n, sid)
 		}
+		s.endSoftSessions(n)
 	}
 }
 
@@ -181,8 +214,15 @@ func (s *sim) quiesce() (int, bool) {
 			switch {
 			case n.byz && s.rng.IntN(2) == 0:
 				s.attack(n)
-			case !n.byz && n.outgoing == 0:
-				s.startSync(n, s.syncPeer(n))
+			case n.byz && s.rng.IntN(2) == 0:
+				s.softAttack(n)
+			case !n.byz:
+				if n.outgoing == 0 {
+					s.startSync(n, s.syncPeer(n))
+				}
+				if n.soft.outgoing == 0 {
+					s.startSoft(n, s.peers(n, 1)[0])
+				}
 			}
 		}
 		for len(s.net.inflight) > 0 {
@@ -200,9 +240,9 @@ func (s *sim) quiesce() (int, bool) {
 
 func (s *sim) agreed() bool {
 	c := s.correct()
-	d, h := c[0].rep.Digest(), c[0].rep.Heads()
+	d, h, sd := c[0].rep.Digest(), c[0].rep.Heads(), c[0].rep.SoftDigest()
 	for _, n := range c {
-		if n.rep.Digest() != d || !slices.Equal(n.rep.Heads(), h) || n.rep.Lacking() > 0 {
+		if n.rep.Digest() != d || !slices.Equal(n.rep.Heads(), h) || n.rep.Lacking() > 0 || n.rep.SoftDigest() != sd {
 			return false
 		}
 	}
@@ -241,6 +281,9 @@ func (s *sim) check() error {
 		if err := s.checkRevoked(n); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := s.checkSoft(); err != nil {
+		errs = append(errs, err)
 	}
 	// A fresh replica re-validates one correct store from scratch, signatures included.
 	n := c[s.rng.IntN(len(c))]

@@ -62,6 +62,7 @@ type node struct {
 	sessions map[uint64]*crdt.Session
 	started  map[uint64]int // tick each session began
 	outgoing uint64         // the session this node initiated, 0 if none
+	soft     softNode       // soft records and sessions (soft.go)
 }
 
 type sim struct {
@@ -71,6 +72,7 @@ type sim struct {
 	nodes     []*node
 	operators []*crdt.Signer // operators[0]: namespace "shop"; [1]: everything
 	genesis   []byte
+	genesisID crdt.Hash // what soft records are signed for
 	tick      int
 	nextSID   uint64
 
@@ -90,6 +92,10 @@ type sim struct {
 	revoked    []revokedKey
 	voided     map[crdt.Hash]backdated // changes signed with revoked keys, void wherever held
 	rogues     []crdt.PubKey
+	rogueSites []rogueSite // the sites the rogue charter changes admit, with their keys
+
+	softStats softStats
+	reached   map[crdt.Hash]*reached // every soft record that reached a correct replica (soft_check.go)
 }
 
 type verifiedSet map[crdt.Hash]struct{}
@@ -118,6 +124,7 @@ func newSim(cfg Config) (*sim, error) {
 		verified: verifiedSet{},
 		keys:     map[crdt.PubKey]*crdt.Signer{},
 		voided:   map[crdt.Hash]backdated{},
+		reached:  map[crdt.Hash]*reached{},
 	}
 	s.net = newNetwork(s.rng, cfg.Sites)
 	spec := crdt.CharterSpec{Name: "sim", Threshold: 2}
@@ -131,7 +138,7 @@ func newSim(cfg Config) (*sim, error) {
 	for i := 0; i < cfg.Sites; i++ {
 		n := &node{idx: i, name: fmt.Sprintf("site-%d", i), signer: seededSigner(cfg.Seed, "site", i),
 			jur: jurisdictions[i%len(jurisdictions)], byz: i >= cfg.Sites-cfg.Byzantine,
-			sessions: map[uint64]*crdt.Session{}, started: map[uint64]int{}}
+			sessions: map[uint64]*crdt.Session{}, started: map[uint64]int{}, soft: newSoftNode()}
 		s.nodes = append(s.nodes, n)
 		s.keys[n.signer.Public()] = n.signer
 		spec.Sites = append(spec.Sites, crdt.SiteInfo{Name: n.name, Key: n.signer.Public(), Region: n.name, Jurisdiction: n.jur})
@@ -158,6 +165,7 @@ func newSim(cfg Config) (*sim, error) {
 			return nil, err
 		}
 	}
+	s.genesisID = s.nodes[0].rep.Genesis()
 	return s, nil
 }
 
@@ -188,20 +196,25 @@ func (s *sim) start(n *node) error {
 	if n.signer != n.dataKey {
 		rep.SetSelf(n.signer.Public())
 	}
-	return nil
+	return s.restoreSoft(n)
 }
 
-// crash drops everything the node holds in memory; only its store survives.
+// crash drops everything the node holds in memory; only its store (and its soft rows,
+// soft.go) survives.
 func (s *sim) crash(n *node) {
+	s.crashSoft(n)
 	n.st.Close()
 	n.rep, n.st = nil, nil
 	clear(n.sessions)
 	clear(n.started)
 	n.outgoing = 0
+	n.soft.crash()
 }
 
 // persist stores what a replica accepted. A change is acknowledged once this returns.
 func (s *sim) persist(n *node, res crdt.Result) {
+	// A change may move soft records (a workload removed, a charter changed).
+	defer s.persistSoft(n)
 	if len(res.Stored) == 0 {
 		s.rejected += len(res.Rejected)
 		return
@@ -288,6 +301,10 @@ func (s *sim) deliver(m message) {
 		if sess, ok := n.sessions[m.sid]; ok {
 			s.step(n, sess, m, msgSyncReq)
 		}
+	case msgSoftPush:
+		s.receiveSoft(n, m)
+	case msgSoftReq, msgSoftResp:
+		s.softStep(n, m)
 	}
 }
 
@@ -343,4 +360,5 @@ func (s *sim) expire(n *node) {
 	for _, sid := range old {
 		s.endSession(n, sid)
 	}
+	s.expireSoft(n)
 }

@@ -7,7 +7,8 @@ import (
 	"atoll/crdt"
 )
 
-// write makes one random valid change at a correct node, acknowledges it and pushes it.
+// write makes one random valid write at a correct node, acknowledges it and pushes it: a
+// change, or a soft record of its own clusters or statuses (soft.go).
 func (s *sim) write(n *node) {
 	s.follow(n)
 	var (
@@ -23,15 +24,32 @@ func (s *sim) write(n *node) {
 	cluster := fmt.Sprintf("c%d", s.rng.IntN(2))
 	switch r := s.rng.IntN(100); {
 	case r < 40:
-		key := crdt.StatusKey("shop", wl, n.name, cluster)
-		ops = []crdt.Op{set(crdt.KindStatus, key, "ready", fmt.Sprint(s.rng.IntN(10)))}
-		if s.rng.IntN(4) == 0 {
-			ops = append(ops, set(crdt.KindStatus, key, "available", fmt.Sprint(s.rng.IntN(10))))
+		// Status is soft: one record per object, for the workloads this site knows.
+		if _, live := n.rep.Object(crdt.KindWorkload, crdt.WorkloadKey("shop", wl)); !live {
+			return
 		}
+		key := crdt.StatusKey("shop", wl, n.name, cluster)
+		vals := map[string]string{"ready": fmt.Sprint(s.rng.IntN(10))}
+		if s.rng.IntN(4) == 0 {
+			vals["available"] = fmt.Sprint(s.rng.IntN(10))
+		}
+		fields := softFields(n, crdt.KindStatus, key, vals)
+		if s.rng.IntN(10) == 0 {
+			fields = nil // the site withdraws the status (its pods are gone)
+		}
+		s.writeSoft(n, crdt.KindStatus, key, fields)
+		return
 	case r < 55:
 		key := crdt.ClusterKey(n.name, cluster)
-		ops = []crdt.Op{set(crdt.KindCluster, key, "health", []string{"ok", "degraded", "down"}[s.rng.IntN(3)]),
-			set(crdt.KindCluster, key, "available/cpu", fmt.Sprint(s.rng.IntN(64000)))}
+		if s.rng.IntN(4) == 0 { // labels are hard state: they stay in the DAG
+			ops = []crdt.Op{set(crdt.KindCluster, key, "labels/rack", fmt.Sprint(s.rng.IntN(4)))}
+			break
+		}
+		s.writeSoft(n, crdt.KindCluster, key, softFields(n, crdt.KindCluster, key, map[string]string{
+			"health":        []string{"ok", "degraded", "down"}[s.rng.IntN(3)],
+			"available/cpu": fmt.Sprint(s.rng.IntN(64000)),
+		}))
+		return
 	case r < 75:
 		author = s.operatorKey(n.rep.Charter(), s.rng.IntN(2))
 		key := crdt.WorkloadKey("shop", wl)

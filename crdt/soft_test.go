@@ -162,7 +162,7 @@ func TestSoftOverridesDAG(t *testing.T) {
 }
 
 // TestSoftFollowsWorkloads: a status record waits for its workload and cluster, and goes
-// with the workload.
+// back to the orphans with the workload (kept in the data file, to come back with it).
 func TestSoftFollowsWorkloads(t *testing.T) {
 	f := newFed(t)
 	op := f.replica(t, "")
@@ -188,7 +188,10 @@ func TestSoftFollowsWorkloads(t *testing.T) {
 	if _, ok := r.Object(KindStatus, "shop/web/eu-west/c0"); ok {
 		t.Fatal("status of a removed workload still held")
 	}
-	if ch := r.TakeSoft(); len(ch) != 1 || ch[0].Raw != nil || ch[0].Key != "shop/web/eu-west/c0" {
+	if held, orphans := r.SoftLen(); held != 1 || orphans != 1 {
+		t.Fatalf("after the remove: %d held, %d orphans", held, orphans)
+	}
+	if ch := r.TakeSoft(); len(ch) != 1 || string(ch[0].Raw) != string(st) || ch[0].Key != "shop/web/eu-west/c0" {
 		t.Fatalf("changes to persist after the remove: %+v", ch)
 	}
 }

@@ -1,19 +1,25 @@
 package crdt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 )
 
 // The soft records a replica holds. A record is held when it is signed by its writer's
 // key in the charter in force and, for a status record, its workload is live in the DAG
 // state and its cluster is known (a cluster record of the writer, or the cluster in the
-// DAG). A status record that arrives before its workload or cluster waits among the
-// orphans (bounded, oldest out); one whose workload is removed is dropped. So what a
-// replica holds is a function of the records it received and its DAG state, and replicas
-// with the same DAG state and records hold the same set.
+// DAG). A record it accepted but cannot hold now waits among the orphans (the latest one
+// per object and signing key, bounded, oldest out): a status that arrives before its
+// workload or cluster, a held status whose workload or cluster goes, a held record whose
+// writer's key a charter change rotates or removes. It is held again if what it lacked
+// comes back (a workload written again, an amendment voided). Orphans signed by a key in
+// force are persisted with the held records (TakeSoft). So what a replica holds is a
+// function of the records it accepted and of its DAG state and charter, whatever the
+// order it heard them in, and replicas with the same state and records hold the same set.
 //
 // Per writer the replica keeps its records in Seq order and the XOR of their ids: the
 // version vector that soft sessions exchange (softsync.go).
@@ -21,7 +27,7 @@ import (
 // softBuckets is how many buckets a writer's records are summarized in.
 const softBuckets = 256
 
-// maxSoftOrphans bounds the status records waiting for their workload or cluster.
+// maxSoftOrphans bounds the records waiting for their workload, cluster or key.
 const maxSoftOrphans = 4096
 
 // softRec is a held record. Its id is computed again when needed (a replacement, a drop,
@@ -29,7 +35,8 @@ const maxSoftOrphans = 4096
 type softRec struct {
 	raw   []byte
 	seq   uint64
-	empty bool // no fields: the writer withdrew the object
+	key   uint32 // the writer's key it was checked with (softState.keys): a charter without it sets the record aside
+	empty bool   // no fields: the writer withdrew the object
 }
 
 type softWriter struct {
@@ -100,18 +107,32 @@ type softState struct {
 	recs     map[objKey]softRec
 	writers  map[string]*softWriter
 	clusters map[string]int // cluster key -> status records held on it
+	keys     []PubKey       // the writers' keys records were checked with, by softRec.key
+	keyIdx   map[PubKey]uint32
 	orphans  []orphan
-	dirty    []objKey          // held or dropped since the last TakeSoft
+	dirty    []objKey          // held, orphaned or dropped since the last TakeSoft
 	seen     map[string]uint64 // highest Seq seen per writer
 }
 
 type orphan struct {
 	rec *SoftRecord
 	raw []byte
+	key PubKey // as softRec.key
 }
 
 func newSoftState() *softState {
-	return &softState{recs: map[objKey]softRec{}, writers: map[string]*softWriter{}, clusters: map[string]int{}, seen: map[string]uint64{}}
+	return &softState{recs: map[objKey]softRec{}, writers: map[string]*softWriter{}, clusters: map[string]int{}, keyIdx: map[PubKey]uint32{}, seen: map[string]uint64{}}
+}
+
+// keyIndex interns a writer's key: a record keeps 4 bytes, not 32.
+func (s *softState) keyIndex(k PubKey) uint32 {
+	i, ok := s.keyIdx[k]
+	if !ok {
+		i = uint32(len(s.keys))
+		s.keys = append(s.keys, k)
+		s.keyIdx[k] = i
+	}
+	return i
 }
 
 func softBucket(k objKey) int {
@@ -142,6 +163,9 @@ func (r *Replica) ReceiveSoft(raw []byte) (SoftResult, error) {
 	if err != nil {
 		return SoftResult{}, err
 	}
+	if held, ok := r.soft.recs[objKey{rec.Kind, rec.Key}]; ok && held.seq >= rec.Seq && bytes.Equal(held.raw, raw) {
+		return SoftResult{Stale: true}, nil // the record held: its signature was checked
+	}
 	w := rec.Writer()
 	site, ok := r.charter.SiteByName(w)
 	if !ok {
@@ -150,20 +174,21 @@ func (r *Replica) ReceiveSoft(raw []byte) (SoftResult, error) {
 	if !VerifySoft(r.genesis, rec, site.Key) {
 		return SoftResult{}, fmt.Errorf("%w (%s %q by %s)", ErrSoftSig, rec.Kind, rec.Key, w)
 	}
-	return r.holdSoft(rec, raw)
+	return r.holdSoft(rec, raw, site.Key)
 }
 
-// RestoreSoft holds a record read back from this replica's own data file, whose
-// signature was checked when it arrived.
+// RestoreSoft holds a record read back from this replica's own data file (or keeps it
+// as an orphan), whose signature was checked when it arrived.
 func (r *Replica) RestoreSoft(raw []byte) error {
 	rec, err := DecodeSoft(raw)
 	if err != nil {
 		return err
 	}
-	if _, ok := r.charter.SiteByName(rec.Writer()); !ok {
+	site, ok := r.charter.SiteByName(rec.Writer())
+	if !ok {
 		return nil
 	}
-	_, err = r.holdSoft(rec, raw)
+	_, err = r.holdSoft(rec, raw, site.Key)
 	return err
 }
 
@@ -182,7 +207,7 @@ func (r *Replica) WriteSoft(author *Signer, now uint64, kind Kind, key string, f
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.holdSoft(rec, raw)
+	res, err := r.holdSoft(rec, raw, site.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +217,8 @@ func (r *Replica) WriteSoft(author *Signer, now uint64, kind Kind, key string, f
 	return raw, nil
 }
 
-func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
+// holdSoft holds a record checked with its writer's key, or keeps it as an orphan.
+func (r *Replica) holdSoft(rec *SoftRecord, raw []byte, key PubKey) (SoftResult, error) {
 	s := r.soft
 	w := rec.Writer()
 	s.seen[w] = max(s.seen[w], rec.Seq)
@@ -206,8 +232,8 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 			return SoftResult{Stale: true}, nil
 		}
 	}
-	if !r.softKnown(rec) {
-		s.orphan(rec, raw)
+	if !r.softKnown(rec.Kind, rec.Key) {
+		s.orphan(orphan{rec, raw, key})
 		return SoftResult{Orphaned: true}, nil
 	}
 	wr := s.writers[w]
@@ -229,7 +255,7 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 		}
 	}
 	wr.toggle(&id)
-	s.recs[k] = softRec{raw: raw, seq: rec.Seq, empty: len(rec.Fields) == 0}
+	s.recs[k] = softRec{raw: raw, seq: rec.Seq, key: s.keyIndex(key), empty: len(rec.Fields) == 0}
 	switch {
 	case !had:
 		wr.add(k, rec.Seq)
@@ -244,15 +270,15 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte) (SoftResult, error) {
 	return SoftResult{Stored: true}, nil
 }
 
-// softKnown reports whether a record's object may be held now.
-func (r *Replica) softKnown(rec *SoftRecord) bool {
-	if rec.Kind == KindCluster {
+// softKnown reports whether an object's record may be held now.
+func (r *Replica) softKnown(kind Kind, key string) bool {
+	if kind == KindCluster {
 		return true
 	}
-	if o := r.state.objs[objKey{KindWorkload, statusWorkload(rec.Key)}]; o == nil || !o.live() {
+	if o := r.state.objs[objKey{KindWorkload, statusWorkload(key)}]; o == nil || !o.live() {
 		return false
 	}
-	ck := objKey{KindCluster, softStatusCluster(rec.Key)}
+	ck := objKey{KindCluster, softStatusCluster(key)}
 	if _, ok := r.soft.recs[ck]; ok {
 		return true
 	}
@@ -274,28 +300,43 @@ func softStatusCluster(key string) string {
 	return key[i+1+j+1:]
 }
 
-func (s *softState) orphan(rec *SoftRecord, raw []byte) {
-	for i, o := range s.orphans {
-		if o.rec.Key == rec.Key && o.rec.Kind == rec.Kind {
-			if rec.Seq > o.rec.Seq {
-				s.orphans[i] = orphan{rec, raw}
+// orphan keeps a record among the orphans if it is the latest of its object and signing
+// key there, by the order of held records (Seq, then id).
+func (s *softState) orphan(o orphan) {
+	rec := o.rec
+	k := objKey{rec.Kind, rec.Key}
+	for i, old := range s.orphans {
+		if old.rec.Key == rec.Key && old.rec.Kind == rec.Kind && old.key == o.key {
+			if rec.Seq > old.rec.Seq || rec.Seq == old.rec.Seq && softIDLess(old.raw, o.raw) {
+				s.orphans[i] = o
+				s.dirty = append(s.dirty, k)
 			}
 			return
 		}
 	}
 	if len(s.orphans) >= maxSoftOrphans {
+		out := s.orphans[0].rec
 		s.orphans = s.orphans[1:] // oldest out; a session brings it again
+		s.dirty = append(s.dirty, objKey{out.Kind, out.Key})
 	}
-	s.orphans = append(s.orphans, orphan{rec, raw})
+	s.orphans = append(s.orphans, o)
+	s.dirty = append(s.dirty, k)
 }
 
-// adoptOrphans holds the orphans whose workload and cluster are now known.
+// softIDLess reports whether record a's id is below b's.
+func softIDLess(a, b []byte) bool {
+	ia, ib := SoftID(a), SoftID(b)
+	return compareHash(&ia, &ib) < 0
+}
+
+// adoptOrphans holds the orphans signed by a key in force whose workload and cluster
+// are now known.
 func (r *Replica) adoptOrphans() {
 	s := r.soft
 	var wait []orphan
 	var ready []orphan
 	for _, o := range s.orphans {
-		if r.softKnown(o.rec) {
+		if r.softInForce(o.rec.Kind, o.rec.Key, o.key) && r.softKnown(o.rec.Kind, o.rec.Key) {
 			ready = append(ready, o)
 		} else {
 			wait = append(wait, o)
@@ -306,7 +347,8 @@ func (r *Replica) adoptOrphans() {
 	}
 	s.orphans = wait
 	for _, o := range ready {
-		_, _ = r.holdSoft(o.rec, o.raw)
+		s.dirty = append(s.dirty, objKey{o.rec.Kind, o.rec.Key})
+		_, _ = r.holdSoft(o.rec, o.raw, o.key)
 	}
 }
 
@@ -338,48 +380,95 @@ func (r *Replica) dropSoft(k objKey) {
 	s.dirty = append(s.dirty, k)
 }
 
-// softWorkloadGone drops the status records of a workload no longer live: one look-up
-// per cluster that has any, rather than an index of every workload's records.
-func (r *Replica) softWorkloadGone(wl string) {
-	var gone []objKey
-	for c := range r.soft.clusters {
-		if k := (objKey{KindStatus, wl + "/" + c}); r.softHeld(k) {
-			gone = append(gone, k)
+// recheckSoft returns to the orphans the held status records among keys whose workload
+// or cluster is no longer known. Dropping them instead would make what a replica holds
+// depend on when it heard what: a replica that received a record while its workload was
+// removed keeps it as an orphan and holds it when the workload comes back; one that held
+// it then must do the same.
+func (r *Replica) recheckSoft(keys []string) {
+	slices.Sort(keys)
+	for _, key := range slices.Compact(keys) {
+		k := objKey{KindStatus, key}
+		if _, ok := r.soft.recs[k]; ok && !r.softKnown(KindStatus, key) {
+			r.unholdSoft(k)
 		}
 	}
-	for _, k := range gone {
-		r.dropSoft(k)
+}
+
+// unholdSoft moves a held record to the orphans.
+func (r *Replica) unholdSoft(k objKey) {
+	sr := r.soft.recs[k]
+	rec, err := DecodeSoft(sr.raw)
+	if err != nil {
+		panic("crdt: held soft record does not decode: " + err.Error())
 	}
+	r.dropSoft(k)
+	r.soft.orphan(orphan{rec, sr.raw, r.soft.keys[sr.key]})
+}
+
+// softInForce reports whether key is the key of an object's writer in the charter in
+// force.
+func (r *Replica) softInForce(kind Kind, key string, signed PubKey) bool {
+	site, ok := r.charter.SiteByName(SoftWriter(kind, key))
+	return ok && site.Key == signed
+}
+
+// softStatusKeys returns the keys of the held status records of a workload or cluster
+// that is no longer live in the DAG.
+func (r *Replica) softStatusKeys(gone objKey) []string {
+	switch gone.kind {
+	case KindWorkload: // one look-up per cluster that has any, not an index per workload
+		var out []string
+		for c := range r.soft.clusters {
+			if key := gone.key + "/" + c; r.softHeld(objKey{KindStatus, key}) {
+				out = append(out, key)
+			}
+		}
+		return out
+	case KindCluster:
+		if _, ok := r.soft.recs[gone]; ok {
+			return nil // still known by its soft record
+		}
+		var out []string
+		for k := range r.soft.recs {
+			if k.kind == KindStatus && softStatusCluster(k.key) == gone.key {
+				out = append(out, k.key)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func (r *Replica) softHeld(k objKey) bool { _, ok := r.soft.recs[k]; return ok }
 
 // refilterSoft re-applies the holding rules after the DAG state or the charter changed
-// wholesale (a rebuild after a revocation, a charter change): records of writers that
-// left the charter or of workloads no longer live go; orphans now known are held.
+// wholesale (a rebuild after a revocation, a charter change): records not signed by
+// their writer's key in the charter in force (a writer that left it, a key rotated) and
+// statuses whose workload or cluster is no longer known go to the orphans; orphans that
+// may be held now are.
 func (r *Replica) refilterSoft() {
 	s := r.soft
-	for w := range s.writers {
-		if _, ok := r.charter.SiteByName(w); !ok {
-			for k := range s.recs {
-				if SoftWriter(k.kind, k.key) == w {
-					r.dropSoft(k)
-				}
-			}
+	var out []objKey
+	for k, rec := range s.recs {
+		if !r.softInForce(k.kind, k.key, s.keys[rec.key]) {
+			out = append(out, k)
 		}
 	}
-	var gone []objKey
+	slices.SortFunc(out, objKey.compare)
+	for _, k := range out {
+		r.unholdSoft(k)
+	}
+	for _, o := range s.orphans { // the data file keeps only orphans signed by a key in force
+		s.dirty = append(s.dirty, objKey{o.rec.Kind, o.rec.Key})
+	}
+	var keys []string
 	for k := range s.recs {
-		if k.kind != KindStatus {
-			continue
-		}
-		if o := r.state.objs[objKey{KindWorkload, statusWorkload(k.key)}]; o == nil || !o.live() {
-			gone = append(gone, k)
+		if k.kind == KindStatus {
+			keys = append(keys, k.key)
 		}
 	}
-	for _, k := range gone {
-		r.dropSoft(k)
-	}
+	r.recheckSoft(keys)
 	r.adoptOrphans()
 }
 
@@ -393,31 +482,38 @@ func (r *Replica) followState(charter bool) {
 		r.refilterSoft()
 		return
 	}
-	for _, wl := range gone {
-		if o := st.objs[objKey{KindWorkload, wl}]; o == nil || !o.live() {
-			r.softWorkloadGone(wl)
+	var keys []string
+	for _, k := range gone {
+		if o := st.objs[k]; o == nil || !o.live() {
+			keys = append(keys, r.softStatusKeys(k)...)
 		}
+	}
+	if len(keys) > 0 {
+		r.recheckSoft(keys)
 	}
 	if born && len(r.soft.orphans) > 0 {
 		r.adoptOrphans()
 	}
 }
 
-// SoftChange is a held record to write to the data file, or (Raw nil) one to delete.
+// SoftChange is a record to keep in the data file (held, or waiting as an orphan), or
+// (Raw nil) the object's record to delete.
 type SoftChange struct {
 	Kind Kind
 	Key  string
 	Raw  []byte
 }
 
-// TakeSoft returns what the held records gained and lost since the last call (records
-// of sessions, of adopted orphans, drops), for the caller to persist.
+// TakeSoft returns what the records to keep gained and lost since the last call (records
+// of sessions, orphans, drops), one per object, for the caller to persist: the held
+// record, else the orphan signed by a key in force. RestoreSoft takes them back.
 func (r *Replica) TakeSoft() []SoftChange {
 	s := r.soft
 	if len(s.dirty) == 0 {
 		return nil
 	}
 	seen := make(map[objKey]bool, len(s.dirty))
+	var orphans map[objKey][]byte
 	out := make([]SoftChange, 0, len(s.dirty))
 	for _, k := range s.dirty {
 		if seen[k] {
@@ -427,6 +523,18 @@ func (r *Replica) TakeSoft() []SoftChange {
 		c := SoftChange{Kind: k.kind, Key: k.key}
 		if rec, ok := s.recs[k]; ok {
 			c.Raw = rec.raw
+		} else {
+			if orphans == nil {
+				// RestoreSoft trusts the data file: keep there only orphans signed by a
+				// key in force (one per object at most).
+				orphans = make(map[objKey][]byte, len(s.orphans))
+				for _, o := range s.orphans {
+					if r.softInForce(o.rec.Kind, o.rec.Key, o.key) {
+						orphans[objKey{o.rec.Kind, o.rec.Key}] = o.raw
+					}
+				}
+			}
+			c.Raw = orphans[k]
 		}
 		out = append(out, c)
 	}

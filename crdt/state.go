@@ -158,9 +158,9 @@ type State struct {
 	sorted bool
 	names  map[string]string // interned field names
 	liveNS map[string]int    // live workloads per namespace, for object quotas (quota.go)
-	// What soft state must follow (softstate.go): workloads no longer live, and whether a
-	// workload or cluster became live. Replica.followState consumes them.
-	gone []string
+	// What soft state must follow (softstate.go): workloads and clusters no longer live,
+	// and whether a workload or cluster became live. Replica.followState consumes them.
+	gone []objKey
 	born bool
 }
 
@@ -189,9 +189,9 @@ func (s *State) applyChange(c *Change, id *Hash) {
 		is := o.live()
 		if k.kind == KindWorkload {
 			s.countWorkload(k.key, was, is)
-			if was && !is {
-				s.gone = append(s.gone, k.key)
-			}
+		}
+		if was && !is {
+			s.gone = append(s.gone, k)
 		}
 		s.born = s.born || !was && is
 	}

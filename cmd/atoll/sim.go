@@ -26,25 +26,26 @@ type simOptions struct {
 
 // simSummary is the last line of `atoll sim --json`.
 type simSummary struct {
-	Seeds             int      `json:"seeds"`
-	Sites             int      `json:"sites"`
-	Byzantine         int      `json:"byzantine"`
-	Converged         bool     `json:"converged"`
-	DivergentSeeds    []uint64 `json:"divergent_seeds"`
-	MaxRounds         int      `json:"max_rounds_to_converge"`
-	BytesPerChange    float64  `json:"bytes_per_change"`
-	P99SyncOverhead   float64  `json:"p99_sync_bytes_over_payload"`
-	MedianSyncOverhd  float64  `json:"median_sync_bytes_over_payload"`
-	SyncSessions      int      `json:"sync_sessions_with_payload"`
-	SyncInTarget      float64  `json:"sync_fraction_within_1_3x_plus_1kb"`
-	Writes            int      `json:"writes"`
-	Rejected          int      `json:"rejected"`
-	Amendments        int      `json:"amendments"`
-	Void              int      `json:"void_changes"`
-	ElapsedMS         int64    `json:"elapsed_ms"`
-	FirstFailure      string   `json:"first_failure,omitempty"`
-	FailureDumpDir    string   `json:"failure_dump_dir,omitempty"`
-	ReplayFirstFailed string   `json:"replay,omitempty"`
+	Seeds             int              `json:"seeds"`
+	Sites             int              `json:"sites"`
+	Byzantine         int              `json:"byzantine"`
+	Converged         bool             `json:"converged"`
+	DivergentSeeds    []uint64         `json:"divergent_seeds"`
+	MaxRounds         int              `json:"max_rounds_to_converge"`
+	BytesPerChange    float64          `json:"bytes_per_change"`
+	P99SyncOverhead   float64          `json:"p99_sync_bytes_over_payload"`
+	MedianSyncOverhd  float64          `json:"median_sync_bytes_over_payload"`
+	SyncSessions      int              `json:"sync_sessions_with_payload"`
+	SyncInTarget      float64          `json:"sync_fraction_within_1_3x_plus_1kb"`
+	Writes            int              `json:"writes"`
+	Rejected          int              `json:"rejected"`
+	Amendments        int              `json:"amendments"`
+	Void              int              `json:"void_changes"`
+	Soft              chaos.SoftReport `json:"soft"` // summed over the seeds
+	ElapsedMS         int64            `json:"elapsed_ms"`
+	FirstFailure      string           `json:"first_failure,omitempty"`
+	FailureDumpDir    string           `json:"failure_dump_dir,omitempty"`
+	ReplayFirstFailed string           `json:"replay,omitempty"`
 }
 
 func newSimCmd() *cobra.Command {
@@ -127,12 +128,13 @@ func runSim(w io.Writer, o simOptions) error {
 		sum.Rejected += r.Rejected
 		sum.Amendments += r.Amendments
 		sum.Void += r.Void
+		addSoft(&sum.Soft, r.Soft)
 		if !o.json {
 			status := "converged"
 			if !r.Converged {
 				status = "DIVERGED: " + r.Failure
 			}
-			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected, r.Amendments, r.Void)
+			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void; %s\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected, r.Amendments, r.Void, r.Soft)
 		}
 	}
 	sum.Converged = len(sum.DivergentSeeds) == 0
@@ -161,6 +163,7 @@ func runSim(w io.Writer, o simOptions) error {
 	} else {
 		fmt.Fprintf(w, "%d seeds of %d sites (%d Byzantine): converged=%v, max %d rounds, %.0f bytes/change, sync bytes/payload p99 %.2f, %.1fs\n",
 			sum.Seeds, sum.Sites, sum.Byzantine, sum.Converged, sum.MaxRounds, sum.BytesPerChange, sum.P99SyncOverhead, float64(sum.ElapsedMS)/1000)
+		fmt.Fprintf(w, "%s (summed over the seeds)\n", sum.Soft)
 		if !sum.Converged {
 			fmt.Fprintf(w, "divergent seeds %v; state in %s; replay the first: %s\n", sum.DivergentSeeds, sum.FailureDumpDir, sum.ReplayFirstFailed)
 		}
@@ -191,6 +194,18 @@ func dumpFailures(dir string, reports []chaos.Report) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+func addSoft(t *chaos.SoftReport, r chaos.SoftReport) {
+	t.Written += r.Written
+	t.Pushed += r.Pushed
+	t.Stored += r.Stored
+	t.Held += r.Held
+	t.Rejected += r.Rejected
+	t.Sessions += r.Sessions
+	t.Failed += r.Failed
+	t.Buckets += r.Buckets
+	t.BytesIn += r.BytesIn
 }
 
 func quantile(sorted []float64, q float64) float64 {

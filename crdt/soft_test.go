@@ -461,3 +461,47 @@ func TestSoftSessionDuringChurn(t *testing.T) {
 		t.Fatalf("a session during churn moved %d records: in flight, not the writer's 1,000 objects", ia.Received+rb.Received)
 	}
 }
+
+// TestSoftNoBuckets: a side that does not allow the bucket comparison does no pass over
+// the records, whatever digests the other claims, and the session still ends.
+func TestSoftNoBuckets(t *testing.T) {
+	f := newFed(t)
+	a, b := f.replica(t, ""), f.replica(t, "")
+	eu := f.sites["eu-west"]
+	x := softRecord(t, f, eu, 7, KindCluster, "eu-west/c0", "health", "x")
+	y := softRecord(t, f, eu, 7, KindCluster, "eu-west/c0", "health", "y")
+	mustSoft(t, a, x)
+	mustSoft(t, b, y) // equivocation: only buckets tell them apart
+	for _, noBuckets := range []bool{true, false} {
+		ia, first := a.InitiateSoft()
+		rb := b.RespondSoft()
+		ia.NoBuckets, rb.NoBuckets = noBuckets, noBuckets
+		inbox, toB := [][]byte{first}, true
+		for len(inbox) > 0 {
+			var next [][]byte
+			for _, fr := range inbox {
+				var out [][]byte
+				var err error
+				if toB {
+					out, err = rb.Step(fr)
+				} else {
+					out, err = ia.Step(fr)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				next = append(next, out...)
+			}
+			inbox, toB = next, !toB
+		}
+		if !ia.Done() || !rb.Done() {
+			t.Fatalf("noBuckets=%v: session did not end", noBuckets)
+		}
+		if noBuckets && (ia.Compared() || rb.Compared() || a.SoftDigest() == b.SoftDigest()) {
+			t.Fatalf("buckets compared although not allowed")
+		}
+		if !noBuckets && a.SoftDigest() != b.SoftDigest() {
+			t.Fatalf("equivocation not resolved with buckets allowed")
+		}
+	}
+}

@@ -79,7 +79,14 @@ type SoftSession struct {
 	Received, Held, Rejected int
 	// BytesIn and BytesOut count the frames' bytes; Buckets the writers compared by bucket.
 	BytesIn, BytesOut, Buckets int
+	// NoBuckets, set by the caller before the first step, skips the bucket comparison:
+	// it costs a pass over the writers' records, which a peer could otherwise ask for at
+	// every session (the site allows it once per peer every few seconds).
+	NoBuckets bool
 }
+
+// Compared reports whether the session compared any writer by bucket, either side.
+func (s *SoftSession) Compared() bool { return s.Buckets > 0 || len(s.buckets) > 0 }
 
 // InitiateSoft starts a soft session and returns the first frame.
 func (r *Replica) InitiateSoft() (*SoftSession, []byte) {
@@ -171,6 +178,9 @@ func (s *SoftSession) end() ([][]byte, error) {
 		s.phase = 2
 		var out [][]byte
 		for _, w := range s.differing() {
+			if s.NoBuckets {
+				break
+			}
 			bound := s.theirs[w].Max
 			if wr := s.r.soft.writers[w]; wr != nil {
 				bound = min(bound, wr.top(s.r.soft))
@@ -185,6 +195,9 @@ func (s *SoftSession) end() ([][]byte, error) {
 	case s.initiator && s.phase == 1: // the responder's buckets are in
 		s.phase = 2
 		var out, bs [][]byte
+		if s.NoBuckets {
+			s.buckets = nil
+		}
 		for _, w := range sortedKeys(s.buckets) {
 			out = append(out, s.inBuckets(w, s.buckets[w])...)
 			bs = append(bs, s.bucketsFrame(w, s.buckets[w].bound))
@@ -192,6 +205,9 @@ func (s *SoftSession) end() ([][]byte, error) {
 		return s.finish(append(out, bs...)), nil
 	case !s.initiator && s.phase == 2: // the initiator's bucket records and buckets are in
 		var out [][]byte
+		if s.NoBuckets {
+			s.buckets = nil
+		}
 		for _, w := range sortedKeys(s.buckets) {
 			out = append(out, s.inBuckets(w, s.buckets[w])...)
 		}

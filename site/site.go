@@ -67,6 +67,8 @@ type Site struct {
 	gone    map[string]time.Time // when each site that was live was last lost
 	started time.Time
 	inbound map[string]int // sessions peers started that are running, by peer
+	// softCompared is when a soft session with each peer last compared buckets.
+	softCompared map[string]time.Time
 
 	wake chan struct{} // asks the sync loop to look again
 
@@ -175,7 +177,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, keys: keys,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{},
+		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{}, softCompared: map[string]time.Time{},
 		members: member.NewRegistry(dir, key), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s

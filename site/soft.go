@@ -37,6 +37,10 @@ const (
 const (
 	softEvery  = time.Second
 	softSafety = 30 * time.Second
+	// softBucketsEvery is how often soft sessions with one peer may compare buckets: a
+	// pass over the records of the writers that differ, which a Byzantine peer could
+	// otherwise ask for at every session.
+	softBucketsEvery = 10 * time.Second
 )
 
 // softQueue is how many records wait for one peer's soft push stream: a reconcile pass
@@ -388,7 +392,7 @@ func (s *Site) initiateSoft(ctx context.Context, name, addr string) error {
 	s.mu.Lock()
 	sess, first := s.rep.InitiateSoft()
 	s.mu.Unlock()
-	return s.converseSoft(c, sess, first)
+	return s.converseSoft(c, name, sess, first)
 }
 
 // serveSoft answers a soft session: from a site of the charter, an observer, or another
@@ -411,17 +415,25 @@ func (s *Site) serveSoft(c *transport.Conn) {
 	s.mu.Lock()
 	sess := s.rep.RespondSoft()
 	s.mu.Unlock()
-	if err := s.converseSoft(c, sess, nil); err != nil && s.ctx.Err() == nil {
+	if err := s.converseSoft(c, c.Peer, sess, nil); err != nil && s.ctx.Err() == nil {
 		s.counter.sessionFails.Add(1)
 		s.log.Debug("soft session failed", "peer", c.Peer, "err", err)
 	}
 }
 
-// converseSoft exchanges the frames of a soft session until it ends.
-func (s *Site) converseSoft(c *transport.Conn, sess *crdt.SoftSession, first []byte) error {
+// converseSoft exchanges the frames of a soft session with peer until it ends.
+func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSession, first []byte) error {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
+	s.peersMu.Lock()
+	sess.NoBuckets = time.Since(s.softCompared[peer]) < softBucketsEvery
+	s.peersMu.Unlock()
 	defer func() {
+		if sess.Compared() {
+			s.peersMu.Lock()
+			s.softCompared[peer] = time.Now()
+			s.peersMu.Unlock()
+		}
 		s.counter.softSessions.Add(1)
 		s.counter.softBytes.Add(uint64(sess.BytesIn + sess.BytesOut))
 		s.counter.softIn.Add(uint64(sess.Received))

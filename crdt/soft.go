@@ -203,6 +203,26 @@ func DecodeSoft(b []byte) (*SoftRecord, error) {
 	if len(b) > MaxSoftRecordBytes {
 		return nil, fmt.Errorf("%w: soft record of %d bytes exceeds %d", ErrMalformed, len(b), MaxSoftRecordBytes)
 	}
+	rec, err := parseSoft(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.check(); err != nil {
+		return nil, err
+	}
+	if err := checkSoftSize(rec.Kind, len(b)); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(rec.Encode(), b) {
+		return nil, fmt.Errorf("%w: soft record not in canonical form", ErrMalformed)
+	}
+	return rec, nil
+}
+
+// parseSoft reads a record's fields without the checks of DecodeSoft: for records a
+// replica holds, which passed them when they arrived (every read of a cluster or status
+// decodes one).
+func parseSoft(b []byte) (*SoftRecord, error) {
 	d := &decoder{b: b}
 	rec := &SoftRecord{}
 	if v := d.fixed("version", 1); d.err == nil && v[0] != softVersion {
@@ -237,15 +257,6 @@ func DecodeSoft(b []byte) (*SoftRecord, error) {
 	}
 	if d.off != len(b) {
 		return nil, fmt.Errorf("%w: %d trailing bytes after soft record", ErrMalformed, len(b)-d.off)
-	}
-	if err := rec.check(); err != nil {
-		return nil, err
-	}
-	if err := checkSoftSize(rec.Kind, len(b)); err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(rec.Encode(), b) {
-		return nil, fmt.Errorf("%w: soft record not in canonical form", ErrMalformed)
 	}
 	return rec, nil
 }

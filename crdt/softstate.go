@@ -548,7 +548,7 @@ func (r *Replica) Soft(kind Kind, key string) (*SoftRecord, []byte, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	rec, err := DecodeSoft(sr.raw)
+	rec, err := parseSoft(sr.raw)
 	if err != nil {
 		panic("crdt: held soft record does not decode: " + err.Error())
 	}

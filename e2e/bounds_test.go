@@ -84,6 +84,11 @@ func TestReplicasBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The change below is prepared on site 0's heads and submitted everywhere: every site
+	// must hold them first, or it answers that the change depends on what it lacks.
+	if err := f.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	huge := signed(0, workload("shop/huge", "9000000000000000000"))
 	for i := range f.Names {

@@ -180,7 +180,10 @@ func (r *Replica) ReceiveSoft(raw []byte) (SoftResult, error) {
 // RestoreSoft holds a record read back from this replica's own data file (or keeps it
 // as an orphan), whose signature was checked when it arrived.
 func (r *Replica) RestoreSoft(raw []byte) error {
-	rec, err := DecodeSoft(raw)
+	rec, err := parseSoft(raw) // not the canonical form again: the file is sealed
+	if err == nil {
+		err = rec.check()
+	}
 	if err != nil {
 		return err
 	}

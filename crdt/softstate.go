@@ -429,8 +429,8 @@ func (r *Replica) softStatusKeys(gone objKey) []string {
 		}
 		return out
 	case KindCluster:
-		if _, ok := r.soft.recs[gone]; ok {
-			return nil // still known by its soft record
+		if _, ok := r.soft.recs[gone]; ok || r.soft.clusters[gone.key] == 0 {
+			return nil // still known by its soft record, or no status held there: no scan
 		}
 		var out []string
 		for k := range r.soft.recs {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Soft state (docs/adr/0010-soft-state.md): what one site alone may write and where only
@@ -88,12 +89,22 @@ func IsSoft(kind Kind, field string) bool {
 
 // SoftWriter returns the site that alone may write the soft fields of an object, or "".
 func SoftWriter(kind Kind, key string) string {
-	parts := strings.Split(key, "/")
+	var cut [4]int // the positions of the key's slashes
+	n := 0
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			if n == len(cut) {
+				return ""
+			}
+			cut[n] = i
+			n++
+		}
+	}
 	switch {
-	case kind == KindCluster && len(parts) == 2:
-		return parts[0]
-	case kind == KindStatus && len(parts) == 4:
-		return parts[2]
+	case kind == KindCluster && n == 1:
+		return key[:cut[0]]
+	case kind == KindStatus && n == 3:
+		return key[cut[1]+1 : cut[2]]
 	}
 	return ""
 }
@@ -217,6 +228,39 @@ func DecodeSoft(b []byte) (*SoftRecord, error) {
 		return nil, fmt.Errorf("%w: soft record not in canonical form", ErrMalformed)
 	}
 	return rec, nil
+}
+
+// softHead is what holding a record needs of it: not its fields nor its signature.
+type softHead struct {
+	kind  Kind
+	key   string // a slice of the record's bytes: the record is held, so they are too
+	seq   uint64
+	empty bool // no fields: the writer withdrew the object
+}
+
+// parseSoftHead reads a record's head without copying: the key aliases b, which the
+// caller must never change again (a held record's bytes are immutable).
+func parseSoftHead(b []byte) (softHead, error) {
+	d := &decoder{b: b}
+	var h softHead
+	if v := d.fixed("version", 1); d.err == nil && v[0] != softVersion {
+		return h, fmt.Errorf("%w: unknown soft record version %d", ErrMalformed, v[0])
+	}
+	if k := d.fixed("kind", 1); d.err == nil {
+		h.kind = Kind(k[0])
+	}
+	if key := d.bytes("key", MaxNameBytes); len(key) > 0 {
+		h.key = unsafe.String(&key[0], len(key))
+	}
+	h.seq = d.uvarint("seq")
+	h.empty = d.count("fields", maxSoftFields) == 0
+	if d.err != nil {
+		return h, d.err
+	}
+	if SoftWriter(h.kind, h.key) == "" {
+		return h, fmt.Errorf("%w: %s key %q names no writer", ErrMalformed, h.kind, h.key)
+	}
+	return h, nil
 }
 
 // parseSoft reads a record's fields without the checks of DecodeSoft: for records a

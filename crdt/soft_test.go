@@ -491,3 +491,49 @@ func TestSoftNoBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftHeldRecordsAreOwned: a replica holds a copy of every record, never a slice of
+// the frame or buffer it came in. The caller reuses its buffers (here the frames are
+// overwritten after each step) and a session frame carries many records: holding slices
+// of it would keep the whole frame alive for as long as one of its records is held, and
+// hand on whatever the buffer holds next.
+func TestSoftHeldRecordsAreOwned(t *testing.T) {
+	f := newFed(t)
+	op := f.replica(t, "")
+	w := mustWrite(t, op, f.ops["root"], set(KindWorkload, "ns/w", "replicas", "1"))
+	a, b, c := f.replica(t, ""), f.replica(t, ""), f.replica(t, "")
+	for _, r := range []*Replica{a, b, c} {
+		r.ReceiveEnvelope(w)
+	}
+	eu := f.sites["eu-west"]
+	for i := range 50 {
+		mustSoft(t, a, softRecord(t, f, eu, uint64(100+i), KindCluster, fmt.Sprintf("eu-west/c%d", i), "health", "healthy"))
+	}
+	ia, first := b.InitiateSoft()
+	ra := a.RespondSoft()
+	inbox, toA := [][]byte{first}, true
+	for len(inbox) > 0 {
+		var next [][]byte
+		for _, fr := range inbox {
+			step := ia.Step
+			if toA {
+				step = ra.Step
+			}
+			out, err := step(fr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(fr) // the caller's buffer, reused
+			next = append(next, out...)
+		}
+		inbox, toA = next, !toA
+	}
+	if held, _ := b.SoftLen(); held != 50 {
+		t.Fatalf("b holds %d records, want 50", held)
+	}
+	softSync(t, c, b)
+	if c.SoftDigest() != a.SoftDigest() {
+		held, _ := c.SoftLen()
+		t.Fatalf("c holds %d records from b, not a's: b held slices of buffers its caller reused", held)
+	}
+}

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -31,7 +32,9 @@ const softBuckets = 256
 const maxSoftOrphans = 4096
 
 // softRec is a held record. Its id is computed again when needed (a replacement, a drop,
-// equal Seqs) rather than kept: 32 B per record.
+// equal Seqs) rather than kept: 32 B per record. The replica owns raw (a copy of what
+// arrived) and never changes it; the record's key in the map and in its writer's log
+// aliases it, so a record costs one allocation.
 type softRec struct {
 	raw   []byte
 	seq   uint64
@@ -43,37 +46,78 @@ type softWriter struct {
 	digest Hash // XOR of the ids of the records held
 	n      int  // records held
 	nc     int  // cluster records held
-	// log lists the writer's records by Seq; an entry whose record was replaced or
-	// dropped is garbage, compacted when it is half the log.
-	log     []softEntry
-	garbage int
+	// log lists the writer's records by Seq (sorted when read: a restore adds them in
+	// key order); the entry of a record replaced or dropped is garbage (no key), compacted
+	// when it is half the log.
+	log      []softEntry
+	unsorted bool
+	garbage  int
 }
 
+// softEntry is a held record's place in its writer's log. The key aliases the record's
+// bytes and is cleared when the record goes, so a garbage entry keeps nothing alive.
 type softEntry struct {
 	seq uint64
-	k   objKey
+	key string // "" once garbage
 }
 
-// add logs a record held at seq, in Seq order (records mostly arrive in order).
-func (w *softWriter) add(k objKey, seq uint64) {
-	i := len(w.log)
-	for i > 0 && w.log[i-1].seq > seq {
-		i--
+// obj returns the entry's object: a cluster key has one slash, a status key three.
+func (e softEntry) obj() objKey {
+	if strings.Count(e.key, "/") == 1 {
+		return objKey{KindCluster, e.key}
 	}
-	w.log = append(w.log, softEntry{})
-	copy(w.log[i+1:], w.log[i:])
-	w.log[i] = softEntry{seq, k}
+	return objKey{KindStatus, e.key}
 }
 
-// forget counts one log entry as garbage, compacting the log when half of it is.
-func (w *softWriter) forget(s *softState) {
+// add logs a record held at seq.
+func (w *softWriter) add(key string, seq uint64) {
+	if n := len(w.log); n > 0 && w.log[n-1].seq > seq {
+		w.unsorted = true
+	}
+	w.log = append(w.log, softEntry{seq, key})
+}
+
+// sorted puts the log in Seq order if an entry arrived out of it.
+func (w *softWriter) sorted() []softEntry {
+	if w.unsorted {
+		slices.SortFunc(w.log, func(a, b softEntry) int { return cmp.Compare(a.seq, b.seq) })
+		w.unsorted = false
+	}
+	return w.log
+}
+
+// find returns the index of the log entry of key at seq, or -1.
+func (w *softWriter) find(key string, seq uint64) int {
+	log := w.sorted()
+	i, _ := slices.BinarySearchFunc(log, seq, func(e softEntry, seq uint64) int { return cmp.Compare(e.seq, seq) })
+	for ; i < len(log) && log[i].seq == seq; i++ {
+		if log[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// retarget points the entry of key at seq to the bytes of the record that replaced it
+// with the same Seq (equivocation), so the old bytes are not kept alive.
+func (w *softWriter) retarget(key string, seq uint64) {
+	if i := w.find(key, seq); i >= 0 {
+		w.log[i].key = key
+	}
+}
+
+// forget makes the entry of key at seq garbage, compacting the log when half of it is.
+func (w *softWriter) forget(key string, seq uint64) {
+	if i := w.find(key, seq); i >= 0 {
+		w.log[i].key = ""
+	}
 	w.garbage++
 	if w.garbage < 64 || w.garbage < len(w.log)/2 {
 		return
 	}
 	live := w.log[:0]
 	for _, e := range w.log {
-		if s.live(e) {
+		if e.key != "" {
 			live = append(live, e)
 		}
 	}
@@ -81,17 +125,12 @@ func (w *softWriter) forget(s *softState) {
 	w.log, w.garbage = live, 0
 }
 
-// live reports whether a log entry is its object's held record.
-func (s *softState) live(e softEntry) bool {
-	rec, ok := s.recs[e.k]
-	return ok && rec.seq == e.seq
-}
-
 // top returns the highest Seq the writer holds.
-func (w *softWriter) top(s *softState) uint64 {
-	for i := len(w.log) - 1; i >= 0; i-- {
-		if s.live(w.log[i]) {
-			return w.log[i].seq
+func (w *softWriter) top() uint64 {
+	log := w.sorted()
+	for i := len(log) - 1; i >= 0; i-- {
+		if log[i].key != "" {
+			return log[i].seq
 		}
 	}
 	return 0
@@ -174,24 +213,38 @@ func (r *Replica) ReceiveSoft(raw []byte) (SoftResult, error) {
 	if !VerifySoft(r.genesis, rec, site.Key) {
 		return SoftResult{}, fmt.Errorf("%w (%s %q by %s)", ErrSoftSig, rec.Kind, rec.Key, w)
 	}
-	return r.holdSoft(rec, raw, site.Key)
+	own := bytes.Clone(raw) // the caller's buffer, or a slice of a frame of many records
+	h, err := parseSoftHead(own)
+	if err != nil {
+		panic("crdt: a decoded soft record has no head: " + err.Error())
+	}
+	return r.holdSoft(h, own, site.Key, false)
 }
 
-// RestoreSoft holds a record read back from this replica's own data file (or keeps it
-// as an orphan), whose signature was checked when it arrived.
-func (r *Replica) RestoreSoft(raw []byte) error {
-	rec, err := parseSoft(raw) // not the canonical form again: the file is sealed
-	if err == nil {
-		err = rec.check()
+// ReserveSoft makes room for n records about to be restored, so that restoring a large
+// data file does not grow the index step by step.
+func (r *Replica) ReserveSoft(n int) {
+	if len(r.soft.recs) == 0 && n > 0 {
+		r.soft.recs = make(map[objKey]softRec, min(n, maxSoftReserve))
 	}
+}
+
+// maxSoftReserve bounds what ReserveSoft takes from a data file's count: 16M records.
+const maxSoftReserve = 1 << 24
+
+// RestoreSoft holds a record read back from this replica's own data file (or keeps it
+// as an orphan), whose signature was checked when it arrived. The replica keeps raw:
+// the caller must not use it again.
+func (r *Replica) RestoreSoft(raw []byte) error {
+	h, err := parseSoftHead(raw) // not the fields nor the canonical form: the file is sealed
 	if err != nil {
 		return err
 	}
-	site, ok := r.charter.SiteByName(rec.Writer())
+	site, ok := r.charter.SiteByName(SoftWriter(h.kind, h.key))
 	if !ok {
 		return nil
 	}
-	_, err = r.holdSoft(rec, raw, site.Key)
+	_, err = r.holdSoft(h, raw, site.Key, true)
 	return err
 }
 
@@ -210,7 +263,11 @@ func (r *Replica) WriteSoft(author *Signer, now uint64, kind Kind, key string, f
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.holdSoft(rec, raw, site.Key)
+	h, err := parseSoftHead(raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.holdSoft(h, raw, site.Key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -221,21 +278,24 @@ func (r *Replica) WriteSoft(author *Signer, now uint64, kind Kind, key string, f
 }
 
 // holdSoft holds a record checked with its writer's key, or keeps it as an orphan.
-func (r *Replica) holdSoft(rec *SoftRecord, raw []byte, key PubKey) (SoftResult, error) {
+func (r *Replica) holdSoft(h softHead, raw []byte, key PubKey, restoring bool) (SoftResult, error) {
 	s := r.soft
-	w := rec.Writer()
-	s.seen[w] = max(s.seen[w], rec.Seq)
-	k := objKey{rec.Kind, rec.Key}
-	id := SoftID(raw)
+	w := SoftWriter(h.kind, h.key)
+	s.seen[w] = max(s.seen[w], h.seq)
+	k := objKey{h.kind, h.key} // aliases raw
 	old, had := s.recs[k]
-	var oldID Hash
+	var id, oldID Hash
 	if had {
-		oldID = SoftID(old.raw)
-		if !(rec.Seq > old.seq || rec.Seq == old.seq && compareHash(&oldID, &id) < 0) {
+		id, oldID = SoftID(raw), SoftID(old.raw)
+		if !(h.seq > old.seq || h.seq == old.seq && compareHash(&oldID, &id) < 0) {
 			return SoftResult{Stale: true}, nil
 		}
 	}
-	if !r.softKnown(rec.Kind, rec.Key) {
+	if !r.softKnown(h.kind, h.key) {
+		rec, err := parseSoft(raw)
+		if err != nil {
+			return SoftResult{}, err
+		}
 		s.orphan(orphan{rec, raw, key})
 		return SoftResult{Orphaned: true}, nil
 	}
@@ -244,30 +304,36 @@ func (r *Replica) holdSoft(rec *SoftRecord, raw []byte, key PubKey) (SoftResult,
 		wr = &softWriter{}
 		s.writers[w] = wr
 	}
-	if !had && rec.Kind == KindCluster && wr.nc >= MaxSoftClusters {
+	if !had && h.kind == KindCluster && wr.nc >= MaxSoftClusters {
 		return SoftResult{}, fmt.Errorf("%w (%d)", ErrSoftFull, MaxSoftClusters)
 	}
 	if had {
 		wr.toggle(&oldID)
+		delete(s.recs, k) // the map's key aliases the old record's bytes
 	} else {
+		id = SoftID(raw)
 		wr.n++
-		if rec.Kind == KindCluster {
+		if h.kind == KindCluster {
 			wr.nc++
 		} else {
-			s.clusters[softStatusCluster(rec.Key)]++
+			s.clusters[softStatusCluster(h.key)]++
 		}
 	}
 	wr.toggle(&id)
-	s.recs[k] = softRec{raw: raw, seq: rec.Seq, key: s.keyIndex(key), empty: len(rec.Fields) == 0}
+	s.recs[k] = softRec{raw: raw, seq: h.seq, key: s.keyIndex(key), empty: h.empty}
 	switch {
 	case !had:
-		wr.add(k, rec.Seq)
-	case old.seq != rec.Seq: // the same Seq (equivocation) keeps its log entry
-		wr.forget(s)
-		wr.add(k, rec.Seq)
+		wr.add(k.key, h.seq)
+	case old.seq != h.seq:
+		wr.forget(k.key, old.seq)
+		wr.add(k.key, h.seq)
+	default: // the same Seq (equivocation) keeps its log entry
+		wr.retarget(k.key, h.seq)
 	}
-	s.dirty = append(s.dirty, k)
-	if rec.Kind == KindCluster && !had && len(s.orphans) > 0 {
+	if !restoring { // what a restore holds is in the data file already
+		s.dirty = append(s.dirty, k)
+	}
+	if h.kind == KindCluster && !had && len(s.orphans) > 0 {
 		r.adoptOrphans()
 	}
 	return SoftResult{Stored: true}, nil
@@ -351,7 +417,9 @@ func (r *Replica) adoptOrphans() {
 	s.orphans = wait
 	for _, o := range ready {
 		s.dirty = append(s.dirty, objKey{o.rec.Kind, o.rec.Key})
-		_, _ = r.holdSoft(o.rec, o.raw, o.key)
+		if h, err := parseSoftHead(o.raw); err == nil {
+			_, _ = r.holdSoft(h, o.raw, o.key, false)
+		}
 	}
 }
 
@@ -378,7 +446,7 @@ func (r *Replica) dropSoft(k objKey) {
 	if wr.n == 0 {
 		delete(s.writers, w)
 	} else {
-		wr.forget(s)
+		wr.forget(k.key, old.seq)
 	}
 	s.dirty = append(s.dirty, k)
 }

@@ -53,7 +53,7 @@ type SoftEntry struct {
 func (r *Replica) SoftVector() []SoftEntry {
 	out := make([]SoftEntry, 0, len(r.soft.writers))
 	for name, w := range r.soft.writers {
-		out = append(out, SoftEntry{Writer: name, Max: w.top(r.soft), Digest: w.digest})
+		out = append(out, SoftEntry{Writer: name, Max: w.top(), Digest: w.digest})
 	}
 	slices.SortFunc(out, func(a, b SoftEntry) int {
 		if a.Writer < b.Writer {
@@ -183,7 +183,7 @@ func (s *SoftSession) end() ([][]byte, error) {
 			}
 			bound := s.theirs[w].Max
 			if wr := s.r.soft.writers[w]; wr != nil {
-				bound = min(bound, wr.top(s.r.soft))
+				bound = min(bound, wr.top())
 			}
 			out = append(out, s.bucketsFrame(w, bound))
 		}
@@ -278,15 +278,16 @@ func (s *SoftSession) newer() [][]byte {
 			continue
 		}
 		after := s.theirs[w].Max
-		i, _ := slices.BinarySearchFunc(wr.log, after, func(e softEntry, seq uint64) int {
+		log := wr.sorted()
+		i, _ := slices.BinarySearchFunc(log, after, func(e softEntry, seq uint64) int {
 			if e.seq <= seq {
 				return -1
 			}
 			return 1
 		})
-		for _, e := range wr.log[i:] {
-			if soft.live(e) {
-				fr.add(soft.recs[e.k].raw)
+		for _, e := range log[i:] {
+			if e.key != "" {
+				fr.add(soft.recs[e.obj()].raw)
 			}
 		}
 	}
@@ -307,13 +308,14 @@ func (s *SoftSession) digestsUpTo(w string, bound uint64) []uint64 {
 	if wr == nil {
 		return out
 	}
-	for _, e := range wr.log {
+	for _, e := range wr.sorted() {
 		if e.seq > bound {
 			break
 		}
-		if s.r.soft.live(e) {
-			id := SoftID(s.r.soft.recs[e.k].raw)
-			out[softBucket(e.k)] ^= binary.BigEndian.Uint64(id[:8])
+		if e.key != "" {
+			k := e.obj()
+			id := SoftID(s.r.soft.recs[k].raw)
+			out[softBucket(k)] ^= binary.BigEndian.Uint64(id[:8])
 		}
 	}
 	return out
@@ -328,12 +330,15 @@ func (s *SoftSession) inBuckets(w string, theirs bucketDigests) [][]byte {
 	}
 	mine := s.digestsUpTo(w, theirs.bound)
 	var fr recordFrames
-	for _, e := range wr.log {
+	for _, e := range wr.sorted() {
 		if e.seq > theirs.bound {
 			break
 		}
-		if b := softBucket(e.k); s.r.soft.live(e) && mine[b] != theirs.digests[b] {
-			fr.add(s.r.soft.recs[e.k].raw)
+		if e.key == "" {
+			continue
+		}
+		if k := e.obj(); mine[softBucket(k)] != theirs.digests[softBucket(k)] {
+			fr.add(s.r.soft.recs[k].raw)
 		}
 	}
 	return fr.frames()

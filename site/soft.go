@@ -180,7 +180,12 @@ func softRowKey(kind crdt.Kind, key string) []byte { return append([]byte{byte(k
 
 // restoreSoft holds the soft records of the data file, after its changes.
 func restoreSoft(st *store.Store, rep *crdt.Replica) error {
-	err := st.Soft(func(raw []byte) error { return rep.RestoreSoft(raw) })
+	n, err := st.SoftCount()
+	if err != nil {
+		return fmt.Errorf("soft records: %w", err)
+	}
+	rep.ReserveSoft(n)
+	err = st.Soft(func(raw []byte) error { return rep.RestoreSoft(raw) })
 	if err != nil {
 		return fmt.Errorf("soft records: %w", err)
 	}

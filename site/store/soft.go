@@ -59,3 +59,18 @@ func (s *Store) Soft(fn func(raw []byte) error) error {
 		})
 	}))
 }
+
+// SoftCount returns how many soft records are stored (a walk of the bucket's pages, not
+// of its values).
+func (s *Store) SoftCount() (int, error) {
+	n := 0
+	err := s.wrap(s.guard(nil, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			if b := tx.Bucket(bucketSoft); b != nil {
+				n = b.Stats().KeyN
+			}
+			return nil
+		})
+	}))
+	return n, err
+}

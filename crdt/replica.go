@@ -97,6 +97,7 @@ type Replica struct {
 	lacking  map[Hash]*node     // changes whose bodies this replica may hold but has not
 	genesis  Hash
 	soft     *softState        // soft records held (softstate.go)
+	stab     *stability        // which changes every site acknowledged (stable.go)
 	charters []*node           // the charter changes, in causal order (genesis first)
 	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
@@ -166,6 +167,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		lacking:  map[Hash]*node{},
 		genesis:  env.ID,
 		soft:     newSoftState(),
+		stab:     newStability(),
 	}
 	if err := r.acceptGenesis(env); err != nil {
 		return nil, fmt.Errorf("crdt: genesis: %w", err)
@@ -410,6 +412,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 		delete(r.heads, d.id)
 	}
 	r.heads[n.id] = n
+	r.acknowledge(n)
 	if !c.IsCharter() {
 		if r.all.revokes && r.voidNew(n, c) {
 			n.masked = true

@@ -139,6 +139,7 @@ type SyncConfig struct {
 	SessionTimeout Duration `json:"sessionTimeout,omitempty"` // one reconciliation session; default 30s
 	MetaInterval   Duration `json:"metaInterval,omitempty"`   // least time between two metadata updates; default 1s
 	Rejoin         Duration `json:"rejoin,omitempty"`         // how often to look for charter sites that are not live; default 10s
+	Ack            Duration `json:"ack,omitempty"`            // least time between two acknowledgements of changes held (docs/adr/0010-soft-state.md); default 30s
 }
 
 // LoadConfig reads and validates a site.yaml.
@@ -356,5 +357,6 @@ func (c Config) syncDefaults() SyncConfig {
 	def(&s.SessionTimeout, 30*time.Second)
 	def(&s.MetaInterval, time.Second)
 	def(&s.Rejoin, 10*time.Second)
+	def(&s.Ack, 30*time.Second)
 	return s
 }

@@ -326,9 +326,10 @@ func (s *Site) Run(ctx context.Context) error {
 	tr.Handle(chanSoft, s.serveSoft)
 	tr.LimitPerPeer(chanSoftPush, maxPushStreamsPerPeer)
 	tr.LimitPerPeer(chanPush, maxPushStreamsPerPeer)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.viewLoop(ctx)
 	go s.softLoop(ctx)
+	go s.ackLoop(ctx)
 
 	var layer *raftLayer
 	if s.cfg.Replica != nil {

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"atoll/crdt"
+	"atoll/site"
+)
+
+// TestChangesBecomeStable: real sites acknowledge what they hold, so an operator's
+// changes become stable at every site (held by all: what compaction builds on), and an
+// idle federation then stops writing acknowledgements.
+func TestChangesBecomeStable(t *testing.T) {
+	const ack = 300 * time.Millisecond
+	f := start(t, Options{Sites: 3, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(ack) }})
+	ctx := deadline(t, 2*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := op.write(ctx, i%3, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "web/app", Field: "replicas", Value: []byte{byte('1' + i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every site ends holding everything stable but the last round of acknowledgements
+	// (at most one per site), and writes no more: the counts hold still over many ack
+	// intervals.
+	type counts struct{ held, stable float64 }
+	read := func() []counts {
+		out := make([]counts, 3)
+		for i := range 3 {
+			out[i] = counts{metricValue(ctx, t, f, i, "atoll_changes_held"), metricValue(ctx, t, f, i, "atoll_changes_stable")}
+		}
+		return out
+	}
+	var last []counts
+	still := 0
+	for still < 10 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the sites never settled with their changes stable: %+v", last)
+		case <-time.After(ack):
+		}
+		now := read()
+		settled := true
+		for i, c := range now {
+			if c.held-c.stable > 3 || c.stable < 6 || c != now[0] || last != nil && c != last[i] {
+				settled = false
+			}
+		}
+		if settled {
+			still++
+		} else {
+			still = 0
+		}
+		last = now
+	}
+	t.Logf("settled: %+v (held, stable) at each site", last)
+}
+
+// TestStableAfterRestart: stability is recomputed from the changes held, so a site that
+// restarts reports what it reported before.
+func TestStableAfterRestart(t *testing.T) {
+	f := start(t, Options{Sites: 2, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(200 * time.Millisecond) }})
+	ctx := deadline(t, 2*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.write(ctx, 0, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "web/app", Field: "replicas", Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	var before float64
+	for before < 2 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("nothing became stable")
+		case <-time.After(100 * time.Millisecond):
+		}
+		before = metricValue(ctx, t, f, 1, "atoll_changes_stable")
+	}
+	if err := f.StopSite(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StartSite(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if after := metricValue(ctx, t, f, 1, "atoll_changes_stable"); after < before {
+		t.Fatalf("stable changes %v before the restart, %v after", before, after)
+	}
+}

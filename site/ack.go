@@ -1,0 +1,41 @@
+package site
+
+import (
+	"context"
+	"time"
+
+	"atoll/crdt"
+)
+
+// Acknowledgements (docs/adr/0010-soft-state.md, decision 2). A change is stable once
+// every site has a change with it in its causal past; compaction builds on that. A site
+// that writes acknowledges as it goes. One that has nothing to write publishes its
+// version again when it holds changes it has not acknowledged, at most once per
+// Sync.Ack. Other sites' acknowledgements do not call for one, so an idle federation
+// stops writing after one round.
+
+// ackLoop acknowledges what this site holds while it leads its replicas.
+func (s *Site) ackLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.sync.Ack.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.cfg.Observer || !s.leader() {
+			continue
+		}
+		s.mu.Lock()
+		need := s.rep.NeedsAck(s.cfg.Name)
+		s.mu.Unlock()
+		if !need {
+			continue
+		}
+		if _, err := s.Write(crdt.AckOps(s.cfg.Name, Version)); err != nil {
+			s.log.Debug("acknowledging changes held", "err", err)
+		}
+	}
+}

@@ -1,7 +1,5 @@
 package crdt
 
-import "fmt"
-
 // Voiding changes held (docs/adr/0009-revocation.md): the state is the operations of the
 // changes held that are not void under the charter of everything held.
 
@@ -80,23 +78,26 @@ func (r *Replica) remask() {
 	}
 }
 
-// rebuildState applies again every change held that is not void, in causal order.
+// rebuildState applies again every change held that is not void, in causal order, but
+// for the ops stable void changes shadow (shadow.go).
 func (r *Replica) rebuildState() {
 	r.state = newState()
+	r.shadow = newShadows()
+	for _, n := range r.order {
+		if n.masked && n.cn == nil && r.Stable(n.id) {
+			r.shadow.add(n.change(), &n.id)
+		}
+	}
 	for _, n := range r.order {
 		if n.masked {
 			continue
 		}
-		var c *Change
-		if n.cn != nil {
-			c = n.cn.ch
-		} else {
-			var err error
-			if c, err = DecodeChange(n.header); err != nil {
-				panic(fmt.Sprintf("crdt: stored change %s does not decode: %v", n.id, err))
-			}
+		c := n.change()
+		if n.cn != nil || r.shadow.empty() || !r.Stable(n.id) {
+			r.state.applyChange(c, &n.id)
+			continue
 		}
-		r.state.applyChange(c, &n.id)
+		r.state.applyExcept(c, &n.id, func(i int) bool { return r.shadow.shadowed(c, &n.id, i) })
 	}
 }
 

@@ -96,12 +96,15 @@ type Replica struct {
 	selfName string             // the site name the charter last gave Self
 	lacking  map[Hash]*node     // changes whose bodies this replica may hold but has not
 	genesis  Hash
-	soft     *softState        // soft records held (softstate.go)
-	stab     *stability        // which changes every site acknowledged (stable.go)
-	charters []*node           // the charter changes, in causal order (genesis first)
-	used     map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
-	opIdx    map[PubKey]int    // operators' indexes in usage vectors (quota.go)
-	dropped  []*Envelope       // changes whose bodies a charter change dropped, for the next Result (bodies.go)
+	soft     *softState // soft records held (softstate.go)
+	stab     *stability // which changes every site acknowledged (stable.go)
+	shadow   *shadows   // the latest ops of stable void changes (shadow.go)
+	// needRebuild: a change became stable in a way that changes the state (shadow.go)
+	needRebuild bool
+	charters    []*node           // the charter changes, in causal order (genesis first)
+	used        map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
+	opIdx       map[PubKey]int    // operators' indexes in usage vectors (quota.go)
+	dropped     []*Envelope       // changes whose bodies a charter change dropped, for the next Result (bodies.go)
 }
 
 // Rejection says why a change was refused.
@@ -168,6 +171,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		genesis:  env.ID,
 		soft:     newSoftState(),
 		stab:     newStability(),
+		shadow:   newShadows(),
 	}
 	if err := r.acceptGenesis(env); err != nil {
 		return nil, fmt.Errorf("crdt: genesis: %w", err)
@@ -382,6 +386,7 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 // store adds a valid change. pre is the set of charter changes it builds on (nil for the
 // genesis) and after the charter for changes that depend on it.
 func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) {
+	defer r.rebuildIfShadowed()
 	c := env.Change
 	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order)}
 	if len(c.Bound) > 0 {
@@ -412,7 +417,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 		delete(r.heads, d.id)
 	}
 	r.heads[n.id] = n
-	r.acknowledge(n)
+	defer r.acknowledge(n) // once its effect (or its being void) is decided
 	if !c.IsCharter() {
 		if r.all.revokes && r.voidNew(n, c) {
 			n.masked = true
@@ -440,6 +445,16 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	r.recheckBodies()
 	r.dropOutside()
 	r.followState(true)
+}
+
+// rebuildIfShadowed rebuilds the state when a change that became stable shadows an op
+// that counted (shadow.go).
+func (r *Replica) rebuildIfShadowed() {
+	if r.needRebuild {
+		r.needRebuild = false
+		r.rebuildState()
+		r.followState(true)
+	}
 }
 
 // recheckBodies lists the bodies this replica may hold under a new charter but has not:

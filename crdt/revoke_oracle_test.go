@@ -11,6 +11,13 @@ import (
 // the validity rules (checkAuthority); the revocation logic is written again, with whole
 // ancestor sets and no caching.
 func oracleVoid(changes []*Envelope) map[Hash]bool {
+	void, _ := oracleCharters(changes)
+	return void
+}
+
+// oracleCharters returns which changes are void and the charter that the causal past of
+// some changes (themselves included) forms.
+func oracleCharters(changes []*Envelope) (map[Hash]bool, func(...Hash) *Charter) {
 	anc := map[Hash]map[Hash]bool{} // ancestors, the change itself included
 	var charters []*Envelope
 	for _, e := range changes {
@@ -181,7 +188,19 @@ func oracleVoid(changes []*Envelope) map[Hash]bool {
 			out[e.ID] = true
 		}
 	}
-	return out
+	charterOf := func(ids ...Hash) *Charter {
+		var past []*Envelope
+		for _, x := range charters {
+			for _, id := range ids {
+				if anc[id][x.ID] {
+					past = append(past, x)
+					break
+				}
+			}
+		}
+		return decide(past).charter
+	}
+	return out, charterOf
 }
 
 func keysOf[V any](m map[PubKey]V) []PubKey {

@@ -98,6 +98,7 @@ func (r *Replica) makeStable(n *node) {
 	s := r.stab
 	delete(s.unstable, n)
 	s.stable++
+	r.noteStable(n)
 	if n.cn == nil || n.cn.pre == nil {
 		return
 	}

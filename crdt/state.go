@@ -169,8 +169,14 @@ func newState() *State {
 }
 
 // applyChange applies every op of a valid change with id id.
-func (s *State) applyChange(c *Change, id *Hash) {
+func (s *State) applyChange(c *Change, id *Hash) { s.applyExcept(c, id, nil) }
+
+// applyExcept applies the ops of c that skip does not leave out (nil: all of them).
+func (s *State) applyExcept(c *Change, id *Hash, skip func(i int) bool) {
 	for i := range c.Ops {
+		if skip != nil && skip(i) {
+			continue
+		}
 		op := &c.Ops[i]
 		k := objKey{op.Kind, op.Key}
 		o := s.objs[k]

@@ -17,7 +17,9 @@ type Report struct {
 	Changes         int        `json:"changes"`
 	Rejected        int        `json:"rejected"`
 	Amendments      int        `json:"amendments"`
-	Void            int        `json:"void"` // changes a correct replica holds void (revoked keys, backdated)
+	Void            int        `json:"void"`      // changes a correct replica holds void (revoked keys, backdated)
+	Stable          int        `json:"stable"`    // changes a correct replica holds stable (every site acknowledged them)
+	Skeletons       int        `json:"skeletons"` // changes a correct replica compacted to skeletons
 	BytesPerChange  float64    `json:"bytes_per_change"`
 	SyncRatios      []float64  `json:"-"` // bytes / payload of each quiescence session that moved changes
 	SyncInTarget    int        `json:"sync_sessions_in_target"`
@@ -77,6 +79,7 @@ func Run(cfg Config) (Report, error) {
 	rep.Changes = s.correct()[0].rep.Len()
 	rep.Rejected = s.rejected
 	rep.Amendments, rep.Void = s.amendments, s.correct()[0].rep.VoidLen()
+	rep.Stable, rep.Skeletons = s.correct()[0].rep.StableLen(), s.correct()[0].rep.SkeletonLen()
 	total := 0
 	for _, b := range s.writeBytes {
 		total += b
@@ -115,6 +118,8 @@ func (s *sim) chaos() {
 			}
 			s.expire(n)
 			switch {
+			case s.rng.IntN(4) == 0 && n.rep.NeedsAck(n.name):
+				s.ack(n)
 			case n.byz && s.rng.IntN(6) == 0:
 				s.backdate(n)
 			case n.byz && s.rng.IntN(3) == 0:

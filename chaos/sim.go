@@ -175,7 +175,8 @@ func (s *sim) start(n *node) error {
 		n.dataKey = n.signer
 	}
 	// The first key: the replica follows its name through rotations (crdt SetSelf).
-	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.dataKey.Public(), Verified: s.verified})
+	rep, err := crdt.NewReplica(crdt.Config{Genesis: s.genesis, Self: n.dataKey.Public(), Verified: s.verified,
+		Archive: func(id crdt.Hash) (*crdt.Envelope, bool) { return archived(n, id) }, CompactEvery: 8})
 	if err != nil {
 		return err
 	}
@@ -197,6 +198,20 @@ func (s *sim) start(n *node) error {
 		rep.SetSelf(n.signer.Public())
 	}
 	return s.restoreSoft(n)
+}
+
+// archived reads a change back from the node's store for its replica, which keeps the
+// changes it compacted as skeletons (crdt/compact.go), as a site does.
+func archived(n *node, id crdt.Hash) (*crdt.Envelope, bool) {
+	if n.st == nil {
+		return nil, false
+	}
+	data, ok, err := n.st.Get(id)
+	if err != nil || !ok {
+		return nil, false
+	}
+	env, err := crdt.DecodeEnvelope(data)
+	return env, err == nil && env.ID == id
 }
 
 // crash drops everything the node holds in memory; only its store (and its soft rows,
@@ -221,15 +236,11 @@ func (s *sim) persist(n *node, res crdt.Result) {
 	}
 	recs := make([]store.Record, 0, len(res.Stored))
 	for _, env := range res.Stored {
-		rec := store.Record{ID: env.ID, Data: env.Encode()}
-		if len(env.Bodies) > 0 && n.rep.Has(env.ID) {
-			if err := n.st.Put(rec); err == nil {
-				continue
-			}
-		}
-		recs = append(recs, rec)
+		recs = append(recs, store.Record{ID: env.ID, Data: env.Encode()})
 	}
-	if err := n.st.Append(recs); err != nil {
+	// Save, as the site does: a change stored header-only and then with its bodies in
+	// one Result is stored with them (Append would keep the first).
+	if _, err := n.st.Save(recs); err != nil {
 		panic(fmt.Sprintf("chaos: %s: store: %v", n.name, err))
 	}
 	s.rejected += len(res.Rejected)

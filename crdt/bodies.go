@@ -21,6 +21,9 @@ import "fmt"
 // release returns n encoded for peer, with its bodies only if peer may hold them. It is
 // the only place a body leaves the replica for a peer, and it audits every one.
 func (r *Replica) release(n *node, peer PubKey) []byte {
+	if n = r.full(n); n == nil {
+		return nil // a skeleton the archive lacks
+	}
 	with := r.mayHold(n, peer)
 	if with && r.cfg.BodySent != nil {
 		r.cfg.BodySent(n.id, peer, n.bound)
@@ -37,6 +40,17 @@ func (r *Replica) dropOutside() {
 			continue
 		}
 		delete(r.lacking, n.id)
+		if n.skel { // its bodies are in the archive only: store it header-only
+			if full := r.full(n); full != nil && n.filed {
+				n.filed = false
+				c, err := DecodeChange(full.header)
+				if err == nil {
+					r.unaccountBodies(c, full.bodies)
+					r.dropped = append(r.dropped, &Envelope{ID: n.id, Change: c, Header: full.header})
+				}
+			}
+			continue
+		}
 		if n.bodies == nil {
 			continue
 		}

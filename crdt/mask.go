@@ -42,6 +42,9 @@ func (r *Replica) voidHeld(n *node, v *charterView) bool {
 	if n.cn != nil {
 		return v.void[n]
 	}
+	if n.skel {
+		return n.masked // its ops are shadowed: whether it is void no longer changes the state
+	}
 	if v.deadOutside(n.author(), n, r) != nil {
 		return true
 	}
@@ -84,12 +87,12 @@ func (r *Replica) rebuildState() {
 	r.state = newState()
 	r.shadow = newShadows()
 	for _, n := range r.order {
-		if n.masked && n.cn == nil && r.Stable(n.id) {
+		if n.masked && n.cn == nil && !n.skel && r.Stable(n.id) {
 			r.shadow.add(n.change(), &n.id)
 		}
 	}
 	for _, n := range r.order {
-		if n.masked {
+		if n.masked || n.skel { // a skeleton's ops are all shadowed
 			continue
 		}
 		c := n.change()

@@ -280,9 +280,11 @@ func (r *Replica) serve(ids []Hash, peer PubKey) [][]byte {
 }
 
 func (r *Replica) encodeFor(nodes []*node, peer PubKey) [][]byte {
-	out := make([][]byte, len(nodes))
-	for i, n := range nodes {
-		out[i] = r.release(n, peer)
+	out := make([][]byte, 0, len(nodes))
+	for _, n := range nodes {
+		if b := r.release(n, peer); b != nil {
+			out = append(out, b)
+		}
 	}
 	return out
 }

@@ -28,6 +28,13 @@ type Config struct {
 	// sealed bodies (EnvelopeFor, sync sessions: bodies.go), for the residency audit. It
 	// must not call back into the replica.
 	BodySent func(id Hash, peer PubKey, bound []string)
+	// Archive, if set, returns a change the replica stored, as it stored it, from the
+	// caller's data file. With it the replica keeps shadowed changes as skeletons
+	// (compact.go) and reads them back when a peer asks for one.
+	Archive func(id Hash) (*Envelope, bool)
+	// CompactEvery is how many changes must become stable between two compaction
+	// sweeps, at least (compact.go). Default 256.
+	CompactEvery int
 }
 
 // VerifiedSet is a set of change ids whose signatures are known to be good.
@@ -53,6 +60,8 @@ type node struct {
 	bound   []string     // jurisdictions allowed the bodies; nil if none are sealed
 	usage   *usage       // operators' byte usage along the causal past, this change included (quota.go)
 	masked  bool         // void: its operations are not in the state (revoke.go)
+	skel    bool         // a skeleton: header cut to its author, no bodies (compact.go)
+	filed   bool         // a skeleton whose bodies the archive holds
 	cn      *charterNode // charter changes only
 }
 
@@ -101,6 +110,7 @@ type Replica struct {
 	shadow   *shadows   // the latest ops of stable void changes (shadow.go)
 	// needRebuild: a change became stable in a way that changes the state (shadow.go)
 	needRebuild bool
+	skeletons   int               // changes held as skeletons (compact.go)
 	charters    []*node           // the charter changes, in causal order (genesis first)
 	used        map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx       map[PubKey]int    // operators' indexes in usage vectors (quota.go)
@@ -386,6 +396,7 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 // store adds a valid change. pre is the set of charter changes it builds on (nil for the
 // genesis) and after the charter for changes that depend on it.
 func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) {
+	defer r.maybeCompact()
 	defer r.rebuildIfShadowed()
 	c := env.Change
 	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order)}
@@ -461,7 +472,7 @@ func (r *Replica) rebuildIfShadowed() {
 // a site admitted after it saw a bounded change asks for the body then.
 func (r *Replica) recheckBodies() {
 	for _, n := range r.order {
-		if n.bound != nil && n.bodies == nil && r.inside(n.bound) {
+		if n.bound != nil && n.bodies == nil && !n.filed && r.inside(n.bound) {
 			r.lacking[n.id] = n
 		}
 	}
@@ -474,7 +485,7 @@ func (r *Replica) Inside(bound []string) bool { return r.inside(bound) }
 // operations (true for a change that seals nothing).
 func (r *Replica) HoldsBodies(id Hash) bool {
 	n, ok := r.nodes[id]
-	return ok && (n.bound == nil || n.bodies != nil)
+	return ok && (n.bound == nil || n.bodies != nil || n.filed)
 }
 
 // inside reports whether this replica's jurisdiction is in bound.
@@ -510,8 +521,14 @@ func (r *Replica) withheld(env *Envelope) *Envelope {
 }
 
 func (r *Replica) fillBodies(n *node, env *Envelope) Result {
-	if n.bound == nil || n.bodies != nil || len(env.Bodies) == 0 || !r.inside(n.bound) {
+	if n.bound == nil || n.bodies != nil || n.filed || len(env.Bodies) == 0 || !r.inside(n.bound) {
 		return Result{Duplicate: 1}
+	}
+	if n.skel { // the bodies go to the archive only: their ops are shadowed
+		n.filed = true
+		delete(r.lacking, n.id)
+		r.accountBodies(env.Change, env.Bodies)
+		return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: env.Header, Bodies: env.Bodies}}, Duplicate: 1}
 	}
 	n.bodies = env.Bodies
 	delete(r.lacking, n.id)
@@ -638,7 +655,10 @@ func (r *Replica) SetSelf(k PubKey) {
 // Envelope returns a stored change as this replica holds it (bodies included if held).
 func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 	n, ok := r.nodes[id]
-	if !ok {
+	if ok {
+		n = r.full(n)
+	}
+	if n == nil {
 		return nil, false
 	}
 	return n.envelope(n.bodies != nil), true
@@ -651,7 +671,8 @@ func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return r.release(n, peer), true
+	b := r.release(n, peer)
+	return b, b != nil
 }
 
 func (r *Replica) mayHold(n *node, peer PubKey) bool {
@@ -674,6 +695,9 @@ func (n *node) envelope(withBodies bool) []byte {
 // replica holds it; fn returning false stops.
 func (r *Replica) Changes(fn func(id Hash, env []byte) bool) {
 	for _, n := range r.order {
+		if n = r.full(n); n == nil {
+			continue
+		}
 		if !fn(n.id, n.envelope(n.bodies != nil)) {
 			return
 		}

@@ -24,6 +24,7 @@ type stability struct {
 	unstable map[*node]*ackInfo
 	removed  map[string]bool // sites removed by a stable charter change
 	stable   int             // changes stable
+	swept    int             // stable at the last compaction sweep (compact.go)
 }
 
 func newStability() *stability {
@@ -164,7 +165,7 @@ func AckOps(name, version string) []Op {
 // ackOnly reports whether n is an acknowledgement: a site's change that only sets its
 // own version.
 func (r *Replica) ackOnly(n *node) bool {
-	if n.cn != nil {
+	if n.cn != nil || n.skel {
 		return false
 	}
 	c, err := DecodeChange(n.header)

@@ -44,8 +44,8 @@ func (r *Replica) value(reg *register) Value {
 	}
 	v.Sealed = true
 	copy(v.BodyHash[:], reg.val)
-	n := r.nodes[*reg.st.id]
-	if n.bodies == nil {
+	n := r.full(r.nodes[*reg.st.id]) // a winning op is never shadowed: the node is whole
+	if n == nil || n.bodies == nil {
 		v.Redacted = true
 		return v
 	}

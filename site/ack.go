@@ -39,3 +39,21 @@ func (s *Site) ackLoop(ctx context.Context) {
 		}
 	}
 }
+
+// archived reads a change back from the data file for the replica, which keeps the
+// changes it compacted as skeletons (crdt/compact.go). Called under mu.
+func (s *Site) archived(id crdt.Hash) (*crdt.Envelope, bool) {
+	data, ok, err := s.st.Get(id)
+	if err != nil || !ok {
+		if err != nil {
+			s.log.Warn("reading a compacted change back from the data file", "change", id.String(), "err", err)
+		}
+		return nil, false
+	}
+	env, err := crdt.DecodeEnvelope(data)
+	if err != nil || env.ID != id {
+		s.log.Warn("a compacted change in the data file does not decode", "change", id.String(), "err", err)
+		return nil, false
+	}
+	return env, true
+}

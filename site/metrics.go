@@ -89,6 +89,7 @@ var (
 	descHeld    = prometheus.NewDesc("atoll_changes_held", "Changes the replica holds.", nil, nil)
 	descPending = prometheus.NewDesc("atoll_changes_pending", "Changes received that wait for their dependencies.", nil, nil)
 	descStable  = prometheus.NewDesc("atoll_changes_stable", "Changes held that every site has acknowledged (docs/adr/0010-soft-state.md): what compaction may shrink.", nil, nil)
+	descSkel    = prometheus.NewDesc("atoll_changes_skeletons", "Changes held as skeletons: stable, every op shadowed by a later stable change, kept in memory as the little validation reads (docs/adr/0010-soft-state.md).", nil, nil)
 	descVoid    = prometheus.NewDesc("atoll_changes_void", "Changes held without effect: signed by a key a charter change revoked, outside that change's past, or authorized only by a void charter change.", nil, nil)
 
 	descPeerLive   = prometheus.NewDesc("atoll_peer_live", "1 if the membership reports the charter site live, else 0.", []string{"peer"}, nil)
@@ -125,7 +126,7 @@ var (
 )
 
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descStable, descVoid, descPeerLive, descPeerInSync, descPeerLag,
+	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descStable, descSkel, descVoid, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
 		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
 		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered, descSoftHeld, descSoftRecords, descSoftSessions, descSoftBytes} {
@@ -147,7 +148,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	charter := s.rep.Charter()
 	info, _ := charter.SiteByName(s.cfg.Name)
 	held, pending, void := s.rep.Len(), s.rep.PendingLen(), s.rep.VoidLen()
-	stable := s.rep.StableLen()
+	stable, skel := s.rep.StableLen(), s.rep.SkeletonLen()
 	softHeld, softOrphans := s.rep.SoftLen()
 	heads := s.rep.Heads()
 	type peerRow struct {
@@ -184,6 +185,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPending, float64(pending))
 	gauge(descVoid, float64(void))
 	gauge(descStable, float64(stable))
+	gauge(descSkel, float64(skel))
 	gauge(descSoftHeld, float64(softHeld), "held")
 	gauge(descSoftHeld, float64(softOrphans), "orphan")
 	for _, p := range peers {

@@ -127,6 +127,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 			if self != nil {
 				self.bodySent(id, peer, bound)
 			}
+		}, Archive: func(id crdt.Hash) (*crdt.Envelope, bool) {
+			if self == nil {
+				return nil, false
+			}
+			return self.archived(id)
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)

@@ -41,7 +41,9 @@ type simSummary struct {
 	Rejected          int              `json:"rejected"`
 	Amendments        int              `json:"amendments"`
 	Void              int              `json:"void_changes"`
-	Soft              chaos.SoftReport `json:"soft"` // summed over the seeds
+	Stable            int              `json:"stable_changes"`   // summed over the seeds, at one correct site
+	Skeletons         int              `json:"skeleton_changes"` // likewise: changes compacted to skeletons
+	Soft              chaos.SoftReport `json:"soft"`             // summed over the seeds
 	ElapsedMS         int64            `json:"elapsed_ms"`
 	FirstFailure      string           `json:"first_failure,omitempty"`
 	FailureDumpDir    string           `json:"failure_dump_dir,omitempty"`
@@ -128,13 +130,15 @@ func runSim(w io.Writer, o simOptions) error {
 		sum.Rejected += r.Rejected
 		sum.Amendments += r.Amendments
 		sum.Void += r.Void
+		sum.Stable += r.Stable
+		sum.Skeletons += r.Skeletons
 		addSoft(&sum.Soft, r.Soft)
 		if !o.json {
 			status := "converged"
 			if !r.Converged {
 				status = "DIVERGED: " + r.Failure
 			}
-			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void; %s\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected, r.Amendments, r.Void, r.Soft)
+			fmt.Fprintf(w, "seed %d: %s in %d rounds, %d writes, %d changes, %d rejected, %d amendments, %d void, %d stable, %d skeletons; %s\n", r.Seed, status, r.Rounds, r.Writes, r.Changes, r.Rejected, r.Amendments, r.Void, r.Stable, r.Skeletons, r.Soft)
 		}
 	}
 	sum.Converged = len(sum.DivergentSeeds) == 0
@@ -164,6 +168,7 @@ func runSim(w io.Writer, o simOptions) error {
 		fmt.Fprintf(w, "%d seeds of %d sites (%d Byzantine): converged=%v, max %d rounds, %.0f bytes/change, sync bytes/payload p99 %.2f, %.1fs\n",
 			sum.Seeds, sum.Sites, sum.Byzantine, sum.Converged, sum.MaxRounds, sum.BytesPerChange, sum.P99SyncOverhead, float64(sum.ElapsedMS)/1000)
 		fmt.Fprintf(w, "%s (summed over the seeds)\n", sum.Soft)
+		fmt.Fprintf(w, "compaction: %d changes stable, %d skeletons (summed over the seeds, at one correct site each)\n", sum.Stable, sum.Skeletons)
 		if !sum.Converged {
 			fmt.Fprintf(w, "divergent seeds %v; state in %s; replay the first: %s\n", sum.DivergentSeeds, sum.FailureDumpDir, sum.ReplayFirstFailed)
 		}

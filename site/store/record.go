@@ -95,3 +95,34 @@ func encode(r *Record) []byte {
 	v := make([]byte, 0, len(r.ID)+len(r.Data))
 	return append(append(v, r.ID[:]...), r.Data...)
 }
+
+// Get returns the data of the record with id, and whether it is stored.
+func (s *Store) Get(id [32]byte) ([]byte, bool, error) {
+	var data []byte
+	found := false
+	err := s.guard(nil, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			key := tx.Bucket(bucketIndex).Get(id[:])
+			if key == nil {
+				return nil
+			}
+			v := tx.Bucket(bucketChanges).Get(key)
+			if v == nil {
+				return fmt.Errorf("index entry %x points to record %d, which is missing", id, binary.BigEndian.Uint64(key))
+			}
+			p, err := s.open(bucketChanges, key, v)
+			if err != nil {
+				return err
+			}
+			if len(p) < len(id) || !bytes.Equal(p[:len(id)], id[:]) {
+				return fmt.Errorf("record %d does not hold change %x", binary.BigEndian.Uint64(key), id)
+			}
+			data, found = bytes.Clone(p[len(id):]), true
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	return data, found, nil
+}

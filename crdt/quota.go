@@ -163,7 +163,7 @@ type usage struct {
 	c []*usageChunk
 }
 
-const usageChunkLen = 16
+const usageChunkLen = 8 // 64-byte chunks: a change copies the chunk of its author
 
 type usageChunk [usageChunkLen]uint64
 

@@ -5,18 +5,12 @@ import (
 	"strings"
 )
 
-// oracleVoid decides, from scratch and by the letter of docs/adr/0009-revocation.md, which
-// changes of a history are void. changes are valid and in a causal order, the genesis
-// first. It shares with the replica only the charter's register parsing (newCharter) and
-// the validity rules (checkAuthority); the revocation logic is written again, with whole
-// ancestor sets and no caching.
-func oracleVoid(changes []*Envelope) map[Hash]bool {
-	void, _ := oracleCharters(changes)
-	return void
-}
-
-// oracleCharters returns which changes are void and the charter that the causal past of
-// some changes (themselves included) forms.
+// oracleCharters decides, from scratch and by the letter of docs/adr/0009-revocation.md,
+// which changes of a history are void, and returns with them the charter that the causal
+// past of some changes (themselves included) forms. changes are valid and in a causal
+// order, the genesis first. It shares with the replica only the charter's register
+// parsing (newCharter) and the validity rules (checkAuthority); the revocation logic is
+// written again, with whole ancestor sets and no caching.
 func oracleCharters(changes []*Envelope) (map[Hash]bool, func(...Hash) *Charter) {
 	anc := map[Hash]map[Hash]bool{} // ancestors, the change itself included
 	var charters []*Envelope

@@ -23,6 +23,8 @@ type State struct {
 	Digest       string   `json:"digest"`
 	Heads        []string `json:"heads"`
 	Changes      int      `json:"changes"`
+	Stable       int      `json:"stable"`    // changes every site acknowledged (crdt/stable.go)
+	Skeletons    int      `json:"skeletons"` // stable changes held as skeletons (crdt/compact.go)
 	Pending      int      `json:"pending"`
 	Lacking      int      `json:"lacking"`
 	Missing      []string `json:"missing,omitempty"` // dependencies pending changes wait for (up to 8)
@@ -143,6 +145,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		st.Heads = append(st.Heads, h.Hex())
 	}
 	st.Changes, st.Pending, st.Lacking = s.rep.Len(), s.rep.PendingLen(), s.rep.Lacking()
+	st.Stable, st.Skeletons = s.rep.StableLen(), s.rep.SkeletonLen()
 	st.SoftDigest = s.rep.SoftDigest().Hex()
 	st.Soft, st.SoftOrphans = s.rep.SoftLen()
 	st.Removed = s.removedLocked()

@@ -532,16 +532,7 @@ func newOracle(changes []*Envelope) *oracle {
 // past has a change with it in its causal past, but sites removed by a stable charter
 // change.
 func oracleShadowed(changes []*Envelope, void map[Hash]bool, charterOf func(...Hash) *Charter) map[oStamp]bool {
-	anc := map[Hash]map[Hash]bool{}
-	for _, e := range changes {
-		a := map[Hash]bool{e.ID: true}
-		for _, d := range e.Change.Deps {
-			for x := range anc[d] {
-				a[x] = true
-			}
-		}
-		anc[e.ID] = a
-	}
+	anc := ancestors(changes)
 	acked := map[Hash]map[string]bool{}
 	for _, z := range changes {
 		s, ok := charterOf(z.ID).Sites[z.Change.Author]

@@ -12,16 +12,9 @@ import (
 // parsing (newCharter) and the validity rules (checkAuthority); the revocation logic is
 // written again, with whole ancestor sets and no caching.
 func oracleCharters(changes []*Envelope) (map[Hash]bool, func(...Hash) *Charter) {
-	anc := map[Hash]map[Hash]bool{} // ancestors, the change itself included
+	anc := ancestors(changes)
 	var charters []*Envelope
 	for _, e := range changes {
-		a := map[Hash]bool{e.ID: true}
-		for _, d := range e.Change.Deps {
-			for x := range anc[d] {
-				a[x] = true
-			}
-		}
-		anc[e.ID] = a
 		if e.Change.IsCharter() {
 			charters = append(charters, e)
 		}
@@ -204,4 +197,19 @@ func keysOf[V any](m map[PubKey]V) []PubKey {
 	}
 	sortKeys(out)
 	return out
+}
+
+// ancestors returns, for each change of a causal order, its causal past, itself included.
+func ancestors(changes []*Envelope) map[Hash]map[Hash]bool {
+	anc := map[Hash]map[Hash]bool{}
+	for _, e := range changes {
+		a := map[Hash]bool{e.ID: true}
+		for _, d := range e.Change.Deps {
+			for x := range anc[d] {
+				a[x] = true
+			}
+		}
+		anc[e.ID] = a
+	}
+	return anc
 }

@@ -103,11 +103,7 @@ func TestPropertyShadowAnyOrder(t *testing.T) {
 	for _, seed := range seeds(40) {
 		g := newGenerator(t, seed)
 		g.run(all(len(g.reps)), 40)
-		r := g.reps[0]
-		for _, name := range r.Charter().SiteNames() {
-			info, _ := r.Charter().SiteByName(name)
-			g.mustWrite(r, g.keys[info.Key], []Op{g.op(KindSite, name, genSiteFields)}, nil, nil)
-		}
+		g.ackAll(g.reps[0])
 		g.run([]int{1, 2, 3}, 40)
 		g.mergeAll()
 		h := g.h

@@ -180,6 +180,17 @@ func TestHTTPView(t *testing.T) {
 // Deployment of 3 replicas) through site 0 as the operator; ctx ends after within.
 func startWithFront(t *testing.T, o Options, within time.Duration) (*Fed, *Operator, context.Context) {
 	t.Helper()
+	f, op, ctx := startWithOperator(t, o, within)
+	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	return f, op, ctx
+}
+
+// startWithOperator starts a federation, waits until its sites see each other, and
+// returns the operator's client and a context that ends within the given time.
+func startWithOperator(t *testing.T, o Options, within time.Duration) (*Fed, *Operator, context.Context) {
+	t.Helper()
 	f := start(t, o)
 	ctx := deadline(t, within)
 	if err := f.WaitMembers(ctx); err != nil {
@@ -187,9 +198,6 @@ func startWithFront(t *testing.T, o Options, within time.Duration) (*Fed, *Opera
 	}
 	op, err := newOperatorFor(f)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.write(ctx, 0, workloadOps("web", "front", 3)...); err != nil {
 		t.Fatal(err)
 	}
 	return f, op, ctx

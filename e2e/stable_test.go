@@ -16,15 +16,7 @@ import (
 // idle federation then stops writing acknowledgements.
 func TestChangesBecomeStable(t *testing.T) {
 	const ack = 300 * time.Millisecond
-	f := start(t, Options{Sites: 3, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(ack) }})
-	ctx := deadline(t, 2*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, op, ctx := startWithOperator(t, Options{Sites: 3, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(ack) }}, 2*time.Minute)
 	for i := range 5 {
 		if err := op.write(ctx, i%3, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "web/app", Field: "replicas", Value: []byte{byte('1' + i)}}); err != nil {
 			t.Fatal(err)
@@ -69,15 +61,7 @@ func TestChangesBecomeStable(t *testing.T) {
 // TestStableAfterRestart: stability is recomputed from the changes held, so a site that
 // restarts reports what it reported before.
 func TestStableAfterRestart(t *testing.T) {
-	f := start(t, Options{Sites: 2, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(200 * time.Millisecond) }})
-	ctx := deadline(t, 2*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, op, ctx := startWithOperator(t, Options{Sites: 2, HTTP: true, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(200 * time.Millisecond) }}, 2*time.Minute)
 	if err := op.write(ctx, 0, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "web/app", Field: "replicas", Value: []byte("2")}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +90,7 @@ func TestStableAfterRestart(t *testing.T) {
 // afterwards, holding nothing, catches up from them: the compacted changes are read back
 // from the sites' data files, and it converges on their digest.
 func TestCompactionServesLateReader(t *testing.T) {
-	f := start(t, Options{Sites: 3, HTTP: true, Observers: []string{"late"}, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(200 * time.Millisecond) }})
-	ctx := deadline(t, 3*time.Minute)
-	if err := f.WaitMembers(ctx); err != nil {
-		t.Fatal(err)
-	}
-	op, err := newOperatorFor(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, op, ctx := startWithOperator(t, Options{Sites: 3, HTTP: true, Observers: []string{"late"}, Tune: func(_ int, c *site.Config) { c.Sync.Ack = site.Duration(200 * time.Millisecond) }}, 3*time.Minute)
 	const writes = 600
 	for i := range writes {
 		if err := op.write(ctx, i%3, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "web/app", Field: "replicas", Value: []byte(strconv.Itoa(1 + i%9))}); err != nil {
@@ -122,7 +98,7 @@ func TestCompactionServesLateReader(t *testing.T) {
 		}
 	}
 	var skel []float64
-	err = poll(ctx, func() bool {
+	err := poll(ctx, func() bool {
 		skel = skel[:0]
 		for i := range 3 {
 			skel = append(skel, metricValue(ctx, t, f, i, "atoll_changes_skeletons"))

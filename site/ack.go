@@ -2,7 +2,6 @@ package site
 
 import (
 	"context"
-	"time"
 
 	"atoll/crdt"
 )
@@ -16,28 +15,20 @@ import (
 
 // ackLoop acknowledges what this site holds while it leads its replicas.
 func (s *Site) ackLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(s.sync.Ack.D())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, s.sync.Ack.D(), func() {
 		if s.cfg.Observer || !s.leader() {
-			continue
+			return
 		}
 		s.mu.Lock()
 		need := s.rep.NeedsAck(s.cfg.Name)
 		s.mu.Unlock()
 		if !need {
-			continue
+			return
 		}
 		if _, err := s.Write(crdt.AckOps(s.cfg.Name, Version)); err != nil {
 			s.log.Debug("acknowledging changes held", "err", err)
 		}
-	}
+	})
 }
 
 // archived reads a change back from the data file for the replica, which keeps the

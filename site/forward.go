@@ -28,32 +28,24 @@ const (
 
 // forwardLoop forwards this replica's marked changes to the leader while it follows.
 func (s *Site) forwardLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(forwardEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, forwardEvery, func() {
 		if s.leader() {
-			continue // requeueUnreplicated appends them itself
+			return // requeueUnreplicated appends them itself
 		}
 		addr, _ := s.raft.LeaderWithID()
 		if addr == "" {
-			continue
+			return
 		}
 		envs := s.markedEnvelopes(maxForward)
 		if len(envs) == 0 {
-			continue
+			return
 		}
 		if err := s.forward(ctx, string(addr), envs); err != nil {
 			s.log.Debug("forwarding changes to the leader", "leader", addr, "err", err)
-			continue
+			return
 		}
 		s.log.Info("forwarded changes stored before the log carried them to the leader", "leader", addr, "changes", len(envs))
-	}
+	})
 }
 
 // markedEnvelopes returns up to n changes this replica holds marked as not in the log.

@@ -536,17 +536,9 @@ func (s *Site) rejoinAddrs() []string {
 
 // metaLoop republishes the advertised metadata at most every MetaInterval.
 func (s *Site) metaLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(s.sync.MetaInterval.D())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, s.sync.MetaInterval.D(), func() {
 		if !s.dirty.Swap(false) {
-			continue
+			return
 		}
 		s.mu.Lock()
 		s.refreshMeta()
@@ -554,6 +546,21 @@ func (s *Site) metaLoop(ctx context.Context) {
 		if err := s.ml.UpdateNode(time.Second); err != nil {
 			s.log.Debug("metadata update", "err", err)
 		}
+	})
+}
+
+// every calls fn every d until ctx ends, as one of the site's goroutines (wg).
+func (s *Site) every(ctx context.Context, d time.Duration, fn func()) {
+	defer s.wg.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }
 

@@ -306,6 +306,16 @@ func (s *sim) check() error {
 	if fresh.Digest() != n.rep.Digest() {
 		errs = append(errs, fmt.Errorf("%s: re-validated digest %s differs from %s", n.name, fresh.Digest(), n.rep.Digest()))
 	}
+	// The same store restarts: skeletons come back in place of their changes.
+	digest, held, stable, skel := n.rep.Digest(), n.rep.Len(), n.rep.StableLen(), n.rep.SkeletonLen()
+	s.crash(n)
+	if err := s.start(n); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if n.rep.Digest() != digest || n.rep.Len() != held || n.rep.StableLen() != stable || n.rep.SkeletonLen() < skel {
+		errs = append(errs, fmt.Errorf("%s: restarted from its store with %d changes (%d stable, %d skeletons, digest %s), before %d (%d, %d, %s)",
+			n.name, n.rep.Len(), n.rep.StableLen(), n.rep.SkeletonLen(), n.rep.Digest(), held, stable, skel, digest))
+	}
 	return errors.Join(errs...)
 }
 

@@ -188,8 +188,18 @@ func (s *sim) start(n *node) error {
 	if err != nil {
 		return err
 	}
-	err = st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) })
+	n.st = st // the archive of the replica's skeletons, already while it restores
+	err = st.LoadLive(func(rec store.Record) error {
+		if rec.Skeleton {
+			return rep.RestoreSkeleton(rec.Data)
+		}
+		return rep.Restore(rec.Data)
+	})
+	if err == nil {
+		err = putSkeletons(st, rep)
+	}
 	if err != nil {
+		n.st = nil
 		st.Close()
 		return fmt.Errorf("chaos: %s: restart: %w", n.name, err)
 	}
@@ -198,6 +208,16 @@ func (s *sim) start(n *node) error {
 		rep.SetSelf(n.signer.Public())
 	}
 	return s.restoreSoft(n)
+}
+
+// putSkeletons stores the skeletons the replica made beside their changes, as a site
+// does (site/ack.go), so that a restart restores them in their place.
+func putSkeletons(st *store.Store, rep *crdt.Replica) error {
+	var rows []store.Skeleton
+	for _, sk := range rep.TakeSkeletons() {
+		rows = append(rows, store.Skeleton{ID: sk.ID, Data: sk.Data})
+	}
+	return st.PutSkeletons(rows)
 }
 
 // archived reads a change back from the node's store for its replica, which keeps the
@@ -240,7 +260,7 @@ func (s *sim) persist(n *node, res crdt.Result) {
 	}
 	// Save, as the site does: a change stored header-only and then with its bodies in
 	// one Result is stored with them (Append would keep the first).
-	if _, err := n.st.Save(recs); err != nil {
+	if _, err := n.st.Save(recs); err != nil || putSkeletons(n.st, n.rep) != nil {
 		panic(fmt.Sprintf("chaos: %s: store: %v", n.name, err))
 	}
 	s.rejected += len(res.Rejected)

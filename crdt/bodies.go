@@ -42,7 +42,8 @@ func (r *Replica) dropOutside() {
 		delete(r.lacking, n.id)
 		if n.skel { // its bodies are in the archive only: store it header-only
 			if full := r.full(n); full != nil && n.filed {
-				n.filed = false
+				n.filed, n.bodySz = false, 0
+				r.skelDirty = append(r.skelDirty, n)
 				c, err := DecodeChange(full.header)
 				if err == nil {
 					r.unaccountBodies(c, full.bodies)

@@ -64,7 +64,8 @@ func (r *Replica) compact() int {
 			}
 		}
 		if shadowed {
-			n.skel, n.filed = true, n.bodies != nil
+			n.skel, n.filed, n.bodySz = true, n.bodies != nil, uint32(bodyBytes(n.bodies))
+			r.skelDirty = append(r.skelDirty, n)
 			n.header = slices.Clone(n.header[:33]) // the format version and the author
 			n.bodies = nil
 			reduced++
@@ -85,7 +86,10 @@ func (r *Replica) full(n *node) *node {
 		return nil
 	}
 	cp := *n
-	cp.header, cp.bodies = env.Header, env.Bodies
+	cp.header = env.Header
+	if n.filed { // bodies the replica no longer holds may linger in the archive
+		cp.bodies = env.Bodies
+	}
 	return &cp
 }
 

@@ -90,6 +90,54 @@ func TestCompactionKeepsEverything(t *testing.T) {
 		if c.Digest() != ref.Digest() {
 			t.Fatalf("seed %d: rebuilt from skeletons, the state differs", seed)
 		}
+		// Restarted from its data file, skeletons in place of their changes, it is the
+		// same replica.
+		skels := map[Hash][]byte{}
+		for _, sk := range c.TakeSkeletons() {
+			skels[sk.ID] = sk.Data
+		}
+		if len(skels) != n {
+			t.Fatalf("seed %d: %d skeletons to store, %d compacted", seed, len(skels), n)
+		}
+		back := h.f.archivedReplica(t, "eu-west")
+		back.file = c.file
+		for _, e := range h.envs {
+			var err error
+			if sk, ok := skels[e.ID]; ok {
+				err = back.RestoreSkeleton(sk)
+			} else if whole, ok := c.file[e.ID]; ok {
+				err = back.Restore(whole.Encode())
+			}
+			if err != nil {
+				t.Fatalf("seed %d: restoring %s: %v", seed, e.ID, err)
+			}
+		}
+		if err := sameReplicas(back.Replica, ref); err != nil {
+			t.Fatalf("seed %d: restarted from skeletons: %v", seed, err)
+		}
+		if back.StableLen() != c.StableLen() || back.SkeletonLen() != c.SkeletonLen() || back.VoidLen() != c.VoidLen() {
+			t.Fatalf("seed %d: restarted: %d stable, %d skeletons, %d void; before %d, %d, %d", seed,
+				back.StableLen(), back.SkeletonLen(), back.VoidLen(), c.StableLen(), c.SkeletonLen(), c.VoidLen())
+		}
+		ref.Changes(func(id Hash, want []byte) bool {
+			peer := h.f.sites["us-east"].Public()
+			a, _ := ref.EnvelopeFor(id, peer)
+			if b, ok := back.EnvelopeFor(id, peer); !ok || !bytes.Equal(a, b) {
+				t.Fatalf("seed %d: change %s for us-east differs after the restart", seed, id)
+			}
+			return true
+		})
+		// A change written now is valid alike at the restarted replica and the reference
+		// (its causal past is read from skeletons there).
+		if op := g.operator(ref, "root"); op != nil {
+			env := mustWrite(t, ref, op, set(KindWorkload, "shop/after", "replicas", "1"))
+			if res := back.Receive(env.Encode()); len(res.Stored) != 1 {
+				t.Fatalf("seed %d: a new change on the restarted replica: %+v", seed, res)
+			}
+			if err := sameReplicas(back.Replica, ref); err != nil {
+				t.Fatalf("seed %d: after a new change: %v", seed, err)
+			}
+		}
 	}
 	t.Logf("%d skeletons in %d of 40 histories", skeletons, histories)
 	if *onlySeed == 0 && (histories < 10 || skeletons < 100) {

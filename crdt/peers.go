@@ -96,6 +96,6 @@ func (r *Replica) charterHeads() []*node {
 }
 
 func (s *cset) has(n *node) bool {
-	_, ok := slices.BinarySearchFunc(s.nodes, n.seq, func(m *node, seq int) int { return m.seq - seq })
+	_, ok := slices.BinarySearchFunc(s.nodes, n.seq, func(m *node, seq int32) int { return int(m.seq - seq) })
 	return ok
 }

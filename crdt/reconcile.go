@@ -174,7 +174,7 @@ func (s *Session) responderStep(m *syncMsg) (*syncMsg, error) {
 				nodes = append(nodes, n)
 			}
 		}
-		slices.SortFunc(nodes, func(a, b *node) int { return a.seq - b.seq })
+		slices.SortFunc(nodes, func(a, b *node) int { return int(a.seq - b.seq) })
 		return &syncMsg{typ: msgChanges, final: true, changes: r.encodeFor(nodes, s.peer)}, nil
 	}
 	return nil, fmt.Errorf("unexpected %d message from the initiator", m.typ)
@@ -220,7 +220,7 @@ func (s *Session) initiatorStep(m *syncMsg) (*syncMsg, error) {
 			mine = append(mine, n)
 		}
 	}
-	slices.SortFunc(mine, func(a, b *node) int { return a.seq - b.seq })
+	slices.SortFunc(mine, func(a, b *node) int { return int(a.seq - b.seq) })
 	want := s.dec.remote
 	return &syncMsg{typ: msgChanges, final: len(want) == 0, changes: append(s.serveLast, r.encodeFor(mine, s.peer)...), wantKeys: want}, nil
 }

@@ -56,7 +56,9 @@ type node struct {
 	lamport uint64
 	deps    []*node
 	cset    *cset        // the charter changes in its causal past, itself included (revoke.go)
-	seq     int          // position in Replica.order
+	seq     int32        // position in Replica.order
+	size    uint32       // of its header, kept for a skeleton (skeleton.go)
+	bodySz  uint32       // of its bodies held, likewise
 	bound   []string     // jurisdictions allowed the bodies; nil if none are sealed
 	usage   *usage       // operators' byte usage along the causal past, this change included (quota.go)
 	masked  bool         // void: its operations are not in the state (revoke.go)
@@ -111,6 +113,7 @@ type Replica struct {
 	// needRebuild: a change became stable in a way that changes the state (shadow.go)
 	needRebuild bool
 	skeletons   int               // changes held as skeletons (compact.go)
+	skelDirty   []*node           // skeletons made or changed since TakeSkeletons (skeleton.go)
 	charters    []*node           // the charter changes, in causal order (genesis first)
 	used        map[PubKey]uint64 // operators' bytes held here, for Admit (quota.go)
 	opIdx       map[PubKey]int    // operators' indexes in usage vectors (quota.go)
@@ -399,7 +402,7 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	defer r.maybeCompact()
 	defer r.rebuildIfShadowed()
 	c := env.Change
-	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: len(r.order)}
+	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: int32(len(r.order)), size: uint32(len(env.Header))}
 	if len(c.Bound) > 0 {
 		n.bound = c.Bound
 		if r.inside(c.Bound) {
@@ -525,7 +528,8 @@ func (r *Replica) fillBodies(n *node, env *Envelope) Result {
 		return Result{Duplicate: 1}
 	}
 	if n.skel { // the bodies go to the archive only: their ops are shadowed
-		n.filed = true
+		n.filed, n.bodySz = true, uint32(bodyBytes(env.Bodies))
+		r.skelDirty = append(r.skelDirty, n)
 		delete(r.lacking, n.id)
 		r.accountBodies(env.Change, env.Bodies)
 		return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: env.Header, Bodies: env.Bodies}}, Duplicate: 1}

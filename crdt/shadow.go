@@ -79,7 +79,7 @@ func (n *node) change() *Change {
 // and asks for the state to be rebuilt if that changes it: n is void and its op is later
 // than a stable op that wins now, or n's op wins now and a stable void op is later.
 func (r *Replica) noteStable(n *node) {
-	if n.cn != nil || (!n.masked && r.shadow.empty()) {
+	if n.cn != nil || n.skel || (!n.masked && r.shadow.empty()) {
 		return
 	}
 	c := n.change()

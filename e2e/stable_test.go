@@ -128,5 +128,28 @@ func TestCompactionServesLateReader(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the late observer never converged: digest %s, sites %s", v.Digest, s0.Digest)
 	}
-	t.Logf("skeletons at the sites: %v; the observer converged on %s", skel, v.Digest)
+	// A site restarts with its skeletons read back from its data file in place of the
+	// changes, and holds the same state.
+	if err := f.StopSite(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StartSite(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	after := metricValue(ctx, t, f, 1, "atoll_changes_skeletons")
+	if after < skel[1] {
+		t.Fatalf("site 1 holds %v skeletons after a restart, %v before", after, skel[1])
+	}
+	var s1 site.View
+	err = poll(ctx, func() bool {
+		if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view", &s0); err != nil {
+			return false
+		}
+		_, err := getJSON(ctx, f.HTTP(), f.URL(1)+"/v1/view", &s1)
+		return err == nil && s1.Digest == s0.Digest
+	})
+	if err != nil {
+		t.Fatalf("site 1 restarted with digest %s, want %s", s1.Digest, s0.Digest)
+	}
+	t.Logf("skeletons at the sites: %v (site 1 after a restart: %v); the observer converged on %s", skel, after, v.Digest)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"atoll/crdt"
+	"atoll/site/store"
 )
 
 // Acknowledgements (docs/adr/0010-soft-state.md, decision 2). A change is stable once
@@ -31,20 +32,34 @@ func (s *Site) ackLoop(ctx context.Context) {
 	})
 }
 
-// archived reads a change back from the data file for the replica, which keeps the
-// changes it compacted as skeletons (crdt/compact.go). Called under mu.
-func (s *Site) archived(id crdt.Hash) (*crdt.Envelope, bool) {
-	data, ok, err := s.st.Get(id)
+// archived reads a change back from the data file st (nil: not open yet) for the
+// replica, which keeps the changes it compacted as skeletons (crdt/compact.go). A change
+// it cannot read is one the replica cannot hand on; the peer gets it elsewhere.
+func archived(st *store.Store, id crdt.Hash) (*crdt.Envelope, bool) {
+	if st == nil {
+		return nil, false
+	}
+	data, ok, err := st.Get(id)
 	if err != nil || !ok {
-		if err != nil {
-			s.log.Warn("reading a compacted change back from the data file", "change", id.String(), "err", err)
-		}
 		return nil, false
 	}
 	env, err := crdt.DecodeEnvelope(data)
 	if err != nil || env.ID != id {
-		s.log.Warn("a compacted change in the data file does not decode", "change", id.String(), "err", err)
 		return nil, false
 	}
 	return env, true
+}
+
+// storeSkeletons stores beside their changes the skeletons the replica made (crdt
+// TakeSkeletons), so that the next start reads them instead (store.LoadLive).
+func storeSkeletons(st *store.Store, rep *crdt.Replica) error {
+	sks := rep.TakeSkeletons()
+	if len(sks) == 0 {
+		return nil
+	}
+	rows := make([]store.Skeleton, len(sks))
+	for i, sk := range sks {
+		rows[i] = store.Skeleton{ID: sk.ID, Data: sk.Data}
+	}
+	return st.PutSkeletons(rows)
 }

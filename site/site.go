@@ -121,18 +121,14 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	var self *Site // for the audit hook, set once the site exists
+	var self *Site           // for the audit hook, set once the site exists
+	var archive *store.Store // the data file, once open: where compacted changes are read back
 	newReplica := func(genesis []byte, signer *crdt.Signer) (*crdt.Replica, error) {
 		rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
 			if self != nil {
 				self.bodySent(id, peer, bound)
 			}
-		}, Archive: func(id crdt.Hash) (*crdt.Envelope, bool) {
-			if self == nil {
-				return nil, false
-			}
-			return self.archived(id)
-		}})
+		}, Archive: func(id crdt.Hash) (*crdt.Envelope, bool) { return archived(archive, id) }})
 		if err != nil {
 			return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
 		}
@@ -154,6 +150,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	archive = st
 	if err := restoreStore(st, rep); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("restoring %s: %w", dir, err)
@@ -170,7 +167,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 			st.Close()
 			return nil, err
 		}
-		if err := st.Load(func(rec store.Record) error { return rep.Restore(rec.Data) }); err != nil {
+		if err := restoreStore(st, rep); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("restoring %s: %w", dir, err)
 		}
@@ -602,6 +599,9 @@ func (s *Site) persistLocal(res crdt.Result) {
 		charter = charter || env.Change.IsCharter()
 	}
 	added, err := s.st.Save(recs)
+	if err == nil {
+		err = storeSkeletons(s.st, s.rep)
+	}
 	if err != nil {
 		s.fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // key vouches for them, as for changes (they are not re-verified at open). The others hold ids (index,
 // unreplicated), Raft's term and vote (raft-stable), the format (meta) and audit
 // records (which sites, clusters and workloads, never a body).
-var sealedBuckets = [][]byte{bucketChanges, bucketRaftLog, bucketSoft}
+var sealedBuckets = [][]byte{bucketChanges, bucketRaftLog, bucketSoft, bucketSkel}
 
 // migrate seals a format-1 file, whose records are in clear, in place: it writes the
 // key check, then seals every value of the sealed buckets, batch records per

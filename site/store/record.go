@@ -13,6 +13,8 @@ import (
 type Record struct {
 	ID   [32]byte
 	Data []byte
+	// Skeleton: Data is the change's skeleton, not the change (LoadLive).
+	Skeleton bool
 }
 
 // ErrNotFound is returned, wrapped, by Put for an id that is not stored.

@@ -31,6 +31,9 @@ func TestRekey(t *testing.T) {
 		if err := s.PutSoft(softRows); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.PutSkeletons([]Skeleton{skeletonOf(2), skeletonOf(7)}); err != nil {
+			t.Fatal(err)
+		}
 		s.Close()
 		if _, err := Open(path, Options{Key: newKey}); !errors.Is(err, ErrOtherKey) {
 			t.Fatalf("k=%d: the new key alone: %v, want ErrOtherKey", k, err)
@@ -57,6 +60,15 @@ func TestRekey(t *testing.T) {
 			t.Fatalf("k=%d: re-sealing: %v", k, err)
 		}
 		mustEqual(t, loadAll(t, s), want)
+		var skels int
+		if err := s.LoadLive(func(r Record) error {
+			if r.Skeleton {
+				skels++
+			}
+			return nil
+		}); err != nil || skels != 2 {
+			t.Fatalf("k=%d: skeletons after re-sealing: %d, %v", k, skels, err)
+		}
 		var l raft.Log
 		if err := s.Raft().GetLog(logs, &l); err != nil || !bytes.Equal(l.Data, fixtureLog(logs).Data) {
 			t.Fatalf("k=%d: Raft log entry %d after re-sealing: %q, %v", k, logs, l.Data, err)

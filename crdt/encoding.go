@@ -153,6 +153,22 @@ func DecodeChange(b []byte) (*Change, error) {
 	if len(b) > MaxHeaderBytes {
 		return nil, fmt.Errorf("%w: header of %d bytes exceeds %d", ErrMalformed, len(b), MaxHeaderBytes)
 	}
+	c, err := parseChange(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOrder(c); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(encodeHeader(c), b) {
+		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	}
+	return c, nil
+}
+
+// parseChange reads a change header without the checks of DecodeChange: for headers a
+// replica holds, which passed them when they arrived.
+func parseChange(b []byte) (*Change, error) {
 	d := &decoder{b: b}
 	c := &Change{}
 	if v := d.fixed("version", 1); d.err == nil && v[0] != formatVersion {
@@ -191,12 +207,6 @@ func DecodeChange(b []byte) (*Change, error) {
 	}
 	if d.off != len(b) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b)-d.off)
-	}
-	if err := checkOrder(c); err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(encodeHeader(c), b) {
-		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
 	}
 	return c, nil
 }

@@ -63,12 +63,13 @@ func (s *shadows) shadowed(c *Change, id *Hash, i int) bool {
 	return ok && st.less(top)
 }
 
-// change returns the decoded change of a node held whole.
+// change returns the decoded change of a node held whole, its header parsed without the
+// checks it passed when it arrived.
 func (n *node) change() *Change {
 	if n.cn != nil {
 		return n.cn.ch
 	}
-	c, err := DecodeChange(n.header)
+	c, err := parseChange(n.header)
 	if err != nil {
 		panic(fmt.Sprintf("crdt: stored change %s does not decode: %v", n.id, err))
 	}

@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -77,7 +78,11 @@ func benchSoft(b *testing.B, workloads, clusters int) *benchSoftFixture {
 // live heap per record, the record's bytes included, and the time per record; the DAG of
 // the workloads is built before the timer starts.
 func BenchmarkSoftMemory(b *testing.B) {
-	for _, tc := range []struct{ workloads, clusters int }{{10_000, 5}, {100_000, 3}, {100_000, 50}} {
+	sizes := []struct{ workloads, clusters int }{{10_000, 5}, {100_000, 3}}
+	if os.Getenv("ATOLL_BENCH_LARGE") != "" { // 5 million records: minutes to sign, ~5 GB
+		sizes = append(sizes, struct{ workloads, clusters int }{100_000, 50})
+	}
+	for _, tc := range sizes {
 		b.Run(fmt.Sprintf("workloads=%d/clusters=%d", tc.workloads, tc.clusters), func(b *testing.B) {
 			fx := benchSoft(b, tc.workloads, tc.clusters)
 			var alloc uint64

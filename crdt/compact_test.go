@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -142,5 +143,58 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	t.Logf("%d skeletons in %d of 40 histories", skeletons, histories)
 	if *onlySeed == 0 && (histories < 10 || skeletons < 100) {
 		t.Fatalf("compaction was not exercised: %d skeletons in %d histories", skeletons, histories)
+	}
+}
+
+// TestRestoreSkeletonRefuses: a skeleton that does not fit what the replica holds is an
+// error that names what is wrong, and nothing is held.
+func TestRestoreSkeletonRefuses(t *testing.T) {
+	f := newFed(t)
+	c := f.archivedReplica(t, "")
+	first := mustWrite(t, c.Replica, f.ops["root"], set(KindWorkload, "shop/x", "replicas", "1"))
+	c.file[first.ID] = first
+	w := mustWrite(t, c.Replica, f.ops["root"], set(KindWorkload, "shop/w", "replicas", "1"))
+	c.file[w.ID] = w
+	over := mustWrite(t, c.Replica, f.ops["root"], set(KindWorkload, "shop/w", "replicas", "2"))
+	c.file[over.ID] = over
+	for _, name := range []string{"eu-west", "eu-north", "us-east", "ap-south"} {
+		e := mustWrite(t, c.Replica, f.sites[name], AckOps(name, "v")...)
+		c.file[e.ID] = e
+	}
+	if c.compact() == 0 {
+		t.Fatal("nothing compacted")
+	}
+	var sk []byte
+	for _, s := range c.TakeSkeletons() {
+		if s.ID == w.ID {
+			sk = s.Data
+		}
+	}
+	if sk == nil {
+		t.Fatal("the overwritten change has no skeleton")
+	}
+	holder := f.replica(t, "") // holds the skeleton's dependency
+	deliver(t, []*Envelope{first}, holder)
+	for _, tc := range []struct {
+		name, want string
+		r          *Replica
+		b          []byte
+	}{
+		{"its dependencies are not held", "before its dependency", f.replica(t, ""), sk},
+		{"truncated", "truncated", holder, sk[:40]},
+		{"trailing bytes", "trailing bytes", holder, append(append([]byte{}, sk...), 0)},
+		{"another version", "version 9", holder, append([]byte{9}, sk[1:]...)},
+	} {
+		held := tc.r.Len()
+		err := tc.r.RestoreSkeleton(tc.b)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+		if tc.r.Len() != held {
+			t.Fatalf("%s: the replica holds %d changes, %d before", tc.name, tc.r.Len(), held)
+		}
+	}
+	if err := holder.RestoreSkeleton(sk); err != nil || !holder.Has(w.ID) {
+		t.Fatalf("the skeleton itself: %v", err)
 	}
 }

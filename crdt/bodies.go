@@ -26,7 +26,7 @@ func (r *Replica) release(n *node, peer PubKey) []byte {
 	}
 	with := r.mayHold(n, peer)
 	if with && r.cfg.BodySent != nil {
-		r.cfg.BodySent(n.id, peer, n.bound)
+		r.cfg.BodySent(n.id, peer, n.bound())
 	}
 	return n.envelope(with)
 }
@@ -36,7 +36,7 @@ func (r *Replica) release(n *node, peer PubKey) []byte {
 // persisted again. Called after a charter change.
 func (r *Replica) dropOutside() {
 	for _, n := range r.order {
-		if n.bound == nil || r.inside(n.bound) {
+		if n.bound() == nil || r.inside(n.bound()) {
 			continue
 		}
 		delete(r.lacking, n.id)
@@ -46,21 +46,21 @@ func (r *Replica) dropOutside() {
 				r.skelDirty = append(r.skelDirty, n)
 				c, err := DecodeChange(full.header)
 				if err == nil {
-					r.unaccountBodies(c, full.bodies)
+					r.unaccountBodies(c, full.bodies())
 					r.dropped = append(r.dropped, &Envelope{ID: n.id, Change: c, Header: full.header})
 				}
 			}
 			continue
 		}
-		if n.bodies == nil {
+		if n.bodies() == nil {
 			continue
 		}
 		c, err := DecodeChange(n.header)
 		if err != nil {
 			panic(fmt.Sprintf("crdt: stored change %s does not decode: %v", n.id, err))
 		}
-		r.unaccountBodies(c, n.bodies)
-		n.bodies = nil
+		r.unaccountBodies(c, n.bodies())
+		n.setBodies(nil)
 		r.dropped = append(r.dropped, &Envelope{ID: n.id, Change: c, Header: n.header})
 	}
 }

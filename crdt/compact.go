@@ -64,10 +64,10 @@ func (r *Replica) compact() int {
 			}
 		}
 		if shadowed {
-			n.skel, n.filed, n.bodySz = true, n.bodies != nil, uint32(bodyBytes(n.bodies))
+			n.skel, n.filed, n.bodySz = true, n.bodies() != nil, uint32(bodyBytes(n.bodies()))
 			r.skelDirty = append(r.skelDirty, n)
 			n.header = slices.Clone(n.header[:33]) // the format version and the author
-			n.bodies = nil
+			n.setBodies(nil)
 			reduced++
 		}
 	}
@@ -87,8 +87,12 @@ func (r *Replica) full(n *node) *node {
 	}
 	cp := *n
 	cp.header = env.Header
-	if n.filed { // bodies the replica no longer holds may linger in the archive
-		cp.bodies = env.Bodies
+	if n.sp != nil {
+		sp := sealedPart{bound: n.sp.bound}
+		if n.filed { // bodies the replica no longer holds may linger in the archive
+			sp.bodies = env.Bodies
+		}
+		cp.sp = &sp
 	}
 	return &cp
 }

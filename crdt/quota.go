@@ -290,7 +290,7 @@ func (r *Replica) account(n *node, c *Change, ch *Charter) {
 	if r.used == nil {
 		r.used = map[PubKey]uint64{}
 	}
-	r.used[c.Author] += uint64(len(n.header)) + bodyBytes(n.bodies)
+	r.used[c.Author] += uint64(len(n.header)) + bodyBytes(n.bodies())
 }
 
 // accountBodies adds bodies that arrived after their change's header.

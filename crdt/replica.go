@@ -52,19 +52,47 @@ func DefaultConfig() Config {
 type node struct {
 	id      Hash
 	header  []byte
-	bodies  [][]byte
 	lamport uint64
 	deps    []*node
 	cset    *cset        // the charter changes in its causal past, itself included (revoke.go)
 	seq     int32        // position in Replica.order
 	size    uint32       // of its header, kept for a skeleton (skeleton.go)
 	bodySz  uint32       // of its bodies held, likewise
-	bound   []string     // jurisdictions allowed the bodies; nil if none are sealed
+	sp      *sealedPart  // a change that seals bodies: its bound and the bodies held; nil if none
 	usage   *usage       // operators' byte usage along the causal past, this change included (quota.go)
 	masked  bool         // void: its operations are not in the state (revoke.go)
 	skel    bool         // a skeleton: header cut to its author, no bodies (compact.go)
 	filed   bool         // a skeleton whose bodies the archive holds
 	cn      *charterNode // charter changes only
+}
+
+// sealedPart is what a node keeps of a change that seals bodies (most seal none).
+type sealedPart struct {
+	bound  []string // jurisdictions allowed the bodies
+	bodies [][]byte // held, or nil
+}
+
+// bound returns the jurisdictions allowed the change's bodies; nil if it seals none.
+func (n *node) bound() []string {
+	if n.sp == nil {
+		return nil
+	}
+	return n.sp.bound
+}
+
+// bodies returns the bodies of the change held; nil if none.
+func (n *node) bodies() [][]byte {
+	if n.sp == nil {
+		return nil
+	}
+	return n.sp.bodies
+}
+
+// setBodies holds a bounded change's bodies (nil: none).
+func (n *node) setBodies(b [][]byte) {
+	if n.sp != nil {
+		n.sp.bodies = b
+	}
 }
 
 // charterNode is what a charter change keeps besides a node.
@@ -404,10 +432,10 @@ func (r *Replica) store(env *Envelope, deps []*node, pre *cset, after *Charter) 
 	c := env.Change
 	n := &node{id: env.ID, header: env.Header, lamport: c.Lamport, deps: deps, seq: int32(len(r.order)), size: uint32(len(env.Header))}
 	if len(c.Bound) > 0 {
-		n.bound = c.Bound
+		n.sp = &sealedPart{bound: c.Bound}
 		if r.inside(c.Bound) {
-			n.bodies = env.Bodies
-			if n.bodies == nil {
+			n.setBodies(env.Bodies)
+			if n.bodies() == nil {
 				r.lacking[n.id] = n
 			}
 		}
@@ -475,7 +503,7 @@ func (r *Replica) rebuildIfShadowed() {
 // a site admitted after it saw a bounded change asks for the body then.
 func (r *Replica) recheckBodies() {
 	for _, n := range r.order {
-		if n.bound != nil && n.bodies == nil && !n.filed && r.inside(n.bound) {
+		if n.bound() != nil && n.bodies() == nil && !n.filed && r.inside(n.bound()) {
 			r.lacking[n.id] = n
 		}
 	}
@@ -488,7 +516,7 @@ func (r *Replica) Inside(bound []string) bool { return r.inside(bound) }
 // operations (true for a change that seals nothing).
 func (r *Replica) HoldsBodies(id Hash) bool {
 	n, ok := r.nodes[id]
-	return ok && (n.bound == nil || n.bodies != nil || n.filed)
+	return ok && (n.bound() == nil || n.bodies() != nil || n.filed)
 }
 
 // inside reports whether this replica's jurisdiction is in bound.
@@ -517,14 +545,14 @@ func (r *Replica) noteSelf() {
 // withheld returns env as this replica stores it: bodies dropped when it is outside the bound.
 func (r *Replica) withheld(env *Envelope) *Envelope {
 	n := r.nodes[env.ID]
-	if len(env.Bodies) > 0 && n.bodies == nil {
+	if len(env.Bodies) > 0 && n.bodies() == nil {
 		return &Envelope{ID: env.ID, Change: env.Change, Header: env.Header}
 	}
 	return env
 }
 
 func (r *Replica) fillBodies(n *node, env *Envelope) Result {
-	if n.bound == nil || n.bodies != nil || n.filed || len(env.Bodies) == 0 || !r.inside(n.bound) {
+	if n.bound() == nil || n.bodies() != nil || n.filed || len(env.Bodies) == 0 || !r.inside(n.bound()) {
 		return Result{Duplicate: 1}
 	}
 	if n.skel { // the bodies go to the archive only: their ops are shadowed
@@ -534,10 +562,10 @@ func (r *Replica) fillBodies(n *node, env *Envelope) Result {
 		r.accountBodies(env.Change, env.Bodies)
 		return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: env.Header, Bodies: env.Bodies}}, Duplicate: 1}
 	}
-	n.bodies = env.Bodies
+	n.setBodies(env.Bodies)
 	delete(r.lacking, n.id)
 	r.accountBodies(env.Change, env.Bodies)
-	return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: n.header, Bodies: n.bodies}}, Duplicate: 1}
+	return Result{Stored: []*Envelope{{ID: n.id, Change: env.Change, Header: n.header, Bodies: n.bodies()}}, Duplicate: 1}
 }
 
 func (r *Replica) reject(id Hash, err error) Result {
@@ -665,7 +693,7 @@ func (r *Replica) Envelope(id Hash) ([]byte, bool) {
 	if n == nil {
 		return nil, false
 	}
-	return n.envelope(n.bodies != nil), true
+	return n.envelope(n.bodies() != nil), true
 }
 
 // EnvelopeFor returns a stored change encoded for peer: the bodies go only to a site whose
@@ -680,17 +708,17 @@ func (r *Replica) EnvelopeFor(id Hash, peer PubKey) ([]byte, bool) {
 }
 
 func (r *Replica) mayHold(n *node, peer PubKey) bool {
-	if n.bodies == nil {
+	if n.bodies() == nil {
 		return false
 	}
 	j := r.PeerCharter().Jurisdiction(peer)
-	return j != "" && slices.Contains(n.bound, j)
+	return j != "" && slices.Contains(n.bound(), j)
 }
 
 func (n *node) envelope(withBodies bool) []byte {
 	e := Envelope{ID: n.id, Header: n.header}
 	if withBodies {
-		e.Bodies = n.bodies
+		e.Bodies = n.bodies()
 	}
 	return e.encode(withBodies)
 }
@@ -702,7 +730,7 @@ func (r *Replica) Changes(fn func(id Hash, env []byte) bool) {
 		if n = r.full(n); n == nil {
 			continue
 		}
-		if !fn(n.id, n.envelope(n.bodies != nil)) {
+		if !fn(n.id, n.envelope(n.bodies() != nil)) {
 			return
 		}
 	}
@@ -722,7 +750,7 @@ func (r *Replica) CharterChanges(fn func(id Hash, env []byte) bool) {
 // Bound returns the jurisdictions of a change's sealed bodies, or nil.
 func (r *Replica) Bound(id Hash) []string {
 	if n, ok := r.nodes[id]; ok {
-		return n.bound
+		return n.bound()
 	}
 	return nil
 }

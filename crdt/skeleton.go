@@ -45,8 +45,8 @@ func (r *Replica) encodeSkeleton(n *node) []byte {
 		flags |= 2
 	}
 	b = append(b, flags)
-	b = binary.AppendUvarint(b, uint64(len(n.bound)))
-	for _, j := range n.bound {
+	b = binary.AppendUvarint(b, uint64(len(n.bound())))
+	for _, j := range n.bound() {
 		b = appendBytes(b, []byte(j))
 	}
 	return b
@@ -118,7 +118,10 @@ func (r *Replica) RestoreSkeleton(b []byte) error {
 	pre := r.csetOf(deps)
 	ch := r.viewOf(pre).charter
 	n := &node{id: id, header: head, lamport: lamport, deps: deps, cset: pre, seq: int32(len(r.order)),
-		bound: bound, skel: true, masked: flags[0]&1 != 0, filed: flags[0]&2 != 0, size: uint32(size), bodySz: uint32(bodySize)}
+		skel: true, masked: flags[0]&1 != 0, filed: flags[0]&2 != 0, size: uint32(size), bodySz: uint32(bodySize)}
+	if len(bound) > 0 {
+		n.sp = &sealedPart{bound: bound}
+	}
 	var u *usage
 	for _, dep := range deps {
 		u = maxUsage(u, dep.usage)

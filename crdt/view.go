@@ -45,7 +45,7 @@ func (r *Replica) value(reg *register) Value {
 	v.Sealed = true
 	copy(v.BodyHash[:], reg.val)
 	n := r.full(r.nodes[*reg.st.id]) // a winning op is never shadowed: the node is whole
-	if n == nil || n.bodies == nil {
+	if n == nil || n.bodies() == nil {
 		v.Redacted = true
 		return v
 	}
@@ -55,7 +55,7 @@ func (r *Replica) value(reg *register) Value {
 	}
 	for i, idx := range c.Sealed() {
 		if idx == int(reg.st.op) {
-			v.Bytes = n.bodies[i]
+			v.Bytes = n.bodies()[i]
 		}
 	}
 	return v

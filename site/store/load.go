@@ -80,6 +80,12 @@ func (s *Store) check(changes, index *bolt.Bucket) error {
 	if err != nil {
 		return err
 	}
+	return checkIndex(index, ids)
+}
+
+// checkIndex checks that every index entry points to the record of its id, given the id
+// of each record.
+func checkIndex(index *bolt.Bucket, ids map[uint64][32]byte) error {
 	return index.ForEach(func(id, k []byte) error {
 		if len(id) != 32 {
 			return fmt.Errorf("index entry %x: id is %d bytes, want 32", id, len(id))

@@ -105,15 +105,7 @@ func (s *Store) LoadLive(fn func(Record) error) error {
 			if err != nil {
 				return err
 			}
-			return index.ForEach(func(id, k []byte) error {
-				if len(k) != 8 {
-					return fmt.Errorf("index entry %x: sequence is %d bytes, want 8", id, len(k))
-				}
-				if got, ok := ids[binary.BigEndian.Uint64(k)]; !ok || !bytes.Equal(got[:], id) {
-					return fmt.Errorf("index entry %x: record %d missing or of another id", id, binary.BigEndian.Uint64(k))
-				}
-				return nil
-			})
+			return checkIndex(index, ids)
 		})
 	})
 	if fnErr != nil {

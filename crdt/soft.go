@@ -304,3 +304,39 @@ func parseSoft(b []byte) (*SoftRecord, error) {
 	}
 	return rec, nil
 }
+
+// softField returns the value of one field of a held record, or nil: a scan of its bytes
+// that copies and allocates nothing (held records passed DecodeSoft when they arrived).
+func softField(raw []byte, name string) []byte {
+	d := &decoder{b: raw}
+	d.fixed("version", 1)
+	d.fixed("kind", 1)
+	d.bytes("key", MaxNameBytes)
+	d.uvarint("seq")
+	n := d.count("fields", maxSoftFields)
+	for range n {
+		c := d.fixed("field code", 1)
+		if d.err != nil {
+			return nil
+		}
+		var got string
+		switch {
+		case c[0] == 0:
+			if b := d.bytes("field", MaxNameBytes); len(b) > 0 {
+				got = unsafe.String(&b[0], len(b))
+			}
+		case int(c[0]) < len(softNames):
+			got = softNames[c[0]]
+		default:
+			return nil
+		}
+		v := d.bytes("value", MaxValueBytes)
+		if d.err != nil {
+			return nil
+		}
+		if got == name {
+			return v
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -535,5 +536,53 @@ func TestSoftHeldRecordsAreOwned(t *testing.T) {
 	if c.SoftDigest() != a.SoftDigest() {
 		held, _ := c.SoftLen()
 		t.Fatalf("c holds %d records from b, not a's: b held slices of buffers its caller reused", held)
+	}
+}
+
+// TestEachStatusMatchesKeys: EachStatus visits the status objects Keys lists, each once,
+// with the fields Get returns: soft records, a record of no fields (not visible), a
+// status written in the DAG by an earlier release, and one a soft record overrides.
+func TestEachStatusMatchesKeys(t *testing.T) {
+	f := newFed(t)
+	r := f.replica(t, "eu-west")
+	eu := f.sites["eu-west"]
+	mustWrite(t, r, f.ops["root"], set(KindWorkload, "shop/a", "replicas", "1"), set(KindWorkload, "shop/b", "replicas", "1"),
+		set(KindWorkload, "shop/c", "replicas", "1"))
+	mustWrite(t, r, eu, set(KindCluster, "eu-west/c0", "health", "healthy"),
+		set(KindStatus, "shop/a/eu-west/c0", "ready", "7"), set(KindStatus, "shop/a/eu-west/c0", "message", "old"),
+		set(KindStatus, "shop/b/eu-west/c0", "ready", "4"))
+	for i, w := range []string{"b", "c"} {
+		if _, err := r.WriteSoft(eu, uint64(i+1), KindStatus, "shop/"+w+"/eu-west/c0", []SoftField{{"ready", []byte("2")}, {"desired", []byte(w)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.WriteSoft(eu, 3, KindStatus, "shop/c/eu-west/c0", nil); err != nil { // withdrawn
+		t.Fatal(err)
+	}
+	fields := []string{"ready", "desired", "message", "conditions"}
+	got := map[string][]string{}
+	r.EachStatus(func(key string, fs StatusFields) {
+		if _, dup := got[key]; dup {
+			t.Errorf("%s visited twice", key)
+		}
+		for _, name := range fields {
+			got[key] = append(got[key], string(fs.Get(name)))
+		}
+	})
+	want := map[string][]string{}
+	for _, key := range r.Keys(KindStatus, "") {
+		for _, name := range fields {
+			v, _ := r.Get(KindStatus, key, name)
+			want[key] = append(want[key], string(v.Bytes))
+		}
+	}
+	if len(want) != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("EachStatus %v, Keys and Get %v", got, want)
+	}
+	if g := got["shop/a/eu-west/c0"]; g[0] != "7" || g[2] != "old" {
+		t.Fatalf("status in the DAG: %v", g)
+	}
+	if g := got["shop/b/eu-west/c0"]; g[0] != "2" || g[1] != "b" || g[2] != "" {
+		t.Fatalf("status a soft record overrides: %v", g)
 	}
 }

@@ -61,6 +61,42 @@ func (r *Replica) value(reg *register) Value {
 	return v
 }
 
+// EachStatus calls fn with every visible status object, in no order, and a reader of its
+// fields: what Keys and Get give for KindStatus, without sorting the keys, building a map
+// per object or copying a record (a site holds a status object per workload and cluster,
+// and its reconciler, planner and metrics read them all).
+func (r *Replica) EachStatus(fn func(key string, fields StatusFields)) {
+	for k, sr := range r.soft.recs {
+		if k.kind == KindStatus && !sr.empty {
+			fn(k.key, StatusFields{raw: sr.raw})
+		}
+	}
+	for k, o := range r.state.objs { // written as DAG changes by an earlier release
+		if k.kind == KindStatus && o.live() && !r.softHeld(k) {
+			fn(k.key, StatusFields{r: r, o: o})
+		}
+	}
+}
+
+// StatusFields reads the fields of one status object during EachStatus.
+type StatusFields struct {
+	raw []byte // its soft record
+	r   *Replica
+	o   *object // or its DAG object
+}
+
+// Get returns a field's value, nil if the object lacks it. It is valid until the
+// replica changes.
+func (f StatusFields) Get(name string) []byte {
+	if f.o == nil {
+		return softField(f.raw, name)
+	}
+	if reg, ok := f.o.get(name); ok && reg.flags&regTomb == 0 {
+		return f.r.value(reg).Bytes
+	}
+	return nil
+}
+
 // Object returns the visible fields of an object: its DAG fields, with its soft fields
 // from its soft record if one is held. An object with a soft record of no fields and no
 // DAG field is not visible.

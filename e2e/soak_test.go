@@ -62,8 +62,8 @@ func newSoak(t *testing.T, spec soakSpec) *soak {
 	for i := 0; i < spec.workloads; i += 500 {
 		var ops []crdt.Op
 		for w := i; w < min(i+500, spec.workloads); w++ {
-			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "soak/w" + strconv.Itoa(w), Field: "replicas", Value: []byte("2")},
-				crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "soak/w" + strconv.Itoa(w), Field: "kind", Value: []byte("Deployment")})
+			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: soakNamespace(w) + "/w" + strconv.Itoa(w), Field: "replicas", Value: []byte("2")},
+				crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: soakNamespace(w) + "/w" + strconv.Itoa(w), Field: "kind", Value: []byte("Deployment")})
 		}
 		if err := op.write(ctx, 0, ops...); err != nil {
 			t.Fatal(err)
@@ -85,13 +85,21 @@ func newSoak(t *testing.T, spec soakSpec) *soak {
 		for j := range spec.perWorkload {
 			c := (w + j*7) % spec.clusters
 			i := c % spec.sites
-			s.objects[i] = append(s.objects[i], crdt.StatusKey("soak", "w"+strconv.Itoa(w), f.Names[i], "k"+strconv.Itoa(c)))
+			s.objects[i] = append(s.objects[i], crdt.StatusKey(soakNamespace(w), "w"+strconv.Itoa(w), f.Names[i], "k"+strconv.Itoa(c)))
 		}
 	}
 	if err := f.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// soakNamespace is workload w's namespace: 10,000 workloads each, a namespace's quota.
+func soakNamespace(w int) string {
+	if w < 10_000 {
+		return "soak"
+	}
+	return "soak" + strconv.Itoa(w/10_000)
 }
 
 // round updates every status object of the running sites once.

@@ -243,26 +243,16 @@ func (s *Site) replicasLocked(sites []string) (desired, ready map[string]int) {
 	for _, name := range sites {
 		desired[name], ready[name] = 0, 0
 	}
-	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
-		parts := strings.Split(key, "/")
-		if len(parts) != 4 {
-			continue
+	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
+		_, site, _, ok := splitStatus(key)
+		if _, listed := desired[site]; !ok || !listed {
+			return
 		}
-		if _, ok := desired[parts[2]]; !ok {
-			continue
-		}
-		desired[parts[2]] += s.statusNum(key, "desired")
-		ready[parts[2]] += s.statusNum(key, "ready")
-	}
+		n := func(f string) int { v, _ := strconv.Atoi(string(obj.Get(f))); return v }
+		desired[site] += n("desired")
+		ready[site] += n("ready")
+	})
 	return desired, ready
-}
-
-// statusNum reads a number field of a Status object (0 if absent or not a number). mu
-// must be held.
-func (s *Site) statusNum(key, field string) int {
-	v, _ := s.rep.Get(crdt.KindStatus, key, field)
-	n, _ := strconv.Atoi(string(v.Bytes))
-	return n
 }
 
 func b2f(b bool) float64 {

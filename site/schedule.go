@@ -82,30 +82,32 @@ func (s *Site) workloadsLocked() []workload {
 	limit := ch.MaxReplicas()
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
-	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
-		parts := strings.Split(key, "/")
-		if _, ok := ch.SiteByName(parts[2]); !ok {
-			continue // reported by a site the charter no longer lists: it runs nothing for us
+	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
+		wk, site, cluster, ok := splitStatus(key)
+		if !ok {
+			return
 		}
-		obj, _ := s.rep.Object(crdt.KindStatus, key)
-		wk := parts[0] + "/" + parts[1]
+		if _, ok := ch.SiteByName(site); !ok {
+			return // reported by a site the charter no longer lists: it runs nothing for us
+		}
 		if status[wk] == nil {
 			status[wk] = map[string]scheduler.Observed{}
 		}
-		if string(obj["reason"].Bytes) == StatusRefused {
+		at := site + "/" + cluster
+		if string(obj.Get("reason")) == StatusRefused {
 			if refused[wk] == nil {
 				refused[wk] = map[string]string{}
 			}
-			refused[wk][parts[2]+"/"+parts[3]] = string(obj["message"].Bytes)
+			refused[wk][at] = string(obj.Get("message"))
 		}
 		// What a site reports is clamped to what any workload may have: a negative or huge
 		// count from a faulty site must not overflow the sums of the division.
 		num := func(f string) int {
-			n, _ := strconv.Atoi(string(obj[f].Bytes))
+			n, _ := strconv.Atoi(string(obj.Get(f)))
 			return min(max(n, 0), crdt.MaxMaxReplicas)
 		}
-		status[wk][parts[2]+"/"+parts[3]] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
-	}
+		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
+	})
 	var out []workload
 	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
 		obj, _ := s.rep.Object(crdt.KindWorkload, key)
@@ -246,4 +248,16 @@ func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Durati
 		soon(startup - age)
 	}
 	return alive, next
+}
+
+// splitStatus cuts a status key (namespace/name/site/cluster) into its workload's key, its
+// site and its cluster, without allocating.
+func splitStatus(key string) (workload, site, cluster string, ok bool) {
+	ns, rest, ok1 := strings.Cut(key, "/")
+	name, rest, ok2 := strings.Cut(rest, "/")
+	site, cluster, ok3 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || !ok3 || strings.Contains(cluster, "/") {
+		return "", "", "", false
+	}
+	return key[:len(ns)+1+len(name)], site, cluster, true
 }

@@ -335,18 +335,19 @@ func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 	}
 	s.mu.Lock()
 	var ops []crdt.Op
-	for _, key := range s.rep.Keys(crdt.KindStatus, "") {
-		parts := strings.Split(key, "/")
-		if len(parts) != 4 || parts[2] != s.cfg.Name || want[key] {
-			continue
+	s.rep.EachStatus(func(key string, _ crdt.StatusFields) {
+		_, site, cluster, ok := splitStatus(key)
+		if !ok || site != s.cfg.Name || want[key] {
+			return
 		}
 		// A cluster this site never joined but whose object exists was published through
 		// the local API (a simulated cluster): its status is the caller's to keep.
-		if _, exists := s.rep.Object(crdt.KindCluster, crdt.ClusterKey(s.cfg.Name, parts[3])); joined[parts[3]] || !exists {
+		if _, exists := s.rep.Object(crdt.KindCluster, crdt.ClusterKey(s.cfg.Name, cluster)); joined[cluster] || !exists {
 			ops = append(ops, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindStatus, Key: key})
 		}
-	}
+	})
 	s.mu.Unlock()
+	slices.SortFunc(ops, func(a, b crdt.Op) int { return strings.Compare(a.Key, b.Key) })
 	return ops
 }
 

@@ -7,14 +7,15 @@
 # Not built in CI: the project's machines cannot run Docker. deploy/static_test.go builds
 # ./cmd/atoll with the command of the builder stage below and checks that the result is a
 # static binary (no ELF interpreter, no dynamic section), which is what the final stage
-# needs.
+# needs. -tags release leaves out the commands that drive the project's tests and demo
+# (sim, chaos, e2e, demo) and the test harness they link.
 FROM golang:1.26 AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/atoll ./cmd/atoll
+RUN CGO_ENABLED=0 go build -tags release -trimpath -ldflags "-s -w" -o /out/atoll ./cmd/atoll
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/atoll /atoll

@@ -47,6 +47,7 @@ e2e: build deps kube oidc ## only the end-to-end scenarios: real site processes,
 verify: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags release ./cmd/atoll
 	$(STATICCHECK) ./...
 	@cp go.mod /tmp/atoll.go.mod.bak; cp go.sum /tmp/atoll.go.sum.bak; $(GO) mod tidy; \
 	  if ! diff -q go.mod /tmp/atoll.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/atoll.go.sum.bak >/dev/null; then \

@@ -25,7 +25,7 @@ func imageBinary(t *testing.T) string {
 			return
 		}
 		image.path = filepath.Join(image.dir, "atoll")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", image.path, "./cmd/atoll")
+		cmd := exec.Command("go", "build", "-tags", "release", "-trimpath", "-ldflags", "-s -w", "-o", image.path, "./cmd/atoll")
 		cmd.Dir = ".."
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -3,13 +3,14 @@ package deploy_test
 import (
 	"debug/elf"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
 
 // buildCmd is the builder stage's command in the Dockerfile, which the image's final
 // stage (distroless static: no libc, no dynamic loader) needs to produce a static binary.
-const buildCmd = `RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/atoll ./cmd/atoll`
+const buildCmd = `RUN CGO_ENABLED=0 go build -tags release -trimpath -ldflags "-s -w" -o /out/atoll ./cmd/atoll`
 
 // TestStaticBinary builds ./cmd/atoll as the Dockerfile does (Docker itself cannot run
 // here) and checks that the result needs no dynamic loader: no PT_INTERP, no PT_DYNAMIC,
@@ -72,4 +73,49 @@ func dynamic(t *testing.T, path string) []string {
 		why = append(why, "libraries "+strings.Join(libs, ", "))
 	}
 	return why
+}
+
+// harness is what the commands sim, chaos, e2e and demo link: the release binary must
+// carry none of it (cmd/atoll/harness.go).
+var harness = []string{"atoll/chaos", "atoll/e2e", "atoll/e2e/netlab", "atoll/deploy/testenv", "atoll/examples/demo"}
+
+// TestReleaseHasNoHarness: the binary the Dockerfile builds links no test harness and
+// offers none of its commands; a build without the release tag (bin/atoll, what make
+// demo and the tests run) does both, so the check can fail.
+func TestReleaseHasNoHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the atoll binary")
+	}
+	deps := func(tags ...string) map[string]bool {
+		out, err := exec.Command("go", append(append([]string{"list"}, tags...), "-deps", "../cmd/atoll")...).Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		m := map[string]bool{}
+		for _, p := range strings.Fields(string(out)) {
+			m[p] = true
+		}
+		return m
+	}
+	release, dev := deps("-tags", "release"), deps()
+	for _, p := range harness {
+		if release[p] {
+			t.Errorf("the release binary links %s", p)
+		}
+		if !dev[p] {
+			t.Errorf("the development binary does not link %s: is this list current?", p)
+		}
+	}
+	help, err := exec.Command(imageBinary(t), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("atoll --help: %v\n%s", err, help)
+	}
+	for _, cmd := range []string{"sim", "chaos", "e2e", "demo"} {
+		if strings.Contains(string(help), "\n  "+cmd+" ") {
+			t.Errorf("the release binary offers `atoll %s`", cmd)
+		}
+	}
+	if !strings.Contains(string(help), "\n  site ") {
+		t.Errorf("atoll --help lists no site command:\n%s", help)
+	}
 }

@@ -11,12 +11,10 @@ func newRootCmd() *cobra.Command {
 	}
 	addContextFlags(root)
 	root.AddCommand(
-		newSimCmd(),
 		newKeysCmd(),
 		newCharterCmd(),
 		newSiteCmd(),
 		newObserveCmd(),
-		newE2ECmd(),
 		newClusterCmd(),
 		newApplyCmd(),
 		newGetCmd(),
@@ -25,11 +23,10 @@ func newRootCmd() *cobra.Command {
 		newDescribeCmd(),
 		newAuditCmd(),
 		newTokenCmd(),
-		newChaosCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
-		newDemoCmd(),
 		newVersionCmd(),
 	)
+	root.AddCommand(harnessCmds()...)
 	return root
 }

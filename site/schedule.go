@@ -83,7 +83,7 @@ func (s *Site) workloadsLocked() []workload {
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
 	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
-		wk, site, cluster, ok := splitStatus(key)
+		wk, site, _, ok := splitStatus(key)
 		if !ok {
 			return
 		}
@@ -93,7 +93,7 @@ func (s *Site) workloadsLocked() []workload {
 		if status[wk] == nil {
 			status[wk] = map[string]scheduler.Observed{}
 		}
-		at := site + "/" + cluster
+		at := key[len(wk)+1:] // site/cluster, a slice of the key: no copy per status object
 		if string(obj.Get("reason")) == StatusRefused {
 			if refused[wk] == nil {
 				refused[wk] = map[string]string{}

@@ -101,5 +101,9 @@ func (s *Site) handlePlacement(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Errorf("no workload %q", key))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.placement(scheduler.NewPlanner(st), st, &ws[i]))
+	pass, err := planPass(r.Context(), st, ws[i:i+1], s.cfg.Name, true)
+	if err != nil {
+		return // the client went away
+	}
+	writeJSON(w, http.StatusOK, s.placement(st, &pass[0]))
 }

@@ -119,7 +119,10 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	v.Clusters = s.clusterViewsLocked()
 	s.mu.Unlock()
 
-	p := scheduler.NewPlanner(st)
+	pass, err := planPass(ctx, st, ws, s.cfg.Name, true)
+	if err != nil {
+		return View{}, err
+	}
 	jur := map[string]string{}
 	for _, x := range st.Sites {
 		jur[x.Name] = x.Jurisdiction
@@ -129,13 +132,10 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	for i := range v.Clusters {
 		perCluster[v.Clusters[i].Site+"/"+v.Clusters[i].Name] = &v.Clusters[i]
 	}
-	for i := range ws {
-		if err := ctx.Err(); err != nil {
-			return View{}, err
-		}
-		w := &ws[i]
+	for i := range pass {
+		w := pass[i].w
 		ns, name, _ := strings.Cut(w.sched.Key, "/")
-		wv := WorkloadView{Placement: s.placement(p, st, w), Namespace: ns, Name: name, Kind: w.kind, Redacted: w.redacted}
+		wv := WorkloadView{Placement: s.placement(st, &pass[i]), Namespace: ns, Name: name, Kind: w.kind, Redacted: w.redacted}
 		for _, x := range st.Sites {
 			if len(w.sched.Bound) == 0 || slices.Contains(w.sched.Bound, x.Jurisdiction) {
 				wv.Allowed = append(wv.Allowed, x.Name)
@@ -166,35 +166,6 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	}
 	v.Events, _ = s.events.recent(0)
 	return v, nil
-}
-
-// placement explains one workload's placement with the planner of the current state.
-func (s *Site) placement(p *scheduler.Planner, st *scheduler.State, w *workload) Placement {
-	wl := &w.sched
-	out := Placement{Workload: wl.Key, Replicas: wl.Replicas, Bound: wl.Bound, Policy: wl.Policy.Source}
-	if w.err != nil {
-		out.Error = w.err.Error()
-		return out
-	}
-	d := p.Divide(wl)
-	out.Duplicated, out.Missing, out.Conditions = d.Duplicated, d.Missing, d.Conditions
-	for _, share := range d.Sites {
-		sp := SitePlacement{Share: share, Since: s.decisions.get(wl.Key + "/" + share.Name)}
-		sp.Alive = slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == share.Name && x.Alive })
-		if share.Replicas > 0 {
-			for _, c := range p.Local(wl, share) {
-				o := wl.Status[share.Name+"/"+c.Name]
-				where := share.Name + "/" + c.Name
-				sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
-					Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where]})
-				if why := w.refusals[where]; why != "" {
-					out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
-				}
-			}
-		}
-		out.Sites = append(out.Sites, sp)
-	}
-	return out
 }
 
 // clusterViewsLocked reads every cluster object. mu must be held.

@@ -85,11 +85,11 @@ type placed struct {
 	clusters map[string]int // cluster -> replicas (Duplicated: per cluster; -1 kinds: 1)
 }
 
-// plan divides every workload and returns this site's part of each. It also records
-// every site's share for explanations, and refuses what lies outside the site's
-// jurisdiction or above the charter's limits. next is when the view of liveness may
-// change by itself. It stops with ctx's error when ctx is done: a partial plan must not
-// be applied, or what it did not reach would be pruned.
+// plan divides every workload (planPass) and returns this site's part of each. It
+// records every site's share for explanations, and the refusals of the pass: what lies
+// outside the site's jurisdiction or above the charter's limits. next is when the view
+// of liveness may change by itself. It stops with ctx's error when ctx is done: a
+// partial plan must not be applied, or what it did not reach would be pruned.
 func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[string]*scheduler.Cluster, next time.Duration, err error) {
 	alive, next := s.aliveView(now)
 	s.mu.Lock()
@@ -102,69 +102,42 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 			own[c.Name] = c
 		}
 	}
-	p := scheduler.NewPlanner(st)
-	self := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name })
-	if self < 0 {
+	if !slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name }) {
 		return nil, own, next, nil
 	}
-	mine := st.Sites[self].Jurisdiction
-	for i := range ws {
-		if err := ctx.Err(); err != nil {
-			return nil, own, next, err
-		}
-		w := &ws[i]
-		if w.refused {
-			s.refuse("limit", w.sched.Key, w.err.Error())
-			continue
+	pass, err := planPass(ctx, st, ws, s.cfg.Name, false)
+	if err != nil {
+		return nil, own, next, err
+	}
+	for i := range pass {
+		pl := &pass[i]
+		w := pl.w
+		for _, r := range pl.refusals {
+			s.refuse(r.why, w.sched.Key, r.reason)
 		}
 		if w.err != nil {
-			s.log.Warn("workload not scheduled", "workload", w.sched.Key, "err", w.err)
+			if !w.refused {
+				s.log.Warn("workload not scheduled", "workload", w.sched.Key, "err", w.err)
+			}
 			continue
 		}
-		d := p.Divide(&w.sched)
-		s.decisions.record(now, d, func(prev decision, sh scheduler.Share) {
+		s.decisions.record(now, pl.div, func(prev decision, sh scheduler.Share) {
 			s.events.add("placement", w.sched.Key, fmt.Sprintf("%s on %s: %d → %d replicas%s", w.sched.Key, sh.Name, prev.replicas, sh.Replicas, because(sh.Reason)))
 		})
-		for _, share := range d.Sites {
-			if share.Name != s.cfg.Name || share.Replicas == 0 {
-				continue
-			}
-			if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) {
-				// The scheduler never places it here; if it did, refuse and record it.
-				s.refuse("residency", w.sched.Key, fmt.Sprintf("placed here, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
-				continue
-			}
-			if w.render.Template == nil {
-				continue // the body is still on its way
-			}
-			pl := placed{w: w.render, clusters: map[string]int{}}
-			for _, c := range p.Local(&w.sched, share) {
-				s.decisions.recordCluster(now, w.sched.Key, s.cfg.Name, c)
-				if c.Replicas > 0 {
-					pl.clusters[c.Name] = c.Replicas
-				}
-			}
-			out = append(out, pl)
+		local, ok := pl.local[s.cfg.Name]
+		if !ok || w.render.Template == nil {
+			continue // not here, refused, or the body is still on its way
 		}
-		if len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine) && names(&w.sched.Policy, s.cfg.Name) {
-			s.refuse("residency", w.sched.Key, fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine))
+		placed := placed{w: w.render, clusters: map[string]int{}}
+		for _, c := range local {
+			s.decisions.recordCluster(now, w.sched.Key, s.cfg.Name, c)
+			if c.Replicas > 0 {
+				placed.clusters[c.Name] = c.Replicas
+			}
 		}
+		out = append(out, placed)
 	}
 	return out, own, next, nil
-}
-
-// names reports whether a placement names a cluster of site explicitly ("site/cluster").
-func names(p *scheduler.Policy, site string) bool {
-	affs := []*scheduler.ClusterAffinity{p.ClusterAffinity}
-	for i := range p.ClusterAffinities {
-		affs = append(affs, &p.ClusterAffinities[i].ClusterAffinity)
-	}
-	for _, a := range affs {
-		if a != nil && slices.ContainsFunc(a.ClusterNames, func(n string) bool { return strings.HasPrefix(n, site+"/") }) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) time.Duration {

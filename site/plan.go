@@ -1,0 +1,121 @@
+package site
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"atoll/scheduler"
+)
+
+// One scheduling pass, as data. The reconciler, the view and describe all take a
+// snapshot of the state (schedState, workloadsLocked), then call planPass on it: it reads
+// nothing else, changes nothing and records nothing. What the reconciler does with a
+// plan (decisions, events, refusals, what it applies) is in workloads.go; how the view
+// and describe explain one is placement, below.
+
+// planned is one workload divided in one pass.
+type planned struct {
+	w   *workload
+	div scheduler.Division // zero when w.err is set: the workload is not divided
+	// local holds the clusters' shares of each site's share with replicas: this site's
+	// always, every site's when the pass explains.
+	local map[string][]scheduler.Share
+	// refusals are what this site refuses of the workload, and why.
+	refusals []refusal
+}
+
+// refusal is a refusal to actuate: its kind (an audit and event type) and its reason.
+type refusal struct{ why, reason string }
+
+// planPass divides every workload of ws over st as the site named self sees it. With
+// explain it also places every site's share in its clusters, for the view and describe;
+// without, only self's, for the reconciler. It stops with ctx's error when ctx is done.
+func planPass(ctx context.Context, st *scheduler.State, ws []workload, self string, explain bool) ([]planned, error) {
+	p := scheduler.NewPlanner(st)
+	i := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == self })
+	mine := ""
+	if i >= 0 {
+		mine = st.Sites[i].Jurisdiction
+	}
+	out := make([]planned, len(ws))
+	for i := range ws {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		w := &ws[i]
+		pl := &out[i]
+		pl.w = w
+		if w.err != nil {
+			if w.refused {
+				pl.refusals = append(pl.refusals, refusal{"limit", w.err.Error()})
+			}
+			continue
+		}
+		pl.div = p.Divide(&w.sched)
+		outside := len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine)
+		for _, share := range pl.div.Sites {
+			if share.Replicas == 0 || (share.Name != self && !explain) {
+				continue
+			}
+			if share.Name == self && outside {
+				// The scheduler never places it here; if it did, refuse and record it.
+				pl.refusals = append(pl.refusals, refusal{"residency", fmt.Sprintf("placed here, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine)})
+				if !explain {
+					continue
+				}
+			}
+			if pl.local == nil {
+				pl.local = map[string][]scheduler.Share{}
+			}
+			pl.local[share.Name] = p.Local(&w.sched, share)
+		}
+		if outside && names(&w.sched.Policy, self) {
+			pl.refusals = append(pl.refusals, refusal{"residency", fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine)})
+		}
+	}
+	return out, nil
+}
+
+// names reports whether a placement names a cluster of site explicitly ("site/cluster").
+func names(p *scheduler.Policy, site string) bool {
+	affs := []*scheduler.ClusterAffinity{p.ClusterAffinity}
+	for i := range p.ClusterAffinities {
+		affs = append(affs, &p.ClusterAffinities[i].ClusterAffinity)
+	}
+	for _, a := range affs {
+		if a != nil && slices.ContainsFunc(a.ClusterNames, func(n string) bool { return strings.HasPrefix(n, site+"/") }) {
+			return true
+		}
+	}
+	return false
+}
+
+// placement explains one workload of a pass that explains.
+func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
+	w := pl.w
+	wl := &w.sched
+	out := Placement{Workload: wl.Key, Replicas: wl.Replicas, Bound: wl.Bound, Policy: wl.Policy.Source}
+	if w.err != nil {
+		out.Error = w.err.Error()
+		return out
+	}
+	d := pl.div
+	out.Duplicated, out.Missing, out.Conditions = d.Duplicated, d.Missing, slices.Clone(d.Conditions)
+	for _, share := range d.Sites {
+		sp := SitePlacement{Share: share, Since: s.decisions.get(wl.Key + "/" + share.Name)}
+		sp.Alive = slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == share.Name && x.Alive })
+		for _, c := range pl.local[share.Name] {
+			where := share.Name + "/" + c.Name
+			o := wl.Status[where]
+			sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
+				Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where]})
+			if why := w.refusals[where]; why != "" {
+				out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
+			}
+		}
+		out.Sites = append(out.Sites, sp)
+	}
+	return out
+}

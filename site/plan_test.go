@@ -1,0 +1,60 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"atoll/scheduler"
+)
+
+// TestPlanPass: one pass is data. A workload bounded elsewhere that names this site's
+// clusters is refused with a reason, a refused workload is not divided, and the
+// reconciler's pass places only this site's share in its clusters while an explaining
+// pass places every site's. The pass stops when its context is done.
+func TestPlanPass(t *testing.T) {
+	st := &scheduler.State{
+		Sites: []scheduler.Site{{Name: "eu", Jurisdiction: "EU", Alive: true}, {Name: "us", Jurisdiction: "US", Alive: true}},
+		Clusters: []scheduler.Cluster{{Site: "eu", Name: "e1", Jurisdiction: "EU", Healthy: true},
+			{Site: "us", Name: "u1", Jurisdiction: "US", Healthy: true}},
+	}
+	ws := []workload{
+		{sched: scheduler.Workload{Key: "shop/web", Replicas: 4}},
+		{sched: scheduler.Workload{Key: "shop/us-only", Replicas: 2, Bound: []string{"US"},
+			Policy: scheduler.Policy{Placement: scheduler.Placement{ClusterAffinity: &scheduler.ClusterAffinity{ClusterNames: []string{"eu/e1", "us/u1"}}}}}},
+		{sched: scheduler.Workload{Key: "shop/huge"}, err: errors.New("refused: too many replicas"), refused: true},
+	}
+	for _, explain := range []bool{false, true} {
+		pass, err := planPass(t.Context(), st, ws, "eu", explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := pass[0]
+		if len(web.div.Sites) != 2 || len(web.refusals) != 0 {
+			t.Fatalf("explain=%t: shop/web divided %+v, refusals %v", explain, web.div.Sites, web.refusals)
+		}
+		if _, ok := web.local["eu"]; !ok {
+			t.Errorf("explain=%t: this site's share of shop/web is not placed in its clusters", explain)
+		}
+		if _, ok := web.local["us"]; ok != explain {
+			t.Errorf("explain=%t: the other site's share placed in its clusters: %t", explain, ok)
+		}
+		us := pass[1]
+		if len(us.refusals) != 1 || us.refusals[0].why != "residency" || !strings.Contains(us.refusals[0].reason, "excludes jurisdiction EU") {
+			t.Errorf("explain=%t: shop/us-only refusals %v, want one for residency", explain, us.refusals)
+		}
+		if _, ok := us.local["eu"]; ok {
+			t.Errorf("explain=%t: shop/us-only placed in this site's clusters", explain)
+		}
+		huge := pass[2]
+		if len(huge.div.Sites) != 0 || len(huge.refusals) != 1 || huge.refusals[0].why != "limit" {
+			t.Errorf("explain=%t: refused workload divided %+v, refusals %v", explain, huge.div.Sites, huge.refusals)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := planPass(ctx, st, ws, "eu", false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a pass with its context done: %v", err)
+	}
+}

@@ -381,6 +381,37 @@ func (f *Fed) Running(i int) bool {
 	return f.procs[i] != nil
 }
 
+// Exited reports whether site i's process, started and not stopped by the harness,
+// has exited by itself.
+func (f *Fed) Exited(i int) bool {
+	f.mu.Lock()
+	exit := f.exits[i]
+	running := f.procs[i] != nil
+	f.mu.Unlock()
+	if !running || exit == nil {
+		return false
+	}
+	select {
+	case err := <-exit:
+		exit <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// Signal sends sig to site i's process without waiting (SIGSTOP and SIGCONT freeze and
+// thaw it, as a stalled host would).
+func (f *Fed) Signal(i int, sig syscall.Signal) error {
+	f.mu.Lock()
+	cmd := f.procs[i]
+	f.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("e2e: %s is not running", f.Names[i])
+	}
+	return cmd.Process.Signal(sig)
+}
+
 // Pid returns the process id of site i's process, 0 if it is not running.
 func (f *Fed) Pid(i int) int {
 	f.mu.Lock()

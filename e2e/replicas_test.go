@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +145,88 @@ func TestSiteReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConverged(t, f, time.Minute)
+}
+
+// roleOf returns the role process i reports, "" if it does not answer within a second
+// (frozen, or gone).
+func roleOf(ctx context.Context, f *Fed, i int) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := f.Client(i).State(ctx)
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// TestReplicaStepsDown freezes the leading replica of site 0 (SIGSTOP, as a stalled host
+// would) until another replica leads, then thaws it: it finds its leadership gone and
+// steps down in-process, staying up as a follower. Killing whichever replica leads then,
+// until it is this one, shows that a replica that stepped down leads again: it
+// acknowledges writes, rejoins the membership and counts two leaderships.
+func TestReplicaStepsDown(t *testing.T) {
+	f := start(t, Options{Sites: 2, Replicas: 3, HTTP: true})
+	ctx := deadline(t, 3*time.Minute)
+	lead := leaderOf0(t, ctx, f)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Signal(lead, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for other := false; !other; {
+		for i := range f.Names {
+			other = other || (i != lead && f.replicaOf0(i) && roleOf(ctx, f, i) == "leader")
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no other replica leads while the leader is frozen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := f.Signal(lead, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for roleOf(ctx, f, lead) != "follower" {
+		if f.Exited(lead) {
+			t.Fatalf("replica %d exited when it lost leadership", lead)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("replica %d never became a follower again", lead)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for round := 0; ; round++ {
+		next := leaderOf0(t, ctx, f)
+		if next == lead {
+			t.Logf("replica %d leads again after %d kill(s)", lead, round)
+			break
+		}
+		if err := f.Kill(next); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.StartSite(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		if f.Exited(lead) {
+			t.Fatalf("replica %d exited", lead)
+		}
+	}
+	for {
+		if _, err := f.Write(ctx, lead, "again", "leader"); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the replica that stepped down never acknowledged a write as leader")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := metricValue(ctx, t, f, lead, "atoll_leaderships_total"); n < 2 {
+		t.Fatalf("replica %d became leader %v times in one process, want 2 or more", lead, n)
+	}
+	if err := f.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -175,8 +175,9 @@ type ScheduleConfig struct {
 	// Settle: a site that was lost and comes back counts as alive after this long
 	// (default 3s), so a flapping site does not move shares back and forth.
 	Settle Duration `json:"settle,omitempty"`
-	// Startup: for this long after start (default 10s), sites not yet seen count as alive,
-	// so a starting site does not take over everything before the membership forms.
+	// Startup: for this long after the site starts leading (default 10s: at start, or when
+	// a replica under Raft gains leadership), sites not yet seen count as alive, so a
+	// starting site does not take over everything before the membership forms.
 	Startup Duration `json:"startup,omitempty"`
 }
 

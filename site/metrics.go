@@ -28,6 +28,8 @@ type metrics struct {
 	reconcile prometheus.Histogram
 	apply     *prometheus.HistogramVec
 	refused   *prometheus.CounterVec
+	// leaderships counts the times this replica became its site's leader.
+	leaderships prometheus.Counter
 }
 
 func newMetrics(s *Site) *metrics {
@@ -43,6 +45,8 @@ func newMetrics(s *Site) *metrics {
 			Help:    "Duration of applying one object to a member cluster; an object unchanged since the last resync is answered from the informer cache, in well under a millisecond.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
 	}
+	m.leaderships = prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_leaderships_total",
+		Help: "Times this replica of the site became its leader since the process started (a site of one replica: 0); it steps down in-process when it loses leadership."})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atoll_workloads_refused_total",
 		Help: "Refusals to run a workload here, by why (residency: the bound excludes this site; admission: the site's rules refuse what it would run; limit: a value above the charter's bounds); counted when first recorded or when its reason changes."}, []string{"why"})
 	m.refused.WithLabelValues("residency")
@@ -54,7 +58,7 @@ func newMetrics(s *Site) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applied, m.rejected, m.reconcile, m.apply, m.refused,
+		m.applied, m.rejected, m.reconcile, m.apply, m.refused, m.leaderships,
 		siteCollector{s},
 	)
 	return m

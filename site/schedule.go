@@ -239,7 +239,7 @@ func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Durati
 			soon(settle - now.Sub(p.since))
 		}
 	}
-	if age := now.Sub(s.started); age < startup {
+	if age := now.Sub(s.leadSince); age < startup {
 		for name := range s.sites.Load().byName {
 			if _, lost := s.gone[name]; !lost && s.peers[name] == nil {
 				alive[name] = true

@@ -66,6 +66,9 @@ type Site struct {
 	known   map[string]string    // last known address of every site seen, by name
 	gone    map[string]time.Time // when each site that was live was last lost
 	started time.Time
+	// leadSince is when this replica last started leading: the startup grace of
+	// aliveView runs from it.
+	leadSince time.Time
 	inbound map[string]int // sessions peers started that are running, by peer
 	// softCompared is when a soft session with each peer last compared buckets.
 	softCompared map[string]time.Time
@@ -371,7 +374,7 @@ func (s *Site) Run(ctx context.Context) error {
 	s.log.Info("site running", "name", s.cfg.Name, "listen", fmt.Sprintf("%s:%d", ip, port), "api", s.cfg.SocketPath())
 	var runErr error
 	if s.cfg.Replica == nil {
-		if err := s.startLeader(ctx); err != nil {
+		if _, err := s.startLeader(ctx); err != nil {
 			api.Close()
 			tr.Shutdown()
 			s.st.Close()
@@ -396,80 +399,6 @@ func (s *Site) Run(ctx context.Context) error {
 	_ = tr.Shutdown()
 	s.wg.Wait()
 	return errors.Join(runErr, s.st.Close())
-}
-
-// startLeader joins the federation and starts what only the replica speaking for the
-// site runs: membership, push and anti-entropy, member clusters, reconciliation.
-func (s *Site) startLeader(ctx context.Context) error {
-	tr := s.trans
-	mc := s.cfg.memberlistConfig()
-	mc.Name = s.nodeName()
-	mc.Transport = tr
-	mc.UDPBufferSize -= transport.PacketOverhead // keep signed packets within one datagram
-	mc.DeadNodeReclaimTime = time.Millisecond    // a new leader of a site may come back from another address
-	mc.Delegate = delegate{s}
-	mc.Events = events{s}
-	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
-	ip, port := tr.Addr()
-	mc.BindAddr, mc.BindPort = ip.String(), port
-	// What other sites are told: advertise if set (a pod's IP, a load balancer's address
-	// in front of it), else the bound address.
-	aip, aport, err := tr.FinalAdvertiseAddr("", 0)
-	if err != nil {
-		return fmt.Errorf("membership: %w", err)
-	}
-	mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
-	ml, err := memberlist.Create(mc)
-	if err != nil {
-		return fmt.Errorf("membership: %w", err)
-	}
-	s.ml = ml
-	s.wg.Add(3)
-	go s.syncLoop(ctx)
-	go s.metaLoop(ctx)
-	go s.joinLoop(ctx)
-	if !s.cfg.Observer {
-		s.wg.Add(2)
-		go s.membersLoop(ctx)
-		go s.reconcileLoop(ctx)
-	}
-	if s.raft != nil {
-		s.wg.Add(1)
-		go s.replicateLoop(ctx)
-	}
-	s.serving.Store(true)
-	return nil
-}
-
-// followLeadership waits to become the site's leader, then runs as leader until ctx ends.
-// Losing leadership is fail-stop (ADR 0004): it returns an error and the process exits,
-// to be restarted as a follower by its supervisor.
-func (s *Site) followLeadership(ctx context.Context) error {
-	ch := s.raft.LeaderCh()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case isLeader := <-ch:
-			if !isLeader {
-				continue
-			}
-		}
-		s.log.Info("this replica leads the site", "id", s.cfg.Replica.ID)
-		s.requeueUnreplicated()
-		if err := s.startLeader(ctx); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case isLeader := <-ch:
-			if !isLeader {
-				s.log.Error("lost the site's leadership; exiting so a supervisor restarts this replica as a follower")
-				return errors.New("lost leadership")
-			}
-		}
-	}
 }
 
 // joinLoop joins the federation through the seeds, then keeps it whole: every Rejoin it

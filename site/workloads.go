@@ -25,6 +25,11 @@ const reconcileInterval = 5 * time.Second
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*member.Applier{}
+	defer func() { // a replica that steps down leads again later with appliers of its own
+		for _, a := range appliers {
+			a.Stop()
+		}
+	}()
 	t := time.NewTicker(reconcileInterval)
 	defer t.Stop()
 	for {

@@ -69,7 +69,7 @@ type Site struct {
 	// leadSince is when this replica last started leading: the startup grace of
 	// aliveView runs from it.
 	leadSince time.Time
-	inbound map[string]int // sessions peers started that are running, by peer
+	inbound   map[string]int // sessions peers started that are running, by peer
 	// softCompared is when a soft session with each peer last compared buckets.
 	softCompared map[string]time.Time
 

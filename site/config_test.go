@@ -58,6 +58,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{minimal + "replica: {id: r3, peers: [{id: r0, address: \"a-0.a:7946\"}]}\n", `replica id "r3" is not one of the peers`},
 		{minimal + "replica: {id: r0, peers: [{id: r0, address: a-0}]}\n", `replica peer r0: address "a-0"`},
 		{minimal + "replica: {id: r0, peers: [{id: r0, address: \"a:1\"}, {id: r0, address: \"b:1\"}]}\n", "unique"},
+		{minimal + "replica: {id: r0, heartbeat: 10ms, peers: [{id: r0, address: \"a:1\"}]}\n", "replica heartbeat 10ms: want between 50ms and 1m"},
 		{minimal + "advertise: atoll.example:7946\n", "want ip:port"},
 		{minimal + "clusters: [{name: c1}]\n", "a name and a kubeconfig"},
 		{minimal + "clusters: [{name: c1, kubeconfig: a}, {name: c1, kubeconfig: b}]\n", `"c1" twice`},

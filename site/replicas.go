@@ -23,7 +23,20 @@ import (
 type ReplicaConfig struct {
 	ID    string        `json:"id"`    // this replica's id, one of Peers
 	Peers []ReplicaPeer `json:"peers"` // every replica of the site, this one included
+	// Heartbeat is Raft's heartbeat and election timeout (default 1s): a follower that
+	// hears nothing from the leader for about this long starts an election, and a
+	// leader that cannot reach a majority for this long steps down. Shorter fails over
+	// faster when a replica dies; too short, and a leader on a loaded host (a stalled
+	// process, a CPU-starved VM) loses leadership to a spurious election and the site
+	// pauses while leadership moves. LeaderLease, Raft's leader lease, is half of it.
+	Heartbeat Duration `json:"heartbeat,omitempty"`
 }
+
+// defaultHeartbeat is ReplicaConfig.Heartbeat's default: Raft's own defaults, which a
+// loaded two-core host keeps (docs/adr/0004).
+const defaultHeartbeat = time.Second
+
+func (rc *ReplicaConfig) heartbeat() time.Duration { return orDefault(rc.Heartbeat.D(), defaultHeartbeat) }
 
 // ReplicaPeer is one replica: its id and the host:port its replicas reach it at (its
 // listen port; a DNS name such as a StatefulSet pod's is resolved at every dial).
@@ -55,6 +68,9 @@ func (rc *ReplicaConfig) validate() error {
 				return fmt.Errorf("replica peer %s: advertise %q: want ip:port: %w", p.ID, p.Advertise, err)
 			}
 		}
+	}
+	if h := rc.Heartbeat.D(); h != 0 && (h < 50*time.Millisecond || h > time.Minute) {
+		return fmt.Errorf("replica heartbeat %v: want between 50ms and 1m", h)
 	}
 	if rc.ID != "" && !ids[rc.ID] { // unset in a file the replicas share: Runnable
 		return fmt.Errorf("replica id %q is not one of the peers", rc.ID)
@@ -225,8 +241,8 @@ func (s *Site) startRaft() (*raft.Raft, *raftLayer, error) {
 	cfg := raft.DefaultConfig()
 	cfg.LocalID = raft.ServerID(rc.ID)
 	cfg.LogOutput = io.Discard
-	cfg.HeartbeatTimeout, cfg.ElectionTimeout = 500*time.Millisecond, 500*time.Millisecond
-	cfg.LeaderLeaseTimeout = 250 * time.Millisecond
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = rc.heartbeat(), rc.heartbeat()
+	cfg.LeaderLeaseTimeout = rc.heartbeat() / 2
 	st := s.st.Raft()
 	r, err := raft.NewRaft(cfg, fsm{s}, st, st, raft.NewInmemSnapshotStore(), tr)
 	if err != nil {

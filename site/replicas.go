@@ -36,7 +36,9 @@ type ReplicaConfig struct {
 // loaded two-core host keeps (docs/adr/0004).
 const defaultHeartbeat = time.Second
 
-func (rc *ReplicaConfig) heartbeat() time.Duration { return orDefault(rc.Heartbeat.D(), defaultHeartbeat) }
+func (rc *ReplicaConfig) heartbeat() time.Duration {
+	return orDefault(rc.Heartbeat.D(), defaultHeartbeat)
+}
 
 // ReplicaPeer is one replica: its id and the host:port its replicas reach it at (its
 // listen port; a DNS name such as a StatefulSet pod's is resolved at every dial).

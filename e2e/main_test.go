@@ -19,7 +19,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "atoll")
-	build := exec.Command("go", "build", "-o", binary, "atoll/cmd/atoll")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("ATOLL_E2E_RACE") != "" {
+		// The sites under the race detector; with GORACE=halt_on_error=1 in the
+		// environment a race ends the site, and so the test.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "atoll/cmd/atoll")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building atoll:", err)

@@ -32,7 +32,7 @@ const maxPushStreamsPerPeer = 2
 type peer struct {
 	name  string
 	key   crdt.PubKey
-	addr  string
+	addr  string    // guarded by Site.peersMu: a restarted site may come back elsewhere (peerAddr)
 	since time.Time // when memberlist reported it alive
 	queue chan crdt.Hash
 	soft  chan []byte // soft records this site wrote
@@ -89,6 +89,13 @@ func (s *Site) removePeer(name string) {
 	s.mu.Unlock()
 	s.log.Info("peer gone", "peer", name)
 	s.events.add("site", name, name+" is lost")
+}
+
+// peerAddr returns where a peer is reached now.
+func (s *Site) peerAddr(p *peer) string {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	return p.addr
 }
 
 func (s *Site) stopPeers() {
@@ -189,7 +196,7 @@ func (s *Site) pushLoop(p *peer) {
 		}
 		if conn == nil {
 			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-			c, err := s.trans.Dial(ctx, p.addr, p.name, chanPush)
+			c, err := s.trans.Dial(ctx, s.peerAddr(p), p.name, chanPush)
 			cancel()
 			if err != nil {
 				s.log.Debug("push dial", "peer", p.name, "err", err)

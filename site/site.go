@@ -331,11 +331,6 @@ func (s *Site) Run(ctx context.Context) error {
 	tr.Handle(chanSoft, s.serveSoft)
 	tr.LimitPerPeer(chanSoftPush, maxPushStreamsPerPeer)
 	tr.LimitPerPeer(chanPush, maxPushStreamsPerPeer)
-	s.wg.Add(3)
-	go s.viewLoop(ctx)
-	go s.softLoop(ctx)
-	go s.ackLoop(ctx)
-
 	var layer *raftLayer
 	if s.cfg.Replica != nil {
 		r, l, err := s.startRaft()
@@ -348,6 +343,10 @@ func (s *Site) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.forwardLoop(ctx)
 	}
+	s.wg.Add(3) // after s.raft is set: they read it
+	go s.viewLoop(ctx)
+	go s.softLoop(ctx)
+	go s.ackLoop(ctx)
 	api, err := s.serveAPI()
 	if err != nil {
 		if s.raft != nil {

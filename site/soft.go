@@ -232,7 +232,7 @@ func (s *Site) softPushLoop(p *peer) {
 		}
 		if conn == nil {
 			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-			c, err := s.trans.Dial(ctx, p.addr, p.name, chanSoftPush)
+			c, err := s.trans.Dial(ctx, s.peerAddr(p), p.name, chanSoftPush)
 			cancel()
 			if err != nil {
 				s.log.Debug("soft push dial", "peer", p.name, "err", err)
@@ -343,7 +343,7 @@ func (s *Site) softLoop(ctx context.Context) {
 		}
 		for _, p := range s.softPeers(safety) {
 			p.softWant.Store(false)
-			s.runSoft(ctx, p.name, p.addr, p)
+			s.runSoft(ctx, p.name, s.peerAddr(p), p)
 		}
 	}
 }

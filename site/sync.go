@@ -55,7 +55,7 @@ func (s *Site) initiate(ctx context.Context, name string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.sync.SessionTimeout.D())
 	defer cancel()
-	c, err := s.trans.Dial(ctx, p.addr, name, chanSync)
+	c, err := s.trans.Dial(ctx, s.peerAddr(p), name, chanSync)
 	if err != nil {
 		return err
 	}

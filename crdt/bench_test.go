@@ -254,7 +254,7 @@ func buildSyncFixture(tb testing.TB) benchChanges {
 	return benchChanges{f, benchExtend(tb, f, f.replica(tb, ""), benchSites, benchSyncChanges-1, 0)}
 }
 
-// BenchmarkSync runs one whole reconciliation session between two replicas whose union
+// BenchmarkSync runs one whole sync session between two replicas whose union
 // holds 100,000 changes and which differ by d changes: split between both sides (d/2 each;
 // 1 each for d=1), or all on the initiator's side, or all on the responder's. Receiving
 // includes verifying each change's signature.

@@ -28,7 +28,7 @@
 // and a Replica keeps them only when its own jurisdiction is inside the bound and hands
 // them only to peers inside it (Replica.EnvelopeFor).
 //
-// Reconciliation (reconcile.go) is a state machine over encoded messages: heads first,
+// A sync session (session.go) is a state machine over encoded messages: heads first,
 // then a rateless IBLT (riblt.go) when both sides have changes the other lacks.
 //
 // A Replica is driven from outside: Receive or Write a change, persist Result.Stored,

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site"
 	"atoll/site/transport"
 )
@@ -81,7 +81,7 @@ func (b *byzantine) change(ops ...crdt.Op) *crdt.Envelope {
 func send(t *testing.T, w *bufio.Writer, frames ...[]byte) {
 	t.Helper()
 	for _, fr := range frames {
-		if err := gossip.WriteFrame(w, fr); err != nil {
+		if err := peering.WriteFrame(w, fr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestByzantine(t *testing.T) {
 	defer c2.Close()
 	for k := range 200 {
 		env := byz.change(crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: "shop/w", Field: "replicas", Value: []byte(Seq(k))})
-		if gossip.WriteFrame(w2, env.Encode()) != nil {
+		if peering.WriteFrame(w2, env.Encode()) != nil {
 			break
 		}
 		bad[fmt.Sprintf("flood %d", k)] = env.ID

@@ -19,7 +19,7 @@ import (
 	"atoll/crdt"
 	"atoll/deploy/testenv"
 	"atoll/site"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // KubeReport is the outcome of RunKube.
@@ -57,7 +57,7 @@ func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport
 	if err != nil {
 		return rep, err
 	}
-	cfg.QPS, cfg.Burst = member.ApplyQPS, member.ApplyBurst
+	cfg.QPS, cfg.Burst = kube.ApplyQPS, kube.ApplyBurst
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return rep, err

@@ -15,7 +15,7 @@ import (
 	"atoll/crdt"
 	"atoll/deploy/testenv"
 	"atoll/site"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // regionFed is a federation whose sites each join one real member cluster, "k0".
@@ -111,7 +111,7 @@ func (r *regionFed) writeWeb(t *testing.T, ctx context.Context, replicas int) {
 // atollObjects lists the objects labelled as Atoll's in a cluster, as the member
 // cluster's kube-apiserver answers (namespaces aside: Atoll never deletes those).
 func atollObjects(ctx context.Context, cs *kubernetes.Clientset) ([]string, error) {
-	sel := metav1.ListOptions{LabelSelector: member.LabelManaged + "=atoll"}
+	sel := metav1.ListOptions{LabelSelector: kube.LabelManaged + "=atoll"}
 	var out []string
 	deps, err := cs.AppsV1().Deployments("").List(ctx, sel)
 	if err != nil {

@@ -20,7 +20,7 @@ var forbiddenImports = []string{
 	"net", "os/exec", "os/signal", "os/user", "syscall", "log", "testing", "sync", "unsafe",
 	"runtime", "plugin", "math/rand", "crypto/rand", "time",
 	"k8s.io/client-go", "k8s.io/klog", "sigs.k8s.io/controller-runtime",
-	"go.etcd.io/", "github.com/hashicorp/", "atoll/site", "atoll/gossip", "atoll/crdt",
+	"go.etcd.io/", "github.com/hashicorp/", "atoll/site", "atoll/peering", "atoll/crdt",
 }
 
 // osAllowed are the identifiers of package os this package may use: reading files.
@@ -132,7 +132,7 @@ func TestPureCatches(t *testing.T) {
 		{"time", `package p; import _ "time"`, 1},
 		{"sync", `package p; import _ "sync"`, 1},
 		{"client-go", `package p; import _ "k8s.io/client-go/kubernetes"`, 1},
-		{"site", `package p; import _ "atoll/site/member"`, 1},
+		{"site", `package p; import _ "atoll/site/kube"`, 1},
 		{"testing", `package p; import _ "testing"`, 1},
 		{"go statement", `package p; func f() { go f() }`, 1},
 		{"dot import", `package p; import . "strings"; var _ = ToUpper`, 1},

@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"atoll/crdt"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // JoinRequest is the body of POST /v1/clusters.
@@ -18,8 +18,8 @@ type JoinRequest struct {
 	Taints     []string          `json:"taints,omitempty"` // "key=value:Effect"
 }
 
-func (r JoinRequest) entry() member.Entry {
-	return member.Entry{Name: r.Name, Labels: r.Labels, Taints: r.Taints}
+func (r JoinRequest) entry() kube.Entry {
+	return kube.Entry{Name: r.Name, Labels: r.Labels, Taints: r.Taints}
 }
 
 // ObjectField is one field of GET /v1/objects/{kind}/{key...}. Secret values and sealed
@@ -58,7 +58,7 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
 		err := s.UnjoinCluster(r.Context(), r.PathValue("name"))
 		switch {
-		case errors.Is(err, member.ErrNotJoined):
+		case errors.Is(err, kube.ErrNotJoined):
 			writeErr(w, http.StatusNotFound, err)
 		case errors.Is(err, ErrNotLeader):
 			writeErr(w, http.StatusServiceUnavailable, err)
@@ -76,7 +76,7 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 // and raw objects.
 func (s *Site) routeObjects(mux *http.ServeMux, g guard) {
 	mux.HandleFunc("GET /v1/clusters", g(resFederation, func(w http.ResponseWriter, _ *http.Request) {
-		list, err := s.members.List()
+		list, err := s.kubes.List()
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err)
 			return

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // AuditRecord is one of a site's own records for the residency audit, kept in its data
@@ -71,7 +71,7 @@ func (s *Site) bodySent(id crdt.Hash, peer crdt.PubKey, bound []string) {
 }
 
 // ran records that a workload was applied in one of this site's clusters.
-func (s *Site) ran(w member.Workload, cluster string, replicas int) {
+func (s *Site) ran(w kube.Workload, cluster string, replicas int) {
 	now := time.Now()
 	key := "ran/" + w.Namespace + "/" + w.Name + "/" + cluster
 	sig := fmt.Sprint(w.Bound, replicas)

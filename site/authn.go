@@ -75,7 +75,7 @@ type authn struct {
 	cache    *tokenCache
 	fails    *failLimit
 	logged   *rate.Limiter // refusals logged, at most 5 a second
-	sessions *sessionStore // OpenID Connect sessions; nil without oidc
+	sessions *signinStore  // OpenID Connect sessions; nil without oidc
 }
 
 func newAuthn(site string, charter func() *crdt.Charter, log *slog.Logger) *authn {

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/store"
 	"atoll/site/transport"
 )
@@ -187,7 +187,7 @@ func TestSessionBodyIsAudited(t *testing.T) {
 	r, w := bufio.NewReader(there), bufio.NewWriter(there)
 	for {
 		if msg != nil {
-			if err := gossip.WriteFrame(w, msg); err != nil {
+			if err := peering.WriteFrame(w, msg); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Flush(); err != nil {
@@ -197,7 +197,7 @@ func TestSessionBodyIsAudited(t *testing.T) {
 		if sess.Done() {
 			break
 		}
-		in, err := gossip.ReadFrame(r, maxSyncFrame)
+		in, err := peering.ReadFrame(r, maxSyncFrame)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // Client talks to a site's API: the local API over its unix socket (NewClient), or the
@@ -172,8 +172,8 @@ func (c *Client) UnjoinCluster(ctx context.Context, name string) (warning string
 }
 
 // Clusters lists the site's joined clusters.
-func (c *Client) Clusters(ctx context.Context) ([]member.Entry, error) {
-	var out []member.Entry
+func (c *Client) Clusters(ctx context.Context) ([]kube.Entry, error) {
+	var out []kube.Entry
 	_, err := c.do(ctx, http.MethodGet, "/v1/clusters", nil, "", &out)
 	return out, err
 }

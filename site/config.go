@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/memberlist"
 	"sigs.k8s.io/yaml"
 
-	"atoll/gossip"
-	"atoll/site/member"
+	"atoll/peering"
+	"atoll/site/kube"
 )
 
 // Config is a site's configuration file (site.yaml). Relative paths are relative to the
@@ -68,7 +68,7 @@ type Config struct {
 	// Admission is this site's own policy for what workloads may make its member
 	// clusters run: allowed kinds and the Pod Security Standard level (default baseline),
 	// per namespace if need be. No signed change can override it.
-	Admission member.Admission `json:"admission,omitzero"`
+	Admission kube.Admission `json:"admission,omitzero"`
 
 	// Schedule tunes how this site reacts to other sites' liveness.
 	Schedule ScheduleConfig `json:"schedule,omitzero"`
@@ -130,13 +130,13 @@ type MembershipConfig struct {
 	PushPullInterval        Duration `json:"pushPullInterval,omitempty"`
 }
 
-// SyncConfig tunes push and anti-entropy (see package gossip).
+// SyncConfig tunes push and anti-entropy (see package peering).
 type SyncConfig struct {
 	Fanout         int      `json:"fanout,omitempty"`         // peers a relay forwards a new change to; default 2
 	QueueLength    int      `json:"queueLength,omitempty"`    // changes queued per peer before falling back to anti-entropy; default 4096
 	Interval       Duration `json:"interval,omitempty"`       // safety-net session period; default 30s
 	Grace          Duration `json:"grace,omitempty"`          // advertised head unknown this long starts a session; default 500ms
-	SessionTimeout Duration `json:"sessionTimeout,omitempty"` // one reconciliation session; default 30s
+	SessionTimeout Duration `json:"sessionTimeout,omitempty"` // one sync session; default 30s
 	MetaInterval   Duration `json:"metaInterval,omitempty"`   // least time between two metadata updates; default 1s
 	Rejoin         Duration `json:"rejoin,omitempty"`         // how often to look for charter sites that are not live; default 10s
 	Ack            Duration `json:"ack,omitempty"`            // least time between two acknowledgements of changes held (docs/adr/0010-soft-state.md); default 30s
@@ -352,7 +352,7 @@ func (c Config) syncDefaults() SyncConfig {
 	if s.QueueLength == 0 {
 		s.QueueLength = 4096
 	}
-	g := gossip.DefaultConfig()
+	g := peering.DefaultConfig()
 	def(&s.Interval, g.Interval)
 	def(&s.Grace, g.Grace)
 	def(&s.SessionTimeout, 30*time.Second)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/transport"
 )
 
@@ -78,7 +78,7 @@ func (s *Site) forward(ctx context.Context, addr string, envs [][]byte) error {
 	}
 	w := bufio.NewWriter(c)
 	for _, b := range envs {
-		if err := gossip.WriteFrame(w, b); err != nil {
+		if err := peering.WriteFrame(w, b); err != nil {
 			return err
 		}
 	}
@@ -96,7 +96,7 @@ func (s *Site) serveForward(c *transport.Conn) {
 	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	for n := 0; n < maxForward; n++ {
-		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		b, err := peering.ReadFrame(r, crdt.MaxEnvelopeBytes)
 		if err != nil {
 			return
 		}

@@ -73,7 +73,7 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	})
 	var methods LoginMethods
 	if oc := s.cfg.OIDC; oc != nil {
-		a.sessions = newSessionStore(oc.maxSessions())
+		a.sessions = newSigninStore(oc.maxSessions())
 		l, err := newOIDCLogin(*oc, s.cfg.Path(oc.ClientSecretFile), a)
 		if err != nil {
 			ln.Close()

@@ -42,7 +42,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	mc.UDPBufferSize -= transport.PacketOverhead // keep signed packets within one datagram
 	mc.DeadNodeReclaimTime = time.Millisecond    // a new leader of a site may come back from another address
 	mc.Delegate = delegate{s}
-	mc.Events = events{s}
+	mc.Events = liveness{s}
 	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
 	ip, port := tr.Addr()
 	mc.BindAddr, mc.BindPort = ip.String(), port
@@ -77,7 +77,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	run(s.metaLoop)
 	run(s.joinLoop)
 	if !s.cfg.Observer {
-		run(s.membersLoop)
+		run(s.clustersLoop)
 		run(s.reconcileLoop)
 	}
 	if s.raft != nil {

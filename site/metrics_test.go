@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 )
 
 // openTestSite opens site "a" of a federation of sites a (EU), b (US) and c (EU) with one
@@ -94,8 +94,8 @@ func TestMetricsCollector(t *testing.T) {
 	for _, h := range s.rep.Heads() {
 		heads = append(heads, h)
 	}
-	s.ae.Advertised("b", gossip.NewMeta(s.rep.Len(), heads))
-	s.ae.Advertised("c", gossip.NewMeta(s.rep.Len()+1, [][32]byte{{1}}))
+	s.ae.Advertised("b", peering.NewMeta(s.rep.Len(), heads))
+	s.ae.Advertised("c", peering.NewMeta(s.rep.Len()+1, [][32]byte{{1}}))
 	s.ae.Next(now.Add(-10*time.Second), func(h [32]byte) bool { return s.rep.Has(h) }, s.rep.Len())
 	s.mu.Unlock()
 

@@ -27,7 +27,7 @@ import (
 // the state once, exchanges the code with the PKCE verifier, verifies the ID token
 // (issuer, audience, expiry and signature by go-oidc, the nonce here), maps its subject
 // or groups to a charter identity by name (OIDCConfig.Identities) and opens a session:
-// a random 256-bit id in an HttpOnly cookie, known to this process only (sessionStore).
+// a random 256-bit id in an HttpOnly cookie, known to this process only (signinStore).
 // authn reads the session on GET requests and looks its identity up in the current
 // charter each time.
 
@@ -220,7 +220,7 @@ func (l *oidcLogin) handleCallback(w http.ResponseWriter, r *http.Request) {
 		expires = idt.Expiry
 	}
 	sid := randomID()
-	a.sessions.add(sid, session{name: name, subject: idt.Subject, by: by, expires: expires})
+	a.sessions.add(sid, signin{name: name, subject: idt.Subject, by: by, expires: expires})
 	a.log.Info("oidc sign-in", "remote", r.RemoteAddr, "subject", idt.Subject, "identity", id.Name, "role", id.Role, "by", by, "expires", expires.UTC().Format(time.RFC3339))
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/v1/oidc/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})

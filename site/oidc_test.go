@@ -123,17 +123,17 @@ func TestIdentityByName(t *testing.T) {
 
 func TestSessionStore(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	st := newSessionStore(2)
-	st.add("a", session{name: "watch", expires: now.Add(time.Hour)})
-	st.add("b", session{name: "watch", expires: now.Add(time.Minute)})
+	st := newSigninStore(2)
+	st.add("a", signin{name: "watch", expires: now.Add(time.Hour)})
+	st.add("b", signin{name: "watch", expires: now.Add(time.Minute)})
 	if _, ok := st.get("b", now.Add(time.Minute)); ok {
 		t.Error("a session is valid at its expiry")
 	}
 	if st.len() != 1 {
 		t.Errorf("an expired session is kept: %d", st.len())
 	}
-	st.add("c", session{name: "watch", expires: now.Add(time.Hour)})
-	st.add("d", session{name: "watch", expires: now.Add(time.Hour)})
+	st.add("c", signin{name: "watch", expires: now.Add(time.Hour)})
+	st.add("d", signin{name: "watch", expires: now.Add(time.Hour)})
 	if _, ok := st.get("a", now); ok || st.len() != 2 {
 		t.Errorf("the oldest session is not evicted past the bound: %d held", st.len())
 	}
@@ -176,7 +176,7 @@ func TestPendingLogins(t *testing.T) {
 func oidcServer(t *testing.T, ch *crdt.Charter) (*httptest.Server, *authn, *oidcLogin) {
 	t.Helper()
 	a := newAuthn("s00", func() *crdt.Charter { return ch }, slog.New(slog.DiscardHandler))
-	a.sessions = newSessionStore(8)
+	a.sessions = newSigninStore(8)
 	l, err := newOIDCLogin(OIDCConfig{Issuer: "http://127.0.0.1:1/", ClientID: "atoll"}, "", a)
 	if err != nil {
 		t.Fatal(err)
@@ -194,9 +194,9 @@ func TestAuthnSession(t *testing.T) {
 	ch := oidcCharter()
 	srv, a, _ := oidcServer(t, ch)
 	now := time.Now()
-	a.sessions.add("live", session{name: "shop-team", subject: "u-42", expires: now.Add(time.Hour)})
-	a.sessions.add("gone", session{name: "left", subject: "u-43", expires: now.Add(time.Hour)})
-	a.sessions.add("old", session{name: "watch", subject: "u-44", expires: now.Add(-time.Second)})
+	a.sessions.add("live", signin{name: "shop-team", subject: "u-42", expires: now.Add(time.Hour)})
+	a.sessions.add("gone", signin{name: "left", subject: "u-43", expires: now.Add(time.Hour)})
+	a.sessions.add("old", signin{name: "watch", subject: "u-44", expires: now.Add(-time.Second)})
 	cookie := func(v string) *http.Cookie { return &http.Cookie{Name: sessionCookie, Value: v} }
 	for _, tc := range []struct {
 		name, sid string
@@ -231,7 +231,7 @@ func TestAuthnSession(t *testing.T) {
 		t.Errorf("methods: %d %s", code, body)
 	}
 	// Logout ends the session at the server, not only in the browser.
-	a.sessions.add("bye", session{name: "watch", expires: now.Add(time.Hour)})
+	a.sessions.add("bye", signin{name: "watch", expires: now.Add(time.Hour)})
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/logout", nil)
 	req.AddCookie(cookie("bye"))
 	resp, err := http.DefaultClient.Do(req)

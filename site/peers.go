@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/transport"
 )
 
@@ -139,7 +139,7 @@ func (s *Site) push(envs []*crdt.Envelope, from string) {
 		to = s.live()
 	} else {
 		s.mu.Lock()
-		to = gossip.Pick(s.rng, s.live(), from, s.sync.Fanout)
+		to = peering.Pick(s.rng, s.live(), from, s.sync.Fanout)
 		s.mu.Unlock()
 	}
 	for _, name := range to {
@@ -229,7 +229,7 @@ func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) 
 		b, ok := s.rep.EnvelopeFor(id, p.key)
 		s.mu.Unlock()
 		if ok {
-			if err := gossip.WriteFrame(w, b); err != nil {
+			if err := peering.WriteFrame(w, b); err != nil {
 				return err
 			}
 			s.counter.pushedOut.Add(1)
@@ -276,7 +276,7 @@ func (s *Site) servePush(c *transport.Conn) {
 func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte, err error, ok bool) {
 	for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
 		var b []byte
-		if b, err = gossip.ReadFrame(r, max); err != nil {
+		if b, err = peering.ReadFrame(r, max); err != nil {
 			break
 		}
 		if !s.admit(peer, len(b)) {
@@ -358,21 +358,21 @@ func (delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (delegate) LocalState(join bool) []byte                { return nil }
 func (delegate) MergeRemoteState(buf []byte, join bool)     {}
 
-// events feeds memberlist's view of liveness and metadata into the site.
-type events struct{ s *Site }
+// liveness feeds memberlist's view of liveness and metadata into the site.
+type liveness struct{ s *Site }
 
-func (e events) NotifyJoin(n *memberlist.Node)  { e.s.addPeer(n); e.advertised(n) }
-func (e events) NotifyLeave(n *memberlist.Node) { e.s.removePeer(n.Name) }
-func (e events) NotifyUpdate(n *memberlist.Node) {
+func (e liveness) NotifyJoin(n *memberlist.Node)  { e.s.addPeer(n); e.advertised(n) }
+func (e liveness) NotifyLeave(n *memberlist.Node) { e.s.removePeer(n.Name) }
+func (e liveness) NotifyUpdate(n *memberlist.Node) {
 	e.s.addPeer(n)
 	e.advertised(n)
 }
 
-func (e events) advertised(n *memberlist.Node) {
+func (e liveness) advertised(n *memberlist.Node) {
 	if n.Name == e.s.cfg.Name || e.s.peer(n.Name) == nil {
 		return
 	}
-	m, err := gossip.DecodeMeta(n.Meta)
+	m, err := peering.DecodeMeta(n.Meta)
 	if err != nil {
 		e.s.log.Debug("peer metadata", "peer", n.Name, "err", err)
 		return

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/transport"
 )
 
@@ -178,12 +178,12 @@ func (f fsm) Apply(l *raft.Log) any {
 		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
 			return err
 		}
-		if err := s.members.Join(req.entry(), []byte(req.Kubeconfig)); err != nil {
+		if err := s.kubes.Join(req.entry(), []byte(req.Kubeconfig)); err != nil {
 			return err
 		}
-		s.wakeMembers()
+		s.wakeClusters()
 	case entryUnjoin:
-		return s.members.Unjoin(string(l.Data[1:]))
+		return s.kubes.Unjoin(string(l.Data[1:]))
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	r := bufio.NewReader(rc)
 	for {
-		b, err := gossip.ReadFrame(r, crdt.MaxEnvelopeBytes)
+		b, err := peering.ReadFrame(r, crdt.MaxEnvelopeBytes)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -219,7 +219,7 @@ type snapshot [][]byte
 func (s snapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriter(sink)
 	for _, b := range s {
-		if err := gossip.WriteFrame(w, b); err != nil {
+		if err := peering.WriteFrame(w, b); err != nil {
 			sink.Cancel()
 			return err
 		}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"atoll/crdt"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // ErrRemoved is returned by writes of a site that the charter no longer lists: an
@@ -53,8 +53,8 @@ func (s *Site) removed() bool {
 // member cluster it has joined, healthy or not, and writes nothing (its changes would be
 // refused everywhere). It runs every pass, so a cluster that was down is cleaned once it
 // answers; Prune is a list per resource when there is nothing left.
-func (s *Site) retire(ctx context.Context, appliers map[string]*member.Applier) {
-	entries, err := s.members.List()
+func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) {
+	entries, err := s.kubes.List()
 	if err != nil {
 		s.log.Error("member clusters", "err", err)
 		return
@@ -62,9 +62,9 @@ func (s *Site) retire(ctx context.Context, appliers map[string]*member.Applier) 
 	for _, e := range entries {
 		a := appliers[e.Name]
 		if a == nil {
-			cfg, err := s.members.Config(e.Name)
+			cfg, err := s.kubes.Config(e.Name)
 			if err == nil {
-				a, err = member.NewApplier(cfg, s.cfg.Resync.D())
+				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
 			}
 			if err != nil {
 				s.log.Error("member cluster client", "cluster", e.Name, "err", err)

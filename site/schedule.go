@@ -15,7 +15,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/scheduler"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // schedState builds the scheduler's view of the federation: the charter's sites with
@@ -66,7 +66,7 @@ func amount(r string, q resource.Quantity) int64 {
 
 // workload is one workload as the reconciler needs it: what to render and what to schedule.
 type workload struct {
-	render   member.Workload
+	render   kube.Workload
 	sched    scheduler.Workload
 	err      error // why it cannot be scheduled (a malformed placement, refused replicas)
 	refused  bool  // err is a refusal to record: replicas malformed or above the charter's limit
@@ -112,9 +112,9 @@ func (s *Site) workloadsLocked() []workload {
 	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
 		obj, _ := s.rep.Object(crdt.KindWorkload, key)
 		ns, name, _ := strings.Cut(key, "/")
-		w := workload{render: member.Workload{Namespace: ns, Name: name}}
+		w := workload{render: kube.Workload{Namespace: ns, Name: name}}
 		rv, ok := obj["replicas"]
-		r, err := member.ParseReplicas(string(rv.Bytes), ok, limit)
+		r, err := kube.ParseReplicas(string(rv.Bytes), ok, limit)
 		if err != nil {
 			// Stored by an earlier release, or above a limit the charter lowered since:
 			// refused, never divided (plan records why).

@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"atoll/crdt"
-	"atoll/gossip"
-	"atoll/site/member"
+	"atoll/peering"
+	"atoll/site/kube"
 	"atoll/site/store"
 	"atoll/site/transport"
 )
@@ -26,7 +26,7 @@ import (
 // Version is the running binary's version, reported in State and in the view's entry for
 // this site. The program sets it before Open (cmd/atoll from -ldflags "-X main.version=...");
 // it is build metadata, like prometheus/common/version, not configuration. Peers do not
-// learn it: gossip.Meta's encoding stays as it is, so that mixed versions interoperate.
+// learn it: peering.Meta's encoding stays as it is, so that mixed versions interoperate.
 var Version = "dev"
 
 // Site is one running site.
@@ -42,8 +42,8 @@ type Site struct {
 	mu     sync.Mutex // guards rep, st, ae, budget, rng
 	rep    *crdt.Replica
 	st     *store.Store
-	ae     *gossip.AntiEntropy
-	budget *gossip.Budget
+	ae     *peering.AntiEntropy
+	budget *peering.Budget
 	rng    *rand.Rand
 
 	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
@@ -75,15 +75,15 @@ type Site struct {
 
 	wake chan struct{} // asks the sync loop to look again
 
-	members      *member.Registry
+	kubes        *kube.Registry
 	reconcileMu  sync.Mutex // one reconcile pass or unjoin at a time
-	membersWake  chan struct{}
+	clustersWake chan struct{}
 	observeEvery time.Duration
 	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	decisions    *decisions
 	templates    map[string]template // by workload key, parsed once per change; guarded by mu
-	admission    *member.Admitter    // this site's admission policy (site.yaml admission:)
+	admission    *kube.Admitter      // this site's admission policy (site.yaml admission:)
 	audit        *auditLog
 	events       *eventLog
 	counter      counters
@@ -120,7 +120,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	admit, err := member.NewAdmitter(cfg.Admission)
+	admit, err := kube.NewAdmitter(cfg.Admission)
 	if err != nil {
 		return nil, err
 	}
@@ -183,16 +183,16 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, keys: keys,
 		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{}, softCompared: map[string]time.Time{},
-		members: member.NewRegistry(dir, key), membersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
+		kubes: kube.NewRegistry(dir, key), clustersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
 	s.signer.Store(signer)
-	var prevSealer member.Sealer // set only if there is one: a nil *DataKey in it is not nil
+	var prevSealer kube.Sealer // set only if there is one: a nil *DataKey in it is not nil
 	if prevKey != nil {
 		prevSealer = prevKey
 		log.Info("previousIdentity set: what is sealed under its data key is re-sealed under identity's", "previous", FormatKey(keys.previous.Public()))
 	}
-	sealed, err := s.members.SealClear(prevSealer)
+	sealed, err := s.kubes.SealClear(prevSealer)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -218,8 +218,8 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ae = gossip.NewAntiEntropy(gossip.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, rand.New(rand.NewPCG(s.rng.Uint64(), 1)))
-	s.budget = gossip.NewBudget(gossip.BudgetConfig{})
+	s.ae = peering.NewAntiEntropy(peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, rand.New(rand.NewPCG(s.rng.Uint64(), 1)))
+	s.budget = peering.NewBudget(peering.BudgetConfig{})
 	s.refreshCharter()
 	s.refreshMeta()
 	s.persistSoft() // records restoring dropped (a workload removed before they were)
@@ -306,7 +306,7 @@ func (s *Site) refreshMeta() {
 	for i, h := range heads {
 		hs[i] = h
 	}
-	b := gossip.NewMeta(s.rep.Len(), hs).Encode()
+	b := peering.NewMeta(s.rep.Len(), hs).Encode()
 	s.meta.Store(&b)
 }
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/store"
 	"atoll/site/transport"
 )
@@ -249,11 +249,11 @@ func (s *Site) softPushLoop(p *peer) {
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		err := gossip.WriteFrame(w, raw)
+		err := peering.WriteFrame(w, raw)
 		for more := true; err == nil && more; {
 			select {
 			case raw = <-p.soft:
-				err = gossip.WriteFrame(w, raw)
+				err = peering.WriteFrame(w, raw)
 			default:
 				more = false
 			}
@@ -448,7 +448,7 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 		}
 	}()
 	if first != nil {
-		if err := gossip.WriteFrame(w, first); err != nil {
+		if err := peering.WriteFrame(w, first); err != nil {
 			return err
 		}
 		if err := w.Flush(); err != nil {
@@ -457,7 +457,7 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 	}
 	rejected := 0
 	for !sess.Done() {
-		in, err := gossip.ReadFrame(r, crdt.MaxSoftFrameBytes)
+		in, err := peering.ReadFrame(r, crdt.MaxSoftFrameBytes)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return errors.New("peer closed the soft session early")
@@ -480,7 +480,7 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 			}
 		}
 		for _, f := range out {
-			if err := gossip.WriteFrame(w, f); err != nil {
+			if err := peering.WriteFrame(w, f); err != nil {
 				return err
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/site/transport"
 )
 
@@ -47,7 +47,7 @@ func (s *Site) syncLoop(ctx context.Context) {
 	}
 }
 
-// initiate runs one reconciliation session with a peer.
+// initiate runs one sync session with a peer.
 func (s *Site) initiate(ctx context.Context, name string) error {
 	p := s.peer(name)
 	if p == nil {
@@ -109,7 +109,7 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	send := func(b []byte) error {
-		if err := gossip.WriteFrame(w, b); err != nil {
+		if err := peering.WriteFrame(w, b); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -126,7 +126,7 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 		s.counter.syncMessages.Add(uint64(st.Messages))
 	}()
 	for !sess.Done() {
-		in, err := gossip.ReadFrame(r, maxSyncFrame)
+		in, err := peering.ReadFrame(r, maxSyncFrame)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return errors.New("peer closed the session early")

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/gossip"
+	"atoll/peering"
 	"atoll/scheduler"
 )
 
@@ -219,7 +219,7 @@ func put(m map[string]string, k, v string) map[string]string {
 // peerSync says how far a peer is from this site, from what anti-entropy knows of it:
 // whether it advertises the same heads as heads, and for how long a change it advertised
 // has been missing here, in seconds (0: none is).
-func peerSync(p gossip.PeerSync, heads []crdt.Hash, now time.Time) (inSync bool, lag float64) {
+func peerSync(p peering.PeerSync, heads []crdt.Hash, now time.Time) (inSync bool, lag float64) {
 	inSync = p.HaveMeta && !p.Meta.More && sameHeads(p.Meta.Heads, heads)
 	if !p.Behind.IsZero() {
 		lag = now.Sub(p.Behind).Seconds()

@@ -12,7 +12,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/scheduler"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // reconcileInterval is how often the workload reconciler runs when nothing changes.
@@ -24,7 +24,7 @@ const reconcileInterval = 5 * time.Second
 // runs when changes arrive, when the site's view of liveness changes, and every 5 s.
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
-	appliers := map[string]*member.Applier{}
+	appliers := map[string]*kube.Applier{}
 	defer func() { // a replica that steps down leads again later with appliers of its own
 		for _, a := range appliers {
 			a.Stop()
@@ -68,7 +68,7 @@ func (s *Site) wakeReconcile() {
 
 // clustersReady returns this site's joined clusters its own state calls healthy, sorted.
 func (s *Site) clustersReady() []string {
-	entries, err := s.members.List()
+	entries, err := s.kubes.List()
 	if err != nil {
 		s.log.Error("member clusters", "err", err)
 		return nil
@@ -86,7 +86,7 @@ func (s *Site) clustersReady() []string {
 
 // placed is one workload this site runs, with the replicas for each of its clusters.
 type placed struct {
-	w        member.Workload
+	w        kube.Workload
 	clusters map[string]int // cluster -> replicas (Duplicated: per cluster; -1 kinds: 1)
 }
 
@@ -145,7 +145,7 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 	return out, own, next, nil
 }
 
-func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applier) time.Duration {
+func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier) time.Duration {
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	defer observeSince(s.metrics.reconcile, time.Now())
@@ -168,9 +168,9 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 	for _, cluster := range clusters {
 		a := appliers[cluster]
 		if a == nil {
-			cfg, err := s.members.Config(cluster)
+			cfg, err := s.kubes.Config(cluster)
 			if err == nil {
-				a, err = member.NewApplier(cfg, s.cfg.Resync.D())
+				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
 			}
 			if err != nil {
 				s.log.Error("member cluster client", "cluster", cluster, "err", err)
@@ -187,7 +187,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			if !ok {
 				continue // no share here: pruned below if it was there before
 			}
-			u, err := member.Render(w, own[cluster], replicas)
+			u, err := kube.Render(w, own[cluster], replicas)
 			if err != nil {
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
 				continue
@@ -210,7 +210,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 			if key != "" {
 				keep[key] = true
 			}
-			if _, ok := member.IsRefusal(err); ok {
+			if _, ok := kube.IsRefusal(err); ok {
 				status = append(status, s.refusedIn(w, cluster, err)...)
 				continue
 			}
@@ -245,7 +245,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*member.Applie
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to
 // date; none when nothing changed.
-func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
+func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
 	num := func(f string) string {
 		v, _, _ := unstructured.NestedInt64(u.Object, "status", f)
 		return strconv.FormatInt(v, 10)
@@ -266,7 +266,7 @@ func (s *Site) statusOps(w member.Workload, cluster string, desired int, u *unst
 var statusFields = []string{"desired", "ready", "available", "updated", "observed", "conditions", "reason", "message"}
 
 // statusDiff returns the writes that make the Status object of w in cluster hold cur.
-func (s *Site) statusDiff(w member.Workload, cluster string, cur map[string]string) []crdt.Op {
+func (s *Site) statusDiff(w kube.Workload, cluster string, cur map[string]string) []crdt.Op {
 	key := crdt.StatusKey(w.Namespace, w.Name, s.cfg.Name, cluster)
 	var ops []crdt.Op
 	s.mu.Lock()
@@ -281,10 +281,10 @@ func (s *Site) statusDiff(w member.Workload, cluster string, cur map[string]stri
 }
 
 // refusedIn records that this site refuses to run w in cluster (err holds a
-// member.Refusal): audit record, event, metric, and the reason in the workload's Status
+// kube.Refusal): audit record, event, metric, and the reason in the workload's Status
 // there, so describe shows it at every site. It returns the status writes.
-func (s *Site) refusedIn(w member.Workload, cluster string, err error) []crdt.Op {
-	r, _ := member.IsRefusal(err)
+func (s *Site) refusedIn(w kube.Workload, cluster string, err error) []crdt.Op {
+	r, _ := kube.IsRefusal(err)
 	s.refuse("admission", w.Namespace+"/"+w.Name, r.Reason)
 	return s.statusDiff(w, cluster, map[string]string{"desired": "0", "ready": "0", "available": "0", "updated": "0",
 		"observed": "0", "reason": StatusRefused, "message": r.Reason})
@@ -306,7 +306,7 @@ func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 		}
 	}
 	joined := map[string]bool{}
-	if entries, err := s.members.List(); err == nil {
+	if entries, err := s.kubes.List(); err == nil {
 		for _, e := range entries {
 			joined[e.Name] = true
 		}

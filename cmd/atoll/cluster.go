@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"atoll/site"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // siteClient returns a client for the site whose site.yaml is at path.
@@ -143,7 +143,7 @@ system:masters; a site whose admission.kinds allows more needs those kinds added
   kubectl --context prod-1 -n atoll-system create token atoll --duration 8760h   # the join kubeconfig's token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write(member.RBAC)
+			_, err := cmd.OutOrStdout().Write(kube.RBAC)
 			return err
 		},
 	}

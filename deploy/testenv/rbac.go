@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	sitemember "atoll/site/member"
+	sitemember "atoll/site/kube"
 )
 
 // admissionConfig is the apiserver's admission configuration: Pod Security enforced at
@@ -26,7 +26,7 @@ plugins:
     exemptions: {namespaces: [kube-system]}
 `
 
-// createAtollRBAC creates the objects of member.RBAC with the admin token, so that the
+// createAtollRBAC creates the objects of kube.RBAC with the admin token, so that the
 // user atoll holds exactly what a site is given in production.
 func (m *member) createAtollRBAC(ctx context.Context) error {
 	for doc := range bytes.SplitSeq(sitemember.RBAC, []byte("\n---\n")) {

@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-// Package gossip is the protocol half of how sites exchange the federation state. It holds
+// Package peering is the protocol half of how sites exchange the federation state. It holds
 // no sockets, goroutines or clocks: package site drives it and does the I/O.
 //
 // Dissemination has three layers:
@@ -9,7 +9,7 @@
 //   - Eager push: a site that writes a change sends it at once to every live peer, and a
 //     site that receives a change new to it forwards it to Fanout other live peers (Pick).
 //     A write therefore reaches a connected site in one or two one-way delays.
-//   - Anti-entropy: AntiEntropy decides when to run a crdt reconciliation session with a
+//   - Anti-entropy: AntiEntropy decides when to run a crdt sync session with a
 //     peer: as soon as the peer advertises a head this site does not hold and it stays
 //     unknown for a grace period (a push that was lost or cut by a partition), and
 //     otherwise with one random peer every Interval as a safety net.
@@ -20,4 +20,4 @@
 //
 // Frames on every stream are length-prefixed (WriteFrame, ReadFrame) with a size cap.
 // Time is an argument (now time.Time), never read here.
-package gossip
+package peering

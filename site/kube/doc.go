@@ -5,4 +5,4 @@
 //
 // The arithmetic (capacity per node, the fields to publish) is in pure functions
 // (capacity.go, fields.go); observer.go does the I/O.
-package member
+package kube

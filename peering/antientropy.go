@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"math/rand/v2"
@@ -55,7 +55,7 @@ type peerState struct {
 	gone         bool // left while its session ran; forgotten when the session ends
 }
 
-// AntiEntropy decides with which peers to run reconciliation sessions and when.
+// AntiEntropy decides with which peers to run sync sessions and when.
 type AntiEntropy struct {
 	cfg        Config
 	rng        *rand.Rand
@@ -177,7 +177,7 @@ func (a *AntiEntropy) lacks(p *peerState, has func([32]byte) bool, changes int) 
 func (a *AntiEntropy) Done(peer string, ok bool) {
 	p := a.peers[peer]
 	if p == nil || !p.running {
-		panic("gossip: Done for a session Next did not start: " + peer)
+		panic("peering: Done for a session Next did not start: " + peer)
 	}
 	p.running = false
 	a.running--

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"atoll/site/member"
+	"atoll/site/kube"
 	"atoll/site/store"
 )
 
@@ -41,14 +41,14 @@ func TestJoinDeclared(t *testing.T) {
 		{Name: "c2", Kubeconfig: "missing.kubeconfig"},
 	}}
 	cfg.SetDir(dir)
-	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), members: member.NewRegistry(filepath.Join(dir, "data"), testDataKey),
-		membersWake: make(chan struct{}, 1), events: newEventLog()}
-	if err := s.members.Join(member.Entry{Name: "by-hand"}, []byte(testKubeconfig)); err != nil {
+	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), kubes: kube.NewRegistry(filepath.Join(dir, "data"), testDataKey),
+		clustersWake: make(chan struct{}, 1), events: newEventLog()}
+	if err := s.kubes.Join(kube.Entry{Name: "by-hand"}, []byte(testKubeconfig)); err != nil {
 		t.Fatal(err)
 	}
 	list := func() string {
 		t.Helper()
-		es, err := s.members.List()
+		es, err := s.kubes.List()
 		if err != nil {
 			t.Fatal(err)
 		}

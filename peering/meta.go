@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"encoding/binary"
@@ -31,7 +31,7 @@ func NewMeta(changes int, heads [][32]byte) Meta {
 // Encode returns the metadata bytes.
 func (m Meta) Encode() []byte {
 	if len(m.Heads) > MaxMetaHeads {
-		panic(fmt.Sprintf("gossip: Meta with %d heads, at most %d", len(m.Heads), MaxMetaHeads))
+		panic(fmt.Sprintf("peering: Meta with %d heads, at most %d", len(m.Heads), MaxMetaHeads))
 	}
 	b := []byte{metaVersion}
 	b = binary.AppendUvarint(b, m.Changes)
@@ -50,21 +50,21 @@ func (m Meta) Encode() []byte {
 func DecodeMeta(b []byte) (Meta, error) {
 	var m Meta
 	if len(b) == 0 || b[0] != metaVersion {
-		return m, fmt.Errorf("gossip: node metadata: unknown version")
+		return m, fmt.Errorf("peering: node metadata: unknown version")
 	}
 	changes, k := binary.Uvarint(b[1:])
 	if k <= 0 || k != len(binary.AppendUvarint(nil, changes)) {
-		return m, fmt.Errorf("gossip: node metadata: bad change count")
+		return m, fmt.Errorf("peering: node metadata: bad change count")
 	}
 	rest := b[1+k:]
 	if len(rest) == 0 {
-		return m, fmt.Errorf("gossip: node metadata: missing head count")
+		return m, fmt.Errorf("peering: node metadata: missing head count")
 	}
 	n := int(rest[0] & 0x7f)
 	m.Changes, m.More = changes, rest[0]&0x80 != 0
 	rest = rest[1:]
 	if n > MaxMetaHeads || len(rest) != 32*n {
-		return m, fmt.Errorf("gossip: node metadata: %d heads in %d bytes", n, len(rest))
+		return m, fmt.Errorf("peering: node metadata: %d heads in %d bytes", n, len(rest))
 	}
 	for i := range n {
 		m.Heads = append(m.Heads, [32]byte(rest[32*i:32*i+32]))

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/site/member"
+	"atoll/site/kube"
 )
 
 // Member cluster observation: how often each joined cluster is looked at, and how often
@@ -20,11 +20,11 @@ const (
 	capacityInterval = 30 * time.Second
 )
 
-// membersLoop keeps one observer per joined cluster and publishes what they see as the
+// clustersLoop keeps one observer per joined cluster and publishes what they see as the
 // site's Cluster objects, writing only fields that changed.
-func (s *Site) membersLoop(ctx context.Context) {
+func (s *Site) clustersLoop(ctx context.Context) {
 	defer s.wg.Done()
-	observers := map[string]*member.Observer{}
+	observers := map[string]*kube.Observer{}
 	lastCapacity := map[string]time.Time{}
 	defer func() {
 		for _, o := range observers {
@@ -39,12 +39,12 @@ func (s *Site) membersLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-s.membersWake:
+		case <-s.clustersWake:
 		}
 		if s.removed() {
 			continue // its Cluster objects would be refused everywhere
 		}
-		entries, err := s.members.List()
+		entries, err := s.kubes.List()
 		if err != nil {
 			s.log.Error("member clusters", "err", err)
 			continue
@@ -54,9 +54,9 @@ func (s *Site) membersLoop(ctx context.Context) {
 			seen[e.Name] = true
 			o := observers[e.Name]
 			if o == nil {
-				cfg, err := s.members.Config(e.Name)
+				cfg, err := s.kubes.Config(e.Name)
 				if err == nil {
-					o, err = member.NewObserver(ctx, e, cfg)
+					o, err = kube.NewObserver(ctx, e, cfg)
 				}
 				if err != nil {
 					s.log.Error("member cluster", "cluster", e.Name, "err", err)
@@ -78,7 +78,7 @@ func (s *Site) membersLoop(ctx context.Context) {
 }
 
 // publishCluster writes the fields of one cluster that changed since the state last said.
-func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observer, lastCapacity map[string]time.Time) {
+func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer, lastCapacity map[string]time.Time) {
 	snap := o.Snapshot(ctx)
 	key := crdt.ClusterKey(s.cfg.Name, name)
 	prev := map[string]string{}
@@ -91,7 +91,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *member.Observ
 	s.mu.Unlock()
 	now := time.Now()
 	withCapacity := now.Sub(lastCapacity[name]) >= capacityInterval
-	ops := member.Ops(key, prev, snap.Fields(), withCapacity)
+	ops := kube.Ops(key, prev, snap.Fields(), withCapacity)
 	if len(ops) == 0 {
 		return
 	}
@@ -121,7 +121,7 @@ func (s *Site) joinDeclared() {
 		key := crdt.ClusterKey(s.cfg.Name, c.Name)
 		kc, err := os.ReadFile(s.cfg.Path(c.Kubeconfig))
 		req := JoinRequest{Name: c.Name, Kubeconfig: string(kc), Labels: c.Labels, Taints: c.Taints}
-		if err == nil && s.members.Holds(req.entry(), kc) {
+		if err == nil && s.kubes.Holds(req.entry(), kc) {
 			continue
 		}
 		if err == nil {
@@ -147,7 +147,7 @@ func (s *Site) JoinCluster(req JoinRequest) error {
 		return ErrNotLeader
 	}
 	if s.raft != nil { // every replica stores the credentials, through the log
-		if err := member.CheckKubeconfig(kubeconfig); err != nil {
+		if err := kube.CheckKubeconfig(kubeconfig); err != nil {
 			return fmt.Errorf("cluster %s: kubeconfig: %w", name, err)
 		}
 		b, err := json.Marshal(req)
@@ -156,10 +156,10 @@ func (s *Site) JoinCluster(req JoinRequest) error {
 		}
 		return s.replicate(entryJoin, b)
 	}
-	if err := s.members.Join(req.entry(), kubeconfig); err != nil {
+	if err := s.kubes.Join(req.entry(), kubeconfig); err != nil {
 		return err
 	}
-	s.wakeMembers()
+	s.wakeClusters()
 	return nil
 }
 
@@ -174,14 +174,14 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	if !s.leader() {
 		return ErrNotLeader
 	}
-	cfg, err := s.members.Config(name)
+	cfg, err := s.kubes.Config(name)
 	if err != nil {
 		return err
 	}
 	s.reconcileMu.Lock() // no reconcile pass may re-create objects while they go
 	defer s.reconcileMu.Unlock()
 	var cleanup error
-	a, err := member.NewApplier(cfg, 0)
+	a, err := kube.NewApplier(cfg, 0)
 	if err == nil {
 		defer a.Stop()
 		var deleted []string
@@ -194,21 +194,21 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	if s.raft != nil {
 		err = s.replicate(entryUnjoin, []byte(name))
 	} else {
-		err = s.members.Unjoin(name)
+		err = s.kubes.Unjoin(name)
 	}
 	if err != nil {
 		return err
 	}
-	s.wakeMembers()
+	s.wakeClusters()
 	if _, _, err := s.record([]crdt.Op{{Type: crdt.OpRemove, Kind: crdt.KindCluster, Key: crdt.ClusterKey(s.cfg.Name, name)}}); err != nil {
 		return err
 	}
 	return cleanup
 }
 
-func (s *Site) wakeMembers() {
+func (s *Site) wakeClusters() {
 	select {
-	case s.membersWake <- struct{}{}:
+	case s.clustersWake <- struct{}{}:
 	default:
 	}
 }

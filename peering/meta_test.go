@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"bytes"
@@ -152,7 +152,7 @@ func TestDecodeMetaCanonical(t *testing.T) {
 // FuzzDecodeMeta: DecodeMeta never panics, what it accepts is within the limits, and
 // re-encodes to the input bytes.
 //
-//	go test ./gossip/ -run '^$' -fuzz '^FuzzDecodeMeta$' -fuzztime 30s
+//	go test ./peering/ -run '^$' -fuzz '^FuzzDecodeMeta$' -fuzztime 30s
 func FuzzDecodeMeta(f *testing.F) {
 	for _, n := range []int{0, 1, 8, 9} {
 		enc := NewMeta(n*77, testHeads(n)).Encode()

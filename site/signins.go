@@ -8,33 +8,33 @@ import (
 )
 
 // Server-side state of OpenID Connect sign-ins: sign-ins started and not yet called back
-// (pendingLogins), and the sessions they open (sessionStore). Both are bounded in number,
+// (pendingLogins), and the sessions they open (signinStore). Both are bounded in number,
 // oldest out first, and take the time as an argument.
 
-// session is a signed-in browser: its charter identity's name and what proved it.
-type session struct {
+// signin is a signed-in browser: its charter identity's name and what proved it.
+type signin struct {
 	name    string    // the charter identity, looked up again on every request
 	subject string    // the OpenID subject
 	by      string    // what mapped it: "subject ..." or "group ..."
 	expires time.Time // min(ID token expiry, sign-in + SessionTTL)
 }
 
-// sessionStore holds sessions by the SHA-256 of their id, so that the ids themselves
+// signinStore holds sessions by the SHA-256 of their id, so that the ids themselves
 // are nowhere in memory but the browsers' cookies.
-type sessionStore struct {
+type signinStore struct {
 	mu    sync.Mutex
 	max   int
 	order *list.List // of [32]byte, oldest at the back
 	by    map[[32]byte]*list.Element
-	vals  map[[32]byte]session
+	vals  map[[32]byte]signin
 }
 
-func newSessionStore(max int) *sessionStore {
-	return &sessionStore{max: max, order: list.New(), by: map[[32]byte]*list.Element{}, vals: map[[32]byte]session{}}
+func newSigninStore(max int) *signinStore {
+	return &signinStore{max: max, order: list.New(), by: map[[32]byte]*list.Element{}, vals: map[[32]byte]signin{}}
 }
 
 // add stores s under id, evicting the oldest sessions beyond the bound.
-func (st *sessionStore) add(id string, s session) {
+func (st *signinStore) add(id string, s signin) {
 	sum := sha256.Sum256([]byte(id))
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -48,25 +48,25 @@ func (st *sessionStore) add(id string, s session) {
 }
 
 // get returns the session id names, if it exists and has not expired at now.
-func (st *sessionStore) get(id string, now time.Time) (session, bool) {
+func (st *signinStore) get(id string, now time.Time) (signin, bool) {
 	sum := sha256.Sum256([]byte(id))
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s, ok := st.vals[sum]
 	if !ok {
-		return session{}, false
+		return signin{}, false
 	}
 	if !now.Before(s.expires) {
 		st.order.Remove(st.by[sum])
 		delete(st.by, sum)
 		delete(st.vals, sum)
-		return session{}, false
+		return signin{}, false
 	}
 	return s, true
 }
 
 // remove ends the session id names.
-func (st *sessionStore) remove(id string) {
+func (st *signinStore) remove(id string) {
 	sum := sha256.Sum256([]byte(id))
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -77,7 +77,7 @@ func (st *sessionStore) remove(id string) {
 	}
 }
 
-func (st *sessionStore) len() int {
+func (st *signinStore) len() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.order.Len()

@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"fmt"
@@ -84,7 +84,7 @@ func impurities(name string, src []byte) ([]string, error) {
 	return bad, nil
 }
 
-// TestPure keeps gossip a pure core (STYLE.md section 1): no sockets, files, loggers, locks,
+// TestPure keeps peering a pure core (STYLE.md section 1): no sockets, files, loggers, locks,
 // goroutines, wall clock or global randomness in non-test code.
 func TestPure(t *testing.T) {
 	files, err := filepath.Glob("*.go")
@@ -105,12 +105,12 @@ func TestPure(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, b := range bad {
-			t.Errorf("%s: gossip is a pure core", b)
+			t.Errorf("%s: peering is a pure core", b)
 		}
 		checked++
 	}
 	if checked < 5 {
-		t.Fatalf("checked %d non-test files, want the package's sources (run from gossip/)", checked)
+		t.Fatalf("checked %d non-test files, want the package's sources (run from peering/)", checked)
 	}
 }
 

@@ -1,4 +1,4 @@
-package gossip
+package peering
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 )
 
 // ErrFrameTooLarge is returned by ReadFrame for a frame above the caller's cap.
-var ErrFrameTooLarge = errors.New("gossip: frame too large")
+var ErrFrameTooLarge = errors.New("peering: frame too large")
 
 // WriteFrame writes b prefixed with its length as a uvarint.
 func WriteFrame(w io.Writer, b []byte) error {
@@ -30,7 +30,7 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("gossip: frame length: %w", err)
+		return nil, fmt.Errorf("peering: frame length: %w", err)
 	}
 	if n > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrFrameTooLarge, n, max)
@@ -40,7 +40,7 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF // a header without its body is not a clean end
 		}
-		return nil, fmt.Errorf("gossip: frame of %d bytes: %w", n, err)
+		return nil, fmt.Errorf("peering: frame of %d bytes: %w", n, err)
 	}
 	return b, nil
 }

@@ -243,11 +243,12 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 		s.mu.Unlock()
 		return nil, ErrRemoved
 	}
-	env, res, err := s.rep.Write(s.signer.Load(), ops, nil, nil)
+	env, err := s.core.Write(s.signer.Load(), ops)
+	rd := s.core.Ready()
 	if s.raft != nil {
-		s.markUnreplicated(res.Stored)
+		s.markUnreplicated(rd.Persist.Stored)
 	}
-	s.persistLocal(res)
+	s.persistLocal(rd.Persist)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -255,7 +256,7 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 	if err := s.replicate(entryChange, env.Encode()); err != nil {
 		return nil, err
 	}
-	s.push(res.Stored, "")
+	s.do(rd) // pushed once the site's replicas hold it
 	return env, nil
 }
 
@@ -294,9 +295,11 @@ func (s *Site) submit(w http.ResponseWriter, b []byte) {
 		writeErr(w, http.StatusUnprocessableEntity, err)
 		return
 	}
-	res := s.rep.Receive(b)
-	s.persist(res)
+	res := s.core.Submit(b)
+	rd := s.core.Ready()
+	s.persist(rd.Persist)
 	s.mu.Unlock()
+	s.do(rd)
 	s.counter.unbuffered.Add(uint64(res.Unbuffered))
 	if len(res.Rejected) > 0 {
 		writeErr(w, http.StatusUnprocessableEntity, res.Rejected[0].Err)
@@ -310,7 +313,6 @@ func (s *Site) submit(w http.ResponseWriter, b []byte) {
 		writeErr(w, http.StatusConflict, errors.New("change depends on changes this site does not hold; not stored yet"))
 		return
 	}
-	s.push(res.Stored, "")
 	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
 }
 

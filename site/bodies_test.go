@@ -179,8 +179,14 @@ func TestSessionBodyIsAudited(t *testing.T) {
 	}
 	here, there := net.Pipe()
 	done := make(chan error, 1)
+	s.mu.Lock()
+	sess1, err := s.core.Respond("s1", peerS1.Public())
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- s.converse(&transport.Conn{Conn: here, Peer: "s1"}, s.rep.Respond(peerS1.Public()), nil)
+		done <- s.converse(&transport.Conn{Conn: here, Peer: "s1"}, sess1, nil)
 		here.Close()
 	}()
 	sess, msg := peer.Initiate(f.signer.Public(), 42)

@@ -55,9 +55,9 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
 	// A new leader has seen no site yet, nor lost one: the startup grace runs again
 	// (aliveView), so that it takes over no share before membership had its chance.
-	s.peersMu.Lock()
-	s.leadSince, s.gone = time.Now(), map[string]time.Time{}
-	s.peersMu.Unlock()
+	s.mu.Lock()
+	s.core.Lead(time.Now())
+	s.mu.Unlock()
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)

@@ -147,7 +147,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	now := time.Now()
-	live, _ := s.liveness() // peersMu, not under mu
+	live, _ := s.liveness() // takes mu
 	s.mu.Lock()
 	charter := s.rep.Charter()
 	info, _ := charter.SiteByName(s.cfg.Name)
@@ -167,7 +167,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		row := peerRow{name: name}
-		if p, ok := s.ae.Peer(name); ok && p.HaveMeta && live[name] {
+		if p, ok := s.core.Sync(name); ok && p.HaveMeta && live[name] {
 			inSync, lag := peerSync(p, heads, now)
 			row.known, row.lag = true, lag
 			if inSync {

@@ -88,15 +88,16 @@ func TestMetricsCollector(t *testing.T) {
 	// b is live and advertises this site's heads; c is live and has advertised a change
 	// this site has lacked for 10 s.
 	now := time.Now()
-	s.peers["b"], s.peers["c"] = &peer{name: "b", since: now}, &peer{name: "c", since: now}
 	s.mu.Lock()
+	s.core.PeerUp("b", crdt.PubKey{}, "", now)
+	s.core.PeerUp("c", crdt.PubKey{}, "", now)
 	var heads [][32]byte
 	for _, h := range s.rep.Heads() {
 		heads = append(heads, h)
 	}
-	s.ae.Advertised("b", peering.NewMeta(s.rep.Len(), heads))
-	s.ae.Advertised("c", peering.NewMeta(s.rep.Len()+1, [][32]byte{{1}}))
-	s.ae.Next(now.Add(-10*time.Second), func(h [32]byte) bool { return s.rep.Has(h) }, s.rep.Len())
+	s.core.Advertised("b", peering.NewMeta(s.rep.Len(), heads))
+	s.core.Advertised("c", peering.NewMeta(s.rep.Len()+1, [][32]byte{{1}}))
+	s.core.Due(now.Add(-10 * time.Second))
 	s.mu.Unlock()
 
 	got := scrape(t, s)
@@ -145,9 +146,8 @@ func TestMetricsCollector(t *testing.T) {
 	}
 
 	// Once c is lost it is neither live nor in sync, and its lag is unknown.
-	delete(s.peers, "c")
 	s.mu.Lock()
-	s.ae.Leave("c")
+	s.core.PeerDown("c", time.Now())
 	s.mu.Unlock()
 	got = scrape(t, s)
 	if v, ok := find(got, "atoll_peer_live", map[string]string{"peer": "c"}); !ok || v != 0 {

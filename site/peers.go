@@ -3,9 +3,7 @@ package site
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/transport"
 )
 
@@ -28,12 +27,12 @@ const (
 // transport refuses the next after the handshake (LimitPerPeer), before servePush runs.
 const maxPushStreamsPerPeer = 2
 
-// peer is a live site this one pushes to: one goroutine, one queue, one stream.
+// peer is a live site this one pushes to: one goroutine, one queue, one stream. The core
+// keeps what is known of it (core.Peer); this is the shell's half: its streams.
 type peer struct {
 	name  string
 	key   crdt.PubKey
-	addr  string    // guarded by Site.peersMu: a restarted site may come back elsewhere (peerAddr)
-	since time.Time // when memberlist reported it alive
+	addr  string // guarded by Site.mu: a restarted site may come back elsewhere (peerAddr)
 	queue chan crdt.Hash
 	soft  chan []byte // soft records this site wrote
 	// softWant asks for a soft session: the peer is new, or a record for it was dropped.
@@ -48,125 +47,136 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		return
 	}
 	addr := net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-	s.peersMu.Lock()
-	s.known[n.Name] = addr
-	if p := s.peers[n.Name]; p != nil {
-		p.addr = addr // a restarted site may come back elsewhere
-		s.peersMu.Unlock()
-		return
-	}
-	p := &peer{name: n.Name, key: key, addr: addr, since: time.Now(), queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, softQueue), stop: make(chan struct{})}
-	p.softWant.Store(true)
-	s.peers[n.Name] = p
-	s.peersMu.Unlock()
-	s.wg.Add(2)
-	go s.pushLoop(p)
-	go s.softPushLoop(p)
 	s.mu.Lock()
-	s.ae.Join(n.Name)
+	added := s.core.PeerUp(n.Name, key, addr, time.Now())
+	p := s.links[n.Name]
+	if p != nil {
+		p.addr = addr
+	}
+	if added {
+		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, softQueue), stop: make(chan struct{})}
+		p.softWant.Store(true)
+		s.links[n.Name] = p
+	}
+	rd := s.core.Ready()
 	s.mu.Unlock()
-	s.log.Info("peer alive", "peer", n.Name, "addr", addr)
-	s.events.add("site", n.Name, n.Name+" is live at "+addr)
-	s.wakeReconcile()
+	if added {
+		s.wg.Add(2)
+		go s.pushLoop(p)
+		go s.softPushLoop(p)
+	}
+	s.do(rd)
 }
 
 // removePeer stops pushing to a site memberlist reports dead or gone.
 func (s *Site) removePeer(name string) {
-	s.peersMu.Lock()
-	p := s.peers[name]
-	delete(s.peers, name)
-	if p != nil {
-		s.gone[name] = time.Now()
-	}
-	s.peersMu.Unlock()
-	if p == nil {
-		return
-	}
-	s.wakeReconcile()
-	close(p.stop)
 	s.mu.Lock()
-	s.ae.Leave(name)
+	s.core.PeerDown(name, time.Now())
+	p := s.links[name]
+	delete(s.links, name)
+	rd := s.core.Ready()
 	s.mu.Unlock()
-	s.log.Info("peer gone", "peer", name)
-	s.events.add("site", name, name+" is lost")
+	if p != nil {
+		close(p.stop)
+	}
+	s.do(rd)
 }
 
 // peerAddr returns where a peer is reached now.
 func (s *Site) peerAddr(p *peer) string {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return p.addr
 }
 
 func (s *Site) stopPeers() {
-	s.peersMu.Lock()
-	names := make([]string, 0, len(s.peers))
-	for name := range s.peers {
-		names = append(names, name)
-	}
-	s.peersMu.Unlock()
-	for _, name := range names {
+	for _, name := range s.live() {
 		s.removePeer(name)
 	}
 }
 
 // live returns the names of the live peers, sorted.
 func (s *Site) live() []string {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	out := make([]string, 0, len(s.peers))
-	for name := range s.peers {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Live()
 }
 
 func (s *Site) peer(name string) *peer {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	return s.peers[name]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.links[name]
 }
 
-// push queues new changes for peers: all live peers for this site's own writes, Fanout
-// random ones for changes relayed from from.
-func (s *Site) push(envs []*crdt.Envelope, from string) {
-	if len(envs) == 0 || s.cfg.Observer {
+// step gives the core one input under mu, persists what the input stored, and returns
+// the Ready to carry out (do) once mu is released.
+func (s *Site) step(input func(c *core.Core)) core.Ready {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	input(s.core)
+	rd := s.core.Ready()
+	s.persist(rd.Persist)
+	return rd
+}
+
+// do carries out a Ready whose Persist is durable: queues its pushes, records its
+// events, and wakes the sync loop and the reconciler if it asks to.
+func (s *Site) do(rd core.Ready) {
+	s.send(rd.Push)
+	for _, e := range rd.Events {
+		if e.Warn {
+			s.log.Warn(e.Log, e.Attrs...)
+		} else {
+			s.log.Info(e.Log, e.Attrs...)
+		}
+		s.events.add(e.Kind, e.Subject, e.Text)
+	}
+	if rd.Wake {
+		s.kick()
+	}
+	if rd.Liveness {
+		s.wakeReconcile()
+	}
+}
+
+// send queues changes for peers' push streams. A slow or cut-off peer's full queue drops
+// them: anti-entropy repairs it later.
+func (s *Site) send(pushes []core.Push) {
+	if len(pushes) == 0 || s.cfg.Observer {
 		return
 	}
-	var to []string
-	if from == "" {
-		to = s.live()
-	} else {
-		s.mu.Lock()
-		to = peering.Pick(s.rng, s.live(), from, s.sync.Fanout)
-		s.mu.Unlock()
-	}
-	for _, name := range to {
-		p := s.peer(name)
-		if p == nil {
-			continue
-		}
-		for _, env := range envs {
-			select {
-			case p.queue <- env.ID:
-				if from != "" {
-					s.counter.forwarded.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dropped := false
+	for _, ps := range pushes {
+		for _, name := range ps.To {
+			p := s.links[name]
+			if p == nil {
+				continue
+			}
+			for _, id := range ps.IDs {
+				select {
+				case p.queue <- id:
+					if ps.Relayed {
+						s.counter.forwarded.Add(1)
+					}
+				default:
+					s.counter.dropped.Add(1)
+					s.core.Want(name)
+					dropped = true
 				}
-			default: // a slow or cut-off peer: anti-entropy repairs it later
-				s.counter.dropped.Add(1)
-				s.want(name)
 			}
 		}
+	}
+	if dropped {
+		s.core.Ready() // only Wake: kicked below
+		s.kick()
 	}
 }
 
 // want asks for an anti-entropy session with a peer soon.
 func (s *Site) want(name string) {
-	s.mu.Lock()
-	s.ae.Want(name)
-	s.mu.Unlock()
-	s.kick()
+	s.do(s.step(func(c *core.Core) { c.Want(name) }))
 }
 
 func (s *Site) kick() {
@@ -292,54 +302,30 @@ const maxPushBatch = 256
 
 // receivePush applies frames from peer and reports whether the peer may go on.
 func (s *Site) receivePush(peer string, frames [][]byte) bool {
-	var all crdt.Result
-	s.mu.Lock()
-	for _, b := range frames {
-		res := s.rep.Receive(b)
-		all.Stored = append(all.Stored, res.Stored...)
-		all.Rejected = append(all.Rejected, res.Rejected...)
-		all.Buffered += res.Buffered
-		all.Unbuffered += res.Unbuffered
-	}
-	s.persist(all)
-	s.mu.Unlock()
+	var res crdt.Result
+	var ok bool
+	rd := s.step(func(c *core.Core) { res, ok = c.Receive(peer, frames, time.Now()) })
 	s.counter.pushedIn.Add(uint64(len(frames)))
-	s.counter.unbuffered.Add(uint64(all.Unbuffered))
-	ok := s.account(peer, all)
-	if all.Buffered > 0 || all.Unbuffered > 0 {
-		s.want(peer) // its dependencies (a charter change admitting its author) come by a session
-	}
-	s.push(all.Stored, peer)
+	s.counter.unbuffered.Add(uint64(res.Unbuffered))
+	s.counter.rejected.Add(uint64(len(res.Rejected)))
+	s.do(rd)
 	return ok
 }
 
 // admit charges a frame to the peer's budget; false means drop the peer's stream.
 func (s *Site) admit(peer string, n int) bool {
 	s.mu.Lock()
-	ok := s.budget.Allow(peer, n, time.Now())
+	ok := s.core.Admit(peer, n, time.Now())
 	s.mu.Unlock()
 	if !ok {
-		s.counter.refusedFrames.Add(1)
-		s.log.Warn("peer over its budget or refused; dropping its traffic", "peer", peer)
+		s.overBudget(peer)
 	}
 	return ok
 }
 
-// account strikes a peer for every invalid change it sent, and reports whether the peer
-// is still allowed. Once refused, its further invalid changes are counted, not logged.
-func (s *Site) account(peer string, res crdt.Result) bool {
-	refused := false
-	for _, rej := range res.Rejected {
-		s.counter.rejected.Add(1)
-		s.mu.Lock()
-		refused = s.budget.Strike(peer, time.Now())
-		s.mu.Unlock()
-		if !refused {
-			s.log.Warn("invalid change from peer", "peer", peer, "change", rej.ID.String(), "err", rej.Err)
-			s.events.add("change", peer, fmt.Sprintf("rejected change %s from %s: %v", rej.ID, peer, rej.Err))
-		}
-	}
-	return !refused
+func (s *Site) overBudget(peer string) {
+	s.counter.refusedFrames.Add(1)
+	s.log.Warn("peer over its budget or refused; dropping its traffic", "peer", peer)
 }
 
 // delegate gives memberlist the site's metadata; the rest of its hooks are unused,
@@ -377,8 +363,5 @@ func (e liveness) advertised(n *memberlist.Node) {
 		e.s.log.Debug("peer metadata", "peer", n.Name, "err", err)
 		return
 	}
-	e.s.mu.Lock()
-	e.s.ae.Advertised(n.Name, m)
-	e.s.mu.Unlock()
-	e.s.kick()
+	e.s.do(e.s.step(func(c *core.Core) { c.Advertised(n.Name, m) }))
 }

@@ -217,37 +217,13 @@ func inspect(template []byte) (kind string, _ scheduler.Resources) {
 	return kind, out
 }
 
-// aliveView is this site's view of which sites are alive, with hysteresis. A site that
-// was lost and comes back counts as alive only once it has been so for the settle time
-// (failback is make-before-break anyway; the delay keeps a flapping site from moving
-// shares at all). During the startup grace, sites not seen yet count as alive. next is
-// when the view may change by itself (0: it will not).
+// aliveView is this site's view of which sites are alive, with hysteresis (core.Alive).
+// next is when the view may change by itself (0: it will not).
 func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Duration) {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	settle, startup := s.cfg.Schedule.settle(), s.cfg.Schedule.startup()
-	alive = map[string]bool{}
-	soon := func(d time.Duration) {
-		if d > 0 && (next == 0 || d < next) {
-			next = d
-		}
-	}
-	for name, p := range s.peers {
-		if _, lost := s.gone[name]; !lost || now.Sub(p.since) >= settle {
-			alive[name] = true
-		} else {
-			soon(settle - now.Sub(p.since))
-		}
-	}
-	if age := now.Sub(s.leadSince); age < startup {
-		for name := range s.sites.Load().byName {
-			if _, lost := s.gone[name]; !lost && s.peers[name] == nil {
-				alive[name] = true
-			}
-		}
-		soon(startup - age)
-	}
-	return alive, next
+	names := s.siteNames()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Alive(now, names, s.cfg.Schedule.settle(), s.cfg.Schedule.startup())
 }
 
 // splitStatus cuts a status key (namespace/name/site/cluster) into its workload's key, its

@@ -18,6 +18,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/kube"
 	"atoll/site/store"
 	"atoll/site/transport"
@@ -39,12 +40,12 @@ type Site struct {
 	keys    *keyring                    // the keys it holds
 	missing crdt.PubKey                 // a key the charter gave it that it does not hold, once logged; guarded by mu
 
-	mu     sync.Mutex // guards rep, st, ae, budget, rng
-	rep    *crdt.Replica
-	st     *store.Store
-	ae     *peering.AntiEntropy
-	budget *peering.Budget
-	rng    *rand.Rand
+	// mu guards the core (and through it the replica), the push links of its live
+	// peers, st and what the comments below say.
+	mu   sync.Mutex
+	core *core.Core
+	rep  *crdt.Replica // the core's, for reads under mu
+	st   *store.Store
 
 	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
 	meta    atomic.Pointer[[]byte]       // what memberlist advertises
@@ -61,16 +62,10 @@ type Site struct {
 	unreplicated map[crdt.Hash]bool
 	repWake      chan struct{}
 
-	peersMu sync.Mutex
-	peers   map[string]*peer     // live peers by name
-	known   map[string]string    // last known address of every site seen, by name
-	gone    map[string]time.Time // when each site that was live was last lost
+	links   map[string]*peer // push links of the live peers, by name; guarded by mu
 	started time.Time
-	// leadSince is when this replica last started leading: the startup grace of
-	// aliveView runs from it.
-	leadSince time.Time
-	inbound   map[string]int // sessions peers started that are running, by peer
-	// softCompared is when a soft session with each peer last compared buckets.
+	// softCompared is when a soft session with each peer last compared buckets; guarded
+	// by mu.
 	softCompared map[string]time.Time
 
 	wake chan struct{} // asks the sync loop to look again
@@ -181,8 +176,8 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	}
 	s := &Site{
 		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, keys: keys,
-		rep: rep, st: st, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		peers: map[string]*peer{}, known: map[string]string{}, gone: map[string]time.Time{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), inbound: map[string]int{}, softCompared: map[string]time.Time{},
+		rep: rep, st: st,
+		links: map[string]*peer{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), softCompared: map[string]time.Time{},
 		kubes: kube.NewRegistry(dir, key), clustersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
 	}
 	self = s
@@ -218,8 +213,8 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ae = peering.NewAntiEntropy(peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, rand.New(rand.NewPCG(s.rng.Uint64(), 1)))
-	s.budget = peering.NewBudget(peering.BudgetConfig{})
+	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
+		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}})
 	s.refreshCharter()
 	s.refreshMeta()
 	s.persistSoft() // records restoring dropped (a workload removed before they were)
@@ -437,26 +432,23 @@ func (s *Site) joinLoop(ctx context.Context) {
 // rejoinAddrs returns where to look for the charter sites that are not live: their last
 // known addresses, and the seeds when no site is live or some missing site was never seen.
 func (s *Site) rejoinAddrs() []string {
-	live := s.live()
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	var out []string
-	unseen := len(live) == 0
-	for name := range s.sites.Load().byName {
-		if name == s.cfg.Name || slices.Contains(live, name) {
-			continue
-		}
-		if a, ok := s.known[name]; ok {
-			out = append(out, a)
-		} else {
-			unseen = true
-		}
-	}
+	s.mu.Lock()
+	out, unseen := s.core.Missing(s.siteNames())
+	s.mu.Unlock()
 	if unseen {
 		out = append(out, s.cfg.Seeds...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// siteNames returns the names of the charter's sites.
+func (s *Site) siteNames() []string {
+	names := make([]string, 0, len(s.sites.Load().byName))
+	for name := range s.sites.Load().byName {
+		names = append(names, name)
+	}
+	return names
 }
 
 // metaLoop republishes the advertised metadata at most every MetaInterval.

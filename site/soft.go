@@ -310,7 +310,7 @@ func (s *Site) serveSoftPush(c *transport.Conn) {
 func (s *Site) strike(peer, what string, err error) bool {
 	s.counter.rejected.Add(1)
 	s.mu.Lock()
-	refused := s.budget.Strike(peer, time.Now())
+	refused := s.core.Strike(peer, time.Now())
 	s.mu.Unlock()
 	if !refused {
 		s.log.Warn("invalid "+what+" from peer", "peer", peer, "err", err)
@@ -360,7 +360,7 @@ func (s *Site) softPeers(safety bool) []*peer {
 	}
 	if safety && len(live) > 0 {
 		s.mu.Lock()
-		name := live[s.rng.IntN(len(live))]
+		name := live[s.core.Rand().IntN(len(live))]
 		s.mu.Unlock()
 		if p := s.peer(name); p != nil && !slices.Contains(out, p) {
 			out = append(out, p)
@@ -411,11 +411,18 @@ func (s *Site) serveSoft(c *transport.Conn) {
 	if !ok && c.Peer != s.cfg.Name {
 		return
 	}
-	if !s.enterSession(c.Peer) {
+	s.mu.Lock()
+	entered := s.core.Enter(c.Peer)
+	s.mu.Unlock()
+	if !entered {
 		s.counter.refusedFrames.Add(1)
 		return
 	}
-	defer s.leaveSession(c.Peer)
+	defer func() {
+		s.mu.Lock()
+		s.core.Leave(c.Peer)
+		s.mu.Unlock()
+	}()
 	_ = c.SetDeadline(time.Now().Add(s.sync.SessionTimeout.D()))
 	s.mu.Lock()
 	sess := s.rep.RespondSoft()
@@ -430,14 +437,14 @@ func (s *Site) serveSoft(c *transport.Conn) {
 func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSession, first []byte) error {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
-	s.peersMu.Lock()
+	s.mu.Lock()
 	sess.NoBuckets = time.Since(s.softCompared[peer]) < softBucketsEvery
-	s.peersMu.Unlock()
+	s.mu.Unlock()
 	defer func() {
 		if sess.Compared() {
-			s.peersMu.Lock()
+			s.mu.Lock()
 			s.softCompared[peer] = time.Now()
-			s.peersMu.Unlock()
+			s.mu.Unlock()
 		}
 		s.counter.softSessions.Add(1)
 		s.counter.softBytes.Add(uint64(sess.BytesIn + sess.BytesOut))

@@ -9,13 +9,14 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/transport"
 )
 
 // maxSyncFrame bounds one frame of a session.
 const maxSyncFrame = crdt.MaxSyncMessageBytes
 
-// syncLoop starts the anti-entropy sessions the scheduler asks for.
+// syncLoop starts the anti-entropy sessions the core says are due.
 func (s *Site) syncLoop(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(100 * time.Millisecond)
@@ -28,7 +29,7 @@ func (s *Site) syncLoop(ctx context.Context) {
 		case <-s.wake:
 		}
 		s.mu.Lock()
-		due := s.ae.Next(time.Now(), func(h [32]byte) bool { return s.rep.Has(h) }, s.rep.Len())
+		due := s.core.Due(time.Now())
 		s.mu.Unlock()
 		for _, name := range due {
 			s.wg.Add(1)
@@ -39,23 +40,28 @@ func (s *Site) syncLoop(ctx context.Context) {
 					s.counter.sessionFails.Add(1)
 					s.log.Debug("sync session failed", "peer", name, "err", err)
 				}
-				s.mu.Lock()
-				s.ae.Done(name, err == nil)
-				s.mu.Unlock()
 			}()
 		}
 	}
 }
 
 // initiate runs one sync session with a peer.
-func (s *Site) initiate(ctx context.Context, name string) error {
-	p := s.peer(name)
-	if p == nil {
-		return errors.New("peer not live")
+func (s *Site) initiate(ctx context.Context, name string) (err error) {
+	s.mu.Lock()
+	sess, hello, err := s.core.Initiate(name)
+	p, _ := s.core.Peer(name)
+	s.mu.Unlock()
+	if err != nil {
+		return err
 	}
+	defer func() {
+		s.mu.Lock()
+		s.core.End(sess, err == nil)
+		s.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, s.sync.SessionTimeout.D())
 	defer cancel()
-	c, err := s.trans.Dial(ctx, s.peerAddr(p), name, chanSync)
+	c, err := s.trans.Dial(ctx, p.Addr, name, chanSync)
 	if err != nil {
 		return err
 	}
@@ -63,18 +69,8 @@ func (s *Site) initiate(ctx context.Context, name string) error {
 	deadline, _ := ctx.Deadline()
 	_ = c.SetDeadline(deadline)
 	s.counter.sessionsOut.Add(1)
-	s.mu.Lock()
-	sess, hello := s.rep.Initiate(p.key, s.rng.Uint64())
-	s.mu.Unlock()
 	return s.converse(c, sess, hello)
 }
-
-// Inbound sessions at once: per peer, and in all. A peer that opens more is refused, so
-// it cannot tie up the replica with sessions.
-const (
-	maxSessionsPerPeer = 2
-	maxSessionsIn      = 16
-)
 
 // serveSync answers a session a peer started.
 func (s *Site) serveSync(c *transport.Conn) {
@@ -86,26 +82,30 @@ func (s *Site) serveSync(c *transport.Conn) {
 	if !ok {
 		return
 	}
-	if !s.enterSession(c.Peer) {
+	s.mu.Lock()
+	sess, err := s.core.Respond(c.Peer, key)
+	s.mu.Unlock()
+	if err != nil {
 		s.counter.refusedFrames.Add(1)
 		s.log.Warn("too many sessions from peer; refusing one", "peer", c.Peer)
 		return
 	}
-	defer s.leaveSession(c.Peer)
 	_ = c.SetDeadline(time.Now().Add(s.sync.SessionTimeout.D()))
 	s.counter.sessionsIn.Add(1)
+	err = s.converse(c, sess, nil)
 	s.mu.Lock()
-	sess := s.rep.Respond(key)
+	s.core.End(sess, err == nil)
 	s.mu.Unlock()
-	if err := s.converse(c, sess, nil); err != nil && s.ctx.Err() == nil {
+	if err != nil && s.ctx.Err() == nil {
 		s.counter.sessionFails.Add(1)
 		s.log.Debug("sync session failed", "peer", c.Peer, "err", err)
 	}
 }
 
 // converse exchanges session messages until the session is done. first, if not nil, is
-// sent before anything is read.
-func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) error {
+// sent before anything is read. Each reply goes out after what its step stored is
+// persisted.
+func (s *Site) converse(c *transport.Conn, sess *core.Session, first []byte) error {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	send := func(b []byte) error {
@@ -133,20 +133,15 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 			}
 			return err
 		}
-		if !s.admit(c.Peer, len(in)) {
-			return errors.New("peer over budget")
+		var reply []byte
+		rd := s.step(func(cr *core.Core) { reply, err = cr.Step(sess, in, time.Now()) })
+		s.counter.rejected.Add(uint64(len(rd.Persist.Rejected)))
+		s.do(rd)
+		if errors.Is(err, core.ErrOverBudget) {
+			s.overBudget(c.Peer)
 		}
-		s.mu.Lock()
-		reply, res, err := sess.Step(in)
-		s.persist(res)
-		s.mu.Unlock()
-		allowed := s.account(c.Peer, res)
-		s.push(res.Stored, c.Peer)
 		if err != nil {
 			return err
-		}
-		if !allowed {
-			return errors.New("peer refused after invalid changes")
 		}
 		if reply != nil {
 			if err := send(reply); err != nil {
@@ -155,26 +150,4 @@ func (s *Site) converse(c *transport.Conn, sess *crdt.Session, first []byte) err
 		}
 	}
 	return nil
-}
-
-func (s *Site) enterSession(peer string) bool {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	total := 0
-	for _, n := range s.inbound {
-		total += n
-	}
-	if s.inbound[peer] >= maxSessionsPerPeer || total >= maxSessionsIn {
-		return false
-	}
-	s.inbound[peer]++
-	return true
-}
-
-func (s *Site) leaveSession(peer string) {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	if s.inbound[peer]--; s.inbound[peer] == 0 {
-		delete(s.inbound, peer)
-	}
 }

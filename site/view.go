@@ -110,7 +110,7 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 		x := SiteView{Name: sv.Name, Region: sv.Region, Jurisdiction: sv.Jurisdiction, Draining: sv.Draining, Alive: sv.Alive, Live: live[sv.Name], Since: since[sv.Name]}
 		if sv.Name == s.cfg.Name {
 			x.Self, x.Version, x.Live, x.Since, x.Changes, x.InSync = true, s.version, true, s.started, v.Changes, true
-		} else if p, ok := s.ae.Peer(sv.Name); ok && p.HaveMeta && live[sv.Name] {
+		} else if p, ok := s.core.Sync(sv.Name); ok && p.HaveMeta && live[sv.Name] {
 			x.Changes = int(p.Meta.Changes)
 			x.InSync, x.Lag = peerSync(p, heads, now)
 		}
@@ -234,16 +234,9 @@ func sameHeads(advertised [][32]byte, heads []crdt.Hash) bool {
 // liveness returns the sites the membership reports live, and since when each has been
 // live or lost.
 func (s *Site) liveness() (live map[string]bool, since map[string]time.Time) {
-	s.peersMu.Lock()
-	defer s.peersMu.Unlock()
-	live, since = map[string]bool{}, map[string]time.Time{}
-	for name, t := range s.gone {
-		since[name] = t
-	}
-	for name, p := range s.peers {
-		live[name], since[name] = true, p.since
-	}
-	return live, since
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.core.Liveness()
 }
 
 // role names what this process is: site (one replica), leader or follower.

@@ -1,0 +1,132 @@
+package core
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"atoll/crdt"
+	"atoll/peering"
+)
+
+// Config sets up a core. Zero values of the bounds take the defaults named below.
+type Config struct {
+	Self     string        // this site's name
+	Replica  *crdt.Replica // the federation state, restored from the data file
+	Rand     *rand.Rand    // every random choice the core makes
+	Observer bool          // an observer reads through sessions it starts and pushes nothing
+	Fanout   int           // peers a relay forwards a new change to
+	Sync     peering.Config
+	Budget   peering.BudgetConfig
+	// Inbound sync sessions at once: per peer and in all. A peer that opens more is
+	// refused, so it cannot tie up the replica with sessions.
+	MaxSessionsPerPeer int // default 2
+	MaxSessionsIn      int // default 16
+}
+
+// Default bounds of inbound sessions.
+const (
+	DefaultMaxSessionsPerPeer = 2
+	DefaultMaxSessionsIn      = 16
+)
+
+// Core is one site's replication state. It is not safe for concurrent use: one owner
+// calls it at a time.
+type Core struct {
+	cfg    Config
+	rep    *crdt.Replica
+	ae     *peering.AntiEntropy
+	budget *peering.Budget
+	rng    *rand.Rand
+	peers  // live, known, gone and inbound sessions (peers.go)
+	ready  Ready
+}
+
+// Ready is what the shell must do after a batch of inputs, in order: persist, then push
+// and answer; events and wake-ups any time after.
+type Ready struct {
+	Persist  crdt.Result // stored and rejected changes; Persist.Stored goes to disk first
+	Push     []Push
+	Events   []Event
+	Wake     bool // anti-entropy may have a session due: call Due
+	Liveness bool // live peers changed: the plan depends on them
+}
+
+// Push is changes to queue for peers.
+type Push struct {
+	To      []string
+	IDs     []crdt.Hash
+	Relayed bool // received from a peer and forwarded, not written here
+}
+
+// Event is something that happened, for the event log and the process log.
+type Event struct {
+	Kind    string // event log kind: "site", "change"
+	Subject string // event log subject: a site name
+	Text    string // event log text
+	Log     string // process log message
+	Attrs   []any  // process log attributes
+	Warn    bool   // logged as a warning, else as information
+}
+
+// New returns a core over cfg.Replica with no live peers.
+func New(cfg Config) *Core {
+	if cfg.MaxSessionsPerPeer == 0 {
+		cfg.MaxSessionsPerPeer = DefaultMaxSessionsPerPeer
+	}
+	if cfg.MaxSessionsIn == 0 {
+		cfg.MaxSessionsIn = DefaultMaxSessionsIn
+	}
+	return &Core{
+		cfg:    cfg,
+		rep:    cfg.Replica,
+		ae:     peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
+		budget: peering.NewBudget(cfg.Budget),
+		rng:    cfg.Rand,
+		peers:  newPeers(),
+	}
+}
+
+// Replica is the federation state. Reads are the caller's; what changes it goes through
+// the core's inputs, except the site's Raft log and restores, which persist themselves.
+func (c *Core) Replica() *crdt.Replica { return c.rep }
+
+// Ready returns what the inputs since the last call asked for, and clears it.
+func (c *Core) Ready() Ready {
+	rd := c.ready
+	c.ready = Ready{}
+	return rd
+}
+
+// HasReady reports whether Ready has anything to do.
+func (c *Core) HasReady() bool {
+	r := &c.ready
+	return len(r.Persist.Stored) > 0 || len(r.Persist.Rejected) > 0 || len(r.Push) > 0 || len(r.Events) > 0 || r.Wake || r.Liveness
+}
+
+// Sync reports the anti-entropy state of a peer: its advertised metadata and since when
+// this site lacks what it advertised.
+func (c *Core) Sync(peer string) (peering.PeerSync, bool) { return c.ae.Peer(peer) }
+
+// Want asks for a sync session with peer soon: a push to it was dropped.
+func (c *Core) Want(peer string) {
+	c.ae.Want(peer)
+	c.ready.Wake = true
+}
+
+// Due returns the peers to start a sync session with now. The shell calls Initiate for
+// each, runs the session and calls End.
+func (c *Core) Due(now time.Time) []string {
+	return c.ae.Next(now, func(h [32]byte) bool { return c.rep.Has(h) }, c.rep.Len())
+}
+
+func (c *Core) event(e Event) { c.ready.Events = append(c.ready.Events, e) }
+
+// store adds what the replica did to the pending Persist.
+func (c *Core) store(res crdt.Result) {
+	p := &c.ready.Persist
+	p.Stored = append(p.Stored, res.Stored...)
+	p.Rejected = append(p.Rejected, res.Rejected...)
+	p.Buffered += res.Buffered
+	p.Unbuffered += res.Unbuffered
+	p.Duplicate += res.Duplicate
+}

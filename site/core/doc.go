@@ -1,0 +1,24 @@
+// Package core is a site's replication core as a pure state machine: the replica of the
+// federation state, anti-entropy scheduling, the peers' budgets and the bookkeeping of
+// which peers are live, since when, and which were lost. It has no goroutines, locks,
+// clock or I/O: every input carries the time it happened at, and every effect comes out
+// as data in a Ready batch, in the shape of etcd-io/raft's RawNode.
+//
+// Inputs are method calls: a peer came up or went down (PeerUp, PeerDown) or advertised
+// its heads (Advertised); a peer pushed frames (Admit, Receive); a sync session started,
+// stepped or ended (Initiate, Respond, Step, End); this site wrote (Write); the clock
+// ticked (Due). Each adds to the pending Ready, which Ready returns and clears:
+//
+//	Persist  what the replica stored or rejected: write it to the data file first
+//	Push     changes to queue for peers, after Persist is durable
+//	Events   what happened, for the event log and the process log
+//	Wake     anti-entropy may have a session to start: call Due soon
+//	Liveness the set of live peers changed: plan again
+//
+// A session's reply is returned by Step and, like Push, is sent only after the Ready
+// taken after that Step is persisted (persist before send, as etcd does).
+//
+// Package site is the shell that drives it: it owns the sockets, goroutines, clock and
+// disk, holds the core under one lock, and does what each Ready says. The datadriven
+// scenarios in testdata run several cores on an in-memory network.
+package core

@@ -79,13 +79,11 @@ func (s *sim) amend(n *node) {
 		victim := s.nodes[s.rng.IntN(len(s.nodes))]
 		ops = []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCharter, Field: "site/" + victim.name + "/region", Value: []byte(fmt.Sprintf("r%d", s.rng.IntN(100)))}}
 	}
-	env, res, err := n.rep.Write(author, ops, nil, nil, cosigner)
+	env, err := s.coreWrite(n, author, ops, nil, nil, cosigner)
 	if err != nil {
 		panic(fmt.Sprintf("chaos: seed %d: %s: amendment %v refused: %v", s.cfg.Seed, n.name, ops, err))
 	}
 	s.amendments++
-	s.persist(n, res)
-	s.push(n, res.Stored)
 	for _, rk := range out {
 		rk.deps, rk.lamport, rk.by = env.Change.Deps, env.Change.Lamport, env.ID
 		s.revoked = append(s.revoked, rk)

@@ -7,6 +7,13 @@
 // counter, so a seed replays exactly: a failing run prints its seed and
 // `atoll sim --seed-start S --seeds 1` runs it again.
 //
+// Every node runs the site's own replication core (site/core), driven as package site
+// drives it (core.go): writes, pushes, relays, sync sessions and peers' budgets go through
+// it, each Ready is persisted to the node's store before what it says is sent, and the
+// cores' anti-entropy starts the sessions it finds due from the heads nodes advertise to
+// those they reach. A tick is 100 ms of the cores' time. Byzantine nodes run a core too,
+// and attack beside it with changes they sign themselves.
+//
 // Soft state (crdt/soft.go) travels beside the changes: each correct site first
 // describes its clusters (labels and zone as a change, health and capacity as a soft
 // record), then writes its clusters' health and its workloads' status as soft records,
@@ -18,9 +25,9 @@
 //
 // A run has three phases:
 //
-//  1. chaos: writes at correct sites, eager push of new changes and soft records to a few
-//     peers (relays forward what is new to them), anti-entropy and soft sessions, faults
-//     and attacks;
+//  1. chaos: writes at correct sites, pushed at once to every peer (relays forward what is
+//     new to them to a few), soft records pushed to a few, anti-entropy sessions the cores
+//     find due, soft sessions, faults and attacks;
 //  2. heal: partitions end, crashed replicas restart, the network stops losing messages,
 //     Byzantine replicas stop writing valid changes and soft records (their junk and
 //     replays continue);

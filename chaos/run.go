@@ -117,6 +117,7 @@ func (s *sim) chaos() {
 				continue
 			}
 			s.expire(n)
+			s.meet(n)
 			switch {
 			case s.rng.IntN(4) == 0 && n.rep.NeedsAck(n.name):
 				s.ack(n)
@@ -131,8 +132,11 @@ func (s *sim) chaos() {
 			case !n.byz && s.rng.IntN(8) == 0:
 				s.write(n)
 			}
-			if n.outgoing == 0 && s.rng.IntN(5) == 0 {
-				s.startSync(n, s.syncPeer(n))
+			if s.rng.IntN(5) == 0 {
+				s.advertise(n)
+			}
+			for _, peer := range n.core.Due(s.now()) {
+				s.startSync(n, s.index[peer], false)
 			}
 			if n.soft.outgoing == 0 && s.rng.IntN(5) == 0 {
 				s.startSoft(n, s.peers(n, 1)[0])
@@ -223,7 +227,7 @@ func (s *sim) quiesce() (int, bool) {
 				s.softAttack(n)
 			case !n.byz:
 				if n.outgoing == 0 {
-					s.startSync(n, s.syncPeer(n))
+					s.startSync(n, s.syncPeer(n), true)
 				}
 				if n.soft.outgoing == 0 {
 					s.startSoft(n, s.peers(n, 1)[0])

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"atoll/crdt"
+	"atoll/site/core"
 	"atoll/site/store"
 )
 
@@ -56,12 +57,13 @@ type node struct {
 	dataKey  *crdt.Signer // the first key: its data file stays sealed under it
 	jur      string
 	byz      bool
-	rep      *crdt.Replica // nil while crashed
+	core     *core.Core    // the site's replication core (site/core); nil while crashed
+	rep      *crdt.Replica // core's replica; nil while crashed
 	st       *store.Store
 	path     string
-	sessions map[uint64]*crdt.Session
+	sessions map[uint64]*core.Session
 	started  map[uint64]int // tick each session began
-	outgoing uint64         // the session this node initiated, 0 if none
+	outgoing uint64         // the session this node chose to initiate (quiescence), 0 if none
 	soft     softNode       // soft records and sessions (soft.go)
 }
 
@@ -75,6 +77,7 @@ type sim struct {
 	genesisID crdt.Hash // what soft records are signed for
 	tick      int
 	nextSID   uint64
+	index     map[string]int // node index by name
 
 	stored       map[crdt.Hash]bool // every change a correct replica stored
 	invalid      map[crdt.Hash]string
@@ -127,6 +130,7 @@ func newSim(cfg Config) (*sim, error) {
 		reached:  map[crdt.Hash]*reached{},
 	}
 	s.net = newNetwork(s.rng, cfg.Sites)
+	s.index = map[string]int{}
 	spec := crdt.CharterSpec{Name: "sim", Threshold: 2}
 	var admins []*crdt.Signer
 	for i, name := range []string{"ada", "bob", "cy"} {
@@ -138,8 +142,9 @@ func newSim(cfg Config) (*sim, error) {
 	for i := 0; i < cfg.Sites; i++ {
 		n := &node{idx: i, name: fmt.Sprintf("site-%d", i), signer: seededSigner(cfg.Seed, "site", i),
 			jur: jurisdictions[i%len(jurisdictions)], byz: i >= cfg.Sites-cfg.Byzantine,
-			sessions: map[uint64]*crdt.Session{}, started: map[uint64]int{}, soft: newSoftNode()}
+			sessions: map[uint64]*core.Session{}, started: map[uint64]int{}, soft: newSoftNode()}
 		s.nodes = append(s.nodes, n)
+		s.index[n.name] = i
 		s.keys[n.signer.Public()] = n.signer
 		spec.Sites = append(spec.Sites, crdt.SiteInfo{Name: n.name, Key: n.signer.Public(), Region: n.name, Jurisdiction: n.jur})
 	}
@@ -207,6 +212,9 @@ func (s *sim) start(n *node) error {
 	if n.signer != n.dataKey {
 		rep.SetSelf(n.signer.Public())
 	}
+	n.core = core.New(core.Config{Self: n.name, Replica: rep, Rand: rand.New(rand.NewPCG(s.rng.Uint64(), uint64(n.idx))),
+		Fanout: s.cfg.Fanout, Sync: simSync, Budget: simBudget})
+	s.meet(n)
 	return s.restoreSoft(n)
 }
 
@@ -239,7 +247,7 @@ func archived(n *node, id crdt.Hash) (*crdt.Envelope, bool) {
 func (s *sim) crash(n *node) {
 	s.crashSoft(n)
 	n.st.Close()
-	n.rep, n.st = nil, nil
+	n.core, n.rep, n.st = nil, nil, nil
 	clear(n.sessions)
 	clear(n.started)
 	n.outgoing = 0
@@ -304,7 +312,7 @@ func (s *sim) correct() []*node {
 	return out
 }
 
-// deliver hands one message to its destination.
+// deliver hands one message to its destination's core.
 func (s *sim) deliver(m message) {
 	n := s.nodes[m.to]
 	if n.rep == nil {
@@ -313,17 +321,18 @@ func (s *sim) deliver(m message) {
 	if !n.byz {
 		defer s.follow(n)
 	}
+	from := s.nodes[m.from]
 	switch m.kind {
 	case msgPush:
-		res := n.rep.Receive(m.data)
-		s.persist(n, res)
-		if len(res.Stored) > 0 && !n.byz {
-			s.push(n, res.Stored) // relays forward what is new to them
-		}
+		n.core.Receive(from.name, [][]byte{m.data}, s.now())
+		s.ready(n) // relays forward what is new to them
 	case msgSyncReq:
 		sess, ok := n.sessions[m.sid]
 		if !ok {
-			sess = n.rep.Respond(s.nodes[m.from].signer.Public())
+			var err error
+			if sess, err = n.core.Respond(from.name, from.signer.Public()); err != nil {
+				return // too many sessions from that peer: it times out
+			}
 			n.sessions[m.sid] = sess
 			n.started[m.sid] = s.tick
 		}
@@ -339,14 +348,16 @@ func (s *sim) deliver(m message) {
 	}
 }
 
-func (s *sim) step(n *node, sess *crdt.Session, m message, replyKind msgKind) {
-	reply, res, err := sess.Step(m.data)
-	s.persist(n, res)
+// step gives a session message to the node's core, persists what it stored, and only
+// then sends the reply, as a site does.
+func (s *sim) step(n *node, sess *core.Session, m message, replyKind msgKind) {
+	reply, err := n.core.Step(sess, m.data, s.now())
+	s.ready(n)
 	if err == nil && reply != nil {
 		s.net.send(message{from: n.idx, to: m.from, kind: replyKind, sid: m.sid, data: reply}, s.tick)
 	}
-	if sess.Done() {
-		if s.healing && m.kind == msgSyncResp {
+	if err != nil || sess.Done() {
+		if s.healing && m.kind == msgSyncResp && sess.Done() {
 			if st := sess.Stats(); st.PayloadRecv+st.PayloadSent > 0 {
 				payload := st.PayloadRecv + st.PayloadSent
 				s.ratios = append(s.ratios, float64(st.Bytes())/float64(payload))
@@ -359,7 +370,11 @@ func (s *sim) step(n *node, sess *crdt.Session, m message, replyKind msgKind) {
 	}
 }
 
+// endSession ends a session at n, in its core too.
 func (s *sim) endSession(n *node, sid uint64) {
+	if sess := n.sessions[sid]; sess != nil && n.core != nil {
+		n.core.End(sess, sess.Done())
+	}
 	delete(n.sessions, sid)
 	delete(n.started, sid)
 	if n.outgoing == sid {
@@ -367,15 +382,22 @@ func (s *sim) endSession(n *node, sid uint64) {
 	}
 }
 
-// startSync begins an anti-entropy session from n to peer.
-func (s *sim) startSync(n *node, peer int) {
+// startSync begins an anti-entropy session from n to peer: one n's core said was due,
+// or (chosen) one the simulation picked.
+func (s *sim) startSync(n *node, peer int, chosen bool) {
 	if !n.byz {
 		s.follow(n)
 	}
+	sess, hello, err := n.core.Initiate(s.nodes[peer].name)
+	if err != nil {
+		return
+	}
 	s.nextSID++
 	sid := s.nextSID
-	sess, hello := n.rep.Initiate(s.nodes[peer].signer.Public(), s.rng.Uint64())
-	n.sessions[sid], n.started[sid], n.outgoing = sess, s.tick, sid
+	n.sessions[sid], n.started[sid] = sess, s.tick
+	if chosen {
+		n.outgoing = sid
+	}
 	s.net.send(message{from: n.idx, to: peer, kind: msgSyncReq, sid: sid, data: hello}, s.tick)
 }
 

@@ -124,12 +124,9 @@ func (s *sim) bootClusters(n *node) {
 			crdt.Op{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: key, Field: "zone", Value: []byte(fmt.Sprintf("%s-%d", n.jur, c))},
 			crdt.Op{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: key, Field: "labels/tier", Value: []byte("gold")})
 	}
-	_, res, err := n.rep.Write(n.signer, ops, nil, nil)
-	if err != nil {
+	if _, err := s.coreWrite(n, n.signer, ops, nil, nil); err != nil {
 		panic(fmt.Sprintf("chaos: seed %d: %s: describing its clusters was refused: %v", s.cfg.Seed, n.name, err))
 	}
-	s.persist(n, res)
-	s.push(n, res.Stored)
 	s.publishClusters(n)
 }
 

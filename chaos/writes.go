@@ -78,16 +78,14 @@ func (s *sim) write(n *node) {
 	if author == nil {
 		return
 	}
-	env, res, err := n.rep.Write(author, ops, bodies, bound)
+	env, err := s.coreWrite(n, author, ops, bodies, bound)
 	if err != nil {
 		panic(fmt.Sprintf("chaos: seed %d: %s: a correct write was refused: %v", s.cfg.Seed, n.name, err))
 	}
-	s.persist(n, res)
 	s.writeBytes = append(s.writeBytes, len(env.Encode()))
 	if len(bound) > 0 {
 		s.bodies[env.ID] = bound
 	}
-	s.push(n, res.Stored)
 }
 
 // ack acknowledges what node n holds, as a site's ack loop does (site/ack.go), so that
@@ -95,13 +93,10 @@ func (s *sim) write(n *node) {
 // that never did would only stall stability, which the simulator does not need to show.
 func (s *sim) ack(n *node) {
 	s.follow(n)
-	_, res, err := n.rep.Write(n.signer, crdt.AckOps(n.name, "1.0"), nil, nil)
-	if err != nil {
+	if _, err := s.coreWrite(n, n.signer, crdt.AckOps(n.name, "1.0"), nil, nil); err != nil {
 		if n.byz {
 			return
 		}
 		panic(fmt.Sprintf("chaos: seed %d: %s: an acknowledgement was refused: %v", s.cfg.Seed, n.name, err))
 	}
-	s.persist(n, res)
-	s.push(n, res.Stored)
 }

@@ -243,7 +243,7 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 		s.mu.Unlock()
 		return nil, ErrRemoved
 	}
-	env, err := s.core.Write(s.signer.Load(), ops)
+	env, err := s.core.Write(s.signer.Load(), ops, nil, nil)
 	rd := s.core.Ready()
 	if s.raft != nil {
 		s.markUnreplicated(rd.Persist.Stored)

@@ -116,7 +116,11 @@ func (c *Core) Want(peer string) {
 // Due returns the peers to start a sync session with now. The shell calls Initiate for
 // each, runs the session and calls End.
 func (c *Core) Due(now time.Time) []string {
-	return c.ae.Next(now, func(h [32]byte) bool { return c.rep.Has(h) }, c.rep.Len())
+	due := c.ae.Next(now, func(h [32]byte) bool { return c.rep.Has(h) }, c.rep.Len())
+	for _, p := range due {
+		c.due[p] = true
+	}
+	return due
 }
 
 func (c *Core) event(e Event) { c.ready.Events = append(c.ready.Events, e) }

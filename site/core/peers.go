@@ -22,25 +22,26 @@ type peers struct {
 	known   map[string]string    // last known address of every site seen, by name
 	gone    map[string]time.Time // when each site that was live was last lost
 	inbound map[string]int       // sessions peers started that are running, by peer
+	due     map[string]bool      // peers Due named whose session Initiate has not started
 	// leadSince is when this site last started leading: the startup grace of Alive
 	// runs from it.
 	leadSince time.Time
 }
 
 func newPeers() peers {
-	return peers{live: map[string]*Peer{}, known: map[string]string{}, gone: map[string]time.Time{}, inbound: map[string]int{}}
+	return peers{live: map[string]*Peer{}, known: map[string]string{}, gone: map[string]time.Time{}, inbound: map[string]int{}, due: map[string]bool{}}
 }
 
 // PeerUp records a site the membership reports alive at addr, with its charter key. It
 // reports whether the site is new (the shell starts its push streams); a known one may
-// only have moved.
+// have moved, or the charter may have rotated its key.
 func (c *Core) PeerUp(name string, key crdt.PubKey, addr string, now time.Time) bool {
 	if name == c.cfg.Self {
 		return false
 	}
 	c.known[name] = addr
 	if p := c.live[name]; p != nil {
-		p.Addr = addr
+		p.Addr, p.Key = addr, key
 		return false
 	}
 	c.live[name] = &Peer{Name: name, Key: key, Addr: addr, Since: now}

@@ -46,9 +46,10 @@ func (c *Core) Submit(b []byte) crdt.Result {
 	return res
 }
 
-// Write signs ops as signer, stores the change and pushes it to every live peer.
-func (c *Core) Write(signer *crdt.Signer, ops []crdt.Op) (*crdt.Envelope, error) {
-	env, res, err := c.rep.Write(signer, ops, nil, nil)
+// Write signs ops as author (and cosigners), with sealed bodies bounded to bound (none:
+// nil), stores the change and pushes it to every live peer.
+func (c *Core) Write(author *crdt.Signer, ops []crdt.Op, bodies [][]byte, bound []string, cosigners ...*crdt.Signer) (*crdt.Envelope, error) {
+	env, res, err := c.rep.Write(author, ops, bodies, bound, cosigners...)
 	c.store(res)
 	if err != nil {
 		return nil, err

@@ -263,7 +263,7 @@ func (w *world) send(m message) {
 
 func (w *world) write(t *testing.T, site, cluster, health string) string {
 	s := w.sites[site]
-	env, err := s.core.Write(s.signer, []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: crdt.ClusterKey(site, cluster), Field: "health", Value: []byte(health)}})
+	env, err := s.core.Write(s.signer, []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCluster, Key: crdt.ClusterKey(site, cluster), Field: "health", Value: []byte(health)}}, nil, nil)
 	if err != nil {
 		return fmt.Sprintf("error: %v\n", err)
 	}

@@ -10,9 +10,10 @@ import (
 // Session is one sync session with a peer, started here (Initiate) or by the peer
 // (Respond). The shell moves its frames; the core steps it.
 type Session struct {
-	peer     string
-	outgoing bool
-	s        *crdt.Session
+	peer      string
+	outgoing  bool
+	scheduled bool // Due named it: its end goes back to anti-entropy
+	s         *crdt.Session
 }
 
 // Peer is the other end of the session.
@@ -32,16 +33,21 @@ var (
 	ErrRefused         = errors.New("peer refused after invalid changes")
 )
 
-// Initiate starts a session with a peer that Due named, and returns the first message
-// to send. A peer lost since Due ends its session at once.
+// Initiate starts a session with a live peer, and returns the first message to send. The
+// peer is one Due named, or one the shell chose (a replica that lacks sealed bodies asks
+// a peer of its jurisdiction). A peer Due named and lost since ends its session at once.
 func (c *Core) Initiate(peer string) (*Session, []byte, error) {
+	scheduled := c.due[peer]
+	delete(c.due, peer)
 	p := c.live[peer]
 	if p == nil {
-		c.ae.Done(peer, false)
+		if scheduled {
+			c.ae.Done(peer, false)
+		}
 		return nil, nil, ErrNotLive
 	}
 	s, hello := c.rep.Initiate(p.Key, c.rng.Uint64())
-	return &Session{peer: peer, outgoing: true, s: s}, hello, nil
+	return &Session{peer: peer, outgoing: true, scheduled: scheduled, s: s}, hello, nil
 }
 
 // Respond answers a session a peer (a site or an observer, by its charter key) started,
@@ -98,7 +104,9 @@ func (c *Core) Step(s *Session, in []byte, now time.Time) ([]byte, error) {
 // End closes a session; ok reports whether it ran to its end.
 func (c *Core) End(s *Session, ok bool) {
 	if s.outgoing {
-		c.ae.Done(s.peer, ok)
+		if s.scheduled {
+			c.ae.Done(s.peer, ok)
+		}
 		return
 	}
 	c.Leave(s.peer)

@@ -1,0 +1,82 @@
+package chaos
+
+import (
+	"time"
+
+	"atoll/crdt"
+	"atoll/peering"
+)
+
+// Every node runs a site's replication core (site/core), driven as package site drives
+// it: the membership reports the other nodes live, every Ready is persisted before what
+// it says is sent, and anti-entropy starts the sessions it finds due. A tick is 100 ms
+// of the cores' time.
+
+const tickTime = 100 * time.Millisecond
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// simSync is anti-entropy at the simulation's time scale: a safety-net session every 20
+// ticks, and one with a peer whose advertised heads stay unknown for 3.
+var simSync = peering.Config{Interval: 2 * time.Second, Grace: 300 * time.Millisecond, MinGap: 500 * time.Millisecond, MaxSessions: 2}
+
+// simBudget lets Byzantine traffic reach validation most of the time (the checker wants
+// it validated, not only cut off), while a flood still trips the budget for a while.
+var simBudget = peering.BudgetConfig{Strikes: 64, Window: time.Second, Penalty: 2 * time.Second}
+
+func (s *sim) now() time.Time { return epoch.Add(time.Duration(s.tick) * tickTime) }
+
+// meet tells n's core that every other node is live, under its current key (a charter
+// amendment may have rotated it), as memberlist and the charter would.
+func (s *sim) meet(n *node) {
+	for _, p := range s.nodes {
+		if p == n {
+			continue
+		}
+		if cur, ok := n.core.Peer(p.name); !ok || cur.Key != p.signer.Public() {
+			n.core.PeerUp(p.name, p.signer.Public(), "", s.now())
+		}
+	}
+	n.core.Ready() // only events and liveness: nothing to persist or send
+}
+
+// ready persists what n's core stored, then sends the pushes it asks for.
+func (s *sim) ready(n *node) {
+	rd := n.core.Ready()
+	s.persist(n, rd.Persist)
+	for _, p := range rd.Push {
+		for _, name := range p.To {
+			peer, ok := n.core.Peer(name)
+			if !ok {
+				continue
+			}
+			for _, id := range p.IDs {
+				if b, ok := n.rep.EnvelopeFor(id, peer.Key); ok {
+					s.net.send(message{from: n.idx, to: s.index[name], kind: msgPush, data: b}, s.tick)
+				}
+			}
+		}
+	}
+}
+
+// advertise hands n's heads to the nodes it reaches, as memberlist's metadata does.
+func (s *sim) advertise(n *node) {
+	heads := n.rep.Heads()
+	hs := make([][32]byte, len(heads))
+	for i, h := range heads {
+		hs[i] = h
+	}
+	meta := peering.NewMeta(n.rep.Len(), hs)
+	for _, p := range s.nodes {
+		if p != n && p.core != nil && s.net.connected(n.idx, p.idx) {
+			p.core.Advertised(n.name, meta)
+		}
+	}
+}
+
+// coreWrite hands ops to n's core, which stores the change and pushes it to every live peer.
+func (s *sim) coreWrite(n *node, author *crdt.Signer, ops []crdt.Op, bodies [][]byte, bound []string, cosigners ...*crdt.Signer) (*crdt.Envelope, error) {
+	env, err := n.core.Write(author, ops, bodies, bound, cosigners...)
+	s.ready(n)
+	return env, err
+}

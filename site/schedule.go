@@ -225,7 +225,7 @@ func inspect(template []byte) (kind string, _ scheduler.Resources) {
 func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Duration) {
 	s.peersMu.Lock()
 	defer s.peersMu.Unlock()
-	settle, startup := s.cfg.Schedule.settle(), s.cfg.Schedule.startup()
+	settle, startup := s.cfg.Schedule.Settle.D(), s.cfg.Schedule.Startup.D()
 	alive = map[string]bool{}
 	soon := func(d time.Duration) {
 		if d > 0 && (next == 0 || d < next) {

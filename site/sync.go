@@ -18,7 +18,7 @@ const maxSyncFrame = crdt.MaxSyncMessageBytes
 // syncLoop starts the anti-entropy sessions the scheduler asks for.
 func (s *Site) syncLoop(ctx context.Context) {
 	defer s.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(s.cfg.Tuning.SyncTick)
 	defer t.Stop()
 	for {
 		select {
@@ -68,13 +68,6 @@ func (s *Site) initiate(ctx context.Context, name string) error {
 	s.mu.Unlock()
 	return s.converse(c, sess, hello)
 }
-
-// Inbound sessions at once: per peer, and in all. A peer that opens more is refused, so
-// it cannot tie up the replica with sessions.
-const (
-	maxSessionsPerPeer = 2
-	maxSessionsIn      = 16
-)
 
 // serveSync answers a session a peer started.
 func (s *Site) serveSync(c *transport.Conn) {
@@ -164,7 +157,7 @@ func (s *Site) enterSession(peer string) bool {
 	for _, n := range s.inbound {
 		total += n
 	}
-	if s.inbound[peer] >= maxSessionsPerPeer || total >= maxSessionsIn {
+	if s.inbound[peer] >= s.cfg.Tuning.MaxSessionsPerPeer || total >= s.cfg.Tuning.MaxSessionsIn {
 		return false
 	}
 	s.inbound[peer]++

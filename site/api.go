@@ -113,7 +113,7 @@ func (s *Site) serveAPI() (io.Closer, error) {
 	mux.HandleFunc("POST /v1/faults", s.handleFaults)
 	mux.HandleFunc("GET /v1/backup", s.handleBackup) // a consistent copy of the data file (backup.go)
 	s.routeClusters(mux)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.Tuning.APIReadHeaderTimeout}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -323,7 +323,7 @@ func (s *Site) handleHas(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
-	wait = min(wait, time.Minute)
+	wait = min(wait, s.cfg.Tuning.MaxWait)
 	if wait > 0 { // a long poll outlives the HTTP server's read and write timeouts
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})

@@ -13,13 +13,6 @@ import (
 	"atoll/site/kube"
 )
 
-// Member cluster observation: how often each joined cluster is looked at, and how often
-// its capacity (which changes with every pod) may be republished.
-const (
-	observeInterval  = 2 * time.Second
-	capacityInterval = 30 * time.Second
-)
-
 // clustersLoop keeps one observer per joined cluster and publishes what they see as the
 // site's Cluster objects, writing only fields that changed.
 func (s *Site) clustersLoop(ctx context.Context) {
@@ -90,7 +83,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	}
 	s.mu.Unlock()
 	now := time.Now()
-	withCapacity := now.Sub(lastCapacity[name]) >= capacityInterval
+	withCapacity := now.Sub(lastCapacity[name]) >= s.cfg.Tuning.Capacity
 	ops := kube.Ops(key, prev, snap.Fields(), withCapacity)
 	if len(ops) == 0 {
 		return

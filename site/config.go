@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/memberlist"
 	"sigs.k8s.io/yaml"
 
-	"atoll/peering"
 	"atoll/site/kube"
 )
 
@@ -53,7 +52,9 @@ type Config struct {
 	OIDC *OIDCConfig `json:"oidc,omitempty"`
 
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
-	// "lan" or "local" (one machine; tests). Membership overrides single values.
+	// "lan" or "local" (one machine; tests): DefaultWANConfig, DefaultLANConfig,
+	// DefaultLocalConfig. Membership overrides single values; its zero fields take the
+	// profile's.
 	Profile    string           `json:"profile,omitempty"`
 	Membership MembershipConfig `json:"membership,omitzero"`
 	Sync       SyncConfig       `json:"sync,omitzero"`
@@ -99,6 +100,10 @@ type Config struct {
 	// named peers. For tests only.
 	FaultInjection bool `json:"faultInjection,omitempty"`
 
+	// Tuning holds internal timings and bounds that site.yaml cannot set (defaults.go);
+	// zero fields take DefaultTuning's values. Tests shorten them.
+	Tuning Tuning `json:"-"`
+
 	dir string // directory of the file, for relative paths
 }
 
@@ -110,7 +115,8 @@ type ClusterConfig struct {
 	Taints     []string          `json:"taints,omitempty"` // "key=value:Effect", as atoll cluster join --taint
 }
 
-// MembershipConfig overrides memberlist's profile. Failure detection: some live site
+// MembershipConfig overrides memberlist's profile; a zero field takes the profile's value
+// (defaults.go). Failure detection: some live site
 // probes the failed one within about ProbeInterval (probes go round-robin over a shuffled
 // list), suspects it after ProbeTimeout plus the failed indirect probes (the rest of that
 // ProbeInterval), and declares it dead after a suspicion timeout between
@@ -130,7 +136,8 @@ type MembershipConfig struct {
 	PushPullInterval        Duration `json:"pushPullInterval,omitempty"`
 }
 
-// SyncConfig tunes push and anti-entropy (see package peering).
+// SyncConfig tunes push and anti-entropy (see package peering). Zero fields take
+// DefaultConfig's values, stated here.
 type SyncConfig struct {
 	Fanout         int      `json:"fanout,omitempty"`         // peers a relay forwards a new change to; default 2
 	QueueLength    int      `json:"queueLength,omitempty"`    // changes queued per peer before falling back to anti-entropy; default 4096
@@ -179,16 +186,6 @@ type ScheduleConfig struct {
 	// a replica under Raft gains leadership), sites not yet seen count as alive, so a
 	// starting site does not take over everything before the membership forms.
 	Startup Duration `json:"startup,omitempty"`
-}
-
-func (c ScheduleConfig) settle() time.Duration  { return orDefault(c.Settle.D(), 3*time.Second) }
-func (c ScheduleConfig) startup() time.Duration { return orDefault(c.Startup.D(), 10*time.Second) }
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Validate checks the configuration without changing it.
@@ -255,8 +252,19 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
 	}
-	if c.Observe < 0 || c.Resync < 0 || c.Schedule.Settle < 0 || c.Schedule.Startup < 0 || c.Sync.Fanout < 0 || c.Sync.QueueLength < 0 || c.Membership.SuspicionMult < 0 || c.Membership.SuspicionMaxTimeoutMult < 0 {
-		return fmt.Errorf("negative sync or membership setting")
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"observe", int64(c.Observe)}, {"resync", int64(c.Resync)},
+		{"schedule.settle", int64(c.Schedule.Settle)}, {"schedule.startup", int64(c.Schedule.Startup)},
+		{"sync.fanout", int64(c.Sync.Fanout)}, {"sync.queueLength", int64(c.Sync.QueueLength)},
+		{"membership.suspicionMult", int64(c.Membership.SuspicionMult)},
+		{"membership.suspicionMaxTimeoutMult", int64(c.Membership.SuspicionMaxTimeoutMult)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%s %d: negative (0 means the default)", f.name, f.v)
+		}
 	}
 	return nil
 }
@@ -308,7 +316,9 @@ func (c Config) SocketPath() string {
 	return filepath.Join(c.Path(c.DataDir), "atoll.sock")
 }
 
-// memberlistConfig builds memberlist's configuration from the profile and overrides.
+// memberlistConfig builds memberlist's configuration from the profile, which also sets
+// what Membership does not name (TCP timeout, indirect checks, retransmits, gossip
+// nodes), and Membership's nonzero fields: all of them once WithDefaults filled it.
 func (c Config) memberlistConfig() *memberlist.Config {
 	var m *memberlist.Config
 	switch c.Profile {
@@ -337,27 +347,4 @@ func (c Config) memberlistConfig() *memberlist.Config {
 		m.SuspicionMaxTimeoutMult = o.SuspicionMaxTimeoutMult
 	}
 	return m
-}
-
-func (c Config) syncDefaults() SyncConfig {
-	s := c.Sync
-	def := func(v *Duration, d time.Duration) {
-		if *v == 0 {
-			*v = Duration(d)
-		}
-	}
-	if s.Fanout == 0 {
-		s.Fanout = 2
-	}
-	if s.QueueLength == 0 {
-		s.QueueLength = 4096
-	}
-	g := peering.DefaultConfig()
-	def(&s.Interval, g.Interval)
-	def(&s.Grace, g.Grace)
-	def(&s.SessionTimeout, 30*time.Second)
-	def(&s.MetaInterval, time.Second)
-	def(&s.Rejoin, 10*time.Second)
-	def(&s.Ack, 30*time.Second)
-	return s
 }

@@ -36,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 	if m.ProbeInterval != 250*time.Millisecond || m.SuspicionMult != 2 || m.ProbeTimeout != 500*time.Millisecond {
 		t.Errorf("memberlist: probe %v mult %d timeout %v; want the lan profile with two overrides", m.ProbeInterval, m.SuspicionMult, m.ProbeTimeout)
 	}
-	s := c.syncDefaults()
+	s := c.WithDefaults().Sync
 	if s.Grace.D() != 2*time.Second || s.Interval.D() != 30*time.Second || s.Fanout != 2 {
 		t.Errorf("sync defaults: %+v", s)
 	}
@@ -88,7 +88,7 @@ func TestHTTPLimits(t *testing.T) {
 	if err := c.Validate(); err != nil || c.HTTPLimits != before {
 		t.Fatalf("Validate: %v, limits %+v -> %+v", err, before, c.HTTPLimits)
 	}
-	l := c.HTTPLimits.httpDefaults()
+	l := c.WithDefaults().HTTPLimits
 	if l.MaxStreams != 10 || l.WriteTimeout.D() != 3*time.Second || l.MaxConns != 8192 || l.SubmitBytes != 16<<20 || l.BodyTimeout.D() != 10*time.Second || l.SubmitRate != 100 {
 		t.Fatalf("limits with defaults: %+v", l)
 	}

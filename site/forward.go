@@ -3,7 +3,6 @@ package site
 import (
 	"bufio"
 	"context"
-	"time"
 
 	"atoll/crdt"
 	"atoll/peering"
@@ -19,16 +18,9 @@ import (
 // chanForward carries a follower's marked changes to its site's leader.
 const chanForward byte = 'F'
 
-const (
-	// forwardEvery is how often a follower with marked changes forwards them.
-	forwardEvery = time.Second
-	// maxForward bounds the changes one forward stream carries.
-	maxForward = 1024
-)
-
 // forwardLoop forwards this replica's marked changes to the leader while it follows.
 func (s *Site) forwardLoop(ctx context.Context) {
-	s.every(ctx, forwardEvery, func() {
+	s.every(ctx, s.cfg.Tuning.ForwardEvery, func() {
 		if s.leader() {
 			return // requeueUnreplicated appends them itself
 		}
@@ -36,7 +28,7 @@ func (s *Site) forwardLoop(ctx context.Context) {
 		if addr == "" {
 			return
 		}
-		envs := s.markedEnvelopes(maxForward)
+		envs := s.markedEnvelopes(s.cfg.Tuning.ForwardBatch)
 		if len(envs) == 0 {
 			return
 		}
@@ -66,7 +58,7 @@ func (s *Site) markedEnvelopes(n int) [][]byte {
 
 // forward writes envs to the replica at addr on the forward channel.
 func (s *Site) forward(ctx context.Context, addr string, envs [][]byte) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Tuning.ForwardTimeout)
 	defer cancel()
 	c, err := s.trans.Dial(ctx, addr, s.cfg.Name, chanForward)
 	if err != nil {
@@ -87,7 +79,7 @@ func (s *Site) forward(ctx context.Context, addr string, envs [][]byte) error {
 
 // serveForward receives a follower's marked changes, at the leader, and appends them to
 // the log (even those it already holds: the log is what clears the follower's marks).
-// Only the site's own replicas may forward, and a stream carries at most maxForward.
+// Only the site's own replicas may forward, and a stream carries at most Tuning.ForwardBatch.
 func (s *Site) serveForward(c *transport.Conn) {
 	defer c.Close()
 	if c.Peer != s.cfg.Name {
@@ -95,7 +87,7 @@ func (s *Site) serveForward(c *transport.Conn) {
 		return
 	}
 	r := bufio.NewReaderSize(c, 64<<10)
-	for n := 0; n < maxForward; n++ {
+	for n := 0; n < s.cfg.Tuning.ForwardBatch; n++ {
 		b, err := peering.ReadFrame(r, crdt.MaxEnvelopeBytes)
 		if err != nil {
 			return

@@ -73,7 +73,7 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	})
 	var methods LoginMethods
 	if oc := s.cfg.OIDC; oc != nil {
-		a.sessions = newSigninStore(oc.maxSessions())
+		a.sessions = newSigninStore(oc.MaxSessions)
 		l, err := newOIDCLogin(*oc, s.cfg.Path(oc.ClientSecretFile), a)
 		if err != nil {
 			ln.Close()
@@ -168,7 +168,7 @@ func (s *Site) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 // handleStream serves GET /v1/stream: server-sent events, one "view" event with the whole
 // View whenever it changes (viewLoop computes it once for every stream), and a comment
-// every streamBeat otherwise. At most MaxStreams are open at once.
+// every Tuning.ViewBeat otherwise. At most MaxStreams are open at once.
 func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	if n := s.streams.Add(1); n > int64(s.httpLim.MaxStreams) {
 		s.streams.Add(-1)
@@ -203,7 +203,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	beat := time.NewTicker(streamBeat)
+	beat := time.NewTicker(s.cfg.Tuning.ViewBeat)
 	defer beat.Stop()
 	var sent uint64
 	for {

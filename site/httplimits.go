@@ -18,7 +18,7 @@ import (
 // and submissions. Every bound is on size and time, over all callers together: per
 // identity budgets do not exist yet (authn.go identifies callers; submissions are
 // admitted only from identities that may write). A zero field means its default
-// (httpDefaults).
+// (DefaultConfig).
 type HTTPLimits struct {
 	// ReadHeaderTimeout bounds the request line and headers (default 5s).
 	ReadHeaderTimeout Duration `json:"readHeaderTimeout,omitempty"`
@@ -50,34 +50,6 @@ type HTTPLimits struct {
 	// SubmitBurst (defaults 100/s and 200); beyond it a submission is answered 429.
 	SubmitRate  float64 `json:"submitRate,omitempty"`
 	SubmitBurst int     `json:"submitBurst,omitempty"`
-}
-
-// httpDefaults returns l with every zero field set to its default.
-func (l HTTPLimits) httpDefaults() HTTPLimits {
-	def := func(v *Duration, d time.Duration) {
-		if *v == 0 {
-			*v = Duration(d)
-		}
-	}
-	defInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&l.ReadHeaderTimeout, 5*time.Second)
-	def(&l.BodyTimeout, 10*time.Second)
-	def(&l.WriteTimeout, 30*time.Second)
-	def(&l.IdleTimeout, time.Minute)
-	def(&l.SubmitWait, 2*time.Second)
-	defInt(&l.MaxHeaderBytes, 64<<10)
-	defInt(&l.MaxConns, 8192)
-	defInt(&l.MaxStreams, 4096)
-	defInt(&l.SubmitBytes, 16<<20)
-	defInt(&l.SubmitBurst, 200)
-	if l.SubmitRate == 0 {
-		l.SubmitRate = 100
-	}
-	return l
 }
 
 // validate checks the limits without changing them.

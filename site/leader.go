@@ -94,7 +94,7 @@ func (s *Site) stepDown(l *leading) {
 	s.serving.Store(false)
 	l.cancel()
 	l.group.Wait()
-	_ = s.ml.Leave(time.Second)
+	_ = s.ml.Leave(s.cfg.Tuning.LeaveTimeout)
 	_ = s.ml.Shutdown()
 	s.ml = nil
 	s.stopPeers()

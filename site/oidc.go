@@ -203,7 +203,7 @@ func (l *oidcLogin) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, fmt.Sprintf("The ID token was issued to client %q, not this site's %q.", azp, l.cfg.ClientID), idt.Subject)
 		return
 	}
-	groups := claimStrings(claims[l.cfg.groupsClaim()])
+	groups := claimStrings(claims[l.cfg.GroupsClaim])
 	name, by := l.cfg.mapClaims(idt.Subject, groups)
 	if name == "" {
 		fail(http.StatusForbidden, fmt.Sprintf("OpenID subject %q of %s has no identity here: no entry of oidc.identities maps it or its groups %v. Ask the site's operators to map it to a charter identity.",
@@ -215,7 +215,7 @@ func (l *oidcLogin) handleCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, fmt.Sprintf("OpenID subject %q maps (%s) to %s.", idt.Subject, by, err), idt.Subject)
 		return
 	}
-	expires := a.now().Add(l.cfg.ttl())
+	expires := a.now().Add(l.cfg.SessionTTL.D())
 	if idt.Expiry.Before(expires) {
 		expires = idt.Expiry
 	}

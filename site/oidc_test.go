@@ -33,10 +33,13 @@ func TestOIDCConfig(t *testing.T) {
 	if err := c.Validate(); err != nil || !reflect.DeepEqual(before, *c.OIDC) {
 		t.Fatalf("validate: %v, or it changed the config", err)
 	}
-	o := c.OIDC
-	if o.ttl() != 8*time.Hour || o.maxSessions() != 4096 || o.groupsClaim() != "groups" ||
+	o := c.WithDefaults().OIDC
+	if o.SessionTTL.D() != 8*time.Hour || o.MaxSessions != 4096 || o.GroupsClaim != "groups" ||
 		!reflect.DeepEqual(o.scopes(), []string{"openid", "profile", "email", "groups"}) {
-		t.Errorf("defaults: ttl %v max %d claim %q scopes %v", o.ttl(), o.maxSessions(), o.groupsClaim(), o.scopes())
+		t.Errorf("defaults: ttl %v max %d claim %q scopes %v", o.SessionTTL.D(), o.MaxSessions, o.GroupsClaim, o.scopes())
+	}
+	if !reflect.DeepEqual(before, *c.OIDC) {
+		t.Errorf("WithDefaults changed the config's own OIDC section")
 	}
 	for _, tc := range []struct{ from, to, want string }{
 		{"issuer: https://id.example.org", "issuer: http://id.example.org", "http only on a loopback address"},

@@ -52,15 +52,12 @@ type OIDCIdentity struct {
 	Identity string `json:"identity"`
 }
 
-// Bounds and defaults of OpenID Connect sign-ins.
+// Bounds of OpenID Connect sign-ins (their defaults are in DefaultOIDCConfig).
 const (
-	oidcCallbackPath   = "/v1/oidc/callback"
-	oidcDefaultTTL     = 8 * time.Hour
-	oidcMaxTTL         = 24 * time.Hour
-	oidcDefaultMaxSess = 4096
-	oidcPendingMax     = 1024             // sign-ins started and not yet called back
-	oidcPendingTTL     = 10 * time.Minute // time to sign in at the provider
-	oidcDefaultGroups  = "groups"
+	oidcCallbackPath = "/v1/oidc/callback"
+	oidcMaxTTL       = 24 * time.Hour
+	oidcPendingMax   = 1024             // sign-ins started and not yet called back
+	oidcPendingTTL   = 10 * time.Minute // time to sign in at the provider
 )
 
 // validate checks c without changing it.
@@ -131,30 +128,10 @@ func secureURL(u *url.URL) error {
 	return errors.New("want https")
 }
 
-func (c OIDCConfig) ttl() time.Duration { return orDefault(c.SessionTTL.D(), oidcDefaultTTL) }
-
-func (c OIDCConfig) maxSessions() int {
-	if c.MaxSessions > 0 {
-		return c.MaxSessions
-	}
-	return oidcDefaultMaxSess
-}
-
-func (c OIDCConfig) groupsClaim() string {
-	if c.GroupsClaim != "" {
-		return c.GroupsClaim
-	}
-	return oidcDefaultGroups
-}
-
-// scopes are "openid" and the configured ones, each once.
+// scopes are "openid" and the configured ones (DefaultOIDCConfig's if unset), each once.
 func (c OIDCConfig) scopes() []string {
-	sc := c.Scopes
-	if sc == nil {
-		sc = []string{"profile", "email", "groups"}
-	}
 	out := []string{"openid"}
-	for _, s := range sc {
+	for _, s := range c.Scopes {
 		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}

@@ -22,11 +22,6 @@ const (
 	chanSync byte = 'S'
 )
 
-// maxPushStreamsPerPeer caps the push streams a peer may hold open here at once: it needs
-// one, and a second while it redials before this side has seen the first one close. The
-// transport refuses the next after the handshake (LimitPerPeer), before servePush runs.
-const maxPushStreamsPerPeer = 2
-
 // peer is a live site this one pushes to: one goroutine, one queue, one stream. The core
 // keeps what is known of it (core.Peer); this is the shell's half: its streams.
 type peer struct {
@@ -54,7 +49,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		p.addr = addr
 	}
 	if added {
-		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, softQueue), stop: make(chan struct{})}
+		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, s.cfg.Tuning.SoftQueue), stop: make(chan struct{})}
 		p.softWant.Store(true)
 		s.links[n.Name] = p
 	}
@@ -196,7 +191,7 @@ func (s *Site) pushLoop(p *peer) {
 			conn.Close()
 		}
 	}()
-	backoff := 100 * time.Millisecond
+	backoff := s.cfg.Tuning.PushBackoff
 	for {
 		var id crdt.Hash
 		select {
@@ -205,7 +200,7 @@ func (s *Site) pushLoop(p *peer) {
 		case id = <-p.queue:
 		}
 		if conn == nil {
-			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Tuning.DialTimeout)
 			c, err := s.trans.Dial(ctx, s.peerAddr(p), p.name, chanPush)
 			cancel()
 			if err != nil {
@@ -216,10 +211,10 @@ func (s *Site) pushLoop(p *peer) {
 					return
 				case <-time.After(backoff):
 				}
-				backoff = min(2*backoff, 5*time.Second)
+				backoff = min(2*backoff, s.cfg.Tuning.PushBackoffMax)
 				continue // the change is dropped; the session repairs it
 			}
-			backoff = 100 * time.Millisecond
+			backoff = s.cfg.Tuning.PushBackoff
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)
 		}
 		if err := s.writePush(p, conn, w, id); err != nil {
@@ -233,7 +228,7 @@ func (s *Site) pushLoop(p *peer) {
 
 // writePush writes id and whatever else is queued, then flushes.
 func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) error {
-	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.Tuning.WriteTimeout))
 	for {
 		s.mu.Lock()
 		b, ok := s.rep.EnvelopeFor(id, p.key)
@@ -281,10 +276,10 @@ func (s *Site) servePush(c *transport.Conn) {
 }
 
 // readBurst reads the frames of a push stream that arrived together: at least one (unless
-// the stream ends: err), at most maxPushBatch, each at most max bytes and within the
+// the stream ends: err), at most Tuning.PushBatch, each at most max bytes and within the
 // peer's budget (ok false: the peer is over it).
 func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte, err error, ok bool) {
-	for len(frames) == 0 || r.Buffered() > 0 && len(frames) < maxPushBatch {
+	for len(frames) == 0 || r.Buffered() > 0 && len(frames) < s.cfg.Tuning.PushBatch {
 		var b []byte
 		if b, err = peering.ReadFrame(r, max); err != nil {
 			break
@@ -296,9 +291,6 @@ func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte
 	}
 	return frames, err, true
 }
-
-// maxPushBatch bounds the frames applied under one lock and one fsync.
-const maxPushBatch = 256
 
 // receivePush applies frames from peer and reports whether the peer may go on.
 func (s *Site) receivePush(peer string, frames [][]byte) bool {

@@ -29,15 +29,8 @@ type ReplicaConfig struct {
 	// faster when a replica dies; too short, and a leader on a loaded host (a stalled
 	// process, a CPU-starved VM) loses leadership to a spurious election and the site
 	// pauses while leadership moves. LeaderLease, Raft's leader lease, is half of it.
+	// Default in DefaultReplicaConfig.
 	Heartbeat Duration `json:"heartbeat,omitempty"`
-}
-
-// defaultHeartbeat is ReplicaConfig.Heartbeat's default: Raft's own defaults, which a
-// loaded two-core host keeps (docs/adr/0004).
-const defaultHeartbeat = time.Second
-
-func (rc *ReplicaConfig) heartbeat() time.Duration {
-	return orDefault(rc.Heartbeat.D(), defaultHeartbeat)
 }
 
 // ReplicaPeer is one replica: its id and the host:port its replicas reach it at (its
@@ -239,12 +232,12 @@ func (s *Site) startRaft() (*raft.Raft, *raftLayer, error) {
 	layer := &raftLayer{s: s, ch: make(chan net.Conn), closed: make(chan struct{})}
 	s.trans.Handle(chanRaft, layer.serve)
 	s.trans.Handle(chanForward, s.serveForward)
-	tr := raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
+	tr := raft.NewNetworkTransport(layer, s.cfg.Tuning.RaftPool, s.cfg.Tuning.RaftTimeout, io.Discard)
 	cfg := raft.DefaultConfig()
 	cfg.LocalID = raft.ServerID(rc.ID)
 	cfg.LogOutput = io.Discard
-	cfg.HeartbeatTimeout, cfg.ElectionTimeout = rc.heartbeat(), rc.heartbeat()
-	cfg.LeaderLeaseTimeout = rc.heartbeat() / 2
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = rc.Heartbeat.D(), rc.Heartbeat.D()
+	cfg.LeaderLeaseTimeout = rc.Heartbeat.D() / 2
 	st := s.st.Raft()
 	r, err := raft.NewRaft(cfg, fsm{s}, st, st, raft.NewInmemSnapshotStore(), tr)
 	if err != nil {
@@ -273,7 +266,7 @@ func (s *Site) replicate(kind byte, payloads ...[]byte) error {
 	}
 	var fs []raft.ApplyFuture
 	for _, p := range payloads {
-		fs = append(fs, s.raft.Apply(append([]byte{kind}, p...), 10*time.Second))
+		fs = append(fs, s.raft.Apply(append([]byte{kind}, p...), s.cfg.Tuning.RaftApply))
 	}
 	for _, f := range fs {
 		if err := f.Error(); err != nil {

@@ -61,7 +61,7 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 	if err != nil {
 		return res, err
 	}
-	cur, err := openSiteStore(cfg, dst, store.Options{ReadOnly: true, Timeout: 500 * time.Millisecond, Key: key})
+	cur, err := openSiteStore(cfg, dst, store.Options{ReadOnly: true, Timeout: cfg.WithDefaults().Tuning.RestoreLockWait, Key: key})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return res, fmt.Errorf("%w: its data file %s is locked by another process; stop it first", ErrSiteRunning, dst)
@@ -127,7 +127,7 @@ func Restore(ctx context.Context, cfg Config, from string, opt RestoreOptions) (
 func checkAPIDown(ctx context.Context, cfg Config) error {
 	c := NewClient(cfg.SocketPath())
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, cfg.WithDefaults().Tuning.RestoreProbe)
 	defer cancel()
 	if code, _ := c.do(ctx, http.MethodGet, "/healthz", nil, "", nil); code != 0 {
 		return fmt.Errorf("%w: its API answers at %s; stop it first", ErrSiteRunning, cfg.SocketPath())

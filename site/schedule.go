@@ -223,7 +223,7 @@ func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Durati
 	names := s.siteNames()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.core.Alive(now, names, s.cfg.Schedule.settle(), s.cfg.Schedule.startup())
+	return s.core.Alive(now, names, s.cfg.Schedule.Settle.D(), s.cfg.Schedule.Startup.D())
 }
 
 // splitStatus cuts a status key (namespace/name/site/cluster) into its workload's key, its

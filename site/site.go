@@ -103,6 +103,7 @@ type counters struct {
 
 // Open loads a site's identity, charter and data file. Nothing touches the network until Run.
 func Open(cfg Config, log *slog.Logger) (*Site, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Runnable(); err != nil {
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openSiteStore(cfg, cfg.DataFile(), store.Options{Timeout: 5 * time.Second, Key: key, PreviousKey: prevKey})
+	st, err := openSiteStore(cfg, cfg.DataFile(), store.Options{Timeout: cfg.Tuning.StoreOpenTimeout, Key: key, PreviousKey: prevKey})
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		}
 	}
 	s := &Site{
-		cfg: cfg, version: Version, admission: admit, sync: cfg.syncDefaults(), log: log, keys: keys,
+		cfg: cfg, version: Version, admission: admit, sync: cfg.Sync, log: log, keys: keys,
 		rep: rep, st: st,
 		links: map[string]*peer{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), softCompared: map[string]time.Time{},
 		kubes: kube.NewRegistry(dir, key), clustersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
@@ -195,7 +196,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	if len(sealed) > 0 {
 		log.Info("kubeconfigs in clear sealed", "clusters", sealed)
 	}
-	s.httpLim, s.views = cfg.HTTPLimits.httpDefaults(), newViewcast()
+	s.httpLim, s.views = cfg.HTTPLimits, newViewcast(2*cfg.Tuning.ViewBeat)
 	s.metrics = newMetrics(s)
 	s.unreplicated = map[crdt.Hash]bool{}
 	marked, err := st.Unreplicated()
@@ -206,15 +207,13 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	for _, id := range marked {
 		s.unreplicated[id] = true
 	}
-	if s.observeEvery == 0 {
-		s.observeEvery = observeInterval
-	}
 	if err := s.checkCharter(); err != nil {
 		st.Close()
 		return nil, err
 	}
 	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
-		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}})
+		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()},
+		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn})
 	s.refreshCharter()
 	s.refreshMeta()
 	s.persistSoft() // records restoring dropped (a workload removed before they were)
@@ -324,8 +323,8 @@ func (s *Site) Run(ctx context.Context) error {
 	tr.Handle(chanSync, s.serveSync)
 	tr.Handle(chanSoftPush, s.serveSoftPush)
 	tr.Handle(chanSoft, s.serveSoft)
-	tr.LimitPerPeer(chanSoftPush, maxPushStreamsPerPeer)
-	tr.LimitPerPeer(chanPush, maxPushStreamsPerPeer)
+	tr.LimitPerPeer(chanSoftPush, s.cfg.Tuning.MaxPushStreamsPerPeer)
+	tr.LimitPerPeer(chanPush, s.cfg.Tuning.MaxPushStreamsPerPeer)
 	var layer *raftLayer
 	if s.cfg.Replica != nil {
 		r, l, err := s.startRaft()
@@ -386,7 +385,7 @@ func (s *Site) Run(ctx context.Context) error {
 	api.Close()
 	web.Close()
 	if s.ml != nil {
-		_ = s.ml.Leave(time.Second)
+		_ = s.ml.Leave(s.cfg.Tuning.LeaveTimeout)
 		_ = s.ml.Shutdown()
 	}
 	s.stopPeers()
@@ -401,7 +400,7 @@ func (s *Site) Run(ctx context.Context) error {
 // a long partition would otherwise never find each other again.
 func (s *Site) joinLoop(ctx context.Context) {
 	defer s.wg.Done()
-	delay := 200 * time.Millisecond
+	delay := s.cfg.Tuning.JoinBackoff
 	for {
 		addrs := s.rejoinAddrs()
 		if len(addrs) > 0 {
@@ -417,9 +416,9 @@ func (s *Site) joinLoop(ctx context.Context) {
 		}
 		wait := s.sync.Rejoin.D()
 		if len(s.live()) == 0 {
-			wait, delay = delay, min(2*delay, 5*time.Second)
+			wait, delay = delay, min(2*delay, s.cfg.Tuning.JoinBackoffMax)
 		} else {
-			delay = 200 * time.Millisecond
+			delay = s.cfg.Tuning.JoinBackoff
 		}
 		select {
 		case <-ctx.Done():
@@ -460,7 +459,7 @@ func (s *Site) metaLoop(ctx context.Context) {
 		s.mu.Lock()
 		s.refreshMeta()
 		s.mu.Unlock()
-		if err := s.ml.UpdateNode(time.Second); err != nil {
+		if err := s.ml.UpdateNode(s.cfg.Tuning.MetaTimeout); err != nil {
 			s.log.Debug("metadata update", "err", err)
 		}
 	})

@@ -22,8 +22,8 @@ import (
 // to every live peer at once on channel 'Q' and reconciled by soft sessions on channel
 // 'V' (crdt/softsync.go). Pushes ride TCP streams, so a record is lost only where the
 // sender sees it: a full queue, a failed dial or write. A site runs a soft session with a
-// peer when it comes alive or lost a record, with a random live peer every softSafety as
-// a safety net, and at a replica that follows, with its leader every softEvery. An earlier release's sites do not have these
+// peer when it comes alive or lost a record, with a random live peer every Tuning.SoftSafety as
+// a safety net, and at a replica that follows, with its leader every Tuning.SoftEvery. An earlier release's sites do not have these
 // channels: they refuse the streams, and go on seeing the soft fields those sites wrote
 // in the DAG.
 
@@ -31,21 +31,6 @@ const (
 	chanSoft     byte = 'V'
 	chanSoftPush byte = 'Q'
 )
-
-// softEvery is how often a site looks for peers that need a soft session; softSafety,
-// how often it runs one with a random live peer whatever happened.
-const (
-	softEvery  = time.Second
-	softSafety = 30 * time.Second
-	// softBucketsEvery is how often soft sessions with one peer may compare buckets: a
-	// pass over the records of the writers that differ, which a Byzantine peer could
-	// otherwise ask for at every session.
-	softBucketsEvery = 10 * time.Second
-)
-
-// softQueue is how many records wait for one peer's soft push stream: a reconcile pass
-// or a burst of status writes fits.
-const softQueue = 16384
 
 // record writes ops of this site's own objects: soft fields as soft records (one per
 // object, holding every soft field it had with ops applied), the rest as one change.
@@ -222,7 +207,7 @@ func (s *Site) softPushLoop(p *peer) {
 			conn.Close()
 		}
 	}()
-	backoff := 100 * time.Millisecond
+	backoff := s.cfg.Tuning.PushBackoff
 	for {
 		var raw []byte
 		select {
@@ -231,7 +216,7 @@ func (s *Site) softPushLoop(p *peer) {
 		case raw = <-p.soft:
 		}
 		if conn == nil {
-			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Tuning.DialTimeout)
 			c, err := s.trans.Dial(ctx, s.peerAddr(p), p.name, chanSoftPush)
 			cancel()
 			if err != nil {
@@ -242,13 +227,13 @@ func (s *Site) softPushLoop(p *peer) {
 					return
 				case <-time.After(backoff):
 				}
-				backoff = min(2*backoff, 30*time.Second)
+				backoff = min(2*backoff, s.cfg.Tuning.SoftPushBackoffMax)
 				continue
 			}
-			backoff = 100 * time.Millisecond
+			backoff = s.cfg.Tuning.PushBackoff
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.Tuning.WriteTimeout))
 		err := peering.WriteFrame(w, raw)
 		for more := true; err == nil && more; {
 			select {
@@ -319,11 +304,11 @@ func (s *Site) strike(peer, what string, err error) bool {
 	return !refused
 }
 
-// softLoop runs the soft sessions: every softEvery with the peers that need one (or, at a
-// replica that follows, with its leader), and every softSafety with a random live peer.
+// softLoop runs the soft sessions: every Tuning.SoftEvery with the peers that need one (or, at a
+// replica that follows, with its leader), and every Tuning.SoftSafety with a random live peer.
 func (s *Site) softLoop(ctx context.Context) {
 	defer s.wg.Done()
-	t := time.NewTicker(softEvery)
+	t := time.NewTicker(s.cfg.Tuning.SoftEvery)
 	defer t.Stop()
 	last := time.Now()
 	for {
@@ -337,7 +322,7 @@ func (s *Site) softLoop(ctx context.Context) {
 			s.runSoft(ctx, s.cfg.Name, string(a), nil)
 			continue
 		}
-		safety := time.Since(last) >= softSafety
+		safety := time.Since(last) >= s.cfg.Tuning.SoftSafety
 		if safety {
 			last = time.Now()
 		}
@@ -438,7 +423,7 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	s.mu.Lock()
-	sess.NoBuckets = time.Since(s.softCompared[peer]) < softBucketsEvery
+	sess.NoBuckets = time.Since(s.softCompared[peer]) < s.cfg.Tuning.SoftBuckets
 	s.mu.Unlock()
 	defer func() {
 		if sess.Compared() {

@@ -19,7 +19,7 @@ const maxSyncFrame = crdt.MaxSyncMessageBytes
 // syncLoop starts the anti-entropy sessions the core says are due.
 func (s *Site) syncLoop(ctx context.Context) {
 	defer s.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(s.cfg.Tuning.SyncTick)
 	defer t.Stop()
 	for {
 		select {

@@ -9,16 +9,6 @@ import (
 	"time"
 )
 
-// streamGap is the least time between two views computed; streamBeat is how often the
-// view is computed again while streams are open even if nothing was stored and no event
-// happened (liveness and lag change by themselves); a view is served to GET /v1/view
-// without being computed again for up to viewMaxAge, if nothing happened since.
-const (
-	streamGap  = 500 * time.Millisecond
-	streamBeat = 2 * time.Second
-	viewMaxAge = 2 * streamBeat
-)
-
 // viewFrame is one computed View, encoded once for every reader.
 type viewFrame struct {
 	json    []byte          // the View as GET /v1/view serves it, newline-terminated
@@ -56,9 +46,10 @@ func (f *viewFrame) encoded(scope []string) []byte {
 	return b
 }
 
-// fresh reports whether nothing happened since f was computed, and f is recent.
-func (f *viewFrame) fresh(now time.Time) bool {
-	if f == nil || now.Sub(f.at) > viewMaxAge {
+// fresh reports whether nothing happened since f was computed, and f is at most maxAge
+// old.
+func (f *viewFrame) fresh(now time.Time, maxAge time.Duration) bool {
+	if f == nil || now.Sub(f.at) > maxAge {
 		return false
 	}
 	select {
@@ -75,7 +66,8 @@ func (f *viewFrame) fresh(now time.Time) bool {
 // A subscriber is told that a newer view exists and reads the latest one: a slow one
 // skips views, and never holds up the producer or the other subscribers.
 type viewcast struct {
-	wake chan struct{} // asks viewLoop for a view now
+	wake   chan struct{} // asks viewLoop for a view now
+	maxAge time.Duration // a view is served again for this long if nothing happened (2*Tuning.ViewBeat)
 
 	mu      sync.Mutex
 	cur     *viewFrame
@@ -83,8 +75,8 @@ type viewcast struct {
 	waiters []chan struct{}            // closed by the next view
 }
 
-func newViewcast() *viewcast {
-	return &viewcast{wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{}}
+func newViewcast(maxAge time.Duration) *viewcast {
+	return &viewcast{wake: make(chan struct{}, 1), maxAge: maxAge, subs: map[chan struct{}]struct{}{}}
 }
 
 // latest returns the last view computed, nil before the first.
@@ -98,7 +90,7 @@ func (vc *viewcast) latest() *viewFrame {
 // viewLoop computes.
 func (vc *viewcast) get(ctx context.Context) (*viewFrame, error) {
 	vc.mu.Lock()
-	if vc.cur.fresh(time.Now()) {
+	if vc.cur.fresh(time.Now(), vc.maxAge) {
 		defer vc.mu.Unlock()
 		return vc.cur, nil
 	}
@@ -167,10 +159,10 @@ func (vc *viewcast) publish(f *viewFrame) {
 
 // viewLoop is the one producer of views: while streams are open or GET /v1/view waits,
 // it computes the view when changes are stored, when an event happens, and every
-// streamBeat, at most once per streamGap, and encodes it once for every reader.
+// Tuning.ViewBeat, at most once per Tuning.ViewGap, and encodes it once for every reader.
 func (s *Site) viewLoop(ctx context.Context) {
 	defer s.wg.Done()
-	beat := time.NewTicker(streamBeat)
+	beat := time.NewTicker(s.cfg.Tuning.ViewBeat)
 	defer beat.Stop()
 	var last [32]byte // hash of the last view encoded without its time
 	var seq uint64
@@ -181,7 +173,7 @@ func (s *Site) viewLoop(ctx context.Context) {
 		s.mu.Unlock()
 		evs := s.events.changedCh()
 		if s.views.wanted() {
-			if wait := streamGap - time.Since(computed); wait > 0 {
+			if wait := s.cfg.Tuning.ViewGap - time.Since(computed); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return

@@ -10,7 +10,7 @@ import (
 // A subscriber that never reads does not hold up publish or the others, and a reader
 // sees the latest view; unchanged views tell no one; waiters are released by any view.
 func TestViewcastLatestOnly(t *testing.T) {
-	vc := newViewcast()
+	vc := newViewcast(2 * DefaultTuning().ViewBeat)
 	slow, fast := vc.subscribe(), vc.subscribe()
 	never := make(chan struct{})
 	for seq := uint64(1); seq <= 3; seq++ {

@@ -15,13 +15,10 @@ import (
 	"atoll/site/kube"
 )
 
-// reconcileInterval is how often the workload reconciler runs when nothing changes.
-const reconcileInterval = 5 * time.Second
-
 // reconcileLoop applies this site's share of every workload into its healthy member
 // clusters, level-based: each pass divides every workload from the state, applies what
 // differs, prunes what Atoll created and no longer wants, and publishes status. A pass
-// runs when changes arrive, when the site's view of liveness changes, and every 5 s.
+// runs when changes arrive, when the site's view of liveness changes, and every Tuning.Reconcile (5s).
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*kube.Applier{}
@@ -30,7 +27,7 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			a.Stop()
 		}
 	}()
-	t := time.NewTicker(reconcileInterval)
+	t := time.NewTicker(s.cfg.Tuning.Reconcile)
 	defer t.Stop()
 	for {
 		s.mu.Lock()
@@ -52,7 +49,7 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(s.cfg.Tuning.ReconcileBurst):
 			}
 		}
 	}

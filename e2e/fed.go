@@ -67,6 +67,10 @@ type Options struct {
 	// key and a site.yaml with join: true, and are not started by Start (an amendment
 	// adds them; StartSite then starts them).
 	Outside int
+	// Supervise, if set, restarts a process that exits without the harness asking it to
+	// (a crash, a fail-stop, a kill from outside), as systemd or Kubernetes would. Kill
+	// and StopSite still stop a process for good; see Supervisor.
+	Supervise *Supervisor
 }
 
 // OperatorSpec is an operator of the charter and the namespaces it is granted.
@@ -100,10 +104,14 @@ type Fed struct {
 	// Operators are the keys of Options.Operators, by name.
 	Operators map[string]*crdt.Signer
 
+	// life serializes, per process, what starts or stops it: StartSite's start, Kill and
+	// StopSite, and the supervisor's restart. It is never taken while mu is held.
+	life []sync.Mutex
+	sup  *supervisor // nil unless Options.Supervise
+
 	mu        sync.Mutex
 	binaries  map[int]string // by process, where SetBinary replaced Options.Binary
-	procs     []*exec.Cmd
-	exits     []chan error
+	procs     []*proc        // by process; nil when never started or stopped by the harness
 	observers []*observerProc
 	acked     map[string]int // acknowledged change ids (hex) and the site that acknowledged
 	http      *http.Client   // the admin's, made by HTTP
@@ -116,7 +124,10 @@ func Start(ctx context.Context, o Options) (*Fed, error) {
 	}
 	o.Late = max(o.Late, o.Outside)
 	procs := o.Sites + max(o.Replicas-1, 0)
-	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*exec.Cmd, procs), exits: make([]chan error, procs)}
+	f := &Fed{opts: o, acked: map[string]int{}, procs: make([]*proc, procs), life: make([]sync.Mutex, procs)}
+	if o.Supervise != nil {
+		f.sup = newSupervisor(*o.Supervise, procs)
+	}
 	if err := f.writeFiles(); err != nil {
 		return nil, err
 	}
@@ -374,7 +385,28 @@ func (f *Fed) Config(i int) string { return f.configs[i] }
 // Client returns the API client of site i.
 func (f *Fed) Client(i int) *site.Client { return f.clients[i] }
 
-// Running reports whether site i's process is running.
+// proc is one run of a site process.
+type proc struct {
+	cmd     *exec.Cmd
+	bin     string        // the binary it runs; a restart runs the same
+	started time.Time     // when it was started
+	done    chan struct{} // closed once it has exited
+	err     error         // cmd.Wait's, set before done is closed
+	exited  time.Time     // set before done is closed
+}
+
+// hasExited reports whether p's process has exited.
+func (p *proc) hasExited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Running reports whether site i's process was started and not stopped by the harness
+// (it may have exited by itself since: see Exited).
 func (f *Fed) Running(i int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -382,34 +414,25 @@ func (f *Fed) Running(i int) bool {
 }
 
 // Exited reports whether site i's process, started and not stopped by the harness,
-// has exited by itself.
+// has exited by itself (and, under Options.Supervise, is not yet restarted).
 func (f *Fed) Exited(i int) bool {
 	f.mu.Lock()
-	exit := f.exits[i]
-	running := f.procs[i] != nil
+	p := f.procs[i]
 	f.mu.Unlock()
-	if !running || exit == nil {
-		return false
-	}
-	select {
-	case err := <-exit:
-		exit <- err
-		return true
-	default:
-		return false
-	}
+	return p != nil && p.hasExited()
 }
 
 // Signal sends sig to site i's process without waiting (SIGSTOP and SIGCONT freeze and
-// thaw it, as a stalled host would).
+// thaw it, as a stalled host would). The harness does not count the signal as a stop: a
+// process it ends has exited by itself, and Options.Supervise restarts it.
 func (f *Fed) Signal(i int, sig syscall.Signal) error {
 	f.mu.Lock()
-	cmd := f.procs[i]
+	p := f.procs[i]
 	f.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return fmt.Errorf("e2e: %s is not running", f.Names[i])
 	}
-	return cmd.Process.Signal(sig)
+	return p.cmd.Process.Signal(sig)
 }
 
 // Pid returns the process id of site i's process, 0 if it is not running.
@@ -419,7 +442,7 @@ func (f *Fed) Pid(i int) int {
 	if f.procs[i] == nil {
 		return 0
 	}
-	return f.procs[i].Process.Pid
+	return f.procs[i].cmd.Process.Pid
 }
 
 // RunningSites returns the indexes of the running sites.
@@ -444,12 +467,35 @@ func (f *Fed) SetBinary(i int, path string) {
 	f.binaries[i] = path
 }
 
-// StartSite starts site i's process and waits until its API answers.
+// StartSite starts site i's process and waits until its API answers. Under
+// Options.Supervise the process is supervised from then on.
 func (f *Fed) StartSite(ctx context.Context, i int) error {
-	args := []string{"site", "--config", f.configs[i]}
+	f.life[i].Lock()
 	f.mu.Lock()
 	bin := cmp.Or(f.binaries[i], f.opts.Binary)
 	f.mu.Unlock()
+	p, err := f.spawn(i, bin)
+	if err == nil {
+		f.mu.Lock()
+		f.procs[i] = p
+		f.mu.Unlock()
+		f.sup.started(i)
+	}
+	f.life[i].Unlock()
+	if err != nil {
+		return err
+	}
+	if err := f.waitAPI(ctx, i, p); err != nil {
+		return err
+	}
+	f.supervise(i, p)
+	return nil
+}
+
+// spawn starts site i's process on bin, without waiting for it; the caller holds life[i]
+// and records the process in procs.
+func (f *Fed) spawn(i int, bin string) (*proc, error) {
+	args := []string{"site", "--config", f.configs[i]}
 	var cmd *exec.Cmd
 	if f.opts.Lab != nil {
 		cmd = f.opts.Lab.Command(context.Background(), i, bin, args...)
@@ -458,23 +504,25 @@ func (f *Fed) StartSite(ctx context.Context, i int) error {
 	}
 	logf, err := os.OpenFile(strings.TrimSuffix(f.configs[i], ".yaml")+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("e2e: starting %s: %w", f.Names[i], err)
+		return nil, fmt.Errorf("e2e: starting %s: %w", f.Names[i], err)
 	}
-	exit := make(chan error, 1)
-	go func() { exit <- cmd.Wait(); logf.Close() }()
-	f.mu.Lock()
-	f.procs[i], f.exits[i] = cmd, exit
-	f.mu.Unlock()
-	return f.waitAPI(ctx, i, exit)
+	p := &proc{cmd: cmd, bin: bin, started: time.Now(), done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		p.err, p.exited = err, time.Now()
+		close(p.done)
+	}()
+	return p, nil
 }
 
-func (f *Fed) waitAPI(ctx context.Context, i int, exit chan error) error {
+func (f *Fed) waitAPI(ctx context.Context, i int, p *proc) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
@@ -482,12 +530,13 @@ func (f *Fed) waitAPI(ctx context.Context, i int, exit chan error) error {
 			return nil
 		}
 		select {
-		case err := <-exit:
-			exit <- err
+		case <-p.done:
 			f.mu.Lock()
-			f.procs[i] = nil
+			if f.procs[i] == p {
+				f.procs[i] = nil
+			}
 			f.mu.Unlock()
-			return fmt.Errorf("e2e: %s exited at start (%v); see %s.log", f.Names[i], err, filepath.Join(f.opts.Dir, f.Names[i]))
+			return fmt.Errorf("e2e: %s exited at start (%v); see %s.log", f.Names[i], p.err, strings.TrimSuffix(f.configs[i], ".yaml"))
 		case <-ctx.Done():
 			return fmt.Errorf("e2e: %s: API not up: %w", f.Names[i], ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -495,33 +544,38 @@ func (f *Fed) waitAPI(ctx context.Context, i int, exit chan error) error {
 	}
 }
 
-// Kill sends SIGKILL to site i and waits for it to exit.
+// Kill sends SIGKILL to site i and waits for it to exit. The harness counts it as
+// stopped: it stays down, supervised or not, until StartSite.
 func (f *Fed) Kill(i int) error { return f.signal(i, syscall.SIGKILL, 5*time.Second) }
 
-// StopSite stops site i gracefully (SIGTERM).
+// StopSite stops site i gracefully (SIGTERM). It stays down, supervised or not, until
+// StartSite.
 func (f *Fed) StopSite(i int) error { return f.signal(i, syscall.SIGTERM, 20*time.Second) }
 
 func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
+	f.life[i].Lock()
+	defer f.life[i].Unlock()
 	f.mu.Lock()
-	cmd, exit := f.procs[i], f.exits[i]
+	p := f.procs[i]
 	f.procs[i] = nil
 	f.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(sig)
+	_ = p.cmd.Process.Signal(sig)
 	select {
-	case <-exit:
+	case <-p.done:
 		return nil
 	case <-time.After(wait):
-		_ = cmd.Process.Kill()
-		<-exit
+		_ = p.cmd.Process.Kill()
+		<-p.done
 		return fmt.Errorf("e2e: %s did not stop within %s after %s", f.Names[i], wait, sig)
 	}
 }
 
 // Stop stops every site and returns the first error.
 func (f *Fed) Stop() error {
+	f.sup.stop()
 	obsErr := f.stopObservers()
 	var wg sync.WaitGroup
 	errs := make([]error, len(f.Names))
@@ -530,6 +584,7 @@ func (f *Fed) Stop() error {
 		go func() { defer wg.Done(); errs[i] = f.StopSite(i) }()
 	}
 	wg.Wait()
+	f.sup.wait()
 	for _, c := range f.clients {
 		c.Close()
 	}

@@ -41,6 +41,11 @@ func TestMain(m *testing.M) {
 func start(t *testing.T, o Options) *Fed {
 	t.Helper()
 	o.Dir, o.Binary = shortTempDir(t), binary
+	if o.Supervise != nil && o.Supervise.Logf == nil {
+		s := *o.Supervise
+		s.Logf = t.Logf
+		o.Supervise = &s
+	}
 	f, err := Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)

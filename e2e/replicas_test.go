@@ -42,7 +42,8 @@ func leaderOf0(t *testing.T, ctx context.Context, f *Fed) int {
 // TestSiteReplicas runs site 0 as three Raft replicas joined to a real cluster, kills the
 // leader with SIGKILL while it applies workloads, and checks that another replica takes
 // over: no acknowledged write lost, every Deployment there exactly once, and the killed
-// replica comes back as a follower.
+// replica comes back as a follower. The kill is the harness's (it stays down until the test
+// starts it again); any other exit is restarted by the supervisor, as in production.
 func TestSiteReplicas(t *testing.T) {
 	if _, err := testenv.BinDir(); err != nil {
 		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
@@ -52,7 +53,7 @@ func TestSiteReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Stop() })
-	f := start(t, Options{Sites: 2, Replicas: 3, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(300 * time.Millisecond) }})
+	f := start(t, Options{Sites: 2, Replicas: 3, Supervise: &Supervisor{}, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(300 * time.Millisecond) }})
 	ctx := deadline(t, 3*time.Minute)
 	lead := leaderOf0(t, ctx, f)
 	if err := f.WaitMembers(ctx); err != nil {
@@ -163,9 +164,10 @@ func roleOf(ctx context.Context, f *Fed, i int) string {
 // would) until another replica leads, then thaws it: it finds its leadership gone and
 // steps down in-process, staying up as a follower. Killing whichever replica leads then,
 // until it is this one, shows that a replica that stepped down leads again: it
-// acknowledges writes, rejoins the membership and counts two leaderships.
+// acknowledges writes, rejoins the membership and counts two leaderships. Other exits are
+// restarted by the supervisor, as in production; this replica must never exit.
 func TestReplicaStepsDown(t *testing.T) {
-	f := start(t, Options{Sites: 2, Replicas: 3, HTTP: true})
+	f := start(t, Options{Sites: 2, Replicas: 3, HTTP: true, Supervise: &Supervisor{}})
 	ctx := deadline(t, 3*time.Minute)
 	lead := leaderOf0(t, ctx, f)
 	if err := f.WaitMembers(ctx); err != nil {
@@ -187,7 +189,7 @@ func TestReplicaStepsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for roleOf(ctx, f, lead) != "follower" {
-		if f.Exited(lead) {
+		if f.Exited(lead) || f.Restarts(lead) > 0 {
 			t.Fatalf("replica %d exited when it lost leadership", lead)
 		}
 		if ctx.Err() != nil {
@@ -207,7 +209,7 @@ func TestReplicaStepsDown(t *testing.T) {
 		if err := f.StartSite(ctx, next); err != nil {
 			t.Fatal(err)
 		}
-		if f.Exited(lead) {
+		if f.Exited(lead) || f.Restarts(lead) > 0 {
 			t.Fatalf("replica %d exited", lead)
 		}
 	}
@@ -222,6 +224,9 @@ func TestReplicaStepsDown(t *testing.T) {
 	}
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if f.Restarts(lead) > 0 {
+		t.Fatalf("replica %d exited and was restarted", lead)
 	}
 	if n := metricValue(ctx, t, f, lead, "atoll_leaderships_total"); n < 2 {
 		t.Fatalf("replica %d became leader %v times in one process, want 2 or more", lead, n)

@@ -23,11 +23,12 @@ func buildVersion(t *testing.T, version string) string {
 // TestRollingUpgrade replaces each process's binary in turn, SIGTERM then restart on a
 // binary of another version, while writes continue at random processes: 4 sites, site 0
 // as 3 Raft replicas. No acknowledged write may be lost, writes must be acknowledged
-// during every restart, and the federation must converge.
+// during every restart, and the federation must converge. The upgrade's stops are the
+// harness's; any other exit is restarted by the supervisor, as systemd would.
 func TestRollingUpgrade(t *testing.T) {
 	const next = "v-next"
 	bin := buildVersion(t, next)
-	f := start(t, Options{Sites: 4, Replicas: 3})
+	f := start(t, Options{Sites: 4, Replicas: 3, Supervise: &Supervisor{}})
 	ctx := deadline(t, 4*time.Minute)
 	leaderOf0(t, ctx, f)
 	if err := f.WaitMembers(ctx); err != nil {

@@ -16,9 +16,10 @@ const tickTime = 100 * time.Millisecond
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// simSync is anti-entropy at the simulation's time scale: a safety-net session every 20
-// ticks, and one with a peer whose advertised heads stay unknown for 3.
-var simSync = peering.Config{Interval: 2 * time.Second, Grace: 300 * time.Millisecond, MinGap: 500 * time.Millisecond, MaxSessions: 2}
+// simSync is the site's anti-entropy defaults (a session with a peer whose advertised
+// heads stay unknown for 5 ticks, at most one a second per peer), with the safety-net
+// session every 30 ticks instead of 300, since the chaos phase lasts 120.
+var simSync = peering.Config{Interval: 3 * time.Second}
 
 // simBudget lets Byzantine traffic reach validation most of the time (the checker wants
 // it validated, not only cut off), while a flood still trips the budget for a while.

@@ -245,10 +245,7 @@ func (s *Site) Write(ops []crdt.Op) (*crdt.Envelope, error) {
 	}
 	env, err := s.core.Write(s.signer.Load(), ops, nil, nil)
 	rd := s.core.Ready()
-	if s.raft != nil {
-		s.markUnreplicated(rd.Persist.Stored)
-	}
-	s.persistLocal(rd.Persist)
+	s.persist(rd)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -297,7 +294,7 @@ func (s *Site) submit(w http.ResponseWriter, b []byte) {
 	}
 	res := s.core.Submit(b)
 	rd := s.core.Ready()
-	s.persist(rd.Persist)
+	s.persist(rd)
 	s.mu.Unlock()
 	s.do(rd)
 	s.counter.unbuffered.Add(uint64(res.Unbuffered))

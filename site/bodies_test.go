@@ -13,6 +13,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/store"
 	"atoll/site/transport"
 )
@@ -97,9 +98,7 @@ func openSite(t *testing.T, f *fixture) *Site {
 func TestCharterChangeDropsBodyFromDataFile(t *testing.T) {
 	f, bounded, moved, body := boundFed(t)
 	s := openSite(t, f)
-	s.mu.Lock()
-	s.persist(s.rep.Receive(bounded.Encode()))
-	s.mu.Unlock()
+	s.step(func(c *core.Core) { c.Submit(bounded.Encode()) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +107,9 @@ func TestCharterChangeDropsBodyFromDataFile(t *testing.T) {
 	}
 
 	s = openSite(t, f)
+	var res crdt.Result
+	s.step(func(c *core.Core) { res = c.Submit(moved.Encode()) })
 	s.mu.Lock()
-	res := s.rep.Receive(moved.Encode())
-	s.persist(res)
 	holds := s.rep.HoldsBodies(bounded.ID)
 	s.mu.Unlock()
 	if len(res.Rejected) != 0 || holds {
@@ -165,9 +164,7 @@ func TestSessionBodyIsAudited(t *testing.T) {
 	f, bounded, _, body := boundFed(t)
 	s := openSite(t, f)
 	defer s.Close()
-	s.mu.Lock()
-	s.persist(s.rep.Receive(bounded.Encode()))
-	s.mu.Unlock()
+	s.step(func(c *core.Core) { c.Submit(bounded.Encode()) })
 
 	genesis, err := os.ReadFile(f.cfg.Path(f.cfg.Genesis))
 	if err != nil {

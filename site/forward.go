@@ -6,11 +6,12 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/transport"
 )
 
 // A replica that stored changes as leader and stopped before the log carried them keeps
-// them marked (markUnreplicated). If it comes back as a follower, the log will never bring
+// them marked (site/core, replicas.go). If it comes back as a follower, the log will never bring
 // them back, and the other replicas and sites would never hear of them while it follows.
 // So a follower forwards what it still has marked to the leader, which receives them as
 // from a peer and appends them to the log; their marks clear when the log applies them.
@@ -22,13 +23,13 @@ const chanForward byte = 'F'
 func (s *Site) forwardLoop(ctx context.Context) {
 	s.every(ctx, s.cfg.Tuning.ForwardEvery, func() {
 		if s.leader() {
-			return // requeueUnreplicated appends them itself
+			return // core.Lead appended them itself
 		}
 		addr, _ := s.raft.LeaderWithID()
 		if addr == "" {
 			return
 		}
-		envs := s.markedEnvelopes(s.cfg.Tuning.ForwardBatch)
+		envs := s.marked(s.cfg.Tuning.ForwardBatch)
 		if len(envs) == 0 {
 			return
 		}
@@ -38,22 +39,6 @@ func (s *Site) forwardLoop(ctx context.Context) {
 		}
 		s.log.Info("forwarded changes stored before the log carried them to the leader", "leader", addr, "changes", len(envs))
 	})
-}
-
-// markedEnvelopes returns up to n changes this replica holds marked as not in the log.
-func (s *Site) markedEnvelopes(n int) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out [][]byte
-	for id := range s.unreplicated {
-		if len(out) == n {
-			break
-		}
-		if b, ok := s.rep.Envelope(id); ok {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // forward writes envs to the replica at addr on the forward channel.
@@ -95,21 +80,10 @@ func (s *Site) serveForward(c *transport.Conn) {
 		if !s.leader() {
 			return
 		}
-		env, err := crdt.DecodeEnvelope(b)
-		if err != nil {
+		if _, err := crdt.DecodeEnvelope(b); err != nil {
 			s.log.Warn("forwarded change refused", "err", err)
 			return
 		}
-		s.mu.Lock()
-		res := s.rep.Receive(b)
-		s.persist(res)
-		if _, ok := s.rep.Envelope(env.ID); ok && len(res.Stored) == 0 {
-			s.repQueue = append(s.repQueue, b)
-			select {
-			case s.repWake <- struct{}{}:
-			default:
-			}
-		}
-		s.mu.Unlock()
+		s.do(s.step(func(c *core.Core) { c.Forwarded(b) }))
 	}
 }

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"atoll/site/core"
 	"context"
 	"fmt"
 	"log/slog"
@@ -55,9 +56,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	mc.AdvertiseAddr, mc.AdvertisePort = aip.String(), aport
 	// A new leader has seen no site yet, nor lost one: the startup grace runs again
 	// (aliveView), so that it takes over no share before membership had its chance.
-	s.mu.Lock()
-	s.core.Lead(time.Now())
-	s.mu.Unlock()
+	s.do(s.step(func(c *core.Core) { c.Lead(time.Now()) }))
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
@@ -89,9 +88,12 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 
 // stepDown stops the leader's services and leaves the federation's membership; the
 // replica goes on as a follower. Changes stored meanwhile stay marked unreplicated, for
-// whichever replica leads next (requeueUnreplicated).
+// whichever replica leads next (core.Lead).
 func (s *Site) stepDown(l *leading) {
 	s.serving.Store(false)
+	s.mu.Lock()
+	s.core.StepDown()
+	s.mu.Unlock()
 	l.cancel()
 	l.group.Wait()
 	_ = s.ml.Leave(s.cfg.Tuning.LeaveTimeout)
@@ -115,7 +117,6 @@ func (s *Site) followLeadership(ctx context.Context) error {
 			}
 		}
 		s.log.Info("this replica leads the site", "id", s.cfg.Replica.ID)
-		s.requeueUnreplicated()
 		l, err := s.startLeader(ctx)
 		if err != nil {
 			return err

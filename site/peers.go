@@ -110,7 +110,7 @@ func (s *Site) step(input func(c *core.Core)) core.Ready {
 	defer s.mu.Unlock()
 	input(s.core)
 	rd := s.core.Ready()
-	s.persist(rd.Persist)
+	s.persist(rd)
 	return rd
 }
 
@@ -124,7 +124,9 @@ func (s *Site) do(rd core.Ready) {
 		} else {
 			s.log.Info(e.Log, e.Attrs...)
 		}
-		s.events.add(e.Kind, e.Subject, e.Text)
+		if e.Kind != "" {
+			s.events.add(e.Kind, e.Subject, e.Text)
+		}
 	}
 	if rd.Wake {
 		s.kick()

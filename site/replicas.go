@@ -16,6 +16,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/transport"
 )
 
@@ -161,11 +162,7 @@ func (f fsm) Apply(l *raft.Log) any {
 	s := f.s
 	switch l.Data[0] {
 	case entryChange:
-		s.mu.Lock()
-		res := s.rep.Receive(l.Data[1:])
-		s.persistLocal(res)
-		s.replicated(l.Data[1:])
-		s.mu.Unlock()
+		s.do(s.step(func(c *core.Core) { c.Applied(l.Data[1:]) }))
 	case entryJoin:
 		var req JoinRequest
 		if err := json.Unmarshal(l.Data[1:], &req); err != nil {
@@ -299,65 +296,10 @@ func (s *Site) replicateLoop(ctx context.Context) {
 	}
 }
 
-// A leader stores changes before its log carries them: its own writes just before, and
-// changes from peers well before (they are appended without waiting). If it stops in
-// between and leads again, its followers, which learn changes only from the log, would
-// never get those, and every later change built on them would wait for them forever. So
-// it marks them in its data file until the log brings them back, and appends what is
-// still marked whenever it comes to lead.
-
-// markUnreplicated marks changes about to be stored as not yet in the log. mu must be held.
-func (s *Site) markUnreplicated(envs []*crdt.Envelope) {
-	if len(envs) == 0 {
-		return
-	}
-	ids := make([][32]byte, len(envs))
-	for i, env := range envs {
-		ids[i] = env.ID
-		s.unreplicated[env.ID] = true
-	}
-	if err := s.st.MarkUnreplicated(ids); err != nil {
-		s.fatal(err)
-	}
-}
-
-// replicated forgets the mark of a change the log applied. mu must be held.
-func (s *Site) replicated(b []byte) {
-	if len(s.unreplicated) == 0 {
-		return
-	}
-	env, err := crdt.DecodeEnvelope(b)
-	if err != nil || !s.unreplicated[env.ID] {
-		return
-	}
-	delete(s.unreplicated, env.ID)
-	if err := s.st.Replicated([][32]byte{env.ID}); err != nil {
-		s.fatal(err)
-	}
-}
-
-// requeueUnreplicated queues every marked change for the log, on gaining leadership.
-func (s *Site) requeueUnreplicated() {
+// marked returns up to n changes this replica holds marked as not in the log (site/core,
+// replicas.go), for forwardLoop.
+func (s *Site) marked(n int) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var gone [][32]byte
-	for id := range s.unreplicated {
-		b, ok := s.rep.Envelope(id)
-		if !ok { // marked, then the process stopped before storing it
-			delete(s.unreplicated, id)
-			gone = append(gone, id)
-			continue
-		}
-		s.repQueue = append(s.repQueue, b)
-	}
-	if err := s.st.Replicated(gone); err != nil {
-		s.fatal(err)
-	}
-	if len(s.repQueue) > 0 {
-		s.log.Info("appending changes stored before the log carried them", "changes", len(s.repQueue))
-		select {
-		case s.repWake <- struct{}{}:
-		default:
-		}
-	}
+	return s.core.Marked(n)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"atoll/crdt"
+	"atoll/site/core"
 	"atoll/site/store"
 )
 
@@ -72,12 +73,10 @@ func TestSiteFollowsRotation(t *testing.T) {
 		t.Fatalf("before the rotation the site speaks as %s, want its identity", FormatKey(got))
 	}
 
-	s.mu.Lock()
-	rot, res, err := s.rep.Write(f.admin, []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCharter, Field: "site/s0/key", Value: nextPub[:]}}, nil, nil)
-	if err == nil {
-		s.persist(res)
-	}
-	s.mu.Unlock()
+	var rot *crdt.Envelope
+	s.step(func(c *core.Core) {
+		rot, err = c.Write(f.admin, []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindCharter, Field: "site/s0/key", Value: nextPub[:]}}, nil, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,7 @@ type Site struct {
 
 	raft     *raft.Raft // nil for a site of one replica
 	repQueue [][]byte   // received changes to append to the Raft log; guarded by mu
-	// unreplicated are the changes this replica stored as leader that the log has not
-	// carried back yet (also marked in the data file); guarded by mu.
-	unreplicated map[crdt.Hash]bool
-	repWake      chan struct{}
+	repWake  chan struct{}
 
 	links   map[string]*peer // push links of the live peers, by name; guarded by mu
 	started time.Time
@@ -198,14 +195,10 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	}
 	s.httpLim, s.views = cfg.HTTPLimits, newViewcast(2*cfg.Tuning.ViewBeat)
 	s.metrics = newMetrics(s)
-	s.unreplicated = map[crdt.Hash]bool{}
 	marked, err := st.Unreplicated()
 	if err != nil {
 		st.Close()
 		return nil, err
-	}
-	for _, id := range marked {
-		s.unreplicated[id] = true
 	}
 	if err := s.checkCharter(); err != nil {
 		st.Close()
@@ -213,7 +206,8 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	}
 	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
 		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()},
-		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn})
+		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn,
+		Replicas: cfg.Replica != nil, Marked: hashIDs(marked)})
 	s.refreshCharter()
 	s.refreshMeta()
 	s.persistSoft() // records restoring dropped (a workload removed before they were)
@@ -480,24 +474,44 @@ func (s *Site) every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
-// persist stores what the replica accepted and, at a Raft leader, queues it for the
-// site's other replicas; mu must be held.
-func (s *Site) persist(res crdt.Result) {
-	if s.raft != nil {
-		// Marked even when not leading: while a replica shuts down, or after it lost
-		// leadership, sessions and pushes still end here.
-		s.markUnreplicated(res.Stored)
-	}
-	s.persistLocal(res)
-	if s.raft != nil && len(res.Stored) > 0 && s.raft.State() == raft.Leader {
-		for _, env := range res.Stored {
-			s.repQueue = append(s.repQueue, env.Encode())
+// persist carries out the durable half of a Ready, in order: the marks of changes the
+// site's log does not carry yet, the changes, the marks the log cleared; then it queues
+// what goes to the log. mu must be held.
+func (s *Site) persist(rd core.Ready) {
+	if len(rd.Mark) > 0 {
+		if err := s.st.MarkUnreplicated(rawIDs(rd.Mark)); err != nil {
+			s.fatal(err)
 		}
+	}
+	s.persistLocal(rd.Persist)
+	if len(rd.Unmark) > 0 {
+		if err := s.st.Replicated(rawIDs(rd.Unmark)); err != nil {
+			s.fatal(err)
+		}
+	}
+	if len(rd.Replicate) > 0 {
+		s.repQueue = append(s.repQueue, rd.Replicate...)
 		select {
 		case s.repWake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+func hashIDs(hs [][32]byte) []crdt.Hash {
+	out := make([]crdt.Hash, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
+}
+
+func rawIDs(ids []crdt.Hash) [][32]byte {
+	out := make([][32]byte, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // persistLocal stores what the replica accepted, and counts it and what it rejected; mu

@@ -21,6 +21,10 @@ type Config struct {
 	// refused, so it cannot tie up the replica with sessions.
 	MaxSessionsPerPeer int // default 2
 	MaxSessionsIn      int // default 16
+	// Replicas: this is one of several replicas of the site under Raft; Marked are the
+	// changes its data file holds marked as not yet in the log (replicas.go).
+	Replicas bool
+	Marked   []crdt.Hash
 }
 
 // Default bounds of inbound sessions.
@@ -38,13 +42,21 @@ type Core struct {
 	budget *peering.Budget
 	rng    *rand.Rand
 	peers  // live, known, gone and inbound sessions (peers.go)
-	ready  Ready
+	// marks are the changes stored but not yet carried by the site's Raft log, and
+	// leading whether this replica speaks for the site (replicas.go).
+	marks   map[crdt.Hash]bool
+	leading bool
+	ready   Ready
 }
 
-// Ready is what the shell must do after a batch of inputs, in order: persist, then push
-// and answer; events and wake-ups any time after.
+// Ready is what the shell must do after a batch of inputs, in order: write Mark, persist,
+// write Unmark; then append Replicate to the log, push and answer; events and wake-ups
+// any time after.
 type Ready struct {
-	Persist  crdt.Result // stored and rejected changes; Persist.Stored goes to disk first
+	Mark      []crdt.Hash // changes to mark as not in the log yet, before Persist
+	Persist   crdt.Result // stored and rejected changes; Persist.Stored goes to disk first
+	Unmark    []crdt.Hash // marks to clear, after Persist
+	Replicate [][]byte    // changes to append to the site's Raft log
 	Push     []Push
 	Events   []Event
 	Wake     bool // anti-entropy may have a session due: call Due
@@ -76,14 +88,19 @@ func New(cfg Config) *Core {
 	if cfg.MaxSessionsIn == 0 {
 		cfg.MaxSessionsIn = DefaultMaxSessionsIn
 	}
-	return &Core{
+	c := &Core{
 		cfg:    cfg,
 		rep:    cfg.Replica,
 		ae:     peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
 		budget: peering.NewBudget(cfg.Budget),
 		rng:    cfg.Rand,
 		peers:  newPeers(),
+		marks:  map[crdt.Hash]bool{},
 	}
+	for _, id := range cfg.Marked {
+		c.marks[id] = true
+	}
+	return c
 }
 
 // Replica is the federation state. Reads are the caller's; what changes it goes through
@@ -100,7 +117,8 @@ func (c *Core) Ready() Ready {
 // HasReady reports whether Ready has anything to do.
 func (c *Core) HasReady() bool {
 	r := &c.ready
-	return len(r.Persist.Stored) > 0 || len(r.Persist.Rejected) > 0 || len(r.Push) > 0 || len(r.Events) > 0 || r.Wake || r.Liveness
+	return len(r.Mark) > 0 || len(r.Persist.Stored) > 0 || len(r.Persist.Rejected) > 0 || len(r.Unmark) > 0 || len(r.Replicate) > 0 ||
+		len(r.Push) > 0 || len(r.Events) > 0 || r.Wake || r.Liveness
 }
 
 // Sync reports the anti-entropy state of a peer: its advertised metadata and since when
@@ -125,8 +143,10 @@ func (c *Core) Due(now time.Time) []string {
 
 func (c *Core) event(e Event) { c.ready.Events = append(c.ready.Events, e) }
 
-// store adds what the replica did to the pending Persist.
-func (c *Core) store(res crdt.Result) {
+// store adds what the replica did to the pending Persist, and marks what it stored for
+// the site's log (replicas.go).
+func (c *Core) store(res crdt.Result, from origin) {
+	c.mark(res.Stored, from)
 	p := &c.ready.Persist
 	p.Stored = append(p.Stored, res.Stored...)
 	p.Rejected = append(p.Rejected, res.Rejected...)

@@ -74,11 +74,16 @@ func (c *Core) Advertised(name string, m peering.Meta) {
 	c.ready.Wake = true
 }
 
-// Lead starts the startup grace of Alive at now and forgets which sites were lost: a
-// replica that starts leading judges liveness afresh.
+// Lead records that this replica speaks for the site from now: the startup grace of
+// Alive starts, which sites were lost is forgotten (a replica that starts leading judges
+// liveness afresh), and with replicas, what is still marked goes to the log again.
 func (c *Core) Lead(now time.Time) {
 	c.leadSince = now
 	c.gone = map[string]time.Time{}
+	c.leading = true
+	if c.cfg.Replicas {
+		c.requeue()
+	}
 }
 
 // Live returns the names of the live peers, sorted.

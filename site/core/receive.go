@@ -28,7 +28,7 @@ func (c *Core) Receive(peer string, frames [][]byte, now time.Time) (crdt.Result
 		all.Unbuffered += res.Unbuffered
 		all.Duplicate += res.Duplicate
 	}
-	c.store(all)
+	c.store(all, fromPeer)
 	ok := c.account(peer, all.Rejected, now)
 	if all.Buffered > 0 || all.Unbuffered > 0 {
 		c.Want(peer) // its dependencies (a charter change admitting its author) come by a session
@@ -41,7 +41,7 @@ func (c *Core) Receive(peer string, frames [][]byte, now time.Time) (crdt.Result
 // once stored.
 func (c *Core) Submit(b []byte) crdt.Result {
 	res := c.rep.Receive(b)
-	c.store(res)
+	c.store(res, fromPeer)
 	c.relay(res.Stored, "")
 	return res
 }
@@ -50,7 +50,7 @@ func (c *Core) Submit(b []byte) crdt.Result {
 // nil), stores the change and pushes it to every live peer.
 func (c *Core) Write(author *crdt.Signer, ops []crdt.Op, bodies [][]byte, bound []string, cosigners ...*crdt.Signer) (*crdt.Envelope, error) {
 	env, res, err := c.rep.Write(author, ops, bodies, bound, cosigners...)
-	c.store(res)
+	c.store(res, fromWrite)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func (c *Core) Step(s *Session, in []byte, now time.Time) ([]byte, error) {
 		return nil, ErrOverBudget
 	}
 	reply, res, err := s.s.Step(in)
-	c.store(res)
+	c.store(res, fromPeer)
 	allowed := c.account(s.peer, res.Rejected, now)
 	c.relay(res.Stored, s.peer)
 	if err != nil {

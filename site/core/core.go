@@ -57,10 +57,10 @@ type Ready struct {
 	Persist   crdt.Result // stored and rejected changes; Persist.Stored goes to disk first
 	Unmark    []crdt.Hash // marks to clear, after Persist
 	Replicate [][]byte    // changes to append to the site's Raft log
-	Push     []Push
-	Events   []Event
-	Wake     bool // anti-entropy may have a session due: call Due
-	Liveness bool // live peers changed: the plan depends on them
+	Push      []Push
+	Events    []Event
+	Wake      bool // anti-entropy may have a session due: call Due
+	Liveness  bool // live peers changed: the plan depends on them
 }
 
 // Push is changes to queue for peers.

@@ -3,8 +3,11 @@ package chaos
 import (
 	"math/rand/v2"
 	"slices"
+	"time"
 
+	"atoll/crdt"
 	"atoll/scheduler"
+	"atoll/site/core"
 )
 
 // foRecord is what one site publishes in the shared state: its clusters' health, free
@@ -27,9 +30,9 @@ type foSite struct {
 	idx      int
 	up       bool
 	view     []*foRecord // by owner site: the shared state as this site knows it
-	alive    []bool      // by site: this site's membership view
-	lastSeen []int       // by site: last tick in contact
-	since    []int       // by site: first tick of the current contact, -1 when out of contact
+	live     *core.Liveness // the site core's view of which peers are live, with its hysteresis
+	alive    []bool         // by site: the view it places from (live.Alive), itself included
+	lastSeen []int          // by site: last tick in contact, for the membership's detection
 	dirty    []bool      // per workload: something it is placed from changed since
 	takeover []int       // per workload: Takeover of its last share, for the timings
 }
@@ -84,10 +87,14 @@ func newWorld(cfg FailoverConfig) *world {
 		}
 	}
 	for i := range cfg.Sites {
-		s := &foSite{idx: i, up: true, view: slices.Clone(initial), alive: make([]bool, cfg.Sites),
-			lastSeen: make([]int, cfg.Sites), since: make([]int, cfg.Sites), dirty: make([]bool, nw), takeover: make([]int, nw)}
+		s := &foSite{idx: i, up: true, view: slices.Clone(initial), alive: make([]bool, cfg.Sites), live: core.NewLiveness(),
+			lastSeen: make([]int, cfg.Sites), dirty: make([]bool, nw), takeover: make([]int, nw)}
+		s.live.Lead(foTime(0))
 		for j := range s.alive {
 			s.alive[j] = true
+			if j != i {
+				s.live.Up(w.siteInfo[j].Name, crdt.PubKey{}, "", foTime(0))
+			}
 		}
 		s.touch(-1)
 		w.sites = append(w.sites, s)
@@ -198,10 +205,13 @@ func (w *world) antiEntropy() {
 	}
 }
 
-// updateLiveness: a live site declares a peer dead after more than Detect ticks without
-// contact (the peer is down or partitioned away), and alive again after Rejoin ticks of
-// contact.
+// updateLiveness: a live site's membership reports a peer up on contact and down after
+// more than Detect ticks without it (the peer is down or partitioned away); the site core's
+// Liveness then counts a peer that was lost as alive again only after Rejoin ticks of
+// contact (its settle time), and after a restart counts peers not seen yet as alive for
+// its startup grace.
 func (w *world) updateLiveness() {
+	now := foTime(w.tick)
 	for _, a := range w.sites {
 		if !a.up {
 			continue
@@ -210,24 +220,34 @@ func (w *world) updateLiveness() {
 			if a == b {
 				continue
 			}
+			name := w.siteInfo[b.idx].Name
 			if b.up && w.net.connected(a.idx, b.idx) {
 				a.lastSeen[b.idx] = w.tick
-				if a.since[b.idx] < 0 {
-					a.since[b.idx] = w.tick
-				}
-				if !a.alive[b.idx] && w.tick-a.since[b.idx] >= w.cfg.Rejoin {
-					a.alive[b.idx] = true
-					a.touch(-1)
-				}
-				continue
+				a.live.Up(name, crdt.PubKey{}, "", now)
+			} else if w.tick-a.lastSeen[b.idx] > w.cfg.Detect {
+				a.live.Down(name, now)
 			}
-			a.since[b.idx] = -1
-			if a.alive[b.idx] && w.tick-a.lastSeen[b.idx] > w.cfg.Detect {
-				a.alive[b.idx] = false
+		}
+		alive, _ := a.live.Alive(now, w.siteNames(), foTicks(w.cfg.Rejoin), foTicks(w.cfg.Detect+1))
+		for i := range a.alive {
+			if now := i == a.idx || alive[w.siteInfo[i].Name]; now != a.alive[i] {
+				a.alive[i] = now
 				a.touch(-1)
 			}
 		}
 	}
+}
+
+// A failover tick is a second of the site core's time.
+func foTicks(n int) time.Duration { return time.Duration(n) * time.Second }
+func foTime(tick int) time.Time   { return epoch.Add(foTicks(tick)) }
+
+func (w *world) siteNames() []string {
+	out := make([]string, len(w.siteInfo))
+	for i, s := range w.siteInfo {
+		out[i] = s.Name
+	}
+	return out
 }
 
 // state is the scheduler's input at site s: the charter with s's view of liveness, and
@@ -367,12 +387,15 @@ func (w *world) publish(s *foSite) {
 func (w *world) kill(s *foSite) { s.up = false }
 
 // restart brings a site back with the view it had (its store survives) and a fresh
-// membership that counts every site alive until it misses Detect ticks of contact.
+// membership: the core's startup grace counts every site alive until it misses Detect
+// ticks of contact.
 func (w *world) restart(s *foSite) {
 	s.up = true
 	s.touch(-1)
+	s.live = core.NewLiveness()
+	s.live.Lead(foTime(w.tick))
 	for i := range s.alive {
-		s.alive[i], s.lastSeen[i], s.since[i] = true, w.tick, -1
+		s.alive[i], s.lastSeen[i] = true, w.tick
 	}
 }
 

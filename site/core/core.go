@@ -36,12 +36,14 @@ const (
 // Core is one site's replication state. It is not safe for concurrent use: one owner
 // calls it at a time.
 type Core struct {
-	cfg    Config
-	rep    *crdt.Replica
-	ae     *peering.AntiEntropy
-	budget *peering.Budget
-	rng    *rand.Rand
-	peers  // live, known, gone and inbound sessions (peers.go)
+	cfg      Config
+	rep      *crdt.Replica
+	ae       *peering.AntiEntropy
+	budget   *peering.Budget
+	rng      *rand.Rand
+	liveness *Liveness       // which peers are live, since when, which were lost (peers.go)
+	inbound  map[string]int  // sessions peers started that are running, by peer (sessions.go)
+	due      map[string]bool // peers Due named whose session Initiate has not started
 	// marks are the changes stored but not yet carried by the site's Raft log, and
 	// leading whether this replica speaks for the site (replicas.go).
 	marks   map[crdt.Hash]bool
@@ -89,13 +91,15 @@ func New(cfg Config) *Core {
 		cfg.MaxSessionsIn = DefaultMaxSessionsIn
 	}
 	c := &Core{
-		cfg:    cfg,
-		rep:    cfg.Replica,
-		ae:     peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
-		budget: peering.NewBudget(cfg.Budget),
-		rng:    cfg.Rand,
-		peers:  newPeers(),
-		marks:  map[crdt.Hash]bool{},
+		cfg:      cfg,
+		rep:      cfg.Replica,
+		ae:       peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
+		budget:   peering.NewBudget(cfg.Budget),
+		rng:      cfg.Rand,
+		liveness: NewLiveness(),
+		inbound:  map[string]int{},
+		due:      map[string]bool{},
+		marks:    map[crdt.Hash]bool{},
 	}
 	for _, id := range cfg.Marked {
 		c.marks[id] = true

@@ -33,7 +33,7 @@ import (
 //	kill site=S              S stops: what it did not persist is gone
 //	restart site=S           S starts again from what it persisted
 //	forge from=S to=T n=N    S pushes N changes outside its scope to T
-//	alive site=S settle=D    S's view of which sites are alive
+//	alive site=S settle=D [startup=D]   S's view of which sites are alive
 //	check-converged          the same changes and digest at every site that is up
 //
 // Rewrite the expected output with `go test ./site/core -run TestScenarios -rewrite`.
@@ -100,14 +100,21 @@ func TestScenarios(t *testing.T) {
 				d.ScanArgs(t, "n", &n)
 				return w.forge(t, from, to, n)
 			case "alive":
-				var site, settle string
+				var site string
 				d.ScanArgs(t, "site", &site)
-				d.ScanArgs(t, "settle", &settle)
-				dur, err := time.ParseDuration(settle)
-				if err != nil {
-					d.Fatalf(t, "settle: %v", err)
+				dur := func(arg string) time.Duration {
+					if !d.HasArg(arg) {
+						return 0
+					}
+					var s string
+					d.ScanArgs(t, arg, &s)
+					v, err := time.ParseDuration(s)
+					if err != nil {
+						d.Fatalf(t, "%s: %v", arg, err)
+					}
+					return v
 				}
-				alive, next := w.sites[site].core.Alive(w.now, w.names(), dur, 0)
+				alive, next := w.sites[site].core.Alive(w.now, w.names(), dur("settle"), dur("startup"))
 				var names []string
 				for name := range alive {
 					names = append(names, name)
@@ -207,6 +214,7 @@ func (w *world) start(t *testing.T, s *simSite) {
 	s.core = core.New(core.Config{Self: s.name, Replica: rep, Rand: rand.New(rand.NewPCG(w.seed, 7)), Fanout: 2,
 		Sync: peering.Config{Interval: 30 * time.Second, Grace: 500 * time.Millisecond}})
 	s.sessions = map[uint64]*core.Session{}
+	s.core.Lead(w.now)
 }
 
 func (w *world) reach(a, b string) bool {

@@ -39,8 +39,8 @@ var (
 func (c *Core) Initiate(peer string) (*Session, []byte, error) {
 	scheduled := c.due[peer]
 	delete(c.due, peer)
-	p := c.live[peer]
-	if p == nil {
+	p, ok := c.liveness.Peer(peer)
+	if !ok {
 		if scheduled {
 			c.ae.Done(peer, false)
 		}

@@ -177,6 +177,9 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	defer observeSince(s.metrics.reconcile, time.Now())
+	if err := ctx.Err(); err != nil {
+		return passResult{}, err
+	}
 	if s.removed() {
 		return passResult{}, s.retire(ctx, appliers)
 	}

@@ -106,15 +106,16 @@ func (s *Site) jurisdiction() string {
 }
 
 // flushAudit writes the buffered records to the data file. Records of one key keep the
-// first time they were written.
-func (s *Site) flushAudit() {
+// first time they were written. Records it could not write are dropped, and added again
+// when they happen again.
+func (s *Site) flushAudit() error {
 	a := s.audit
 	a.mu.Lock()
 	pending := a.pending
 	a.pending = map[string]AuditRecord{}
 	a.mu.Unlock()
 	if len(pending) == 0 {
-		return
+		return nil
 	}
 	recs := map[string][]byte{}
 	s.mu.Lock()
@@ -131,8 +132,7 @@ func (s *Site) flushAudit() {
 	err := s.st.PutAudit(recs)
 	s.mu.Unlock()
 	if err != nil {
-		s.log.Error("audit records", "err", err)
-		return
+		return err
 	}
 	a.mu.Lock()
 	for key, r := range pending {
@@ -146,11 +146,14 @@ func (s *Site) flushAudit() {
 		}
 	}
 	a.mu.Unlock()
+	return nil
 }
 
 // handleAudit serves the site's audit records: GET /v1/audit[?type=sent|ran|refused].
 func (s *Site) handleAudit(w http.ResponseWriter, r *http.Request) {
-	s.flushAudit()
+	if err := s.flushAudit(); err != nil {
+		s.log.Error("audit records", "err", err)
+	}
 	prefix := r.URL.Query().Get("type")
 	if prefix != "" {
 		prefix += "/"

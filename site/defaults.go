@@ -132,12 +132,20 @@ func DefaultOIDCConfig() OIDCConfig {
 // file cannot name them); each is here, with its reason, so that it has a name, one
 // default (DefaultTuning), and tests can shorten it. A zero field means its default.
 type Tuning struct {
-	// Reconcile is how often the workload reconciler runs when nothing changes; changes,
+	// Reconcile is the resync period of the workload reconciler: the longest wait after a
+	// clean pass before the next, which reads member clusters' status again; changes,
 	// liveness and settling shares wake it sooner.
 	Reconcile time.Duration
 	// ReconcileBurst is how long a reconcile pass woken by stored changes waits first, so
 	// that a burst of changes lands in one pass.
 	ReconcileBurst time.Duration
+	// ReconcileBackoff is the wait after a reconcile pass that did not complete (an
+	// apply, namespace, prune, member client or status write failed) before the next; it
+	// doubles with each failed pass in a row up to ReconcileBackoffMax, and a clean pass
+	// resets it: wait = min(ReconcileBackoff * 2^(failures-1), ReconcileBackoffMax).
+	// Wake-ups still run a pass sooner.
+	ReconcileBackoff    time.Duration
+	ReconcileBackoffMax time.Duration
 	// Capacity is the least time between two publications of a member cluster's
 	// capacity, which changes with every pod; health and other fields go out at once.
 	Capacity time.Duration
@@ -231,7 +239,10 @@ func DefaultTuning() Tuning {
 	return Tuning{
 		Reconcile:      5 * time.Second,
 		ReconcileBurst: 20 * time.Millisecond,
-		Capacity:       30 * time.Second,
+		// client-go's exponential failure limiter starts at 5ms; a pass costs more.
+		ReconcileBackoff:    100 * time.Millisecond,
+		ReconcileBackoffMax: 30 * time.Second,
+		Capacity:            30 * time.Second,
 
 		SyncTick:           100 * time.Millisecond,
 		MaxSessionsPerPeer: 2,
@@ -343,6 +354,8 @@ func (t Tuning) withDefaults() Tuning {
 	d := DefaultTuning()
 	fill(&t.Reconcile, d.Reconcile)
 	fill(&t.ReconcileBurst, d.ReconcileBurst)
+	fill(&t.ReconcileBackoff, d.ReconcileBackoff)
+	fill(&t.ReconcileBackoffMax, d.ReconcileBackoffMax)
 	fill(&t.Capacity, d.Capacity)
 	fill(&t.SyncTick, d.SyncTick)
 	fill(&t.MaxSessionsPerPeer, d.MaxSessionsPerPeer)

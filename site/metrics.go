@@ -26,8 +26,10 @@ type metrics struct {
 	applied   prometheus.Counter
 	rejected  *prometheus.CounterVec
 	reconcile prometheus.Histogram
-	apply     *prometheus.HistogramVec
-	refused   *prometheus.CounterVec
+	// reconcileErrors counts the reconcile passes that did not complete.
+	reconcileErrors prometheus.Counter
+	apply           *prometheus.HistogramVec
+	refused         *prometheus.CounterVec
 	// leaderships counts the times this replica became its site's leader.
 	leaderships prometheus.Counter
 }
@@ -41,6 +43,8 @@ func newMetrics(s *Site) *metrics {
 			Help: "Changes the replica rejected, by reason (crdt.RejectReasons); a change sent again counts again."}, []string{"reason"}),
 		reconcile: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "atoll_reconcile_duration_seconds",
 			Help: "Duration of a reconcile pass: plan every workload, apply this site's share, prune, publish status.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		reconcileErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_reconcile_errors_total",
+			Help: "Reconcile passes that did not complete (a member client, namespace, apply, prune or status write failed), each retried with backoff."}),
 		apply: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "atoll_apply_duration_seconds",
 			Help:    "Duration of applying one object to a member cluster; an object unchanged since the last resync is answered from the informer cache, in well under a millisecond.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
@@ -58,7 +62,7 @@ func newMetrics(s *Site) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applied, m.rejected, m.reconcile, m.apply, m.refused, m.leaderships,
+		m.applied, m.rejected, m.reconcile, m.reconcileErrors, m.apply, m.refused, m.leaderships,
 		siteCollector{s},
 	)
 	return m

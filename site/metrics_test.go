@@ -125,6 +125,7 @@ func TestMetricsCollector(t *testing.T) {
 		{"atoll_member_cluster_healthy", map[string]string{"cluster": "c2"}, 0},
 		{"atoll_push_changes_total", map[string]string{"direction": "in"}, 3},
 		{"atoll_reconcile_duration_seconds", nil, 0}, // sample count
+		{"atoll_reconcile_errors_total", nil, 0},
 	} {
 		v, ok := find(got, tc.metric, tc.labels)
 		if !ok {

@@ -52,13 +52,14 @@ func (s *Site) removed() bool {
 // retire is the reconcile pass of a removed site: it deletes what Atoll created in every
 // member cluster it has joined, healthy or not, and writes nothing (its changes would be
 // refused everywhere). It runs every pass, so a cluster that was down is cleaned once it
-// answers; Prune is a list per resource when there is nothing left.
-func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) {
+// answers (the pass fails until then, and is retried with backoff); Prune is a list per
+// resource when there is nothing left.
+func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) error {
 	entries, err := s.kubes.List()
 	if err != nil {
-		s.log.Error("member clusters", "err", err)
-		return
+		return fmt.Errorf("member clusters: %w", err)
 	}
+	var errs []error
 	for _, e := range entries {
 		a := appliers[e.Name]
 		if a == nil {
@@ -67,18 +68,19 @@ func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) {
 				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
 			}
 			if err != nil {
-				s.log.Error("member cluster client", "cluster", e.Name, "err", err)
+				errs = append(errs, fmt.Errorf("member cluster client %s: %w", e.Name, err))
 				continue
 			}
 			appliers[e.Name] = a
 		}
 		deleted, err := a.Prune(ctx, nil)
 		if err != nil {
-			s.log.Warn("removed from the charter: cleaning a member cluster", "cluster", e.Name, "err", err)
+			errs = append(errs, fmt.Errorf("removed from the charter: cleaning %s: %w", e.Name, err))
 		}
 		if len(deleted) > 0 {
 			s.log.Info("removed from the charter: deleted Atoll's objects", "cluster", e.Name, "objects", len(deleted))
 			s.events.add("cluster", crdt.ClusterKey(s.cfg.Name, e.Name), fmt.Sprintf("removed from the charter: %d objects of Atoll deleted in %s", len(deleted), e.Name))
 		}
 	}
+	return errors.Join(errs...)
 }

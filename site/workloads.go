@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,7 +19,11 @@ import (
 // reconcileLoop applies this site's share of every workload into its healthy member
 // clusters, level-based: each pass divides every workload from the state, applies what
 // differs, prunes what Atoll created and no longer wants, and publishes status. A pass
-// runs when changes arrive, when the site's view of liveness changes, and every Tuning.Reconcile (5s).
+// runs when changes arrive, when the site's view of liveness changes, when the last pass
+// asked for one (passResult.RequeueAfter), and at the latest Tuning.Reconcile (5s) after
+// a clean pass, which reads the member clusters' status again. A pass that did not
+// complete is retried with exponential backoff (Tuning.ReconcileBackoff, doubling up to
+// Tuning.ReconcileBackoffMax) until one is clean.
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*kube.Applier{}
@@ -27,23 +32,28 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			a.Stop()
 		}
 	}()
-	t := time.NewTicker(s.cfg.Tuning.Reconcile)
-	defer t.Stop()
+	b := &backoff{First: s.cfg.Tuning.ReconcileBackoff, Max: s.cfg.Tuning.ReconcileBackoffMax}
+	timer := time.NewTimer(s.cfg.Tuning.Reconcile)
+	defer timer.Stop()
 	for {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
-		next := s.reconcile(ctx, appliers)
-		var settle <-chan time.Time
-		if next > 0 {
-			settle = time.After(next)
+		res, err := s.reconcile(ctx, appliers, s)
+		if ctx.Err() != nil {
+			return // stopping or stepping down: nothing to retry
 		}
+		wait := requeueAfter(res, err, b, s.cfg.Tuning.Reconcile)
+		if err != nil {
+			s.metrics.reconcileErrors.Inc()
+			s.log.Warn("reconcile pass incomplete", "retry", wait, "err", err)
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
 		case <-s.schedWake:
-		case <-settle:
 		case <-arrived:
 			// Let a burst of changes land before the next pass.
 			select {
@@ -64,11 +74,10 @@ func (s *Site) wakeReconcile() {
 }
 
 // clustersReady returns this site's joined clusters its own state calls healthy, sorted.
-func (s *Site) clustersReady() []string {
+func (s *Site) clustersReady() ([]string, error) {
 	entries, err := s.kubes.List()
 	if err != nil {
-		s.log.Error("member clusters", "err", err)
-		return nil
+		return nil, fmt.Errorf("member clusters: %w", err)
 	}
 	var out []string
 	s.mu.Lock()
@@ -78,7 +87,7 @@ func (s *Site) clustersReady() []string {
 			out = append(out, e.Name)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // placed is one workload this site runs, with the replicas for each of its clusters.
@@ -142,19 +151,48 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 	return out, own, next, nil
 }
 
-func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier) time.Duration {
+// statusWriter is what a reconcile pass writes besides the member clusters: this site's
+// Status records, in one change per pass, and the audit records the pass buffered
+// (workloads run here, refusals). The Site writes them to its replica and data file; a
+// test wraps it to count what a pass wrote.
+type statusWriter interface {
+	writeStatus(ops []crdt.Op) error
+	flushAudit() error
+}
+
+var _ statusWriter = (*Site)(nil)
+
+// writeStatus records a pass's status writes (soft records, or hard removes).
+func (s *Site) writeStatus(ops []crdt.Op) error {
+	_, _, err := s.record(ops)
+	return err
+}
+
+// reconcile runs one pass (see reconcileLoop) and writes its status through out. It
+// returns an error when the pass did not complete: a member client could not be made, a
+// namespace, an apply or a prune failed, or writing status or audit records failed. What
+// did complete stays done, and a cluster with a failure is not pruned. A pass stopped by
+// ctx returns ctx's error, and applies and prunes nothing more.
+func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier, out statusWriter) (passResult, error) {
 	s.reconcileMu.Lock()
 	defer s.reconcileMu.Unlock()
 	defer observeSince(s.metrics.reconcile, time.Now())
+	if err := ctx.Err(); err != nil {
+		return passResult{}, err
+	}
 	if s.removed() {
-		s.retire(ctx, appliers)
-		return 0
+		return passResult{}, s.retire(ctx, appliers)
 	}
-	clusters := s.clustersReady()
-	ws, own, next, err := s.plan(ctx, time.Now())
+	clusters, err := s.clustersReady()
 	if err != nil {
-		return next // shutting down: apply and prune nothing
+		return passResult{}, err
 	}
+	ws, own, next, err := s.plan(ctx, time.Now())
+	res := passResult{RequeueAfter: next}
+	if err != nil {
+		return res, err // shutting down: apply and prune nothing
+	}
+	var errs []error
 	var status []crdt.Op // written in one change at the end of the pass
 	for name, a := range appliers {
 		if !slices.Contains(clusters, name) {
@@ -170,7 +208,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
 			}
 			if err != nil {
-				s.log.Error("member cluster client", "cluster", cluster, "err", err)
+				errs = append(errs, fmt.Errorf("member cluster client %s: %w", cluster, err))
 				continue
 			}
 			appliers[cluster] = a
@@ -186,6 +224,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 			}
 			u, err := kube.Render(w, own[cluster], replicas)
 			if err != nil {
+				// The workload's own fault: a retry renders it the same way.
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
 				continue
 			}
@@ -195,7 +234,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 			}
 			if !namespaces[w.Namespace] {
 				if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
-					s.log.Warn("namespace", "cluster", cluster, "namespace", w.Namespace, "err", err)
+					errs = append(errs, fmt.Errorf("namespace %s in %s: %w", w.Namespace, cluster, err))
 					failed = true
 					continue
 				}
@@ -212,7 +251,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 				continue
 			}
 			if err != nil {
-				s.log.Warn("apply", "cluster", cluster, "workload", w.Namespace+"/"+w.Name, "err", err)
+				errs = append(errs, fmt.Errorf("apply %s/%s in %s: %w", w.Namespace, w.Name, cluster, err))
 				failed = true
 				continue
 			}
@@ -224,7 +263,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 		}
 		deleted, err := a.Prune(ctx, keep)
 		if err != nil {
-			s.log.Warn("prune", "cluster", cluster, "err", err)
+			errs = append(errs, fmt.Errorf("prune %s: %w", cluster, err))
 		}
 		for _, key := range deleted {
 			s.log.Info("pruned", "cluster", cluster, "object", key)
@@ -232,12 +271,14 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier)
 	}
 	status = append(status, s.dropStatus(ws, clusters)...)
 	if len(status) > 0 {
-		if _, _, err := s.record(status); err != nil {
-			s.log.Error("status", "err", err)
+		if err := out.writeStatus(status); err != nil {
+			errs = append(errs, fmt.Errorf("status: %w", err))
 		}
 	}
-	s.flushAudit()
-	return next
+	if err := out.flushAudit(); err != nil {
+		errs = append(errs, fmt.Errorf("audit records: %w", err))
+	}
+	return res, errors.Join(errs...)
 }
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to

@@ -29,12 +29,12 @@ func (r *foRecord) same(o *foRecord) bool {
 type foSite struct {
 	idx      int
 	up       bool
-	view     []*foRecord // by owner site: the shared state as this site knows it
+	view     []*foRecord    // by owner site: the shared state as this site knows it
 	live     *core.Liveness // the site core's view of which peers are live, with its hysteresis
 	alive    []bool         // by site: the view it places from (live.Alive), itself included
 	lastSeen []int          // by site: last tick in contact, for the membership's detection
-	dirty    []bool      // per workload: something it is placed from changed since
-	takeover []int       // per workload: Takeover of its last share, for the timings
+	dirty    []bool         // per workload: something it is placed from changed since
+	takeover []int          // per workload: Takeover of its last share, for the timings
 }
 
 // foCluster is one member cluster: per workload, the desired count its site set and the

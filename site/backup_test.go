@@ -390,7 +390,7 @@ func TestBackupOverAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := &Site{st: st, log: slog.New(slog.DiscardHandler)}
+	s := &Site{replication: replication{st: st}, log: slog.New(slog.DiscardHandler)}
 	ln, err := net.Listen("unix", f.cfg.SocketPath())
 	if err != nil {
 		t.Skip("unix socket:", err)

@@ -41,8 +41,9 @@ func TestJoinDeclared(t *testing.T) {
 		{Name: "c2", Kubeconfig: "missing.kubeconfig"},
 	}}
 	cfg.SetDir(dir)
-	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler), kubes: kube.NewRegistry(filepath.Join(dir, "data"), testDataKey),
-		clustersWake: make(chan struct{}, 1), events: newEventLog()}
+	s := &Site{cfg: cfg, log: slog.New(slog.DiscardHandler),
+		reconciler: reconciler{kubes: kube.NewRegistry(filepath.Join(dir, "data"), testDataKey), clustersWake: make(chan struct{}, 1)},
+		telemetry:  telemetry{events: newEventLog()}}
 	if err := s.kubes.Join(kube.Entry{Name: "by-hand"}, []byte(testKubeconfig)); err != nil {
 		t.Fatal(err)
 	}

@@ -30,61 +30,90 @@ import (
 // learn it: peering.Meta's encoding stays as it is, so that mixed versions interoperate.
 var Version = "dev"
 
-// Site is one running site.
+// Site is one running site: the shell around its core (site/core). Each embedded group
+// below is one concern, documented where it is declared, with what guards it.
 type Site struct {
-	cfg     Config
-	version string // Version when Open ran
-	sync    SyncConfig
-	log     *slog.Logger
-	signer  atomic.Pointer[crdt.Signer] // the key the site speaks as (rotate.go)
-	keys    *keyring                    // the keys it holds
-	missing crdt.PubKey                 // a key the charter gave it that it does not hold, once logged; guarded by mu
+	cfg Config
+	log *slog.Logger
+	speaker     // who the site speaks as
+	replication // the core and what carries out its Readys, under mu
+	network     // transport, membership and what it advertises
+	reconciler  // member clusters and the reconcile loop
+	telemetry   // audit records, events, counters, metrics
+	httpState   // the HTTP server's limits, views and streams
+	lifecycle   // the goroutines Run started
+}
 
-	// mu guards the core (and through it the replica), the push links of its live
-	// peers, st and what the comments below say.
+// speaker is who the site speaks as: the key it signs and handshakes with, and the keys
+// it holds (rotate.go).
+type speaker struct {
+	version string // Version when Open ran
+	signer  atomic.Pointer[crdt.Signer]
+	keys    *keyring
+	missing crdt.PubKey // a key the charter gave it that it does not hold, once logged; guarded by mu
+}
+
+// replication is the site's core and the state that carries out its Readys. mu guards
+// every field here but the wake channels, and the speaker's missing.
+type replication struct {
 	mu   sync.Mutex
 	core *core.Core
-	rep  *crdt.Replica // the core's, for reads under mu
+	rep  *crdt.Replica // the core's, for reads
 	st   *store.Store
+	sync SyncConfig
 
+	links        map[string]*peer     // push links of the live peers, by name
+	softCompared map[string]time.Time // when a soft session with each peer last compared buckets
+	raft         *raft.Raft           // nil for a site of one replica; set before the loops start
+	repQueue     [][]byte             // changes to append to the Raft log (Ready.Replicate)
+	repWake      chan struct{}        // asks replicateLoop to drain repQueue
+	wake         chan struct{}        // asks the sync loop to look again
+	arrived      chan struct{}        // closed and replaced whenever changes are stored
+}
+
+// network is the site's transport and membership. The atomics are read without a lock
+// by the transport's and memberlist's goroutines.
+type network struct {
+	trans   *transport.Transport
+	ml      *memberlist.Memberlist       // set while leading
 	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
 	meta    atomic.Pointer[[]byte]       // what memberlist advertises
 	dirty   atomic.Bool                  // meta is out of date
 	serving atomic.Bool                  // leads the site: membership and reconciliation run
-
-	trans *transport.Transport
-	ml    *memberlist.Memberlist
-
-	raft     *raft.Raft // nil for a site of one replica
-	repQueue [][]byte   // received changes to append to the Raft log; guarded by mu
-	repWake  chan struct{}
-
-	links   map[string]*peer // push links of the live peers, by name; guarded by mu
 	started time.Time
-	// softCompared is when a soft session with each peer last compared buckets; guarded
-	// by mu.
-	softCompared map[string]time.Time
+}
 
-	wake chan struct{} // asks the sync loop to look again
-
+// reconciler is what the reconcile loop and the member-cluster loop work with.
+type reconciler struct {
 	kubes        *kube.Registry
-	reconcileMu  sync.Mutex // one reconcile pass or unjoin at a time
+	admission    *kube.Admitter // this site's admission policy (site.yaml admission:)
+	reconcileMu  sync.Mutex     // one reconcile pass or unjoin at a time
 	clustersWake chan struct{}
-	observeEvery time.Duration
-	arrived      chan struct{} // closed and replaced whenever changes are stored; guarded by mu
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
+	observeEvery time.Duration
 	decisions    *decisions
 	templates    map[string]template // by workload key, parsed once per change; guarded by mu
-	admission    *kube.Admitter      // this site's admission policy (site.yaml admission:)
-	audit        *auditLog
-	events       *eventLog
-	counter      counters
-	metrics      *metrics
-	httpLim      HTTPLimits   // cfg.HTTPLimits with defaults
-	views        *viewcast    // the view computed once for every stream and GET /v1/view
-	streams      atomic.Int64 // open GET /v1/stream
-	wg           sync.WaitGroup
-	ctx          context.Context
+}
+
+// telemetry is what the site records of itself, each safe for concurrent use.
+type telemetry struct {
+	audit   *auditLog
+	events  *eventLog
+	counter counters
+	metrics *metrics
+}
+
+// httpState is the HTTP server's.
+type httpState struct {
+	httpLim HTTPLimits   // cfg.HTTPLimits with defaults
+	views   *viewcast    // the view computed once for every stream and GET /v1/view
+	streams atomic.Int64 // open GET /v1/stream
+}
+
+// lifecycle is the goroutines Run started, stopped with ctx and awaited with wg.
+type lifecycle struct {
+	wg  sync.WaitGroup
+	ctx context.Context
 }
 
 // counters are the site's activity totals, for the API and benchmarks.
@@ -173,10 +202,13 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		}
 	}
 	s := &Site{
-		cfg: cfg, version: Version, admission: admit, sync: cfg.Sync, log: log, keys: keys,
-		rep: rep, st: st,
-		links: map[string]*peer{}, schedWake: make(chan struct{}, 1), decisions: newDecisions(), templates: map[string]template{}, audit: newAuditLog(), events: newEventLog(), softCompared: map[string]time.Time{},
-		kubes: kube.NewRegistry(dir, key), clustersWake: make(chan struct{}, 1), observeEvery: max(cfg.Observe.D(), 0), wake: make(chan struct{}, 1), arrived: make(chan struct{}), repWake: make(chan struct{}, 1),
+		cfg: cfg, log: log,
+		speaker: speaker{version: Version, keys: keys},
+		replication: replication{rep: rep, st: st, sync: cfg.Sync, links: map[string]*peer{}, softCompared: map[string]time.Time{},
+			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{})},
+		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1),
+			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions(), templates: map[string]template{}},
+		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
 	}
 	self = s
 	s.signer.Store(signer)

@@ -16,7 +16,7 @@ import (
 
 // ackLoop acknowledges what this site holds while it leads its replicas.
 func (s *Site) ackLoop(ctx context.Context) {
-	s.every(ctx, s.sync.Ack.D(), func() {
+	s.every(ctx, s.sync.Ack.D(), nil, func() {
 		if s.cfg.Observer || !s.leader() {
 			return
 		}

@@ -21,7 +21,7 @@ const chanForward byte = 'F'
 
 // forwardLoop forwards this replica's marked changes to the leader while it follows.
 func (s *Site) forwardLoop(ctx context.Context) {
-	s.every(ctx, s.cfg.Tuning.ForwardEvery, func() {
+	s.every(ctx, s.cfg.Tuning.ForwardEvery, nil, func() {
 		if s.leader() {
 			return // core.Lead appended them itself
 		}

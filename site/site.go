@@ -478,7 +478,7 @@ func (s *Site) siteNames() []string {
 
 // metaLoop republishes the advertised metadata at most every MetaInterval.
 func (s *Site) metaLoop(ctx context.Context) {
-	s.every(ctx, s.sync.MetaInterval.D(), func() {
+	s.every(ctx, s.sync.MetaInterval.D(), nil, func() {
 		if !s.dirty.Swap(false) {
 			return
 		}
@@ -491,8 +491,9 @@ func (s *Site) metaLoop(ctx context.Context) {
 	})
 }
 
-// every calls fn every d until ctx ends, as one of the site's goroutines (wg).
-func (s *Site) every(ctx context.Context, d time.Duration, fn func()) {
+// every calls fn every d, and whenever wake (nil: never) fires, until ctx ends, as one
+// of the site's goroutines (wg).
+func (s *Site) every(ctx context.Context, d time.Duration, wake <-chan struct{}, fn func()) {
 	defer s.wg.Done()
 	t := time.NewTicker(d)
 	defer t.Stop()
@@ -501,6 +502,7 @@ func (s *Site) every(ctx context.Context, d time.Duration, fn func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		fn()
 	}

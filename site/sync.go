@@ -18,16 +18,7 @@ const maxSyncFrame = crdt.MaxSyncMessageBytes
 
 // syncLoop starts the anti-entropy sessions the core says are due.
 func (s *Site) syncLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Tuning.SyncTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
+	s.every(ctx, s.cfg.Tuning.SyncTick, s.wake, func() {
 		s.mu.Lock()
 		due := s.core.Due(time.Now())
 		s.mu.Unlock()
@@ -42,7 +33,7 @@ func (s *Site) syncLoop(ctx context.Context) {
 				}
 			}()
 		}
-	}
+	})
 }
 
 // initiate runs one sync session with a peer.

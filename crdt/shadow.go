@@ -78,7 +78,8 @@ func (n *node) change() *Change {
 
 // noteStable updates the shadows for n, a non-charter change that just became stable,
 // and asks for the state to be rebuilt if that changes it: n is void and its op is later
-// than a stable op that wins now, or n's op wins now and a stable void op is later.
+// than a stable op that wins now (for a remove, the object's removal or any of its
+// fields), or n's op wins now and a stable void op is later.
 func (r *Replica) noteStable(n *node) {
 	if n.cn != nil || n.skel || (!n.masked && r.shadow.empty()) {
 		return
@@ -87,7 +88,12 @@ func (r *Replica) noteStable(n *node) {
 	if n.masked {
 		r.shadow.add(c, &n.id)
 		for i := range c.Ops {
-			if w, ok := r.winner(&c.Ops[i]); ok && w.id != nil && w.less(stamp{c.Lamport, &n.id, uint32(i)}) && r.Stable(*w.id) {
+			st := stamp{c.Lamport, &n.id, uint32(i)}
+			if w, ok := r.winner(&c.Ops[i]); ok && w.id != nil && w.less(st) && r.Stable(*w.id) {
+				r.needRebuild = true
+				return
+			}
+			if c.Ops[i].Type == OpRemove && r.fieldBelow(&c.Ops[i], st) {
 				r.needRebuild = true
 				return
 			}
@@ -101,6 +107,21 @@ func (r *Replica) noteStable(n *node) {
 			return
 		}
 	}
+}
+
+// fieldBelow reports whether a field of op's object is decided now by a stable op
+// earlier than st: a stable void remove at st shadows it, so it leaves the state.
+func (r *Replica) fieldBelow(op *Op, st stamp) bool {
+	o := r.state.objs[objKey{op.Kind, op.Key}]
+	if o == nil {
+		return false
+	}
+	for i := range o.fields {
+		if w := o.fields[i].reg.st; w.id != nil && w.less(st) && r.Stable(*w.id) {
+			return true
+		}
+	}
+	return false
 }
 
 // winner returns the stamp that decides what op's field (or, for a remove, its object's

@@ -118,13 +118,6 @@ func (c *Core) Ready() Ready {
 	return rd
 }
 
-// HasReady reports whether Ready has anything to do.
-func (c *Core) HasReady() bool {
-	r := &c.ready
-	return len(r.Mark) > 0 || len(r.Persist.Stored) > 0 || len(r.Persist.Rejected) > 0 || len(r.Unmark) > 0 || len(r.Replicate) > 0 ||
-		len(r.Push) > 0 || len(r.Events) > 0 || r.Wake || r.Liveness
-}
-
 // Sync reports the anti-entropy state of a peer: its advertised metadata and since when
 // this site lacks what it advertised.
 func (c *Core) Sync(peer string) (peering.PeerSync, bool) { return c.ae.Peer(peer) }

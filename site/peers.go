@@ -166,14 +166,16 @@ func (s *Site) send(pushes []core.Push) {
 		}
 	}
 	if dropped {
-		s.core.Ready() // only Wake: kicked below
 		s.kick()
 	}
 }
 
 // want asks for an anti-entropy session with a peer soon.
 func (s *Site) want(name string) {
-	s.do(s.step(func(c *core.Core) { c.Want(name) }))
+	s.mu.Lock()
+	s.core.Want(name)
+	s.mu.Unlock()
+	s.kick()
 }
 
 func (s *Site) kick() {

@@ -122,11 +122,9 @@ func (c *Core) Ready() Ready {
 // this site lacks what it advertised.
 func (c *Core) Sync(peer string) (peering.PeerSync, bool) { return c.ae.Peer(peer) }
 
-// Want asks for a sync session with peer soon: a push to it was dropped.
-func (c *Core) Want(peer string) {
-	c.ae.Want(peer)
-	c.ready.Wake = true
-}
+// Want asks for a sync session with peer soon (a push to it was dropped); the caller
+// wakes its sync loop.
+func (c *Core) Want(peer string) { c.ae.Want(peer) }
 
 // Due returns the peers to start a sync session with now. The shell calls Initiate for
 // each, runs the session and calls End.

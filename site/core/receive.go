@@ -31,7 +31,8 @@ func (c *Core) Receive(peer string, frames [][]byte, now time.Time) (crdt.Result
 	c.store(all, fromPeer)
 	ok := c.account(peer, all.Rejected, now)
 	if all.Buffered > 0 || all.Unbuffered > 0 {
-		c.Want(peer) // its dependencies (a charter change admitting its author) come by a session
+		c.ae.Want(peer) // its dependencies (a charter change admitting its author) come by a session
+		c.ready.Wake = true
 	}
 	c.relay(all.Stored, peer)
 	return all, ok

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -126,5 +127,56 @@ func TestPropertyShadowAnyOrder(t *testing.T) {
 	t.Logf("%d of 40 histories have stable void changes", n)
 	if *onlySeed == 0 && n < 5 {
 		t.Fatalf("only %d of 40 histories have stable void changes: the property was not exercised", n)
+	}
+}
+
+// TestVoidRemoveShadowsFields: an operator's key sets two fields, every site
+// acknowledges that (stable), then the key removes the object and every site
+// acknowledges again. A removal of the key that admins signed on the older past voids
+// the remove (ADR 0009), and the fields it removed do not come back (ADR 0010), whatever
+// the order: in particular at a replica that holds the remove void before it becomes
+// stable, which must rebuild its state then, or the fields stay until compaction drops
+// the change that set them and a restart loses them (the simulator's seed 183).
+func TestVoidRemoveShadowsFields(t *testing.T) {
+	f := newFed(t)
+	a, old := f.replica(t, "eu-west"), f.replica(t, "")
+	shop := f.ops["shopdev"]
+	legit := mustWrite(t, a, shop, set(KindWorkload, "shop/web", "replicas", "3"), set(KindWorkload, "shop/web", "labels/app", "web"))
+	deliver(t, []*Envelope{legit}, old)
+	acks1 := ackAll(t, f, a)
+	remove := mustWrite(t, a, shop, Op{Type: OpRemove, Kind: KindWorkload, Key: "shop/web"})
+	acks2 := ackAll(t, f, a)
+	removal, _, err := old.Write(f.admins[0], []Op{{Type: OpDelete, Kind: KindCharter, Field: "operator/shopdev/key"}}, nil, nil, f.admins[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, []*Envelope{removal}, a)
+	if !a.Void(remove.ID) || !a.Stable(remove.ID) {
+		t.Fatal("the remove is not stable and void")
+	}
+	check := func(r *Replica) {
+		t.Helper()
+		if obj, ok := r.Object(KindWorkload, "shop/web"); ok {
+			t.Fatalf("%s: shop/web came back with %v after its stable remove was voided", r, obj)
+		}
+	}
+	check(a)
+	// The order that found it: the fields stable, the key's removal, the remove (void on
+	// arrival), then its acknowledgements.
+	all := append(append(append([]*Envelope{legit}, acks1...), removal, remove), acks2...)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 40 {
+		r := f.replica(t, "us-east")
+		order := slices.Clone(all)
+		if i > 0 {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		msgs := make([][]byte, len(order))
+		for i, e := range order {
+			msgs[i] = e.Encode()
+		}
+		offerUntilSettled(r, msgs, func(Result) {})
+		check(r)
+		replicasAgree(t, a, r)
 	}
 }

@@ -38,13 +38,23 @@ func (s *sim) meet(n *node) {
 			n.core.PeerUp(p.name, p.signer.Public(), "", s.now())
 		}
 	}
-	n.core.Ready() // only events and liveness: nothing to persist or send
+	fileSoft(n, n.core.Ready().Soft) // otherwise only events and liveness
 }
 
-// ready persists what n's core stored, then sends the pushes it asks for.
+// ready persists what n's core stored and the soft records it gained and lost, then
+// sends the pushes it asks for.
 func (s *sim) ready(n *node) {
 	rd := n.core.Ready()
+	fileSoft(n, rd.Soft)
 	s.persist(n, rd.Persist)
+	for _, p := range rd.SoftPush {
+		for _, name := range p.To {
+			s.net.send(message{from: n.idx, to: s.index[name], kind: msgSoftPush, data: p.Raw}, s.tick)
+			if !n.byz {
+				s.softStats.pushed++
+			}
+		}
+	}
 	for _, p := range rd.Push {
 		for _, name := range p.To {
 			peer, ok := n.core.Peer(name)

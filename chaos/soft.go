@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"atoll/crdt"
+	"atoll/site/core"
 )
 
 // Soft state in a run: correct sites write their clusters' health and capacity and their
@@ -22,7 +23,7 @@ const tickMillis = 100
 
 // softNode is a node's soft sessions and what its data file holds of soft state.
 type softNode struct {
-	sessions map[uint64]*crdt.SoftSession
+	sessions map[uint64]*core.SoftSession
 	active   map[uint64]int // tick each session last took a frame
 	turn     map[uint64]int // the turn each session expects next from the other side
 	outgoing uint64         // the soft session this node initiated, 0 if none
@@ -35,7 +36,7 @@ type softNode struct {
 }
 
 func newSoftNode() softNode {
-	return softNode{sessions: map[uint64]*crdt.SoftSession{}, active: map[uint64]int{}, turn: map[uint64]int{}, file: map[string][]byte{}}
+	return softNode{sessions: map[uint64]*core.SoftSession{}, active: map[uint64]int{}, turn: map[uint64]int{}, file: map[string][]byte{}}
 }
 
 func (sn *softNode) crash() {
@@ -58,7 +59,13 @@ func (s *sim) persistSoft(n *node) {
 	if n.rep == nil {
 		return
 	}
-	for _, c := range n.rep.TakeSoft() {
+	fileSoft(n, n.rep.TakeSoft())
+}
+
+// fileSoft writes soft records gained and lost (crdt TakeSoft, core Ready.Soft) to the
+// node's file.
+func fileSoft(n *node, chs []crdt.SoftChange) {
+	for _, c := range chs {
 		if c.Raw == nil {
 			delete(n.soft.file, softRowKey(c.Kind, c.Key))
 		} else {
@@ -82,16 +89,16 @@ func (s *sim) restoreSoft(n *node) error {
 // nowSeq is the Seq a site gives a record it writes now.
 func (s *sim) nowSeq() uint64 { return uint64(s.tick+1) * tickMillis }
 
-// writeSoft writes a record of correct node n's own object, acknowledges and pushes it.
+// writeSoft has correct node n's core write a record of its own object; the core pushes
+// it to every peer.
 func (s *sim) writeSoft(n *node, kind crdt.Kind, key string, fields []crdt.SoftField) {
-	raw, err := n.rep.WriteSoft(n.signer, s.nowSeq(), kind, key, fields)
+	raw, err := n.core.WriteSoft(n.signer, s.nowSeq(), kind, key, fields)
 	if err != nil {
 		panic(fmt.Sprintf("chaos: seed %d: %s: a correct soft write of %s %q was refused: %v", s.cfg.Seed, n.name, kind, key, err))
 	}
-	s.persistSoft(n)
 	s.softStats.written++
 	s.reach(n, raw)
-	s.pushSoft(n, raw)
+	s.ready(n)
 }
 
 // softFields returns the fields of the record n holds for an object, with set applied:
@@ -141,7 +148,7 @@ func (s *sim) publishClusters(n *node) {
 	}
 }
 
-// pushSoft sends a record to fanout random peers.
+// pushSoft sends a record to fanout random peers: a Byzantine node's pushes.
 func (s *sim) pushSoft(n *node, raw []byte) {
 	for _, p := range s.peers(n, s.cfg.Fanout) {
 		s.net.send(message{from: n.idx, to: p, kind: msgSoftPush, data: raw}, s.tick)
@@ -151,28 +158,24 @@ func (s *sim) pushSoft(n *node, raw []byte) {
 	}
 }
 
-// receiveSoft hands a pushed record to n; a correct node relays what it now holds.
+// receiveSoft hands a pushed record to n's core. Sites do not relay soft records: a
+// record a push did not bring comes by a soft session.
 func (s *sim) receiveSoft(n *node, m message) {
-	res, err := n.rep.ReceiveSoft(m.data)
-	s.persistSoft(n)
+	stored, invalid, _ := n.core.ReceiveSoft(s.nodes[m.from].name, [][]byte{m.data}, s.now())
+	s.ready(n)
 	if n.byz {
 		return
 	}
 	s.reach(n, m.data)
-	switch {
-	case err != nil:
-		s.softStats.rejected++
-	case res.Stored:
-		s.softStats.stored++
-		s.pushSoft(n, m.data)
-	}
+	s.softStats.rejected += invalid
+	s.softStats.stored += stored
 }
 
 // startSoft begins a soft session from n to peer.
 func (s *sim) startSoft(n *node, peer int) {
 	s.nextSID++
 	sid := s.nextSID
-	sess, first := n.rep.InitiateSoft()
+	sess, first := n.core.InitiateSoft(s.nodes[peer].name, s.now())
 	n.soft.sessions[sid], n.soft.active[sid], n.soft.turn[sid], n.soft.outgoing = sess, s.tick, 1, sid
 	s.net.send(message{from: n.idx, to: peer, kind: msgSoftReq, sid: sid, frames: [][]byte{first}}, s.tick)
 }
@@ -184,7 +187,10 @@ func (s *sim) softStep(n *node, m message) {
 	case !ok && (m.kind != msgSoftReq || m.turn != 0):
 		return // a late turn of a session that ended
 	case !ok:
-		sess = n.rep.RespondSoft()
+		var err error
+		if sess, err = n.core.RespondSoft(s.nodes[m.from].name, s.now()); err != nil {
+			return // too many soft sessions from that peer: it times out
+		}
 		n.soft.sessions[m.sid] = sess
 	case m.turn < n.soft.turn[m.sid]:
 		return // a duplicate
@@ -199,12 +205,12 @@ func (s *sim) softStep(n *node, m message) {
 		if !n.byz {
 			s.reachFrame(n, f)
 		}
-		o, err := sess.Step(f)
-		s.persistSoft(n)
+		o, err := n.core.StepSoft(sess, f, s.now())
+		s.ready(n)
 		if err != nil {
-			// A frame out of turn (a lost or repeated message) or a hostile one: the
-			// session ends here, and a later one repairs what it would have.
-			if !n.byz && !errors.Is(err, crdt.ErrSoftSession) {
+			// A frame out of turn (a lost or repeated message), a hostile one, or a peer
+			// over its budget: the session ends here, and a later one repairs.
+			if !n.byz && !errors.Is(err, crdt.ErrSoftSession) && !errors.Is(err, core.ErrOverBudget) && !errors.Is(err, core.ErrRefused) {
 				panic(fmt.Sprintf("chaos: seed %d: %s: soft session: %v", s.cfg.Seed, n.name, err))
 			}
 			s.endSoft(n, m.sid, true)
@@ -231,14 +237,17 @@ func (s *sim) endSoft(n *node, sid uint64, failed bool) {
 	if initiated {
 		n.soft.outgoing = 0
 	}
+	if sess != nil && n.core != nil {
+		n.core.EndSoft(sess, s.now())
+	}
 	if sess == nil || n.byz {
 		return
 	}
-	st := &s.softStats
-	st.stored += sess.Held
-	st.rejected += sess.Rejected
-	st.buckets += sess.Buckets
-	st.bytesIn += sess.BytesIn
+	ss, st := sess.Stats(), &s.softStats
+	st.stored += ss.Held
+	st.rejected += ss.Rejected
+	st.buckets += ss.Buckets
+	st.bytesIn += ss.BytesIn
 	switch {
 	case !initiated:
 	case failed || !sess.Done():

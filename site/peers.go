@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -30,9 +29,7 @@ type peer struct {
 	addr  string // guarded by Site.mu: a restarted site may come back elsewhere (peerAddr)
 	queue chan crdt.Hash
 	soft  chan []byte // soft records this site wrote
-	// softWant asks for a soft session: the peer is new, or a record for it was dropped.
-	softWant atomic.Bool
-	stop     chan struct{}
+	stop  chan struct{}
 }
 
 // addPeer starts pushing to a site memberlist reports alive.
@@ -50,7 +47,6 @@ func (s *Site) addPeer(n *memberlist.Node) {
 	}
 	if added {
 		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, s.cfg.Tuning.SoftQueue), stop: make(chan struct{})}
-		p.softWant.Store(true)
 		s.links[n.Name] = p
 	}
 	rd := s.core.Ready()
@@ -118,6 +114,7 @@ func (s *Site) step(input func(c *core.Core)) core.Ready {
 // events, and wakes the sync loop and the reconciler if it asks to.
 func (s *Site) do(rd core.Ready) {
 	s.send(rd.Push)
+	s.sendSoft(rd.SoftPush)
 	for _, e := range rd.Events {
 		if e.Warn {
 			s.log.Warn(e.Log, e.Attrs...)

@@ -33,8 +33,8 @@ var Version = "dev"
 // Site is one running site: the shell around its core (site/core). Each embedded group
 // below is one concern, documented where it is declared, with what guards it.
 type Site struct {
-	cfg Config
-	log *slog.Logger
+	cfg         Config
+	log         *slog.Logger
 	speaker     // who the site speaks as
 	replication // the core and what carries out its Readys, under mu
 	network     // transport, membership and what it advertises
@@ -62,13 +62,12 @@ type replication struct {
 	st   *store.Store
 	sync SyncConfig
 
-	links        map[string]*peer     // push links of the live peers, by name
-	softCompared map[string]time.Time // when a soft session with each peer last compared buckets
-	raft         *raft.Raft           // nil for a site of one replica; set before the loops start
-	repQueue     [][]byte             // changes to append to the Raft log (Ready.Replicate)
-	repWake      chan struct{}        // asks replicateLoop to drain repQueue
-	wake         chan struct{}        // asks the sync loop to look again
-	arrived      chan struct{}        // closed and replaced whenever changes are stored
+	links    map[string]*peer // push links of the live peers, by name
+	raft     *raft.Raft       // nil for a site of one replica; set before the loops start
+	repQueue [][]byte         // changes to append to the Raft log (Ready.Replicate)
+	repWake  chan struct{}    // asks replicateLoop to drain repQueue
+	wake     chan struct{}    // asks the sync loop to look again
+	arrived  chan struct{}    // closed and replaced whenever changes are stored
 }
 
 // network is the site's transport and membership. The atomics are read without a lock
@@ -204,7 +203,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
-		replication: replication{rep: rep, st: st, sync: cfg.Sync, links: map[string]*peer{}, softCompared: map[string]time.Time{},
+		replication: replication{rep: rep, st: st, sync: cfg.Sync, links: map[string]*peer{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{})},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions(), templates: map[string]template{}},
@@ -239,10 +238,12 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
 		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()},
 		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn,
-		Replicas: cfg.Replica != nil, Marked: hashIDs(marked)})
+		Replicas: cfg.Replica != nil, Marked: hashIDs(marked), SoftBuckets: cfg.Tuning.SoftBuckets})
 	s.refreshCharter()
 	s.refreshMeta()
-	s.persistSoft() // records restoring dropped (a workload removed before they were)
+	s.mu.Lock()
+	s.persist(s.core.Ready()) // soft records restoring dropped (a workload removed before they were)
+	s.mu.Unlock()
 	log.Info("site opened", "name", cfg.Name, "version", Version, "key", FormatKey(s.signer.Load().Public()), "changes", rep.Len(), "digest", rep.Digest().String())
 	return s, nil
 }
@@ -518,6 +519,7 @@ func (s *Site) persist(rd core.Ready) {
 		}
 	}
 	s.persistLocal(rd.Persist)
+	s.persistSoft(rd.Soft)
 	if len(rd.Unmark) > 0 {
 		if err := s.st.Replicated(rawIDs(rd.Unmark)); err != nil {
 			s.fatal(err)

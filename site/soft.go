@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"atoll/crdt"
+	"atoll/site/core"
 	"atoll/peering"
 	"atoll/site/store"
 	"atoll/site/transport"
@@ -77,7 +78,7 @@ func (s *Site) record(ops []crdt.Op) (*crdt.Envelope, int, error) {
 	if !s.leader() {
 		return env, 0, errors.Join(append(errs, ErrNotLeader)...)
 	}
-	var raws [][]byte
+	written := 0
 	now := uint64(time.Now().UnixMilli())
 	s.mu.Lock()
 	for _, k := range order {
@@ -85,16 +86,15 @@ func (s *Site) record(ops []crdt.Op) (*crdt.Envelope, int, error) {
 		if err != nil {
 			errs = append(errs, err)
 		} else if raw != nil {
-			raws = append(raws, raw)
+			written++
 		}
 	}
-	s.persistSoft()
+	rd := s.core.Ready()
+	s.persist(rd)
 	s.mu.Unlock()
-	s.counter.softWritten.Add(uint64(len(raws)))
-	for _, raw := range raws {
-		s.pushSoft(raw)
-	}
-	return env, len(raws), errors.Join(errs...)
+	s.counter.softWritten.Add(uint64(written))
+	s.do(rd)
+	return env, written, errors.Join(errs...)
 }
 
 // writeSoftLocked applies ops to an object's soft fields and signs and holds the record
@@ -133,7 +133,7 @@ func (s *Site) writeSoftLocked(now uint64, kind crdt.Kind, key string, ops []crd
 	for _, name := range slices.Sorted(maps.Keys(cur)) {
 		fields = append(fields, crdt.SoftField{Name: name, Value: cur[name]})
 	}
-	raw, err := s.rep.WriteSoft(s.signer.Load(), now, kind, key, fields)
+	raw, err := s.core.WriteSoft(s.signer.Load(), now, kind, key, fields)
 	if err != nil {
 		if withdraw {
 			return nil, nil // its workload went meanwhile: the record went with it
@@ -143,10 +143,9 @@ func (s *Site) writeSoftLocked(now uint64, kind crdt.Kind, key string, ops []crd
 	return raw, nil
 }
 
-// persistSoft writes what the held soft records gained and lost, and wakes what waits
-// for the state to change; mu must be held.
-func (s *Site) persistSoft() {
-	chs := s.rep.TakeSoft()
+// persistSoft writes what the held soft records gained and lost (Ready.Soft), and wakes
+// what waits for the state to change; mu must be held.
+func (s *Site) persistSoft(chs []crdt.SoftChange) {
 	if len(chs) == 0 {
 		return
 	}
@@ -177,23 +176,35 @@ func restoreSoft(st *store.Store, rep *crdt.Replica) error {
 	return nil
 }
 
-// pushSoft queues a record this site wrote for every live peer.
-func (s *Site) pushSoft(raw []byte) {
-	if s.cfg.Observer {
+// sendSoft queues soft records this site wrote for peers' soft push streams. A slow or
+// cut-off peer's full queue drops them: it asks for a soft session instead.
+func (s *Site) sendSoft(pushes []core.SoftPush) {
+	if len(pushes) == 0 || s.cfg.Observer {
 		return
 	}
-	for _, name := range s.live() {
-		p := s.peer(name)
-		if p == nil {
-			continue
-		}
-		select {
-		case p.soft <- raw:
-		default: // a slow or cut-off peer: a soft session repairs it
-			s.counter.dropped.Add(1)
-			p.softWant.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ps := range pushes {
+		for _, name := range ps.To {
+			p := s.links[name]
+			if p == nil {
+				continue
+			}
+			select {
+			case p.soft <- ps.Raw:
+			default:
+				s.counter.dropped.Add(1)
+				s.core.WantSoft(name)
+			}
 		}
 	}
+}
+
+// wantSoft asks for a soft session with a peer.
+func (s *Site) wantSoft(name string) {
+	s.mu.Lock()
+	s.core.WantSoft(name)
+	s.mu.Unlock()
 }
 
 // softPushLoop writes a peer's soft queue to one long-lived stream, redialing after
@@ -221,7 +232,7 @@ func (s *Site) softPushLoop(p *peer) {
 			cancel()
 			if err != nil {
 				s.log.Debug("soft push dial", "peer", p.name, "err", err)
-				p.softWant.Store(true)
+				s.wantSoft(p.name)
 				select {
 				case <-p.stop:
 					return
@@ -248,7 +259,7 @@ func (s *Site) softPushLoop(p *peer) {
 		}
 		if err != nil {
 			s.log.Debug("soft push write", "peer", p.name, "err", err)
-			p.softWant.Store(true)
+			s.wantSoft(p.name)
 			conn.Close()
 			conn = nil
 		}
@@ -270,100 +281,54 @@ func (s *Site) serveSoftPush(c *transport.Conn) {
 		if !ok {
 			return
 		}
-		var bad []error
-		s.mu.Lock()
-		for _, raw := range frames {
-			if _, rerr := s.rep.ReceiveSoft(raw); rerr != nil && !errors.Is(rerr, crdt.ErrSoftWriter) {
-				bad = append(bad, rerr)
-			}
-		}
-		s.persistSoft()
-		s.mu.Unlock()
+		var invalid int
+		var allowed bool
+		rd := s.step(func(cr *core.Core) { _, invalid, allowed = cr.ReceiveSoft(c.Peer, frames, time.Now()) })
 		s.counter.softIn.Add(uint64(len(frames)))
-		for _, e := range bad {
-			if !s.strike(c.Peer, "soft record", e) {
-				return
-			}
-		}
-		if err != nil {
+		s.counter.rejected.Add(uint64(invalid))
+		s.do(rd)
+		if !allowed || err != nil {
 			return
 		}
 	}
 }
 
-// strike counts one invalid thing a peer sent, and reports whether it is still allowed.
-func (s *Site) strike(peer, what string, err error) bool {
-	s.counter.rejected.Add(1)
-	s.mu.Lock()
-	refused := s.core.Strike(peer, time.Now())
-	s.mu.Unlock()
-	if !refused {
-		s.log.Warn("invalid "+what+" from peer", "peer", peer, "err", err)
-		s.events.add("site", peer, fmt.Sprintf("rejected %s from %s: %v", what, peer, err))
-	}
-	return !refused
-}
-
-// softLoop runs the soft sessions: every Tuning.SoftEvery with the peers that need one (or, at a
-// replica that follows, with its leader), and every Tuning.SoftSafety with a random live peer.
+// softLoop runs the soft sessions: every Tuning.SoftEvery with the peers that asked for
+// one (or, at a replica that follows, with its leader), and every Tuning.SoftSafety with
+// a random live peer too (core.SoftPeers).
 func (s *Site) softLoop(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Tuning.SoftEvery)
-	defer t.Stop()
 	last := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, s.cfg.Tuning.SoftEvery, nil, func() {
 		if s.raft != nil && !s.leader() {
 			a, _ := s.raft.LeaderWithID()
-			s.runSoft(ctx, s.cfg.Name, string(a), nil)
-			continue
+			s.runSoft(ctx, s.cfg.Name, string(a), false)
+			return
 		}
 		safety := time.Since(last) >= s.cfg.Tuning.SoftSafety
 		if safety {
 			last = time.Now()
 		}
-		for _, p := range s.softPeers(safety) {
-			p.softWant.Store(false)
-			s.runSoft(ctx, p.name, s.peerAddr(p), p)
-		}
-	}
-}
-
-// softPeers returns the live peers that asked for a soft session, and one more at random
-// if safety is set.
-func (s *Site) softPeers(safety bool) []*peer {
-	var out []*peer
-	live := s.live()
-	for _, name := range live {
-		if p := s.peer(name); p != nil && p.softWant.Load() {
-			out = append(out, p)
-		}
-	}
-	if safety && len(live) > 0 {
 		s.mu.Lock()
-		name := live[s.core.Rand().IntN(len(live))]
+		names := s.core.SoftPeers(safety)
 		s.mu.Unlock()
-		if p := s.peer(name); p != nil && !slices.Contains(out, p) {
-			out = append(out, p)
+		for _, name := range names {
+			if p := s.peer(name); p != nil {
+				s.runSoft(ctx, name, s.peerAddr(p), true)
+			}
 		}
-	}
-	return out
+	})
 }
 
-// runSoft runs one soft session; if it fails, the peer (if any) asks for another.
-func (s *Site) runSoft(ctx context.Context, name, addr string, p *peer) {
+// runSoft runs one soft session; if it fails, a peer (want) asks for another.
+func (s *Site) runSoft(ctx context.Context, name, addr string, want bool) {
 	if addr == "" {
 		return
 	}
 	if err := s.initiateSoft(ctx, name, addr); err != nil && ctx.Err() == nil {
 		s.counter.sessionFails.Add(1)
 		s.log.Debug("soft session failed", "peer", name, "err", err)
-		if p != nil {
-			p.softWant.Store(true)
+		if want {
+			s.wantSoft(name)
 		}
 	}
 }
@@ -380,9 +345,9 @@ func (s *Site) initiateSoft(ctx context.Context, name, addr string) error {
 	deadline, _ := ctx.Deadline()
 	_ = c.SetDeadline(deadline)
 	s.mu.Lock()
-	sess, first := s.rep.InitiateSoft()
+	sess, first := s.core.InitiateSoft(name, time.Now())
 	s.mu.Unlock()
-	return s.converseSoft(c, name, sess, first)
+	return s.converseSoft(c, sess, first)
 }
 
 // serveSoft answers a soft session: from a site of the charter, an observer, or another
@@ -397,46 +362,35 @@ func (s *Site) serveSoft(c *transport.Conn) {
 		return
 	}
 	s.mu.Lock()
-	entered := s.core.Enter(c.Peer)
+	sess, err := s.core.RespondSoft(c.Peer, time.Now())
 	s.mu.Unlock()
-	if !entered {
+	if err != nil {
 		s.counter.refusedFrames.Add(1)
 		return
 	}
-	defer func() {
-		s.mu.Lock()
-		s.core.Leave(c.Peer)
-		s.mu.Unlock()
-	}()
 	_ = c.SetDeadline(time.Now().Add(s.sync.SessionTimeout.D()))
-	s.mu.Lock()
-	sess := s.rep.RespondSoft()
-	s.mu.Unlock()
-	if err := s.converseSoft(c, c.Peer, sess, nil); err != nil && s.ctx.Err() == nil {
+	if err := s.converseSoft(c, sess, nil); err != nil && s.ctx.Err() == nil {
 		s.counter.sessionFails.Add(1)
 		s.log.Debug("soft session failed", "peer", c.Peer, "err", err)
 	}
 }
 
-// converseSoft exchanges the frames of a soft session with peer until it ends.
-func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSession, first []byte) error {
+// converseSoft exchanges the frames of a soft session until it ends, then closes it.
+func (s *Site) converseSoft(c *transport.Conn, sess *core.SoftSession, first []byte) error {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
-	s.mu.Lock()
-	sess.NoBuckets = time.Since(s.softCompared[peer]) < s.cfg.Tuning.SoftBuckets
-	s.mu.Unlock()
 	defer func() {
-		if sess.Compared() {
-			s.mu.Lock()
-			s.softCompared[peer] = time.Now()
-			s.mu.Unlock()
-		}
+		s.mu.Lock()
+		s.core.EndSoft(sess, time.Now())
+		s.mu.Unlock()
+		st := sess.Stats()
 		s.counter.softSessions.Add(1)
-		s.counter.softBytes.Add(uint64(sess.BytesIn + sess.BytesOut))
-		s.counter.softIn.Add(uint64(sess.Received))
-		if sess.BytesIn+sess.BytesOut > 1<<20 {
-			s.log.Info("large soft session", "peer", c.Peer, "bytesIn", sess.BytesIn, "bytesOut", sess.BytesOut,
-				"received", sess.Received, "held", sess.Held, "bucketed", sess.Buckets)
+		s.counter.softBytes.Add(uint64(st.BytesIn + st.BytesOut))
+		s.counter.softIn.Add(uint64(st.Received))
+		s.counter.rejected.Add(uint64(st.Rejected))
+		if st.BytesIn+st.BytesOut > 1<<20 {
+			s.log.Info("large soft session", "peer", c.Peer, "bytesIn", st.BytesIn, "bytesOut", st.BytesOut,
+				"received", st.Received, "held", st.Held, "bucketed", st.Buckets)
 		}
 	}()
 	if first != nil {
@@ -447,7 +401,6 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 			return err
 		}
 	}
-	rejected := 0
 	for !sess.Done() {
 		in, err := peering.ReadFrame(r, crdt.MaxSoftFrameBytes)
 		if err != nil {
@@ -456,20 +409,14 @@ func (s *Site) converseSoft(c *transport.Conn, peer string, sess *crdt.SoftSessi
 			}
 			return err
 		}
-		if !s.admit(c.Peer, len(in)) {
-			return errors.New("peer over budget")
+		var out [][]byte
+		rd := s.step(func(cr *core.Core) { out, err = cr.StepSoft(sess, in, time.Now()) })
+		s.do(rd)
+		if errors.Is(err, core.ErrOverBudget) {
+			s.overBudget(c.Peer)
 		}
-		s.mu.Lock()
-		out, err := sess.Step(in)
-		s.persistSoft()
-		s.mu.Unlock()
 		if err != nil {
 			return err
-		}
-		for ; rejected < sess.Rejected; rejected++ {
-			if !s.strike(c.Peer, "soft record", errors.New("invalid soft record in a session")) {
-				return errors.New("peer refused after invalid soft records")
-			}
 		}
 		for _, f := range out {
 			if err := peering.WriteFrame(w, f); err != nil {

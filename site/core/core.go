@@ -21,6 +21,10 @@ type Config struct {
 	// refused, so it cannot tie up the replica with sessions.
 	MaxSessionsPerPeer int // default 2
 	MaxSessionsIn      int // default 16
+	// SoftBuckets is the least time between two soft sessions with a peer that compare
+	// writers bucket by bucket (a pass over their records, which a peer could otherwise
+	// ask for at every session).
+	SoftBuckets time.Duration
 	// Replicas: this is one of several replicas of the site under Raft; Marked are the
 	// changes its data file holds marked as not yet in the log (replicas.go).
 	Replicas bool
@@ -48,17 +52,23 @@ type Core struct {
 	// leading whether this replica speaks for the site (replicas.go).
 	marks   map[crdt.Hash]bool
 	leading bool
-	ready   Ready
+	// softWant are the live peers that asked for a soft session; softCompared when a
+	// soft session with each peer last compared writers by bucket (soft.go).
+	softWant     map[string]bool
+	softCompared map[string]time.Time
+	ready        Ready
 }
 
 // Ready is what the shell must do after a batch of inputs, in order: write Mark, persist,
 // write Unmark; then append Replicate to the log, push and answer; events and wake-ups
 // any time after.
 type Ready struct {
-	Mark      []crdt.Hash // changes to mark as not in the log yet, before Persist
-	Persist   crdt.Result // stored and rejected changes; Persist.Stored goes to disk first
-	Unmark    []crdt.Hash // marks to clear, after Persist
-	Replicate [][]byte    // changes to append to the site's Raft log
+	Mark      []crdt.Hash       // changes to mark as not in the log yet, before Persist
+	Persist   crdt.Result       // stored and rejected changes; Persist.Stored goes to disk first
+	Unmark    []crdt.Hash       // marks to clear, after Persist
+	Replicate [][]byte          // changes to append to the site's Raft log
+	Soft      []crdt.SoftChange // soft records held gained or lost: to the data file
+	SoftPush  []SoftPush        // soft records this site wrote, to queue for peers
 	Push      []Push
 	Events    []Event
 	Wake      bool // anti-entropy may have a session due: call Due
@@ -91,15 +101,17 @@ func New(cfg Config) *Core {
 		cfg.MaxSessionsIn = DefaultMaxSessionsIn
 	}
 	c := &Core{
-		cfg:      cfg,
-		rep:      cfg.Replica,
-		ae:       peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
-		budget:   peering.NewBudget(cfg.Budget),
-		rng:      cfg.Rand,
-		liveness: NewLiveness(),
-		inbound:  map[string]int{},
-		due:      map[string]bool{},
-		marks:    map[crdt.Hash]bool{},
+		cfg:          cfg,
+		rep:          cfg.Replica,
+		ae:           peering.NewAntiEntropy(cfg.Sync, rand.New(rand.NewPCG(cfg.Rand.Uint64(), 1))),
+		budget:       peering.NewBudget(cfg.Budget),
+		rng:          cfg.Rand,
+		liveness:     NewLiveness(),
+		inbound:      map[string]int{},
+		due:          map[string]bool{},
+		marks:        map[crdt.Hash]bool{},
+		softWant:     map[string]bool{},
+		softCompared: map[string]time.Time{},
 	}
 	for _, id := range cfg.Marked {
 		c.marks[id] = true
@@ -114,6 +126,7 @@ func (c *Core) Replica() *crdt.Replica { return c.rep }
 // Ready returns what the inputs since the last call asked for, and clears it.
 func (c *Core) Ready() Ready {
 	rd := c.ready
+	rd.Soft = c.rep.TakeSoft()
 	c.ready = Ready{}
 	return rd
 }

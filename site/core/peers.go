@@ -154,6 +154,7 @@ func (c *Core) PeerUp(name string, key crdt.PubKey, addr string, now time.Time) 
 		return false
 	}
 	c.ae.Join(name)
+	c.softWant[name] = true // a new peer may lack any record: one soft session
 	c.ready.Liveness = true
 	c.event(Event{Kind: "site", Subject: name, Text: name + " is live at " + addr, Log: "peer alive", Attrs: []any{"peer", name, "addr", addr}})
 	return true
@@ -166,6 +167,7 @@ func (c *Core) PeerDown(name string, now time.Time) bool {
 		return false
 	}
 	c.ae.Leave(name)
+	delete(c.softWant, name)
 	c.ready.Liveness = true
 	c.event(Event{Kind: "site", Subject: name, Text: name + " is lost", Log: "peer gone", Attrs: []any{"peer", name}})
 	return true

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"cmp"
+	"maps"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
@@ -33,6 +34,9 @@ import (
 //	kill site=S              S stops: what it did not persist is gone
 //	restart site=S           S starts again from what it persisted
 //	forge from=S to=T n=N    S pushes N changes outside its scope to T
+//	write-soft site=S cluster=C health=H   S signs its cluster's soft record; pushed at once
+//	soft-sessions            every site that is up runs a soft session with the peers that
+//	                         asked for one, and with one at random
 //	alive site=S settle=D [startup=D]   S's view of which sites are alive
 //	check-converged          the same changes and digest at every site that is up
 //
@@ -121,6 +125,14 @@ func TestScenarios(t *testing.T) {
 				}
 				slices.Sort(names)
 				return fmt.Sprintf("alive %v, next change in %v\n", names, next)
+			case "write-soft":
+				var site, cluster, health string
+				d.ScanArgs(t, "site", &site)
+				d.ScanArgs(t, "cluster", &cluster)
+				d.ScanArgs(t, "health", &health)
+				return w.writeSoft(site, cluster, health)
+			case "soft-sessions":
+				return w.softSessions()
 			case "check-converged":
 				return w.converged()
 			}
@@ -136,6 +148,9 @@ const (
 	msgPush msgKind = iota
 	msgSyncReq
 	msgSyncResp
+	msgSoftPush
+	msgSoftReq
+	msgSoftResp
 )
 
 type message struct {
@@ -143,6 +158,7 @@ type message struct {
 	kind     msgKind
 	sid      uint64
 	data     []byte
+	frames   [][]byte // a soft session's frames of one turn
 }
 
 type simSite struct {
@@ -151,7 +167,9 @@ type simSite struct {
 	core     *core.Core // nil while down
 	durable  [][]byte   // what the site persisted, in order
 	sessions map[uint64]*core.Session
-	events   []string // the events of the last input
+	soft     map[uint64]*core.SoftSession
+	softRows map[string][]byte // the soft records it persisted, by kind and key
+	events   []string          // the events of the last input
 }
 
 type world struct {
@@ -210,10 +228,18 @@ func (w *world) start(t *testing.T, s *simSite) {
 			t.Fatalf("%s restoring: %v", s.name, err)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(s.softRows)) {
+		if err := rep.RestoreSoft(s.softRows[k]); err != nil {
+			t.Fatalf("%s restoring soft records: %v", s.name, err)
+		}
+	}
 	w.seed++
 	s.core = core.New(core.Config{Self: s.name, Replica: rep, Rand: rand.New(rand.NewPCG(w.seed, 7)), Fanout: 2,
 		Sync: peering.Config{Interval: 30 * time.Second, Grace: 500 * time.Millisecond}})
-	s.sessions = map[uint64]*core.Session{}
+	s.sessions, s.soft = map[uint64]*core.Session{}, map[uint64]*core.SoftSession{}
+	if s.softRows == nil {
+		s.softRows = map[string][]byte{}
+	}
 	s.core.Lead(w.now)
 }
 
@@ -246,6 +272,18 @@ func (w *world) ready(s *simSite) {
 	rd := s.core.Ready()
 	for _, env := range rd.Persist.Stored {
 		s.durable = append(s.durable, env.Encode())
+	}
+	for _, c := range rd.Soft {
+		if k := fmt.Sprintf("%d/%s", c.Kind, c.Key); c.Raw == nil {
+			delete(s.softRows, k)
+		} else {
+			s.softRows[k] = c.Raw
+		}
+	}
+	for _, p := range rd.SoftPush {
+		for _, to := range p.To {
+			w.send(message{from: s.name, to: to, kind: msgSoftPush, data: p.Raw})
+		}
 	}
 	for _, p := range rd.Push {
 		for _, to := range p.To {
@@ -292,6 +330,10 @@ func (w *world) deliver() int {
 		switch m.kind {
 		case msgPush:
 			s.core.Receive(m.from, [][]byte{m.data}, w.now)
+		case msgSoftPush:
+			s.core.ReceiveSoft(m.from, [][]byte{m.data}, w.now)
+		case msgSoftReq, msgSoftResp:
+			w.softStep(s, m)
 		case msgSyncReq, msgSyncResp:
 			sess := s.sessions[m.sid]
 			if sess == nil && m.kind == msgSyncReq {
@@ -404,7 +446,7 @@ func (w *world) liveness() string {
 
 func (w *world) kill(site string) string {
 	w.sites[site].core = nil
-	w.sites[site].sessions = nil
+	w.sites[site].sessions, w.sites[site].soft = nil, nil
 	w.cut()
 	return w.liveness()
 }
@@ -462,12 +504,82 @@ func (w *world) converged() string {
 			first = s
 			continue
 		}
-		if s.core.Replica().Digest() != first.core.Replica().Digest() {
+		if s.core.Replica().Digest() != first.core.Replica().Digest() || s.core.Replica().SoftDigest() != first.core.Replica().SoftDigest() {
 			diff = append(diff, fmt.Sprintf("%s (%d changes) differs from %s (%d changes)", a, s.core.Replica().Len(), first.name, first.core.Replica().Len()))
 		}
 	}
 	if len(diff) > 0 {
 		return "not converged: " + strings.Join(diff, "; ") + "\n"
 	}
-	return fmt.Sprintf("converged: %d changes\n", first.core.Replica().Len())
+	held, _ := first.core.Replica().SoftLen()
+	return fmt.Sprintf("converged: %d changes, %d soft records\n", first.core.Replica().Len(), held)
+}
+
+// writeSoft has site sign its cluster's health as a soft record.
+func (w *world) writeSoft(site, cluster, health string) string {
+	s := w.sites[site]
+	_, err := s.core.WriteSoft(s.signer, uint64(w.now.UnixMilli()), crdt.KindCluster, crdt.ClusterKey(site, cluster),
+		[]crdt.SoftField{{Name: "health", Value: []byte(health)}})
+	if err != nil {
+		return fmt.Sprintf("error: %v\n", err)
+	}
+	before := len(w.inflight)
+	w.ready(s)
+	return fmt.Sprintf("%s wrote its record of %s, %d pushes\n", site, cluster, len(w.inflight)-before)
+}
+
+// softSessions starts the soft sessions every site that is up asks its core for.
+func (w *world) softSessions() string {
+	var out strings.Builder
+	for _, a := range w.names() {
+		s := w.sites[a]
+		if s.core == nil {
+			continue
+		}
+		for _, peer := range s.core.SoftPeers(true) {
+			sess, first := s.core.InitiateSoft(peer, w.now)
+			w.nextSID++
+			s.soft[w.nextSID] = sess
+			fmt.Fprintf(&out, "%s starts a soft session with %s\n", a, peer)
+			w.send(message{from: a, to: peer, kind: msgSoftReq, sid: w.nextSID, frames: [][]byte{first}})
+		}
+	}
+	return out.String()
+}
+
+// softStep gives a turn of soft session frames to s's core, and sends its answer after
+// persisting what the turn stored.
+func (w *world) softStep(s *simSite, m message) {
+	sess := s.soft[m.sid]
+	if sess == nil && m.kind == msgSoftReq {
+		var err error
+		if sess, err = s.core.RespondSoft(m.from, w.now); err != nil {
+			return
+		}
+		s.soft[m.sid] = sess
+	}
+	if sess == nil {
+		return
+	}
+	var reply [][]byte
+	var err error
+	for _, f := range m.frames {
+		var out [][]byte
+		if out, err = s.core.StepSoft(sess, f, w.now); err != nil {
+			break
+		}
+		reply = append(reply, out...)
+	}
+	w.ready(s)
+	if err == nil && len(reply) > 0 {
+		kind := msgSoftResp
+		if m.kind == msgSoftResp {
+			kind = msgSoftReq
+		}
+		w.send(message{from: s.name, to: m.from, kind: kind, sid: m.sid, frames: reply})
+	}
+	if err != nil || sess.Done() {
+		s.core.EndSoft(sess, w.now)
+		delete(s.soft, m.sid)
+	}
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"atoll/crdt"
-	"atoll/site/core"
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/store"
 	"atoll/site/transport"
 )

@@ -2,9 +2,9 @@ package core_test
 
 import (
 	"cmp"
-	"maps"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"

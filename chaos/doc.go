@@ -8,7 +8,8 @@
 // `atoll sim --seed-start S --seeds 1` runs it again.
 //
 // Every node runs the site's own replication core (site/core), driven as package site
-// drives it (core.go): writes, pushes, relays, sync sessions and peers' budgets go through
+// drives it (core.go): writes, pushes, relays, sync and soft sessions, soft records and
+// peers' budgets go through
 // it, each Ready is persisted to the node's store before what it says is sent, and the
 // cores' anti-entropy starts the sessions it finds due from the heads nodes advertise to
 // those they reach. A tick is 100 ms of the cores' time. Byzantine nodes run a core too,
@@ -17,7 +18,7 @@
 // Soft state (crdt/soft.go) travels beside the changes: each correct site first
 // describes its clusters (labels and zone as a change, health and capacity as a soft
 // record), then writes its clusters' health and its workloads' status as soft records,
-// pushed to a few peers (relays forward what they newly hold) and repaired by soft
+// pushed by the core to every peer (sites do not relay them) and repaired by soft
 // sessions over the same lossy links. Byzantine sites equivocate with soft records, replay
 // them, sign other sites' objects and sign with keys rotated out or admitted by a rogue
 // charter change, send malformed records and session frames, and report statuses in a
@@ -26,8 +27,8 @@
 // A run has three phases:
 //
 //  1. chaos: writes at correct sites, pushed at once to every peer (relays forward what is
-//     new to them to a few), soft records pushed to a few, anti-entropy sessions the cores
-//     find due, soft sessions, faults and attacks;
+//     new to them to a few), soft records pushed to every peer, anti-entropy sessions the
+//     cores find due, soft sessions, faults and attacks;
 //  2. heal: partitions end, crashed replicas restart, the network stops losing messages,
 //     Byzantine replicas stop writing valid changes and soft records (their junk and
 //     replays continue);

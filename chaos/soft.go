@@ -148,16 +148,6 @@ func (s *sim) publishClusters(n *node) {
 	}
 }
 
-// pushSoft sends a record to fanout random peers: a Byzantine node's pushes.
-func (s *sim) pushSoft(n *node, raw []byte) {
-	for _, p := range s.peers(n, s.cfg.Fanout) {
-		s.net.send(message{from: n.idx, to: p, kind: msgSoftPush, data: raw}, s.tick)
-		if !n.byz {
-			s.softStats.pushed++
-		}
-	}
-}
-
 // receiveSoft hands a pushed record to n's core. Sites do not relay soft records: a
 // record a push did not bring comes by a soft session.
 func (s *sim) receiveSoft(n *node, m message) {

@@ -53,11 +53,19 @@ func TestShadowedValueStaysGone(t *testing.T) {
 	}
 	check(a)
 	all := append([]*Envelope{legit, over, removal}, acks...)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 20 {
+	inOrders(t, f, a, all, rand.New(rand.NewPCG(1, 2)), 20, false, check)
+}
+
+// inOrders offers every envelope of all to n fresh replicas of us-east, each in an order
+// of its own (the first as given if keepFirst), and checks each against a.
+func inOrders(t *testing.T, f *fed, a *Replica, all []*Envelope, rng *rand.Rand, n int, keepFirst bool, check func(*Replica)) {
+	t.Helper()
+	for i := range n {
 		r := f.replica(t, "us-east")
-		order := append([]*Envelope(nil), all...)
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		order := slices.Clone(all)
+		if i > 0 || !keepFirst {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
 		msgs := make([][]byte, len(order))
 		for i, e := range order {
 			msgs[i] = e.Encode()
@@ -164,19 +172,5 @@ func TestVoidRemoveShadowsFields(t *testing.T) {
 	// The order that found it: the fields stable, the key's removal, the remove (void on
 	// arrival), then its acknowledgements.
 	all := append(append(append([]*Envelope{legit}, acks1...), removal, remove), acks2...)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range 40 {
-		r := f.replica(t, "us-east")
-		order := slices.Clone(all)
-		if i > 0 {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		}
-		msgs := make([][]byte, len(order))
-		for i, e := range order {
-			msgs[i] = e.Encode()
-		}
-		offerUntilSettled(r, msgs, func(Result) {})
-		check(r)
-		replicasAgree(t, a, r)
-	}
+	inOrders(t, f, a, all, rand.New(rand.NewPCG(3, 4)), 40, true, check)
 }

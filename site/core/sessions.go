@@ -34,8 +34,9 @@ var (
 )
 
 // Initiate starts a session with a live peer, and returns the first message to send. The
-// peer is one Due named, or one the shell chose (a replica that lacks sealed bodies asks
-// a peer of its jurisdiction). A peer Due named and lost since ends its session at once.
+// peer is one Due named, or one the shell chose (the simulator's quiescence asks a peer of
+// its jurisdiction for sealed bodies it lacks). A peer Due named and lost since ends its
+// session at once.
 func (c *Core) Initiate(peer string) (*Session, []byte, error) {
 	scheduled := c.due[peer]
 	delete(c.due, peer)

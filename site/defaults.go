@@ -1,6 +1,8 @@
 package site
 
 import (
+	"atoll/site/core"
+
 	"time"
 
 	"atoll/peering"
@@ -245,8 +247,8 @@ func DefaultTuning() Tuning {
 		Capacity:            30 * time.Second,
 
 		SyncTick:           100 * time.Millisecond,
-		MaxSessionsPerPeer: 2,
-		MaxSessionsIn:      16,
+		MaxSessionsPerPeer: core.DefaultMaxSessionsPerPeer,
+		MaxSessionsIn:      core.DefaultMaxSessionsIn,
 
 		DialTimeout:           5 * time.Second,
 		WriteTimeout:          10 * time.Second,

@@ -1,11 +1,10 @@
 package site
 
 import (
-	"atoll/site/core"
-
 	"time"
 
 	"atoll/peering"
+	"atoll/site/core"
 	"atoll/site/kube"
 )
 

@@ -50,24 +50,26 @@ type speaker struct {
 	version string // Version when Open ran
 	signer  atomic.Pointer[crdt.Signer]
 	keys    *keyring
-	missing crdt.PubKey // a key the charter gave it that it does not hold, once logged; guarded by mu
 }
 
-// replication is the site's core and the state that carries out its Readys. mu guards
-// every field here but the wake channels, and the speaker's missing.
+// replication is the site's core and the state that carries out its Readys: mu guards
+// every field below it. The wake channels are set by Open and never replaced.
 type replication struct {
+	repWake chan struct{} // asks replicateLoop to drain repQueue
+	wake    chan struct{} // asks the sync loop to look again
+
 	mu   sync.Mutex
 	core *core.Core
 	rep  *crdt.Replica // the core's, for reads
 	st   *store.Store
 	sync SyncConfig
 
-	links    map[string]*peer // push links of the live peers, by name
-	raft     *raft.Raft       // nil for a site of one replica; set before the loops start
-	repQueue [][]byte         // changes to append to the Raft log (Ready.Replicate)
-	repWake  chan struct{}    // asks replicateLoop to drain repQueue
-	wake     chan struct{}    // asks the sync loop to look again
-	arrived  chan struct{}    // closed and replaced whenever changes are stored
+	links     map[string]*peer    // push links of the live peers, by name
+	raft      *raft.Raft          // nil for a site of one replica; set before the loops start
+	repQueue  [][]byte            // changes to append to the Raft log (Ready.Replicate)
+	arrived   chan struct{}       // closed and replaced whenever changes are stored
+	templates map[string]template // by workload key, parsed once per change
+	missing   crdt.PubKey         // a key the charter gave this site that it does not hold, once logged
 }
 
 // network is the site's transport and membership. The atomics are read without a lock
@@ -91,7 +93,6 @@ type reconciler struct {
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	observeEvery time.Duration
 	decisions    *decisions
-	templates    map[string]template // by workload key, parsed once per change; guarded by mu
 }
 
 // telemetry is what the site records of itself, each safe for concurrent use.
@@ -204,9 +205,9 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
 		replication: replication{rep: rep, st: st, sync: cfg.Sync, links: map[string]*peer{},
-			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{})},
+			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), templates: map[string]template{}},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1),
-			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions(), templates: map[string]template{}},
+			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
 		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
 	}
 	self = s

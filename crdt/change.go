@@ -12,10 +12,11 @@ const (
 	KindCluster  Kind = 3 // key: site/cluster; written by the owning site
 	KindWorkload Kind = 4 // key: namespace/name; written by operators granted the namespace
 	KindStatus   Kind = 5 // key: namespace/name/site/cluster; written by the site
-	maxKind           = KindStatus
+	KindPolicy   Kind = 6 // key: <policy kind>/[namespace/]name; written by operators (schema.go)
+	maxKind           = KindPolicy
 )
 
-var kindNames = [...]string{"", "charter", "site", "cluster", "workload", "status"}
+var kindNames = [...]string{"", "charter", "site", "cluster", "workload", "status", "policy"}
 
 func (k Kind) String() string {
 	if k >= 1 && k <= maxKind {
@@ -99,7 +100,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown kind %q: want charter, site, cluster, workload or status", s)
+	return 0, fmt.Errorf("unknown kind %q: want charter, site, cluster, workload, status or policy", s)
 }
 
 // ParseOpType returns the operation type with that name ("set", "delete", ...).

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,10 @@ func (o *OperatorInfo) Allows(ns string) bool {
 	}
 	return false
 }
+
+// AllowsAll reports whether the operator may write in every namespace ("*"), which a
+// cluster-scoped policy needs.
+func (o *OperatorInfo) AllowsAll() bool { return slices.Contains(o.Namespaces, "*") }
 
 // Charter is the federation's constitution at some point of the causal history: who is an
 // admin, a site (with region and jurisdiction), an operator, an observer; and how many admin

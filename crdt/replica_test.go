@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,14 @@ func TestScope(t *testing.T) {
 		{"bad key", f.sites["eu-west"], set(KindCluster, "eu-west/C_1", "health", "ok"), "invalid segment"},
 		{"charter by one admin of 2", f.admins[0], set(KindCharter, "", "name", "x"), "needs 2"},
 		{"charter by a site", f.sites["eu-west"], set(KindCharter, "", "name", "x"), "not an admin"},
+		{"policy outside the operator's namespace", f.ops["shopdev"], set(KindPolicy, "propagationpolicy/bank/web", "object", "{}"), "not granted"},
+		{"cluster policy by an operator of one namespace", f.ops["shopdev"], set(KindPolicy, "clusterpropagationpolicy/all", "object", "{}"), "needs every namespace"},
+		{"cluster override policy by an operator of one namespace", f.ops["shopdev"], set(KindPolicy, "clusteroverridepolicy/all", "object", "{}"), "needs every namespace"},
+		{"policy by a site", f.sites["eu-west"], set(KindPolicy, "overridepolicy/shop/web", "object", "{}"), "not granted"},
+		{"policy of an unknown kind", f.ops["root"], set(KindPolicy, "schedulingpolicy/shop/web", "object", "{}"), "want propagationpolicy"},
+		{"cluster policy with a namespace", f.ops["root"], set(KindPolicy, "clusterpropagationpolicy/shop/web", "object", "{}"), "want propagationpolicy"},
+		{"policy with a bad name", f.ops["root"], set(KindPolicy, "propagationpolicy/shop/Web", "object", "{}"), "invalid name"},
+		{"policy field", f.ops["root"], set(KindPolicy, "propagationpolicy/shop/web", "spec", "{}"), "unknown field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +78,21 @@ func TestScope(t *testing.T) {
 				t.Fatalf("a rejected change touched the state")
 			}
 		})
+	}
+}
+
+// TestPolicyScope: an operator writes the policies of its namespaces, and one granted
+// every namespace writes the cluster-scoped ones.
+func TestPolicyScope(t *testing.T) {
+	f := newFed(t)
+	r := f.replica(t, "")
+	mustWrite(t, r, f.ops["shopdev"], set(KindPolicy, PolicyKey("PropagationPolicy", "shop", "web"), "object", "{}"),
+		set(KindPolicy, PolicyKey("OverridePolicy", "shop", "web"), "object", "{}"))
+	mustWrite(t, r, f.ops["root"], set(KindPolicy, PolicyKey("ClusterPropagationPolicy", "", "all"), "object", "{}"),
+		set(KindPolicy, PolicyKey("ClusterOverridePolicy", "", "all"), "object", "{}"))
+	want := []string{"clusteroverridepolicy/all", "clusterpropagationpolicy/all", "overridepolicy/shop/web", "propagationpolicy/shop/web"}
+	if got := r.Keys(KindPolicy, ""); !slices.Equal(got, want) {
+		t.Fatalf("policies = %v, want %v", got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,8 +14,12 @@ import (
 //	cluster   <site>/<cluster>
 //	workload  <namespace>/<name>
 //	status    <namespace>/<name>/<site>/<cluster>
+//	policy    propagationpolicy/<namespace>/<name>, overridepolicy/<namespace>/<name>,
+//	          clusterpropagationpolicy/<name> or clusteroverridepolicy/<name>
 //
-// Ownership is part of the key, so a scope check never needs state.
+// Ownership is part of the key, so a scope check never needs state. A policy is one of
+// Karmada's policy kinds, stored whole: crdt checks only its key and size, and every
+// site decodes it strictly when it resolves placements (package policy).
 
 // Fields by kind: exact names, or maps written as "prefix/<key>".
 var (
@@ -24,7 +29,7 @@ var (
 		maps:  []string{"allocatable/", "available/", "labels/", "taints/"},
 	}
 	workloadHeader = fieldSet{
-		exact: []string{"apiVersion", "kind", "replicas", "placement", "bound", "generation"},
+		exact: []string{"apiVersion", "kind", "replicas", "placement", "bound", "generation", "labels"},
 		maps:  []string{"labels/", "annotations/"},
 	}
 	// Body fields hold what residency protects: sealed when the workload has a bound.
@@ -32,7 +37,38 @@ var (
 	statusFields = fieldSet{
 		exact: []string{"desired", "ready", "available", "updated", "conditions", "observed", "generation", "reason", "message"},
 	}
+	// A policy is its object as JSON (apiVersion, kind, metadata, spec), one register:
+	// concurrent edits of one policy resolve as last writer wins, the policy whole.
+	policyFields = fieldSet{exact: []string{"object"}}
 )
+
+// The policy kinds a policy key may start with; the cluster-scoped ones have no namespace.
+var (
+	namespacedPolicies = []string{"propagationpolicy", "overridepolicy"}
+	clusterPolicies    = []string{"clusterpropagationpolicy", "clusteroverridepolicy"}
+)
+
+// PolicyKey builds the key of a Karmada policy: kind is the Kubernetes kind
+// (PropagationPolicy, ...), namespace is empty for the cluster-scoped kinds.
+func PolicyKey(kind, namespace, name string) string {
+	if namespace == "" {
+		return strings.ToLower(kind) + "/" + name
+	}
+	return strings.ToLower(kind) + "/" + namespace + "/" + name
+}
+
+// PolicyScope splits a policy key: its lower-case kind and its namespace ("" for a
+// cluster-scoped policy). ok is false if the key is not a policy key.
+func PolicyScope(key string) (kind, namespace string, ok bool) {
+	parts := strings.Split(key, "/")
+	switch {
+	case len(parts) == 3 && slices.Contains(namespacedPolicies, parts[0]):
+		return parts[0], parts[1], true
+	case len(parts) == 2 && slices.Contains(clusterPolicies, parts[0]):
+		return parts[0], "", true
+	}
+	return "", "", false
+}
 
 type fieldSet struct {
 	exact []string
@@ -96,6 +132,8 @@ func checkOp(op *Op) error {
 		}
 	case KindStatus:
 		ok = statusFields.has(op.Field)
+	case KindPolicy:
+		ok = policyFields.has(op.Field)
 	}
 	if !ok {
 		return fmt.Errorf("%s %q: unknown field %q", op.Kind, op.Key, op.Field)
@@ -107,6 +145,9 @@ func checkOp(op *Op) error {
 }
 
 func checkKey(kind Kind, key string) error {
+	if kind == KindPolicy {
+		return checkPolicyKey(key)
+	}
 	parts := strings.Split(key, "/")
 	want := map[Kind]int{KindCharter: 1, KindSite: 1, KindCluster: 2, KindWorkload: 2, KindStatus: 4}[kind]
 	if kind == KindCharter {
@@ -123,6 +164,23 @@ func checkKey(kind Kind, key string) error {
 		if isName && !IsDNSSubdomain(p) || !isName && !IsDNSLabel(p) {
 			return fmt.Errorf("%s key %q: invalid segment %q", kind, key, p)
 		}
+	}
+	return nil
+}
+
+// checkPolicyKey checks a policy key: a known policy kind, a namespace that is a
+// DNS-1123 label for the namespaced kinds, and a name that is a DNS-1123 subdomain.
+func checkPolicyKey(key string) error {
+	_, ns, ok := PolicyScope(key)
+	if !ok {
+		return fmt.Errorf("policy key %q: want %s/<namespace>/<name> or %s/<name>", key,
+			strings.Join(namespacedPolicies, "|"), strings.Join(clusterPolicies, "|"))
+	}
+	if ns != "" && !IsDNSLabel(ns) {
+		return fmt.Errorf("policy key %q: invalid namespace %q", key, ns)
+	}
+	if name := key[strings.LastIndexByte(key, '/')+1:]; !IsDNSSubdomain(name) {
+		return fmt.Errorf("policy key %q: invalid name %q", key, name)
 	}
 	return nil
 }

@@ -100,6 +100,16 @@ func checkAuthority(c *Change, ch *Charter) error {
 			if !isOperator || !op.Allows(seg[0]) {
 				return invalid("op %d: workload %q: namespace %q not granted to %s", i, o.Key, seg[0], describeAuthor(c.Author, ch))
 			}
+		case KindPolicy:
+			// A namespaced policy selects templates of its namespace only; a cluster-scoped
+			// one selects templates of every namespace, so it needs them all ("*").
+			_, ns, _ := PolicyScope(o.Key)
+			switch {
+			case ns != "" && (!isOperator || !op.Allows(ns)):
+				return invalid("op %d: policy %q: namespace %q not granted to %s", i, o.Key, ns, describeAuthor(c.Author, ch))
+			case ns == "" && (!isOperator || !op.AllowsAll()):
+				return invalid("op %d: policy %q: a cluster-scoped policy needs every namespace (\"*\"), not granted to %s", i, o.Key, describeAuthor(c.Author, ch))
+			}
 		}
 	}
 	return nil

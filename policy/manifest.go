@@ -12,16 +12,12 @@ import (
 
 // manifest is one object of an apply that is not a policy: a workload to place.
 type manifest struct {
-	obj        *Object
-	apiVersion string
-	kind       string
-	namespace  string
-	name       string
-	labels     map[string]string
-	bound      []string // from its atoll.io/bound annotation
+	Target
+	obj   *Object
+	bound []string // from its atoll.io/bound annotation
 }
 
-func (m *manifest) String() string { return m.kind + " " + m.namespace + "/" + m.name }
+func (m *manifest) String() string { return m.Kind + " " + m.Namespace + "/" + m.Name }
 
 // replicaKinds are the kinds, of groups apps and extensions, whose spec.replicas Atoll
 // divides among clusters.
@@ -29,7 +25,7 @@ var replicaKinds = []string{"Deployment", "StatefulSet", "ReplicaSet"}
 
 // newManifest reads a manifest's identity, labels and Atoll annotations.
 func newManifest(o *Object, apiVersion, kind string) (*manifest, []error) {
-	m := &manifest{obj: o, apiVersion: apiVersion, kind: kind, namespace: "default"}
+	m := &manifest{obj: o, Target: Target{APIVersion: apiVersion, Kind: kind, Namespace: "default"}}
 	meta, ok := o.Map["metadata"].(map[string]any)
 	if !ok {
 		return m, []error{errAt(fieldPath{"metadata"}, "required: an object with a name")}
@@ -42,25 +38,25 @@ func newManifest(o *Object, apiVersion, kind string) (*manifest, []error) {
 		}
 		return v
 	}
-	m.name = str("name")
+	m.Name = str("name")
 	if ns := str("namespace"); ns != "" {
-		m.namespace = ns
+		m.Namespace = ns
 		for _, msg := range validation.IsDNS1123Label(ns) {
 			errs = append(errs, errAt(fieldPath{"metadata", "namespace"}, "%q: %s", ns, msg))
 		}
 	}
 	switch {
-	case m.name == "" && meta["generateName"] != nil:
+	case m.Name == "" && meta["generateName"] != nil:
 		errs = append(errs, errAt(fieldPath{"metadata", "generateName"}, "not supported by Atoll: a workload needs a name"))
-	case m.name == "":
+	case m.Name == "":
 		errs = append(errs, errAt(fieldPath{"metadata", "name"}, "required"))
 	default:
-		for _, msg := range content.IsPathSegmentName(m.name) {
-			errs = append(errs, errAt(fieldPath{"metadata", "name"}, "%q: %s", m.name, msg))
+		for _, msg := range content.IsPathSegmentName(m.Name) {
+			errs = append(errs, errAt(fieldPath{"metadata", "name"}, "%q: %s", m.Name, msg))
 		}
 	}
 	var lerrs, aerrs []error
-	m.labels, lerrs = stringMap(meta, "labels")
+	m.Labels, lerrs = stringMap(meta, "labels")
 	ann, aerrs := stringMap(meta, "annotations")
 	errs = append(append(errs, lerrs...), aerrs...)
 	a, aerrs := readAnnotations(ann, []string{AnnotationBound})
@@ -92,7 +88,7 @@ func stringMap(meta map[string]any, k string) (map[string]string, []error) {
 
 // replicas returns spec.replicas for the kinds Atoll divides (1 when absent), or -1.
 func (m *manifest) replicas() (int, error) {
-	if g := groupOf(m.apiVersion); (g != "apps" && g != "extensions") || !slices.Contains(replicaKinds, m.kind) {
+	if g := groupOf(m.APIVersion); (g != "apps" && g != "extensions") || !slices.Contains(replicaKinds, m.Kind) {
 		return -1, nil
 	}
 	spec, _ := m.obj.Map["spec"].(map[string]any)

@@ -24,12 +24,12 @@ func ruleNotes(m *manifest, r Rule) []string {
 		named[x.ContainerName] = append(named[x.ContainerName], fmt.Sprintf("envOverrider[%d]", i))
 	}
 	allImages := slices.ContainsFunc(o.ImageOverrider, func(x ImageOverrider) bool { return x.Predicate == nil })
-	if _, ok := containerPaths[m.kind]; !ok {
+	if _, ok := containerPaths[m.Kind]; !ok {
 		if allImages || len(named) > 0 {
 			notes = append(notes, fmt.Sprintf("%s has no containers: the overriders of containers do nothing to it", m))
 		}
 	} else {
-		have := containerNames(m.obj.Map, m.kind)
+		have := containerNames(m.obj.Map, m.Kind)
 		for _, name := range slices.Sorted(maps.Keys(named)) {
 			if !slices.Contains(have, name) {
 				for _, which := range named[name] {
@@ -40,7 +40,7 @@ func ruleNotes(m *manifest, r Rule) []string {
 	}
 	obj, err := copyJSON(m.body())
 	if err == nil {
-		_, err = applyRule(obj, m.kind, r)
+		_, err = applyRule(obj, m.Kind, r)
 	}
 	if err != nil {
 		notes = append(notes, fmt.Sprintf("does not apply to %s as written: %v", m, err))

@@ -123,7 +123,7 @@ func (r *resolver) classify(o *Object) {
 			r.fail(o, m.String(), errs...)
 			return
 		}
-		key := m.namespace + "/" + WorkloadName(m.kind, m.name)
+		key := m.Namespace + "/" + WorkloadName(m.Kind, m.Name)
 		if other := r.byKey[key]; other != nil {
 			r.fail(o, m.String(), fmt.Errorf("%s at %s:%d is the same workload %s", other, other.obj.File, other.obj.Line, key))
 			return
@@ -159,7 +159,7 @@ func (r *resolver) addPolicy(p *karmadaPolicy) {
 func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 	o := m.obj
 	w = Workload{
-		Namespace: m.namespace, Name: m.name, Key: m.namespace + "/" + WorkloadName(m.kind, m.name), APIVersion: m.apiVersion, Kind: m.kind,
+		Namespace: m.Namespace, Name: m.Name, Key: m.Namespace + "/" + WorkloadName(m.Kind, m.Name), APIVersion: m.APIVersion, Kind: m.Kind,
 		Bound:  m.bound,
 		Source: o.File + ":" + strconv.Itoa(o.Line),
 	}
@@ -172,7 +172,15 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 		r.fail(o, m.String(), err)
 		return w, false
 	}
-	if p := placementFor(m, r.propagations); p != nil {
+	p, matched := placementFor(&m.Target, r.propagations)
+	for _, q := range matched {
+		q.matched++
+		if q != p {
+			q.lostTo = p.String()
+		}
+	}
+	if p != nil {
+		p.won++
 		w.Policy = clone(p.policy)
 		switch {
 		case len(p.bound) == 0:
@@ -184,7 +192,8 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 			return w, false
 		}
 	}
-	for _, p := range overridesFor(m, r.overrides) {
+	for _, p := range overridesFor(&m.Target, r.overrides) {
+		p.matched++
 		for _, rule := range p.rules {
 			w.Overrides = append(w.Overrides, clone(rule))
 			for _, n := range ruleNotes(m, rule) {

@@ -19,12 +19,12 @@ const (
 // selectorMatch is Karmada's ResourceSelectorPriority: apiVersion and kind must be
 // equal and the namespace, if set, too; then a name decides alone (a labelSelector beside
 // it is ignored), else a labelSelector, else everything matches.
-func selectorMatch(rs resourceSelector, m *manifest) int {
-	if rs.APIVersion != m.apiVersion || rs.Kind != m.kind || (rs.Namespace != "" && rs.Namespace != m.namespace) {
+func selectorMatch(rs resourceSelector, t *Target) int {
+	if rs.APIVersion != t.APIVersion || rs.Kind != t.Kind || (rs.Namespace != "" && rs.Namespace != t.Namespace) {
 		return mismatch
 	}
 	if rs.Name != "" {
-		if rs.Name == m.name {
+		if rs.Name == t.Name {
 			return matchName
 		}
 		return mismatch
@@ -33,17 +33,17 @@ func selectorMatch(rs resourceSelector, m *manifest) int {
 		return matchAll
 	}
 	sel, err := metav1.LabelSelectorAsSelector(rs.LabelSelector)
-	if err != nil || !sel.Matches(labels.Set(m.labels)) {
+	if err != nil || !sel.Matches(labels.Set(t.Labels)) {
 		return mismatch
 	}
 	return matchLabel
 }
 
-// matchPriority is how precisely a policy matches a manifest (mismatch if it does not):
+// matchPriority is how precisely a policy matches a template (mismatch if it does not):
 // the best of its selectors; an override policy without selectors matches everything
 // in its scope. A namespaced policy matches only in its own namespace.
-func (p *karmadaPolicy) matchPriority(m *manifest) int {
-	if !p.cluster() && p.namespace != m.namespace {
+func (p *karmadaPolicy) matchPriority(t *Target) int {
+	if !p.cluster() && p.namespace != t.Namespace {
 		return mismatch
 	}
 	if len(p.selectors) == 0 && !p.propagation() {
@@ -51,24 +51,23 @@ func (p *karmadaPolicy) matchPriority(m *manifest) int {
 	}
 	best := mismatch
 	for _, rs := range p.selectors {
-		best = max(best, selectorMatch(rs, m))
+		best = max(best, selectorMatch(rs, t))
 	}
 	return best
 }
 
-// placementFor picks the propagation policy of a manifest as Karmada does: a
+// placementFor picks the propagation policy of a template as Karmada does: a
 // PropagationPolicy over a ClusterPropagationPolicy; then the higher spec.priority; then
-// the more precise match; then the name first in alphabetical order.
-func placementFor(m *manifest, pps []*karmadaPolicy) *karmadaPolicy {
-	var best *karmadaPolicy
-	var matched []*karmadaPolicy
+// the more precise match; then the name first in alphabetical order. matched are every
+// policy that matches it, best among them. It changes nothing, so that sites may resolve
+// concurrently from one Set.
+func placementFor(t *Target, pps []*karmadaPolicy) (best *karmadaPolicy, matched []*karmadaPolicy) {
 	bestImplicit := mismatch
 	for _, p := range pps {
-		implicit := p.matchPriority(m)
+		implicit := p.matchPriority(t)
 		if implicit == mismatch {
 			continue
 		}
-		p.matched++
 		matched = append(matched, p)
 		if best == nil || cmp.Or(
 			cmp.Compare(scopeRank(p), scopeRank(best)),
@@ -79,30 +78,21 @@ func placementFor(m *manifest, pps []*karmadaPolicy) *karmadaPolicy {
 			best, bestImplicit = p, implicit
 		}
 	}
-	for _, p := range matched {
-		if p != best {
-			p.lostTo = best.String()
-		}
-	}
-	if best != nil {
-		best.won++
-	}
-	return best
+	return best, matched
 }
 
-// overridesFor returns the override policies of a manifest in Karmada's order of
+// overridesFor returns the override policies of a template in Karmada's order of
 // application: every ClusterOverridePolicy, then every OverridePolicy; within each, the
 // less precise match first (so that the more precise one applies last and wins), then
-// by name.
-func overridesFor(m *manifest, ops []*karmadaPolicy) []*karmadaPolicy {
+// by name. It changes nothing.
+func overridesFor(t *Target, ops []*karmadaPolicy) []*karmadaPolicy {
 	type match struct {
 		p        *karmadaPolicy
 		implicit int
 	}
 	var ms []match
 	for _, p := range ops {
-		if implicit := p.matchPriority(m); implicit != mismatch {
-			p.matched++
+		if implicit := p.matchPriority(t); implicit != mismatch {
 			ms = append(ms, match{p, implicit})
 		}
 	}

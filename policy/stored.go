@@ -1,0 +1,136 @@
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"atoll/scheduler"
+)
+
+// Stored policies. Atoll keeps Karmada's policies as objects of the replicated state
+// (crdt kind policy), and every site resolves from them, as Karmada's controllers do,
+// which policy places each template and which override it: a policy applies to
+// templates written after it, and editing or deleting one re-places what it selects.
+// Resolution reads only a template's identity and labels, which a site holds even where
+// a bound keeps the template's body away, so every site resolves alike.
+
+// Target is what a policy selects a template by.
+type Target struct {
+	APIVersion, Kind string
+	Namespace, Name  string
+	Labels           map[string]string
+}
+
+// Policy is one decoded Karmada policy, as it is stored.
+type Policy struct{ p *karmadaPolicy }
+
+// Kind is the policy's kind (PropagationPolicy, ClusterPropagationPolicy, ...).
+func (p *Policy) Kind() string { return p.p.kind }
+
+// Namespace is the policy's namespace, "" for the cluster-scoped kinds.
+func (p *Policy) Namespace() string { return p.p.namespace }
+
+// Name is the policy's name.
+func (p *Policy) Name() string { return p.p.name }
+
+// Propagation reports whether it is a (Cluster)PropagationPolicy.
+func (p *Policy) Propagation() bool { return p.p.propagation() }
+
+func (p *Policy) String() string { return p.p.String() }
+
+// Object is the policy as Atoll stores it: JSON of its apiVersion, kind, metadata
+// (name, namespace, labels and annotations) and spec, keys sorted. What an API server
+// adds to metadata (uid, resourceVersion, ...) is left out.
+func (p *Policy) Object() ([]byte, error) {
+	m := p.p.obj.Map
+	meta, _ := m["metadata"].(map[string]any)
+	keep := map[string]any{}
+	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
+		if v, ok := meta[k]; ok && v != nil {
+			keep[k] = v
+		}
+	}
+	return json.Marshal(map[string]any{"apiVersion": m["apiVersion"], "kind": m["kind"], "metadata": keep, "spec": m["spec"]})
+}
+
+// MaxStoredPolicy is the largest stored policy object a site decodes, in bytes.
+const MaxStoredPolicy = 64 << 10
+
+// Decode reads one policy object (YAML or JSON) as apply reads a policy: strictly, every
+// problem an error. A site decodes each stored policy with it, so a policy an earlier or
+// faulty writer stored is refused here, with its reasons, rather than half-applied.
+func Decode(name string, object []byte) (*Policy, error) {
+	if len(object) > MaxStoredPolicy {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a policy may have", name, len(object), MaxStoredPolicy)
+	}
+	objs, err := Parse(name, object)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("%s: want one policy object, found %d", name, len(objs))
+	}
+	var r resolver
+	r.classify(&objs[0])
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	ps := slices.Concat(r.propagations, r.overrides)
+	if len(ps) != 1 {
+		return nil, fmt.Errorf("%s: not a %s policy (%s)", name, karmadaAPIVersion, strings.Join(policyKinds, ", "))
+	}
+	return &Policy{ps[0]}, nil
+}
+
+// Set is the policies a site resolves with. It is read-only once built: sites resolve
+// from one Set concurrently.
+type Set struct {
+	propagations, overrides []*karmadaPolicy
+}
+
+// NewSet builds a Set of policies.
+func NewSet(ps []*Policy) *Set {
+	s := &Set{}
+	for _, p := range ps {
+		if p.Propagation() {
+			s.propagations = append(s.propagations, p.p)
+		} else {
+			s.overrides = append(s.overrides, p.p)
+		}
+	}
+	return s
+}
+
+// Len is how many policies the Set holds.
+func (s *Set) Len() int { return len(s.propagations) + len(s.overrides) }
+
+// Resolution is what the stored policies give one template.
+type Resolution struct {
+	// PlacedBy names the propagation policy that places the template ("" if none does):
+	// "ClusterPropagationPolicy all" or "PropagationPolicy shop/web".
+	PlacedBy  string
+	Placement scheduler.Policy // the winning policy's; zero if none
+	Bound     []string         // the winning policy's atoll.io/bound
+	Overrides []Rule           // of every matching override policy, in the order they apply
+	// OverriddenBy names the override policies whose rules are in Overrides, in order.
+	OverriddenBy []string
+}
+
+// Resolve gives a template its placement and overrides from the Set, with Karmada's
+// precedence (see the package doc). The Resolution shares nothing with the Set.
+func (s *Set) Resolve(t Target) Resolution {
+	var res Resolution
+	if p, _ := placementFor(&t, s.propagations); p != nil {
+		res.PlacedBy, res.Placement, res.Bound = p.String(), clone(p.policy), slices.Clone(p.bound)
+	}
+	for _, p := range overridesFor(&t, s.overrides) {
+		res.OverriddenBy = append(res.OverriddenBy, p.String())
+		for _, rule := range p.rules {
+			res.Overrides = append(res.Overrides, clone(rule))
+		}
+	}
+	return res
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"atoll/deploy/testenv"
 	"atoll/site"
@@ -40,6 +41,7 @@ metadata: {name: web, namespace: shop}
 spec:
   resourceSelectors:
   - {apiVersion: apps/v1, kind: Deployment, name: web}
+  - {apiVersion: v1, kind: Service, name: web}
   placement:
     clusterAffinity: {clusterNames: [SITE0/c0, SITE1/c1]}
     replicaScheduling:
@@ -60,6 +62,46 @@ spec:
   - targetCluster: {clusterNames: [SITE1/c1]}
     overriders:
       imageOverrider: [{component: Tag, operator: replace, value: "2"}]
+`
+
+// batchPolicy is a ClusterPropagationPolicy stored on its own: it places the Deployments
+// labelled tier=batch, whole, in the cluster CLUSTER.
+const batchPolicy = `apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: batch}
+spec:
+  resourceSelectors:
+  - apiVersion: apps/v1
+    kind: Deployment
+    labelSelector: {matchLabels: {tier: batch}}
+  placement:
+    clusterAffinity: {clusterNames: [CLUSTER]}
+    replicaScheduling: {replicaSchedulingType: Duplicated}
+`
+
+// batchApps are two Deployments applied without a policy: one the stored policy selects,
+// one no policy selects.
+const batchApps = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: nightly, namespace: shop, labels: {tier: batch}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: nightly}}
+  template:
+    metadata: {labels: {app: nightly}}
+    spec:
+      containers: [{name: nightly, image: registry.invalid/nightly:1}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stray, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: stray}}
+  template:
+    metadata: {labels: {app: stray}}
+    spec:
+      containers: [{name: stray, image: registry.invalid/stray:1}]
 `
 
 // TestApply runs the atoll binary as a developer would: apply -f with Karmada YAML,
@@ -98,7 +140,7 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A field Atoll does not support is an error with its line, and nothing is written.
-	bad := strings.Replace(yaml, "  resourceSelectors:\n  - {apiVersion: apps/v1, kind: Deployment, name: web}\n  placement:", "  propagateDeps: true\n  resourceSelectors:\n  - {apiVersion: apps/v1, kind: Deployment, name: web}\n  placement:", 1)
+	bad := strings.Replace(yaml, "  placement:\n    clusterAffinity:", "  propagateDeps: true\n  placement:\n    clusterAffinity:", 1)
 	badPath := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(badPath, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
@@ -133,5 +175,71 @@ func TestApply(t *testing.T) {
 	out, err = atoll("audit", "residency", "--site", f.configs[0], "--site", f.configs[1])
 	if err != nil {
 		t.Fatalf("audit residency: %v\n%s", err, out)
+	}
+	testStoredPolicies(t, f, atoll, cs0, cs1)
+}
+
+// testStoredPolicies: policies are stored objects with Karmada's semantics. A policy
+// applied alone places the templates applied after it, editing it moves them, deleting it
+// removes them, and a template no policy selects is stored but placed nowhere, with a
+// condition saying so.
+func testStoredPolicies(t *testing.T, f *Fed, atoll func(...string) (string, error), cs0, cs1 *kubernetes.Clientset) {
+	ctx := deadline(t, 3*time.Minute)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	key := filepath.Join(f.opts.Dir, "operator.key")
+	pol := write("batch.yaml", strings.ReplaceAll(batchPolicy, "CLUSTER", f.Names[0]+"/c0"))
+	if out, err := atoll("apply", "-f", pol, "--key", key, "--site", f.configs[0]); err != nil || !strings.Contains(out, "matches no manifest in this apply; it is stored") {
+		t.Fatalf("apply of a policy alone: %v\n%s", err, out)
+	}
+	out, err := atoll("apply", "-f", write("apps.yaml", batchApps), "--key", key, "--site", f.configs[1])
+	if err != nil || !strings.Contains(out, "shop/stray: no policy of this apply places it") {
+		t.Fatalf("apply of templates without policies: %v\n%s", err, out)
+	}
+	deployment := func(cs *kubernetes.Clientset, name string) bool {
+		_, err := cs.AppsV1().Deployments("shop").Get(ctx, name, metav1.GetOptions{})
+		return err == nil
+	}
+	if err := f.waitFor(ctx, "nightly placed in c0 by the stored policy", func(map[int]site.State) bool {
+		return deployment(cs0, "nightly") && !deployment(cs1, "nightly")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// stray was in the same change as nightly, so the pass that placed nightly read it too.
+	if deployment(cs0, "stray") || deployment(cs1, "stray") {
+		t.Fatal("a template no policy selects was placed")
+	}
+	for i := range f.Names {
+		out, err := atoll("describe", "workload", "shop/stray", "--site", f.configs[i])
+		if err != nil || !strings.Contains(out, "not placed: no PropagationPolicy or ClusterPropagationPolicy selects it") {
+			t.Fatalf("describe of an unplaced template at %s: %v\n%s", f.Names[i], err, out)
+		}
+	}
+	// Editing the policy at the other site moves what it places.
+	if err := os.WriteFile(pol, []byte(strings.ReplaceAll(batchPolicy, "CLUSTER", f.Names[1]+"/c1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := atoll("apply", "-f", pol, "--key", key, "--site", f.configs[1]); err != nil {
+		t.Fatalf("apply of the edited policy: %v\n%s", err, out)
+	}
+	if err := f.waitFor(ctx, "nightly moved to c1 by the edited policy", func(map[int]site.State) bool {
+		return !deployment(cs0, "nightly") && deployment(cs1, "nightly")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting the policy leaves nightly placed nowhere.
+	if out, err := atoll("delete", "-f", pol, "--key", key, "--site", f.configs[0]); err != nil {
+		t.Fatalf("delete of the policy: %v\n%s", err, out)
+	}
+	if err := f.waitFor(ctx, "nightly removed with its policy", func(map[int]site.State) bool {
+		return !deployment(cs0, "nightly") && !deployment(cs1, "nightly")
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

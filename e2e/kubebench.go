@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,8 +235,10 @@ func (o *Operator) write(ctx context.Context, at int, ops ...crdt.Op) error {
 }
 
 // writeBound writes a change bounded to jurisdictions, with the bodies of its sealed ops.
+// Workloads it writes carry their placement embedded, as atoll apply wrote them before
+// policies were stored: the zero placement (divided over every site) unless ops give one.
 func (o *Operator) writeBound(ctx context.Context, at int, bound []string, bodies [][]byte, ops ...crdt.Op) error {
-	env, err := crdt.Sign(o.rep.Prepare(ops, bound), bodies, o.key)
+	env, err := crdt.Sign(o.rep.Prepare(embedPlacement(ops), bound), bodies, o.key)
 	if err != nil {
 		return err
 	}
@@ -254,6 +257,30 @@ func (o *Operator) writeBound(ctx context.Context, at int, bound []string, bodie
 	}
 	_, err = o.f.Client(at).Submit(ctx, env.Encode())
 	return err
+}
+
+// embedPlacement adds the zero placement to every workload whose apiVersion, kind,
+// replicas or template ops writes and whose placement they do not.
+func embedPlacement(ops []crdt.Op) []crdt.Op {
+	ops = slices.Clip(ops) // appending must not write into the caller's array
+	writes, placed := map[string]bool{}, map[string]bool{}
+	var keys []string
+	for _, op := range ops {
+		switch {
+		case op.Kind != crdt.KindWorkload:
+		case op.Field == "placement" || op.Type == crdt.OpRemove:
+			placed[op.Key] = true
+		case slices.Contains([]string{"apiVersion", "kind", "replicas", "template"}, op.Field) && !writes[op.Key]:
+			writes[op.Key] = true
+			keys = append(keys, op.Key)
+		}
+	}
+	for _, k := range keys {
+		if !placed[k] {
+			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: k, Field: "placement", Value: []byte("{}")})
+		}
+	}
+	return ops
 }
 
 // writeWorkload writes a Deployment of the bench template with replicas; with a bound

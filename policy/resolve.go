@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,16 +20,25 @@ import (
 //
 // Every problem is an error naming file:line, and all are returned together: unknown or
 // unsupported fields, invalid values, cluster-scoped kinds, two manifests with one
-// namespace and name, and a policy that matches no manifest (Atoll keeps no policies,
-// only what they gave each workload). Notes tell what was skipped or has no effect: a
-// Namespace, a policy that never wins, an overrider with nothing to act on.
+// namespace and name. Notes tell what was skipped or has no effect: a Namespace, a
+// policy that matches no manifest or never wins, an overrider with nothing to act on.
+// A Workload's Policy and Overrides are what the apply's own policies give it; sites
+// resolve from the stored policies (Set), which the apply's are among once written.
 func Resolve(objs []Object) ([]Workload, []string, error) {
+	ws, _, notes, err := Split(objs)
+	return ws, notes, err
+}
+
+// Split is Resolve that also returns the policies, to store: a policy that matches no
+// manifest of the apply is stored all the same (with a note), to place the templates
+// that match it later.
+func Split(objs []Object) ([]Workload, []*Policy, []string, error) {
 	var r resolver
 	for i := range objs {
 		r.classify(&objs[i])
 	}
 	if len(r.errs) > 0 {
-		return nil, r.notes, errors.Join(r.errs...)
+		return nil, nil, r.notes, errors.Join(r.errs...)
 	}
 	var ws []Workload
 	for _, m := range r.manifests {
@@ -38,9 +48,13 @@ func Resolve(objs []Object) ([]Workload, []string, error) {
 	}
 	r.unused()
 	if len(r.errs) > 0 {
-		return nil, r.notes, errors.Join(r.errs...)
+		return nil, nil, r.notes, errors.Join(r.errs...)
 	}
-	return ws, r.notes, nil
+	var ps []*Policy
+	for _, p := range slices.Concat(r.propagations, r.overrides) {
+		ps = append(ps, &Policy{p})
+	}
+	return ws, ps, r.notes, nil
 }
 
 type resolver struct {
@@ -162,6 +176,7 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 		Namespace: m.Namespace, Name: m.Name, Key: m.Namespace + "/" + WorkloadName(m.Kind, m.Name), APIVersion: m.APIVersion, Kind: m.Kind,
 		Bound:  m.bound,
 		Source: o.File + ":" + strconv.Itoa(o.Line),
+		Labels: maps.Clone(m.Labels),
 	}
 	var err error
 	if w.Replicas, err = m.replicas(); err != nil {
@@ -181,6 +196,7 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 	}
 	if p != nil {
 		p.won++
+		w.PlacedBy = p.String()
 		w.Policy = clone(p.policy)
 		switch {
 		case len(p.bound) == 0:
@@ -204,17 +220,16 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 	return w, true
 }
 
-// unused reports policies that match no manifest (errors) or never win (notes).
+// unused notes policies that match no manifest of the apply or never win.
 func (r *resolver) unused() {
 	for _, p := range slices.Concat(r.propagations, r.overrides) {
-		what := "placement"
+		what := "places"
 		if !p.propagation() {
 			what = "overrides"
 		}
 		switch {
 		case p.matched == 0:
-			r.errs = append(r.errs, fmt.Errorf("%s:%d: %s matches no manifest in this apply; Atoll stores the %s with each workload, so apply policies together with their manifests",
-				p.obj.File, p.obj.Line, p, what))
+			r.note(p.obj, "%s matches no manifest in this apply; it is stored, and %s the templates that match it when they are written", p, what)
 		case p.propagation() && p.won == 0:
 			r.note(p.obj, "%s is not used: %s takes precedence for every manifest it matches", p, p.lostTo)
 		}

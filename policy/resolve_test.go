@@ -253,6 +253,8 @@ func TestNamespaceSkipped(t *testing.T) {
 	}
 }
 
+// TestUnmatchedPolicies: a policy that matches no manifest of the apply is stored all the
+// same, to place the templates that match it later; a note says so.
 func TestUnmatchedPolicies(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -260,15 +262,22 @@ func TestUnmatchedPolicies(t *testing.T) {
 		want  string
 	}{
 		{"PropagationPolicy", []string{deployWeb, pp("p", selOther, "")},
-			"t1.yaml:1: PropagationPolicy shop/p matches no manifest in this apply; Atoll stores the placement with each workload, so apply policies together with their manifests"},
+			"t1.yaml:1: PropagationPolicy shop/p matches no manifest in this apply; it is stored, and places the templates that match it when they are written"},
 		{"another namespace", []string{strings.Replace(deployWeb, "namespace: shop", "namespace: dev", 1), pp("p", selByKind, "")}, "PropagationPolicy shop/p matches no manifest"},
 		{"ClusterPropagationPolicy", []string{deployWeb, cpp("c", selOther, "")}, "t1.yaml:1: ClusterPropagationPolicy c matches no manifest"},
-		{"OverridePolicy", []string{deployWeb, op("o", selOther, imageRule)}, "t1.yaml:1: OverridePolicy shop/o matches no manifest in this apply; Atoll stores the overrides with each workload"},
+		{"OverridePolicy", []string{deployWeb, op("o", selOther, imageRule)}, "t1.yaml:1: OverridePolicy shop/o matches no manifest in this apply; it is stored, and overrides the templates that match it when they are written"},
 		{"only a Namespace", []string{"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", strings.Replace(pp("p", "  - apiVersion: v1\n    kind: Namespace\n", ""), "  namespace: shop\n", "", 1)}, "matches no manifest"},
 		{"policy alone", []string{pp("p", selByKind, "")}, "matches no manifest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			contains(t, resolveErr(t, tc.texts...), tc.want)
+			_, ps, notes, err := Split(parseAll(t, tc.texts...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps) != 1 {
+				t.Fatalf("%d policies to store, want 1", len(ps))
+			}
+			contains(t, strings.Join(notes, "\n"), tc.want)
 		})
 	}
 }

@@ -24,6 +24,10 @@ type Workload struct {
 	Overrides []Rule
 	Bound     []string // jurisdictions it may run in, sorted; empty: anywhere
 	Source    string   // where the manifest was read: "file.yaml:12"
+	// Labels are the manifest's, which policies' labelSelectors match.
+	Labels map[string]string
+	// PlacedBy names the apply's policy that places it; "" if none of the apply's does.
+	PlacedBy string
 }
 
 // Rule is one override rule, Karmada's RuleWithCluster: overriders for the clusters its
@@ -119,6 +123,15 @@ const (
 	Repository = "Repository"
 	Tag        = "Tag"
 )
+
+// ObjectName is the name of the object of a workload named wname: the inverse of
+// WorkloadName.
+func ObjectName(kind, wname string) string {
+	if slices.Contains(workloadKinds, kind) {
+		return wname
+	}
+	return strings.TrimPrefix(wname, strings.ToLower(kind)+".")
+}
 
 // workloadKinds are the kinds whose workloads Atoll names after the object alone.
 var workloadKinds = []string{"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob", "Pod"}

@@ -131,6 +131,13 @@ func authorize(id Identity, res route, kind crdt.Kind, key string) verdict {
 				return verdict{}
 			}
 			return verdict{http.StatusNotFound, fmt.Sprintf("no %s %q", kind, key)}
+		case crdt.KindPolicy:
+			// A cluster-scoped policy may select any namespace's templates: every identity
+			// reads those; a namespaced one, who sees its namespace.
+			if _, ns, ok := crdt.PolicyScope(key); ok && (ns == "" || id.sees(ns)) {
+				return verdict{}
+			}
+			return verdict{http.StatusNotFound, fmt.Sprintf("no %s %q", kind, key)}
 		}
 		return verdict{http.StatusNotFound, fmt.Sprintf("no %s %q", kind, key)}
 	}

@@ -56,6 +56,7 @@ func newMetrics(s *Site) *metrics {
 	m.refused.WithLabelValues("residency")
 	m.refused.WithLabelValues("admission")
 	m.refused.WithLabelValues("limit")
+	m.refused.WithLabelValues("policy")
 	for _, r := range crdt.RejectReasons() {
 		m.rejected.WithLabelValues(r) // every reason is exported, at 0 until it happens
 	}

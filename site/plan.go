@@ -48,10 +48,13 @@ func planPass(ctx context.Context, st *scheduler.State, ws []workload, self stri
 		pl := &out[i]
 		pl.w = w
 		if w.err != nil {
-			if w.refused {
-				pl.refusals = append(pl.refusals, refusal{"limit", w.err.Error()})
+			if w.refusal != "" {
+				pl.refusals = append(pl.refusals, refusal{w.refusal, w.err.Error()})
 			}
 			continue
+		}
+		if w.unplaced != "" {
+			continue // stored, but no policy places it: not divided
 		}
 		pl.div = p.Divide(&w.sched)
 		outside := len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine)
@@ -99,6 +102,10 @@ func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
 	out := Placement{Workload: wl.Key, Replicas: wl.Replicas, Bound: wl.Bound, Policy: wl.Policy.Source}
 	if w.err != nil {
 		out.Error = w.err.Error()
+		return out
+	}
+	if w.unplaced != "" {
+		out.Conditions = []string{w.unplaced}
 		return out
 	}
 	d := pl.div

@@ -23,7 +23,8 @@ func TestPlanPass(t *testing.T) {
 		{sched: scheduler.Workload{Key: "shop/web", Replicas: 4}},
 		{sched: scheduler.Workload{Key: "shop/us-only", Replicas: 2, Bound: []string{"US"},
 			Policy: scheduler.Policy{Placement: scheduler.Placement{ClusterAffinity: &scheduler.ClusterAffinity{ClusterNames: []string{"eu/e1", "us/u1"}}}}}},
-		{sched: scheduler.Workload{Key: "shop/huge"}, err: errors.New("refused: too many replicas"), refused: true},
+		{sched: scheduler.Workload{Key: "shop/huge"}, err: errors.New("refused: too many replicas"), refusal: "limit"},
+		{sched: scheduler.Workload{Key: "shop/stray", Replicas: 3}, unplaced: notPlaced},
 	}
 	for _, explain := range []bool{false, true} {
 		pass, err := planPass(t.Context(), st, ws, "eu", explain)
@@ -50,6 +51,9 @@ func TestPlanPass(t *testing.T) {
 		huge := pass[2]
 		if len(huge.div.Sites) != 0 || len(huge.refusals) != 1 || huge.refusals[0].why != "limit" {
 			t.Errorf("explain=%t: refused workload divided %+v, refusals %v", explain, huge.div.Sites, huge.refusals)
+		}
+		if stray := pass[3]; len(stray.div.Sites) != 0 || len(stray.local) != 0 || len(stray.refusals) != 0 {
+			t.Errorf("explain=%t: a workload no policy places was divided %+v, placed %v, refused %v", explain, stray.div.Sites, stray.local, stray.refusals)
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())

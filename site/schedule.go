@@ -2,7 +2,6 @@ package site
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -68,8 +67,9 @@ func amount(r string, q resource.Quantity) int64 {
 type workload struct {
 	render   kube.Workload
 	sched    scheduler.Workload
-	err      error // why it cannot be scheduled (a malformed placement, refused replicas)
-	refused  bool  // err is a refusal to record: replicas malformed or above the charter's limit
+	err      error  // why it cannot be scheduled (a malformed placement, a refusal)
+	refusal  string // err is a refusal to record, of this kind: limit, residency or policy
+	unplaced string // why no policy places it: stored, but not divided (not an error)
 	kind     string
 	redacted bool              // this site holds the header only: the bound excludes it
 	refusals map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
@@ -108,6 +108,7 @@ func (s *Site) workloadsLocked() []workload {
 		}
 		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
 	})
+	pols := s.policySet()
 	var out []workload
 	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
 		obj, _ := s.rep.Object(crdt.KindWorkload, key)
@@ -118,7 +119,7 @@ func (s *Site) workloadsLocked() []workload {
 		if err != nil {
 			// Stored by an earlier release, or above a limit the charter lowered since:
 			// refused, never divided (plan records why).
-			w.sched, w.err, w.refused = scheduler.Workload{Key: key, Replicas: 0}, fmt.Errorf("refused: %w", err), true
+			w.sched, w.err, w.refusal = scheduler.Workload{Key: key, Replicas: 0}, fmt.Errorf("refused: %w", err), "limit"
 			out = append(out, w)
 			continue
 		}
@@ -127,9 +128,6 @@ func (s *Site) workloadsLocked() []workload {
 			w.render.Template = v.Bytes
 		} else if ok {
 			w.redacted = true
-		}
-		if v, ok := obj["overrides"]; ok && !v.Redacted {
-			w.render.Overrides = v.Bytes
 		}
 		if v, ok := obj["bound"]; ok && len(v.Bytes) > 0 {
 			w.render.Bound = strings.Split(string(v.Bytes), ",")
@@ -153,11 +151,7 @@ func (s *Site) workloadsLocked() []workload {
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1
 		}
-		if v, ok := obj["placement"]; ok && len(v.Bytes) > 0 {
-			if err := json.Unmarshal(v.Bytes, &w.sched.Policy); err != nil {
-				w.err = fmt.Errorf("placement: %w", err)
-			}
-		}
+		s.resolve(&w, key, obj, pols)
 		out = append(out, w)
 	}
 	if len(s.templates) > len(out) { // some workload is gone

@@ -69,6 +69,7 @@ type replication struct {
 	repQueue  [][]byte            // changes to append to the Raft log (Ready.Replicate)
 	arrived   chan struct{}       // closed and replaced whenever changes are stored
 	templates map[string]template // by workload key, parsed once per change
+	pols      policies            // the stored policies, decoded once per change
 	missing   crdt.PubKey         // a key the charter gave this site that it does not hold, once logged
 }
 

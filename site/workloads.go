@@ -126,8 +126,11 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 		for _, r := range pl.refusals {
 			s.refuse(r.why, w.sched.Key, r.reason)
 		}
+		if w.unplaced != "" {
+			continue
+		}
 		if w.err != nil {
-			if !w.refused {
+			if w.refusal == "" {
 				s.log.Warn("workload not scheduled", "workload", w.sched.Key, "err", w.err)
 			}
 			continue

@@ -24,9 +24,11 @@ func newApplyCmd() *cobra.Command {
 		Short: "Apply Kubernetes manifests with Karmada PropagationPolicy and OverridePolicy YAML",
 		Long: `Apply reads Kubernetes manifests together with Karmada policy.karmada.io/v1alpha1
 PropagationPolicy, ClusterPropagationPolicy, OverridePolicy and ClusterOverridePolicy
-YAML, unchanged, and writes each manifest as a workload with the placement and overrides
-of the policies that match it. Any field Atoll does not support is an error naming its
-file and line; nothing is written unless everything is valid.
+YAML, unchanged. Policies are stored, as in Karmada: every site places each template by
+the stored policies that select it, including templates written later, and editing a
+policy re-places what it selects. A manifest that no stored policy selects is kept but
+not placed. Any field Atoll does not support is an error naming its file and line;
+nothing is written unless everything is valid.
 
 Atoll's own settings ride on annotations of the policy (or, for the bound, of the
 manifest): atoll.io/bound: "EU,CH" keeps a workload, and its body, inside those
@@ -54,14 +56,24 @@ not ready if --timeout passes first.`,
 			if err != nil {
 				return err
 			}
-			ws, notes, err := policy.Resolve(objs)
+			ws, ps, notes, err := policy.Split(objs)
 			for _, n := range notes {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
 			if err != nil {
 				return err
 			}
-			changes, err := workloadChanges(ws)
+			for _, w := range ws {
+				if len(w.Bound) > 0 && len(w.Overrides) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s is bounded to %s, but policies are stored unbounded: every site can read its overrides' values (keep what must stay inside the bound in the template)\n",
+						w.Source, w.Kind, w.Namespace, w.Name, strings.Join(w.Bound, ","))
+				}
+				if w.PlacedBy == "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s: no policy of this apply places it; it runs only where a stored PropagationPolicy or ClusterPropagationPolicy selects it\n",
+						w.Source, w.Kind, w.Namespace, w.Name)
+				}
+			}
+			changes, err := applyChanges(ws, ps)
 			if err == nil {
 				err = check(changes)
 			}
@@ -71,6 +83,9 @@ not ready if --timeout passes first.`,
 			if dryRun {
 				if err := policy.CheckReplicas(ws, policy.DefaultMaxReplicas); err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter grants more\n", err)
+				}
+				for _, p := range ps {
+					fmt.Fprintf(cmd.OutOrStdout(), "policy %s valid\n", p)
 				}
 				for _, w := range ws {
 					fmt.Fprintf(cmd.OutOrStdout(), "workload %s valid (%s, from %s)\n", w.Key, w.Kind, w.Source)
@@ -115,7 +130,8 @@ not ready if --timeout passes first.`,
 	return cmd
 }
 
-// change is one signed write of an apply: the workloads that share a bound.
+// change is one signed write of an apply: the workloads that share a bound, and with
+// the unbounded ones the policies.
 type change struct {
 	keys   []string
 	bound  []string
@@ -123,37 +139,40 @@ type change struct {
 	bodies [][]byte
 }
 
-// workloadChanges turns workloads into one change per distinct bound (a change has one
-// bound for its sealed bodies), checking sizes before anything is sent.
-func workloadChanges(ws []policy.Workload) ([]change, error) {
+// applyChanges turns workloads and policies into one change per distinct bound (a
+// change has one bound for its sealed bodies), checking sizes before anything is sent.
+// The policies go in the unbounded change, which is submitted first.
+func applyChanges(ws []policy.Workload, ps []*policy.Policy) ([]change, error) {
 	byBound := map[string]*change{}
 	var order []string
-	for _, w := range ws {
-		b := strings.Join(w.Bound, ",")
+	changeFor := func(bound []string) *change {
+		b := strings.Join(bound, ",")
 		ch := byBound[b]
 		if ch == nil {
-			ch = &change{bound: w.Bound}
+			ch = &change{bound: bound}
 			byBound[b] = ch
 			order = append(order, b)
 		}
+		return ch
+	}
+	for _, p := range ps {
+		ch := changeFor(nil)
+		obj, err := p.Object()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		key := crdt.PolicyKey(p.Kind(), p.Namespace(), p.Name())
+		ch.keys = append(ch.keys, key)
+		ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindPolicy, Key: key, Field: "object", Value: obj})
+	}
+	for _, w := range ws {
+		ch := changeFor(w.Bound)
 		ch.keys = append(ch.keys, w.Key)
 		set := func(f, v string) {
 			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: w.Key, Field: f, Value: []byte(v)})
 		}
 		del := func(f string) {
 			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindWorkload, Key: w.Key, Field: f})
-		}
-		body := func(f string, v []byte) {
-			if len(w.Bound) > 0 {
-				ch.ops = append(ch.ops, crdt.SealOp(crdt.KindWorkload, w.Key, f, v))
-				ch.bodies = append(ch.bodies, v)
-			} else {
-				set(f, string(v))
-			}
-		}
-		placement, err := json.Marshal(w.Policy)
-		if err != nil {
-			return nil, err
 		}
 		set("apiVersion", w.APIVersion)
 		set("kind", w.Kind)
@@ -162,21 +181,26 @@ func workloadChanges(ws []policy.Workload) ([]change, error) {
 		} else {
 			del("replicas")
 		}
-		set("placement", string(placement))
-		if len(w.Bound) > 0 {
-			set("bound", b)
-		} else {
-			del("bound")
-		}
-		body("template", w.Template)
-		if len(w.Overrides) > 0 {
-			rules, err := json.Marshal(w.Overrides)
+		if len(w.Labels) > 0 {
+			labels, err := json.Marshal(w.Labels)
 			if err != nil {
 				return nil, err
 			}
-			body("overrides", rules)
+			set("labels", string(labels))
 		} else {
-			del("overrides")
+			del("labels")
+		}
+		// The stored policies place and override it: what an earlier release stored with
+		// the workload goes.
+		del("placement")
+		del("overrides")
+		if len(w.Bound) > 0 {
+			set("bound", strings.Join(w.Bound, ","))
+			ch.ops = append(ch.ops, crdt.SealOp(crdt.KindWorkload, w.Key, "template", w.Template))
+			ch.bodies = append(ch.bodies, w.Template)
+		} else {
+			del("bound")
+			set("template", string(w.Template))
 		}
 	}
 	out := make([]change, 0, len(order))

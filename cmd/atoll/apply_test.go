@@ -8,20 +8,36 @@ import (
 	"atoll/policy"
 )
 
-func TestWorkloadChanges(t *testing.T) {
+// TestApplyChanges: one change per bound, policies stored in the unbounded one, bounded
+// templates sealed, and what an earlier release stored with a workload deleted.
+func TestApplyChanges(t *testing.T) {
+	objs, err := policy.Parse("p.yaml", []byte(`apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: all}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps, _, err := policy.Split(objs)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("policies %v, err %v", ps, err)
+	}
 	ws := []policy.Workload{
-		{Key: "shop/web", APIVersion: "apps/v1", Kind: "Deployment", Replicas: 3, Template: []byte(`{"kind":"Deployment"}`)},
+		{Key: "shop/web", APIVersion: "apps/v1", Kind: "Deployment", Replicas: 3, Template: []byte(`{"kind":"Deployment"}`), Labels: map[string]string{"tier": "web"}},
 		{Key: "bank/ledger", APIVersion: "apps/v1", Kind: "Deployment", Replicas: 2, Bound: []string{"EU"}, Template: []byte(`{"kind":"Deployment","secret":1}`),
 			Overrides: []policy.Rule{{}}},
 		{Key: "shop/service.web", APIVersion: "v1", Kind: "Service", Replicas: -1, Template: []byte(`{"kind":"Service"}`)},
 	}
-	chs, err := workloadChanges(ws)
+	chs, err := applyChanges(ws, ps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chs) != 2 || strings.Join(chs[0].keys, ",") != "shop/web,shop/service.web" || strings.Join(chs[1].keys, ",") != "bank/ledger" {
-		t.Fatalf("changes %+v: want the unbounded workloads together and the EU one apart", chs)
+	if len(chs) != 2 || strings.Join(chs[0].keys, ",") != "clusterpropagationpolicy/all,shop/web,shop/service.web" || strings.Join(chs[1].keys, ",") != "bank/ledger" {
+		t.Fatalf("changes %+v: want the policy and the unbounded workloads together and the EU one apart", chs)
 	}
+	deleted := map[string]bool{}
 	for _, op := range chs[0].ops {
 		if op.Type == crdt.OpSeal {
 			t.Errorf("unbounded workload sealed %s", op.Field)
@@ -29,6 +45,18 @@ func TestWorkloadChanges(t *testing.T) {
 		if op.Key == "shop/service.web" && op.Field == "replicas" && op.Type != crdt.OpDelete {
 			t.Errorf("a Service got replicas: %+v", op)
 		}
+		if op.Key == "shop/web" && op.Field == "labels" && string(op.Value) != `{"tier":"web"}` {
+			t.Errorf("labels %s", op.Value)
+		}
+		if op.Type == crdt.OpDelete && op.Key == "shop/web" {
+			deleted[op.Field] = true
+		}
+		if op.Kind == crdt.KindPolicy && !strings.Contains(string(op.Value), `"ClusterPropagationPolicy"`) {
+			t.Errorf("policy stored as %s", op.Value)
+		}
+	}
+	if !deleted["placement"] || !deleted["overrides"] {
+		t.Errorf("the placement and overrides an earlier release stored are kept: deleted %v", deleted)
 	}
 	sealed := 0
 	for _, op := range chs[1].ops {
@@ -39,14 +67,14 @@ func TestWorkloadChanges(t *testing.T) {
 			t.Errorf("bounded body %s written in the clear", op.Field)
 		}
 	}
-	if sealed != 2 || len(chs[1].bodies) != 2 || strings.Join(chs[1].bound, ",") != "EU" {
-		t.Errorf("bounded change: %d sealed ops, %d bodies, bound %v; want template and overrides sealed to EU", sealed, len(chs[1].bodies), chs[1].bound)
+	if sealed != 1 || len(chs[1].bodies) != 1 || strings.Join(chs[1].bound, ",") != "EU" {
+		t.Errorf("bounded change: %d sealed ops, %d bodies, bound %v; want the template sealed to EU", sealed, len(chs[1].bodies), chs[1].bound)
 	}
 	if err := check(chs); err != nil {
 		t.Errorf("check: %v", err)
 	}
 	big := []policy.Workload{{Key: "shop/big", APIVersion: "v1", Kind: "ConfigMap", Replicas: -1, Template: []byte(strings.Repeat("x", crdt.MaxValueBytes+1))}}
-	chs, err = workloadChanges(big)
+	chs, err = applyChanges(big, nil)
 	if err == nil {
 		err = check(chs)
 	}

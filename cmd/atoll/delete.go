@@ -35,7 +35,7 @@ exits 1 naming what remains if --timeout passes first.`,
 			if err := w.check(cmd); err != nil {
 				return err
 			}
-			keys, err := deleteKeys(cmd, files, args)
+			keys, pols, err := deleteKeys(cmd, files, args)
 			if err != nil {
 				return err
 			}
@@ -49,19 +49,22 @@ exits 1 naming what remains if --timeout passes first.`,
 				return err
 			}
 			var missing []string
-			for _, k := range keys {
-				obj, err := c.Object(cmd.Context(), "workload", k)
+			for _, o := range slices.Concat(refs(crdt.KindWorkload, keys), refs(crdt.KindPolicy, pols)) {
+				obj, err := c.Object(cmd.Context(), o.kind.String(), o.key)
 				if err != nil {
 					return err
 				}
 				if obj == nil {
-					missing = append(missing, k)
+					missing = append(missing, o.kind.String()+" "+o.key)
 				}
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("%s not found at site %s; nothing was sent", plural(len(missing), "workload")+" "+strings.Join(missing, ", "), st.Name)
+				return fmt.Errorf("not found at site %s: %s; nothing was sent", st.Name, strings.Join(missing, ", "))
 			}
 			if dryRun {
+				for _, k := range pols {
+					fmt.Fprintf(cmd.OutOrStdout(), "policy %s would be deleted (dry run)\n", k)
+				}
 				for _, k := range keys {
 					fmt.Fprintf(cmd.OutOrStdout(), "workload %s would be deleted (dry run)\n", k)
 				}
@@ -69,9 +72,9 @@ exits 1 naming what remains if --timeout passes first.`,
 			}
 			// One change, unbounded even for bounded workloads: a removal carries no body,
 			// and a change with a bound must seal one (crdt checkBound).
-			ch := change{keys: keys}
-			for _, k := range keys {
-				ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpRemove, Kind: crdt.KindWorkload, Key: k})
+			ch := change{keys: slices.Concat(pols, keys)}
+			for _, o := range slices.Concat(refs(crdt.KindPolicy, pols), refs(crdt.KindWorkload, keys)) {
+				ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpRemove, Kind: o.kind, Key: o.key})
 			}
 			if err := check([]change{ch}); err != nil {
 				return err
@@ -100,7 +103,9 @@ exits 1 naming what remains if --timeout passes first.`,
 			if err := waitDone(cmd.Context(), c, spec, newProgressPrinter(cmd.OutOrStdout())); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s gone from every site\n", plural(len(keys), "workload"))
+			if len(keys) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s gone from every site\n", plural(len(keys), "workload"))
+			}
 			return nil
 		},
 	}
@@ -111,55 +116,72 @@ exits 1 naming what remains if --timeout passes first.`,
 	return cmd
 }
 
-// deleteKeys returns the workload keys a delete names: from its arguments
-// (workload NAMESPACE/NAME ...) or from the manifests of -f, without duplicates.
-func deleteKeys(cmd *cobra.Command, files, args []string) ([]string, error) {
+// ref names one object of the replicated state.
+type ref struct {
+	kind crdt.Kind
+	key  string
+}
+
+func refs(kind crdt.Kind, keys []string) []ref {
+	out := make([]ref, len(keys))
+	for i, k := range keys {
+		out[i] = ref{kind, k}
+	}
+	return out
+}
+
+// deleteKeys returns the workload and policy keys a delete names: from its arguments
+// (workload NAMESPACE/NAME ...) or from the manifests and policies of -f, as kubectl
+// delete -f removes everything its files hold, without duplicates.
+func deleteKeys(cmd *cobra.Command, files, args []string) (workloads, policies []string, _ error) {
 	var keys []string
 	switch {
 	case len(files) > 0 && len(args) > 0:
-		return nil, fmt.Errorf("delete: give -f or workload NAMESPACE/NAME, not both")
+		return nil, nil, fmt.Errorf("delete: give -f or workload NAMESPACE/NAME, not both")
 	case len(files) > 0:
 		objs, err := policy.Load(files, cmd.InOrStdin())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		ws, notes, err := policy.Resolve(objs)
+		ws, ps, notes, err := policy.Split(objs)
 		for _, n := range notes {
 			fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, w := range ws {
 			keys = append(keys, w.Key)
 		}
+		for _, p := range ps {
+			policies = append(policies, crdt.PolicyKey(p.Kind(), p.Namespace(), p.Name()))
+		}
 	case len(args) == 0:
-		return nil, fmt.Errorf("delete: give workload NAMESPACE/NAME or -f FILE")
+		return nil, nil, fmt.Errorf("delete: give workload NAMESPACE/NAME or -f FILE")
 	default:
 		if getKinds[strings.ToLower(args[0])] != "workloads" {
-			return nil, fmt.Errorf("delete: unknown kind %q (want workload)", args[0])
+			return nil, nil, fmt.Errorf("delete: unknown kind %q (want workload)", args[0])
 		}
 		if len(args) == 1 {
-			return nil, fmt.Errorf("delete workload: give NAMESPACE/NAME")
+			return nil, nil, fmt.Errorf("delete workload: give NAMESPACE/NAME")
 		}
 		for _, a := range args[1:] {
 			k, err := workloadArg(a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			keys = append(keys, k)
 		}
 	}
-	var out []string
 	for _, k := range keys {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
+		if !slices.Contains(workloads, k) {
+			workloads = append(workloads, k)
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("delete: the files hold no workload")
+	if len(workloads) == 0 && len(policies) == 0 {
+		return nil, nil, fmt.Errorf("delete: the files hold no workload or policy")
 	}
-	return out, nil
+	return workloads, slices.Compact(slices.Sorted(slices.Values(policies))), nil
 }
 
 // workloadArg reads NAMESPACE/NAME, or NAME in the default namespace.

@@ -44,7 +44,11 @@ func submitChanges(ctx context.Context, out io.Writer, c *site.Client, signer *c
 			return ids, fmt.Errorf("workloads %s: %w", strings.Join(ch.keys, ", "), err)
 		}
 		for _, k := range ch.keys {
-			fmt.Fprintf(out, "workload %s %s\n", k, verb)
+			what := "workload"
+			if _, _, ok := crdt.PolicyScope(k); ok {
+				what = "policy"
+			}
+			fmt.Fprintf(out, "%s %s %s\n", what, k, verb)
 		}
 		fmt.Fprintf(out, "change %s accepted by %s\n", res.ID, st.Name)
 		ids = append(ids, res.ID)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"atoll/crdt"
 	"atoll/deploy/testenv"
 	"atoll/site"
 )
@@ -197,6 +198,24 @@ func testStoredPolicies(t *testing.T, f *Fed, atoll func(...string) (string, err
 	pol := write("batch.yaml", strings.ReplaceAll(batchPolicy, "CLUSTER", f.Names[0]+"/c0"))
 	if out, err := atoll("apply", "-f", pol, "--key", key, "--site", f.configs[0]); err != nil || !strings.Contains(out, "matches no manifest in this apply; it is stored") {
 		t.Fatalf("apply of a policy alone: %v\n%s", err, out)
+	}
+	// A policy no site can read whole (signed by a valid operator all the same) takes no
+	// part, and every site says why.
+	op, err := newOperatorFor(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"ClusterPropagationPolicy","metadata":{"name":"junk"},"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment"}],"failover":{}}}`
+	if err := op.write(ctx, 0, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindPolicy, Key: "clusterpropagationpolicy/junk", Field: "object", Value: []byte(junk)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Names {
+		if err := f.waitFor(ctx, "the unreadable policy reported at "+f.Names[i], func(map[int]site.State) bool {
+			out, err := atoll("get", "policies", "--site", f.configs[i])
+			return err == nil && strings.Contains(out, "batch") && strings.Contains(out, "junk") && strings.Contains(out, "spec.failover: not supported")
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := atoll("apply", "-f", write("apps.yaml", batchApps), "--key", key, "--site", f.configs[1])
 	if err != nil || !strings.Contains(out, "shop/stray: no policy of this apply places it") {

@@ -31,7 +31,7 @@ func TestReplicasBound(t *testing.T) {
 		set := func(field, v string) crdt.Op {
 			return crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: key, Field: field, Value: []byte(v)}
 		}
-		return []crdt.Op{set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", replicas)}
+		return embedPlacement([]crdt.Op{set("apiVersion", "apps/v1"), set("kind", "Deployment"), set("replicas", replicas)})
 	}
 	// signed prepares a change at site i and signs it with the operator's key.
 	signed := func(i int, ops []crdt.Op) *crdt.Envelope {

@@ -43,6 +43,17 @@ metadata: {name: settings, namespace: shop}
 data: {mode: fast}
 `
 
+// cliPolicy places every Deployment, divided among the clusters.
+const cliPolicy = `---
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: deployments}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment}]
+  placement:
+    replicaScheduling: {replicaSchedulingType: Divided}
+`
+
 // cliRun runs the atoll binary and returns its stdout and stderr.
 func cliRun(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.CommandContext(ctx, binary, args...)
@@ -214,7 +225,7 @@ func TestCLIWait(t *testing.T) {
 	}
 	dir := t.TempDir()
 	web := filepath.Join(dir, "web.yaml")
-	if err := os.WriteFile(web, []byte(strings.SplitN(cliYAML, "---", 2)[0]), 0o644); err != nil {
+	if err := os.WriteFile(web, []byte(strings.SplitN(cliYAML, "---", 2)[0]+cliPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, err := atoll("apply", "-f", web, "--wait", "--timeout", "2m")
@@ -231,7 +242,7 @@ func TestCLIWait(t *testing.T) {
 	ledger := strings.Replace(strings.SplitN(cliYAML, "---", 2)[0], "metadata: {name: web, namespace: shop}",
 		"metadata: {name: ledger, namespace: shop, annotations: {atoll.io/bound: US}}", 1)
 	bounded := filepath.Join(dir, "ledger.yaml")
-	if err := os.WriteFile(bounded, []byte(ledger), 0o644); err != nil {
+	if err := os.WriteFile(bounded, []byte(ledger+cliPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, err = atoll("apply", "-f", bounded, "--wait", "--timeout", "3s", "--context", f.Names[1])

@@ -76,7 +76,7 @@ var readRoutes = map[string]bool{
 	"/v1/stream": true, "/v1/changes/{id}": true, "/v1/clusters": true,
 	"/v1/placement/{namespace}/{name}": true, "/v1/audit": true, "/v1/tip": true, "/v1/whoami": true, "/v1/charter": true,
 	"/v1/login/methods": true, "/v1/oidc/login": true, "/v1/oidc/callback": true, // not configured here: their answers are crawled all the same
-	"/v1/objects/{kind}/{key...}": true, "/metrics": true, "/": true,
+	"/v1/objects/{kind}/{key...}": true, "/v1/policies": true, "/metrics": true, "/": true,
 	"/v1/backup": false, // the unix socket only (checked): the data file, for who holds the data dir
 }
 
@@ -273,6 +273,13 @@ func crawl(ctx context.Context, t *testing.T, served map[string]string, who, bas
 				objects = append(objects, "status/"+key+"/"+s.Name+"/"+cl.Name)
 			}
 		}
+	}
+	var pols []site.PolicyReport
+	if err := json.Unmarshal([]byte(fetch("/v1/policies")), &pols); err != nil {
+		t.Fatalf("%s /v1/policies: %v", who, err)
+	}
+	for _, p := range pols {
+		objects = append(objects, "policy/"+p.Key)
 	}
 	for _, k := range keys {
 		if !slices.Contains(objects, "workload/"+k) {

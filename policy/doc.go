@@ -14,14 +14,23 @@
 // input is an error naming file and line.
 //
 // Resolve sorts the objects into policies and manifests. Each manifest becomes a
-// Workload carrying everything Atoll stores with it: the placement of the policy that
-// wins it (scheduler.Policy), the override rules of every policy that matches it, and
-// its jurisdictions. Atoll keeps no policies of its own, so a policy that matches no
-// manifest of the apply is an error. Policy selection follows Karmada: a
-// PropagationPolicy (in the manifest's namespace) over a ClusterPropagationPolicy, then
-// the higher spec.priority, then the more precise resource selector (name, then
-// labelSelector, then apiVersion and kind only), then the name first in alphabetical
-// order.
+// Workload carrying what the apply's own policies give it: the placement of the policy
+// that wins it (scheduler.Policy), the override rules of every policy that matches it,
+// and its jurisdictions. Split also returns the policies, which atoll apply stores: a
+// policy that matches no manifest of the apply is stored all the same (a note says so).
+// Policy selection follows Karmada: a PropagationPolicy (in the manifest's namespace)
+// over a ClusterPropagationPolicy, then the higher spec.priority, then the more precise
+// resource selector (name, then labelSelector, then apiVersion and kind only), then the
+// name first in alphabetical order.
+//
+// # Stored policies
+//
+// Sites place templates by the stored policies, not by what an apply resolved (stored.go):
+// Decode reads a stored policy as strictly as an apply does, a Set holds the policies a
+// site resolves with, and Set.Resolve gives one template (its Target: apiVersion, kind,
+// namespace, name and labels) its placement and overrides with the precedence above. So
+// a policy places the templates written after it, editing it re-places what it selects,
+// and a template no policy selects is not placed.
 //
 // Apply applies a workload's rules to the object rendered for one cluster: the rules
 // whose targetCluster selects the cluster, in order. A workload's rules come from every
@@ -61,9 +70,9 @@
 // generation, creationTimestamp, managedFields), so that a policy read back from
 // Karmada applies unchanged.
 //
-// Karmada's defaults are made explicit in the stored placement: without
-// replicaScheduling Karmada duplicates (the zero scheduler.Policy, with no policy at all,
-// divides); replicaSchedulingType defaults to Divided, Divided to Weighted; a spread
+// Karmada's defaults are made explicit in the resolved placement: without
+// replicaScheduling Karmada duplicates (the zero scheduler.Policy, which only workloads an
+// earlier release stored with their placement carry, divides); replicaSchedulingType defaults to Divided, Divided to Weighted; a spread
 // constraint without field or label spreads by cluster with minGroups 1.
 //
 // # Atoll's extensions

@@ -85,6 +85,7 @@ func (s *Site) routeObjects(mux *http.ServeMux, g guard) {
 	}))
 	mux.HandleFunc("GET /v1/placement/{namespace}/{name}", g(resPlacement, s.handlePlacement))
 	mux.HandleFunc("GET /v1/audit", g(resScoped, s.handleAudit))
+	mux.HandleFunc("GET /v1/policies", g(resScoped, s.handlePolicies)) // policies.go
 	mux.HandleFunc("GET /v1/tip", g(resFederation, func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
 		c := s.rep.Prepare(nil, nil)

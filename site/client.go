@@ -188,6 +188,14 @@ func (c *Client) Object(ctx context.Context, kind, key string) (map[string]Objec
 	return out, err
 }
 
+// Policies returns the stored policies the caller may read, each with why it takes no
+// part in placement if it does not.
+func (c *Client) Policies(ctx context.Context) ([]PolicyReport, error) {
+	var out []PolicyReport
+	_, err := c.do(ctx, http.MethodGet, "/v1/policies", nil, "", &out)
+	return out, err
+}
+
 // Placement explains a workload's placement as the site computes it now.
 func (c *Client) Placement(ctx context.Context, namespace, name string) (Placement, error) {
 	var out Placement

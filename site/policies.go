@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -97,22 +98,40 @@ func decodeStored(key string, object []byte) (*policy.Policy, error) {
 
 // PolicyReport is one stored policy as this site reads it.
 type PolicyReport struct {
-	Key   string `json:"key"`
-	Error string `json:"error,omitempty"` // why it takes no part in placement
+	Key    string          `json:"key"`
+	Object json.RawMessage `json:"object,omitempty"` // as stored
+	Error  string          `json:"error,omitempty"`  // why it takes no part in placement
 }
 
-// policyReports lists the stored policies and whether each takes part. mu must be held.
-func (s *Site) policyReports() []PolicyReport {
+// policyReports lists the stored policies id may read (cluster-scoped ones, and those of
+// namespaces it sees), each with whether it takes part. mu must be held.
+func (s *Site) policyReports(id Identity) []PolicyReport {
 	s.policySet()
-	out := make([]PolicyReport, 0, len(s.pols.byKey))
+	out := []PolicyReport{}
 	for _, key := range slices.Sorted(maps.Keys(s.pols.byKey)) {
+		if !authorize(id, resObject, crdt.KindPolicy, key).allowed() {
+			continue
+		}
 		r := PolicyReport{Key: key}
+		if v, ok := s.rep.Get(crdt.KindPolicy, key, "object"); ok {
+			if served, _ := servedPolicy(v.Bytes); json.Valid([]byte(served)) {
+				r.Object = json.RawMessage(served)
+			}
+		}
 		if err := s.pols.byKey[key].err; err != nil {
 			r.Error = err.Error()
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// handlePolicies serves GET /v1/policies: the stored policies the caller may read.
+func (s *Site) handlePolicies(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	out := s.policyReports(identityOf(r))
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
 }
 
 // target is what a policy selects a workload by, read from its header fields: a site

@@ -38,6 +38,8 @@ func servedObject(kind crdt.Kind, obj map[string]crdt.Value) map[string]ObjectFi
 			of.Withheld, of.Hash = WithheldSealed, v.BodyHash.Hex()
 		case kind == crdt.KindWorkload && crdt.IsBodyField(f):
 			of.Value, of.Withheld = servedBody(f, v.Bytes, secret)
+		case kind == crdt.KindPolicy:
+			of.Value, of.Withheld = servedPolicy(v.Bytes)
 		default:
 			of.Value = string(v.Bytes)
 		}
@@ -150,6 +152,40 @@ func redactValues(m map[string]any, f string) bool {
 		vals[k] = markerOf(val)
 	}
 	return len(vals) > 0
+}
+
+// servedPolicy returns a stored policy object as served: an override policy that may
+// select a Secret (a resource selector of kind Secret) without the values of its
+// plaintext overriders, which may be the Secret's; what does not parse only as a marker.
+func servedPolicy(b []byte) (value, withheld string) {
+	var doc map[string]any
+	if json.Unmarshal(b, &doc) != nil {
+		return marker(len(b)), WithheldOpaque
+	}
+	spec, _ := doc["spec"].(map[string]any)
+	sels, _ := spec["resourceSelectors"].([]any)
+	secret := false
+	for _, s := range sels {
+		if sel, ok := s.(map[string]any); ok && isSecret(sel) {
+			secret = true
+		}
+	}
+	if !secret {
+		return string(b), ""
+	}
+	rules, _ := spec["overrideRules"].([]any)
+	changed := redactPlaintext(rules)
+	if ov, ok := spec["overriders"]; ok && redactPlaintext([]any{map[string]any{"overriders": ov}}) {
+		changed = true
+	}
+	if !changed {
+		return string(b), ""
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return marker(len(b)), WithheldOpaque
+	}
+	return string(out), WithheldSecret
 }
 
 // redactPlaintext replaces the value of every plaintext overrider of every rule.

@@ -59,7 +59,7 @@ exits 1 naming what remains if --timeout passes first.`,
 				}
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("not found at site %s: %s; nothing was sent", st.Name, strings.Join(missing, ", "))
+				return fmt.Errorf("%s not found at site %s; nothing was sent", strings.Join(missing, ", "), st.Name)
 			}
 			if dryRun {
 				for _, k := range pols {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"atoll/crdt"
 	"atoll/site"
 )
 
@@ -20,6 +22,7 @@ var getKinds = map[string]string{
 	"workload": "workloads", "workloads": "workloads", "wl": "workloads",
 	"status": "status", "statuses": "status", "st": "status",
 	"event": "events", "events": "events", "ev": "events",
+	"policy": "policies", "policies": "policies", "pol": "policies",
 }
 
 // getOptions are what a get prints and which rows.
@@ -51,7 +54,7 @@ cluster (NAME or SITE/NAME), a workload (NAMESPACE/NAME, or NAME in any namespac
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, ok := getKinds[strings.ToLower(args[0])]
 			if !ok {
-				return fmt.Errorf("get: unknown kind %q (want sites, clusters, workloads, status or events)", args[0])
+				return fmt.Errorf("get: unknown kind %q (want sites, clusters, workloads, status, events or policies)", args[0])
 			}
 			o.Kind = kind
 			if len(args) == 2 {
@@ -65,6 +68,13 @@ cluster (NAME or SITE/NAME), a workload (NAMESPACE/NAME, or NAME in any namespac
 				return err
 			}
 			defer c.Close()
+			if o.Kind == "policies" {
+				ps, err := c.Policies(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return printPolicies(cmd.OutOrStdout(), cmd.ErrOrStderr(), ps, o)
+			}
 			v, err := c.View(cmd.Context())
 			if err != nil {
 				return err
@@ -84,8 +94,8 @@ func (o getOptions) validate() error {
 	default:
 		return fmt.Errorf("get: -o %q: want wide, json or yaml", o.Output)
 	}
-	if o.Namespace != "" && o.Kind != "workloads" && o.Kind != "status" {
-		return fmt.Errorf("get: -n applies to workloads and status, not %s", o.Kind)
+	if o.Namespace != "" && o.Kind != "workloads" && o.Kind != "status" && o.Kind != "policies" {
+		return fmt.Errorf("get: -n applies to workloads, status and policies, not %s", o.Kind)
 	}
 	return nil
 }
@@ -138,6 +148,41 @@ func printGet(out, errOut io.Writer, v site.View, o getOptions, now time.Time) e
 	}
 	if n == 0 {
 		fmt.Fprintf(errOut, "No %s found.\n", o.Kind)
+		return nil
+	}
+	return t.write(out)
+}
+
+// printPolicies prints the stored policies: kind, namespace, name, and why one takes no
+// part in placement.
+func printPolicies(out, errOut io.Writer, ps []site.PolicyReport, o getOptions) error {
+	name := func(p site.PolicyReport) string { return p.Key[strings.LastIndexByte(p.Key, '/')+1:] }
+	rows := filter(ps, func(p site.PolicyReport) bool {
+		_, ns, _ := crdt.PolicyScope(p.Key)
+		return (o.Name == "" || name(p) == o.Name) && (o.Namespace == "" || ns == o.Namespace)
+	})
+	t := newTable("KIND", "NAMESPACE", "NAME", "ERROR")
+	for _, p := range rows {
+		kind, ns, _ := crdt.PolicyScope(p.Key)
+		t.add(kind, cmp.Or(ns, "-"), name(p), cmp.Or(p.Error, "-"))
+	}
+	if len(rows) == 0 && o.Name != "" {
+		return fmt.Errorf("policy %q not found", o.Name)
+	}
+	switch o.Output {
+	case "json", "yaml":
+		b, err := json.MarshalIndent(rows, "", "  ")
+		if err == nil && o.Output == "yaml" {
+			b, err = yaml.JSONToYAML(b)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", strings.TrimSuffix(string(b), "\n"))
+		return err
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(errOut, "No policies found.")
 		return nil
 	}
 	return t.write(out)

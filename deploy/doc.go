@@ -7,6 +7,8 @@
 //   - manifests: plain manifests rendered from the chart (make manifests).
 //   - ../Dockerfile: the image, a static binary on distroless.
 //   - testenv: real Kubernetes clusters on loopback for the tests.
+//   - crds: Karmada's policy CRDs, unchanged (hack/karmada-crds.sh copies them).
+//   - fedapi: a site's federation API server, a kube-apiserver serving those CRDs.
 //
 // The tests render the chart with the helm CLI that `make helm` builds
 // (hack/helm/build.sh), lint it, check the rendered objects, submit every one to a real

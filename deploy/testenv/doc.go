@@ -17,6 +17,9 @@
 //	Dir/<cluster>/<component>.log|.pid     each process's output and PID
 //	Dir/<cluster>/pki/, tokens.csv, ...    CA, serving and service-account keys, configs
 //
+// With Options.APIServerOnly a cluster is only its kube-apiserver (deploy/fedapi uses
+// that for a site's federation API server).
+//
 // The clusters have a CA made with crypto/x509, static bearer tokens (admin, controller
 // manager, scheduler, kwok), RBAC and service accounts. The fake Nodes are created through
 // the apiserver with plain net/http and JSON (no client-go, no kubectl), annotated

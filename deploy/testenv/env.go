@@ -40,6 +40,13 @@ type Options struct {
 	// Logger receives progress: a line per ready cluster with its start-up time
 	// (default: discarded).
 	Logger *slog.Logger
+	// BinDir is the directory of the binaries (default: BinDir()).
+	BinDir string
+	// APIServerOnly runs only etcd and each cluster's kube-apiserver: no controller
+	// manager, scheduler, kwok, Nodes or RBAC for the user atoll (its kubeconfig is still
+	// written, with no grants). Start returns once every apiserver is ready (/readyz).
+	// For an API server that only stores objects, such as deploy/fedapi.
+	APIServerOnly bool
 }
 
 // withDefaults fills the zero fields that have defaults.
@@ -120,10 +127,14 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	bin, err := BinDir()
-	if err != nil {
-		return nil, err
+	bin := o.BinDir
+	if bin == "" {
+		var err error
+		if bin, err = BinDir(); err != nil {
+			return nil, err
+		}
 	}
+	var err error
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return nil, err
 	}

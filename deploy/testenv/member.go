@@ -85,6 +85,10 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 		return err
 	}
 	apiReady := time.Since(begin)
+	if e.opts.APIServerOnly {
+		e.log.Info("cluster ready", "cluster", m.Name, "apiserver", m.APIServer, "took", apiReady.Round(time.Millisecond))
+		return nil
+	}
 
 	components := []struct {
 		name string

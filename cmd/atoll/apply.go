@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"atoll/apply"
 	"atoll/crdt"
 	"atoll/policy"
 	"atoll/site"
@@ -73,9 +71,9 @@ not ready if --timeout passes first.`,
 						w.Source, w.Kind, w.Namespace, w.Name)
 				}
 			}
-			changes, err := applyChanges(ws, ps)
+			changes, err := apply.Changes(ws, ps)
 			if err == nil {
-				err = check(changes)
+				err = apply.Check(changes)
 			}
 			if err != nil {
 				return err
@@ -130,86 +128,6 @@ not ready if --timeout passes first.`,
 	return cmd
 }
 
-// change is one signed write of an apply: the workloads that share a bound, and with
-// the unbounded ones the policies.
-type change struct {
-	keys   []string
-	bound  []string
-	ops    []crdt.Op
-	bodies [][]byte
-}
-
-// applyChanges turns workloads and policies into one change per distinct bound (a
-// change has one bound for its sealed bodies), checking sizes before anything is sent.
-// The policies go in the unbounded change, which is submitted first.
-func applyChanges(ws []policy.Workload, ps []*policy.Policy) ([]change, error) {
-	byBound := map[string]*change{}
-	var order []string
-	changeFor := func(bound []string) *change {
-		b := strings.Join(bound, ",")
-		ch := byBound[b]
-		if ch == nil {
-			ch = &change{bound: bound}
-			byBound[b] = ch
-			order = append(order, b)
-		}
-		return ch
-	}
-	for _, p := range ps {
-		ch := changeFor(nil)
-		obj, err := p.Object()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		key := crdt.PolicyKey(p.Kind(), p.Namespace(), p.Name())
-		ch.keys = append(ch.keys, key)
-		ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindPolicy, Key: key, Field: "object", Value: obj})
-	}
-	for _, w := range ws {
-		ch := changeFor(w.Bound)
-		ch.keys = append(ch.keys, w.Key)
-		set := func(f, v string) {
-			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindWorkload, Key: w.Key, Field: f, Value: []byte(v)})
-		}
-		del := func(f string) {
-			ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindWorkload, Key: w.Key, Field: f})
-		}
-		set("apiVersion", w.APIVersion)
-		set("kind", w.Kind)
-		if w.Replicas >= 0 {
-			set("replicas", strconv.Itoa(w.Replicas))
-		} else {
-			del("replicas")
-		}
-		if len(w.Labels) > 0 {
-			labels, err := json.Marshal(w.Labels)
-			if err != nil {
-				return nil, err
-			}
-			set("labels", string(labels))
-		} else {
-			del("labels")
-		}
-		// The stored policies place and override it: what an earlier release stored with
-		// the workload goes.
-		del("placement")
-		del("overrides")
-		if len(w.Bound) > 0 {
-			set("bound", strings.Join(w.Bound, ","))
-			ch.ops = append(ch.ops, crdt.SealOp(crdt.KindWorkload, w.Key, "template", w.Template))
-			ch.bodies = append(ch.bodies, w.Template)
-		} else {
-			del("bound")
-			set("template", string(w.Template))
-		}
-	}
-	out := make([]change, 0, len(order))
-	for _, b := range slices.Sorted(slices.Values(order)) {
-		out = append(out, *byBound[b])
-	}
-	return out, nil
-}
-
 // maxReplicas is the most replicas a workload may have under the site's charter.
 func maxReplicas(ctx context.Context, c *site.Client) (int, error) {
 	ch, err := c.Object(ctx, crdt.KindCharter.String(), "")
@@ -222,20 +140,4 @@ func maxReplicas(ctx context.Context, c *site.Client) (int, error) {
 		}
 	}
 	return crdt.DefaultMaxReplicas, nil
-}
-
-// check signs each change with a throwaway key and decodes it as a site would, so that a
-// change over the format's limits fails before anything is sent.
-func check(changes []change) error {
-	probe := crdt.SignerFromSeed(make([]byte, 32))
-	for _, ch := range changes {
-		env, err := crdt.Sign(&crdt.Change{Lamport: 1, Ops: ch.ops, Bound: ch.bound}, ch.bodies, probe)
-		if err == nil {
-			_, err = crdt.DecodeEnvelope(env.Encode())
-		}
-		if err != nil {
-			return fmt.Errorf("workloads %s: %w (apply fewer or smaller manifests at once)", strings.Join(ch.keys, ", "), err)
-		}
-	}
-	return nil
 }

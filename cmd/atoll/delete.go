@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"atoll/apply"
 	"atoll/crdt"
 	"atoll/policy"
 	"atoll/site"
@@ -72,11 +73,11 @@ exits 1 naming what remains if --timeout passes first.`,
 			}
 			// One change, unbounded even for bounded workloads: a removal carries no body,
 			// and a change with a bound must seal one (crdt checkBound).
-			ch := change{keys: slices.Concat(pols, keys)}
+			ch := apply.Change{Keys: slices.Concat(pols, keys)}
 			for _, o := range slices.Concat(refs(crdt.KindPolicy, pols), refs(crdt.KindWorkload, keys)) {
-				ch.ops = append(ch.ops, crdt.Op{Type: crdt.OpRemove, Kind: o.kind, Key: o.key})
+				ch.Ops = append(ch.Ops, crdt.Op{Type: crdt.OpRemove, Kind: o.kind, Key: o.key})
 			}
-			if err := check([]change{ch}); err != nil {
+			if err := apply.Check([]apply.Change{ch}); err != nil {
 				return err
 			}
 			spec := waitSpec{Keys: keys, Removed: true, StatusAt: map[string][]string{}, Timeout: w.timeout}
@@ -95,7 +96,7 @@ exits 1 naming what remains if --timeout passes first.`,
 			if err != nil {
 				return fmt.Errorf("operator key: %w", err)
 			}
-			ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, []change{ch}, "deleted")
+			ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, []apply.Change{ch}, "deleted")
 			if err != nil || !w.wait {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"atoll/apply"
 	"atoll/crdt"
 	"atoll/site"
 )
@@ -18,32 +19,32 @@ import (
 // submitChanges signs each change on top of the site's tip with the operator's key and
 // submits it, printing each workload with verb and each change's id. A change bounded
 // outside the site's jurisdiction is an error before anything is sent.
-func submitChanges(ctx context.Context, out io.Writer, c *site.Client, signer *crdt.Signer, changes []change, verb string) ([]string, error) {
+func submitChanges(ctx context.Context, out io.Writer, c *site.Client, signer *crdt.Signer, changes []apply.Change, verb string) ([]string, error) {
 	st, err := c.State(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, ch := range changes {
-		if len(ch.bound) > 0 && !slices.Contains(ch.bound, st.Jurisdiction) {
+		if len(ch.Bound) > 0 && !slices.Contains(ch.Bound, st.Jurisdiction) {
 			return nil, fmt.Errorf("workloads %s are bounded to %s, and site %s (%s) is outside: use a site inside the bound; nothing was sent",
-				strings.Join(ch.keys, ", "), strings.Join(ch.bound, ","), st.Name, dash(st.Jurisdiction))
+				strings.Join(ch.Keys, ", "), strings.Join(ch.Bound, ","), st.Name, dash(st.Jurisdiction))
 		}
 	}
 	var ids []string
 	for _, ch := range changes {
-		prep, err := c.Prepare(ctx, ch.ops, ch.bound)
+		prep, err := c.Prepare(ctx, ch.Ops, ch.Bound)
 		if err != nil {
 			return ids, err
 		}
-		env, err := crdt.Sign(prep, ch.bodies, signer)
+		env, err := crdt.Sign(prep, ch.Bodies, signer)
 		if err != nil {
 			return ids, err
 		}
 		res, err := c.Submit(ctx, env.Encode())
 		if err != nil {
-			return ids, fmt.Errorf("workloads %s: %w", strings.Join(ch.keys, ", "), err)
+			return ids, fmt.Errorf("workloads %s: %w", strings.Join(ch.Keys, ", "), err)
 		}
-		for _, k := range ch.keys {
+		for _, k := range ch.Keys {
 			what := "workload"
 			if _, _, ok := crdt.PolicyScope(k); ok {
 				what = "policy"

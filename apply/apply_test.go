@@ -1,4 +1,4 @@
-package main
+package apply
 
 import (
 	"strings"
@@ -30,15 +30,15 @@ spec:
 			Overrides: []policy.Rule{{}}},
 		{Key: "shop/service.web", APIVersion: "v1", Kind: "Service", Replicas: -1, Template: []byte(`{"kind":"Service"}`)},
 	}
-	chs, err := applyChanges(ws, ps)
+	chs, err := Changes(ws, ps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chs) != 2 || strings.Join(chs[0].keys, ",") != "clusterpropagationpolicy/all,shop/web,shop/service.web" || strings.Join(chs[1].keys, ",") != "bank/ledger" {
+	if len(chs) != 2 || strings.Join(chs[0].Keys, ",") != "clusterpropagationpolicy/all,shop/web,shop/service.web" || strings.Join(chs[1].Keys, ",") != "bank/ledger" {
 		t.Fatalf("changes %+v: want the policy and the unbounded workloads together and the EU one apart", chs)
 	}
 	deleted := map[string]bool{}
-	for _, op := range chs[0].ops {
+	for _, op := range chs[0].Ops {
 		if op.Type == crdt.OpSeal {
 			t.Errorf("unbounded workload sealed %s", op.Field)
 		}
@@ -59,7 +59,7 @@ spec:
 		t.Errorf("the placement and overrides an earlier release stored are kept: deleted %v", deleted)
 	}
 	sealed := 0
-	for _, op := range chs[1].ops {
+	for _, op := range chs[1].Ops {
 		if op.Type == crdt.OpSeal {
 			sealed++
 		}
@@ -67,16 +67,16 @@ spec:
 			t.Errorf("bounded body %s written in the clear", op.Field)
 		}
 	}
-	if sealed != 1 || len(chs[1].bodies) != 1 || strings.Join(chs[1].bound, ",") != "EU" {
-		t.Errorf("bounded change: %d sealed ops, %d bodies, bound %v; want the template sealed to EU", sealed, len(chs[1].bodies), chs[1].bound)
+	if sealed != 1 || len(chs[1].Bodies) != 1 || strings.Join(chs[1].Bound, ",") != "EU" {
+		t.Errorf("bounded change: %d sealed ops, %d bodies, bound %v; want the template sealed to EU", sealed, len(chs[1].Bodies), chs[1].Bound)
 	}
-	if err := check(chs); err != nil {
+	if err := Check(chs); err != nil {
 		t.Errorf("check: %v", err)
 	}
 	big := []policy.Workload{{Key: "shop/big", APIVersion: "v1", Kind: "ConfigMap", Replicas: -1, Template: []byte(strings.Repeat("x", crdt.MaxValueBytes+1))}}
-	chs, err = applyChanges(big, nil)
+	chs, err = Changes(big, nil)
 	if err == nil {
-		err = check(chs)
+		err = Check(chs)
 	}
 	if err == nil || !strings.Contains(err.Error(), "shop/big") {
 		t.Errorf("oversized template: err = %v, want an error naming the workload", err)

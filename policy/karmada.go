@@ -91,11 +91,11 @@ var metaUnsupported = unsupported{
 var propagationUnsupported = with(metaUnsupported, unsupported{
 	"spec.association":                 {false},
 	"spec.propagateDeps":               {false},
-	"spec.preemption":                  nil,
+	"spec.preemption":                  {"Never"},
 	"spec.dependentOverrides":          {[]any{}},
 	"spec.schedulerName":               {"default-scheduler"},
 	"spec.failover":                    nil,
-	"spec.conflictResolution":          nil,
+	"spec.conflictResolution":          {"Abort"}, // Atoll never takes over an object it did not create
 	"spec.activationPreference":        {""},
 	"spec.suspension":                  nil,
 	"spec.preserveResourcesOnDeletion": {false},

@@ -71,8 +71,8 @@ func TestPolicyFieldErrors(t *testing.T) {
 		{"unknown top-level field", head + "spec:\n" + sel + "status: {}\n", `t1.yaml:9: PropagationPolicy shop/p: unknown field "status"`},
 		{"propagateDeps", head + "spec:\n" + sel + "  propagateDeps: true\n", `t1.yaml:9: PropagationPolicy shop/p: spec.propagateDeps: not supported by Atoll`},
 		{"failover", head + "spec:\n" + sel + "  failover:\n    application: {}\n", `t1.yaml:9: PropagationPolicy shop/p: spec.failover: not supported by Atoll`},
-		{"conflictResolution, even Abort", head + "spec:\n" + sel + "  conflictResolution: Abort\n", `spec.conflictResolution: not supported by Atoll`},
-		{"preemption", head + "spec:\n" + sel + "  preemption: Never\n", `spec.preemption: not supported by Atoll`},
+		{"conflictResolution Overwrite", head + "spec:\n" + sel + "  conflictResolution: Overwrite\n", `spec.conflictResolution: not supported by Atoll`},
+		{"preemption", head + "spec:\n" + sel + "  preemption: Always\n", `spec.preemption: not supported by Atoll`},
 		{"schedulerName", head + "spec:\n" + sel + "  schedulerName: mine\n", `spec.schedulerName: not supported by Atoll`},
 		{"finalizers", "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n  name: p\n  namespace: shop\n  finalizers: [x]\nspec:\n" + sel, `t1.yaml:6: PropagationPolicy shop/p: metadata.finalizers: not supported by Atoll`},
 		{"no selectors", head + "spec:\n  placement: {}\n", `t1.yaml:6: PropagationPolicy shop/p: spec.resourceSelectors: at least one selector is required`},
@@ -113,6 +113,8 @@ spec:
   activationPreference: ""
   suspension: null
   priority: 0
+  conflictResolution: Abort
+  preemption: Never
 `)
 	if s := find(t, ws, "web").Policy.Source; s != "PropagationPolicy shop/p" {
 		t.Errorf("source %q", s)

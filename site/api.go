@@ -270,27 +270,36 @@ func (s *Site) handleSubmit(w http.ResponseWriter, r *http.Request) {
 
 // submit decodes, checks and stores a submitted change, and answers.
 func (s *Site) submit(w http.ResponseWriter, b []byte) {
-	env, err := crdt.DecodeEnvelope(b)
+	res, code, err := s.accept(b)
 	if err != nil {
-		writeErr(w, http.StatusBadRequest, err)
+		writeErr(w, code, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// accept decodes, checks and stores a change a client submitted (an operator's, or the
+// site's Kubernetes API's): this site must lead and lie inside the change's bound, the
+// change must pass admission (quotas) and be valid. It returns the HTTP status of a
+// refusal with its error.
+func (s *Site) accept(b []byte) (WriteResult, int, error) {
+	env, err := crdt.DecodeEnvelope(b)
+	if err != nil {
+		return WriteResult{}, http.StatusBadRequest, err
+	}
 	if !s.leader() {
-		writeErr(w, http.StatusServiceUnavailable, ErrNotLeader)
-		return
+		return WriteResult{}, http.StatusServiceUnavailable, ErrNotLeader
 	}
 	s.mu.Lock()
 	if len(env.Change.Bound) > 0 && !s.rep.Inside(env.Change.Bound) {
 		s.mu.Unlock()
-		writeErr(w, http.StatusUnprocessableEntity, fmt.Errorf("change is bounded to %v and this site is outside: submit it to a site inside the bound", env.Change.Bound))
-		return
+		return WriteResult{}, http.StatusUnprocessableEntity, fmt.Errorf("change is bounded to %v and this site is outside: submit it to a site inside the bound", env.Change.Bound)
 	}
 	if err := s.rep.Admit(env); err != nil {
 		// Quotas: refused here, not invalid; counted as a rejection for its reason.
 		s.metrics.noteResult(0, []crdt.Rejection{{ID: env.ID, Err: err}})
 		s.mu.Unlock()
-		writeErr(w, http.StatusUnprocessableEntity, err)
-		return
+		return WriteResult{}, http.StatusUnprocessableEntity, err
 	}
 	res := s.core.Submit(b)
 	rd := s.core.Ready()
@@ -298,19 +307,15 @@ func (s *Site) submit(w http.ResponseWriter, b []byte) {
 	s.mu.Unlock()
 	s.do(rd)
 	s.counter.unbuffered.Add(uint64(res.Unbuffered))
-	if len(res.Rejected) > 0 {
-		writeErr(w, http.StatusUnprocessableEntity, res.Rejected[0].Err)
-		return
+	switch {
+	case len(res.Rejected) > 0:
+		return WriteResult{}, http.StatusUnprocessableEntity, res.Rejected[0].Err
+	case res.Unbuffered > 0:
+		return WriteResult{}, http.StatusUnprocessableEntity, errors.New("change depends on changes this site does not hold and its author is not in the charter this site holds; not stored")
+	case res.Buffered > 0:
+		return WriteResult{}, http.StatusConflict, errors.New("change depends on changes this site does not hold; not stored yet")
 	}
-	if res.Unbuffered > 0 {
-		writeErr(w, http.StatusUnprocessableEntity, errors.New("change depends on changes this site does not hold and its author is not in the charter this site holds; not stored"))
-		return
-	}
-	if res.Buffered > 0 {
-		writeErr(w, http.StatusConflict, errors.New("change depends on changes this site does not hold; not stored yet"))
-		return
-	}
-	writeJSON(w, http.StatusOK, WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport})
+	return WriteResult{ID: env.ID.Hex(), Lamport: env.Change.Lamport}, http.StatusOK, nil
 }
 
 func (s *Site) handleHas(w http.ResponseWriter, r *http.Request) {

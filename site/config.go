@@ -77,6 +77,11 @@ type Config struct {
 	// Replica, if set, makes this process one of several replicas of the site under Raft.
 	Replica *ReplicaConfig `json:"replica,omitempty"`
 
+	// KubeAPI, if set, serves the federation through a Kubernetes API of this site's own
+	// while it leads (kubeapi.go): kubectl, Helm and GitOps tools read and write the
+	// federation's templates and Karmada policies there.
+	KubeAPI *KubeAPIConfig `json:"kubeAPI,omitempty"`
+
 	// Clusters are member clusters declared in the file: whichever process leads the site
 	// joins each one at start, as `atoll cluster join` does, unless the registry already
 	// holds it with the same kubeconfig, labels and taints. For kubeconfigs mounted as
@@ -227,6 +232,9 @@ func (c Config) Validate() error {
 		if err := c.OIDC.validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.KubeAPI.validate(c.Observer); err != nil {
+		return err
 	}
 	if c.Observer && c.Replica != nil {
 		return fmt.Errorf("an observer runs as one process: no replica")

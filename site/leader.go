@@ -79,6 +79,9 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 		run(s.clustersLoop)
 		run(s.reconcileLoop)
 	}
+	if s.cfg.KubeAPI != nil {
+		run(s.kubeAPILoop)
+	}
 	if s.raft != nil {
 		run(s.replicateLoop)
 	}

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"atoll/deploy/testenv"
+	"atoll/site"
+)
+
+// kubeAPIPolicy places the Deployments of every namespace in both sites' clusters.
+const kubeAPIPolicy = `apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: everywhere}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment}]
+  placement:
+    clusterAffinity: {clusterNames: [SITE0/c0, SITE1/c1]}
+    replicaScheduling: {replicaSchedulingType: Divided}
+`
+
+// kubeAPIDeployment is a Deployment as a developer applies it with kubectl.
+const kubeAPIDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: NAMESPACE}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.invalid/web:1}]
+`
+
+// TestKubeAPI: every site serves the federation through a real kube-apiserver of its
+// own, and the real kubectl works against it. A ClusterPropagationPolicy and then a
+// Deployment applied at site 0 run in both sites' member clusters; site 1's API shows
+// them; scaling there re-divides; a write outside site 1's API operator's namespaces is
+// refused with an event on the object; deleting at site 0 removes it everywhere.
+func TestKubeAPI(t *testing.T) {
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
+	}
+	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Stop() })
+	// Site 0's API writes as the operator of every namespace; site 1's as one granted
+	// the namespace shop only.
+	f := start(t, Options{Sites: 2, Operators: []OperatorSpec{{Name: "shopapi", Namespaces: []string{"shop"}}},
+		Tune: func(i int, c *site.Config) {
+			key := "operator.key" // beside the site files
+			if i == 1 {
+				key = "shopapi.key"
+			}
+			c.KubeAPI = &site.KubeAPIConfig{OperatorKey: key}
+		}})
+	ctx := deadline(t, 4*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range env.Clusters() {
+		kc, err := os.ReadFile(c.AtollKubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubectl := func(i int, stdin string, args ...string) (string, error) {
+		kc := filepath.Join(f.opts.Dir, "data", f.Names[i], "kubeapi", "fedapi", "admin.kubeconfig")
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kc}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for i := range f.Names {
+		if err := f.waitFor(ctx, "the Kubernetes API of "+f.Names[i], func(map[int]site.State) bool {
+			out, err := kubectl(i, "", "get", "clusterpropagationpolicies")
+			return err == nil || strings.Contains(out, "No resources found")
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pol := strings.NewReplacer("SITE0", f.Names[0], "SITE1", f.Names[1]).Replace(kubeAPIPolicy)
+	if out, err := kubectl(0, pol, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply of the policy at %s: %v\n%s", f.Names[0], err, out)
+	}
+	if out, err := kubectl(0, "", "create", "namespace", "shop"); err != nil {
+		t.Fatalf("kubectl create namespace at %s: %v\n%s", f.Names[0], err, out)
+	}
+	if out, err := kubectl(0, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "shop"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply of the Deployment at %s: %v\n%s", f.Names[0], err, out)
+	}
+	cs := []*kubernetes.Clientset{clientset(t, env.Clusters()[0].Kubeconfig), clientset(t, env.Clusters()[1].Kubeconfig)}
+	replicas := func(i int) int {
+		d, err := cs[i].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return -1
+		}
+		return int(*d.Spec.Replicas)
+	}
+	if err := f.waitFor(ctx, "the Deployment divided 1:1 between the sites' clusters", func(map[int]site.State) bool {
+		return replicas(0) == 1 && replicas(1) == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.waitFor(ctx, "the Deployment and the policy in the API of "+f.Names[1], func(map[int]site.State) bool {
+		d, err1 := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
+		p, err2 := kubectl(1, "", "get", "clusterpropagationpolicy", "everywhere", "-o", "name")
+		return err1 == nil && d == "2" && err2 == nil && strings.Contains(p, "everywhere")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Scaled at site 1 (its operator is granted shop): divided again everywhere.
+	if out, err := kubectl(1, "", "scale", "deployment", "web", "-n", "shop", "--replicas", "4"); err != nil {
+		t.Fatalf("kubectl scale at %s: %v\n%s", f.Names[1], err, out)
+	}
+	if err := f.waitFor(ctx, "the Deployment scaled at site 1, divided 2:2", func(map[int]site.State) bool {
+		d, err := kubectl(0, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
+		return replicas(0) == 2 && replicas(1) == 2 && err == nil && d == "4"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Outside the namespaces of site 1's operator: refused, with an event saying why.
+	if out, err := kubectl(1, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "bank"), "create", "namespace", "bank"); err != nil {
+		t.Fatalf("kubectl create namespace at %s: %v\n%s", f.Names[1], err, out)
+	}
+	if out, err := kubectl(1, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "bank"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply in bank at %s: %v\n%s", f.Names[1], err, out)
+	}
+	if err := f.waitFor(ctx, "the refusal of bank/web as an event", func(map[int]site.State) bool {
+		out, err := kubectl(1, "", "get", "events", "-n", "bank", "--field-selector", "reason=Refused", "-o", "jsonpath={.items[*].message}")
+		return err == nil && strings.Contains(out, "not granted")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Names {
+		if v, err := f.Client(i).Object(ctx, "workload", "bank/web"); err != nil || v != nil {
+			t.Fatalf("%s holds the refused bank/web: %v, %v", f.Names[i], v, err)
+		}
+	}
+	// Deleted at site 0: gone from the clusters and from site 1's API.
+	if out, err := kubectl(0, "", "delete", "deployment", "web", "-n", "shop"); err != nil {
+		t.Fatalf("kubectl delete at %s: %v\n%s", f.Names[0], err, out)
+	}
+	if err := f.waitFor(ctx, "the Deployment removed everywhere", func(map[int]site.State) bool {
+		out, _ := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "name")
+		return replicas(0) == -1 && replicas(1) == -1 && strings.Contains(out, "NotFound")
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,162 @@
+package fedsync
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"atoll/crdt"
+	"atoll/policy"
+)
+
+// kind is one kind the controller keeps in sync between the API server and the state.
+type kind struct {
+	gvr        schema.GroupVersionResource
+	kind       string
+	namespaced bool
+	policy     bool // a Karmada policy (crdt kind policy); else a template (crdt kind workload)
+}
+
+func (k kind) apiVersion() string { return k.gvr.GroupVersion().String() }
+
+// kinds are the kinds synced: the templates Atoll places, and Karmada's policies.
+var kinds = []kind{
+	{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "Deployment", true, false},
+	{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, "StatefulSet", true, false},
+	{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet", true, false},
+	{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, "Job", true, false},
+	{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}, "CronJob", true, false},
+	{schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap", true, false},
+	{schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "Secret", true, false},
+	{schema.GroupVersionResource{Version: "v1", Resource: "services"}, "Service", true, false},
+	{schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "ServiceAccount", true, false},
+	{schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}, "Ingress", true, false},
+	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "propagationpolicies"}, "PropagationPolicy", true, true},
+	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "clusterpropagationpolicies"}, "ClusterPropagationPolicy", false, true},
+	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "overridepolicies"}, "OverridePolicy", true, true},
+	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "clusteroverridepolicies"}, "ClusterOverridePolicy", false, true},
+}
+
+// kindOf finds the kind of an apiVersion and kind.
+func kindOf(apiVersion, k string) (int, bool) {
+	for i, x := range kinds {
+		if x.kind == k && x.apiVersion() == apiVersion {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// item is one object of the API server: its kind (an index in kinds), namespace and name.
+type item struct {
+	kind      int
+	namespace string
+	name      string
+}
+
+func (it item) String() string {
+	k := kinds[it.kind]
+	if !k.namespaced {
+		return k.kind + " " + it.name
+	}
+	return k.kind + " " + it.namespace + "/" + it.name
+}
+
+// ref is the object of the state an item is stored as.
+func (it item) ref() Ref {
+	k := kinds[it.kind]
+	if k.policy {
+		return Ref{Kind: crdt.KindPolicy, Key: crdt.PolicyKey(k.kind, it.namespace, it.name)}
+	}
+	return Ref{Kind: crdt.KindWorkload, Key: crdt.WorkloadKey(it.namespace, policy.WorkloadName(k.kind, it.name))}
+}
+
+// itemOf is the item an object of the state is projected as; ok is false for a kind the
+// API server does not serve here.
+func itemOf(o Header) (item, bool) {
+	if o.Ref.Kind == crdt.KindPolicy {
+		pk, ns, ok := crdt.PolicyScope(o.Ref.Key)
+		if !ok {
+			return item{}, false
+		}
+		for i, k := range kinds {
+			if k.policy && strings.ToLower(k.kind) == pk {
+				return item{i, ns, o.Ref.Key[strings.LastIndexByte(o.Ref.Key, '/')+1:]}, true
+			}
+		}
+		return item{}, false
+	}
+	i, ok := kindOf(o.APIVersion, o.Kind)
+	if !ok {
+		return item{}, false
+	}
+	ns, wname, _ := strings.Cut(o.Ref.Key, "/")
+	return item{i, ns, policy.ObjectName(o.Kind, wname)}, true
+}
+
+// systemNamespaces are the API server's own: nothing in them is synced.
+var systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
+
+// system reports whether an item is one the API server (or a cluster's controllers)
+// makes for itself in every cluster: it is not the federation's, and is never synced.
+func (it item) system() bool {
+	k := kinds[it.kind].kind
+	switch {
+	case slices.Contains(systemNamespaces, it.namespace):
+		return true
+	case k == "Service" && it.namespace == "default" && it.name == "kubernetes":
+		return true
+	case k == "ConfigMap" && it.name == "kube-root-ca.crt", k == "ServiceAccount" && it.name == "default":
+		return true
+	}
+	return false
+}
+
+// Annotations the controller reads and writes on the API server's objects.
+const (
+	// AnnotationChange is the change of the state an object was projected from.
+	AnnotationChange = "atoll.io/change"
+)
+
+// serverFields are the metadata an API server sets: not the user's, not stored.
+var serverFields = []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
+	"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
+
+// manifest is an API object as a user wrote it: without status, what the API server
+// set in its metadata, and the controller's annotation. It is what policy reads.
+func manifest(u *unstructured.Unstructured) ([]byte, error) {
+	m := u.DeepCopy().Object
+	delete(m, "status")
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		for _, f := range serverFields {
+			delete(meta, f)
+		}
+		if ann, ok := meta["annotations"].(map[string]any); ok {
+			delete(ann, AnnotationChange)
+			if len(ann) == 0 {
+				delete(meta, "annotations")
+			}
+		}
+	}
+	return json.Marshal(m)
+}
+
+// projection is the API object of a stored manifest (a template or a policy object),
+// annotated with the change it comes from.
+func projection(stored []byte, change string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(stored); err != nil {
+		return nil, fmt.Errorf("stored manifest: %w", err)
+	}
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationChange] = change
+	u.SetAnnotations(ann)
+	return u, nil
+}

@@ -1,0 +1,177 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"atoll/apply"
+	"atoll/crdt"
+	"atoll/deploy/fedapi"
+	"atoll/site/fedsync"
+)
+
+// The site's Kubernetes API (site.yaml kubeAPI:): while the site leads, it runs a
+// federation API server (deploy/fedapi: a real kube-apiserver with its own etcd and
+// Karmada's policy CRDs) and the controller that keeps it and the replicated state in
+// step (site/fedsync). What users write there is stored signed by the operator key
+// kubeAPI.operatorKey names, so the charter bounds what one site's API may write: the
+// namespaces granted to that operator.
+
+// KubeAPIConfig configures a site's Kubernetes API.
+type KubeAPIConfig struct {
+	// OperatorKey is the key file of the charter operator the API's writes are signed
+	// with (relative to the site file). Required.
+	OperatorKey string `json:"operatorKey"`
+	// Dir holds the API server's etcd data, certificates and kubeconfig (default
+	// <dataDir>/kubeapi).
+	Dir string `json:"dir,omitempty"`
+	// BinDir holds etcd and kube-apiserver (default: where `make kube` builds them).
+	BinDir string `json:"binDir,omitempty"`
+}
+
+func (k *KubeAPIConfig) validate(observer bool) error {
+	switch {
+	case k == nil:
+		return nil
+	case observer:
+		return errors.New("kubeAPI: an observer writes nothing, so serves no Kubernetes API")
+	case k.OperatorKey == "":
+		return errors.New("kubeAPI: operatorKey is required: the operator its writes are signed as")
+	}
+	return nil
+}
+
+// kubeAPIDir is where the API server keeps its files.
+func (s *Site) kubeAPIDir() string {
+	if d := s.cfg.KubeAPI.Dir; d != "" {
+		return s.cfg.Path(d)
+	}
+	return filepath.Join(s.cfg.Path(s.cfg.DataDir), "kubeapi")
+}
+
+// kubeAPILoop runs the API server and its controller until ctx is done, starting them
+// again (after a pause) if either fails.
+func (s *Site) kubeAPILoop(ctx context.Context) {
+	defer s.wg.Done()
+	signer, err := LoadKeyFile(s.cfg.Path(s.cfg.KubeAPI.OperatorKey))
+	if err != nil {
+		s.log.Error("kubernetes API: operator key", "err", err)
+		return
+	}
+	for ctx.Err() == nil {
+		if err := s.serveKubeAPI(ctx, signer); err != nil && ctx.Err() == nil {
+			s.log.Error("kubernetes API", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.cfg.Tuning.ReconcileBackoffMax):
+			}
+		}
+	}
+}
+
+// serveKubeAPI starts the API server, runs the controller until ctx is done, and stops
+// the API server.
+func (s *Site) serveKubeAPI(ctx context.Context, signer *crdt.Signer) error {
+	srv, err := fedapi.Start(ctx, fedapi.Options{Dir: s.kubeAPIDir(), BinDir: s.cfg.KubeAPI.BinDir, Logger: s.log.With("component", "kubeapi")})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			s.log.Warn("kubernetes API: stopping the API server", "err", err)
+		}
+	}()
+	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
+	if err != nil {
+		return err
+	}
+	c, err := fedsync.New(fedsync.Config{REST: rc, Store: kubeStore{s, signer}, Log: s.log.With("component", "kubeapi")})
+	if err != nil {
+		return err
+	}
+	s.log.Info("kubernetes API ready", "url", srv.URL(), "kubeconfig", srv.Kubeconfig())
+	return c.Run(ctx)
+}
+
+// kubeStore is the replicated state as the Kubernetes API's controller sees it.
+type kubeStore struct {
+	s      *Site
+	signer *crdt.Signer // the API's operator
+}
+
+func (k kubeStore) Headers() []fedsync.Header {
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []fedsync.Header
+	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
+		h := fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindWorkload, Key: key}}
+		if v, ok := s.rep.Get(crdt.KindWorkload, key, "apiVersion"); ok {
+			h.APIVersion = string(v.Bytes)
+		}
+		if v, ok := s.rep.Get(crdt.KindWorkload, key, "kind"); ok {
+			h.Kind = string(v.Bytes)
+		}
+		out = append(out, h)
+	}
+	for _, key := range s.rep.Keys(crdt.KindPolicy, "") {
+		out = append(out, fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindPolicy, Key: key}})
+	}
+	return out
+}
+
+func (k kubeStore) Get(r fedsync.Ref) fedsync.Object {
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := fedsync.Object{Header: fedsync.Header{Ref: r}}
+	obj, ok := s.rep.Object(r.Kind, r.Key)
+	if !ok || len(obj) == 0 {
+		return out
+	}
+	out.Exists = true
+	var newest uint64
+	for _, v := range obj {
+		if v.Lamport >= newest {
+			newest, out.Change = v.Lamport, v.Change.Hex()
+		}
+	}
+	body := "object"
+	if r.Kind == crdt.KindWorkload {
+		body = "template"
+		out.APIVersion, out.Kind = string(obj["apiVersion"].Bytes), string(obj["kind"].Bytes)
+	}
+	if v, ok := obj[body]; ok && !v.Redacted {
+		out.Held, out.Manifest = true, v.Bytes
+	}
+	return out
+}
+
+func (k kubeStore) Write(_ context.Context, chs []apply.Change) error {
+	s := k.s
+	for _, ch := range chs {
+		s.mu.Lock()
+		prep := s.rep.Prepare(ch.Ops, ch.Bound)
+		s.mu.Unlock()
+		env, err := crdt.Sign(prep, ch.Bodies, k.signer)
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.accept(env.Encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k kubeStore) Changed() <-chan struct{} {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	return k.s.arrived
+}
+
+var _ fedsync.Store = kubeStore{}

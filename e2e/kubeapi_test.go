@@ -122,6 +122,17 @@ func TestKubeAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The aggregated status is written back: kubectl rollout status returns at site 0 and
+	// kubectl wait sees the Deployment Available at site 1.
+	if out, err := kubectl(0, "", "rollout", "status", "deployment/web", "-n", "shop", "--timeout", "2m"); err != nil || !strings.Contains(out, "successfully rolled out") {
+		t.Fatalf("kubectl rollout status at %s: %v\n%s", f.Names[0], err, out)
+	}
+	if out, err := kubectl(1, "", "wait", "--for=condition=Available", "deployment/web", "-n", "shop", "--timeout", "2m"); err != nil {
+		t.Fatalf("kubectl wait at %s: %v\n%s", f.Names[1], err, out)
+	}
+	if out, err := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}"); err != nil || out != "2/2" {
+		t.Fatalf("status at %s: %v %q, want 2/2", f.Names[1], err, out)
+	}
 	// Scaled at site 1 (its operator is granted shop): divided again everywhere.
 	if out, err := kubectl(1, "", "scale", "deployment", "web", "-n", "shop", "--replicas", "4"); err != nil {
 		t.Fatalf("kubectl scale at %s: %v\n%s", f.Names[1], err, out)
@@ -129,6 +140,15 @@ func TestKubeAPI(t *testing.T) {
 	if err := f.waitFor(ctx, "the Deployment scaled at site 1, divided 2:2", func(map[int]site.State) bool {
 		d, err := kubectl(0, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
 		return replicas(0) == 2 && replicas(1) == 2 && err == nil && d == "4"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectl(1, "", "rollout", "status", "deployment/web", "-n", "shop", "--timeout", "2m"); err != nil || !strings.Contains(out, "successfully rolled out") {
+		t.Fatalf("kubectl rollout status after scaling at %s: %v\n%s", f.Names[1], err, out)
+	}
+	if err := f.waitFor(ctx, "4 available in the status at "+f.Names[0], func(map[int]site.State) bool {
+		out, err := kubectl(0, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.availableReplicas}")
+		return err == nil && out == "4"
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -166,6 +169,39 @@ func (k kubeStore) Write(_ context.Context, chs []apply.Change) error {
 		}
 	}
 	return nil
+}
+
+// Status aggregates what the sites report of a workload in their clusters.
+func (k kubeStore) Status(r fedsync.Ref) fedsync.Aggregate {
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var a fedsync.Aggregate
+	ch := s.rep.Charter()
+	num := func(f crdt.StatusFields, name string) int {
+		n, _ := strconv.Atoi(string(f.Get(name)))
+		return min(max(n, 0), crdt.MaxMaxReplicas)
+	}
+	prefix := r.Key + "/"
+	s.rep.EachStatus(func(key string, f crdt.StatusFields) {
+		if !strings.HasPrefix(key, prefix) {
+			return
+		}
+		_, site, cluster, ok := splitStatus(key)
+		if _, listed := ch.SiteByName(site); !ok || !listed {
+			return
+		}
+		c := fedsync.ClusterStatus{Site: site, Cluster: cluster, Desired: num(f, "desired"), Ready: num(f, "ready"),
+			Available: num(f, "available"), Updated: num(f, "updated"), Change: string(f.Get("generation"))}
+		if string(f.Get("reason")) == StatusRefused {
+			c.Refused = string(f.Get("message"))
+		}
+		a.Clusters = append(a.Clusters, c)
+	})
+	slices.SortFunc(a.Clusters, func(x, y fedsync.ClusterStatus) int {
+		return strings.Compare(x.Site+"/"+x.Cluster, y.Site+"/"+y.Cluster)
+	})
+	return a
 }
 
 func (k kubeStore) Changed() <-chan struct{} {

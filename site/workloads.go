@@ -292,19 +292,26 @@ func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstru
 		return strconv.FormatInt(v, 10)
 	}
 	gen, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	// generation is the change of the workload this cluster runs, once its controllers
+	// have acted on it (observedGeneration caught up); "" while they have not: what a
+	// federation's aggregated status reads to tell a finished rollout (fedsync).
+	applied := ""
+	if gen == u.GetGeneration() {
+		applied = w.Change
+	}
 	cur := map[string]string{
 		"desired": strconv.Itoa(desired), "ready": num("readyReplicas"), "available": num("availableReplicas"),
-		"updated": num("updatedReplicas"), "observed": strconv.FormatInt(gen, 10), "conditions": conditions(u),
+		"updated": num("updatedReplicas"), "observed": strconv.FormatInt(gen, 10), "conditions": conditions(u), "generation": applied,
 	}
 	if !w.Divides(u.GetKind()) {
-		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u)}
+		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u), "generation": w.Change}
 	}
 	return s.statusDiff(w, cluster, cur)
 }
 
 // statusFields are the fields of a Status object the reconciler writes; one it leaves
 // out of a write is "".
-var statusFields = []string{"desired", "ready", "available", "updated", "observed", "conditions", "reason", "message"}
+var statusFields = []string{"desired", "ready", "available", "updated", "observed", "conditions", "generation", "reason", "message"}
 
 // statusDiff returns the writes that make the Status object of w in cluster hold cur.
 func (s *Site) statusDiff(w kube.Workload, cluster string, cur map[string]string) []crdt.Op {

@@ -1,6 +1,7 @@
 package fedsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -214,8 +215,12 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 	act := Decide(a, s.Stored, m)
 	switch act {
 	case None:
-		if a.Exists && s.Exists {
-			c.remember(it, Memo{Known: true, Change: s.Change, RV: a.RV})
+		if a.Exists && s.Exists && s.Held {
+			rv, err := c.writeStatus(ctx, it, u, s)
+			if err != nil {
+				return err
+			}
+			c.remember(it, Memo{Known: true, Change: s.Change, RV: cmp.Or(rv, a.RV)})
 		} else if !a.Exists && !s.Exists {
 			c.forget(it)
 		}

@@ -1,0 +1,142 @@
+package fedsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ClusterStatus is what one site reports of a workload in one of its clusters.
+type ClusterStatus struct {
+	Site, Cluster                      string
+	Desired, Ready, Available, Updated int
+	// Change is the workload's change the cluster runs, once its controllers acted on it;
+	// "" while they have not.
+	Change  string
+	Refused string // why the site refuses to run it there; "" if it does not
+}
+
+// Aggregate is a workload's status across the federation's clusters.
+type Aggregate struct {
+	Clusters []ClusterStatus
+}
+
+// StatusStore is the Store of a controller that writes templates' status back.
+type StatusStore interface {
+	Status(r Ref) Aggregate
+}
+
+// statusKinds are the kinds whose status the controller aggregates, as Karmada does for
+// them: what kubectl rollout status, kubectl wait and GitOps health checks read.
+var statusKinds = []string{"Deployment", "StatefulSet"}
+
+// aggregate is the status of a template whose spec asks for replicas, at generation
+// (the API object's), stored as change, from what the clusters report. prev is the
+// status it has now: observedGeneration stays there until every cluster that runs it
+// runs change and together they run at least replicas, and a condition keeps its
+// lastTransitionTime while its status does not change.
+func aggregate(replicas, generation int64, change string, a Aggregate, prev map[string]any, now time.Time) map[string]any {
+	var sum struct{ desired, ready, available, updated int64 }
+	current := true
+	var refused []string
+	for _, c := range a.Clusters {
+		sum.desired += int64(c.Desired)
+		sum.ready += int64(c.Ready)
+		sum.available += int64(c.Available)
+		if c.Change == change {
+			sum.updated += int64(c.Updated)
+		} else if c.Desired > 0 {
+			current = false
+		}
+		if c.Refused != "" {
+			refused = append(refused, c.Site+"/"+c.Cluster+": "+c.Refused)
+		}
+	}
+	current = current && sum.desired >= replicas && len(refused) == 0
+	observed, _, _ := unstructured.NestedInt64(prev, "observedGeneration")
+	if current {
+		observed = generation
+	}
+	out := map[string]any{
+		"observedGeneration": observed,
+		"replicas":           sum.desired,
+		"readyReplicas":      sum.ready,
+		"availableReplicas":  sum.available,
+		"updatedReplicas":    sum.updated,
+	}
+	prevConds, _, _ := unstructured.NestedSlice(prev, "conditions")
+	cond := func(typ string, ok bool, reason, msg string) map[string]any {
+		st := "False"
+		if ok {
+			st = "True"
+		}
+		ts := now.UTC().Format(time.RFC3339)
+		for _, p := range prevConds {
+			if m, _ := p.(map[string]any); m["type"] == typ && m["status"] == st && m["reason"] == reason && m["message"] == msg {
+				return m // unchanged: its times stay
+			}
+		}
+		return map[string]any{"type": typ, "status": st, "reason": reason, "message": msg, "lastUpdateTime": ts, "lastTransitionTime": ts}
+	}
+	available := sum.available >= replicas
+	avReason := "MinimumReplicasAvailable"
+	if !available {
+		avReason = "MinimumReplicasUnavailable"
+	}
+	progReason, progMsg := "ReplicaSetUpdated", fmt.Sprintf("%d of %d replicas updated across the federation's clusters", sum.updated, replicas)
+	if current && sum.updated >= replicas && available {
+		progReason, progMsg = "NewReplicaSetAvailable", "every cluster runs the current template"
+	}
+	conds := []any{
+		cond("Available", available, avReason, fmt.Sprintf("%d of %d replicas available across the federation's clusters", sum.available, replicas)),
+		cond("Progressing", true, progReason, progMsg),
+	}
+	if len(refused) > 0 {
+		conds = append(conds, cond("Propagated", false, "Refused", strings.Join(refused, "; ")))
+	}
+	out["conditions"] = conds
+	return out
+}
+
+// writeStatus writes the aggregated status of a template in sync with the state into its
+// API object's status, if it changed. It returns the object's new resourceVersion ("" if
+// nothing was written).
+func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.Unstructured, s Object) (string, error) {
+	ss, ok := c.cfg.Store.(StatusStore)
+	k := kinds[it.kind]
+	if !ok || k.policy || !slices.Contains(statusKinds, k.kind) {
+		return "", nil
+	}
+	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+	if !found {
+		replicas = 1 // the API server's default for both kinds
+	}
+	prev, _, _ := unstructured.NestedMap(u.Object, "status")
+	want := aggregate(replicas, u.GetGeneration(), s.Change, ss.Status(s.Ref), prev, time.Now())
+	if equalJSON(prev, want) {
+		return "", nil
+	}
+	v := u.DeepCopy()
+	if err := unstructured.SetNestedField(v.Object, want, "status"); err != nil {
+		return "", err
+	}
+	out, err := c.resource(it).UpdateStatus(ctx, v, metav1.UpdateOptions{FieldManager: "atoll"})
+	if err != nil {
+		return "", fmt.Errorf("status of %s: %w", it, err)
+	}
+	return out.GetResourceVersion(), nil
+}
+
+// equalJSON compares two JSON-like values by their encoding (keys sorted).
+func equalJSON(a, b map[string]any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,6 +179,44 @@ func TestDemo(t *testing.T) {
 		_, err := cs.AppsV1().Deployments("eu-bank").Get(ctx, "ledger", metav1.GetOptions{})
 		if inEU := strings.HasPrefix(cl, "eu-west"); inEU != (err == nil) || !inEU && !apierrors.IsNotFound(err) {
 			t.Errorf("ledger's Deployment in %s: %v", cl, err)
+		}
+	}
+
+	// us-east's Kubernetes API, with the real kubectl, as the tour says: the federation's
+	// templates but the EU-bound ledger (us-east does not hold its body), and the
+	// repository's example applied and rolled out across the prod clusters.
+	bin, _ := testenv.BinDir()
+	kc := filepath.Join(dir, "data", "us-east", "kubeapi", "fedapi", "admin.kubeconfig")
+	if !strings.Contains(d.output(), "--kubeconfig "+kc+" apply -f examples/kubectl/hello.yaml") {
+		t.Errorf("the tour does not show kubectl against us-east's Kubernetes API")
+	}
+	kubectl := func(args ...string) string {
+		out, err := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kc}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := kubectl("get", "deploy", "-A", "-o", "name"); !strings.Contains(out, "deployment.apps/api") || strings.Contains(out, "ledger") {
+		t.Errorf("kubectl get deploy -A at us-east: %q; want api and web, not the EU-bound ledger", out)
+	}
+	kubectl("apply", "-f", filepath.Join("..", "examples", "kubectl", "hello.yaml"))
+	if out := kubectl("rollout", "status", "deployment/hello", "-n", "hello", "--timeout", "2m"); !strings.Contains(out, "successfully rolled out") {
+		t.Errorf("kubectl rollout status: %q", out)
+	}
+	for s, c := range clients {
+		if err := waitDemo(ctx, "hello at "+s, func() (bool, error) {
+			got, ready, err := demoPlaced(ctx, c, "hello", "hello")
+			sum := 0
+			for cl, n := range got {
+				if !slices.Contains([]string{"us-east-1", "eu-west-1", "ap-south-1"}, cl) { // tier=prod
+					return false, fmt.Errorf("hello placed in %s, which is not tier=prod: %v", cl, got)
+				}
+				sum += n
+			}
+			return ready && sum == 4, err
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 

@@ -140,6 +140,7 @@ func (d *demo) start(ctx context.Context) error {
 		{"sites", d.startSites},
 		{"joins", d.joinClusters},
 		{"workloads", d.applyWorkloads},
+		{"kubeapi", d.waitKubeAPI},
 	} {
 		begin := time.Now()
 		what, err := p.run(ctx)
@@ -186,6 +187,9 @@ func (d *demo) startSites(ctx context.Context) (string, error) {
 		Dir: d.opts.dir, Binary: d.self, Profile: "local",
 		Tune: func(i int, c *site.Config) {
 			c.HTTP, c.Region, c.Jurisdiction = addrs[i], demoSites[i].Region, demoSites[i].Jurisdiction
+			if i == demoKubeAPI {
+				c.KubeAPI = &site.KubeAPIConfig{OperatorKey: "operator.key"}
+			}
 		},
 	})
 	if err != nil {

@@ -80,6 +80,9 @@ func (d *demo) printTour() {
 		{"per site and cluster: replicas, ready, why and since when", cli + " describe workload default/api --site " + cfg("us-east")},
 		{"a site's clusters: health, nodes, capacity", cli + " cluster list --site " + cfg("eu-west")},
 		{"what Atoll applied in one member cluster", kubectl + " --kubeconfig " + filepath.Join(dir, "clusters", "eu-west-1", "admin.kubeconfig") + " get deploy -A"},
+		{"the federation through us-east's Kubernetes API: every template, with its status across the clusters", kubectl + " --kubeconfig " + d.kubeAPIConfig() + " get deploy,propagationpolicies -A"},
+		{"apply with kubectl, as to Karmada's API server (the repository's examples/kubectl/hello.yaml)", kubectl + " --kubeconfig " + d.kubeAPIConfig() + " apply -f examples/kubectl/hello.yaml && " +
+			kubectl + " --kubeconfig " + d.kubeAPIConfig() + " rollout status deployment/hello -n hello"},
 		{"us-east holds the EU-bound ledger with its body redacted", "curl -s --unix-socket " + filepath.Join(dir, "data", "us-east", "atoll.sock") + " http://site/v1/objects/workload/eu-bank/ledger"},
 		{"kill a site: eu-west and ap-south take over its share of api (watch the dashboards, or describe)", cli + " demo kill us-east" + dirFlag},
 		{"bring it back: it takes its share back once its replicas are ready", cli + " demo start us-east" + dirFlag},

@@ -6,6 +6,8 @@
 //     federation).
 //   - manifests: plain manifests rendered from the chart (make manifests).
 //   - ../Dockerfile: the image, a static binary on distroless.
+//   - kubeproc: etcd and kube-apiserver as processes, their PKI and kubeconfigs; what
+//     testenv and fedapi share, fit for the release binary.
 //   - testenv: real Kubernetes clusters on loopback for the tests.
 //   - crds: Karmada's policy CRDs, unchanged (hack/karmada-crds.sh copies them).
 //   - fedapi: a site's federation API server, a kube-apiserver serving those CRDs.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"atoll/deploy/testenv"
+	"atoll/deploy/kubeproc"
 )
 
 // idle is how long BenchmarkStart leaves the server alone before reading its memory.
@@ -22,14 +22,14 @@ const idle = 10 * time.Second
 //
 // and take the median of the runs.
 func BenchmarkStart(b *testing.B) {
-	bin, err := testenv.BinDir()
+	bin, err := kubeproc.BinDir("etcd", "kube-apiserver", "kubectl")
 	if err != nil {
 		b.Skip("Kubernetes test binaries missing: run `make kube`:", err)
 	}
 	var etcdRSS, apiRSS float64
 	for i := 0; b.Loop(); i++ {
 		dir := filepath.Join(b.TempDir(), strconv.Itoa(i))
-		s, err := Start(b.Context(), Options{Dir: dir, BinDir: bin})
+		s, err := Start(b.Context(), Options{Dir: dir, BinDir: bin, Ephemeral: true})
 		if err != nil {
 			b.Fatal(err)
 		}

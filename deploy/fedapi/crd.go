@@ -2,6 +2,7 @@ package fedapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"atoll/deploy/crds"
+	"atoll/deploy/kubeproc"
 )
 
 // fieldManager owns the CRDs' fields under server-side apply.
@@ -40,20 +42,9 @@ func (c *crdStatus) established() (bool, string) {
 	return false, "no Established condition yet"
 }
 
-// installCRDs applies every CRD of package crds and waits until all are Established.
-func (s *Server) installCRDs(ctx context.Context) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, crdTimeout,
-			fmt.Errorf("fedapi: the CRDs were not Established within %v", crdTimeout))
-		defer cancel()
-	}
-	c, err := readKubeconfig(s.kubeconfig)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-
+// installCRDs applies every CRD of package crds with c, an admin's client, and waits
+// until all are Established.
+func installCRDs(ctx context.Context, c *kubeproc.Client) error {
 	var names []string
 	for _, file := range crds.Files {
 		y, err := crds.Read(file)
@@ -76,38 +67,33 @@ func (s *Server) installCRDs(ctx context.Context) error {
 		}
 		q := url.Values{"fieldManager": {fieldManager}, "force": {"true"}}
 		path := crdPath + meta.Metadata.Name + "?" + q.Encode()
-		if err := c.send(ctx, http.MethodPatch, path, "application/apply-patch+yaml", body, nil); err != nil {
+		if err := c.Send(ctx, http.MethodPatch, path, "application/apply-patch+yaml", body, nil); err != nil {
 			return fmt.Errorf("fedapi: applying CRD %s: %w", file, err)
 		}
 		names = append(names, meta.Metadata.Name)
 	}
 
 	pending := names
-	var last string
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		var still []string
+	err := kubeproc.Poll(ctx, "the CRDs Established", 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		var still, why []string
 		for _, n := range pending {
 			var crd crdStatus
-			if err := c.send(ctx, http.MethodGet, crdPath+n, "", nil, &crd); err != nil {
-				last = err.Error()
-				still = append(still, n)
+			if err := c.Do(ctx, http.MethodGet, crdPath+n, nil, &crd); err != nil {
+				still, why = append(still, n), append(why, err.Error())
 				continue
 			}
-			if ok, why := crd.established(); !ok {
-				last = n + ": " + why
-				still = append(still, n)
+			if ok, reason := crd.established(); !ok {
+				still, why = append(still, n), append(why, n+": "+reason)
 			}
 		}
-		if pending = still; len(pending) == 0 {
-			return nil
+		pending = still
+		if len(pending) > 0 {
+			return false, errors.New(strings.Join(why, "; "))
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("fedapi: waiting for CRDs %s to be Established: %w (last: %s)",
-				strings.Join(pending, ", "), context.Cause(ctx), last)
-		case <-t.C:
-		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("fedapi: %w", err)
 	}
+	return nil
 }

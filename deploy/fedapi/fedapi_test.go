@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"atoll/deploy/testenv"
+	"atoll/deploy/kubeproc"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -31,11 +31,11 @@ func TestOptionsValidate(t *testing.T) {
 // returns it with the kubectl binary; it skips the test without the binaries.
 func startServer(t *testing.T) (s *Server, kubectl string) {
 	t.Helper()
-	bin, err := testenv.BinDir()
+	bin, err := kubeproc.BinDir("etcd", "kube-apiserver", "kubectl")
 	if err != nil {
 		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
 	}
-	s, err = Start(t.Context(), Options{Dir: t.TempDir(), BinDir: bin})
+	s, err = Start(t.Context(), Options{Dir: t.TempDir(), BinDir: bin, Ephemeral: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,12 @@
 package testenv
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-)
+import "atoll/deploy/kubeproc"
 
-// Versions of the binaries; hack/kube/build.sh pins the same ones (a test checks that both
-// name the same cache directory).
+// Versions of the binaries (package kubeproc pins them, with hack/kube/build.sh).
 const (
-	KubernetesVersion = "v1.37.2"
-	EtcdVersion       = "v3.7.3"
-	KwokVersion       = "v0.8.0"
+	KubernetesVersion = kubeproc.KubernetesVersion
+	EtcdVersion       = kubeproc.EtcdVersion
+	KwokVersion       = kubeproc.KwokVersion
 )
 
 // binaries are the programs a binary directory must hold.
@@ -22,39 +16,4 @@ var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "ku
 // cache directory `make kube` builds into,
 // ${ATOLL_KUBE_CACHE:-$HOME/.cache/atoll/kube}/k8s-<v>-etcd-<v>-kwok-<v>/bin.
 // It fails, naming `make kube`, unless every binary is there.
-func BinDir() (string, error) {
-	dir, from := os.Getenv("ATOLL_KUBE_BIN"), "$ATOLL_KUBE_BIN"
-	if dir == "" {
-		var err error
-		if dir, err = cacheDir(); err != nil {
-			return "", err
-		}
-		from = "the cache"
-	}
-	var missing []string
-	for _, b := range binaries {
-		fi, err := os.Stat(filepath.Join(dir, b))
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			missing = append(missing, b)
-		}
-	}
-	if len(missing) > 0 {
-		return "", fmt.Errorf("testenv: %s missing from %s (%s): run `make kube`",
-			strings.Join(missing, ", "), dir, from)
-	}
-	return dir, nil
-}
-
-// cacheDir is where hack/kube/build.sh puts the binaries (its --print-dir).
-func cacheDir() (string, error) {
-	root := os.Getenv("ATOLL_KUBE_CACHE")
-	if root == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("testenv: locating the binary cache: %w", err)
-		}
-		root = filepath.Join(home, ".cache", "atoll", "kube")
-	}
-	key := "k8s-" + KubernetesVersion + "-etcd-" + EtcdVersion + "-kwok-" + KwokVersion
-	return filepath.Join(root, key, "bin"), nil
-}
+func BinDir() (string, error) { return kubeproc.BinDir(binaries...) }

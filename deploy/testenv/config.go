@@ -2,12 +2,13 @@ package testenv
 
 import (
 	_ "embed"
-	"fmt"
 	"os"
 	"strconv"
-	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"atoll/deploy/kubeproc"
 )
 
 // kwokStages are kwok's fast node and pod stages and its lease heartbeat, from kwok v0.8.0.
@@ -36,50 +37,16 @@ const (
 	clientBurst = 400
 )
 
+// certValidity is how long the certificates of a test cluster are valid.
+const certValidity = 365 * 24 * time.Hour
+
 // nodeLeaseSeconds is the duration of the node Leases kwok renews, the fake kubelets'
 // heartbeat: with it the node lifecycle controller keeps the Nodes Ready.
 const nodeLeaseSeconds = 40
 
-// writeKubeconfig writes a kubeconfig with one cluster, one token user and one context.
-func writeKubeconfig(path, cluster, server string, caPEM []byte, user, token string) error {
-	cfg := map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Config",
-		"clusters": []any{map[string]any{
-			"name":    cluster,
-			"cluster": map[string]any{"server": server, "certificate-authority-data": caPEM},
-		}},
-		"users": []any{map[string]any{
-			"name": user,
-			"user": map[string]any{"token": token},
-		}},
-		"contexts": []any{map[string]any{
-			"name":    cluster,
-			"context": map[string]any{"cluster": cluster, "user": user},
-		}},
-		"current-context": cluster,
-	}
-	return writeYAML(path, 0o600, cfg)
-}
-
-// writeTokenFile writes the apiserver's --token-auth-file: token,user,uid,"groups".
-func writeTokenFile(path string, users []tokenUser) error {
-	var b strings.Builder
-	for i, u := range users {
-		fmt.Fprintf(&b, "%s,%s,%d,%q\n", u.token, u.name, 1000+i, strings.Join(u.groups, ","))
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
-}
-
-type tokenUser struct {
-	name   string
-	groups []string
-	token  string
-}
-
 // writeSchedulerConfig writes a KubeSchedulerConfiguration without leader election.
 func writeSchedulerConfig(path, kubeconfig string) error {
-	return writeYAML(path, 0o644, map[string]any{
+	return kubeproc.WriteYAML(path, 0o644, map[string]any{
 		"apiVersion":       "kubescheduler.config.k8s.io/v1",
 		"kind":             "KubeSchedulerConfiguration",
 		"clientConnection": map[string]any{"kubeconfig": kubeconfig, "qps": clientQPS, "burst": clientBurst},
@@ -130,12 +97,4 @@ func writeKwokConfig(path string, port int, certFile, keyFile string) error {
 	b = append(b, "---\n"...)
 	b = append(b, kwokStages...)
 	return os.WriteFile(path, b, 0o644)
-}
-
-func writeYAML(path string, perm os.FileMode, v any) error {
-	b, err := yaml.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, perm)
 }

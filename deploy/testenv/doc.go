@@ -17,8 +17,12 @@
 //	Dir/<cluster>/<component>.log|.pid     each process's output and PID
 //	Dir/<cluster>/pki/, tokens.csv, ...    CA, serving and service-account keys, configs
 //
-// With Options.APIServerOnly a cluster is only its kube-apiserver (deploy/fedapi uses
-// that for a site's federation API server).
+// With Options.APIServerOnly a cluster is only its kube-apiserver.
+//
+// The processes, the PKI, the kubeconfigs and the JSON client come from deploy/kubeproc,
+// which deploy/fedapi also uses; this package adds the member clusters' layout, the
+// controller manager, scheduler and kwok, the fake Nodes, and test-only choices (etcd
+// without fsync, its data removed by Stop).
 //
 // The clusters have a CA made with crypto/x509, static bearer tokens (admin, controller
 // manager, scheduler, kwok), RBAC and service accounts. The fake Nodes are created through
@@ -28,11 +32,11 @@
 // # Processes and goroutines
 //
 // Every process runs in its own session (setsid), so a terminal's ^C does not reach it,
-// and gets SIGKILL if the process that started it dies (Pdeathsig). Stop and StopCluster
-// stop processes by PID: SIGTERM, then SIGKILL after 15 s, the apiservers before etcd (an
-// apiserver whose etcd is gone hangs in shutdown for minutes).
+// and gets SIGKILL if the process that started it dies (Pdeathsig) (kubeproc.Spawn). Stop
+// and StopCluster stop processes by PID: SIGTERM, then SIGKILL after 15 s, the apiservers
+// before etcd (an apiserver whose etcd is gone hangs in shutdown for minutes).
 //
-// The only long-lived goroutines are one per process, in Env, which waits for the
-// process to exit and records how it ended. Start uses short-lived goroutines to start
+// The only long-lived goroutines are one per process, kept by kubeproc, which waits for
+// the process to exit and records how it ended. Start uses short-lived goroutines to start
 // the clusters in parallel; Stop to stop them in parallel.
 package testenv

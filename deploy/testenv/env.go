@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"atoll/deploy/kubeproc"
 )
 
 // startTimeout bounds Start when ctx has no earlier deadline. A cluster is ready in about
@@ -45,7 +46,7 @@ type Options struct {
 	// APIServerOnly runs only etcd and each cluster's kube-apiserver: no controller
 	// manager, scheduler, kwok, Nodes or RBAC for the user atoll (its kubeconfig is still
 	// written, with no grants). Start returns once every apiserver is ready (/readyz).
-	// For an API server that only stores objects, such as deploy/fedapi.
+	// For tests that only store objects.
 	APIServerOnly bool
 }
 
@@ -112,7 +113,7 @@ type Env struct {
 	etcdData string
 
 	mu      sync.Mutex
-	etcd    *process
+	etcd    *kubeproc.Process
 	members []*member
 	stopped bool
 }
@@ -147,11 +148,11 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	begin := time.Now()
 
 	// Hold every port until all are picked, so that no two are the same.
-	ports, err := freePorts(2 + componentsPerCluster*o.Clusters)
+	ports, err := kubeproc.FreePorts(2 + componentsPerCluster*o.Clusters)
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{opts: o, bin: bin, log: o.Logger, etcdURL: "http://127.0.0.1:" + strconv.Itoa(ports[0])}
+	e := &Env{opts: o, bin: bin, log: o.Logger}
 	for i := range o.Clusters {
 		name := "member-" + strconv.Itoa(i)
 		if len(o.Names) > 0 {
@@ -166,7 +167,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		}
 	}()
 
-	if err := e.startEtcd(ctx, ports[1]); err != nil {
+	if err := e.startEtcd(ctx, ports[0], ports[1]); err != nil {
 		return nil, err
 	}
 	ctx, cancelMembers := context.WithCancelCause(ctx)
@@ -214,7 +215,7 @@ func (e *Env) StopCluster(name string) error {
 	if m == nil {
 		return fmt.Errorf("testenv: no cluster %q", name)
 	}
-	err := stopAll(e.log, m.processes())
+	err := kubeproc.StopAll(e.log, m.processes())
 	e.log.Info("cluster stopped", "cluster", name)
 	return err
 }
@@ -232,21 +233,12 @@ func (e *Env) Stop() error {
 	members, etcd := e.members, e.etcd
 	e.mu.Unlock()
 
-	var all []*process
+	var all []*kubeproc.Process
 	for _, m := range members {
 		all = append(all, m.processes()...)
 	}
-	errs := []error{stopAll(e.log, all)}
-	if etcd != nil {
-		// Only once no apiserver is left: one whose etcd is gone hangs in shutdown.
-		errs = append(errs, etcd.stop(e.log))
-		all = append(all, etcd)
-	}
-	for _, p := range all {
-		if _, err := p.exited(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// etcd only once no apiserver is left: one whose etcd is gone hangs in shutdown.
+	errs := []error{kubeproc.StopInOrder(e.log, all, []*kubeproc.Process{etcd})}
 	for _, m := range members {
 		m.closeClients()
 	}
@@ -257,75 +249,29 @@ func (e *Env) Stop() error {
 }
 
 // startEtcd starts the etcd all clusters share, with its data in a new directory under
-// Dir, and waits until it is healthy.
-func (e *Env) startEtcd(ctx context.Context, peerPort int) error {
+// Dir and no fsync (test data), and waits until it is healthy.
+func (e *Env) startEtcd(ctx context.Context, clientPort, peerPort int) error {
 	data, err := os.MkdirTemp(e.opts.Dir, "etcd-data-")
 	if err != nil {
 		return err
 	}
 	e.etcdData = data
-	peer := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	p, err := spawn(e.log, "etcd", filepath.Join(e.opts.Dir, "etcd.log"), filepath.Join(e.opts.Dir, "etcd.pid"),
-		filepath.Join(e.bin, "etcd"),
-		"--name=atoll-testenv",
-		"--data-dir="+data,
-		"--listen-client-urls="+e.etcdURL,
-		"--advertise-client-urls="+e.etcdURL,
-		"--listen-peer-urls="+peer,
-		"--initial-advertise-peer-urls="+peer,
-		"--initial-cluster=atoll-testenv="+peer,
-		"--initial-cluster-state=new",
-		"--unsafe-no-fsync=true",           // test data: no fsync
-		"--quota-backend-bytes=8589934592", // 8 GiB, etcd's recommended maximum
-		// One member and no peers: a short election timeout makes it leader, and ready, in
-		// about 0.1 s instead of 1 s.
-		"--heartbeat-interval=10",
-		"--election-timeout=100",
-		"--log-level=warn",
-	)
-	e.mu.Lock()
-	e.etcd = p
-	e.mu.Unlock()
-	if err != nil {
-		return err
+	cfg := kubeproc.Etcd{
+		Bin:        filepath.Join(e.bin, "etcd"),
+		Name:       "atoll-testenv",
+		DataDir:    data,
+		ClientPort: clientPort,
+		PeerPort:   peerPort,
+		LogPath:    filepath.Join(e.opts.Dir, "etcd.log"),
+		PIDPath:    filepath.Join(e.opts.Dir, "etcd.pid"),
+		NoFsync:    true,
 	}
-	c, err := newAPIClient(e.etcdURL, nil, "")
-	if err != nil {
-		return err
+	e.etcdURL = cfg.URL()
+	p, err := cfg.Start(ctx, e.log)
+	if p != nil {
+		e.mu.Lock()
+		e.etcd = p
+		e.mu.Unlock()
 	}
-	defer c.close()
-	begin := time.Now()
-	if err := waitHealthy(ctx, "etcd", p, c, "/health"); err != nil {
-		return err
-	}
-	e.log.Info("etcd ready", "url", e.etcdURL, "pid", p.pid(), "took", time.Since(begin).Round(time.Millisecond))
-	return nil
-}
-
-// waitHealthy polls GET path until it answers 200, failing at once if p exits.
-func waitHealthy(ctx context.Context, what string, p *process, c *apiClient, path string) error {
-	return poll(ctx, what+" "+path, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if gone, err := p.exited(); gone {
-			if err == nil {
-				err = fmt.Errorf("testenv: %s was stopped", p.name)
-			}
-			return false, &permanentError{err}
-		}
-		err := c.ok(ctx, path)
-		return err == nil, err
-	})
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("testenv: picking a free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
+	return err
 }

@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"atoll/deploy/kubeproc"
 )
 
 // componentsPerCluster is the number of ports a cluster listens on: apiserver, controller
@@ -28,11 +29,11 @@ type member struct {
 	dir                                  string
 	apiPort, cmPort, schedPort, kwokPort int
 
-	api    *apiClient // the apiserver, with the admin token; set by writeFiles
-	health *apiClient // the cluster's CA, no token, for /healthz of the other components
+	api    *kubeproc.Client // the apiserver, with the admin token; set by writeFiles
+	health *kubeproc.Client // the cluster's CA, no token, for /healthz of the other components
 
 	mu    sync.Mutex
-	procs []*process // in start order: apiserver first
+	procs []*kubeproc.Process // in start order: apiserver first
 }
 
 func newMember(dir, name string, ports []int) *member {
@@ -44,27 +45,25 @@ func newMember(dir, name string, ports []int) *member {
 		Name:            name,
 		Kubeconfig:      m.path("admin.kubeconfig"),
 		AtollKubeconfig: m.path("atoll.kubeconfig"),
-		APIServer:       localURL(m.apiPort),
+		APIServer:       kubeproc.LocalURL(m.apiPort),
 	}
 	return m
 }
-
-func localURL(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
 
 func (m *member) path(elem ...string) string {
 	return filepath.Join(append([]string{m.dir}, elem...)...)
 }
 
-func (m *member) processes() []*process {
+func (m *member) processes() []*kubeproc.Process {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.procs)
 }
 
 func (m *member) closeClients() {
-	for _, c := range []*apiClient{m.api, m.health} {
+	for _, c := range []*kubeproc.Client{m.api, m.health} {
 		if c != nil {
-			c.close()
+			c.Close()
 		}
 	}
 }
@@ -77,11 +76,11 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 	if err := m.writeFiles(); err != nil {
 		return fmt.Errorf("testenv: %s: writing files: %w", m.Name, err)
 	}
-	apiserver, err := e.spawnComponent(m, "kube-apiserver", m.apiserverArgs(e.etcdURL))
-	if err != nil {
-		return err
+	apiserver, err := m.apiserver(e.bin, e.etcdURL).Start(ctx, e.log, m.api)
+	if apiserver != nil {
+		m.add(apiserver)
 	}
-	if err := waitHealthy(ctx, apiserver.name, apiserver, m.api, "/readyz"); err != nil {
+	if err != nil {
 		return err
 	}
 	apiReady := time.Since(begin)
@@ -99,7 +98,7 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 		{"kube-scheduler", m.schedulerArgs(), m.schedPort},
 		{"kwok", m.kwokArgs(), m.kwokPort},
 	}
-	procs := make([]*process, len(components))
+	procs := make([]*kubeproc.Process, len(components))
 	for i, c := range components {
 		if procs[i], err = e.spawnComponent(m, c.name, c.args); err != nil {
 			return err
@@ -112,18 +111,18 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 		return err
 	}
 	for i, c := range components {
-		if err := waitHealthy(ctx, procs[i].name, procs[i], m.health.at(localURL(c.port)), "/healthz"); err != nil {
+		if err := kubeproc.WaitHealthy(ctx, procs[i], m.health.At(kubeproc.LocalURL(c.port)), "/healthz"); err != nil {
 			return err
 		}
 	}
 	want := e.opts.NodesPerCluster
-	err = poll(ctx, m.Name+" Nodes Ready", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+	err = kubeproc.Poll(ctx, m.Name+" Nodes Ready", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		for _, p := range append(procs, apiserver) {
-			if _, err := p.exited(); err != nil {
-				return false, &permanentError{err}
+			if _, err := p.Exited(); err != nil {
+				return false, kubeproc.Permanent(err)
 			}
 		}
-		ready, err := m.api.readyNodes(ctx)
+		ready, err := readyNodes(ctx, m.api)
 		if err != nil {
 			return false, err
 		}
@@ -137,11 +136,11 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 	}
 	// The controller manager reports healthy before its controllers run; the default
 	// ServiceAccount, without which no Pod is admitted, shows that they do.
-	err = poll(ctx, m.Name+" ServiceAccount default/default", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if _, err := procs[0].exited(); err != nil {
-			return false, &permanentError{err}
+	err = kubeproc.Poll(ctx, m.Name+" ServiceAccount default/default", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if _, err := procs[0].Exited(); err != nil {
+			return false, kubeproc.Permanent(err)
 		}
-		err := m.api.do(ctx, http.MethodGet, "/api/v1/namespaces/default/serviceaccounts/default", nil, nil)
+		err := m.api.Do(ctx, http.MethodGet, "/api/v1/namespaces/default/serviceaccounts/default", nil, nil)
 		return err == nil, err
 	})
 	if err != nil {
@@ -154,15 +153,20 @@ func (e *Env) startMember(ctx context.Context, m *member) error {
 
 // spawnComponent starts a component of m from the binary directory, its log and PID file
 // in m's directory.
-func (e *Env) spawnComponent(m *member, component string, args []string) (*process, error) {
-	p, err := spawn(e.log, m.Name+"/"+component, m.path(component+".log"), m.path(component+".pid"),
+func (e *Env) spawnComponent(m *member, component string, args []string) (*kubeproc.Process, error) {
+	p, err := kubeproc.Spawn(e.log, m.Name+"/"+component, m.path(component+".log"), m.path(component+".pid"),
 		filepath.Join(e.bin, component), args...)
 	if p != nil {
-		m.mu.Lock()
-		m.procs = append(m.procs, p)
-		m.mu.Unlock()
+		m.add(p)
 	}
 	return p, err
+}
+
+// add records a started process of m, to be stopped with it.
+func (m *member) add(p *kubeproc.Process) {
+	m.mu.Lock()
+	m.procs = append(m.procs, p)
+	m.mu.Unlock()
 }
 
 // writeFiles makes the cluster's CA, serving certificate (shared by the four components,
@@ -172,23 +176,24 @@ func (m *member) writeFiles() error {
 	if err := os.MkdirAll(m.path("pki"), 0o700); err != nil {
 		return err
 	}
-	ca, err := newCA(m.Name)
+	ca, err := kubeproc.NewCA(m.Name+"-ca", certValidity)
 	if err != nil {
 		return err
 	}
-	certPEM, keyPEM, err := ca.issueServing(m.Name, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)},
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
+	certPEM, keyPEM, err := ca.IssueServing(m.Name, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		certValidity)
 	if err != nil {
 		return err
 	}
-	saKey, saPub, err := newServiceAccountKey()
+	saKey, saPub, err := kubeproc.NewServiceAccountKey()
 	if err != nil {
 		return err
 	}
 	for name, b := range map[string][]byte{
-		"ca.crt": ca.certPEM, "ca.key": ca.keyPEM,
-		"serving.crt": certPEM, "serving.key": keyPEM,
-		"sa.key": saKey, "sa.pub": saPub,
+		kubeproc.CACertFile: ca.CertPEM, kubeproc.CAKeyFile: ca.KeyPEM,
+		kubeproc.ServingCertFile: certPEM, kubeproc.ServingKeyFile: keyPEM,
+		kubeproc.SAKeyFile: saKey, kubeproc.SAPubFile: saPub,
 	} {
 		if err := os.WriteFile(m.path("pki", name), b, 0o600); err != nil {
 			return err
@@ -198,22 +203,22 @@ func (m *member) writeFiles() error {
 	// One token per client. The controller manager and the scheduler are bound to their
 	// roles by RBAC's bootstrap policy; kwok writes Node and Pod status, Leases and Events
 	// of every namespace, so it is an admin like kwokctl makes it.
-	users := []tokenUser{
-		{name: "admin", groups: []string{"system:masters"}},
-		{name: "system:kube-controller-manager"},
-		{name: "system:kube-scheduler"},
-		{name: "kwok", groups: []string{"system:masters"}},
-		{name: "atoll"}, // bound by member.RBAC only, as in production (docs/DEPLOY.md)
+	users := []kubeproc.TokenUser{
+		{Name: "admin", Groups: []string{"system:masters"}},
+		{Name: "system:kube-controller-manager"},
+		{Name: "system:kube-scheduler"},
+		{Name: "kwok", Groups: []string{"system:masters"}},
+		{Name: "atoll"}, // bound by member.RBAC only, as in production (docs/DEPLOY.md)
 	}
 	kubeconfigs := []string{m.Kubeconfig, m.path("kube-controller-manager.kubeconfig"),
 		m.path("kube-scheduler.kubeconfig"), m.path("kwok.kubeconfig"), m.AtollKubeconfig}
 	for i := range users {
-		users[i].token = rand.Text()
-		if err := writeKubeconfig(kubeconfigs[i], m.Name, m.APIServer, ca.certPEM, users[i].name, users[i].token); err != nil {
+		users[i].Token = rand.Text()
+		if err := kubeproc.WriteKubeconfig(kubeconfigs[i], m.Name, m.APIServer, ca.CertPEM, users[i].Name, users[i].Token); err != nil {
 			return err
 		}
 	}
-	if err := writeTokenFile(m.path("pki", "tokens.csv"), users); err != nil {
+	if err := kubeproc.WriteTokenFile(m.path("pki", kubeproc.TokenFile), users); err != nil {
 		return err
 	}
 	if err := os.WriteFile(m.path("admission.yaml"), []byte(admissionConfig), 0o600); err != nil {
@@ -226,35 +231,31 @@ func (m *member) writeFiles() error {
 		return err
 	}
 
-	if m.api, err = newAPIClient(m.APIServer, ca.certPEM, users[0].token); err != nil {
+	if m.api, err = kubeproc.NewClient(m.APIServer, ca.CertPEM, users[0].Token); err != nil {
 		return err
 	}
-	m.health, err = newAPIClient("", ca.certPEM, "")
+	m.health, err = kubeproc.NewClient("", ca.CertPEM, "")
 	return err
 }
 
-func (m *member) apiserverArgs(etcdURL string) []string {
-	return []string{
-		"--etcd-servers=" + etcdURL,
-		"--etcd-prefix=/atoll-testenv/" + m.Name, // the clusters share one etcd
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(m.apiPort),
-		"--endpoint-reconciler-type=none", // otherwise a loopback advertise address is fatal
-		"--tls-cert-file=" + m.path("pki", "serving.crt"),
-		"--tls-private-key-file=" + m.path("pki", "serving.key"),
-		"--client-ca-file=" + m.path("pki", "ca.crt"),
-		"--token-auth-file=" + m.path("pki", "tokens.csv"),
-		"--authorization-mode=Node,RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + m.path("pki", "sa.pub"),
-		"--service-account-signing-key-file=" + m.path("pki", "sa.key"),
-		"--service-cluster-ip-range=" + serviceCIDR,
-		"--cert-dir=" + m.path("pki"),
-		// As a production cluster: kubelets limited to their own Node and Pods, and Pod
-		// Security enforced at baseline outside kube-system (admission.yaml).
-		"--enable-admission-plugins=NodeRestriction",
-		"--admission-control-config-file=" + m.path("admission.yaml"),
+// apiserver is how to run m's kube-apiserver: on the clusters' shared etcd under its own
+// prefix, with RBAC and Node authorization, and as a production cluster, kubelets limited
+// to their own Node and Pods, and Pod Security enforced at baseline outside kube-system
+// (admission.yaml).
+func (m *member) apiserver(bin, etcdURL string) kubeproc.APIServer {
+	return kubeproc.APIServer{
+		Bin:         filepath.Join(bin, "kube-apiserver"),
+		Name:        m.Name + "/kube-apiserver",
+		Dir:         m.dir,
+		Port:        m.apiPort,
+		EtcdURL:     etcdURL,
+		EtcdPrefix:  "/atoll-testenv/" + m.Name, // the clusters share one etcd
+		ServiceCIDR: serviceCIDR,
+		Extra: []string{
+			"--authorization-mode=Node,RBAC",
+			"--enable-admission-plugins=NodeRestriction",
+			"--admission-control-config-file=" + m.path("admission.yaml"),
+		},
 	}
 }
 
@@ -321,8 +322,8 @@ func (m *member) createNodes(ctx context.Context, o Options) error {
 			},
 			"status": map[string]any{"capacity": res, "allocatable": res},
 		}
-		err := m.api.do(ctx, http.MethodPost, "/api/v1/nodes", n, nil)
-		if se, ok := errors.AsType[*statusError](err); ok && se.code == http.StatusConflict {
+		err := m.api.Do(ctx, http.MethodPost, "/api/v1/nodes", n, nil)
+		if kubeproc.IsStatus(err, http.StatusConflict) {
 			continue
 		}
 		if err != nil {

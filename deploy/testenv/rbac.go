@@ -3,13 +3,13 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 
+	"atoll/deploy/kubeproc"
 	sitemember "atoll/site/kube"
 )
 
@@ -38,8 +38,8 @@ func (m *member) createAtollRBAC(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = m.api.do(ctx, http.MethodPost, path, obj, nil)
-		if se, ok := errors.AsType[*statusError](err); ok && se.code == http.StatusConflict {
+		err = m.api.Do(ctx, http.MethodPost, path, obj, nil)
+		if kubeproc.IsStatus(err, http.StatusConflict) {
 			continue
 		}
 		if err != nil {

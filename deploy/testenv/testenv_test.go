@@ -16,22 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// The cache directory must be the one `make kube` fills.
-func TestCacheDirMatchesBuildScript(t *testing.T) {
-	want, err := cacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(t.Context(), "bash", "../../hack/kube/build.sh", "--print-dir").Output()
-	if err != nil {
-		t.Fatalf("hack/kube/build.sh --print-dir: %v", err)
-	}
-	if got := strings.TrimSpace(string(out)); got != want {
-		t.Fatalf("hack/kube/build.sh builds into %s, BinDir looks in %s: the versions differ", got, want)
-	}
-}
+	"atoll/deploy/kubeproc"
+)
 
 func TestOptionsValidate(t *testing.T) {
 	good := Options{Dir: "x", Clusters: 1}.withDefaults()
@@ -109,7 +96,7 @@ func TestEnv(t *testing.T) {
 		var v struct {
 			GitVersion string `json:"gitVersion"`
 		}
-		if err := m.api.do(ctx, http.MethodGet, "/version", nil, &v); err != nil {
+		if err := m.api.Do(ctx, http.MethodGet, "/version", nil, &v); err != nil {
 			t.Fatal(err)
 		}
 		if v.GitVersion != KubernetesVersion {
@@ -143,13 +130,13 @@ func TestEnv(t *testing.T) {
 	deadline, cancelDeadline := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelDeadline()
 	for _, m := range env.members {
-		err := poll(deadline, m.Name+" Deployment web Ready", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		err := kubeproc.Poll(deadline, m.Name+" Deployment web Ready", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 			var d struct {
 				Status struct {
 					ReadyReplicas int `json:"readyReplicas"`
 				} `json:"status"`
 			}
-			if err := m.api.do(ctx, http.MethodGet, "/apis/apps/v1/namespaces/default/deployments/web", nil, &d); err != nil {
+			if err := m.api.Do(ctx, http.MethodGet, "/apis/apps/v1/namespaces/default/deployments/web", nil, &d); err != nil {
 				return false, err
 			}
 			if d.Status.ReadyReplicas != 3 {
@@ -171,10 +158,10 @@ func TestEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("StopCluster(%s) took %v", down.Name, time.Since(stopAt).Round(time.Millisecond))
-	if err := down.api.ok(ctx, "/readyz"); err == nil {
+	if err := down.api.OK(ctx, "/readyz"); err == nil {
 		t.Errorf("%s: /readyz still ok after StopCluster", down.Name)
 	}
-	if err := up.api.ok(ctx, "/readyz"); err != nil {
+	if err := up.api.OK(ctx, "/readyz"); err != nil {
 		t.Errorf("%s: /readyz after the other cluster stopped: %v", up.Name, err)
 	}
 	if err := env.StopCluster("nonexistent"); err == nil {
@@ -183,7 +170,7 @@ func TestEnv(t *testing.T) {
 
 	var pids []int
 	for _, p := range env.allProcesses() {
-		pids = append(pids, p.pid())
+		pids = append(pids, p.PID())
 	}
 	stopAt = time.Now()
 	if err := env.Stop(); err != nil {
@@ -216,10 +203,10 @@ func kubectl(ctx context.Context, t *testing.T, bin string, c Cluster, stdin str
 }
 
 // allProcesses lists every process of env: each cluster's, then etcd.
-func (e *Env) allProcesses() []*process {
+func (e *Env) allProcesses() []*kubeproc.Process {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var ps []*process
+	var ps []*kubeproc.Process
 	for _, m := range e.members {
 		ps = append(ps, m.processes()...)
 	}
@@ -233,13 +220,13 @@ func logMemory(t *testing.T, env *Env) {
 		var total int
 		var parts []string
 		for _, p := range m.processes() {
-			kb := rssKB(p.pid())
+			kb := rssKB(p.PID())
 			total += kb
-			parts = append(parts, fmt.Sprintf("%s %d MB", filepath.Base(p.name), kb/1024))
+			parts = append(parts, fmt.Sprintf("%s %d MB", filepath.Base(p.Name()), kb/1024))
 		}
 		t.Logf("memory %s: %d MB (%s)", m.Name, total/1024, strings.Join(parts, ", "))
 	}
-	t.Logf("memory etcd (shared): %d MB", rssKB(env.etcd.pid())/1024)
+	t.Logf("memory etcd (shared): %d MB", rssKB(env.etcd.PID())/1024)
 }
 
 // rssKB reads a process's resident set size from /proc, 0 if unknown.

@@ -216,8 +216,10 @@ func poll(ctx context.Context, ok func() bool) error {
 }
 
 // TestHTTPTLS: with httpCert and httpKey the HTTP server speaks TLS 1.3 only.
-func TestHTTPTLS(t *testing.T) {
-	dir := shortTempDir(t)
+// writeServingCert writes http.crt and http.key into dir: a self-signed serving
+// certificate for the loopback addresses e2e sites listen on. It returns the certificate.
+func writeServingCert(t *testing.T, dir string) []byte {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +245,12 @@ func TestHTTPTLS(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "http.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return certPEM
+}
+
+func TestHTTPTLS(t *testing.T) {
+	dir := shortTempDir(t)
+	certPEM := writeServingCert(t, dir)
 	f, err := Start(t.Context(), Options{Sites: 1, HTTP: true, Dir: dir, Binary: binary, Tune: func(_ int, c *site.Config) {
 		c.HTTPCert, c.HTTPKey = "http.crt", "http.key"
 	}})

@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,17 +58,21 @@ func TestKubeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Stop() })
+	certDir := t.TempDir()
+	certPEM := writeServingCert(t, certDir) // kubectl sends no token over plain HTTP
 	// Site 0's API writes as the operator of every namespace; site 1's as one granted
 	// the namespace shop only.
-	f := start(t, Options{Sites: 2, Operators: []OperatorSpec{{Name: "shopapi", Namespaces: []string{"shop"}}},
+	f := start(t, Options{Sites: 2, HTTP: true, Observers: []string{"audit"},
+		Operators: []OperatorSpec{{Name: "shopapi", Namespaces: []string{"shop"}}, {Name: "shopdev", Namespaces: []string{"shop"}}},
 		Tune: func(i int, c *site.Config) {
 			key := "operator.key" // beside the site files
 			if i == 1 {
 				key = "shopapi.key"
 			}
 			c.KubeAPI = &site.KubeAPIConfig{OperatorKey: key}
+			c.HTTPCert, c.HTTPKey = filepath.Join(certDir, "http.crt"), filepath.Join(certDir, "http.key")
 		}})
-	ctx := deadline(t, 4*time.Minute)
+	ctx := deadline(t, 3*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +104,7 @@ func TestKubeAPI(t *testing.T) {
 	if out, err := kubectl(0, pol, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply of the policy at %s: %v\n%s", f.Names[0], err, out)
 	}
-	if out, err := kubectl(0, "", "create", "namespace", "shop"); err != nil {
+	if out, err := kubectl(0, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl create namespace at %s: %v\n%s", f.Names[0], err, out)
 	}
 	if out, err := kubectl(0, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "shop"), "apply", "-f", "-"); err != nil {
@@ -153,7 +161,7 @@ func TestKubeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Outside the namespaces of site 1's operator: refused, with an event saying why.
-	if out, err := kubectl(1, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "bank"), "create", "namespace", "bank"); err != nil {
+	if out, err := kubectl(1, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bank}\n", "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl create namespace at %s: %v\n%s", f.Names[1], err, out)
 	}
 	if out, err := kubectl(1, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "bank"), "apply", "-f", "-"); err != nil {
@@ -170,6 +178,8 @@ func TestKubeAPI(t *testing.T) {
 			t.Fatalf("%s holds the refused bank/web: %v, %v", f.Names[i], v, err)
 		}
 	}
+	testKubeAPIAuth(ctx, t, f, bin, filepath.Join(certDir, "http.crt"), certPEM)
+
 	// Deleted at site 0: gone from the clusters and from site 1's API.
 	if out, err := kubectl(0, "", "delete", "deployment", "web", "-n", "shop"); err != nil {
 		t.Fatalf("kubectl delete at %s: %v\n%s", f.Names[0], err, out)
@@ -177,6 +187,81 @@ func TestKubeAPI(t *testing.T) {
 	if err := f.waitFor(ctx, "the Deployment removed everywhere", func(map[int]site.State) bool {
 		out, _ := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "name")
 		return replicas(0) == -1 && replicas(1) == -1 && strings.Contains(out, "NotFound")
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testKubeAPIAuth: through a site's HTTP server (/k8s), kubectl acts as a charter
+// identity, and RBAC written from the charter decides: an operator edits its namespaces
+// only, an observer reads, nobody else gets in, and neither impersonation nor the
+// front proxy's headers sent by a caller change who it is.
+func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile string, caPEM []byte) {
+	server := strings.Replace(f.URL(1), "http://", "https://", 1)
+	kubeconfig := func(key string) string {
+		out, errOut, err := cliRun(ctx, "kubeconfig", "--server", server, "--ca", caFile, "--key", filepath.Join(f.opts.Dir, key))
+		if err != nil {
+			t.Fatalf("atoll kubeconfig --key %s: %v\n%s", key, err, errOut)
+		}
+		path := filepath.Join(t.TempDir(), strings.TrimSuffix(key, ".key")+".kubeconfig")
+		if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	kubectl := func(kc, stdin string, args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kc}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	shop, audit := kubeconfig("shopdev.key"), kubeconfig("audit.key")
+	// RBAC follows the charter once the controller wrote it: wait for the operator's grant.
+	var last string
+	if err := f.waitFor(ctx, "shopdev may list Deployments in shop", func(map[int]site.State) bool {
+		out, err := kubectl(shop, "", "get", "deployments", "-n", "shop", "-o", "name")
+		last = out
+		return err == nil && strings.Contains(out, "deployment.apps/web")
+	}); err != nil {
+		t.Fatalf("%v; kubectl said:\n%s", err, last)
+	}
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {mode: fast}\n"
+	if out, err := kubectl(shop, cm, "apply", "-f", "-"); err != nil {
+		t.Fatalf("shopdev applying a ConfigMap in shop: %v\n%s", err, out)
+	}
+	bank := strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "bank")
+	for _, as := range [][]string{nil, {"--as", "atoll:operator:ops"}, {"--as", "admin", "--as-group", "system:masters"}} {
+		if out, err := kubectl(shop, bank, append([]string{"apply", "-f", "-"}, as...)...); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+			t.Fatalf("shopdev writing in bank (%v): %v\n%s; want forbidden", as, err, out)
+		}
+	}
+	if out, err := kubectl(audit, "", "get", "deployments", "-A", "-o", "name"); err != nil || !strings.Contains(out, "deployment.apps/web") {
+		t.Fatalf("the observer listing Deployments: %v\n%s", err, out)
+	}
+	if out, err := kubectl(audit, strings.Replace(cm, "fast", "slow", 1), "apply", "-f", "-"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Fatalf("the observer writing: %v\n%s; want forbidden", err, out)
+	}
+	// No credential: 401, whatever front-proxy headers it sends.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/k8s/api/v1/namespaces/shop/configmaps", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Remote-User", "atoll:operator:ops")
+	req.Header.Set("X-Remote-Group", "system:masters")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an anonymous caller with front-proxy headers: %d, want 401", resp.StatusCode)
+	}
+	// What shopdev applied through site 1's HTTP server is the federation's.
+	if err := f.waitFor(ctx, "shop/configmap.settings at "+f.Names[0], func(map[int]site.State) bool {
+		v, err := f.Client(0).Object(ctx, "workload", "shop/configmap.settings")
+		return err == nil && v != nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,7 @@ const (
 	resObject                  // one object: {kind} and {key} decide
 	resSubmit                  // POST /v1/changes: identities that may write
 	resMetrics                 // /metrics: observers, admins and sites
+	resKube                    // /k8s/: any identity; RBAC in the site's API server decides
 )
 
 // verdict is what authorize says of one request.
@@ -105,7 +106,7 @@ func authorize(id Identity, res route, kind crdt.Kind, key string) verdict {
 	}
 	full := id.Role == RoleAdmin || id.Role == RoleSite || id.Role == RoleObserver
 	switch res {
-	case resFederation, resScoped, resState:
+	case resFederation, resScoped, resState, resKube:
 		return verdict{}
 	case resSubmit:
 		if id.Role == RoleObserver {

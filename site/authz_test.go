@@ -29,6 +29,8 @@ func TestAuthorize(t *testing.T) {
 		{"anonymous view", anon, resScoped, 0, "", http.StatusUnauthorized},
 		{"anonymous state", anon, resState, 0, "", http.StatusUnauthorized},
 		{"anonymous metrics", anon, resMetrics, 0, "", http.StatusUnauthorized},
+		{"anonymous kubernetes API", anon, resKube, 0, "", http.StatusUnauthorized},
+		{"operator kubernetes API (RBAC decides)", shop, resKube, 0, "", ok},
 		{"anonymous submit", anon, resSubmit, 0, "", http.StatusUnauthorized},
 		{"anonymous object", anon, resObject, crdt.KindSite, "s00", http.StatusUnauthorized},
 		{"empty role is anonymous", Identity{}, resFederation, 0, "", http.StatusUnauthorized},

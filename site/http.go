@@ -83,6 +83,9 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 		methods.OIDC = &OIDCMethod{Issuer: oc.Issuer, Login: "v1/oidc/login"}
 	}
 	a.routeLogin(mux, a.guard, methods)
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} { // kubeproxy.go
+		mux.Handle(m+" "+kubePrefix+"/", a.guard(resKube, s.handleKube))
+	}
 	mux.Handle("GET /metrics", a.guard(resMetrics, s.metrics.handler().ServeHTTP))
 	mux.Handle("GET /", web.Handler()) // the dashboard's static files: public, they hold no data
 	srv := &http.Server{

@@ -96,7 +96,13 @@ func (s *Site) serveKubeAPI(ctx context.Context, signer *crdt.Signer) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("kubernetes API ready", "url", srv.URL(), "kubeconfig", srv.Kubeconfig())
+	proxy, err := newKubeProxy(srv)
+	if err != nil {
+		return err
+	}
+	s.kube.Store(proxy)
+	defer s.kube.Store(nil)
+	s.log.Info("kubernetes API ready", "url", srv.URL(), "kubeconfig", srv.Kubeconfig(), "proxy", s.cfg.HTTP != "")
 	return c.Run(ctx)
 }
 
@@ -210,4 +216,31 @@ func (k kubeStore) Changed() <-chan struct{} {
 	return k.s.arrived
 }
 
-var _ fedsync.Store = kubeStore{}
+// Grants are the charter's operators, as users of the Kubernetes API.
+func (k kubeStore) Grants() []fedsync.Grant {
+	s := k.s
+	s.mu.Lock()
+	ch := s.rep.Charter()
+	s.mu.Unlock()
+	var out []fedsync.Grant
+	for key, o := range ch.Operators {
+		id, _ := charterIdentity(ch, key)
+		if id.Role != RoleOperator { // a key with a stronger role is that role
+			continue
+		}
+		out = append(out, fedsync.Grant{User: KubeUser(id), Namespaces: slices.Clone(o.Namespaces)})
+	}
+	slices.SortFunc(out, func(a, b fedsync.Grant) int { return strings.Compare(a.User, b.User) })
+	return out
+}
+
+// ReaderGroups are the groups that read everything: observers, admins and sites.
+func (kubeStore) ReaderGroups() []string {
+	return []string{KubeGroup(RoleObserver), KubeGroup(RoleAdmin), KubeGroup(RoleSite)}
+}
+
+var (
+	_ fedsync.Store       = kubeStore{}
+	_ fedsync.StatusStore = kubeStore{}
+	_ fedsync.GrantStore  = kubeStore{}
+)

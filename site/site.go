@@ -106,9 +106,10 @@ type telemetry struct {
 
 // httpState is the HTTP server's.
 type httpState struct {
-	httpLim HTTPLimits   // cfg.HTTPLimits with defaults
-	views   *viewcast    // the view computed once for every stream and GET /v1/view
-	streams atomic.Int64 // open GET /v1/stream
+	httpLim HTTPLimits                // cfg.HTTPLimits with defaults
+	views   *viewcast                 // the view computed once for every stream and GET /v1/view
+	streams atomic.Int64              // open GET /v1/stream and watches of /k8s/
+	kube    atomic.Pointer[kubeProxy] // the Kubernetes API while it runs (kubeproxy.go)
 }
 
 // lifecycle is the goroutines Run started, stopped with ctx and awaited with wg.

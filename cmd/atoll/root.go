@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 		newDescribeCmd(),
 		newAuditCmd(),
 		newTokenCmd(),
+		newKubeconfigCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
 		newVersionCmd(),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -140,8 +141,22 @@ func (c *Controller) Run(ctx context.Context) error {
 // watchState queues every object of the state whenever the state changes, and every
 // object of the API server alongside, so that each side's removals are seen.
 func (c *Controller) watchState(ctx context.Context) {
+	synced := "" // the grants RBAC was last made equal to
 	for {
 		changed := c.cfg.Store.Changed()
+		var retry <-chan time.Time
+		if gs, ok := c.cfg.Store.(GrantStore); ok {
+			if want := fmt.Sprint(gs.Grants(), gs.ReaderGroups()); want != synced {
+				if err := c.syncGrants(ctx, gs); err != nil {
+					if ctx.Err() == nil {
+						c.cfg.Log.Warn("kubernetes API: RBAC", "err", err)
+					}
+					retry = time.After(5 * time.Second)
+				} else {
+					synced = want
+				}
+			}
+		}
 		for _, h := range c.cfg.Store.Headers() {
 			if it, ok := itemOf(h); ok && !it.system() {
 				c.queue.Add(it)
@@ -164,6 +179,7 @@ func (c *Controller) watchState(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-retry:
 		}
 	}
 }
@@ -213,6 +229,20 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 	m := c.memo[it]
 	c.mu.Unlock()
 	act := Decide(a, s.Stored, m)
+	if act != None && act != Refuse {
+		// The informer's cache may not have seen this controller's own last write yet:
+		// act only on what the API server holds now.
+		o, err := c.resource(it).Get(ctx, it.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			u, a = nil, API{}
+		case err != nil:
+			return err
+		default:
+			u, a = o, API{Exists: true, RV: o.GetResourceVersion(), Change: o.GetAnnotations()[AnnotationChange]}
+		}
+		act = Decide(a, s.Stored, m)
+	}
 	switch act {
 	case None:
 		if a.Exists && s.Exists && s.Held {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -295,22 +296,29 @@ func get(ctx context.Context, url string) error {
 	return nil
 }
 
-// freePorts returns n ports free on 127.0.0.1 for TCP and UDP, as far as one can tell.
+// freePorts returns n distinct ports free on 127.0.0.1 for TCP and UDP, as far as one
+// can tell: each is held until all are picked, so that none is handed out twice.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var out []int
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
 	for len(out) < n {
 		ln, err := net.Listen("tcp", "0.0.0.0:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
 		pc, err := net.ListenPacket("udp", "0.0.0.0:"+strconv.Itoa(port))
-		ln.Close()
 		if err != nil {
 			continue
 		}
-		pc.Close()
+		held = append(held, pc)
 		out = append(out, port)
 	}
 	return out

@@ -108,28 +108,13 @@ spec:
 // TestApply runs the atoll binary as a developer would: apply -f with Karmada YAML,
 // describe the workload, audit residency; and checks the Deployments in the clusters.
 func TestApply(t *testing.T) {
-	if _, err := testenv.BinDir(); err != nil {
-		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := startClusters(t, testenv.Options{Clusters: 2})
 	f := start(t, Options{Sites: 2})
 	ctx := deadline(t, 3*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	joinClusters(ctx, t, f, env, nil)
 	atoll := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, binary, args...)
 		out, err := cmd.CombinedOutput()

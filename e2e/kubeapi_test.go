@@ -49,15 +49,11 @@ spec:
 // them; scaling there re-divides; a write outside site 1's API operator's namespaces is
 // refused with an event on the object; deleting at site 0 removes it everywhere.
 func TestKubeAPI(t *testing.T) {
+	env := startClusters(t, testenv.Options{Clusters: 2})
 	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { env.Stop() })
 	certDir := t.TempDir()
 	certPEM := writeServingCert(t, certDir) // kubectl sends no token over plain HTTP
 	// Site 0's API writes as the operator of every namespace; site 1's as one granted
@@ -76,15 +72,7 @@ func TestKubeAPI(t *testing.T) {
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	joinClusters(ctx, t, f, env, nil)
 	kubectl := func(i int, stdin string, args ...string) (string, error) {
 		kc := filepath.Join(f.opts.Dir, "data", f.Names[i], "kubeapi", "fedapi", "admin.kubeconfig")
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kc}, args...)...)

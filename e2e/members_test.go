@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,28 +15,13 @@ import (
 // the other site sees them, a cluster that goes down is reported unhealthy within a
 // bounded time, and an unjoined cluster disappears from the state.
 func TestMemberClusters(t *testing.T) {
-	if _, err := testenv.BinDir(); err != nil {
-		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2, NodeCPU: "4", NodeMemory: "16Gi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := startClusters(t, testenv.Options{Clusters: 2, NodeCPU: "4", NodeMemory: "16Gi"})
 	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) { c.Observe = site.Duration(500 * time.Millisecond) }})
 	ctx := deadline(t, 3*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc), Labels: map[string]string{"tier": "test"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	joinClusters(ctx, t, f, env, map[string]string{"tier": "test"})
 	// Site 1 sees site 0's cluster, as site 0 published it.
 	key := f.Names[0] + "/c0"
 	waitField := func(what string, ok func(map[string]site.ObjectField) bool) {

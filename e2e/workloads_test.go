@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -54,14 +53,7 @@ func clientset(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 // in one cluster, status flows back into the state, an object Atoll did not create is
 // left alone, and removing the workload prunes what Atoll created.
 func TestWorkloads(t *testing.T) {
-	if _, err := testenv.BinDir(); err != nil {
-		t.Skip("Kubernetes test binaries missing: run `make kube`:", err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{Dir: shortTempDir(t), Clusters: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := startClusters(t, testenv.Options{Clusters: 2})
 	f := start(t, Options{Sites: 2, Tune: func(_ int, c *site.Config) {
 		c.Observe, c.Resync = site.Duration(500*time.Millisecond), site.Duration(time.Second)
 	}})
@@ -69,15 +61,9 @@ func TestWorkloads(t *testing.T) {
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
+	joinClusters(ctx, t, f, env, nil)
 	var cs []*kubernetes.Clientset
-	for i, c := range env.Clusters() {
-		kc, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "c" + Seq(i), Kubeconfig: string(kc)}); err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range env.Clusters() {
 		cs = append(cs, clientset(t, c.Kubeconfig))
 	}
 	// Someone else's Deployment in the same namespace: Atoll must never touch it.

@@ -9,9 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
-
-	"atoll/site"
-	"atoll/site/token"
 )
 
 func newKubeconfigCmd() *cobra.Command {
@@ -29,9 +26,6 @@ observers, admins and sites read.`,
   kubectl --kubeconfig eu-west.kubeconfig apply -f app.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ttl <= 0 || ttl > token.MaxTTL {
-				return fmt.Errorf("--ttl %v: want more than 0 and at most %v", ttl, token.MaxTTL)
-			}
 			t, err := resolve(cmd)
 			if err != nil {
 				return err
@@ -39,22 +33,7 @@ observers, admins and sites read.`,
 			if t.Server == "" || t.Key == "" {
 				return fmt.Errorf("kubeconfig needs a site's HTTP server and your key: --server and --key, or a context with both")
 			}
-			signer, err := site.LoadKeyFile(t.Key)
-			if err != nil {
-				return err
-			}
-			anon := t
-			anon.Key = ""
-			c, err := anon.client()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			audience, err := c.Federation(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("audience: %w", err)
-			}
-			tok, err := site.MintToken(signer.PrivateKey(), audience, time.Now(), ttl)
+			tok, audience, err := mintToken(cmd, t, "", ttl)
 			if err != nil {
 				return err
 			}

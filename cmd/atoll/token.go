@@ -27,30 +27,11 @@ site. A token lives --ttl, at most 24h; sites tolerate one minute of clock skew.
   curl -H "Authorization: Bearer $(atoll token)" https://eu-west.example:8443/v1/view`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ttl <= 0 || ttl > token.MaxTTL {
-				return fmt.Errorf("--ttl %v: want more than 0 and at most %v", ttl, token.MaxTTL)
-			}
 			t, err := resolve(cmd)
 			if err != nil {
 				return err
 			}
-			signer, err := site.LoadKeyFile(t.Key)
-			if err != nil {
-				return err
-			}
-			if audience == "" {
-				anon := t
-				anon.Key = ""
-				c, err := anon.client()
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				if audience, err = c.Federation(cmd.Context()); err != nil {
-					return fmt.Errorf("audience: %w", err)
-				}
-			}
-			tok, err := site.MintToken(signer.PrivateKey(), audience, time.Now(), ttl)
+			tok, _, err := mintToken(cmd, t, audience, ttl)
 			if err != nil {
 				return err
 			}
@@ -62,4 +43,29 @@ site. A token lives --ttl, at most 24h; sites tolerate one minute of clock skew.
 	cmd.Flags().StringVar(&audience, "audience", "", `the federation's name, or "<federation>/<site>" (default: asked of the site)`)
 	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token is valid (at most 24h)")
 	return cmd
+}
+
+// mintToken signs a token with t's key for audience (asked of t's site if ""), valid ttl.
+func mintToken(cmd *cobra.Command, t target, audience string, ttl time.Duration) (tok, aud string, err error) {
+	if ttl <= 0 || ttl > token.MaxTTL {
+		return "", "", fmt.Errorf("--ttl %v: want more than 0 and at most %v", ttl, token.MaxTTL)
+	}
+	signer, err := site.LoadKeyFile(t.Key)
+	if err != nil {
+		return "", "", err
+	}
+	if audience == "" {
+		anon := t
+		anon.Key = ""
+		c, err := anon.client()
+		if err != nil {
+			return "", "", err
+		}
+		defer c.Close()
+		if audience, err = c.Federation(cmd.Context()); err != nil {
+			return "", "", fmt.Errorf("audience: %w", err)
+		}
+	}
+	tok, err = site.MintToken(signer.PrivateKey(), audience, time.Now(), ttl)
+	return tok, audience, err
 }

@@ -166,7 +166,7 @@ func TestKubeAPI(t *testing.T) {
 			t.Fatalf("%s holds the refused bank/web: %v, %v", f.Names[i], v, err)
 		}
 	}
-	testKubeAPIAuth(ctx, t, f, bin, filepath.Join(certDir, "http.crt"), certPEM)
+	testKubeAPIAuth(ctx, t, f, bin, filepath.Join(certDir, "http.crt"), certPEM, cs)
 
 	// Deleted at site 0: gone from the clusters and from site 1's API.
 	if out, err := kubectl(0, "", "delete", "deployment", "web", "-n", "shop"); err != nil {
@@ -184,7 +184,7 @@ func TestKubeAPI(t *testing.T) {
 // identity, and RBAC written from the charter decides: an operator edits its namespaces
 // only, an observer reads, nobody else gets in, and neither impersonation nor the
 // front proxy's headers sent by a caller change who it is.
-func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile string, caPEM []byte) {
+func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile string, caPEM []byte, cs []*kubernetes.Clientset) {
 	server := strings.Replace(f.URL(1), "http://", "https://", 1)
 	kubeconfig := func(key string) string {
 		out, errOut, err := cliRun(ctx, "kubeconfig", "--server", server, "--ca", caFile, "--key", filepath.Join(f.opts.Dir, key))
@@ -246,6 +246,7 @@ func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile stri
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("an anonymous caller with front-proxy headers: %d, want 401", resp.StatusCode)
 	}
+	testKubeAPIHelm(ctx, t, f, shop, cs)
 	// What shopdev applied through site 1's HTTP server is the federation's.
 	if err := f.waitFor(ctx, "shop/configmap.settings at "+f.Names[0], func(map[int]site.State) bool {
 		v, err := f.Client(0).Object(ctx, "workload", "shop/configmap.settings")
@@ -253,4 +254,114 @@ func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile stri
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// helmChart is a chart as a team ships it with Karmada: a Deployment, a Service and a
+// ConfigMap, and the PropagationPolicy that places them in both sites' clusters.
+var helmChart = map[string]string{
+	"Chart.yaml":  "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+	"values.yaml": "replicas: 2\ngreeting: hello\nclusters: []\n",
+	"templates/configmap.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: {{ .Release.Name }}-config}
+data: {greeting: {{ .Values.greeting | quote }}}
+`,
+	"templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec:
+      containers: [{name: hello, image: registry.invalid/hello:1}]
+`,
+	"templates/service.yaml": `apiVersion: v1
+kind: Service
+metadata: {name: {{ .Release.Name }}}
+spec:
+  selector: {app: {{ .Release.Name }}}
+  ports: [{port: 80}]
+`,
+	"templates/policy.yaml": `apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: {{ .Release.Name }}}
+spec:
+  resourceSelectors:
+  - {apiVersion: apps/v1, kind: Deployment, name: {{ .Release.Name }}}
+  - {apiVersion: v1, kind: Service, name: {{ .Release.Name }}}
+  - {apiVersion: v1, kind: ConfigMap, name: {{ .Release.Name }}-config}
+  placement:
+    clusterAffinity: {clusterNames: {{ toJson .Values.clusters }}}
+    replicaScheduling: {replicaSchedulingType: Divided}
+`,
+}
+
+// testKubeAPIHelm: the real helm installs, upgrades and uninstalls a chart through site
+// 1's Kubernetes API as an operator of shop, and the member clusters follow.
+func testKubeAPIHelm(ctx context.Context, t *testing.T, f *Fed, kubeconfig string, cs []*kubernetes.Clientset) {
+	dir := t.TempDir()
+	for name, text := range helmChart {
+		path := filepath.Join(dir, "hello", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	helm := func(args ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, helmBinary(t), append(args, "--kubeconfig", kubeconfig, "-n", "shop")...)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "cache"), "HELM_CONFIG_HOME="+filepath.Join(dir, "config"), "HELM_DATA_HOME="+filepath.Join(dir, "data"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	clusters := "clusters={" + f.Names[0] + "/c0," + f.Names[1] + "/c1}"
+	// what each member cluster runs of the release: replicas and greeting; -1 and "" if absent.
+	runs := func(i int) (int, string, bool) {
+		d, err := cs[i].AppsV1().Deployments("shop").Get(ctx, "rel", metav1.GetOptions{})
+		cm, err2 := cs[i].CoreV1().ConfigMaps("shop").Get(ctx, "rel-config", metav1.GetOptions{})
+		_, err3 := cs[i].CoreV1().Services("shop").Get(ctx, "rel", metav1.GetOptions{})
+		if err != nil || err2 != nil || err3 != nil {
+			return -1, "", err == nil || err2 == nil || err3 == nil
+		}
+		return int(*d.Spec.Replicas), cm.Data["greeting"], true
+	}
+	helm("install", "rel", filepath.Join(dir, "hello"), "--set", clusters)
+	if err := f.waitFor(ctx, "the release in both clusters", func(map[int]site.State) bool {
+		r0, g0, _ := runs(0)
+		r1, g1, _ := runs(1)
+		return r0 == 1 && r1 == 1 && g0 == "hello" && g1 == "hello"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	helm("upgrade", "rel", filepath.Join(dir, "hello"), "--set", clusters, "--set", "replicas=4", "--set", "greeting=hi")
+	if err := f.waitFor(ctx, "the upgrade in both clusters", func(map[int]site.State) bool {
+		r0, g0, _ := runs(0)
+		r1, g1, _ := runs(1)
+		return r0 == 2 && r1 == 2 && g0 == "hi" && g1 == "hi"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	helm("uninstall", "rel")
+	if err := f.waitFor(ctx, "the release gone from both clusters", func(map[int]site.State) bool {
+		_, _, any0 := runs(0)
+		_, _, any1 := runs(1)
+		return !any0 && !any1
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// helmBinary is the helm CLI `make helm` builds.
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bash", "../hack/helm/build.sh", "--print-dir").Output()
+	if err != nil {
+		t.Fatalf("hack/helm/build.sh --print-dir: %v (make helm builds it)", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "helm")
 }

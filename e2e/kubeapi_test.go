@@ -168,6 +168,39 @@ func TestKubeAPI(t *testing.T) {
 	}
 	testKubeAPIAuth(ctx, t, f, bin, filepath.Join(certDir, "http.crt"), certPEM, cs)
 
+	// Cut off from each other, both APIs keep taking writes; on heal they converge, a
+	// ConfigMap both edited to the one value the state's last writer gave it.
+	if err := f.Partition(ctx, []int{0}, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	cmText := func(name, v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: shop}\ndata: {v: \"" + v + "\"}\n"
+	}
+	for i, v := range []string{"a", "b"} {
+		for _, name := range []string{"from-" + v, "shared"} {
+			if out, err := kubectl(i, cmText(name, v), "apply", "-f", "-"); err != nil {
+				t.Fatalf("kubectl apply of %s at %s, partitioned: %v\n%s", name, f.Names[i], err, out)
+			}
+		}
+	}
+	if err := f.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	value := func(i int, name string) string {
+		out, err := kubectl(i, "", "get", "configmap", name, "-n", "shop", "-o", "jsonpath={.data.v}")
+		if err != nil {
+			return "?"
+		}
+		return out
+	}
+	if err := f.waitFor(ctx, "both APIs converged after the partition", func(map[int]site.State) bool {
+		shared := value(0, "shared")
+		return value(0, "from-a") == "a" && value(0, "from-b") == "b" && value(1, "from-a") == "a" && value(1, "from-b") == "b" &&
+			(shared == "a" || shared == "b") && value(1, "shared") == shared
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Deleted at site 0: gone from the clusters and from site 1's API.
 	if out, err := kubectl(0, "", "delete", "deployment", "web", "-n", "shop"); err != nil {
 		t.Fatalf("kubectl delete at %s: %v\n%s", f.Names[0], err, out)

@@ -107,6 +107,23 @@ func newE2EKubeCmd() *cobra.Command {
 	return cmd
 }
 
+func newE2EKubeAPICmd() *cobra.Command {
+	var fl e2eFlags
+	var samples int
+	cmd := &cobra.Command{
+		Use:     "kubeapi",
+		Short:   "Measure kubectl apply at a site's Kubernetes API against atoll apply, each to the Deployment in another site's real cluster (prints JSON; needs make kube)",
+		Example: `  atoll e2e kubeapi --samples 30`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunKubeAPI(cmd.Context(), o, samples) })
+		},
+	}
+	fl.bind(cmd, 2)
+	cmd.Flags().IntVar(&samples, "samples", 30, "writes of each kind, alternating")
+	return cmd
+}
+
 func newE2EFailoverCmd() *cobra.Command {
 	var fl e2eFlags
 	var workloads, replicas int

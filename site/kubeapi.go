@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,6 +24,12 @@ import (
 // step (site/fedsync). What users write there is stored signed by the operator key
 // kubeAPI.operatorKey names, so the charter bounds what one site's API may write: the
 // namespaces granted to that operator.
+
+// The client rate of the controller against the site's own API server.
+const (
+	kubeAPIQPS   = 500
+	kubeAPIBurst = 1000
+)
 
 // KubeAPIConfig configures a site's Kubernetes API.
 type KubeAPIConfig struct {
@@ -92,6 +99,9 @@ func (s *Site) serveKubeAPI(ctx context.Context, signer *crdt.Signer) error {
 	if err != nil {
 		return err
 	}
+	// The site's own API server on loopback: client-go's default of 5 requests a second
+	// would hold every write back 200 ms behind the controller's status updates.
+	rc.QPS, rc.Burst = kubeAPIQPS, kubeAPIBurst
 	c, err := fedsync.New(fedsync.Config{REST: rc, Store: kubeStore{s, signer}, Log: s.log.With("component", "kubeapi")})
 	if err != nil {
 		return err
@@ -116,21 +126,48 @@ func (k kubeStore) Headers() []fedsync.Header {
 	s := k.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// What the sites report of each workload, as one hash per workload: a status record
+	// that changes changes its workload's version.
+	status := map[string]uint64{}
+	s.rep.EachStatus(func(key string, f crdt.StatusFields) {
+		wk, _, _, ok := splitStatus(key)
+		if !ok {
+			return
+		}
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		for _, name := range statusFields {
+			h.Write([]byte{0})
+			h.Write(f.Get(name))
+		}
+		status[wk] ^= h.Sum64() // in any order
+	})
 	var out []fedsync.Header
 	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
-		h := fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindWorkload, Key: key}}
-		if v, ok := s.rep.Get(crdt.KindWorkload, key, "apiVersion"); ok {
-			h.APIVersion = string(v.Bytes)
-		}
-		if v, ok := s.rep.Get(crdt.KindWorkload, key, "kind"); ok {
-			h.Kind = string(v.Bytes)
-		}
+		obj, _ := s.rep.Object(crdt.KindWorkload, key)
+		h := fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindWorkload, Key: key},
+			APIVersion: string(obj["apiVersion"].Bytes), Kind: string(obj["kind"].Bytes)}
+		h.Version = newestChange(obj) + "/" + strconv.FormatUint(status[key], 16)
 		out = append(out, h)
 	}
 	for _, key := range s.rep.Keys(crdt.KindPolicy, "") {
-		out = append(out, fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindPolicy, Key: key}})
+		obj, _ := s.rep.Object(crdt.KindPolicy, key)
+		out = append(out, fedsync.Header{Ref: fedsync.Ref{Kind: crdt.KindPolicy, Key: key}, Version: newestChange(obj)})
 	}
 	return out
+}
+
+// newestChange is the change that wrote an object's newest field: the highest Lamport
+// time, then the highest change id, so that every call and every site agree.
+func newestChange(obj map[string]crdt.Value) string {
+	var newest uint64
+	var change string
+	for _, v := range obj {
+		if h := v.Change.Hex(); v.Lamport > newest || v.Lamport == newest && h > change {
+			newest, change = v.Lamport, h
+		}
+	}
+	return change
 }
 
 func (k kubeStore) Get(r fedsync.Ref) fedsync.Object {
@@ -143,12 +180,7 @@ func (k kubeStore) Get(r fedsync.Ref) fedsync.Object {
 		return out
 	}
 	out.Exists = true
-	var newest uint64
-	for _, v := range obj {
-		if v.Lamport >= newest {
-			newest, out.Change = v.Lamport, v.Change.Hex()
-		}
-	}
+	out.Change = newestChange(obj)
 	body := "object"
 	if r.Kind == crdt.KindWorkload {
 		body = "template"

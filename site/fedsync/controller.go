@@ -38,6 +38,9 @@ type Ref struct {
 type Header struct {
 	Ref
 	APIVersion, Kind string // a workload's; empty for a policy
+	// Version changes whenever what the controller syncs of the object does: the change
+	// that wrote it last and, for a workload, what the sites report of it.
+	Version string
 }
 
 // Object is one object of the state as the controller needs it.
@@ -138,13 +141,20 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
-// watchState queues every object of the state whenever the state changes, and every
-// object of the API server alongside, so that each side's removals are seen.
+// resyncEvery is how often every object is queued whether or not it changed.
+const resyncEvery = 5 * time.Minute
+
+// watchState queues the objects of the state whose version changed, or that the state
+// no longer holds, whenever the state changes; the informers queue the API server's
+// changes. Every resyncEvery it queues every object of both, in case a transition was
+// missed.
 func (c *Controller) watchState(ctx context.Context) {
 	synced := "" // the grants RBAC was last made equal to
+	last := map[item]string{}
+	resync := time.Now().Add(resyncEvery)
 	for {
 		changed := c.cfg.Store.Changed()
-		var retry <-chan time.Time
+		retry := time.After(time.Until(resync))
 		if gs, ok := c.cfg.Store.(GrantStore); ok {
 			if want := fmt.Sprint(gs.Grants(), gs.ReaderGroups()); want != synced {
 				if err := c.syncGrants(ctx, gs); err != nil {
@@ -157,20 +167,34 @@ func (c *Controller) watchState(ctx context.Context) {
 				}
 			}
 		}
+		all := !time.Now().Before(resync)
+		cur := map[item]string{}
 		for _, h := range c.cfg.Store.Headers() {
 			if it, ok := itemOf(h); ok && !it.system() {
-				c.queue.Add(it)
+				cur[it] = h.Version
+				if v, ok := last[it]; all || !ok || v != h.Version {
+					c.queue.Add(it)
+				}
 			}
 		}
-		for i, l := range c.listers {
-			objs, err := l.List(labels.Everything())
-			if err != nil {
-				continue
+		for it := range last {
+			if _, ok := cur[it]; !ok {
+				c.queue.Add(it) // gone from the state
 			}
-			for _, o := range objs {
-				if u, ok := o.(*unstructured.Unstructured); ok {
-					if it := (item{i, u.GetNamespace(), u.GetName()}); !it.system() {
-						c.queue.Add(it)
+		}
+		last = cur
+		if all {
+			resync = time.Now().Add(resyncEvery)
+			for i, l := range c.listers {
+				objs, err := l.List(labels.Everything())
+				if err != nil {
+					continue
+				}
+				for _, o := range objs {
+					if u, ok := o.(*unstructured.Unstructured); ok {
+						if it := (item{i, u.GetNamespace(), u.GetName()}); !it.system() {
+							c.queue.Add(it)
+						}
 					}
 				}
 			}

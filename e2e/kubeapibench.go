@@ -64,7 +64,6 @@ func RunKubeAPI(ctx context.Context, o Options, samples int) (KubeAPIReport, err
 	if err != nil {
 		return rep, err
 	}
-	o.Sites = 2
 	tune := o.Tune
 	o.Tune = func(i int, c *site.Config) {
 		if tune != nil {
@@ -74,21 +73,11 @@ func RunKubeAPI(ctx context.Context, o Options, samples int) (KubeAPIReport, err
 			c.KubeAPI = &site.KubeAPIConfig{OperatorKey: "operator.key"}
 		}
 	}
-	f, err := Start(ctx, o)
+	f, err := startPair(ctx, o, env)
 	if err != nil {
 		return rep, err
 	}
 	defer f.Stop()
-	if err := f.WaitMembers(ctx); err != nil {
-		return rep, err
-	}
-	b, err := os.ReadFile(env.Clusters()[0].AtollKubeconfig)
-	if err != nil {
-		return rep, err
-	}
-	if err := f.Client(1).JoinCluster(ctx, site.JoinRequest{Name: "c0", Kubeconfig: string(b)}); err != nil {
-		return rep, err
-	}
 	kc := filepath.Join(f.opts.Dir, "data", f.Names[0], "kubeapi", "fedapi", "admin.kubeconfig")
 	kubectl := func(stdin string, args ...string) error {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kc}, args...)...)

@@ -79,22 +79,11 @@ func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport
 		return rep, err
 	}
 
-	o.Sites = 2
-	f, err := Start(ctx, o)
+	f, err := startPair(ctx, o, env)
 	if err != nil {
 		return rep, err
 	}
 	defer f.Stop()
-	if err := f.WaitMembers(ctx); err != nil {
-		return rep, err
-	}
-	b, err := os.ReadFile(env.Clusters()[0].AtollKubeconfig)
-	if err != nil {
-		return rep, err
-	}
-	if err := f.Client(1).JoinCluster(ctx, site.JoinRequest{Name: "c0", Kubeconfig: string(b)}); err != nil {
-		return rep, err
-	}
 	if err := f.waitFor(ctx, "cluster healthy", func(map[int]site.State) bool {
 		obj, err := f.Client(0).Object(ctx, "cluster", f.Names[1]+"/c0")
 		return err == nil && obj["health"].Value == "healthy"
@@ -160,6 +149,28 @@ func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport
 	rep.AtollSeconds = time.Since(start).Seconds()
 	rep.ThroughputRatio = rep.ClientGoSeconds / rep.AtollSeconds
 	return rep, nil
+}
+
+// startPair starts two sites, site 1 running env's one cluster as c0, and returns once
+// they see each other and the cluster is joined. The caller stops them.
+func startPair(ctx context.Context, o Options, env *testenv.Env) (*Fed, error) {
+	o.Sites = 2
+	f, err := Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(env.Clusters()[0].AtollKubeconfig)
+	if err == nil {
+		err = f.WaitMembers(ctx)
+	}
+	if err == nil {
+		err = f.Client(1).JoinCluster(ctx, site.JoinRequest{Name: "c0", Kubeconfig: string(b)})
+	}
+	if err != nil {
+		_ = f.Stop()
+		return nil, err
+	}
+	return f, nil
 }
 
 // waitReady waits until n Deployments in ns have all their replicas ready.

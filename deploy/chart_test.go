@@ -144,7 +144,7 @@ func haArgs(t *testing.T) (args []string, key []byte) {
 
 func TestChartLint(t *testing.T) {
 	ha, _ := haArgs(t)
-	for _, args := range [][]string{{"-f", chart + "/ci/minimal-values.yaml"}, ha} {
+	for _, args := range [][]string{{"-f", chart + "/ci/minimal-values.yaml"}, {"-f", chart + "/ci/kubeapi-values.yaml"}, ha} {
 		if out, err := runHelm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {
 			t.Errorf("helm lint %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -227,8 +227,8 @@ func siteConfig(t *testing.T, o objects, name, podName string, sts *appsv1.State
 func checkPod(t *testing.T, sts *appsv1.StatefulSet, cfg site.Config) {
 	t.Helper()
 	pod := sts.Spec.Template.Spec
-	if len(pod.Containers) != 1 {
-		t.Fatalf("%d containers", len(pod.Containers))
+	if pod.Containers[0].Name != "atoll" || len(pod.Containers) != 1 && cfg.KubeAPI == nil {
+		t.Fatalf("containers %d, the first %q", len(pod.Containers), pod.Containers[0].Name)
 	}
 	c := pod.Containers[0]
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.LivenessProbe.HTTPGet.Port.String() != "http" {
@@ -464,6 +464,8 @@ func TestChartRefuses(t *testing.T) {
 		{[]string{"--set", "peers.external.advertise={10.0.0.1:7946,10.0.0.2:7946}"}, "want one per replica (1)"},
 		{[]string{"--set", "clusters[0].name=a,clusters[0].secret=s,clusters[1].name=a,clusters[1].secret=t"}, "clusters: a twice"},
 		{[]string{"--set", "peers.external.type=ClusterIP"}, "want LoadBalancer or NodePort"},
+		{[]string{"--set", "kubeAPI.enabled=true"}, "kubeAPI.operatorKey.existingSecret (or kubeAPI.operatorKey.pem) is required"},
+		{[]string{"--set", "kubeAPI.enabled=true,kubeAPI.operatorKey.existingSecret=k,site.extraConfig.kubeAPI.operatorKey=x"}, "use kubeAPI"},
 	} {
 		if _, err := runHelm(t, append(slices.Clone(minimal), tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v; want an error with %q", tc.args, err, tc.want)
@@ -551,6 +553,7 @@ func TestChartDryRun(t *testing.T) {
 	cases := map[string]func() string{
 		"defaults": func() string { m, _ := render(t, "us-east", "-f", chart+"/ci/minimal-values.yaml"); return m },
 		"ha":       func() string { m, _ := render(t, "eu-west", ha...); return m },
+		"kubeapi":  func() string { m, _ := render(t, "us-east", "-f", chart+"/ci/kubeapi-values.yaml"); return m },
 	}
 	for _, f := range []string{"single-replica.yaml", "three-replica.yaml"} {
 		cases["manifests/"+f] = func() string {

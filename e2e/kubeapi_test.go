@@ -19,14 +19,14 @@ import (
 	"atoll/site"
 )
 
-// kubeAPIPolicy places the Deployments of every namespace in both sites' clusters.
+// kubeAPIPolicy places the Deployments of every namespace in the three sites' clusters.
 const kubeAPIPolicy = `apiVersion: policy.karmada.io/v1alpha1
 kind: ClusterPropagationPolicy
 metadata: {name: everywhere}
 spec:
   resourceSelectors: [{apiVersion: apps/v1, kind: Deployment}]
   placement:
-    clusterAffinity: {clusterNames: [SITE0/c0, SITE1/c1]}
+    clusterAffinity: {clusterNames: [SITE0/c0, SITE1/c1, SITE2/c2]}
     replicaScheduling: {replicaSchedulingType: Divided}
 `
 
@@ -35,7 +35,7 @@ const kubeAPIDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: NAMESPACE}
 spec:
-  replicas: 2
+  replicas: 3
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
@@ -45,26 +45,27 @@ spec:
 
 // TestKubeAPI: every site serves the federation through a real kube-apiserver of its
 // own, and the real kubectl works against it. A ClusterPropagationPolicy and then a
-// Deployment applied at site 0 run in both sites' member clusters; site 1's API shows
-// them; scaling there re-divides; a write outside site 1's API operator's namespaces is
-// refused with an event on the object; deleting at site 0 removes it everywhere.
+// Deployment applied at site 0 run in the three sites' member clusters; site 1's API
+// shows them with their aggregated status; scaling there re-divides; editing the policy
+// at site 2 moves the replicas; a write outside site 1's API operator's namespaces is
+// refused with an event on the object; kubectl apply --prune removes what left the
+// manifests everywhere; deleting at site 0 removes it everywhere.
 func TestKubeAPI(t *testing.T) {
-	env := startClusters(t, testenv.Options{Clusters: 2})
+	env := startClusters(t, testenv.Options{Clusters: 3})
 	bin, err := testenv.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	certDir := t.TempDir()
 	certPEM := writeServingCert(t, certDir) // kubectl sends no token over plain HTTP
-	// Site 0's API writes as the operator of every namespace; site 1's as one granted
-	// the namespace shop only.
-	f := start(t, Options{Sites: 2, HTTP: true, Observers: []string{"audit"},
-		Operators: []OperatorSpec{{Name: "shopapi", Namespaces: []string{"shop"}}, {Name: "shopdev", Namespaces: []string{"shop"}}},
+	// Site 0's and site 2's APIs write as operators of every namespace; site 1's as one
+	// granted the namespace shop only.
+	f := start(t, Options{Sites: 3, HTTP: true, Observers: []string{"audit"},
+		Operators: []OperatorSpec{{Name: "shopapi", Namespaces: []string{"shop"}}, {Name: "shopdev", Namespaces: []string{"shop"}},
+			{Name: "bankdev", Namespaces: []string{"bank", "shop"}},
+			{Name: "platformapi", Namespaces: []string{"*"}}},
 		Tune: func(i int, c *site.Config) {
-			key := "operator.key" // beside the site files
-			if i == 1 {
-				key = "shopapi.key"
-			}
+			key := []string{"operator.key", "shopapi.key", "platformapi.key"}[i] // beside the site files
 			c.KubeAPI = &site.KubeAPIConfig{OperatorKey: key}
 			c.HTTPCert, c.HTTPKey = filepath.Join(certDir, "http.crt"), filepath.Join(certDir, "http.key")
 		}})
@@ -88,7 +89,7 @@ func TestKubeAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pol := strings.NewReplacer("SITE0", f.Names[0], "SITE1", f.Names[1]).Replace(kubeAPIPolicy)
+	pol := strings.NewReplacer("SITE0", f.Names[0], "SITE1", f.Names[1], "SITE2", f.Names[2]).Replace(kubeAPIPolicy)
 	if out, err := kubectl(0, pol, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply of the policy at %s: %v\n%s", f.Names[0], err, out)
 	}
@@ -98,7 +99,10 @@ func TestKubeAPI(t *testing.T) {
 	if out, err := kubectl(0, strings.ReplaceAll(kubeAPIDeployment, "NAMESPACE", "shop"), "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply of the Deployment at %s: %v\n%s", f.Names[0], err, out)
 	}
-	cs := []*kubernetes.Clientset{clientset(t, env.Clusters()[0].Kubeconfig), clientset(t, env.Clusters()[1].Kubeconfig)}
+	var cs []*kubernetes.Clientset
+	for _, c := range env.Clusters() {
+		cs = append(cs, clientset(t, c.Kubeconfig))
+	}
 	replicas := func(i int) int {
 		d, err := cs[i].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
@@ -106,15 +110,15 @@ func TestKubeAPI(t *testing.T) {
 		}
 		return int(*d.Spec.Replicas)
 	}
-	if err := f.waitFor(ctx, "the Deployment divided 1:1 between the sites' clusters", func(map[int]site.State) bool {
-		return replicas(0) == 1 && replicas(1) == 1
+	if err := f.waitFor(ctx, "the Deployment divided 1:1:1 between the sites' clusters", func(map[int]site.State) bool {
+		return replicas(0) == 1 && replicas(1) == 1 && replicas(2) == 1
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.waitFor(ctx, "the Deployment and the policy in the API of "+f.Names[1], func(map[int]site.State) bool {
 		d, err1 := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
 		p, err2 := kubectl(1, "", "get", "clusterpropagationpolicy", "everywhere", "-o", "name")
-		return err1 == nil && d == "2" && err2 == nil && strings.Contains(p, "everywhere")
+		return err1 == nil && d == "3" && err2 == nil && strings.Contains(p, "everywhere")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,28 +130,39 @@ func TestKubeAPI(t *testing.T) {
 	if out, err := kubectl(1, "", "wait", "--for=condition=Available", "deployment/web", "-n", "shop", "--timeout", "2m"); err != nil {
 		t.Fatalf("kubectl wait at %s: %v\n%s", f.Names[1], err, out)
 	}
-	if out, err := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}"); err != nil || out != "2/2" {
-		t.Fatalf("status at %s: %v %q, want 2/2", f.Names[1], err, out)
+	if out, err := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}"); err != nil || out != "3/3" {
+		t.Fatalf("status at %s: %v %q, want 3/3", f.Names[1], err, out)
 	}
 	// Scaled at site 1 (its operator is granted shop): divided again everywhere.
-	if out, err := kubectl(1, "", "scale", "deployment", "web", "-n", "shop", "--replicas", "4"); err != nil {
+	if out, err := kubectl(1, "", "scale", "deployment", "web", "-n", "shop", "--replicas", "6"); err != nil {
 		t.Fatalf("kubectl scale at %s: %v\n%s", f.Names[1], err, out)
 	}
-	if err := f.waitFor(ctx, "the Deployment scaled at site 1, divided 2:2", func(map[int]site.State) bool {
+	if err := f.waitFor(ctx, "the Deployment scaled at site 1, divided 2:2:2", func(map[int]site.State) bool {
 		d, err := kubectl(0, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
-		return replicas(0) == 2 && replicas(1) == 2 && err == nil && d == "4"
+		return replicas(0) == 2 && replicas(1) == 2 && replicas(2) == 2 && err == nil && d == "6"
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := kubectl(1, "", "rollout", "status", "deployment/web", "-n", "shop", "--timeout", "2m"); err != nil || !strings.Contains(out, "successfully rolled out") {
 		t.Fatalf("kubectl rollout status after scaling at %s: %v\n%s", f.Names[1], err, out)
 	}
-	if err := f.waitFor(ctx, "4 available in the status at "+f.Names[0], func(map[int]site.State) bool {
+	if err := f.waitFor(ctx, "6 available in the status at "+f.Names[0], func(map[int]site.State) bool {
 		out, err := kubectl(0, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.availableReplicas}")
-		return err == nil && out == "4"
+		return err == nil && out == "6"
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The policy edited at site 2 to leave site 1's cluster out: the replicas move.
+	moved := strings.Replace(pol, ", "+f.Names[1]+"/c1", "", 1)
+	if out, err := kubectl(2, moved, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply of the edited policy at %s: %v\n%s", f.Names[2], err, out)
+	}
+	if err := f.waitFor(ctx, "the replicas moved out of c1, 3:3", func(map[int]site.State) bool {
+		return replicas(0) == 3 && replicas(1) == -1 && replicas(2) == 3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testKubeAPIPrune(ctx, t, f, kubectl, cs)
 	// Outside the namespaces of site 1's operator: refused, with an event saying why.
 	if out, err := kubectl(1, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bank}\n", "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl create namespace at %s: %v\n%s", f.Names[1], err, out)
@@ -161,6 +176,9 @@ func TestKubeAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if out, err := kubectl(1, "", "wait", "--for=condition=Stored=False", "deployment/web", "-n", "bank", "--timeout", "1m"); err != nil {
+		t.Fatalf("the refusal as the condition Stored=False on bank/web: %v\n%s", err, out)
+	}
 	for i := range f.Names {
 		if v, err := f.Client(i).Object(ctx, "workload", "bank/web"); err != nil || v != nil {
 			t.Fatalf("%s holds the refused bank/web: %v, %v", f.Names[i], v, err)
@@ -170,7 +188,7 @@ func TestKubeAPI(t *testing.T) {
 
 	// Cut off from each other, both APIs keep taking writes; on heal they converge, a
 	// ConfigMap both edited to the one value the state's last writer gave it.
-	if err := f.Partition(ctx, []int{0}, []int{1}); err != nil {
+	if err := f.Partition(ctx, []int{0}, []int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
 	cmText := func(name, v string) string {
@@ -207,7 +225,7 @@ func TestKubeAPI(t *testing.T) {
 	}
 	if err := f.waitFor(ctx, "the Deployment removed everywhere", func(map[int]site.State) bool {
 		out, _ := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "name")
-		return replicas(0) == -1 && replicas(1) == -1 && strings.Contains(out, "NotFound")
+		return replicas(0) == -1 && replicas(1) == -1 && replicas(2) == -1 && strings.Contains(out, "NotFound")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,11 +274,33 @@ func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile stri
 			t.Fatalf("shopdev writing in bank (%v): %v\n%s; want forbidden", as, err, out)
 		}
 	}
+	// An operator the charter grants bank is still refused bank at once at a site whose
+	// API may not write there (its own operator is granted shop only).
+	bankdev := kubeconfig("bankdev.key")
+	if out, err := kubectl(bankdev, bank, "apply", "-f", "-"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Fatalf("bankdev writing in bank through a site whose API may not: %v\n%s; want forbidden", err, out)
+	}
+	if out, err := kubectl(bankdev, "", "get", "configmaps", "-n", "shop", "-o", "name"); err != nil {
+		t.Fatalf("bankdev reading shop: %v\n%s", err, out)
+	}
 	if out, err := kubectl(audit, "", "get", "deployments", "-A", "-o", "name"); err != nil || !strings.Contains(out, "deployment.apps/web") {
 		t.Fatalf("the observer listing Deployments: %v\n%s", err, out)
 	}
 	if out, err := kubectl(audit, strings.Replace(cm, "fast", "slow", 1), "apply", "-f", "-"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
 		t.Fatalf("the observer writing: %v\n%s; want forbidden", err, out)
+	}
+	// Secret values are not the readers': neither Secrets nor override policies (which
+	// may set them) are served to an observer, nor to an operator outside its namespaces.
+	for _, kind := range []string{"secrets", "overridepolicies", "clusteroverridepolicies"} {
+		if out, err := kubectl(audit, "", "get", kind, "-A"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+			t.Fatalf("the observer listing %s: %v\n%s; want forbidden", kind, err, out)
+		}
+	}
+	if out, err := kubectl(shop, "", "get", "secrets", "-n", "bank"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Fatalf("shopdev listing Secrets in bank: %v\n%s; want forbidden", err, out)
+	}
+	if out, err := kubectl(shop, "", "get", "secrets", "-n", "shop"); err != nil {
+		t.Fatalf("shopdev listing Secrets in its namespace: %v\n%s", err, out)
 	}
 	// No credential: 401, whatever front-proxy headers it sends.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/k8s/api/v1/namespaces/shop/configmaps", nil)
@@ -397,4 +437,48 @@ func helmBinary(t *testing.T) string {
 		t.Fatalf("hack/helm/build.sh --print-dir: %v (make helm builds it)", err)
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "helm")
+}
+
+// testKubeAPIPrune: kubectl apply --prune at site 0 of a directory of manifests, then of
+// the same directory with one manifest removed: the workload that left it is deleted
+// from every member cluster and from every site's API, and the one still there stays.
+func testKubeAPIPrune(ctx context.Context, t *testing.T, f *Fed, kubectl func(int, string, ...string) (string, error), cs []*kubernetes.Clientset) {
+	dir := t.TempDir()
+	for _, name := range []string{"keep", "drop"} {
+		text := strings.NewReplacer("name: web", "name: "+name, "{app: web}", "{app: "+name+"}",
+			"namespace: NAMESPACE}", "namespace: shop, labels: {tier: batch}}").Replace(kubeAPIDeployment)
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune := []string{"apply", "--prune", "-l", "tier=batch", "-f", dir}
+	if out, err := kubectl(0, "", prune...); err != nil {
+		t.Fatalf("kubectl %s at %s: %v\n%s", strings.Join(prune, " "), f.Names[0], err, out)
+	}
+	runs := func(i int, name string) bool {
+		_, err := cs[i].AppsV1().Deployments("shop").Get(ctx, name, metav1.GetOptions{})
+		return err == nil
+	}
+	if err := f.waitFor(ctx, "keep and drop in c0 and c2", func(map[int]site.State) bool {
+		return runs(0, "keep") && runs(0, "drop") && runs(2, "keep") && runs(2, "drop")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "drop.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kubectl(0, "", prune...)
+	if err != nil || !strings.Contains(out, "deployment.apps/drop pruned") {
+		t.Fatalf("kubectl %s at %s without drop.yaml: %v\n%s; want drop pruned", strings.Join(prune, " "), f.Names[0], err, out)
+	}
+	if err := f.waitFor(ctx, "drop pruned from every cluster and API, keep still running", func(map[int]site.State) bool {
+		for i := range f.Names {
+			if out, _ := kubectl(i, "", "get", "deployment", "drop", "-n", "shop", "-o", "name"); !strings.Contains(out, "NotFound") {
+				return false
+			}
+		}
+		return !runs(0, "drop") && !runs(2, "drop") && runs(0, "keep") && runs(2, "keep")
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -41,6 +41,11 @@ type KubeAPIConfig struct {
 	Dir string `json:"dir,omitempty"`
 	// BinDir holds etcd and kube-apiserver (default: where `make kube` builds them).
 	BinDir string `json:"binDir,omitempty"`
+	// External: etcd and kube-apiserver are not started by the site but run beside it
+	// (the Helm chart's containers of its pod) with the arguments `atoll kubeapi args
+	// --dir <dir>` prints, after `atoll kubeapi prepare`; the site attaches to the
+	// apiserver at 127.0.0.1:6443 and installs the CRDs. BinDir does not apply.
+	External bool `json:"external,omitempty"`
 }
 
 func (k *KubeAPIConfig) validate(observer bool) error {
@@ -51,6 +56,8 @@ func (k *KubeAPIConfig) validate(observer bool) error {
 		return errors.New("kubeAPI: an observer writes nothing, so serves no Kubernetes API")
 	case k.OperatorKey == "":
 		return errors.New("kubeAPI: operatorKey is required: the operator its writes are signed as")
+	case k.External && k.BinDir != "":
+		return errors.New("kubeAPI: binDir names the binaries the site starts; with external, it starts none")
 	}
 	return nil
 }
@@ -86,7 +93,12 @@ func (s *Site) kubeAPILoop(ctx context.Context) {
 // serveKubeAPI starts the API server, runs the controller until ctx is done, and stops
 // the API server.
 func (s *Site) serveKubeAPI(ctx context.Context, signer *crdt.Signer) error {
-	srv, err := fedapi.Start(ctx, fedapi.Options{Dir: s.kubeAPIDir(), BinDir: s.cfg.KubeAPI.BinDir, Logger: s.log.With("component", "kubeapi")})
+	o := fedapi.Options{Dir: s.kubeAPIDir(), Logger: s.log.With("component", "kubeapi")}
+	start := fedapi.Attach
+	if !s.cfg.KubeAPI.External {
+		o.BinDir, start = s.cfg.KubeAPI.BinDir, fedapi.Start
+	}
+	srv, err := start(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -254,13 +266,22 @@ func (k kubeStore) Grants() []fedsync.Grant {
 	s.mu.Lock()
 	ch := s.rep.Charter()
 	s.mu.Unlock()
+	// What the site's API stores is signed by its own operator: a user is granted only
+	// the namespaces both have, so that a write the site could not store is refused at
+	// once (403) rather than taken and refused later.
+	var api []string
+	if o := ch.Operators[k.signer.Public()]; o != nil {
+		api = o.Namespaces
+	}
 	var out []fedsync.Grant
 	for key, o := range ch.Operators {
 		id, _ := charterIdentity(ch, key)
 		if id.Role != RoleOperator { // a key with a stronger role is that role
 			continue
 		}
-		out = append(out, fedsync.Grant{User: KubeUser(id), Namespaces: slices.Clone(o.Namespaces)})
+		if ns := intersectGrants(o.Namespaces, api); len(ns) > 0 {
+			out = append(out, fedsync.Grant{User: KubeUser(id), Namespaces: ns})
+		}
 	}
 	slices.SortFunc(out, func(a, b fedsync.Grant) int { return strings.Compare(a.User, b.User) })
 	return out
@@ -276,3 +297,20 @@ var (
 	_ fedsync.StatusStore = kubeStore{}
 	_ fedsync.GrantStore  = kubeStore{}
 )
+
+// intersectGrants returns the namespaces granted by both a and b, "*" meaning all.
+func intersectGrants(a, b []string) []string {
+	switch {
+	case slices.Contains(a, "*"):
+		return slices.Clone(b)
+	case slices.Contains(b, "*"):
+		return slices.Clone(a)
+	}
+	var out []string
+	for _, ns := range a {
+		if slices.Contains(b, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}

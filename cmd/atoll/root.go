@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 		newAuditCmd(),
 		newTokenCmd(),
 		newKubeconfigCmd(),
+		newKubeAPICmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
 		newVersionCmd(),

@@ -90,10 +90,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logger(o)
 	bin := o.BinDir
 	if bin == "" {
 		var err error
@@ -105,79 +102,43 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := kubeproc.APIServer{
-		Bin:         filepath.Join(bin, "kube-apiserver"),
-		Name:        name + "/kube-apiserver",
-		Dir:         filepath.Join(dir, name),
-		ServiceCIDR: serviceCIDR,
-	}
-	if err := os.MkdirAll(api.Path("pki"), 0o700); err != nil {
+	ctx, cancel := withStartTimeout(ctx)
+	defer cancel()
+	begin := time.Now()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fedapi: %w", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, startTimeout,
-			fmt.Errorf("fedapi: Start took over %v", startTimeout))
-		defer cancel()
-	}
-	begin := time.Now()
-
 	p, err := pickPorts(log, filepath.Join(dir, "ports.json"), o)
 	if err != nil {
 		return nil, err
 	}
-	api.Port = p.APIServer
-	s := &Server{log: log, url: api.URL(), kubeconfig: api.Path("admin.kubeconfig"), removeData: o.Ephemeral}
-	if s.creds, err = setUpPKI(api.Path("pki"), !o.Ephemeral); err != nil {
+	etcdData := filepath.Join(dir, "etcd-data")
+	if o.Ephemeral {
+		if etcdData, err = os.MkdirTemp(dir, "etcd-data-"); err != nil {
+			return nil, fmt.Errorf("fedapi: %w", err)
+		}
+	}
+	etcd, api := specs(dir, bin, p, etcdData, o.Ephemeral)
+	s, err := prepare(log, api, !o.Ephemeral)
+	if err != nil {
 		return nil, err
 	}
-	if err := kubeproc.WriteKubeconfig(s.kubeconfig, name, s.url, s.creds.caPEM, "admin", s.creds.adminToken); err != nil {
-		return nil, fmt.Errorf("fedapi: %w", err)
-	}
+	s.etcdData, s.removeData = etcdData, o.Ephemeral
 	ok := false
 	defer func() {
 		if !ok {
 			_ = s.Stop()
 		}
 	}()
-
-	s.etcdData = filepath.Join(dir, "etcd-data")
-	if o.Ephemeral {
-		if s.etcdData, err = os.MkdirTemp(dir, "etcd-data-"); err != nil {
-			return nil, fmt.Errorf("fedapi: %w", err)
-		}
-	}
-	etcd := kubeproc.Etcd{
-		Bin:        filepath.Join(bin, "etcd"),
-		Name:       "atoll-fedapi",
-		DataDir:    s.etcdData,
-		ClientPort: p.EtcdClient,
-		PeerPort:   p.EtcdPeer,
-		LogPath:    filepath.Join(dir, "etcd.log"),
-		PIDPath:    filepath.Join(dir, "etcd.pid"),
-		NoFsync:    o.Ephemeral,
-	}
-	s.etcd, err = etcd.Start(ctx, log)
-	if err != nil {
+	if s.etcd, err = etcd.Start(ctx, log); err != nil {
 		return nil, fmt.Errorf("fedapi: %w", err)
-	}
-
-	api.EtcdURL = etcd.URL()
-	api.Extra = []string{
-		"--authorization-mode=RBAC",
-		"--requestheader-client-ca-file=" + api.Path("pki", frontProxyCACert),
-		"--requestheader-allowed-names=" + FrontProxyName,
-		"--requestheader-username-headers=" + UserHeader,
-		"--requestheader-group-headers=" + GroupHeader,
-		"--requestheader-extra-headers-prefix=" + ExtraHeaderPrefix,
 	}
 	c, err := kubeproc.NewClient(s.url, s.creds.caPEM, s.creds.adminToken)
 	if err != nil {
 		return nil, fmt.Errorf("fedapi: %w", err)
 	}
 	defer c.Close()
-	s.apiserver, err = api.Start(ctx, log, c)
-	if err != nil {
+	if s.apiserver, err = api.Start(ctx, log, c); err != nil {
 		return nil, fmt.Errorf("fedapi: %w", err)
 	}
 	if err := installCRDs(ctx, c); err != nil {
@@ -187,6 +148,145 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	log.Info("federation API server ready", "url", s.url, "kubeconfig", s.kubeconfig,
 		"ephemeral", o.Ephemeral, "took", time.Since(begin).Round(time.Millisecond))
 	return s, nil
+}
+
+// Ports of a server whose etcd and apiserver run beside the site, started by something
+// else with PodArgs: the containers of the site's pod in the Helm chart, which share its
+// loopback.
+const (
+	PodAPIServerPort  = 6443
+	PodEtcdClientPort = 2379
+	PodEtcdPeerPort   = 2380
+)
+
+// podPorts are the ports PodArgs and Attach use.
+var podPorts = ports{APIServer: PodAPIServerPort, EtcdClient: PodEtcdClientPort, EtcdPeer: PodEtcdPeerPort}
+
+// PodArgs returns the arguments of etcd and of kube-apiserver for a server whose files
+// are under dir (an absolute path) and which Attach will attach to: durable, on the Pod
+// ports. Prepare(dir) must have run before they start.
+func PodArgs(dir string) (etcd, apiserver []string) {
+	e, a := specs(dir, "", podPorts, filepath.Join(dir, "etcd-data"), false)
+	return e.Args(), a.Args()
+}
+
+// Prepare writes, or keeps, the certificates, keys and tokens under dir that the
+// processes of PodArgs(dir) read: what an init container does before they start.
+func Prepare(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("fedapi: Prepare: %q is not an absolute path", dir)
+	}
+	_, api := specs(dir, "", podPorts, filepath.Join(dir, "etcd-data"), false)
+	_, err := prepare(slog.New(slog.DiscardHandler), api, true)
+	return err
+}
+
+// Attach is Start for an etcd and kube-apiserver run by something else with
+// PodArgs(o.Dir): it prepares the PKI as Prepare does (normally done already), waits
+// until the apiserver is ready, installs the CRDs and waits until they are Established.
+// Stop then stops nothing. Options.BinDir, Port and Ephemeral do not apply.
+func Attach(ctx context.Context, o Options) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Ephemeral || o.Port != 0 || o.BinDir != "" {
+		return nil, errors.New("fedapi: Attach: BinDir, Port and Ephemeral are Start's options")
+	}
+	log := logger(o)
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withStartTimeout(ctx)
+	defer cancel()
+	begin := time.Now()
+	_, api := specs(dir, "", podPorts, filepath.Join(dir, "etcd-data"), false)
+	s, err := prepare(log, api, true)
+	if err != nil {
+		return nil, err
+	}
+	c, err := kubeproc.NewClient(s.url, s.creds.caPEM, s.creds.adminToken)
+	if err != nil {
+		return nil, fmt.Errorf("fedapi: %w", err)
+	}
+	defer c.Close()
+	err = kubeproc.Poll(ctx, "the apiserver at "+s.url, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		err := c.OK(ctx, "/readyz")
+		return err == nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fedapi: %w", err)
+	}
+	if err := installCRDs(ctx, c); err != nil {
+		return nil, err
+	}
+	log.Info("federation API server attached", "url", s.url, "kubeconfig", s.kubeconfig,
+		"took", time.Since(begin).Round(time.Millisecond))
+	return s, nil
+}
+
+// specs are how to run the etcd and the apiserver of a server in dir on ports p: the
+// one place their flags are decided, for Start's processes and PodArgs' containers.
+func specs(dir, bin string, p ports, etcdData string, noFsync bool) (kubeproc.Etcd, kubeproc.APIServer) {
+	etcd := kubeproc.Etcd{
+		Bin:        filepath.Join(bin, "etcd"),
+		Name:       "atoll-fedapi",
+		DataDir:    etcdData,
+		ClientPort: p.EtcdClient,
+		PeerPort:   p.EtcdPeer,
+		LogPath:    filepath.Join(dir, "etcd.log"),
+		PIDPath:    filepath.Join(dir, "etcd.pid"),
+		NoFsync:    noFsync,
+	}
+	api := kubeproc.APIServer{
+		Bin:         filepath.Join(bin, "kube-apiserver"),
+		Name:        name + "/kube-apiserver",
+		Dir:         filepath.Join(dir, name),
+		Port:        p.APIServer,
+		EtcdURL:     etcd.URL(),
+		ServiceCIDR: serviceCIDR,
+	}
+	api.Extra = []string{
+		"--authorization-mode=RBAC",
+		"--requestheader-client-ca-file=" + api.Path("pki", frontProxyCACert),
+		"--requestheader-allowed-names=" + FrontProxyName,
+		"--requestheader-username-headers=" + UserHeader,
+		"--requestheader-group-headers=" + GroupHeader,
+		"--requestheader-extra-headers-prefix=" + ExtraHeaderPrefix,
+	}
+	return etcd, api
+}
+
+// prepare writes the PKI and the admin kubeconfig of api and returns the Server that
+// will use them, with no process yet.
+func prepare(log *slog.Logger, api kubeproc.APIServer, reuse bool) (*Server, error) {
+	if err := os.MkdirAll(api.Path("pki"), 0o700); err != nil {
+		return nil, fmt.Errorf("fedapi: %w", err)
+	}
+	s := &Server{log: log, url: api.URL(), kubeconfig: api.Path("admin.kubeconfig")}
+	var err error
+	if s.creds, err = setUpPKI(api.Path("pki"), reuse); err != nil {
+		return nil, err
+	}
+	if err := kubeproc.WriteKubeconfig(s.kubeconfig, name, s.url, s.creds.caPEM, "admin", s.creds.adminToken); err != nil {
+		return nil, fmt.Errorf("fedapi: %w", err)
+	}
+	return s, nil
+}
+
+func logger(o Options) *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// withStartTimeout bounds ctx by startTimeout unless it has a deadline already.
+func withStartTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, startTimeout, fmt.Errorf("fedapi: Start took over %v", startTimeout))
 }
 
 // Kubeconfig returns the path of a kubeconfig with an admin token (group system:masters).

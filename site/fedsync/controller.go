@@ -385,10 +385,18 @@ func (c *Controller) write(ctx context.Context, it item, u *unstructured.Unstruc
 }
 
 // refuse records why an API object is not stored: a Warning event on the object, which
-// kubectl describe shows, and the site's log. It is not retried until the object changes.
+// kubectl describe shows, the condition Stored=False in its status if its kind has
+// conditions the site writes (kubectl wait --for=condition=Stored=False), and the site's
+// log. It is not retried until the object changes.
 func (c *Controller) refuse(ctx context.Context, it item, u *unstructured.Unstructured, why error) error {
+	rv := u.GetResourceVersion()
+	if out, err := c.refusedStatus(ctx, it, u, why); err != nil && ctx.Err() == nil {
+		c.cfg.Log.Warn("kubernetes API: recording a refusal in the status", "object", it.String(), "err", err)
+	} else if out != "" {
+		rv = out // the status written is not an edit to retry on
+	}
 	c.mu.Lock()
-	c.refused[it] = u.GetResourceVersion()
+	c.refused[it] = rv
 	c.mu.Unlock()
 	c.cfg.Log.Warn("kubernetes API: refused", "object", it.String(), "err", why)
 	ns := it.namespace

@@ -64,6 +64,13 @@ func clusterRoles() map[string][]rbacv1.PolicyRule {
 		}
 	}
 	events := rbacv1.PolicyRule{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: readVerbs}
+	// What a workload's controllers would make: always empty here, where no controller
+	// runs, but health checks (Flux's kstatus, Argo CD) list them for each Deployment or
+	// StatefulSet and fail on a 403.
+	generated := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: readVerbs},
+		{APIGroups: []string{"apps"}, Resources: []string{"replicasets", "controllerrevisions"}, Verbs: readVerbs},
+	}
 	namespaces := rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}}
 	with := func(rs []rbacv1.PolicyRule, verbs []string, extra ...rbacv1.PolicyRule) []rbacv1.PolicyRule {
 		out := make([]rbacv1.PolicyRule, 0, len(rs)+len(extra))
@@ -76,11 +83,23 @@ func clusterRoles() map[string][]rbacv1.PolicyRule {
 	nsRead, nsAll := namespaces, namespaces
 	nsRead.Verbs, nsAll.Verbs = readVerbs, allVerbs
 	return map[string][]rbacv1.PolicyRule{
-		roleEdit:        with(ns, allVerbs, events),
-		roleView:        with(slices.Concat(ns, cl), readVerbs, events, nsRead),
+		roleEdit:        with(ns, allVerbs, append(generated, events)...),
+		roleView:        with(withoutSecrets(slices.Concat(ns, cl)), readVerbs, append(generated, events, nsRead)...),
 		roleClusterEdit: with(cl, allVerbs, nsAll),
-		roleClusterView: with(cl, readVerbs, nsRead),
+		roleClusterView: with(withoutSecrets(cl), readVerbs, nsRead),
 	}
+}
+
+// withoutSecrets leaves out what may hold a Secret's values: Secrets, and the override
+// policies, whose overriders may set them in plaintext. Readers (and operators, outside
+// their namespaces) get those from the read API, which redacts them, as Kubernetes' own
+// view role leaves Secrets out.
+func withoutSecrets(rs []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	return slices.DeleteFunc(slices.Clone(rs), func(r rbacv1.PolicyRule) bool {
+		return slices.ContainsFunc(r.Resources, func(res string) bool {
+			return res == "secrets" || res == "overridepolicies" || res == "clusteroverridepolicies"
+		})
+	})
 }
 
 // bindingName is the name of a binding of user to role: a DNS subdomain.

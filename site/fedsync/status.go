@@ -140,3 +140,31 @@ func equalJSON(a, b map[string]any) bool {
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
+
+// refusedStatus sets the condition Stored=False, reason Refused, on an object of a kind
+// whose status the site writes, keeping its other conditions; it returns the new
+// resourceVersion, or "" if it wrote nothing.
+func (c *Controller) refusedStatus(ctx context.Context, it item, u *unstructured.Unstructured, why error) (string, error) {
+	k := kinds[it.kind]
+	if k.policy || !slices.Contains(statusKinds, k.kind) {
+		return "", nil
+	}
+	v := u.DeepCopy()
+	prev, _, _ := unstructured.NestedSlice(v.Object, "status", "conditions")
+	ts := time.Now().UTC().Format(time.RFC3339)
+	conds := []any{map[string]any{"type": "Stored", "status": "False", "reason": "Refused",
+		"message": truncate(why.Error(), 1024), "lastUpdateTime": ts, "lastTransitionTime": ts}}
+	for _, x := range prev {
+		if m, ok := x.(map[string]any); !ok || m["type"] != "Stored" {
+			conds = append(conds, x)
+		}
+	}
+	if err := unstructured.SetNestedSlice(v.Object, conds, "status", "conditions"); err != nil {
+		return "", err
+	}
+	out, err := c.resource(it).UpdateStatus(ctx, v, metav1.UpdateOptions{FieldManager: "atoll"})
+	if err != nil {
+		return "", fmt.Errorf("status of %s: %w", it, err)
+	}
+	return out.GetResourceVersion(), nil
+}

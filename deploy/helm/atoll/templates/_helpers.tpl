@@ -90,6 +90,12 @@ atoll.validate fails the render on values that cannot work.
 {{- end }}
 {{- $_ := set $names .name true }}
 {{- end }}
+{{- if and .Values.kubeAPI.enabled (not .Values.kubeAPI.operatorKey.existingSecret) (not .Values.kubeAPI.operatorKey.pem) }}
+{{- fail "kubeAPI.operatorKey.existingSecret (or kubeAPI.operatorKey.pem) is required: the charter operator the API's writes are signed as" }}
+{{- end }}
+{{- if and .Values.kubeAPI.enabled (hasKey .Values.site.extraConfig "kubeAPI") }}
+{{- fail "kubeAPI is set in both kubeAPI.enabled and site.extraConfig: use kubeAPI" }}
+{{- end }}
 {{- if and .Values.rbac.manageLocalCluster (hasKey $names .Values.rbac.localCluster.name) }}
 {{- fail (printf "rbac.localCluster.name %s is also in clusters" .Values.rbac.localCluster.name) }}
 {{- end }}
@@ -149,6 +155,9 @@ address here.
 {{- $clusters = append $clusters $c }}
 {{- end }}
 {{- with $clusters }}{{ $_ := set $cfg "clusters" . }}{{ end }}
+{{- if .Values.kubeAPI.enabled }}
+{{- $_ := set $cfg "kubeAPI" (dict "operatorKey" (printf "/etc/atoll/kubeapi/%s" .Values.kubeAPI.operatorKey.secretKey) "dir" (include "atoll.kubeAPIDir" .) "external" true) }}
+{{- end }}
 {{- toYaml (mergeOverwrite $cfg (deepCopy .Values.site.extraConfig)) }}
 {{- end }}
 
@@ -158,4 +167,19 @@ address for other sites is set in site.yaml.
 */}}
 {{- define "atoll.advertiseFlag" -}}
 {{- if not (or .Values.peers.external.advertise (and (eq (int .Values.replicas) 1) .Values.site.advertise)) }}true{{ end }}
+{{- end }}
+
+{{/*
+atoll.kubeAPIDir is where the site's Kubernetes API keeps its PKI and etcd's data: on the
+data volume, which every container of the pod mounts at /var/lib/atoll.
+*/}}
+{{- define "atoll.kubeAPIDir" -}}
+/var/lib/atoll/kubeapi
+{{- end }}
+
+{{/*
+atoll.kubeAPIOperatorSecret is the Secret holding the key of the Kubernetes API's operator.
+*/}}
+{{- define "atoll.kubeAPIOperatorSecret" -}}
+{{- default (printf "%s-kubeapi-operator" (include "atoll.fullname" .)) .Values.kubeAPI.operatorKey.existingSecret }}
 {{- end }}

@@ -133,6 +133,21 @@ func TestKubeAPI(t *testing.T) {
 	if out, err := kubectl(1, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}"); err != nil || out != "3/3" {
 		t.Fatalf("status at %s: %v %q, want 3/3", f.Names[1], err, out)
 	}
+	// Per-cluster detail, as Karmada shows it: the template's ResourceBinding.
+	binding := func(i int, want string) {
+		t.Helper()
+		var last string
+		if err := f.waitFor(ctx, "the ResourceBinding at "+f.Names[i]+": "+want, func(map[int]site.State) bool {
+			out, _ := kubectl(i, "", "get", "resourcebinding", "web-deployment", "-n", "shop", "-o",
+				`jsonpath={.spec.clusters[*].name} {.spec.clusters[*].replicas} {.status.aggregatedStatus[*].health} {.status.conditions[?(@.type=="FullyApplied")].status}`)
+			last = out
+			return out == want
+		}); err != nil {
+			t.Fatalf("%v; it says %q", err, last)
+		}
+	}
+	c := func(i int) string { return f.Names[i] + "/c" + Seq(i) }
+	binding(1, c(0)+" "+c(1)+" "+c(2)+" 1 1 1 Healthy Healthy Healthy True")
 	// Scaled at site 1 (its operator is granted shop): divided again everywhere.
 	if out, err := kubectl(1, "", "scale", "deployment", "web", "-n", "shop", "--replicas", "6"); err != nil {
 		t.Fatalf("kubectl scale at %s: %v\n%s", f.Names[1], err, out)
@@ -162,6 +177,7 @@ func TestKubeAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	binding(1, c(0)+" "+c(2)+" 3 3 Healthy Healthy True")
 	testKubeAPIPrune(ctx, t, f, kubectl, cs)
 	// Outside the namespaces of site 1's operator: refused, with an event saying why.
 	if out, err := kubectl(1, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bank}\n", "apply", "-f", "-"); err != nil {
@@ -229,6 +245,12 @@ func TestKubeAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.waitFor(ctx, "the ResourceBinding gone with its template", func(map[int]site.State) bool {
+		out, _ := kubectl(1, "", "get", "resourcebinding", "web-deployment", "-n", "shop", "-o", "name")
+		return strings.Contains(out, "NotFound")
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testKubeAPIAuth: through a site's HTTP server (/k8s), kubectl acts as a charter
@@ -282,6 +304,12 @@ func testKubeAPIAuth(ctx context.Context, t *testing.T, f *Fed, bin, caFile stri
 	}
 	if out, err := kubectl(bankdev, "", "get", "configmaps", "-n", "shop", "-o", "name"); err != nil {
 		t.Fatalf("bankdev reading shop: %v\n%s", err, out)
+	}
+	if out, err := kubectl(audit, "", "get", "resourcebindings", "-n", "shop", "-o", "name"); err != nil || !strings.Contains(out, "web-deployment") {
+		t.Fatalf("the observer reading ResourceBindings: %v\n%s", err, out)
+	}
+	if out, err := kubectl(shop, "", "delete", "resourcebinding", "web-deployment", "-n", "shop"); err == nil || !strings.Contains(strings.ToLower(out), "forbidden") {
+		t.Fatalf("shopdev deleting a ResourceBinding: %v\n%s; want forbidden (the site writes them)", err, out)
 	}
 	if out, err := kubectl(audit, "", "get", "deployments", "-A", "-o", "name"); err != nil || !strings.Contains(out, "deployment.apps/web") {
 		t.Fatalf("the observer listing Deployments: %v\n%s", err, out)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copies Karmada's four policy CRDs, unchanged, from the pinned Karmada module into
+# Copies Karmada's four policy CRDs and its ResourceBinding CRD, unchanged, from the
+# pinned Karmada module into
 # deploy/crds/, where the federation API server (deploy/fedapi) installs them from.
 #
 # The module comes from the Go module proxy with `go mod download`, which checks it
@@ -17,31 +18,41 @@ set -euo pipefail
 
 KARMADA_MODULE=github.com/karmada-io/karmada
 KARMADA_VERSION=v1.18.2
-SRC_DIR=charts/karmada/_crds/bases/policy
+SRC_DIR=charts/karmada/_crds/bases # then policy/ or work/, the file name's group
 
-# file name -> sha256, the four policy CRDs of policy.karmada.io/v1alpha1.
+# file name -> sha256: the four policy CRDs of policy.karmada.io/v1alpha1, and
+# ResourceBinding (work.karmada.io), which each site's API server shows per-cluster detail in.
 declare -A SHA256=(
 	[policy.karmada.io_propagationpolicies.yaml]=d6d86476d0ca15e850645937c0e775145520bd6d134b91f823b536d80e5ff770
 	[policy.karmada.io_clusterpropagationpolicies.yaml]=b46f806938456f92af605e9e7361201a3d139f81a086cc24a972ef82f513758c
 	[policy.karmada.io_overridepolicies.yaml]=f650d7b776e6ea31d6733aefefa027edc567172a556190f46b0de0730f05af52
 	[policy.karmada.io_clusteroverridepolicies.yaml]=944a09be1f6d708d117bb6f3e2aa9066ae0de3dad9ee897c06fd171508e0ee59
+	[work.karmada.io_resourcebindings.yaml]=75c71d2dbe2c2d8cf3cedf7fa0d255ffd31773f40365ce9611596cdd7d19998d
 )
+
+# group_of FILE: the file's directory under SRC_DIR, from its group.
+group_of() { echo "${1%%.*}"; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dest=$root/deploy/crds
 
-# check DIR: every pinned file in DIR has its pinned hash.
+# check DIR [by-group]: every pinned file in DIR (in DIR/<group>/ with by-group) has its
+# pinned hash.
 check() {
-	local f got bad=0
+	local f p got bad=0
 	for f in "${!SHA256[@]}"; do
-		if [[ ! -f $1/$f ]]; then
-			echo "karmada-crds: $1/$f is missing" >&2
+		p=$1/$f
+		if [[ ${2:-} == by-group ]]; then
+			p=$1/$(group_of "$f")/$f
+		fi
+		if [[ ! -f $p ]]; then
+			echo "karmada-crds: $p is missing" >&2
 			bad=1
 			continue
 		fi
-		got=$(sha256sum "$1/$f" | cut -d' ' -f1)
+		got=$(sha256sum "$p" | cut -d' ' -f1)
 		if [[ $got != "${SHA256[$f]}" ]]; then
-			echo "karmada-crds: $1/$f has sha256 $got, pinned ${SHA256[$f]}" >&2
+			echo "karmada-crds: $p has sha256 $got, pinned ${SHA256[$f]}" >&2
 			bad=1
 		fi
 	done
@@ -80,10 +91,10 @@ if [[ -z $moddir || ! -d $moddir/$SRC_DIR ]]; then
 	exit 1
 fi
 
-check "$moddir/$SRC_DIR"
+check "$moddir/$SRC_DIR" by-group
 mkdir -p "$dest"
 for f in "${!SHA256[@]}"; do
-	install -m 0644 "$moddir/$SRC_DIR/$f" "$dest/$f"
+	install -m 0644 "$moddir/$SRC_DIR/$(group_of "$f")/$f" "$dest/$f"
 done
 check "$dest"
 echo "karmada-crds: copied ${#SHA256[@]} CRDs of $KARMADA_MODULE@$KARMADA_VERSION to deploy/crds"

@@ -1,7 +1,7 @@
 // Package crds holds Karmada's four policy CustomResourceDefinitions
 // (policy.karmada.io/v1alpha1 PropagationPolicy, ClusterPropagationPolicy, OverridePolicy
-// and ClusterOverridePolicy), byte for byte as Karmada v1.18.2 ships them, for the
-// federation API server (deploy/fedapi) to install.
+// and ClusterOverridePolicy) and its ResourceBinding (work.karmada.io), byte for byte as
+// Karmada v1.18.2 ships them, for the federation API server (deploy/fedapi) to install.
 //
 // hack/karmada-crds.sh copies them from the Go module and README.md lists each file's
 // sha256; the package test checks that the files still have those hashes.
@@ -25,6 +25,7 @@ var Files = []string{
 	"policy.karmada.io_clusterpropagationpolicies.yaml",
 	"policy.karmada.io_overridepolicies.yaml",
 	"policy.karmada.io_clusteroverridepolicies.yaml",
+	"work.karmada.io_resourcebindings.yaml",
 }
 
 // Read returns one of Files, unchanged (YAML).

@@ -97,15 +97,24 @@ func TestFilesArePolicyCRDs(t *testing.T) {
 		if err := yaml.Unmarshal(b, &crd); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if crd.Kind != "CustomResourceDefinition" || crd.Spec.Group != "policy.karmada.io" ||
-			crd.Metadata.Name != crd.Spec.Names.Plural+".policy.karmada.io" ||
-			name != "policy.karmada.io_"+crd.Spec.Names.Plural+".yaml" ||
-			len(crd.Spec.Versions) != 1 || crd.Spec.Versions[0].Name != "v1alpha1" || !crd.Spec.Versions[0].Served {
-			t.Errorf("%s: not a policy.karmada.io/v1alpha1 CRD: %+v", name, crd)
+		group, version := "policy.karmada.io", "v1alpha1"
+		if crd.Spec.Names.Kind == "ResourceBinding" {
+			group, version = "work.karmada.io", "v1alpha2"
+		}
+		if crd.Kind != "CustomResourceDefinition" || crd.Spec.Group != group ||
+			crd.Metadata.Name != crd.Spec.Names.Plural+"."+group ||
+			name != group+"_"+crd.Spec.Names.Plural+".yaml" ||
+			!slices.ContainsFunc(crd.Spec.Versions, func(v struct {
+				Name   string `json:"name"`
+				Served bool   `json:"served"`
+			}) bool {
+				return v.Name == version && v.Served
+			}) {
+			t.Errorf("%s: not a %s/%s CRD: %+v", name, group, version, crd)
 		}
 		kinds = append(kinds, crd.Spec.Names.Kind)
 	}
-	want := []string{"PropagationPolicy", "ClusterPropagationPolicy", "OverridePolicy", "ClusterOverridePolicy"}
+	want := []string{"PropagationPolicy", "ClusterPropagationPolicy", "OverridePolicy", "ClusterOverridePolicy", "ResourceBinding"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kinds %v, want %v", kinds, want)
 	}

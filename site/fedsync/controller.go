@@ -80,9 +80,10 @@ type Controller struct {
 	queue   workqueue.TypedRateLimitingInterface[item]
 	listers []cache.GenericLister
 
-	mu      sync.Mutex
-	memo    map[item]Memo
-	refused map[item]string // the resourceVersion refused last, not retried until it changes
+	mu       sync.Mutex
+	memo     map[item]Memo
+	refused  map[item]string // the resourceVersion refused last, not retried until it changes
+	bindings map[item]string // what writeBinding wrote last; noBinding once removed
 }
 
 // New builds a Controller; Run starts it.
@@ -95,7 +96,7 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{cfg: cfg, dyn: dyn, core: core, memo: map[item]Memo{}, refused: map[item]string{},
+	return &Controller{cfg: cfg, dyn: dyn, core: core, memo: map[item]Memo{}, refused: map[item]string{}, bindings: map[item]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[item](),
 			workqueue.TypedRateLimitingQueueConfig[item]{Name: "fedsync"})}, nil
 }
@@ -152,6 +153,7 @@ func (c *Controller) watchState(ctx context.Context) {
 	synced := "" // the grants RBAC was last made equal to
 	last := map[item]string{}
 	resync := time.Now().Add(resyncEvery)
+	c.collectBindings(ctx)
 	for {
 		changed := c.cfg.Store.Changed()
 		retry := time.After(time.Until(resync))
@@ -185,6 +187,7 @@ func (c *Controller) watchState(ctx context.Context) {
 		last = cur
 		if all {
 			resync = time.Now().Add(resyncEvery)
+			c.collectBindings(ctx)
 			for i, l := range c.listers {
 				objs, err := l.List(labels.Everything())
 				if err != nil {
@@ -270,8 +273,15 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 	switch act {
 	case None:
 		if a.Exists && s.Exists && s.Held {
-			rv, err := c.writeStatus(ctx, it, u, s)
+			var agg Aggregate
+			if ss, ok := c.cfg.Store.(StatusStore); ok && !k.policy {
+				agg = ss.Status(s.Ref)
+			}
+			rv, err := c.writeStatus(ctx, it, u, s, agg)
 			if err != nil {
+				return err
+			}
+			if err := c.writeBinding(ctx, it, u, s.Change, agg); err != nil {
 				return err
 			}
 			c.remember(it, Memo{Known: true, Change: s.Change, RV: cmp.Or(rv, a.RV)})
@@ -288,12 +298,18 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 		if err := c.cfg.Store.Write(ctx, []apply.Change{ch}); err != nil {
 			return fmt.Errorf("removing %s from the state: %w", s.Key, err)
 		}
+		if err := c.deleteBinding(ctx, it); err != nil {
+			return err
+		}
 		c.forget(it)
 		c.cfg.Log.Info("kubernetes API: removed from the federation", "object", it.String())
 		return nil
 	case DeleteAPI:
 		err := c.resource(it).Delete(ctx, it.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &a.RV}})
 		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		if err := c.deleteBinding(ctx, it); err != nil {
 			return err
 		}
 		c.forget(it)

@@ -64,10 +64,12 @@ func clusterRoles() map[string][]rbacv1.PolicyRule {
 		}
 	}
 	events := rbacv1.PolicyRule{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: readVerbs}
-	// What a workload's controllers would make: always empty here, where no controller
-	// runs, but health checks (Flux's kstatus, Argo CD) list them for each Deployment or
+	// Read-only for everyone who reads templates: their ResourceBindings (binding.go), and
+	// what a workload's controllers would make, always empty here, where no controller
+	// runs, but which health checks (Flux's kstatus, Argo CD) list for each Deployment or
 	// StatefulSet and fail on a 403.
 	generated := []rbacv1.PolicyRule{
+		{APIGroups: []string{bindingGVR.Group}, Resources: []string{bindingGVR.Resource}, Verbs: readVerbs},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: readVerbs},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets", "controllerrevisions"}, Verbs: readVerbs},
 	}

@@ -108,8 +108,8 @@ func aggregate(replicas, generation int64, change string, a Aggregate, prev map[
 // writeStatus writes the aggregated status of a template in sync with the state into its
 // API object's status, if it changed. It returns the object's new resourceVersion ("" if
 // nothing was written).
-func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.Unstructured, s Object) (string, error) {
-	ss, ok := c.cfg.Store.(StatusStore)
+func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.Unstructured, s Object, agg Aggregate) (string, error) {
+	_, ok := c.cfg.Store.(StatusStore)
 	k := kinds[it.kind]
 	if !ok || k.policy || !slices.Contains(statusKinds, k.kind) {
 		return "", nil
@@ -119,7 +119,7 @@ func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.U
 		replicas = 1 // the API server's default for both kinds
 	}
 	prev, _, _ := unstructured.NestedMap(u.Object, "status")
-	want := aggregate(replicas, u.GetGeneration(), s.Change, ss.Status(s.Ref), prev, time.Now())
+	want := aggregate(replicas, u.GetGeneration(), s.Change, agg, prev, time.Now())
 	if equalJSON(prev, want) {
 		return "", nil
 	}

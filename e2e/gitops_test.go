@@ -176,15 +176,19 @@ spec:
 		}
 	}
 
+	begin := time.Now()
 	rev1 := artifacts.publish(t, kubectl, home, "rev1", gitopsRevision(cluster, 2, true))
 	applied(rev1, "revision 1 applied, healthy, and running in c0", func() bool { return replicas() == 2 && hasConfig() })
+	t.Logf("revision 1: published to Ready (applied, health checks passed) in %v", time.Since(begin).Round(time.Millisecond))
 	out, err := kubectl(admin, "", "get", "deployment", "web", "-n", "shop", "-o", "jsonpath={.metadata.managedFields[*].manager}")
 	if err != nil || !strings.Contains(out, "kustomize-controller") {
 		t.Fatalf("the Deployment in the site's API, managed by %q (%v): want kustomize-controller", out, err)
 	}
 
+	begin = time.Now()
 	rev2 := artifacts.publish(t, kubectl, home, "rev2", gitopsRevision(cluster, 3, false))
 	applied(rev2, "revision 2 applied: scaled to 3, the ConfigMap pruned", func() bool { return replicas() == 3 && !hasConfig() })
+	t.Logf("revision 2: published to Ready in %v", time.Since(begin).Round(time.Millisecond))
 	if v, err := f.Client(0).Object(ctx, "workload", "shop/configmap.web-config"); err != nil || v != nil {
 		t.Fatalf("the pruned ConfigMap still in the federation's state: %v, %v", v, err)
 	}

@@ -59,7 +59,7 @@ bench: ## benchmarks of the core (docs/BENCHMARKS.md explains each)
 	$(GO) test -run '^$$' -bench Schedule -benchtime 3x -benchmem -count 3 ./scheduler/
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for p in ./crdt/ ./policy/; do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+	@for p in ./crdt/ ./policy/ ./interpret/; do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$p || exit 1; done; done
 
 $(STATICCHECK):

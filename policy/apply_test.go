@@ -142,22 +142,27 @@ func TestOverridersOfKinds(t *testing.T) {
 }
 
 func TestTargetClusters(t *testing.T) {
-	ws, _ := loadOK(t, "testdata/karmada/override/target-clusters.yaml")
-	w := find(t, ws, "myapp")
+	ws, _ := loadOK(t, "testdata/fields/override/target-clusters.yaml")
+	w := find(t, ws, "payments")
+	gold := map[string]string{"tier": "gold"}
+	// The rules, in order: labelSelector tier=gold, fieldSelector region eu-north-7
+	// (both annotate matched-by), clusterNames [alpha] and exclude [alpha] (both set the
+	// tag). Where two match, the later wins.
 	for _, tc := range []struct {
 		c           *scheduler.Cluster
 		image, rule string
 	}{
-		{member("member1", map[string]string{"cluster": "member1"}), `"myapp:member1"`, `"fieldSelector"`},
-		{&scheduler.Cluster{Site: "s1", Name: "member2", Region: "eu-west-1"}, `"myapp:not-member1"`, `<none>`},
-		{&scheduler.Cluster{Site: "s1", Name: "member3", Region: "cn-north-1", Labels: map[string]string{"cluster": "member1"}}, `"myapp:not-member1"`, `"fieldSelector"`},
+		{&scheduler.Cluster{Site: "s1", Name: "alpha", Region: "eu-north-7", Labels: gold}, `"registry.invalid/billing/payments:alpha"`, `"fieldSelector"`},
+		{&scheduler.Cluster{Site: "s1", Name: "bravo", Region: "ap-south-9"}, `"registry.invalid/billing/payments:not-alpha"`, `<none>`},
+		{&scheduler.Cluster{Site: "s1", Name: "charlie", Region: "eu-north-7", Labels: gold}, `"registry.invalid/billing/payments:not-alpha"`, `"fieldSelector"`},
+		{&scheduler.Cluster{Site: "s1", Name: "delta", Region: "ap-south-9", Labels: gold}, `"registry.invalid/billing/payments:not-alpha"`, `"labelSelector"`},
 	} {
 		u := render(t, w, tc.c)
-		if got := field(t, u, "spec", "template", "spec", "containers"); !strings.Contains(got, tc.image) {
+		if got := field(t, u, "spec", "template", "spec", "containers"); !strings.Contains(got, `"image":`+tc.image) {
 			t.Errorf("%s: containers %s, want image %s", tc.c.Name, got, tc.image)
 		}
-		if got := field(t, u, "metadata", "annotations", "rule"); got != tc.rule {
-			t.Errorf("%s: annotation rule %s, want %s", tc.c.Name, got, tc.rule)
+		if got := field(t, u, "metadata", "annotations", "matched-by"); got != tc.rule {
+			t.Errorf("%s: annotation matched-by %s, want %s", tc.c.Name, got, tc.rule)
 		}
 	}
 	// A cluster name may name the site too.

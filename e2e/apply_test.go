@@ -126,13 +126,13 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A field Atoll does not support is an error with its line, and nothing is written.
-	bad := strings.Replace(yaml, "  placement:\n    clusterAffinity:", "  propagateDeps: true\n  placement:\n    clusterAffinity:", 1)
+	bad := strings.Replace(yaml, "  placement:\n    clusterAffinity:", "  preemption: Always\n  placement:\n    clusterAffinity:", 1)
 	badPath := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(badPath, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := atoll("apply", "-f", badPath, "--key", filepath.Join(f.opts.Dir, "operator.key"), "--site", f.configs[0])
-	if err == nil || !strings.Contains(out, "bad.yaml:") || !strings.Contains(out, "propagateDeps") {
+	if err == nil || !strings.Contains(out, "bad.yaml:") || !strings.Contains(out, "spec.preemption") {
 		t.Fatalf("apply of an unsupported field: err %v, output %q; want an error naming the file, line and field", err, out)
 	}
 	out, err = atoll("apply", "-f", dir, "--key", filepath.Join(f.opts.Dir, "operator.key"), "--site", f.configs[0])

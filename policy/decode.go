@@ -24,6 +24,7 @@ func decodePolicy(o *Object, kind string) (*karmadaPolicy, []error) {
 		if d.Spec.Priority != nil {
 			p.priority = *d.Spec.Priority
 		}
+		p.deps = d.Spec.PropagateDeps
 		pl := d.Spec.Placement
 		errs = append(errs, validatePlacement(&pl, fieldPath{"spec", "placement"})...)
 		defaultPlacement(&pl)

@@ -55,17 +55,18 @@
 // not apply to the manifest as written.
 //
 // Implemented: resourceSelectors (apiVersion, kind, namespace, name, labelSelector),
-// priority, and all of placement: clusterAffinity, clusterAffinities, clusterTolerations
+// priority, propagateDeps (resolved with the placement; the site places the
+// dependencies), and all of placement: clusterAffinity, clusterAffinities, clusterTolerations
 // (tolerationSeconds included), spreadConstraints (spreadByField site, cluster, region,
 // zone or provider, or spreadByLabel), replicaScheduling. Overrides: overrideRules and
 // the older targetCluster with overriders; plaintext, imageOverrider, commandOverrider,
 // argsOverrider, labelsOverrider, annotationsOverrider.
 //
-// Refused: propagateDeps, association, failover, conflictResolution, preemption,
+// Refused: association, failover, conflictResolution, preemption,
 // activationPreference, suspension, preserveResourcesOnDeletion, schedulerName,
 // dependentOverrides, schedulePriority, fieldOverrider, and metadata.generateName,
 // finalizers and ownerReferences. Where a refused field holds the value that leaves its
-// feature off (propagateDeps: false, schedulerName: default-scheduler, preemption:
+// feature off (schedulerName: default-scheduler, preemption:
 // Never, conflictResolution: Abort, which is what Atoll does: it never takes over an
 // object it did not create; these last two are the defaults Karmada's CRDs fill in), it is
 // accepted, as are the read-only metadata an API server adds (uid, resourceVersion,

@@ -151,7 +151,6 @@ func TestPropagationFields(t *testing.T) {
 func TestPropagationFieldsRefused(t *testing.T) {
 	dir := fields + "/propagation/refused/"
 	for _, tc := range []struct{ file, want string }{
-		{"propagate-deps", "propagate-deps.yaml:12: PropagationPolicy retail/storefront-with-deps: spec.propagateDeps: not supported by Atoll"},
 		{"preemption", "preemption.yaml:11: PropagationPolicy retail/storefront-preempts: spec.preemption: not supported by Atoll"},
 		{"dependent-overrides", "dependent-overrides.yaml:11: PropagationPolicy retail/storefront-dependents: spec.dependentOverrides: not supported by Atoll"},
 		{"scheduler-name", "scheduler-name.yaml:10: PropagationPolicy retail/storefront-edge-scheduler: spec.schedulerName: not supported by Atoll"},

@@ -53,6 +53,7 @@ type propagationDoc struct {
 		ResourceSelectors []resourceSelector  `json:"resourceSelectors"`
 		Placement         scheduler.Placement `json:"placement"`
 		Priority          *int32              `json:"priority,omitempty"`
+		PropagateDeps     bool                `json:"propagateDeps,omitempty"`
 	} `json:"spec"`
 }
 
@@ -90,7 +91,6 @@ var metaUnsupported = unsupported{
 // the values that leave them off.
 var propagationUnsupported = with(metaUnsupported, unsupported{
 	"spec.association":                 {false},
-	"spec.propagateDeps":               {false},
 	"spec.preemption":                  {"Never"},
 	"spec.dependentOverrides":          {[]any{}},
 	"spec.schedulerName":               {"default-scheduler"},
@@ -129,6 +129,7 @@ type karmadaPolicy struct {
 
 	policy scheduler.Policy // propagation policies
 	bound  []string         // propagation policies: atoll.io/bound
+	deps   bool             // propagation policies: propagateDeps
 	rules  []Rule           // override policies
 
 	matched int    // manifests its selectors match

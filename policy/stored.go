@@ -117,6 +117,9 @@ type Resolution struct {
 	Overrides []Rule           // of every matching override policy, in the order they apply
 	// OverriddenBy names the override policies whose rules are in Overrides, in order.
 	OverriddenBy []string
+	// PropagateDeps is the winning policy's propagateDeps: what the template's pods refer
+	// to (ConfigMaps, Secrets, ServiceAccount, PersistentVolumeClaims) goes with it.
+	PropagateDeps bool
 }
 
 // Resolve gives a template its placement and overrides from the Set, with Karmada's
@@ -124,7 +127,7 @@ type Resolution struct {
 func (s *Set) Resolve(t Target) Resolution {
 	var res Resolution
 	if p, _ := placementFor(&t, s.propagations); p != nil {
-		res.PlacedBy, res.Placement, res.Bound = p.String(), clone(p.policy), slices.Clone(p.bound)
+		res.PlacedBy, res.Placement, res.Bound, res.PropagateDeps = p.String(), clone(p.policy), slices.Clone(p.bound), p.deps
 	}
 	for _, p := range overridesFor(&t, s.overrides) {
 		res.OverriddenBy = append(res.OverriddenBy, p.String())

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -192,5 +193,28 @@ func TestDecodeRefuses(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestResolvePropagateDeps: the winning propagation policy's propagateDeps is the
+// template's, and only the winner's.
+func TestResolvePropagateDeps(t *testing.T) {
+	b, err := os.ReadFile(fields + "/propagation/propagate-deps.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storefront := Target{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "retail", Name: "storefront"}
+	if res := storedSet(t, string(b)).Resolve(storefront); !res.PropagateDeps || res.PlacedBy != "PropagationPolicy retail/storefront-with-deps" {
+		t.Errorf("with propagateDeps: %+v", res)
+	}
+	// A PropagationPolicy by name wins over the ClusterPropagationPolicy that has
+	// propagateDeps: the template's dependencies stay where they are.
+	cpp := strings.Replace(cppAll, "spec:\n", "spec:\n  propagateDeps: true\n", 1)
+	byName := strings.Replace(strings.Replace(string(b), "  propagateDeps: true\n", "", 1), "storefront-with-deps", "storefront-only", 1)
+	if res := storedSet(t, cpp, byName).Resolve(storefront); res.PropagateDeps || res.PlacedBy != "PropagationPolicy retail/storefront-only" {
+		t.Errorf("the winner without propagateDeps: %+v", res)
+	}
+	if res := storedSet(t, cpp).Resolve(storefront); !res.PropagateDeps {
+		t.Errorf("the ClusterPropagationPolicy alone: %+v", res)
 	}
 }

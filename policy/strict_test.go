@@ -69,7 +69,7 @@ func TestPolicyFieldErrors(t *testing.T) {
 	}{
 		{"unknown spec field", head + "spec:\n" + sel + "  placment: {}\n", `t1.yaml:9: PropagationPolicy shop/p: unknown field "spec.placment"`},
 		{"unknown top-level field", head + "spec:\n" + sel + "status: {}\n", `t1.yaml:9: PropagationPolicy shop/p: unknown field "status"`},
-		{"propagateDeps", head + "spec:\n" + sel + "  propagateDeps: true\n", `t1.yaml:9: PropagationPolicy shop/p: spec.propagateDeps: not supported by Atoll`},
+		{"association", head + "spec:\n" + sel + "  association: true\n", `t1.yaml:9: PropagationPolicy shop/p: spec.association: not supported by Atoll`},
 		{"failover", head + "spec:\n" + sel + "  failover:\n    application: {}\n", `t1.yaml:9: PropagationPolicy shop/p: spec.failover: not supported by Atoll`},
 		{"conflictResolution Overwrite", head + "spec:\n" + sel + "  conflictResolution: Overwrite\n", `spec.conflictResolution: not supported by Atoll`},
 		{"preemption", head + "spec:\n" + sel + "  preemption: Always\n", `spec.preemption: not supported by Atoll`},

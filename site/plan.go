@@ -24,6 +24,9 @@ type planned struct {
 	local map[string][]scheduler.Share
 	// refusals are what this site refuses of the workload, and why.
 	refusals []refusal
+	// dependents are the workloads placed with propagateDeps whose pods refer to it: it
+	// goes where they run (deps.go).
+	dependents []string
 }
 
 // refusal is a refusal to actuate: its kind (an audit and event type) and its reason.
@@ -40,6 +43,17 @@ func planPass(ctx context.Context, st *scheduler.State, ws []workload, self stri
 		mine = st.Sites[i].Jurisdiction
 	}
 	out := make([]planned, len(ws))
+	index := make(map[string]int, len(ws))
+	for i := range ws {
+		index[ws[i].sched.Key] = i
+	}
+	for i := range ws {
+		for _, d := range ws[i].deps {
+			if j, ok := index[d]; ok && ws[i].err == nil && ws[i].unplaced == "" {
+				out[j].dependents = append(out[j].dependents, ws[i].sched.Key)
+			}
+		}
+	}
 	for i := range ws {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -104,8 +118,14 @@ func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
 		out.Error = w.err.Error()
 		return out
 	}
-	if w.unplaced != "" {
+	if len(pl.dependents) > 0 {
+		out.Conditions = append(out.Conditions, "a dependency of "+strings.Join(pl.dependents, ", ")+" (propagateDeps): it goes to the clusters where they run")
+	}
+	if w.unplaced != "" && len(pl.dependents) == 0 {
 		out.Conditions = []string{w.unplaced}
+		return out
+	}
+	if w.unplaced != "" {
 		return out
 	}
 	d := pl.div

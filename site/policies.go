@@ -156,11 +156,11 @@ const notPlaced = "not placed: no PropagationPolicy or ClusterPropagationPolicy 
 // were stored), else none, and it is not placed. A winning policy whose bound is not the
 // one the template was stored under is a residency refusal: the bound decides where the
 // body may be, and it was decided when the template was written. mu must be held.
-func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols *policy.Set) {
+func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols *policy.Set) (propagateDeps bool) {
 	t, err := target(key, obj)
 	if err != nil {
 		w.err, w.refusal = fmt.Errorf("refused: %w", err), "policy"
-		return
+		return false
 	}
 	res := pols.Resolve(t)
 	switch {
@@ -168,12 +168,12 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 		w.sched.Policy = res.Placement
 		if err := boundAgrees(res, w.render.Bound); err != nil {
 			w.err, w.refusal = err, "residency"
-			return
+			return false
 		}
 	case len(obj["placement"].Bytes) > 0:
 		if err := json.Unmarshal(obj["placement"].Bytes, &w.sched.Policy); err != nil {
 			w.err = fmt.Errorf("placement: %w", err)
-			return
+			return false
 		}
 	default:
 		w.unplaced = notPlaced
@@ -183,12 +183,13 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 		b, err := json.Marshal(res.Overrides)
 		if err != nil {
 			w.err, w.refusal = fmt.Errorf("refused: overrides: %w", err), "policy"
-			return
+			return false
 		}
 		w.render.Overrides = b
 	case ok && !v.Redacted:
 		w.render.Overrides = v.Bytes
 	}
+	return res.PropagateDeps
 }
 
 // boundAgrees checks that the winning policy's bound, if it has one, is the template's.

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"atoll/crdt"
+	"atoll/interpret"
 	"atoll/scheduler"
 	"atoll/site/kube"
 )
@@ -73,6 +74,8 @@ type workload struct {
 	kind     string
 	redacted bool              // this site holds the header only: the bound excludes it
 	refusals map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
+	// deps are, with propagateDeps, the keys of the workloads its pods refer to (deps.go).
+	deps []string
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
@@ -141,9 +144,10 @@ func (s *Site) workloadsLocked() []workload {
 		kind := string(obj["kind"].Bytes)
 		w.render.Kind, w.render.APIVersion = kind, string(obj["apiVersion"].Bytes)
 		var reqs scheduler.Resources
+		var deps []interpret.Named
 		if w.render.Template != nil {
 			t := s.inspected(key, obj["template"].Change, w.render.Template)
-			kind, reqs = cmp.Or(kind, t.kind), t.requests
+			kind, reqs, deps = cmp.Or(kind, t.kind), t.requests, t.deps
 		}
 		w.kind = kind
 		w.refusals = refused[key]
@@ -151,7 +155,9 @@ func (s *Site) workloadsLocked() []workload {
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1
 		}
-		s.resolve(&w, key, obj, pols)
+		if s.resolve(&w, key, obj, pols) {
+			w.deps = depKeys(ns, deps)
+		}
 		out = append(out, w)
 	}
 	if len(s.templates) > len(out) { // some workload is gone
@@ -173,6 +179,7 @@ type template struct {
 	change   crdt.Hash // the change that wrote the template
 	kind     string
 	requests scheduler.Resources
+	deps     []interpret.Named // what its pods refer to
 }
 
 // inspected returns what inspect reads from a workload's template, parsing it only when
@@ -181,7 +188,7 @@ func (s *Site) inspected(key string, change crdt.Hash, b []byte) template {
 	if t, ok := s.templates[key]; ok && t.change == change {
 		return t
 	}
-	t := template{change: change}
+	t := template{change: change, deps: podDeps(b)}
 	t.kind, t.requests = inspect(b)
 	s.templates[key] = t
 	return t

@@ -151,6 +151,10 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 		}
 		out = append(out, placed)
 	}
+	out, refusals := withDeps(ws, out)
+	for _, r := range refusals {
+		s.refuse(r.r.why, r.key, r.r.reason)
+	}
 	return out, own, next, nil
 }
 

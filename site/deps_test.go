@@ -1,0 +1,86 @@
+package site
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"atoll/scheduler"
+	"atoll/site/kube"
+)
+
+// TestPodDeps reads what a template's pods refer to, for each kind with pods.
+func TestPodDeps(t *testing.T) {
+	cron := `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: shop}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          serviceAccountName: reporter
+          containers: [{name: r, image: x, envFrom: [{secretRef: {name: db}}]}]
+          volumes: [{name: c, configMap: {name: report-config}}]
+`
+	var got []string
+	for _, d := range podDeps([]byte(cron)) {
+		got = append(got, d.Kind+"/"+d.Name)
+	}
+	if want := []string{"ServiceAccount/reporter", "ConfigMap/report-config", "Secret/db"}; !slices.Equal(got, want) {
+		t.Errorf("CronJob: %v, want %v", got, want)
+	}
+	if d := podDeps([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")); d != nil {
+		t.Errorf("ConfigMap: %v", d)
+	}
+	if d := depKeys("shop", podDeps([]byte(cron))); !slices.Equal(d, []string{"shop/serviceaccount.reporter", "shop/configmap.report-config", "shop/secret.db"}) {
+		t.Errorf("keys %v", d)
+	}
+}
+
+// TestWithDeps: a dependency goes to exactly the clusters where a dependent runs
+// replicas here, added to its own placement; a missing one is skipped and one whose body
+// is kept elsewhere is refused.
+func TestWithDeps(t *testing.T) {
+	wl := func(key string, body bool, deps ...string) workload {
+		ns, name, _ := strings.Cut(key, "/")
+		w := workload{render: kube.Workload{Namespace: ns, Name: name}, sched: scheduler.Workload{Key: key}, deps: deps}
+		if body {
+			w.render.Template = []byte("{}")
+		} else {
+			w.render.Bound = []string{"EU"}
+		}
+		return w
+	}
+	ws := []workload{
+		wl("shop/web", true, "shop/configmap.cfg", "shop/secret.tok", "shop/secret.missing"),
+		wl("shop/api", true, "shop/configmap.cfg"),
+		wl("shop/configmap.cfg", true),
+		wl("shop/secret.tok", false),
+		wl("shop/configmap.unused", true),
+	}
+	out := []placed{
+		{w: ws[0].render, clusters: map[string]int{"c0": 2, "c1": 0}},
+		{w: ws[1].render, clusters: map[string]int{"c2": 1}},
+	}
+	got, refusals := withDeps(ws, out)
+	where := map[string][]string{}
+	for _, p := range got {
+		where[p.w.Namespace+"/"+p.w.Name] = slices.Sorted(maps.Keys(p.clusters))
+	}
+	want := map[string][]string{"shop/web": {"c0", "c1"}, "shop/api": {"c2"}, "shop/configmap.cfg": {"c0", "c2"}}
+	if !maps.EqualFunc(where, want, slices.Equal) {
+		t.Errorf("placed %v, want %v", where, want)
+	}
+	if len(refusals) != 1 || refusals[0].key != "shop/secret.tok" || refusals[0].r.why != "residency" || !strings.Contains(refusals[0].r.reason, "a dependency of shop/web") {
+		t.Errorf("refusals %+v", refusals)
+	}
+	// Placed by its own policy too: the dependents' clusters are added to its own.
+	out = []placed{{w: ws[0].render, clusters: map[string]int{"c0": 2}}, {w: ws[2].render, clusters: map[string]int{"c3": 1}}}
+	got, _ = withDeps(ws, out)
+	if len(got) != 2 || !slices.Equal(slices.Sorted(maps.Keys(got[1].clusters)), []string{"c0", "c3"}) {
+		t.Errorf("with its own placement: %+v", got)
+	}
+}

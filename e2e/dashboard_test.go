@@ -450,9 +450,10 @@ func TestDashboardSignIn(t *testing.T) {
 }
 
 // TestDashboardFixture renders a canned view with every kind of detail (clusters and
-// capacity, takeover, hold, missing replicas, conditions, an error, markup in names and
-// reasons) from a server whose stream is missing: the page falls back to polling,
-// escapes everything, and lays out at both sizes.
+// capacity, GPUs and what a site left out of them, takeover, hold, missing replicas,
+// conditions, an error, markup in names and reasons) from a server whose stream is
+// missing: the page falls back to polling, escapes everything, and lays out at both
+// sizes.
 func TestDashboardFixture(t *testing.T) {
 	tab := browser(t)
 	var (
@@ -491,6 +492,8 @@ func TestDashboardFixture(t *testing.T) {
 		redacted: document.querySelectorAll('#residency [data-field="redacted"]').length,
 		takeover: document.querySelector('#workloads [data-workload="shop/cart"] [data-site="us-east"]').textContent,
 		cpu: document.querySelector('#clusters tr[data-cluster="eu-west/k0"] [data-resource="cpu"]').textContent,
+		gpu: document.querySelector('#clusters tr[data-cluster="eu-west/k0"] [data-resource="nvidia.com/gpu"]')?.textContent,
+		ignored: document.querySelector('#clusters tr[data-cluster="eu-west/k1"] [data-field="ignored"]')?.textContent,
 	})`))
 	if err != nil {
 		t.Fatal(err)
@@ -501,7 +504,8 @@ func TestDashboardFixture(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]string{"reason": `<img src=x onerror="window.pwned=true">`, "name": "shop/<b>cart</b>",
-		"takeover": "takeover +2", "cpu": "2.5 free of 8"} {
+		"takeover": "takeover +2", "cpu": "2.5 free of 8", "gpu": "nvidia.com/gpu3 free of 8",
+		"ignored": `not read: 40 extended resources beyond the first 32 by name not read, from "<img src=x onerror=window.pwned=true>"`} {
 		if s, _ := checks[k].(string); !strings.Contains(s, want) {
 			t.Errorf("%s: %q, want it to contain %q", k, s, want)
 		}
@@ -515,6 +519,7 @@ func fixtureView(now time.Time) site.View {
 	res := func(cpu, mem, pods string) map[string]string {
 		return map[string]string{"cpu": cpu, "memory": mem, "pods": pods}
 	}
+	gpus := func(m map[string]string, n string) map[string]string { m["nvidia.com/gpu"] = n; return m }
 	return site.View{Site: "eu-west", Role: "leader", At: now, Federation: "acme-prod",
 		Digest: "9f2c4be1d07a55e3c1f0a8b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7", Changes: 1284, Pending: 2,
 		Sites: []site.SiteView{
@@ -524,9 +529,10 @@ func fixtureView(now time.Time) site.View {
 		},
 		Clusters: []site.ClusterView{
 			{Site: "eu-west", Name: "k0", Healthy: true, Version: "v1.37.2", Nodes: 3, ReadyNodes: 3, Provider: "gke", Region: "europe-west1", Zone: "b",
-				Allocatable: res("8", "32Gi", "330"), Available: res("2500m", "20Gi", "301"), Desired: 7, Ready: 7},
+				Allocatable: gpus(res("8", "32Gi", "330"), "8"), Available: gpus(res("2500m", "20Gi", "301"), "3"), Desired: 7, Ready: 7},
 			{Site: "eu-west", Name: "k1", Reason: `<img src=x onerror="window.pwned=true">`, Version: "v1.36.0", Nodes: 2, ReadyNodes: 1,
-				Allocatable: res("4", "16Gi", "220"), Available: res("0", "1536Mi", "200"), Desired: 2, Ready: 1},
+				Allocatable: res("4", "16Gi", "220"), Available: res("0", "1536Mi", "200"), Desired: 2, Ready: 1,
+				Ignored: []string{`40 extended resources beyond the first 32 by name not read, from "<img src=x onerror=window.pwned=true>"`}},
 		},
 		Workloads: []site.WorkloadView{
 			{Placement: site.Placement{Workload: "shop/cart", Replicas: 6, Missing: 1, Conditions: []string{"ap-south down: its 2 replicas taken over by us-east"},

@@ -8,6 +8,12 @@
 // tolerations, spread constraints, Duplicated or Divided by static or dynamic weights, or
 // Aggregated) plus Atoll's failover settings.
 //
+// Extended resources (nvidia.com/gpu and the like: Extended) are a hard filter: a cluster
+// is usable for a workload whose replicas ask for some only if it has free what one
+// replica asks, or already runs the workload; dynamic weights and Aggregated count them
+// with cpu, memory and pods. A share is not capped at what fits: the member cluster's
+// scheduler keeps the surplus pending, as for cpu and memory.
+//
 // Division is Webster's method (Sainte-Laguë), which is house-monotone: more replicas never
 // take one from a site, and ties go to where replicas already run. The base division
 // treats every site as alive; the share of a site dead to the viewer is taken over

@@ -137,8 +137,8 @@ func (p *Planner) set(w *Workload) *clusterSet {
 
 // eligible returns the clusters the workload may run in: inside its bound, on a site that
 // is not draining, tolerated, selected by the first affinity term that has a usable
-// cluster, healthy, on a site that is alive when live is set, and within the spread
-// constraints.
+// cluster, healthy, with the free extended resources of one replica (fits), on a site
+// that is alive when live is set, and within the spread constraints.
 func (p *Planner) eligible(w *Workload, live bool) candidates {
 	cs := p.set(w)
 	var out candidates
@@ -147,13 +147,20 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 		return out
 	}
 	how := weightingOf(w, cs)
+	ext := extendedRequests(w)
+	unfit := false
 	for t, idx := range cs.terms {
 		out = candidates{term: cs.names[t], clusters: make([]*Cluster, 0, len(idx)), weights: make([]int64, 0, len(idx))}
 		for _, i := range idx {
-			if !live || p.alive[i] {
-				out.clusters = append(out.clusters, &p.st.Clusters[i])
-				out.weights = append(out.weights, p.weight(w, how, i, cs))
+			if live && !p.alive[i] {
+				continue
 			}
+			if len(ext) > 0 && !fits(w, ext, &p.st.Clusters[i], p.keys[i]) {
+				unfit = true
+				continue
+			}
+			out.clusters = append(out.clusters, &p.st.Clusters[i])
+			out.weights = append(out.weights, p.weight(w, how, i, cs))
 		}
 		if len(out.clusters) > 0 {
 			break
@@ -167,6 +174,8 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 	}
 	if len(out.clusters) == 0 {
 		switch {
+		case unfit:
+			out.notes = append(out.notes, unfitNote(w, ext))
 		case len(w.Bound) > 0:
 			out.notes = append(out.notes, fmt.Sprintf("no usable cluster inside the bound %s", strings.Join(w.Bound, ",")))
 		default:

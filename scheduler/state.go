@@ -31,7 +31,8 @@ type Cluster struct {
 	Available              Resources // free capacity, summed over ready nodes
 }
 
-// Resources are amounts by resource name: "cpu" in millicores, "memory" in bytes, "pods".
+// Resources are amounts by resource name: "cpu" in millicores, "memory" in bytes, "pods",
+// and extended resources ("nvidia.com/gpu": Extended) in whole units.
 type Resources map[string]int64
 
 // Workload is what the scheduler needs of one workload.

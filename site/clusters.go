@@ -18,7 +18,7 @@ import (
 func (s *Site) clustersLoop(ctx context.Context) {
 	defer s.wg.Done()
 	observers := map[string]*kube.Observer{}
-	lastCapacity := map[string]time.Time{}
+	published := map[string]*publication{}
 	defer func() {
 		for _, o := range observers {
 			o.Stop()
@@ -58,22 +58,38 @@ func (s *Site) clustersLoop(ctx context.Context) {
 				observers[e.Name] = o
 				s.log.Info("observing member cluster", "cluster", e.Name)
 			}
-			s.publishCluster(ctx, e.Name, o, lastCapacity)
+			if published[e.Name] == nil {
+				published[e.Name] = &publication{}
+			}
+			s.publishCluster(ctx, e.Name, o, published[e.Name])
 		}
 		for name, o := range observers {
 			if !seen[name] {
 				o.Stop()
 				delete(observers, name)
-				delete(lastCapacity, name)
+				delete(published, name)
 			}
 		}
 	}
 }
 
+// publication is what the clusters loop remembers of one cluster's publications.
+type publication struct {
+	capacity time.Time // the last time its capacity was published
+	ignored  string    // what of its nodes' extended resources was left out, last said
+}
+
 // publishCluster writes the fields of one cluster that changed since the state last said.
-func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer, lastCapacity map[string]time.Time) {
+func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer, pub *publication) {
 	snap := o.Snapshot(ctx)
 	key := crdt.ClusterKey(s.cfg.Name, name)
+	if ignored := strings.Join(snap.Capacity.Ignored, "; "); ignored != pub.ignored {
+		pub.ignored = ignored
+		if ignored != "" { // the member cluster's nodes advertise more than a record may hold
+			s.log.Warn("member cluster: extended resources left out", "cluster", name, "why", ignored)
+			s.events.add("cluster", key, key+": extended resources left out: "+ignored)
+		}
+	}
 	prev := map[string]string{}
 	s.mu.Lock()
 	if obj, ok := s.rep.Object(crdt.KindCluster, key); ok {
@@ -83,7 +99,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	}
 	s.mu.Unlock()
 	now := time.Now()
-	withCapacity := now.Sub(lastCapacity[name]) >= s.cfg.Tuning.Capacity
+	withCapacity := now.Sub(pub.capacity) >= s.cfg.Tuning.Capacity
 	ops := kube.Ops(key, prev, snap.Fields(), withCapacity)
 	if len(ops) == 0 {
 		return
@@ -95,7 +111,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	}
 	for _, op := range ops {
 		if op.Field == "available/cpu" {
-			lastCapacity[name] = now
+			pub.capacity = now
 		}
 	}
 	if prev["health"] != snap.Fields()["health"] {

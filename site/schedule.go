@@ -3,6 +3,7 @@ package site
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 			value, effect, _ := strings.Cut(rest, ":")
 			c.Taints = append(c.Taints, scheduler.Taint{Key: key, Value: value, Effect: effect})
 		}
-		for r, val := range v.Available {
+		for r, val := range v.Available { // bounded by kube.ReadCapacity
 			if q, err := resource.ParseQuantity(val); err == nil {
 				c.Available[r] = amount(r, q)
 			}
@@ -56,7 +57,8 @@ func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 	return st // Keys are sorted, so clusters are sorted by site, then name
 }
 
-// amount is a quantity in the scheduler's units: millicores for cpu, units otherwise.
+// amount is a quantity in the scheduler's units: millicores for cpu, units otherwise
+// (bytes for memory, whole units for extended resources).
 func amount(r string, q resource.Quantity) int64 {
 	if r == "cpu" {
 		return q.MilliValue()
@@ -194,28 +196,85 @@ func (s *Site) inspected(key string, change crdt.Hash, b []byte) template {
 	return t
 }
 
-// inspect returns a template's kind and the resource requests of one replica's
-// containers, in the scheduler's units (nil if none).
+// inspect returns a template's kind and the resource requests of one replica, in the
+// scheduler's units (nil if none): its containers' requests summed, or an init
+// container's if larger, as the Kubernetes scheduler counts them; a limit without a
+// request is the request, as the API server defaults it (extended resources such as
+// nvidia.com/gpu are asked for through limits).
 func inspect(template []byte) (kind string, _ scheduler.Resources) {
 	var m map[string]any
 	if yaml.Unmarshal(template, &m) != nil {
 		return "", nil
 	}
 	kind, _ = m["kind"].(string)
-	cs, _, _ := unstructured.NestedSlice(m, "spec", "template", "spec", "containers")
 	out := scheduler.Resources{}
+	cs, _, _ := unstructured.NestedSlice(m, "spec", "template", "spec", "containers")
 	for _, c := range cs {
-		req, _, _ := unstructured.NestedStringMap(c.(map[string]any), "resources", "requests")
-		for r, v := range req {
-			if q, err := resource.ParseQuantity(v); err == nil {
-				out[r] += amount(r, q)
-			}
+		for r, n := range containerRequests(c) {
+			out[r] = satAdd(out[r], n)
+		}
+	}
+	inits, _, _ := unstructured.NestedSlice(m, "spec", "template", "spec", "initContainers")
+	for _, c := range inits {
+		for r, n := range containerRequests(c) {
+			out[r] = max(out[r], n)
 		}
 	}
 	if len(out) == 0 {
 		return kind, nil
 	}
 	return kind, out
+}
+
+// containerRequests reads a container's requests, and its limits for what it does not
+// request, in the scheduler's units; values that are not quantities are left out.
+func containerRequests(c any) map[string]int64 {
+	cm, _ := c.(map[string]any)
+	out := map[string]int64{}
+	for _, field := range []string{"requests", "limits"} {
+		l, _, _ := unstructured.NestedMap(cm, "resources", field)
+		for r, v := range l {
+			if _, ok := out[r]; ok {
+				continue
+			}
+			var s string
+			switch v := v.(type) {
+			case string:
+				s = v
+			case float64: // a bare number in the YAML: nvidia.com/gpu: 1
+				s = strconv.FormatFloat(v, 'f', -1, 64)
+			case int64:
+				s = strconv.FormatInt(v, 10)
+			default:
+				continue
+			}
+			if q, err := resource.ParseQuantity(s); err == nil {
+				out[r] = max(request(r, q), 0)
+			}
+		}
+	}
+	return out
+}
+
+// request is one replica's request of a resource in the scheduler's units. An extended
+// resource asked for in anything but whole units up to kube.MaxExtendedUnits fits no
+// cluster: Kubernetes would not admit the pod either.
+func request(r string, q resource.Quantity) int64 {
+	if !scheduler.Extended(r) {
+		return amount(r, q)
+	}
+	n, err := kube.ParseUnits(q.String())
+	if err != nil {
+		return kube.MaxExtendedUnits + 1
+	}
+	return n
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // aliveView is this site's view of which sites are alive, with hysteresis (core.Alive).

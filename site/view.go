@@ -10,6 +10,7 @@ import (
 	"atoll/crdt"
 	"atoll/peering"
 	"atoll/scheduler"
+	"atoll/site/kube"
 )
 
 // View is the whole federation as one site sees it: what GET /v1/view returns, what the
@@ -62,22 +63,26 @@ type SiteView struct {
 
 // ClusterView is one member cluster, as its site publishes it.
 type ClusterView struct {
-	Site        string            `json:"site"`
-	Name        string            `json:"name"`
-	Healthy     bool              `json:"healthy"`
-	Reason      string            `json:"reason,omitempty"`
-	Version     string            `json:"version,omitempty"`
-	Nodes       int               `json:"nodes"`
-	ReadyNodes  int               `json:"readyNodes"`
-	Provider    string            `json:"provider,omitempty"`
-	Region      string            `json:"region,omitempty"`
-	Zone        string            `json:"zone,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Taints      []string          `json:"taints,omitempty"` // key=value:Effect
+	Site       string            `json:"site"`
+	Name       string            `json:"name"`
+	Healthy    bool              `json:"healthy"`
+	Reason     string            `json:"reason,omitempty"`
+	Version    string            `json:"version,omitempty"`
+	Nodes      int               `json:"nodes"`
+	ReadyNodes int               `json:"readyNodes"`
+	Provider   string            `json:"provider,omitempty"`
+	Region     string            `json:"region,omitempty"`
+	Zone       string            `json:"zone,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Taints     []string          `json:"taints,omitempty"` // key=value:Effect
+	// Allocatable and Available are sums over the ready nodes: cpu, memory, pods and the
+	// extended resources (nvidia.com/gpu, ...; whole units), as kube.ReadCapacity bounds them.
 	Allocatable map[string]string `json:"allocatable,omitempty"`
 	Available   map[string]string `json:"available,omitempty"`
-	Desired     int               `json:"desired"` // replicas Atoll placed here, as its site reports
-	Ready       int               `json:"ready"`
+	// Ignored says what of the capacity the site published was not read, and why.
+	Ignored []string `json:"ignored,omitempty"`
+	Desired int      `json:"desired"` // replicas Atoll placed here, as its site reports
+	Ready   int      `json:"ready"`
 }
 
 // WorkloadView is one workload: its placement as this site computes it, with status.
@@ -203,6 +208,7 @@ func (s *Site) clusterViewsLocked() []ClusterView {
 			}
 		}
 		slices.Sort(c.Taints)
+		c.Ignored = kube.ReadCapacity(c.Allocatable, c.Available)
 		out = append(out, c)
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"atoll/scheduler"
 	"atoll/site"
 )
 
@@ -61,7 +62,7 @@ func sitesTable(ss []site.SiteView, wide bool, now time.Time) *table {
 func clustersTable(cs []site.ClusterView, wide bool) *table {
 	t := newTable("SITE", "NAME", "HEALTH", "VERSION", "NODES", "CPU", "READY")
 	if wide {
-		t.header = append(t.header, "MEMORY", "LABELS", "TAINTS", "REASON")
+		t.header = append(t.header, "MEMORY", "EXTENDED", "LABELS", "TAINTS", "REASON")
 	}
 	for _, c := range cs {
 		health := "Unhealthy"
@@ -75,7 +76,7 @@ func clustersTable(cs []site.ClusterView, wide bool) *table {
 			for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 				labels = append(labels, k+"="+c.Labels[k])
 			}
-			row = append(row, resource(c, "memory"), dash(strings.Join(labels, ",")), dash(strings.Join(c.Taints, ",")), dash(c.Reason))
+			row = append(row, resource(c, "memory"), dash(extended(c)), dash(strings.Join(labels, ",")), dash(strings.Join(c.Taints, ",")), dash(c.Reason))
 		}
 		t.add(row...)
 	}
@@ -89,6 +90,24 @@ func resource(c site.ClusterView, name string) string {
 		return "-"
 	}
 	return dash(a) + "/" + dash(b)
+}
+
+// extended is "nvidia.com/gpu=3/8,..." for a cluster's extended resources (names with a
+// domain prefix), in name order: available/allocatable, as resource writes them.
+func extended(c site.ClusterView) string {
+	names := map[string]bool{}
+	for _, m := range []map[string]string{c.Allocatable, c.Available} {
+		for r := range m {
+			if scheduler.Extended(r) {
+				names[r] = true
+			}
+		}
+	}
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(names)) {
+		parts = append(parts, r+"="+resource(c, r))
+	}
+	return strings.Join(parts, ",")
 }
 
 // placedClusters calls f for every cluster a placement gives replicas, site by site.

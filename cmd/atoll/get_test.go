@@ -29,8 +29,9 @@ func testView() site.View {
 		Clusters: []site.ClusterView{
 			{Site: "s00", Name: "c0", Healthy: true, Version: "v1.37.2", Nodes: 3, ReadyNodes: 3,
 				Labels: map[string]string{"tier": "prod", "a": "b"}, Taints: []string{"gpu=true:NoSchedule"},
-				Allocatable: map[string]string{"cpu": "12", "memory": "48Gi"}, Available: map[string]string{"cpu": "10500m", "memory": "40Gi"},
-				Desired: 3, Ready: 2},
+				Allocatable: map[string]string{"cpu": "12", "memory": "48Gi", "nvidia.com/gpu": "8", "amd.com/gpu": "2"},
+				Available:   map[string]string{"cpu": "10500m", "memory": "40Gi", "nvidia.com/gpu": "3", "amd.com/gpu": "0"},
+				Desired:     3, Ready: 2},
 			{Site: "s01", Name: "c1", Reason: "apiserver unreachable", Nodes: 1},
 		},
 		Workloads: []site.WorkloadView{
@@ -80,8 +81,11 @@ func TestGetTables(t *testing.T) {
 			"s00 c0 Healthy v1.37.2 3/3 10500m/12 2/3",
 			"s01 c1 Unhealthy - 0/1 - 0/0"}},
 		{getOptions{Kind: "clusters", Output: "wide", Name: "s00/c0"}, []string{
-			"SITE NAME HEALTH VERSION NODES CPU READY MEMORY LABELS TAINTS REASON",
-			"s00 c0 Healthy v1.37.2 3/3 10500m/12 2/3 40Gi/48Gi a=b,tier=prod gpu=true:NoSchedule -"}},
+			"SITE NAME HEALTH VERSION NODES CPU READY MEMORY EXTENDED LABELS TAINTS REASON",
+			"s00 c0 Healthy v1.37.2 3/3 10500m/12 2/3 40Gi/48Gi amd.com/gpu=0/2,nvidia.com/gpu=3/8 a=b,tier=prod gpu=true:NoSchedule -"}},
+		{getOptions{Kind: "clusters", Output: "wide", Name: "s01/c1"}, []string{
+			"SITE NAME HEALTH VERSION NODES CPU READY MEMORY EXTENDED LABELS TAINTS REASON",
+			"s01 c1 Unhealthy - 0/1 - 0/0 - - - - apiserver unreachable"}},
 		{getOptions{Kind: "workloads"}, []string{
 			"NAMESPACE NAME KIND MODE READY SITES BOUND",
 			"shop web Deployment Divided 3/4 s00:3,s01:1 -",

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,12 @@ type Options struct {
 	// NodeCPU and NodeMemory are each fake Node's capacity and allocatable, as Kubernetes
 	// quantities (default "8" cores and "32Gi"). Each Node also holds 110 pods.
 	NodeCPU, NodeMemory string
+	// NodeExtended are extended resources each fake Node of a cluster advertises in its
+	// capacity and allocatable, by cluster name (member-0, ... or Names), then resource
+	// name, in whole units: {"member-0": {"nvidia.com/gpu": "4"}} gives every Node of
+	// member-0 four GPUs. kwok keeps them as set and kube-scheduler counts them, so pods
+	// asking for more stay Pending. Clusters not named advertise none.
+	NodeExtended map[string]map[string]string
 	// Logger receives progress: a line per ready cluster with its start-up time
 	// (default: discarded).
 	Logger *slog.Logger
@@ -91,7 +99,36 @@ func (o Options) Validate() error {
 			return fmt.Errorf("testenv: Options.Names[%d] %q: want distinct DNS labels", i, n)
 		}
 	}
+	for _, c := range slices.Sorted(maps.Keys(o.NodeExtended)) {
+		if !slices.Contains(o.names(), c) {
+			return fmt.Errorf("testenv: Options.NodeExtended[%q]: no such cluster (clusters: %v)", c, o.names())
+		}
+		for _, r := range slices.Sorted(maps.Keys(o.NodeExtended[c])) {
+			v := o.NodeExtended[c][r]
+			if errs := validation.IsQualifiedName(r); len(errs) > 0 || !strings.Contains(r, "/") || strings.Contains(r, "kubernetes.io/") {
+				return fmt.Errorf("testenv: Options.NodeExtended[%q][%q]: not an extended resource name such as nvidia.com/gpu", c, r)
+			}
+			if !wholeUnits.MatchString(v) {
+				return fmt.Errorf("testenv: Options.NodeExtended[%q][%q] = %q: want a whole number of units such as 4", c, r, v)
+			}
+		}
+	}
 	return nil
+}
+
+// wholeUnits is an extended resource's amount: a whole number.
+var wholeUnits = regexp.MustCompile(`^[0-9]+$`)
+
+// names are the clusters' names, in order.
+func (o Options) names() []string {
+	if len(o.Names) > 0 {
+		return o.Names
+	}
+	out := make([]string, o.Clusters)
+	for i := range out {
+		out[i] = "member-" + strconv.Itoa(i)
+	}
+	return out
 }
 
 // Cluster is how to reach one member cluster.
@@ -153,11 +190,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{opts: o, bin: bin, log: o.Logger}
-	for i := range o.Clusters {
-		name := "member-" + strconv.Itoa(i)
-		if len(o.Names) > 0 {
-			name = o.Names[i]
-		}
+	for i, name := range o.names() {
 		e.members = append(e.members, newMember(o.Dir, name, ports[2+componentsPerCluster*i:]))
 	}
 	ok := false

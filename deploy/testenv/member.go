@@ -305,6 +305,9 @@ func (m *member) kwokArgs() []string {
 // may be set on create), annotated so that kwok manages them. Existing Nodes are kept.
 func (m *member) createNodes(ctx context.Context, o Options) error {
 	res := map[string]string{"cpu": o.NodeCPU, "memory": o.NodeMemory, "pods": podsPerNode}
+	for r, v := range o.NodeExtended[m.Name] {
+		res[r] = v
+	}
 	for j := range o.NodesPerCluster {
 		name := m.Name + "-node-" + strconv.Itoa(j)
 		n := map[string]any{

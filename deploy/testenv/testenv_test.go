@@ -25,18 +25,22 @@ func TestOptionsValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("defaulted options: %v", err)
 	}
-	named := Options{Dir: "x", Clusters: 2, Names: []string{"us-east-1", "us-east-2"}}.withDefaults()
+	named := Options{Dir: "x", Clusters: 2, Names: []string{"us-east-1", "us-east-2"},
+		NodeExtended: map[string]map[string]string{"us-east-2": {"nvidia.com/gpu": "4", "amd.com/gpu": "2"}}}.withDefaults()
 	if err := named.Validate(); err != nil {
 		t.Fatalf("named clusters: %v", err)
 	}
 	for name, o := range map[string]Options{
-		"no dir":      {Clusters: 1},
-		"no clusters": {Dir: "x"},
-		"bad cpu":     {Dir: "x", Clusters: 1, NodeCPU: "eight"},
-		"bad memory":  {Dir: "x", Clusters: 1, NodeMemory: "32 GB"},
-		"names count": {Dir: "x", Clusters: 2, Names: []string{"a"}},
-		"bad name":    {Dir: "x", Clusters: 1, Names: []string{"A_b"}},
-		"same names":  {Dir: "x", Clusters: 2, Names: []string{"a", "a"}},
+		"no dir":             {Clusters: 1},
+		"no clusters":        {Dir: "x"},
+		"bad cpu":            {Dir: "x", Clusters: 1, NodeCPU: "eight"},
+		"bad memory":         {Dir: "x", Clusters: 1, NodeMemory: "32 GB"},
+		"names count":        {Dir: "x", Clusters: 2, Names: []string{"a"}},
+		"bad name":           {Dir: "x", Clusters: 1, Names: []string{"A_b"}},
+		"same names":         {Dir: "x", Clusters: 2, Names: []string{"a", "a"}},
+		"gpus of no cluster": {Dir: "x", Clusters: 1, NodeExtended: map[string]map[string]string{"member-1": {"nvidia.com/gpu": "4"}}},
+		"native as extended": {Dir: "x", Clusters: 1, NodeExtended: map[string]map[string]string{"member-0": {"hugepages-2Mi": "4"}}},
+		"half a gpu":         {Dir: "x", Clusters: 1, NodeExtended: map[string]map[string]string{"member-0": {"nvidia.com/gpu": "0.5"}}},
 	} {
 		if err := o.withDefaults().Validate(); err == nil {
 			t.Errorf("%s: Validate accepted %+v", name, o)

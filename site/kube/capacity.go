@@ -9,20 +9,40 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// Resources are the resources a site publishes per cluster.
+// Resources are the native resources a site publishes per cluster and per node; extended
+// resources (extended.go) are published per cluster.
 var Resources = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods}
 
 // NodeCapacity is one ready, schedulable node: allocatable, and allocatable minus what the
-// pods bound to it request (Karmada's general estimator works from the same figures).
+// pods bound to it request (Karmada's general estimator works from the same figures), of
+// cpu, memory and pods and of the extended resources its cluster publishes.
 type NodeCapacity struct {
 	Name        string
 	Allocatable corev1.ResourceList
 	Free        corev1.ResourceList
 }
 
+// ClusterCapacity is what a cluster's ready, schedulable nodes hold.
+type ClusterCapacity struct {
+	Nodes []NodeCapacity // by name
+	// Extended are the extended resources the cluster publishes, in name order, at most
+	// MaxExtended, summed over the nodes in whole units.
+	Extended []ExtendedCapacity
+	// Ignored says what of the nodes' extended resources was left out, and why.
+	Ignored []string
+}
+
+// ExtendedCapacity is one extended resource of a cluster, in whole units.
+type ExtendedCapacity struct {
+	Name        string
+	Allocatable int64
+	Free        int64
+}
+
 // Capacity computes each ready, schedulable node's free resources from the nodes and
-// pods the informers hold. Pods that ended (Succeeded, Failed) request nothing.
-func Capacity(nodes []*corev1.Node, pods []*corev1.Pod) []NodeCapacity {
+// pods the informers hold, and the cluster's extended resources (extended.go). Pods that
+// ended (Succeeded, Failed) request nothing.
+func Capacity(nodes []*corev1.Node, pods []*corev1.Pod) ClusterCapacity {
 	used := map[string]corev1.ResourceList{}
 	for _, p := range pods {
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -36,37 +56,55 @@ func Capacity(nodes []*corev1.Node, pods []*corev1.Pod) []NodeCapacity {
 		add(u, podRequests(p))
 		add(u, corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(1, resource.DecimalSI)})
 	}
-	var out []NodeCapacity
-	for _, n := range nodes {
-		if !NodeReady(n) || n.Spec.Unschedulable {
-			continue
-		}
-		free := corev1.ResourceList{}
+	ready := slices.DeleteFunc(slices.Clone(nodes), func(n *corev1.Node) bool { return !NodeReady(n) || n.Spec.Unschedulable })
+	ext, ignored := extendedNames(ready)
+	var out ClusterCapacity
+	for _, n := range ready {
+		alloc, free := corev1.ResourceList{}, corev1.ResourceList{}
 		for _, r := range Resources {
-			q := n.Status.Allocatable[r].DeepCopy()
-			if u, ok := used[n.Name][r]; ok {
-				q.Sub(u)
+			if q, ok := n.Status.Allocatable[r]; ok {
+				alloc[r] = q.DeepCopy()
 			}
-			if q.Sign() < 0 {
-				q = resource.Quantity{}
-			}
-			free[r] = q
+			free[r] = minus(n.Status.Allocatable[r], used[n.Name][r])
 		}
-		out = append(out, NodeCapacity{Name: n.Name, Allocatable: n.Status.Allocatable.DeepCopy(), Free: free})
+		for _, name := range ext {
+			r := corev1.ResourceName(name)
+			if q, ok := n.Status.Allocatable[r]; ok {
+				alloc[r], free[r] = q.DeepCopy(), minus(q, used[n.Name][r])
+			}
+		}
+		out.Nodes = append(out.Nodes, NodeCapacity{Name: n.Name, Allocatable: alloc, Free: free})
 	}
-	slices.SortFunc(out, func(a, b NodeCapacity) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Nodes, func(a, b NodeCapacity) int { return strings.Compare(a.Name, b.Name) })
+	allocs, frees, notes := extendedSums(out.Nodes, ext)
+	for _, name := range ext {
+		out.Extended = append(out.Extended, ExtendedCapacity{Name: name, Allocatable: allocs[name], Free: frees[name]})
+	}
+	out.Ignored = append(ignored, notes...)
 	return out
 }
 
+// minus is a - b, or 0 if b is more.
+func minus(a, b resource.Quantity) resource.Quantity {
+	q := a.DeepCopy()
+	q.Sub(b)
+	if q.Sign() < 0 {
+		return resource.Quantity{}
+	}
+	return q
+}
+
 // podRequests is what the scheduler reserves for a pod: the larger of the sum of its
-// containers' requests and each init container's, plus its overhead.
+// containers' requests and each init container's, plus its overhead. A limit without a
+// request is the request, as the API server defaults it (extended resources are asked
+// for through limits).
 func podRequests(p *corev1.Pod) corev1.ResourceList {
 	sum := corev1.ResourceList{}
 	for _, c := range p.Spec.Containers {
-		add(sum, c.Resources.Requests)
+		add(sum, containerRequests(c))
 	}
 	for _, c := range p.Spec.InitContainers {
-		for r, q := range c.Resources.Requests {
+		for r, q := range containerRequests(c) {
 			if cur, ok := sum[r]; !ok || q.Cmp(cur) > 0 {
 				sum[r] = q.DeepCopy()
 			}
@@ -74,6 +112,23 @@ func podRequests(p *corev1.Pod) corev1.ResourceList {
 	}
 	add(sum, p.Spec.Overhead)
 	return sum
+}
+
+// containerRequests are a container's requests, with its limits for what it requests not.
+func containerRequests(c corev1.Container) corev1.ResourceList {
+	if len(c.Resources.Limits) == 0 {
+		return c.Resources.Requests
+	}
+	out := c.Resources.Requests.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	for r, q := range c.Resources.Limits {
+		if _, ok := out[r]; !ok {
+			out[r] = q.DeepCopy()
+		}
+	}
+	return out
 }
 
 func add(dst, src corev1.ResourceList) {
@@ -94,7 +149,9 @@ func NodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// FormatResources writes "cpu=4,memory=8Gi,pods=110" in the order of Resources.
+// FormatResources writes "cpu=4,memory=8Gi,pods=110" in the order of Resources: a node's
+// field (available/node/<node>) leaves extended resources out, so that a cluster of
+// thousands of nodes stays within the record's bound.
 func FormatResources(l corev1.ResourceList) string {
 	var parts []string
 	for _, r := range Resources {

@@ -4,5 +4,5 @@
 // turns them into the site's Cluster object fields.
 //
 // The arithmetic (capacity per node, the fields to publish) is in pure functions
-// (capacity.go, fields.go); observer.go does the I/O.
+// (capacity.go, extended.go, fields.go); observer.go does the I/O.
 package kube

@@ -22,7 +22,7 @@ type Snapshot struct {
 	Zone       string // topology.kubernetes.io/zone, if the nodes agree
 	Labels     map[string]string
 	Taints     []string // as joined: "key=value:Effect"
-	Capacity   []NodeCapacity
+	Capacity   ClusterCapacity
 }
 
 // Fields returns the Cluster object's fields for a snapshot (crdt schema: cluster).
@@ -54,7 +54,7 @@ func (s Snapshot) Fields() map[string]string {
 		}
 	}
 	alloc, free := corev1.ResourceList{}, corev1.ResourceList{}
-	for _, n := range s.Capacity {
+	for _, n := range s.Capacity.Nodes {
 		add(alloc, n.Allocatable)
 		add(free, n.Free)
 		f["available/node/"+n.Name] = FormatResources(n.Free)
@@ -66,6 +66,10 @@ func (s Snapshot) Fields() map[string]string {
 		if q, ok := free[r]; ok {
 			f["available/"+string(r)] = q.String()
 		}
+	}
+	for _, e := range s.Capacity.Extended {
+		f["allocatable/"+e.Name] = strconv.FormatInt(e.Allocatable, 10)
+		f["available/"+e.Name] = strconv.FormatInt(e.Free, 10)
 	}
 	return f
 }

@@ -46,7 +46,8 @@ func TestCapacity(t *testing.T) {
 		pod("a", corev1.PodRunning, "3", "1Gi"),      // over-committed: free is 0, not negative
 		pod("", corev1.PodPending, "1", "1Gi"),       // unscheduled
 	}
-	got := Capacity(nodes, pods)
+	cc := Capacity(nodes, pods)
+	got := cc.Nodes
 	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" {
 		t.Fatalf("capacity of %v; want the ready nodes a, b", got)
 	}
@@ -56,7 +57,7 @@ func TestCapacity(t *testing.T) {
 			t.Errorf("node %s free %s, want %s", n.Name, s, want[n.Name])
 		}
 	}
-	f := Snapshot{Healthy: true, Version: "v1.37.2", Nodes: 3, ReadyNodes: 2, Capacity: got, Labels: map[string]string{"tier": "prod"}}.Fields()
+	f := Snapshot{Healthy: true, Version: "v1.37.2", Nodes: 3, ReadyNodes: 2, Capacity: cc, Labels: map[string]string{"tier": "prod"}}.Fields()
 	for k, v := range map[string]string{
 		"health": "healthy", "readyNodes": "2", "nodes": "3", "k8sVersion": "v1.37.2", "labels/tier": "prod",
 		"allocatable/cpu": "6", "available/cpu": "500m", "available/memory": "9Gi", "available/node/b": "cpu=500m,memory=6Gi,pods=108",

@@ -100,17 +100,22 @@
     ]), 'No sites in the charter.');
   }
 
+  // capacity: cpu, memory and pods, then the extended resources (nvidia.com/gpu, ...:
+  // names with a domain prefix) in name order, each free of allocatable with a bar; and
+  // what the site left out of what the cluster published (c.ignored).
   function capacity(c) {
     const alloc = c.allocatable || {}, avail = c.available || {};
-    const rows = ['cpu', 'memory', 'pods'].filter((r) => r in alloc).map((r) => {
+    const extended = Object.keys(alloc).filter((r) => r.includes('/')).sort();
+    const rows = ['cpu', 'memory', 'pods'].filter((r) => r in alloc).concat(extended).map((r) => {
       const total = qty(alloc[r]), free = r in avail ? qty(avail[r]) : NaN;
       const bar = h('span', {class: 'bar'}, h('span', {}));
       const used = total > 0 && Number.isFinite(free) ? Math.min(1, Math.max(0, 1 - free / total)) : 0;
       bar.firstChild.style.width = (100 * used).toFixed(1) + '%'; // CSSOM, which the page's CSP allows
       bar.classList.toggle('full', used >= 0.9);
-      return h('div', {class: 'cap', data: {resource: r}, title: Math.round(100 * used) + '% in use'}, h('span', {class: 'res'}, r),
+      return h('div', {class: r.includes('/') ? 'cap ext' : 'cap', data: {resource: r}, title: Math.round(100 * used) + '% in use'}, h('span', {class: 'res'}, r),
         h('span', {class: 'num'}, h('b', {}, amount(r, free)), muted(' free of ' + amount(r, total))), bar);
     });
+    if (c.ignored && c.ignored.length) rows.push(h('div', {class: 'sub', data: {field: 'ignored'}}, 'not read: ' + c.ignored.join('; ')));
     return rows.length ? rows : muted('not reported');
   }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,12 +30,14 @@ import (
 // one (create); a changed one is server-side applied (field manager "atoll").
 type Applier struct {
 	dyn     dynamic.Interface
+	disco   discovery.CachedDiscoveryInterface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	factory dynamicinformer.DynamicSharedInformerFactory
+	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// seen are the resources Atoll has applied in this cluster: pruning lists them, and
-	// each has an informer.
+	// seen are the resources Atoll has applied in this cluster since NewApplier: each
+	// has an informer, and every Prune lists them.
 	seen map[schema.GroupVersionResource]cache.GenericLister
 	// nsFactory watches every namespace, for EnsureNamespace (started on first use).
 	nsFactory  informers.SharedInformerFactory
@@ -46,6 +48,8 @@ type Applier struct {
 	forced     map[string]bool
 	lastResync time.Time
 	resync     time.Duration
+	// lastSweep is when Prune last listed every resource discovery offers (zero: never).
+	lastSweep time.Time
 }
 
 // syncTimeout bounds the wait for an informer's first list: a cluster that cannot answer
@@ -56,15 +60,6 @@ const syncTimeout = 30 * time.Second
 // cluster, unless NewApplier is told otherwise.
 const DefaultResync = 5 * time.Minute
 
-// pruned are the resources always searched for Atoll's objects, even after a restart.
-var pruned = []schema.GroupVersionResource{
-	{Group: "apps", Version: "v1", Resource: "deployments"},
-	{Group: "apps", Version: "v1", Resource: "statefulsets"},
-	{Version: "v1", Resource: "services"},
-	{Version: "v1", Resource: "configmaps"},
-	{Version: "v1", Resource: "secrets"},
-}
-
 // Client rate limits of the applier: client-go's defaults (5 requests/s, bursts of 10)
 // would make a site take minutes to apply a thousand workloads.
 const (
@@ -73,10 +68,13 @@ const (
 )
 
 // NewApplier returns an applier for a cluster that re-applies every object each resync
-// (DefaultResync if 0).
-func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
+// (DefaultResync if 0), and logs to log (nothing if nil) what Prune could not list.
+func NewApplier(cfg *rest.Config, resync time.Duration, log *slog.Logger) (*Applier, error) {
 	if resync <= 0 {
 		resync = DefaultResync
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = ApplyQPS, ApplyBurst
@@ -93,17 +91,15 @@ func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Applier{
-		dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	disco := memory.NewMemCacheClient(dc)
+	return &Applier{
+		dyn: dyn, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disco),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
 		nsFactory: informers.NewSharedInformerFactory(cs, 10*time.Minute),
-		ctx:       ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
-	}
-	for _, g := range pruned {
-		a.seen[g] = nil // listed when pruning; watched once applied
-	}
-	return a, nil
+		log:       log, ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{},
+		forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
+	}, nil
 }
 
 // Stop ends the applier's informers.
@@ -247,34 +243,4 @@ func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
 		return nil // the informer has not seen it yet, or it is terminating: the apply says which
 	}
 	return err
-}
-
-// Prune deletes the objects labelled as Atoll's that keep does not list, and returns
-// their keys. Objects without Atoll's label are never touched.
-func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
-	var deleted []string
-	for gvr := range a.seen {
-		if gvr == namespaces {
-			continue // never pruned, whoever labelled them
-		}
-		list, err := a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=atoll"})
-		if err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return deleted, fmt.Errorf("list %s: %w", gvr.Resource, err)
-		}
-		for _, it := range list.Items {
-			key := ObjectKey(gvr, it.GetNamespace(), it.GetName())
-			if keep[key] || !strings.Contains(it.GetLabels()[LabelWorkload], ".") || gvr == namespaces {
-				continue
-			}
-			err := a.dyn.Resource(gvr).Namespace(it.GetNamespace()).Delete(ctx, it.GetName(), metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return deleted, fmt.Errorf("delete %s: %w", key, err)
-			}
-			deleted = append(deleted, key)
-		}
-	}
-	return deleted, nil
 }

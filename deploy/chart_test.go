@@ -24,9 +24,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
 
 	"atoll/deploy/testenv"
 	"atoll/site"
+	"atoll/site/kube"
 )
 
 const chart = "helm/atoll"
@@ -422,6 +424,24 @@ func TestChartHA(t *testing.T) {
 	for _, c := range [][3]string{{"", "nodes", "watch"}, {"", "pods", "list"}, {"apps", "deployments", "patch"}, {"apps", "deployments", "delete"}, {"", "services", "create"}, {"", "namespaces", "create"}} {
 		if !can(c[0], c[1], c[2]) {
 			t.Errorf("ClusterRole cannot %s %s.%s", c[2], c[1], c[0])
+		}
+	}
+	// Every rule a site is given in a member cluster (atoll cluster rbac) is here too.
+	for doc := range strings.SplitSeq(string(kube.RBAC), "\n---\n") {
+		var member rbacv1.ClusterRole
+		if err := yaml.Unmarshal([]byte(doc), &member); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range member.Rules {
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, v := range r.Verbs {
+						if !can(g, res, v) {
+							t.Errorf("ClusterRole cannot %s %s.%s, which site/kube/rbac.yaml grants", v, res, g)
+						}
+					}
+				}
+			}
 		}
 	}
 	if can("", "nodes", "delete") || can("", "namespaces", "delete") || can("rbac.authorization.k8s.io", "clusterroles", "create") {

@@ -190,7 +190,7 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	s.reconcileMu.Lock() // no reconcile pass may re-create objects while they go
 	defer s.reconcileMu.Unlock()
 	var cleanup error
-	a, err := kube.NewApplier(cfg, 0)
+	a, err := kube.NewApplier(cfg, 0, s.log.With("cluster", name))
 	if err == nil {
 		defer a.Stop()
 		var deleted []string

@@ -52,8 +52,9 @@ func (s *Site) removed() bool {
 // retire is the reconcile pass of a removed site: it deletes what Atoll created in every
 // member cluster it has joined, healthy or not, and writes nothing (its changes would be
 // refused everywhere). It runs every pass, so a cluster that was down is cleaned once it
-// answers (the pass fails until then, and is retried with backoff); Prune is a list per
-// resource when there is nothing left.
+// answers (the pass fails until then, and is retried with backoff); when there is
+// nothing left, Prune lists the kinds the site applied, and every kind the cluster
+// serves once per resync period.
 func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) error {
 	entries, err := s.kubes.List()
 	if err != nil {
@@ -65,7 +66,7 @@ func (s *Site) retire(ctx context.Context, appliers map[string]*kube.Applier) er
 		if a == nil {
 			cfg, err := s.kubes.Config(e.Name)
 			if err == nil {
-				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
+				a, err = kube.NewApplier(cfg, s.cfg.Resync.D(), s.log.With("cluster", e.Name))
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("member cluster client %s: %w", e.Name, err))

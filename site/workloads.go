@@ -212,7 +212,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		if a == nil {
 			cfg, err := s.kubes.Config(cluster)
 			if err == nil {
-				a, err = kube.NewApplier(cfg, s.cfg.Resync.D())
+				a, err = kube.NewApplier(cfg, s.cfg.Resync.D(), s.log.With("cluster", cluster))
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("member cluster client %s: %w", cluster, err))

@@ -171,6 +171,15 @@ func TestRBACCoversDefaultKinds(t *testing.T) {
 			t.Errorf("%s: %v grants more than a site needs", key, verbs)
 		}
 	}
+	// What the informers read whatever the admission kinds: the observer's nodes and pods,
+	// the namespaces EnsureNamespace creates, the HPAs that decide who owns replicas.
+	for _, res := range []string{"/nodes", "/pods", "/namespaces", "autoscaling/horizontalpodautoscalers"} {
+		for _, v := range []string{"get", "list", "watch"} {
+			if !slices.Contains(granted[res], v) {
+				t.Errorf("the RBAC does not grant %s on %s", v, res)
+			}
+		}
+	}
 	if v := granted["/namespaces"]; slices.Contains(v, "delete") || slices.Contains(v, "patch") || slices.Contains(v, "update") {
 		t.Errorf("namespaces: %v, want no update, patch or delete", v)
 	}

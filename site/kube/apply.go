@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
@@ -27,25 +30,33 @@ import (
 // Applier applies rendered objects to one member cluster and prunes what Atoll created
 // there and no longer wants. It watches Atoll's own objects (label selector) through
 // informers, so a pass over unchanged workloads costs no request, and a new object costs
-// one (create); a changed one is server-side applied (field manager "atoll").
+// one (create); a changed one is server-side applied (field manager "atoll"). It watches
+// the cluster's HorizontalPodAutoscalers too: spec.replicas of an object one scales is
+// the cluster's (OwnsReplicas). An Applier is used by one goroutine at a time.
 type Applier struct {
 	dyn     dynamic.Interface
+	disco   discovery.CachedDiscoveryInterface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	factory dynamicinformer.DynamicSharedInformerFactory
+	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// seen are the resources Atoll has applied in this cluster: pruning lists them, and
-	// each has an informer.
+	// seen are the resources Atoll has applied in this cluster since NewApplier: each
+	// has an informer, and every Prune lists them.
 	seen map[schema.GroupVersionResource]cache.GenericLister
-	// nsFactory watches every namespace, for EnsureNamespace (started on first use).
-	nsFactory  informers.SharedInformerFactory
+	// typed watches every namespace, for EnsureNamespace, and every
+	// HorizontalPodAutoscaler, for Apply (each started on first use).
+	typed      informers.SharedInformerFactory
 	namespaces corelisters.NamespaceLister
+	hpas       autoscalinglisters.HorizontalPodAutoscalerLister
 	// forced are the objects re-applied since the last resync; objects edited in the
 	// cluster by hand keep Atoll's annotation, so every Resync each object is applied
 	// again (server-side apply restores Atoll's fields and leaves others' alone).
 	forced     map[string]bool
 	lastResync time.Time
 	resync     time.Duration
+	// lastSweep is when Prune last listed every resource discovery offers (zero: never).
+	lastSweep time.Time
 }
 
 // syncTimeout bounds the wait for an informer's first list: a cluster that cannot answer
@@ -56,15 +67,6 @@ const syncTimeout = 30 * time.Second
 // cluster, unless NewApplier is told otherwise.
 const DefaultResync = 5 * time.Minute
 
-// pruned are the resources always searched for Atoll's objects, even after a restart.
-var pruned = []schema.GroupVersionResource{
-	{Group: "apps", Version: "v1", Resource: "deployments"},
-	{Group: "apps", Version: "v1", Resource: "statefulsets"},
-	{Version: "v1", Resource: "services"},
-	{Version: "v1", Resource: "configmaps"},
-	{Version: "v1", Resource: "secrets"},
-}
-
 // Client rate limits of the applier: client-go's defaults (5 requests/s, bursts of 10)
 // would make a site take minutes to apply a thousand workloads.
 const (
@@ -73,10 +75,13 @@ const (
 )
 
 // NewApplier returns an applier for a cluster that re-applies every object each resync
-// (DefaultResync if 0).
-func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
+// (DefaultResync if 0), and logs to log (nothing if nil) what Prune could not list.
+func NewApplier(cfg *rest.Config, resync time.Duration, log *slog.Logger) (*Applier, error) {
 	if resync <= 0 {
 		resync = DefaultResync
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = ApplyQPS, ApplyBurst
@@ -93,17 +98,15 @@ func NewApplier(cfg *rest.Config, resync time.Duration) (*Applier, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Applier{
-		dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	disco := memory.NewMemCacheClient(dc)
+	return &Applier{
+		dyn: dyn, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disco),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
-		nsFactory: informers.NewSharedInformerFactory(cs, 10*time.Minute),
-		ctx:       ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
-	}
-	for _, g := range pruned {
-		a.seen[g] = nil // listed when pruning; watched once applied
-	}
-	return a, nil
+		typed: informers.NewSharedInformerFactory(cs, 10*time.Minute),
+		log:   log, ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{},
+		forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
+	}, nil
 }
 
 // Stop ends the applier's informers.
@@ -155,7 +158,8 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 // Apply makes the cluster hold u, and returns the object as the cluster holds it
 // (status included, from the informer when nothing had to change) and its key. An object
 // of the same name that another workload, or not Atoll, created is left alone: Apply
-// returns a Refusal and key is empty.
+// returns a Refusal and key is empty. A new object is created as rendered; over an
+// existing one, spec.replicas is applied only while Atoll owns it (OwnsReplicas).
 func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	ri, gvr, err := a.resource(u)
 	if err != nil {
@@ -172,15 +176,7 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 		a.lastResync = time.Now()
 	}
 	if err == nil {
-		cur := cached.(*unstructured.Unstructured)
-		if err := owned(cur, u, key); err != nil {
-			return nil, "", err
-		}
-		if cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] && a.forced[key] {
-			return cur, key, nil
-		}
-		a.forced[key] = true
-		return a.apply(ctx, ri, u, key)
+		return a.update(ctx, ri, cached.(*unstructured.Unstructured), u, key, false)
 	}
 	a.forced[key] = true
 	out, err := ri.Create(ctx, u, metav1.CreateOptions{FieldManager: FieldManager})
@@ -189,15 +185,105 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 		if err != nil {
 			return nil, key, err
 		}
-		if err := owned(cur, u, key); err != nil {
-			return nil, "", err
-		}
-		return a.apply(ctx, ri, u, key)
+		return a.update(ctx, ri, cur, u, key, true)
 	}
 	if err != nil {
 		return nil, key, fmt.Errorf("create %s: %w", key, err)
 	}
 	return out, key, nil
+}
+
+// update brings cur, the cluster's object of u's name, to u: it applies u unless cur
+// already holds what u would apply and u was applied since the last resync (always:
+// apply anyway).
+func (a *Applier) update(ctx context.Context, ri dynamic.ResourceInterface, cur, u *unstructured.Unstructured, key string, always bool) (*unstructured.Unstructured, string, error) {
+	if err := owned(cur, u, key); err != nil {
+		return nil, "", err
+	}
+	u, handover, err := a.replicas(ctx, cur, u)
+	if err != nil {
+		return nil, key, err
+	}
+	if !always && a.forced[key] && cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] {
+		return cur, key, nil
+	}
+	a.forced[key] = true
+	if handover {
+		if err := handOver(ctx, ri, u.GetName(), key); err != nil {
+			return nil, key, err
+		}
+	}
+	return a.apply(ctx, ri, u, key)
+}
+
+// replicas returns u as Atoll applies it over cur: u itself while Atoll owns its
+// replicas, else u without spec.replicas (withoutReplicas). handover is set when Atoll's
+// last apply may have set the field: what cur holds was not applied without it (or the
+// informer has not seen that apply yet).
+func (a *Applier) replicas(ctx context.Context, cur, u *unstructured.Unstructured) (_ *unstructured.Unstructured, handover bool, _ error) {
+	if _, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas"); !ok {
+		return u, false, nil
+	}
+	hpas, err := a.autoscalers(ctx, u.GetNamespace())
+	if err != nil {
+		return nil, false, err
+	}
+	if OwnsReplicas(u, hpas) {
+		return u, false, nil
+	}
+	u, err = withoutReplicas(u)
+	if err != nil {
+		return nil, false, err
+	}
+	return u, cur.GetAnnotations()[AnnotationRendered] != u.GetAnnotations()[AnnotationRendered], nil
+}
+
+// handOver gives spec.replicas of the object name to FieldManagerHandover, with the
+// value the cluster holds, if Atoll's apply owns it, before Atoll's apply leaves the
+// field out: otherwise the API server would remove the field that only Atoll's apply
+// owned, and the count would fall to its default until the autoscaler raised it again.
+// It reads the object afresh (an informer may not have seen Atoll's last apply yet).
+// The cluster's scaler takes the field from FieldManagerHandover with its next write
+// (an update takes ownership of what it changes). The apply is not forced: if another
+// manager changed the count since the read (the autoscaler scaled), it fails with a
+// conflict, and that write already took the field from Atoll's apply, so there is
+// nothing left to hand over.
+func handOver(ctx context.Context, ri dynamic.ResourceInterface, name, key string) error {
+	cur, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read %s to hand spec.replicas over to the cluster: %w", key, err)
+	}
+	n, ok, _ := unstructured.NestedInt64(cur.Object, "spec", "replicas")
+	if !ok || !appliesReplicas(cur.GetManagedFields(), FieldManager) {
+		return nil
+	}
+	h := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": cur.GetAPIVersion(), "kind": cur.GetKind(),
+		"metadata": map[string]any{"name": cur.GetName(), "namespace": cur.GetNamespace()},
+		"spec":     map[string]any{"replicas": n},
+	}}
+	_, err = ri.Apply(ctx, name, h, metav1.ApplyOptions{FieldManager: FieldManagerHandover})
+	if err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("hand spec.replicas of %s over to the cluster: %w", key, err)
+	}
+	return nil
+}
+
+// autoscalers returns the HorizontalPodAutoscalers of namespace ns, from an informer on
+// autoscaling/v2 started on first use.
+func (a *Applier) autoscalers(ctx context.Context, ns string) ([]*autoscalingv2.HorizontalPodAutoscaler, error) {
+	if a.hpas == nil {
+		inf := a.typed.Autoscaling().V2().HorizontalPodAutoscalers()
+		synced := inf.Informer().HasSynced // registers the informer before Start
+		a.typed.Start(a.ctx.Done())
+		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		defer cancel()
+		if !cache.WaitForCacheSync(sctx.Done(), synced) {
+			return nil, errors.New("watch horizontalpodautoscalers.autoscaling: cache did not sync (does the member RBAC grant list and watch?)")
+		}
+		a.hpas = inf.Lister()
+	}
+	return a.hpas.HorizontalPodAutoscalers(ns).List(labels.Everything())
 }
 
 // owned refuses to touch cur, the cluster's object of u's name, unless Atoll created it
@@ -226,9 +312,9 @@ func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *un
 // other objects may live in it.
 func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
 	if a.namespaces == nil {
-		inf := a.nsFactory.Core().V1().Namespaces()
+		inf := a.typed.Core().V1().Namespaces()
 		synced := inf.Informer().HasSynced // registers the informer before Start
-		a.nsFactory.Start(a.ctx.Done())
+		a.typed.Start(a.ctx.Done())
 		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
 		defer cancel()
 		if !cache.WaitForCacheSync(sctx.Done(), synced) {
@@ -247,34 +333,4 @@ func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
 		return nil // the informer has not seen it yet, or it is terminating: the apply says which
 	}
 	return err
-}
-
-// Prune deletes the objects labelled as Atoll's that keep does not list, and returns
-// their keys. Objects without Atoll's label are never touched.
-func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
-	var deleted []string
-	for gvr := range a.seen {
-		if gvr == namespaces {
-			continue // never pruned, whoever labelled them
-		}
-		list, err := a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=atoll"})
-		if err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return deleted, fmt.Errorf("list %s: %w", gvr.Resource, err)
-		}
-		for _, it := range list.Items {
-			key := ObjectKey(gvr, it.GetNamespace(), it.GetName())
-			if keep[key] || !strings.Contains(it.GetLabels()[LabelWorkload], ".") || gvr == namespaces {
-				continue
-			}
-			err := a.dyn.Resource(gvr).Namespace(it.GetNamespace()).Delete(ctx, it.GetName(), metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return deleted, fmt.Errorf("delete %s: %w", key, err)
-			}
-			deleted = append(deleted, key)
-		}
-	}
-	return deleted, nil
 }

@@ -93,18 +93,41 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 			return nil, fmt.Errorf("workload %s/%s: %w", w.Namespace, w.Name, err)
 		}
 	}
-	b, err := json.Marshal(u.Object)
+	sum, err := renderedHash(u)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[AnnotationChange], ann[AnnotationRendered] = w.Change, hex.EncodeToString(sum[:8])
+	ann[AnnotationChange], ann[AnnotationRendered] = w.Change, sum
 	u.SetAnnotations(ann)
 	return u, nil
+}
+
+// renderedHash is what AnnotationRendered holds: a hash of u without Atoll's own
+// annotations (an annotations map left empty by their removal is left out too), so that
+// an object whose content is unchanged is not applied again.
+func renderedHash(u *unstructured.Unstructured) (string, error) {
+	obj := u.Object
+	if ann := u.GetAnnotations(); has(ann, AnnotationChange) || has(ann, AnnotationRendered) {
+		c := u.DeepCopy()
+		delete(ann, AnnotationChange)
+		delete(ann, AnnotationRendered)
+		if len(ann) == 0 {
+			unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
+		} else {
+			c.SetAnnotations(ann)
+		}
+		obj = c.Object
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // ParseReplicas reads the replicas field, -1 when absent: base-10 digits, at most limit

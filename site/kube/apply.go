@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -25,6 +27,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/csaupgrade"
+	"k8s.io/client-go/util/retry"
 )
 
 // Applier applies rendered objects to one member cluster and prunes what Atoll created
@@ -190,6 +194,9 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	if err != nil {
 		return nil, key, fmt.Errorf("create %s: %w", key, err)
 	}
+	if err := created(ctx, ri, out, key); err != nil {
+		return nil, key, err
+	}
 	return out, key, nil
 }
 
@@ -213,7 +220,35 @@ func (a *Applier) update(ctx context.Context, ri dynamic.ResourceInterface, cur,
 			return nil, key, err
 		}
 	}
+	if err := created(ctx, ri, cur, key); err != nil {
+		return nil, key, err
+	}
 	return a.apply(ctx, ri, u, key)
+}
+
+// created merges the managed-fields entry of Atoll's create (an update, by
+// FieldManager) into its apply's, so that a field the template no longer has leaves the
+// object at the next apply; otherwise the create's entry would keep owning it. obj is
+// the object as last seen: on a conflict it is read again, as the patch must name the
+// current resourceVersion.
+func created(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, key string) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		patch, err := csaupgrade.UpgradeManagedFieldsPatch(obj, sets.New(FieldManager), FieldManager)
+		if err != nil || patch == nil {
+			return err
+		}
+		_, err = ri.Patch(ctx, obj.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); gerr == nil {
+				obj = fresh
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("managed fields of %s: %w", key, err)
+	}
+	return nil
 }
 
 // replicas returns u as Atoll applies it over cur: u itself while Atoll owns its

@@ -202,3 +202,34 @@ func replicasOf(u *unstructured.Unstructured) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// TestApplyDropsRemovedFields: a field removed from a template leaves the cluster's
+// object, also for an object Atoll created (a create is an update in the object's
+// managed fields, whose entry would otherwise keep every field it set).
+func TestApplyDropsRemovedFields(t *testing.T) {
+	c := memberCluster(t)
+	ctx := deadline(t, 2*time.Minute)
+	cs, _ := admin(t, c)
+	a := newApplier(t, c, time.Hour, nil, nil)
+	ns := namespace("dropped")
+	if err := a.EnsureNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, labels: {tier: a}}\ndata: {kept: \"1\", dropped: \"2\"}\n"
+	if _, _, err := a.Apply(ctx, render(t, ns, "configmap.settings", cm, -1)); err != nil {
+		t.Fatal(err)
+	}
+	less := strings.NewReplacer(", dropped: \"2\"", "", "labels: {tier: a}", "labels: {}").Replace(cm)
+	until(ctx, t, "the removed key and label gone from the cluster", func() (bool, error) {
+		if _, _, err := a.Apply(ctx, render(t, ns, "configmap.settings", less, -1)); err != nil {
+			return false, err
+		}
+		got, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		_, key := got.Data["dropped"]
+		_, label := got.Labels["tier"]
+		return got.Data["kept"] == "1" && !key && !label, fmt.Errorf("data %v, labels %v", got.Data, got.Labels)
+	})
+}

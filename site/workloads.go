@@ -152,6 +152,7 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 		out = append(out, placed)
 	}
 	out, refusals := withDeps(ws, out)
+	out = withAutoscalers(ws, out)
 	for _, r := range refusals {
 		s.refuse(r.r.why, r.key, r.r.reason)
 	}

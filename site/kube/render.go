@@ -35,6 +35,10 @@ type Workload struct {
 	Bound           []string
 	Overrides       []byte // JSON list of policy.Rule; may be nil
 	Change          string // id of the newest change to the workload
+	// ScaleOf is, for a HorizontalPodAutoscaler, the federation's replicas of the workload
+	// it scales: Render divides its minReplicas and maxReplicas by the share of them the
+	// cluster runs (the replicas it is given). 0: applied as written.
+	ScaleOf int
 }
 
 // replicaKinds are the kinds whose spec.replicas Atoll divides.
@@ -82,6 +86,11 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	if w.Divides(u.GetKind()) {
 		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", "replicas"); err != nil {
 			return nil, err
+		}
+	}
+	if u.GetKind() == "HorizontalPodAutoscaler" && w.ScaleOf > 0 {
+		if err := divideAutoscaler(u, replicas, w.ScaleOf); err != nil {
+			return nil, fmt.Errorf("workload %s/%s: %w", w.Namespace, w.Name, err)
 		}
 	}
 	if len(w.Overrides) > 0 {

@@ -25,6 +25,13 @@ func decodePolicy(o *Object, kind string) (*karmadaPolicy, []error) {
 			p.priority = *d.Spec.Priority
 		}
 		p.deps = d.Spec.PropagateDeps
+		switch d.Spec.ConflictResolution {
+		case "", "Abort":
+		case "Overwrite":
+			p.adopt = true
+		default:
+			errs = append(errs, errAt(fieldPath{"spec", "conflictResolution"}, "%q: want Abort or Overwrite", d.Spec.ConflictResolution))
+		}
 		pl := d.Spec.Placement
 		errs = append(errs, validatePlacement(&pl, fieldPath{"spec", "placement"})...)
 		defaultPlacement(&pl)

@@ -62,13 +62,15 @@
 // the older targetCluster with overriders; plaintext, imageOverrider, commandOverrider,
 // argsOverrider, labelsOverrider, annotationsOverrider.
 //
-// Refused: association, failover, conflictResolution, preemption,
+// conflictResolution Abort or Overwrite (resolved with the placement; the site adopts
+// only where its admission allows).
+//
+// Refused: association, failover, preemption,
 // activationPreference, suspension, preserveResourcesOnDeletion, schedulerName,
 // dependentOverrides, schedulePriority, fieldOverrider, and metadata.generateName,
 // finalizers and ownerReferences. Where a refused field holds the value that leaves its
 // feature off (schedulerName: default-scheduler, preemption:
-// Never, conflictResolution: Abort, which is what Atoll does: it never takes over an
-// object it did not create; these last two are the defaults Karmada's CRDs fill in), it is
+// Never, the default Karmada's CRDs fill in), it is
 // accepted, as are the read-only metadata an API server adds (uid, resourceVersion,
 // generation, creationTimestamp, managedFields), so that a policy read back from
 // Karmada applies unchanged.

@@ -154,7 +154,6 @@ func TestPropagationFieldsRefused(t *testing.T) {
 		{"preemption", "preemption.yaml:11: PropagationPolicy retail/storefront-preempts: spec.preemption: not supported by Atoll"},
 		{"dependent-overrides", "dependent-overrides.yaml:11: PropagationPolicy retail/storefront-dependents: spec.dependentOverrides: not supported by Atoll"},
 		{"scheduler-name", "scheduler-name.yaml:10: PropagationPolicy retail/storefront-edge-scheduler: spec.schedulerName: not supported by Atoll"},
-		{"conflict-resolution", "conflict-resolution.yaml:11: PropagationPolicy retail/storefront-overwrite: spec.conflictResolution: not supported by Atoll"},
 		{"activation-preference", "activation-preference.yaml:11: PropagationPolicy retail/storefront-lazy: spec.activationPreference: not supported by Atoll"},
 		{"suspension", "suspension.yaml:15: PropagationPolicy retail/storefront-paused: spec.suspension: not supported by Atoll"},
 		{"preserve-resources", "preserve-resources.yaml:10: PropagationPolicy retail/storefront-kept: spec.preserveResourcesOnDeletion: not supported by Atoll"},

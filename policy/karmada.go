@@ -54,6 +54,9 @@ type propagationDoc struct {
 		Placement         scheduler.Placement `json:"placement"`
 		Priority          *int32              `json:"priority,omitempty"`
 		PropagateDeps     bool                `json:"propagateDeps,omitempty"`
+		// ConflictResolution is Abort (the default: an object Atoll did not create is
+		// left alone) or Overwrite (it is adopted, where the site allows it).
+		ConflictResolution string `json:"conflictResolution,omitempty"`
 	} `json:"spec"`
 }
 
@@ -95,7 +98,6 @@ var propagationUnsupported = with(metaUnsupported, unsupported{
 	"spec.dependentOverrides":          {[]any{}},
 	"spec.schedulerName":               {"default-scheduler"},
 	"spec.failover":                    nil,
-	"spec.conflictResolution":          {"Abort"}, // Atoll never takes over an object it did not create
 	"spec.activationPreference":        {""},
 	"spec.suspension":                  nil,
 	"spec.preserveResourcesOnDeletion": {false},
@@ -130,6 +132,7 @@ type karmadaPolicy struct {
 	policy scheduler.Policy // propagation policies
 	bound  []string         // propagation policies: atoll.io/bound
 	deps   bool             // propagation policies: propagateDeps
+	adopt  bool             // propagation policies: conflictResolution Overwrite
 	rules  []Rule           // override policies
 
 	matched int    // manifests its selectors match

@@ -120,6 +120,10 @@ type Resolution struct {
 	// PropagateDeps is the winning policy's propagateDeps: what the template's pods refer
 	// to (ConfigMaps, Secrets, ServiceAccount, PersistentVolumeClaims) goes with it.
 	PropagateDeps bool
+	// Overwrite is the winning policy's conflictResolution: Overwrite: an object of the
+	// template's name that Atoll did not create in a member cluster is adopted, where the
+	// site's admission allows it.
+	Overwrite bool
 }
 
 // Resolve gives a template its placement and overrides from the Set, with Karmada's
@@ -127,7 +131,7 @@ type Resolution struct {
 func (s *Set) Resolve(t Target) Resolution {
 	var res Resolution
 	if p, _ := placementFor(&t, s.propagations); p != nil {
-		res.PlacedBy, res.Placement, res.Bound, res.PropagateDeps = p.String(), clone(p.policy), slices.Clone(p.bound), p.deps
+		res.PlacedBy, res.Placement, res.Bound, res.PropagateDeps, res.Overwrite = p.String(), clone(p.policy), slices.Clone(p.bound), p.deps, p.adopt
 	}
 	for _, p := range overridesFor(&t, s.overrides) {
 		res.OverriddenBy = append(res.OverriddenBy, p.String())

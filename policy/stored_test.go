@@ -218,3 +218,20 @@ func TestResolvePropagateDeps(t *testing.T) {
 		t.Errorf("the ClusterPropagationPolicy alone: %+v", res)
 	}
 }
+
+// TestResolveOverwrite: the winning policy's conflictResolution: Overwrite is the
+// template's; Abort and the default are not.
+func TestResolveOverwrite(t *testing.T) {
+	b, err := os.ReadFile(fields + "/propagation/conflict-resolution.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storefront := Target{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "retail", Name: "storefront"}
+	if res := storedSet(t, string(b)).Resolve(storefront); !res.Overwrite {
+		t.Errorf("Overwrite: %+v", res)
+	}
+	abort := strings.Replace(string(b), "conflictResolution: Overwrite", "conflictResolution: Abort", 1)
+	if res := storedSet(t, abort).Resolve(storefront); res.Overwrite || res.PlacedBy == "" {
+		t.Errorf("Abort: %+v", res)
+	}
+}

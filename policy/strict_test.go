@@ -71,7 +71,7 @@ func TestPolicyFieldErrors(t *testing.T) {
 		{"unknown top-level field", head + "spec:\n" + sel + "status: {}\n", `t1.yaml:9: PropagationPolicy shop/p: unknown field "status"`},
 		{"association", head + "spec:\n" + sel + "  association: true\n", `t1.yaml:9: PropagationPolicy shop/p: spec.association: not supported by Atoll`},
 		{"failover", head + "spec:\n" + sel + "  failover:\n    application: {}\n", `t1.yaml:9: PropagationPolicy shop/p: spec.failover: not supported by Atoll`},
-		{"conflictResolution Overwrite", head + "spec:\n" + sel + "  conflictResolution: Overwrite\n", `spec.conflictResolution: not supported by Atoll`},
+		{"conflictResolution Replace", head + "spec:\n" + sel + "  conflictResolution: Replace\n", `spec.conflictResolution: "Replace": want Abort or Overwrite`},
 		{"preemption", head + "spec:\n" + sel + "  preemption: Always\n", `spec.preemption: not supported by Atoll`},
 		{"schedulerName", head + "spec:\n" + sel + "  schedulerName: mine\n", `spec.schedulerName: not supported by Atoll`},
 		{"finalizers", "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n  name: p\n  namespace: shop\n  finalizers: [x]\nspec:\n" + sel, `t1.yaml:6: PropagationPolicy shop/p: metadata.finalizers: not supported by Atoll`},

@@ -189,6 +189,7 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 	case ok && !v.Redacted:
 		w.render.Overrides = v.Bytes
 	}
+	w.render.Adopt = res.Overwrite
 	return res.PropagateDeps
 }
 

@@ -30,6 +30,11 @@ type Admission struct {
 	PodSecurity string `json:"podSecurity,omitempty"`
 	// Namespaces sets another level for some namespaces (namespace -> level).
 	Namespaces map[string]string `json:"namespaces,omitempty"`
+	// Adopt lets a workload whose policy says conflictResolution: Overwrite take over an
+	// object of its name that Atoll did not create in a member cluster (moving in from
+	// Karmada, say). Default false: such an object is left alone and the refusal
+	// recorded, as with Abort.
+	Adopt bool `json:"adopt,omitempty"`
 }
 
 // DefaultKinds are the kinds a site runs unless its configuration says otherwise: what an
@@ -94,6 +99,7 @@ type Admitter struct {
 	byNS     map[string]psaapi.Level
 	eval     psapolicy.Evaluator
 	versions psaapi.Version
+	adopt    bool // Admission.Adopt
 }
 
 // NewAdmitter returns the admitter of a validated Admission.
@@ -105,7 +111,7 @@ func NewAdmitter(a Admission) (*Admitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod security: %w", err)
 	}
-	ad := &Admitter{kinds: a.Kinds, eval: eval,
+	ad := &Admitter{kinds: a.Kinds, eval: eval, adopt: a.Adopt,
 		versions: psaapi.LatestVersion(), byNS: map[string]psaapi.Level{}}
 	if len(ad.kinds) == 0 {
 		ad.kinds = DefaultKinds
@@ -147,6 +153,10 @@ func (ad *Admitter) Admit(w Workload, u *unstructured.Unstructured) error {
 	}
 	if !ad.all && !slices.Contains(ad.kinds, gk) {
 		return refused("kind %s is not allowed at this site (admission.kinds)", gk)
+	}
+	if ann := u.GetAnnotations(); ann[AnnotationAdopt] != "" && !ad.adopt {
+		delete(ann, AnnotationAdopt) // asked, not allowed here: an object Atoll did not create stays alone
+		u.SetAnnotations(ann)
 	}
 	if kind == "Service" && group == "" {
 		if ips, _, _ := unstructured.NestedSlice(u.Object, "spec", "externalIPs"); len(ips) > 0 {

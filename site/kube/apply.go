@@ -322,10 +322,20 @@ func (a *Applier) autoscalers(ctx context.Context, ns string) ([]*autoscalingv2.
 }
 
 // owned refuses to touch cur, the cluster's object of u's name, unless Atoll created it
-// for the same workload.
+// for the same workload, or u asks to adopt it (AnnotationAdopt, left on u only where
+// the site allows) and no other object or workload owns it.
 func owned(cur, u *unstructured.Unstructured, key string) error {
 	if cur.GetLabels()[LabelManaged] != "atoll" {
-		return refused("%s exists and was not created by Atoll; leaving it alone", key)
+		adopt := u.GetAnnotations()[AnnotationAdopt] == "true"
+		switch {
+		case adopt && len(cur.GetOwnerReferences()) > 0:
+			return refused("%s exists and is owned by another object (ownerReferences); leaving it alone", key)
+		case adopt && cur.GetLabels()[LabelWorkload] == "":
+			return nil // adopted: conflictResolution Overwrite, and the site's admission allows it
+		case adopt:
+			return refused("%s carries another workload's label; leaving it alone", key)
+		}
+		return refused("%s exists and was not created by Atoll; leaving it alone (a policy's conflictResolution: Overwrite adopts it where the site's admission.adopt allows)", key)
 	}
 	if got, want := cur.GetLabels()[LabelWorkload], u.GetLabels()[LabelWorkload]; got != want {
 		return refused("%s belongs to workload %s; leaving it alone", key, got)

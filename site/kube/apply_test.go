@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"atoll/site/kube"
 )
@@ -232,4 +234,108 @@ func TestApplyDropsRemovedFields(t *testing.T) {
 		_, label := got.Labels["tier"]
 		return got.Data["kept"] == "1" && !key && !label, fmt.Errorf("data %v, labels %v", got.Data, got.Labels)
 	})
+}
+
+// TestApplyAdopts: an object Atoll did not create is left alone unless the workload asks
+// to adopt it (conflictResolution: Overwrite) and the site's admission allows it; then
+// it is taken over in place, its pods untouched. An object another object owns is never
+// adopted.
+func TestApplyAdopts(t *testing.T) {
+	c := memberCluster(t)
+	ctx := deadline(t, 2*time.Minute)
+	cs, _ := admin(t, c)
+	a := newApplier(t, c, time.Hour, nil, nil)
+	ns := namespace("adopted")
+	if err := a.EnsureNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	// What another control plane made: its Deployment, running.
+	legacy := strings.Replace(webDeployment, "metadata:\n  labels: {app: web}", "metadata:\n  name: web\n  labels: {app: web, karmada.io/managed: \"true\"}", 1)
+	legacy = strings.Replace(legacy, "replicas: 1", "replicas: 2", 1)
+	var d appsv1.Deployment
+	if err := yaml.Unmarshal([]byte(legacy), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, &d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods := func() (string, error) {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return "", err
+		}
+		var uids []string
+		for _, p := range l.Items {
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				uids = append(uids, string(p.UID))
+			}
+		}
+		slices.Sort(uids)
+		return strings.Join(uids, ","), nil
+	}
+	var before string
+	until(ctx, t, "two pods running", func() (bool, error) {
+		var err error
+		before, err = pods()
+		return strings.Count(before, ",") == 1, err
+	})
+	admitter := func(adopt bool) *kube.Admitter {
+		ad, err := kube.NewAdmitter(kube.Admission{Adopt: adopt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ad
+	}
+	rendered := func(adopt bool, ad *kube.Admitter) *unstructured.Unstructured {
+		w := kube.Workload{Namespace: ns, Name: "web", Template: []byte(webDeployment), Replicas: 2, Change: "c1", Adopt: adopt}
+		u, err := kube.Render(w, nil, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ad.Admit(w, u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		name         string
+		adopt, allow bool
+	}{{"no Overwrite", false, true}, {"Overwrite, the site does not allow it", true, false}} {
+		_, _, err := a.Apply(ctx, rendered(tc.adopt, admitter(tc.allow)))
+		if _, ok := kube.IsRefusal(err); !ok {
+			t.Fatalf("%s: %v, want a refusal", tc.name, err)
+		}
+	}
+	got, _, err := a.Apply(ctx, rendered(true, admitter(true)))
+	if err != nil {
+		t.Fatalf("adopting: %v", err)
+	}
+	if got.GetLabels()[kube.LabelManaged] != "atoll" || got.GetLabels()["karmada.io/managed"] != "true" {
+		t.Fatalf("adopted labels %v: want Atoll's, and the others kept", got.GetLabels())
+	}
+	// The pods are the same pods: the template did not change, so nothing rolled.
+	rs, err := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(rs.Items) != 1 {
+		t.Fatalf("ReplicaSets after the adoption: %d, %v; want the one from before", len(rs.Items), err)
+	}
+	if after, err := pods(); err != nil || after != before {
+		t.Fatalf("pods after the adoption %q (%v), before %q", after, err, before)
+	}
+	// An object another object owns is not adopted, whatever the policy and site say.
+	owned := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: got.GetUID()}}}}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, owned, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w := kube.Workload{Namespace: ns, Name: "configmap.settings", Template: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"), Replicas: -1, Change: "c1", Adopt: true}
+	u, err := kube.Render(w, nil, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admitter(true).Admit(w, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Apply(ctx, u); err == nil || !strings.Contains(err.Error(), "owned by another object") {
+		t.Fatalf("adopting an owned object: %v", err)
+	}
 }

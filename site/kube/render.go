@@ -22,6 +22,12 @@ const (
 	LabelWorkload      = "atoll.io/workload" // <namespace>.<name>
 	AnnotationChange   = "atoll.io/change"   // the change that last wrote the workload
 	AnnotationRendered = "atoll.io/rendered" // hash of the applied object, to skip no-op applies
+	// AnnotationAdopt asks that an object of the name Atoll did not create be adopted
+	// (conflictResolution: Overwrite), where the site's admission allows it.
+	AnnotationAdopt = "atoll.io/adopt"
+	// AnnotationKarmadaConflict is Karmada's template annotation for the same request
+	// ("overwrite").
+	AnnotationKarmadaConflict = "work.karmada.io/conflict-resolution"
 	FieldManager       = "atoll"
 )
 
@@ -35,6 +41,9 @@ type Workload struct {
 	Bound           []string
 	Overrides       []byte // JSON list of policy.Rule; may be nil
 	Change          string // id of the newest change to the workload
+	// Adopt is the winning policy's conflictResolution: Overwrite (Render marks the
+	// object with AnnotationAdopt).
+	Adopt bool
 	// ScaleOf is, for a HorizontalPodAutoscaler, the federation's replicas of the workload
 	// it scales: Render divides its minReplicas and maxReplicas by the share of them the
 	// cluster runs (the replicas it is given). 0: applied as written.
@@ -83,6 +92,16 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	}
 	lbl[LabelManaged], lbl[LabelWorkload] = "atoll", w.Namespace+"."+w.Name
 	u.SetLabels(lbl)
+	if ann := u.GetAnnotations(); w.Adopt || ann[AnnotationKarmadaConflict] == "overwrite" {
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationAdopt] = "true"
+		u.SetAnnotations(ann)
+	} else if _, ok := ann[AnnotationAdopt]; ok {
+		delete(ann, AnnotationAdopt) // only a policy or Karmada's annotation asks for it
+		u.SetAnnotations(ann)
+	}
 	if w.Divides(u.GetKind()) {
 		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", "replicas"); err != nil {
 			return nil, err

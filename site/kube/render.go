@@ -28,7 +28,7 @@ const (
 	// AnnotationKarmadaConflict is Karmada's template annotation for the same request
 	// ("overwrite").
 	AnnotationKarmadaConflict = "work.karmada.io/conflict-resolution"
-	FieldManager       = "atoll"
+	FieldManager              = "atoll"
 )
 
 // Workload is a workload as the replicated state holds it, for rendering.

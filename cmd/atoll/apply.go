@@ -54,71 +54,7 @@ not ready if --timeout passes first.`,
 			if err != nil {
 				return err
 			}
-			ws, ps, notes, err := policy.Split(objs)
-			for _, n := range notes {
-				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
-			}
-			if err != nil {
-				return err
-			}
-			for _, w := range ws {
-				if len(w.Bound) > 0 && len(w.Overrides) > 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s is bounded to %s, but policies are stored unbounded: every site can read its overrides' values (keep what must stay inside the bound in the template)\n",
-						w.Source, w.Kind, w.Namespace, w.Name, strings.Join(w.Bound, ","))
-				}
-				if w.PlacedBy == "" {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s: no policy of this apply places it; it runs only where a stored PropagationPolicy or ClusterPropagationPolicy selects it\n",
-						w.Source, w.Kind, w.Namespace, w.Name)
-				}
-			}
-			changes, err := apply.Changes(ws, ps)
-			if err == nil {
-				err = apply.Check(changes)
-			}
-			if err != nil {
-				return err
-			}
-			if dryRun {
-				if err := policy.CheckReplicas(ws, policy.DefaultMaxReplicas); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter grants more\n", err)
-				}
-				for _, p := range ps {
-					fmt.Fprintf(cmd.OutOrStdout(), "policy %s valid\n", p)
-				}
-				for _, w := range ws {
-					fmt.Fprintf(cmd.OutOrStdout(), "workload %s valid (%s, from %s)\n", w.Key, w.Kind, w.Source)
-				}
-				return nil
-			}
-			c, t, err := connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			signer, err := site.LoadKeyFile(t.Key)
-			if err != nil {
-				return fmt.Errorf("operator key: %w", err)
-			}
-			limit, err := maxReplicas(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			if err := policy.CheckReplicas(ws, limit); err != nil {
-				return fmt.Errorf("%w\nnothing was sent", err)
-			}
-			ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
-			if err != nil || !w.wait {
-				return err
-			}
-			var keys []string
-			for _, w := range ws {
-				keys = append(keys, w.Key)
-			}
-			if err := waitDone(cmd.Context(), c, waitSpec{Changes: ids, Keys: keys, Timeout: w.timeout}, newProgressPrinter(cmd.OutOrStdout())); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s ready\n", plural(len(keys), "workload"))
-			return nil
+			return applyObjects(cmd, objs, dryRun, w)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file, directory (read recursively) or - for stdin; repeatable")
@@ -126,6 +62,76 @@ not ready if --timeout passes first.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the files and print the workloads without writing")
 	w.bind(cmd, "ready")
 	return cmd
+}
+
+// applyObjects stores templates and policies: checked, signed with the operator's key,
+// submitted to the site, and with w, waited for.
+func applyObjects(cmd *cobra.Command, objs []policy.Object, dryRun bool, w waitFlags) error {
+	ws, ps, notes, err := policy.Split(objs)
+	for _, n := range notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+	}
+	if err != nil {
+		return err
+	}
+	for _, wl := range ws {
+		if len(wl.Bound) > 0 && len(wl.Overrides) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s is bounded to %s, but policies are stored unbounded: every site can read its overrides' values (keep what must stay inside the bound in the template)\n",
+				wl.Source, wl.Kind, wl.Namespace, wl.Name, strings.Join(wl.Bound, ","))
+		}
+		if wl.PlacedBy == "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %s: %s %s/%s: no policy of this apply places it; it runs only where a stored PropagationPolicy or ClusterPropagationPolicy selects it\n",
+				wl.Source, wl.Kind, wl.Namespace, wl.Name)
+		}
+	}
+	changes, err := apply.Changes(ws, ps)
+	if err == nil {
+		err = apply.Check(changes)
+	}
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		if err := policy.CheckReplicas(ws, policy.DefaultMaxReplicas); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter grants more\n", err)
+		}
+		for _, p := range ps {
+			fmt.Fprintf(cmd.OutOrStdout(), "policy %s valid\n", p)
+		}
+		for _, wl := range ws {
+			fmt.Fprintf(cmd.OutOrStdout(), "workload %s valid (%s, from %s)\n", wl.Key, wl.Kind, wl.Source)
+		}
+		return nil
+	}
+	c, t, err := connect(cmd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	signer, err := site.LoadKeyFile(t.Key)
+	if err != nil {
+		return fmt.Errorf("operator key: %w", err)
+	}
+	limit, err := maxReplicas(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	if err := policy.CheckReplicas(ws, limit); err != nil {
+		return fmt.Errorf("%w\nnothing was sent", err)
+	}
+	ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
+	if err != nil || !w.wait {
+		return err
+	}
+	var keys []string
+	for _, wl := range ws {
+		keys = append(keys, wl.Key)
+	}
+	if err := waitDone(cmd.Context(), c, waitSpec{Changes: ids, Keys: keys, Timeout: w.timeout}, newProgressPrinter(cmd.OutOrStdout())); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s ready\n", plural(len(keys), "workload"))
+	return nil
 }
 
 // maxReplicas is the most replicas a workload may have under the site's charter.

@@ -25,6 +25,7 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newKubeconfigCmd(),
 		newKubeAPICmd(),
+		newImportCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
 		newVersionCmd(),

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -191,4 +192,17 @@ func defaultPlacement(pl *scheduler.Placement) {
 			sc.MinGroups = 1
 		}
 	}
+}
+
+// undividable are the kinds that run pods whose count Atoll cannot divide among
+// clusters: under a Divided placement each would run whole in every cluster, a silent
+// duplicate.
+var undividable = []string{"Job", "CronJob", "DaemonSet", "Pod", "ReplicationController"}
+
+// CannotDivide refuses a placement that divides a kind Atoll cannot divide.
+func CannotDivide(kind string, p scheduler.Policy) error {
+	if rs := p.ReplicaScheduling; rs != nil && rs.ReplicaSchedulingType == scheduler.Divided && slices.Contains(undividable, kind) {
+		return fmt.Errorf("its placement divides replicas, but Atoll does not divide a %s: it would run whole in every cluster (use replicaSchedulingType: Duplicated)", kind)
+	}
+	return nil
 }

@@ -198,6 +198,10 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 		p.won++
 		w.PlacedBy = p.String()
 		w.Policy = clone(p.policy)
+		if err := CannotDivide(w.Kind, w.Policy); err != nil {
+			r.fail(o, m.String(), fmt.Errorf("%s: %w", p, err))
+			return w, false
+		}
 		switch {
 		case len(p.bound) == 0:
 		case len(m.bound) == 0:

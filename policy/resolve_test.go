@@ -315,3 +315,19 @@ func TestWorkloadKeys(t *testing.T) {
 		t.Errorf("keys = %q, want a Deployment and a Service of one name as two workloads", got)
 	}
 }
+
+// TestCannotDivide: a Divided placement of a kind Atoll cannot divide is an error naming
+// the policy and the kind; Duplicated is not, nor a Divided placement of kinds without
+// pods (a ConfigMap goes whole to the clusters it selects, as in Karmada).
+func TestCannotDivide(t *testing.T) {
+	job := "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report, namespace: shop}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: registry.invalid/r:1}]\n"
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: b}\n"
+	pp := func(kind, scheduling string) string {
+		return "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  resourceSelectors: [{apiVersion: " +
+			map[string]string{"Job": "batch/v1", "ConfigMap": "v1"}[kind] + ", kind: " + kind + "}]\n  placement:\n    clusterAffinity: {clusterNames: [a/b, c/d]}\n    replicaScheduling: {replicaSchedulingType: " + scheduling + "}\n"
+	}
+	err := resolveErr(t, job, pp("Job", "Divided"))
+	contains(t, err, "PropagationPolicy shop/p", "Atoll does not divide a Job", "replicaSchedulingType: Duplicated")
+	resolveOK(t, job, pp("Job", "Duplicated"))
+	resolveOK(t, cm, pp("ConfigMap", "Divided"))
+}

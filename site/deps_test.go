@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"atoll/crdt"
+	"atoll/policy"
 	"atoll/scheduler"
 	"atoll/site/kube"
 )
@@ -82,5 +84,23 @@ func TestWithDeps(t *testing.T) {
 	got, _ = withDeps(ws, out)
 	if len(got) != 2 || !slices.Equal(slices.Sorted(maps.Keys(got[1].clusters)), []string{"c0", "c3"}) {
 		t.Errorf("with its own placement: %+v", got)
+	}
+}
+
+// TestResolveCannotDivide: a stored policy that divides a Job refuses the workload
+// (kind policy) rather than running it whole in every cluster.
+func TestResolveCannotDivide(t *testing.T) {
+	cpp := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"ClusterPropagationPolicy","metadata":{"name":"jobs"},` +
+		`"spec":{"resourceSelectors":[{"apiVersion":"batch/v1","kind":"Job"}],"placement":{"replicaScheduling":{"replicaSchedulingType":"Divided"}}}}`
+	p, err := policy.Decode("jobs", []byte(cpp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols := policy.NewSet([]*policy.Policy{p})
+	obj := map[string]crdt.Value{"apiVersion": {Bytes: []byte("batch/v1")}, "kind": {Bytes: []byte("Job")}}
+	w := workload{kind: "Job"}
+	(&Site{}).resolve(&w, "shop/job.report", obj, pols)
+	if w.refusal != "policy" || w.err == nil || !strings.Contains(w.err.Error(), "Atoll does not divide a Job") {
+		t.Errorf("refusal %q, err %v", w.refusal, w.err)
 	}
 }

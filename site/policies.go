@@ -166,6 +166,10 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 	switch {
 	case res.PlacedBy != "":
 		w.sched.Policy = res.Placement
+		if err := policy.CannotDivide(w.kind, res.Placement); err != nil {
+			w.err, w.refusal = fmt.Errorf("refused: %s: %w", res.PlacedBy, err), "policy"
+			return false
+		}
 		if err := boundAgrees(res, w.render.Bound); err != nil {
 			w.err, w.refusal = err, "residency"
 			return false

@@ -41,6 +41,9 @@ func clientset(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tests poll several objects every 100 ms: client-go's default of 5 requests a second
+	// would queue them further and further behind, until each call outlasts the test.
+	cfg.QPS, cfg.Burst = 100, 200
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,13 +68,7 @@ func TestAutoscaling(t *testing.T) {
 			j := strings.Index(text, "---\napiVersion: policy.karmada.io")
 			text = text[:i] + text[j:]
 		}
-		path := filepath.Join(t.TempDir(), "app.yaml")
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.CommandContext(ctx, binary, "apply", "-f", path, "--key", filepath.Join(f.opts.Dir, "operator.key"), "--site", f.configs[0]).CombinedOutput(); err != nil {
-			t.Fatalf("atoll apply: %v\n%s", err, out)
-		}
+		applyText(ctx, t, f, 0, text)
 	}
 	// state says what cluster i runs: the HPA's bounds, the Deployment's replicas and its rev.
 	state := func(i int) string {

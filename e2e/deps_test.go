@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,17 +71,7 @@ func TestPropagateDeps(t *testing.T) {
 	}
 	joinClusters(ctx, t, f, env, nil)
 	cs := []*kubernetes.Clientset{clientset(t, env.Clusters()[0].Kubeconfig), clientset(t, env.Clusters()[1].Kubeconfig)}
-	apply := func(text string) {
-		t.Helper()
-		path := filepath.Join(t.TempDir(), "app.yaml")
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.CommandContext(ctx, binary, "apply", "-f", path, "--key", filepath.Join(f.opts.Dir, "operator.key"), "--site", f.configs[0]).CombinedOutput()
-		if err != nil {
-			t.Fatalf("atoll apply: %v\n%s", err, out)
-		}
-	}
+	apply := func(text string) { t.Helper(); applyText(ctx, t, f, 0, text) }
 	// holds lists what cluster i holds of the app, in a fixed order.
 	holds := func(i int) string {
 		var out []string
@@ -119,4 +110,18 @@ func TestPropagateDeps(t *testing.T) {
 	apply(strings.Replace(strings.ReplaceAll(depsApp, "CLUSTER", f.Names[1]+"/c1"),
 		"        envFrom: [{configMapRef: {name: web-config}}]\n", "", 1))
 	expect("the ConfigMap no pod uses gone from c1", "", "web,web-token")
+}
+
+// applyText runs atoll apply at site i with text as the file, as the operator of every
+// namespace, and fails the test if it fails.
+func applyText(ctx context.Context, t *testing.T, f *Fed, i int, text string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "app.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, binary, "apply", "-f", path, "--key", filepath.Join(f.opts.Dir, "operator.key"), "--site", f.configs[i]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("atoll apply: %v\n%s", err, out)
+	}
 }

@@ -244,6 +244,7 @@ func validFieldName(f string) bool {
 //	name                          federation name
 //	threshold                     m of m-of-n: admin signatures a charter change needs (decimal)
 //	maxReplicas                   most replicas a workload may have (decimal, 1 to 2^31-1; default 100000)
+//	format                        the format level the federation has reached (format.go; default 1)
 //	admin/<name>                  admin public key (32 bytes)
 //	site/<name>/key               site public key (32 bytes)
 //	site/<name>/region            free text, e.g. eu-west
@@ -274,6 +275,8 @@ func checkCharterField(op *Op) error {
 		return nil
 	case len(parts) == 1 && parts[0] == MaxReplicasField:
 		return checkMaxReplicasField(op)
+	case len(parts) == 1 && parts[0] == FormatField:
+		return checkFormatField(op)
 	case len(parts) == 1 && parts[0] == "threshold":
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxCosigs+1 || strconv.Itoa(n) != v {
 			return fmt.Errorf("charter: threshold %q is not a number from 1 to %d", v, MaxCosigs+1)

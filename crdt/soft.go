@@ -73,7 +73,9 @@ var (
 		exact: []string{"health", "reason", "k8sVersion", "nodes", "readyNodes", "observed"},
 		maps:  []string{"allocatable/", "available/"},
 	}
-	softStatusFields = statusFields
+	// A Job's counts are soft only, from level FormatJobs (format.go): they never were
+	// DAG fields.
+	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed")}
 )
 
 // IsSoft reports whether a field of a kind is soft state.

@@ -1,0 +1,55 @@
+package crdt
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Format levels (docs/adr/0013-format-levels.md). The charter carries the level the
+// federation has reached (its "format" field, absent: 1); each addition to what a change
+// or a soft record may hold names the level that enables it, and is valid only under a
+// charter of that level in the change's causal past. A release implements the levels up
+// to MaxFormat.
+const (
+	// MaxFormat is the highest level this release implements.
+	MaxFormat = 2
+	// FormatJobs enables dividing Jobs (parallelism and completions) and the soft status
+	// counts of Jobs (active, succeeded, failed): level 2.
+	FormatJobs = 2
+	// MaxFormatValue bounds the charter's format field.
+	MaxFormatValue = 1000
+	// FormatField is the charter field holding the level.
+	FormatField = "format"
+)
+
+// unknownLevel is the level of what no level of this release knows: a field, kind or key
+// form of a later release, or a forgery. Only a charter beyond MaxFormat can tell which.
+const unknownLevel = 1 << 30
+
+// FormatOp is the charter operation that sets the format level to n.
+func FormatOp(n int) Op {
+	return Op{Type: OpSet, Kind: KindCharter, Field: FormatField, Value: []byte(strconv.Itoa(n))}
+}
+
+// Format is the charter's format level: 1 if the field is absent.
+func (c *Charter) Format() int {
+	if r, ok := c.obj.get(FormatField); ok {
+		if n, err := ParseReplicas(string(r.val), MaxFormatValue); err == nil && n >= 1 {
+			return n
+		}
+	}
+	return 1
+}
+
+// checkFormatField validates the charter's format: 1 to MaxFormatValue. Any level is
+// well-formed here; whether a release implements it is the sites' business (a site
+// behind it stops, visibly), and that it never goes down is checked in the causal past.
+func checkFormatField(op *Op) error {
+	if op.Type != OpSet {
+		return fmt.Errorf("charter: %s cannot be deleted", op.Field)
+	}
+	if n, err := ParseReplicas(string(op.Value), MaxFormatValue); err != nil || n < 1 {
+		return fmt.Errorf("charter: %s %q is not a level from 1 to %d", op.Field, op.Value, MaxFormatValue)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -50,6 +51,42 @@ func checkFormatField(op *Op) error {
 	}
 	if n, err := ParseReplicas(string(op.Value), MaxFormatValue); err != nil || n < 1 {
 		return fmt.Errorf("charter: %s %q is not a level from 1 to %d", op.Field, op.Value, MaxFormatValue)
+	}
+	return nil
+}
+
+// unknownError is a schema error naming what no level of this release knows.
+type unknownError struct{ error }
+
+func (e unknownError) Unwrap() error { return e.error }
+
+// ErrBeyond is why a replica holds a change without judging it: the change uses what
+// this release does not know, and the charter of its causal past has a level beyond
+// MaxFormat, so it may be valid there. Its author is not at fault; upgrading the site
+// lets anti-entropy bring it again.
+var ErrBeyond = errors.New("beyond this release's format level")
+
+// checkLevel checks a change against the format level of the charter of its causal
+// past. need is the highest level the change's operations use, unknown the first
+// operation this release does not know (nil if none).
+func checkLevel(need int, unknown error, ch *Charter) error {
+	level := ch.Format()
+	switch {
+	case need <= level:
+		return nil
+	case level > MaxFormat:
+		return fmt.Errorf("%w: the charter requires format %d, this release implements %d (%v)", ErrBeyond, level, MaxFormat, unknown)
+	case unknown != nil:
+		return invalid("%v", unknown)
+	}
+	return invalid("needs format level %d, the charter of its causal past has %d", need, level)
+}
+
+// checkFormatRaise rejects a charter change that lowers the format level: a level,
+// once reached, stays (concurrent amendments still merge like any field).
+func checkFormatRaise(before, after *Charter) error {
+	if after.Format() < before.Format() {
+		return invalid("charter: format %d would lower the level %d", after.Format(), before.Format())
 	}
 	return nil
 }

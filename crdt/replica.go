@@ -123,6 +123,8 @@ type Replica struct {
 	pending  *pending
 	rejected map[Hash]error
 	rejFIFO  []Hash
+	beyond   map[Hash]error // changes held unjudged (ErrBeyond), bounded like rejected
+	beyFIFO  []Hash
 	csets    map[Hash]*cset    // charter sets by key (revoke.go)
 	unions   map[[2]Hash]*cset // unions of two charter sets, by their keys
 	merges   map[Hash]*Charter // charters of charter sets with some changes void (revoke.go)
@@ -171,6 +173,9 @@ type Result struct {
 	Unbuffered int
 	// Duplicate counts envelopes already known.
 	Duplicate int
+	// Beyond counts changes held unjudged: they use what this release does not know,
+	// under a charter whose format level is beyond it (ErrBeyond, format.go).
+	Beyond int
 }
 
 func (r *Result) add(o Result) {
@@ -179,6 +184,7 @@ func (r *Result) add(o Result) {
 	r.Buffered += o.Buffered
 	r.Unbuffered += o.Unbuffered
 	r.Duplicate += o.Duplicate
+	r.Beyond += o.Beyond
 }
 
 // NewReplica starts a replica holding only the genesis charter change.
@@ -204,6 +210,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		state:    newState(),
 		pending:  newPending(cfg.MaxPending, cfg.MaxPendingBytes),
 		rejected: map[Hash]error{},
+		beyond:   map[Hash]error{},
 		csets:    map[Hash]*cset{},
 		unions:   map[[2]Hash]*cset{},
 		merges:   map[Hash]*Charter{},
@@ -225,8 +232,10 @@ func (r *Replica) acceptGenesis(env *Envelope) error {
 	if len(c.Deps) != 0 || c.Lamport != 1 || !c.IsCharter() {
 		return invalid("the genesis must be a charter change at Lamport time 1 without dependencies")
 	}
-	if err := checkStructure(c); err != nil {
+	if _, unknown, err := checkStructure(c); err != nil {
 		return err
+	} else if unknown != nil {
+		return invalid("%v", unknown)
 	}
 	if err := verifySignatures(c, env.Header); err != nil {
 		return invalid("%v", err)
@@ -286,6 +295,9 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 	if err, ok := r.rejected[env.ID]; ok {
 		return Result{Rejected: []Rejection{{env.ID, err}}}
 	}
+	if _, ok := r.beyond[env.ID]; ok {
+		return Result{Beyond: 1}
+	}
 	if old, ok := r.pending.byID[env.ID]; ok {
 		if len(old.Bodies) == 0 && len(env.Bodies) > 0 {
 			r.pending.attach(old, env.Bodies)
@@ -296,7 +308,7 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 	if len(c.Deps) == 0 {
 		return r.reject(env.ID, because(ReasonDependency, invalid("a second change without dependencies (the genesis is %s)", r.genesis)))
 	}
-	if err := checkStructure(c); err != nil {
+	if _, _, err := checkStructure(c); err != nil {
 		return r.reject(env.ID, because(ReasonStructure, err))
 	}
 	if verify && (r.cfg.Verified == nil || !r.cfg.Verified.Has(env.ID)) {
@@ -334,6 +346,11 @@ func (r *Replica) receive(env *Envelope, verify bool) Result {
 			continue
 		}
 		if err := r.accept(e, !verify); err != nil {
+			if errors.Is(err, ErrBeyond) {
+				res.Beyond++
+				r.holdBeyond(e.ID, err)
+				continue
+			}
 			res.add(r.reject(e.ID, err))
 			continue
 		}
@@ -395,6 +412,13 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 	pre := r.csetOf(deps)
 	view := r.viewOf(pre)
 	ch := view.charter
+	need, unknown, _ := checkStructure(c)
+	if err := checkLevel(need, unknown, ch); err != nil {
+		if errors.Is(err, ErrBeyond) {
+			return err
+		}
+		return because(ReasonStructure, err)
+	}
 	if err := checkDead(c, view, r); err != nil {
 		return because(ReasonAuthority, err)
 	}
@@ -411,6 +435,9 @@ func (r *Replica) accept(env *Envelope, replay bool) error {
 		after = ch.withChange(c, &env.ID)
 		if err := checkUsable(after); err != nil {
 			return because(ReasonAuthority, err)
+		}
+		if err := checkFormatRaise(ch, after); err != nil {
+			return because(ReasonStructure, err)
 		}
 	}
 	u, err := r.quotaUsage(c, len(env.Header), deps, ch)
@@ -588,6 +615,29 @@ func (r *Replica) reject(id Hash, err error) Result {
 	return res
 }
 
+// holdBeyond remembers a change this release cannot judge (ErrBeyond), so that it is
+// neither stored nor rejected when it comes again; what waits for it stays pending.
+func (r *Replica) holdBeyond(id Hash, err error) {
+	if _, ok := r.beyond[id]; ok {
+		return
+	}
+	r.beyond[id] = err
+	r.beyFIFO = append(r.beyFIFO, id)
+	for len(r.beyFIFO) > r.cfg.MaxRejected {
+		delete(r.beyond, r.beyFIFO[0])
+		r.beyFIFO = r.beyFIFO[1:]
+	}
+}
+
+// Beyond returns how many changes the replica holds unjudged because they need a format
+// level beyond this release (ErrBeyond), and the reason for the latest.
+func (r *Replica) Beyond() (int, error) {
+	if len(r.beyFIFO) == 0 {
+		return 0, nil
+	}
+	return len(r.beyond), r.beyond[r.beyFIFO[len(r.beyFIFO)-1]]
+}
+
 // Prepare returns a change on top of the current heads with the right Lamport time, to be
 // signed (Sign) and then received. At most MaxDeps heads are taken, the newest first.
 func (r *Replica) Prepare(ops []Op, bound []string) *Change {
@@ -629,6 +679,10 @@ func (r *Replica) Write(author *Signer, ops []Op, bodies [][]byte, bound []strin
 	res := r.ReceiveEnvelope(env)
 	if len(res.Rejected) > 0 {
 		return env, res, fmt.Errorf("%w: %w", ErrRejected, res.Rejected[0].Err)
+	}
+	if res.Beyond > 0 {
+		_, err := r.Beyond()
+		return env, res, err
 	}
 	return env, res, nil
 }

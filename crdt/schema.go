@@ -103,10 +103,16 @@ func StatusKey(namespace, name, site, cluster string) string {
 	return namespace + "/" + name + "/" + site + "/" + cluster
 }
 
-// checkOp validates one operation's key, field and value against the schema.
+// checkOp validates one operation's key, field and value against the schema. An error
+// that is an unknownError names what no level of this release knows (a kind, key form or
+// field): only the charter of the change's causal past can tell a later release's
+// addition from a forgery (format.go). Any other error is invalid at every level.
 func checkOp(op *Op) error {
+	if op.Kind < KindCharter || op.Kind > maxKind {
+		return unknownError{fmt.Errorf("unknown kind %s", op.Kind)}
+	}
 	if err := checkKey(op.Kind, op.Key); err != nil {
-		return err
+		return unknownError{err}
 	}
 	if op.Type == OpRemove {
 		if op.Kind == KindCharter {
@@ -127,7 +133,7 @@ func checkOp(op *Op) error {
 		ok = clusterFields.has(op.Field)
 	case KindWorkload:
 		ok = workloadHeader.has(op.Field) || workloadBody.has(op.Field)
-		if op.Type == OpSeal && !workloadBody.has(op.Field) {
+		if ok && op.Type == OpSeal && !workloadBody.has(op.Field) {
 			return fmt.Errorf("workload %q: only body fields can be sealed, not %q", op.Key, op.Field)
 		}
 	case KindStatus:
@@ -136,7 +142,7 @@ func checkOp(op *Op) error {
 		ok = policyFields.has(op.Field)
 	}
 	if !ok {
-		return fmt.Errorf("%s %q: unknown field %q", op.Kind, op.Key, op.Field)
+		return unknownError{fmt.Errorf("%s %q: unknown field %q", op.Kind, op.Key, op.Field)}
 	}
 	if op.Type == OpSeal && op.Kind != KindWorkload {
 		return fmt.Errorf("%s %q: only workload bodies can be sealed", op.Kind, op.Key)
@@ -259,7 +265,7 @@ func checkCharterField(op *Op) error {
 		return fmt.Errorf("charter fields cannot be sealed")
 	}
 	parts := strings.Split(op.Field, "/")
-	bad := fmt.Errorf("charter: unknown field %q", op.Field)
+	bad := unknownError{fmt.Errorf("charter: unknown field %q", op.Field)}
 	if op.Type == OpDelete {
 		if len(parts) == 1 {
 			return fmt.Errorf("charter: field %q cannot be deleted", op.Field)

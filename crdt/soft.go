@@ -78,6 +78,18 @@ var (
 	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed")}
 )
 
+// softLevel is the format level that enables a soft field (format.go); a writer writes
+// it only under a charter of that level. A reader holds any well-formed field name and
+// uses those it knows: a record from a writer whose charter is ahead of the reader's, or
+// of a later release, is neither refused nor counted against the writer.
+func softLevel(name string) int {
+	switch name {
+	case "active", "succeeded", "failed":
+		return FormatJobs
+	}
+	return 1
+}
+
 // IsSoft reports whether a field of a kind is soft state.
 func IsSoft(kind Kind, field string) bool {
 	switch kind {
@@ -155,7 +167,7 @@ func softMessage(genesis Hash, unsigned []byte) []byte {
 // SignSoft checks rec, signs it for the federation of genesis and returns its encoding.
 func SignSoft(genesis Hash, rec *SoftRecord, s *Signer) ([]byte, error) {
 	slices.SortFunc(rec.Fields, func(a, b SoftField) int { return strings.Compare(a.Name, b.Name) })
-	if err := rec.check(); err != nil {
+	if err := rec.check(true); err != nil {
 		return nil, err
 	}
 	copy(rec.Sig[:], ed25519.Sign(s.priv, softMessage(genesis, rec.appendUnsigned(nil))))
@@ -185,8 +197,9 @@ func checkSoftSize(kind Kind, n int) error {
 	return nil
 }
 
-// check validates the record's key, fields and order.
-func (rec *SoftRecord) check() error {
+// check validates the record's key, fields and order; strict (a writer's own record)
+// also requires every field to be one this release knows.
+func (rec *SoftRecord) check(strict bool) error {
 	if rec.Kind != KindCluster && rec.Kind != KindStatus {
 		return fmt.Errorf("%w: soft records are for clusters and status, not %s", ErrMalformed, rec.Kind)
 	}
@@ -200,7 +213,7 @@ func (rec *SoftRecord) check() error {
 		if i > 0 && rec.Fields[i-1].Name >= f.Name {
 			return fmt.Errorf("%w: soft fields not strictly increasing at %q", ErrMalformed, f.Name)
 		}
-		if !validFieldName(f.Name) || !IsSoft(rec.Kind, f.Name) {
+		if !validFieldName(f.Name) || strict && !IsSoft(rec.Kind, f.Name) {
 			return fmt.Errorf("%w: %s %q: %q is not a soft field", ErrMalformed, rec.Kind, rec.Key, f.Name)
 		}
 		if len(f.Value) > MaxValueBytes {
@@ -220,7 +233,7 @@ func DecodeSoft(b []byte) (*SoftRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rec.check(); err != nil {
+	if err := rec.check(false); err != nil {
 		return nil, err
 	}
 	if err := checkSoftSize(rec.Kind, len(b)); err != nil {

@@ -258,6 +258,11 @@ func (r *Replica) WriteSoft(author *Signer, now uint64, kind Kind, key string, f
 	if !ok || site.Key != author.Public() {
 		return nil, fmt.Errorf("%w: %q with key %s", ErrSoftWriter, w, author.Public())
 	}
+	for _, f := range fields {
+		if l := softLevel(f.Name); l > r.charter.Format() {
+			return nil, fmt.Errorf("soft field %q needs format level %d, the charter has %d", f.Name, l, r.charter.Format())
+		}
+	}
 	rec.Seq = max(now, r.soft.seen[w]+1)
 	raw, err := SignSoft(r.genesis, rec, author)
 	if err != nil {

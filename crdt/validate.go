@@ -13,33 +13,43 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// checkStructure applies the rules that need nothing but the change itself.
-func checkStructure(c *Change) error {
+// checkStructure applies the rules that need nothing but the change itself. need is
+// the format level the change's operations need, unknownLevel if one of them is unknown
+// to this release, and unknown then names it: checkLevel judges that in the causal past.
+func checkStructure(c *Change) (need int, unknown, err error) {
 	if c.Lamport == 0 {
-		return invalid("lamport time 0")
+		return 0, nil, invalid("lamport time 0")
 	}
 	if len(c.Ops) == 0 {
-		return invalid("no operations")
+		return 0, nil, invalid("no operations")
 	}
+	need = 1
 	charter := c.IsCharter()
 	for i := range c.Ops {
 		op := &c.Ops[i]
 		if (op.Kind == KindCharter) != charter {
-			return invalid("op %d: charter and other operations cannot share a change", i)
+			return 0, nil, invalid("op %d: charter and other operations cannot share a change", i)
 		}
-		if err := checkOp(op); err != nil {
-			return invalid("op %d: %v", i, err)
+		err := checkOp(op)
+		var u unknownError
+		switch {
+		case errors.As(err, &u):
+			if unknown == nil {
+				need, unknown = unknownLevel, fmt.Errorf("op %d: %v", i, err)
+			}
+		case err != nil:
+			return 0, nil, invalid("op %d: %v", i, err)
 		}
 	}
 	if len(c.Cosigs) > 0 && !charter {
-		return invalid("cosignatures on a change that is not a charter change")
+		return 0, nil, invalid("cosignatures on a change that is not a charter change")
 	}
 	for _, cs := range c.Cosigs {
 		if cs.Key == c.Author {
-			return invalid("author cosigns its own change")
+			return 0, nil, invalid("author cosigns its own change")
 		}
 	}
-	return checkBound(c)
+	return need, unknown, checkBound(c)
 }
 
 // checkBound enforces residency inside one change: sealed ops need a bound, a bound needs

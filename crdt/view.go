@@ -117,7 +117,9 @@ func (r *Replica) Object(kind Kind, key string) (map[string]Value, bool) {
 	}
 	if soft {
 		for _, f := range rec.Fields {
-			out[f.Name] = Value{Bytes: f.Value, Soft: rec.Seq}
+			if IsSoft(kind, f.Name) { // a field of a later release is held, not shown
+				out[f.Name] = Value{Bytes: f.Value, Soft: rec.Seq}
+			}
 		}
 	}
 	if len(out) == 0 {

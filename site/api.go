@@ -39,6 +39,13 @@ type State struct {
 	Removed   bool              `json:"removed,omitempty"`
 	Role      string            `json:"role"`    // "site" (one replica), "leader" or "follower"
 	Version   string            `json:"version"` // of this process's binary (site.Version)
+	// Format is the highest format level this release implements (crdt.MaxFormat);
+	// CharterFormat the level of the charter in force. Beyond counts changes held
+	// unjudged because they need a level beyond this release (docs/adr/0013).
+	Format        int    `json:"format"`
+	CharterFormat int    `json:"charterFormat"`
+	Beyond        int    `json:"beyond,omitempty"`
+	BeyondReason  string `json:"beyondReason,omitempty"`
 	Counters  map[string]uint64 `json:"counters"`
 	Transport TransportStats    `json:"transport"`
 }
@@ -149,6 +156,10 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 	st.SoftDigest = s.rep.SoftDigest().Hex()
 	st.Soft, st.SoftOrphans = s.rep.SoftLen()
 	st.Removed = s.removedLocked()
+	st.Format, st.CharterFormat = crdt.MaxFormat, s.rep.Charter().Format()
+	if n, why := s.rep.Beyond(); n > 0 {
+		st.Beyond, st.BeyondReason = n, why.Error()
+	}
 	for _, h := range s.rep.Missing(8) {
 		st.Missing = append(st.Missing, h.Hex())
 	}
@@ -310,6 +321,8 @@ func (s *Site) accept(b []byte) (WriteResult, int, error) {
 	switch {
 	case len(res.Rejected) > 0:
 		return WriteResult{}, http.StatusUnprocessableEntity, res.Rejected[0].Err
+	case res.Beyond > 0:
+		return WriteResult{}, http.StatusServiceUnavailable, fmt.Errorf("not stored: %s", s.behindFormat())
 	case res.Unbuffered > 0:
 		return WriteResult{}, http.StatusUnprocessableEntity, errors.New("change depends on changes this site does not hold and its author is not in the charter this site holds; not stored")
 	case res.Buffered > 0:

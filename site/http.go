@@ -131,7 +131,10 @@ type Readiness struct {
 // follower replica once it knows its leader (it forwards nothing, but stands by).
 func (s *Site) handleReady(w http.ResponseWriter, _ *http.Request) {
 	r := Readiness{Role: s.role()}
+	behind := s.behindFormat()
 	switch {
+	case behind != "":
+		r.Reason = behind
 	case r.Role == "follower":
 		if addr, _ := s.raft.LeaderWithID(); addr != "" {
 			r.Ready = true
@@ -148,6 +151,22 @@ func (s *Site) handleReady(w http.ResponseWriter, _ *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, r)
+}
+
+// behindFormat says why this site cannot take part in full when its charter has a
+// format level beyond its release, or it holds changes that need one ("" if neither):
+// it keeps what it holds and serves reads, and is not ready until upgraded
+// (docs/adr/0013-format-levels.md).
+func (s *Site) behindFormat() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.rep.Charter().Format(); l > crdt.MaxFormat {
+		return fmt.Sprintf("the charter requires format %d; this release implements %d: upgrade this site", l, crdt.MaxFormat)
+	}
+	if n, why := s.rep.Beyond(); n > 0 {
+		return fmt.Sprintf("%d changes need a later release (%v): upgrade this site", n, why)
+	}
+	return ""
 }
 
 // handleEvents serves GET /v1/events?after=SEQ: recent events, newest first.

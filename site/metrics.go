@@ -97,6 +97,8 @@ var (
 		[]string{"site", "region", "jurisdiction", "federation"}, nil)
 	descHeld    = prometheus.NewDesc("atoll_changes_held", "Changes the replica holds.", nil, nil)
 	descPending = prometheus.NewDesc("atoll_changes_pending", "Changes received that wait for their dependencies.", nil, nil)
+	descFormat  = prometheus.NewDesc("atoll_format_level", "Format levels: the highest this release implements (release) and the charter's (charter); a charter above the release stops the site (docs/adr/0013).", []string{"of"}, nil)
+	descBeyond  = prometheus.NewDesc("atoll_changes_beyond", "Changes held unjudged: they need a format level beyond this release.", nil, nil)
 	descStable  = prometheus.NewDesc("atoll_changes_stable", "Changes held that every site has acknowledged (docs/adr/0010-soft-state.md): what compaction may shrink.", nil, nil)
 	descSkel    = prometheus.NewDesc("atoll_changes_skeletons", "Changes held as skeletons: stable, every op shadowed by a later stable change, kept in memory as the little validation reads (docs/adr/0010-soft-state.md).", nil, nil)
 	descVoid    = prometheus.NewDesc("atoll_changes_void", "Changes held without effect: signed by a key a charter change revoked, outside that change's past, or authorized only by a void charter change.", nil, nil)
@@ -135,7 +137,7 @@ var (
 )
 
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descStable, descSkel, descVoid, descPeerLive, descPeerInSync, descPeerLag,
+	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descFormat, descBeyond, descStable, descSkel, descVoid, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
 		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
 		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered, descSoftHeld, descSoftRecords, descSoftSessions, descSoftBytes} {
@@ -157,6 +159,7 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	charter := s.rep.Charter()
 	info, _ := charter.SiteByName(s.cfg.Name)
 	held, pending, void := s.rep.Len(), s.rep.PendingLen(), s.rep.VoidLen()
+	beyond, _ := s.rep.Beyond()
 	stable, skel := s.rep.StableLen(), s.rep.SkeletonLen()
 	softHeld, softOrphans := s.rep.SoftLen()
 	heads := s.rep.Heads()
@@ -192,6 +195,9 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descInfo, 1, s.cfg.Name, info.Region, info.Jurisdiction, charter.Name)
 	gauge(descHeld, float64(held))
 	gauge(descPending, float64(pending))
+	gauge(descFormat, crdt.MaxFormat, "release")
+	gauge(descFormat, float64(charter.Format()), "charter")
+	gauge(descBeyond, float64(beyond))
 	gauge(descVoid, float64(void))
 	gauge(descStable, float64(stable))
 	gauge(descSkel, float64(skel))

@@ -161,4 +161,5 @@ func (c *Core) store(res crdt.Result, from origin) {
 	p.Buffered += res.Buffered
 	p.Unbuffered += res.Unbuffered
 	p.Duplicate += res.Duplicate
+	p.Beyond += res.Beyond
 }

@@ -27,6 +27,7 @@ func (c *Core) Receive(peer string, frames [][]byte, now time.Time) (crdt.Result
 		all.Buffered += res.Buffered
 		all.Unbuffered += res.Unbuffered
 		all.Duplicate += res.Duplicate
+		all.Beyond += res.Beyond
 	}
 	c.store(all, fromPeer)
 	ok := c.account(peer, all.Rejected, now)

@@ -36,18 +36,18 @@ type State struct {
 	Live        []string `json:"live"`
 	// Removed: an amendment removed this site from the charter; it deletes Atoll's
 	// objects from its member clusters and writes nothing.
-	Removed   bool              `json:"removed,omitempty"`
-	Role      string            `json:"role"`    // "site" (one replica), "leader" or "follower"
-	Version   string            `json:"version"` // of this process's binary (site.Version)
+	Removed bool   `json:"removed,omitempty"`
+	Role    string `json:"role"`    // "site" (one replica), "leader" or "follower"
+	Version string `json:"version"` // of this process's binary (site.Version)
 	// Format is the highest format level this release implements (crdt.MaxFormat);
 	// CharterFormat the level of the charter in force. Beyond counts changes held
 	// unjudged because they need a level beyond this release (docs/adr/0013).
-	Format        int    `json:"format"`
-	CharterFormat int    `json:"charterFormat"`
-	Beyond        int    `json:"beyond,omitempty"`
-	BeyondReason  string `json:"beyondReason,omitempty"`
-	Counters  map[string]uint64 `json:"counters"`
-	Transport TransportStats    `json:"transport"`
+	Format        int               `json:"format"`
+	CharterFormat int               `json:"charterFormat"`
+	Beyond        int               `json:"beyond,omitempty"`
+	BeyondReason  string            `json:"beyondReason,omitempty"`
+	Counters      map[string]uint64 `json:"counters"`
+	Transport     TransportStats    `json:"transport"`
 }
 
 // TransportStats are the socket-level byte totals of the transport.

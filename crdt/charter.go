@@ -24,6 +24,10 @@ type OperatorInfo struct {
 	Key        PubKey
 	Namespaces []string
 	QuotaBytes uint64 // operator/<name>/quota/bytes; 0 if unset (Charter.QuotaBytes gives the one in force)
+	// ClusterScope is operator/<name>/clusterscope: the operator may write cluster-scoped
+	// templates (Namespaces, CRDs, ClusterRoles, ...); each site's admission still decides
+	// whether it runs them.
+	ClusterScope bool
 }
 
 // Allows reports whether the operator may write in namespace ns.
@@ -146,7 +150,8 @@ func newCharter(o *object) *Charter {
 					if v := str("operator/" + name + "/namespaces"); v != "" {
 						ns = strings.Split(v, ",")
 					}
-					c.Operators[k] = &OperatorInfo{Name: name, Key: k, Namespaces: ns}
+					c.Operators[k] = &OperatorInfo{Name: name, Key: k, Namespaces: ns,
+						ClusterScope: str("operator/"+name+"/clusterscope") == "true"}
 				}
 			case "observer":
 				if _, dup := c.Observers[k]; !dup {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Format levels (docs/adr/0013-format-levels.md). The charter carries the level the
@@ -13,10 +14,14 @@ import (
 // to MaxFormat.
 const (
 	// MaxFormat is the highest level this release implements.
-	MaxFormat = 2
+	MaxFormat = 3
 	// FormatJobs enables dividing Jobs (parallelism and completions) and the soft status
 	// counts of Jobs (active, succeeded, failed): level 2.
 	FormatJobs = 2
+	// FormatClusterScope enables cluster-scoped templates (workload keys "/<name>", their
+	// status keys "/<name>/<site>/<cluster>") and the charter's grant of them to an
+	// operator (operator/<name>/clusterscope): level 3.
+	FormatClusterScope = 3
 	// MaxFormatValue bounds the charter's format field.
 	MaxFormatValue = 1000
 	// FormatField is the charter field holding the level.
@@ -53,6 +58,23 @@ func checkFormatField(op *Op) error {
 		return fmt.Errorf("charter: %s %q is not a level from 1 to %d", op.Field, op.Value, MaxFormatValue)
 	}
 	return nil
+}
+
+// opLevel is the level a well-formed operation needs.
+func opLevel(op *Op) int {
+	switch {
+	case clusterScoped(op.Kind, op.Key):
+		return FormatClusterScope
+	case op.Kind == KindCharter && strings.HasPrefix(op.Field, "operator/") && strings.HasSuffix(op.Field, "/clusterscope"):
+		return FormatClusterScope
+	}
+	return 1
+}
+
+// clusterScoped reports whether a workload or status key is of a cluster-scoped
+// template: its namespace segment is empty.
+func clusterScoped(kind Kind, key string) bool {
+	return (kind == KindWorkload || kind == KindStatus) && strings.HasPrefix(key, "/")
 }
 
 // unknownError is a schema error naming what no level of this release knows.

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"fmt"
 	"crypto/ed25519"
 	"errors"
 	"strconv"
@@ -102,7 +103,7 @@ func TestFormatBeyond(t *testing.T) {
 		}
 	}
 	n, why := r.Beyond()
-	if n != 2 || !errors.Is(why, ErrBeyond) || !strings.Contains(why.Error(), "the charter requires format 3, this release implements 2") {
+	if n != 2 || !errors.Is(why, ErrBeyond) || !strings.Contains(why.Error(), fmt.Sprintf("the charter requires format %d, this release implements %d", MaxFormat+1, MaxFormat)) {
 		t.Fatalf("Beyond() = %d, %v", n, why)
 	}
 	// What builds on a held change waits for it; what does not is taken.
@@ -165,4 +166,55 @@ func TestSoftOfALaterLevel(t *testing.T) {
 func signSoftUnchecked(f *fed, rec *SoftRecord, s *Signer) []byte {
 	copy(rec.Sig[:], ed25519.Sign(s.priv, softMessage(f.genesis.ID, rec.appendUnsigned(nil))))
 	return rec.Encode()
+}
+
+// TestClusterScopedTemplates: a cluster-scoped template ("/<name>") needs level 3 in the
+// causal past and an operator granted cluster scope, a grant itself needs level 3, and
+// a namespaces grant of "*" is not enough.
+func TestClusterScopedTemplates(t *testing.T) {
+	f := newFed(t)
+	r := f.replica(t, "eu-west")
+	crd := set(KindWorkload, "/widgets.example.com", "kind", "CustomResourceDefinition")
+	grant := set(KindCharter, "", "operator/root/clusterscope", "true")
+	raiseFormat(t, f, r, 2)
+	if _, _, err := r.Write(f.ops["root"], []Op{crd}, nil, nil); err == nil || !strings.Contains(err.Error(), "needs format level 3") {
+		t.Fatalf("a cluster-scoped template under level 2: %v", err)
+	}
+	if _, _, err := r.Write(f.admins[0], []Op{grant}, nil, nil, f.admins[1]); err == nil || !strings.Contains(err.Error(), "needs format level 3") {
+		t.Fatalf("a cluster-scope grant under level 2: %v", err)
+	}
+	raiseFormat(t, f, r, FormatClusterScope)
+	if _, _, err := r.Write(f.ops["root"], []Op{crd}, nil, nil); err == nil || !strings.Contains(err.Error(), "cluster-scoped templates not granted to operator root") {
+		t.Fatalf("an operator of every namespace without the grant: %v", err)
+	}
+	bad := grant
+	bad.Value = []byte("yes")
+	if _, _, err := r.Write(f.admins[0], []Op{bad}, nil, nil, f.admins[1]); err == nil || !strings.Contains(err.Error(), "the only value") {
+		t.Fatalf("clusterscope %q: %v", bad.Value, err)
+	}
+	mustWriteCosigned(t, r, f, grant)
+	if op := r.Charter().Operators[f.ops["root"].Public()]; !op.ClusterScope {
+		t.Fatal("the grant is not in the charter")
+	}
+	mustWrite(t, r, f.ops["root"], crd)
+	if _, _, err := r.Write(f.ops["shopdev"], []Op{set(KindWorkload, "/other", "kind", "ClusterRole")}, nil, nil); err == nil {
+		t.Fatal("an operator without the grant wrote a cluster-scoped template")
+	}
+	if _, _, err := r.Write(f.ops["root"], []Op{set(KindWorkload, "/Not_A_Name", "kind", "ClusterRole")}, nil, nil); err == nil {
+		t.Fatal("an invalid cluster-scoped name was taken")
+	}
+	mustWrite(t, r, f.sites["eu-west"], set(KindCluster, "eu-west/c0", "region", "x"))
+	if _, err := r.WriteSoft(f.sites["eu-west"], 1, KindStatus, "/widgets.example.com/eu-west/c0", []SoftField{{"ready", []byte("1")}}); err != nil {
+		t.Fatalf("status of a cluster-scoped template: %v", err)
+	}
+	if obj, ok := r.Object(KindStatus, "/widgets.example.com/eu-west/c0"); !ok || string(obj["ready"].Bytes) != "1" {
+		t.Fatalf("status %v", obj)
+	}
+}
+
+func mustWriteCosigned(t *testing.T, r *Replica, f *fed, ops ...Op) {
+	t.Helper()
+	if _, _, err := r.Write(f.admins[0], ops, nil, nil, f.admins[1]); err != nil {
+		t.Fatal(err)
+	}
 }

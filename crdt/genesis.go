@@ -22,6 +22,7 @@ type CharterSpec struct {
 	Operators []OperatorInfo
 	Observers []Member
 	Quota     Quota // federation-wide quotas; zero fields are left out
+	Format    int   // the format level (format.go); 0 leaves it unchanged (a genesis without it is level 1)
 }
 
 // Ops returns the charter operations that write the spec.
@@ -36,6 +37,9 @@ func (s CharterSpec) Ops() []Op {
 	if s.Threshold > 0 {
 		set("threshold", []byte(strconv.Itoa(s.Threshold)))
 	}
+	if s.Format > 0 {
+		set(FormatField, []byte(strconv.Itoa(s.Format)))
+	}
 	for _, a := range s.Admins {
 		set("admin/"+a.Name, a.Key[:])
 	}
@@ -49,6 +53,9 @@ func (s CharterSpec) Ops() []Op {
 		set("operator/"+o.Name+"/namespaces", []byte(strings.Join(o.Namespaces, ",")))
 		if o.QuotaBytes > 0 {
 			set("operator/"+o.Name+"/quota/bytes", strconv.AppendUint(nil, o.QuotaBytes, 10))
+		}
+		if o.ClusterScope {
+			set("operator/"+o.Name+"/clusterscope", []byte("true"))
 		}
 	}
 	for _, o := range s.Observers {

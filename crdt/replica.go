@@ -232,16 +232,19 @@ func (r *Replica) acceptGenesis(env *Envelope) error {
 	if len(c.Deps) != 0 || c.Lamport != 1 || !c.IsCharter() {
 		return invalid("the genesis must be a charter change at Lamport time 1 without dependencies")
 	}
-	if _, unknown, err := checkStructure(c); err != nil {
+	need, unknown, err := checkStructure(c)
+	if err != nil {
 		return err
-	} else if unknown != nil {
-		return invalid("%v", unknown)
 	}
 	if err := verifySignatures(c, env.Header); err != nil {
 		return invalid("%v", err)
 	}
 	empty := newCharter(&object{})
 	after := empty.withChange(c, &env.ID)
+	// A new federation may start at any level its genesis sets.
+	if err := checkLevel(need, unknown, after); err != nil {
+		return err
+	}
 	// The genesis is signed by the admins it names, as many as the threshold it sets.
 	if err := checkAdmins(c, after); err != nil {
 		return err

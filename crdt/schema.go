@@ -12,8 +12,8 @@ import (
 //	charter   ""
 //	site      <site>
 //	cluster   <site>/<cluster>
-//	workload  <namespace>/<name>
-//	status    <namespace>/<name>/<site>/<cluster>
+//	workload  <namespace>/<name>, or /<name> for a cluster-scoped template (level 3)
+//	status    <namespace>/<name>/<site>/<cluster>, or /<name>/<site>/<cluster>
 //	policy    propagationpolicy/<namespace>/<name>, overridepolicy/<namespace>/<name>,
 //	          clusterpropagationpolicy/<name> or clusteroverridepolicy/<name>
 //
@@ -167,6 +167,9 @@ func checkKey(kind Kind, key string) error {
 	}
 	for i, p := range parts {
 		isName := (kind == KindWorkload || kind == KindStatus) && i == 1
+		if clusterScoped(kind, key) && i == 0 {
+			continue // "/<name>": a cluster-scoped template, from level FormatClusterScope
+		}
 		if isName && !IsDNSSubdomain(p) || !isName && !IsDNSLabel(p) {
 			return fmt.Errorf("%s key %q: invalid segment %q", kind, key, p)
 		}
@@ -258,6 +261,7 @@ func validFieldName(f string) bool {
 //	site/<name>/drain             "true": the site is leaving; its share moves to the others
 //	operator/<name>/key           operator public key (32 bytes)
 //	operator/<name>/namespaces    "*" or comma-separated namespaces the operator may write
+//	operator/<name>/clusterscope  "true": the operator may write cluster-scoped templates (level 3)
 //	observer/<name>/key           read-only identity (32 bytes)
 //	quota/..., operator/<name>/quota/bytes: quotas (quota.go)
 func checkCharterField(op *Op) error {
@@ -304,6 +308,11 @@ func checkCharterField(op *Op) error {
 		case parts[0] == "site" && parts[2] == "jurisdiction":
 			if isSet && !IsJurisdiction(v) {
 				return fmt.Errorf("charter: %s: invalid jurisdiction %q", op.Field, v)
+			}
+			return nil
+		case parts[0] == "operator" && parts[2] == "clusterscope":
+			if isSet && v != "true" {
+				return fmt.Errorf("charter: %s: %q: the only value is \"true\" (delete the field to revoke it)", op.Field, v)
 			}
 			return nil
 		case parts[0] == "operator" && parts[2] == "namespaces":

@@ -39,6 +39,8 @@ func checkStructure(c *Change) (need int, unknown, err error) {
 			}
 		case err != nil:
 			return 0, nil, invalid("op %d: %v", i, err)
+		default:
+			need = max(need, opLevel(op))
 		}
 	}
 	if len(c.Cosigs) > 0 && !charter {
@@ -107,6 +109,12 @@ func checkAuthority(c *Change, ch *Charter) error {
 				return invalid("op %d: status %q is outside the author's scope (%s)", i, o.Key, describeAuthor(c.Author, ch))
 			}
 		case KindWorkload:
+			if seg[0] == "" {
+				if !isOperator || !op.ClusterScope {
+					return invalid("op %d: workload %q: cluster-scoped templates not granted to %s (operator/<name>/clusterscope)", i, o.Key, describeAuthor(c.Author, ch))
+				}
+				continue
+			}
 			if !isOperator || !op.Allows(seg[0]) {
 				return invalid("op %d: workload %q: namespace %q not granted to %s", i, o.Key, seg[0], describeAuthor(c.Author, ch))
 			}

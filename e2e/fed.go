@@ -177,11 +177,7 @@ func (f *Fed) writeFiles() error {
 		return err
 	}
 	f.Operator = op
-	cf.Operators = append(cf.Operators, struct {
-		Name       string   `json:"name"`
-		Key        string   `json:"key"`
-		Namespaces []string `json:"namespaces"`
-	}{"ops", site.FormatKey(op.Public()), []string{"*"}})
+	cf.Operators = append(cf.Operators, site.CharterFileOperator{Name: "ops", Key: site.FormatKey(op.Public()), Namespaces: []string{"*"}, ClusterScope: true})
 	f.Operators = map[string]*crdt.Signer{}
 	for _, spec := range o.Operators {
 		k, err := newKey(filepath.Join(o.Dir, spec.Name+".key"))
@@ -189,11 +185,7 @@ func (f *Fed) writeFiles() error {
 			return err
 		}
 		f.Operators[spec.Name] = k
-		cf.Operators = append(cf.Operators, struct {
-			Name       string   `json:"name"`
-			Key        string   `json:"key"`
-			Namespaces []string `json:"namespaces"`
-		}{spec.Name, site.FormatKey(k.Public()), spec.Namespaces})
+		cf.Operators = append(cf.Operators, site.CharterFileOperator{Name: spec.Name, Key: site.FormatKey(k.Public()), Namespaces: spec.Namespaces})
 	}
 	for _, name := range o.Observers {
 		k, err := newKey(filepath.Join(o.Dir, name+".key"))

@@ -16,6 +16,7 @@ type CharterDoc struct {
 	Name        string            `json:"name"`
 	Threshold   int               `json:"threshold"`
 	MaxReplicas int               `json:"maxReplicas,omitempty"` // 0: unset (crdt.DefaultMaxReplicas)
+	Format      int               `json:"format,omitempty"`      // 0: unset (level 1; docs/adr/0013)
 	Admins      []CharterMember   `json:"admins"`
 	Sites       []CharterSite     `json:"sites"`
 	Operators   []CharterOperator `json:"operators,omitempty"`
@@ -44,6 +45,8 @@ type CharterOperator struct {
 	Key        string   `json:"key"`
 	Namespaces []string `json:"namespaces"`
 	QuotaBytes uint64   `json:"quotaBytes,omitempty"`
+	// ClusterScope: operator/<name>/clusterscope, cluster-scoped templates granted.
+	ClusterScope bool `json:"clusterScope,omitempty"`
 }
 
 // CharterState answers GET /v1/charter: the charter in force at the site's heads, the
@@ -76,6 +79,7 @@ func (f CharterFields) Doc() CharterDoc {
 	d := CharterDoc{Name: string(f["name"]), Admins: []CharterMember{}, Sites: []CharterSite{}}
 	d.Threshold, _ = strconv.Atoi(string(f["threshold"]))
 	d.MaxReplicas, _ = strconv.Atoi(string(f[crdt.MaxReplicasField]))
+	d.Format, _ = strconv.Atoi(string(f[crdt.FormatField]))
 	key := func(field string) (string, bool) {
 		v, ok := f[field]
 		if !ok || len(v) != 32 {
@@ -102,7 +106,8 @@ func (f CharterFields) Doc() CharterDoc {
 			case "site":
 				d.Sites = append(d.Sites, CharterSite{parts[1], k, string(f[p+"region"]), string(f[p+"jurisdiction"]), string(f[p+"drain"]) == "true"})
 			case "operator":
-				o := CharterOperator{Name: parts[1], Key: k, Namespaces: []string{}, QuotaBytes: num(p + "quota/bytes")}
+				o := CharterOperator{Name: parts[1], Key: k, Namespaces: []string{}, QuotaBytes: num(p + "quota/bytes"),
+					ClusterScope: string(f[p+"clusterscope"]) == "true"}
 				if v := string(f[p+"namespaces"]); v != "" {
 					o.Namespaces = strings.Split(v, ",")
 				}

@@ -14,6 +14,10 @@ import (
 type CharterFile struct {
 	Name      string `json:"name"`
 	Threshold int    `json:"threshold"` // admin signatures a charter change needs
+	// Format is the format level the federation starts at (docs/adr/0013); absent, the
+	// highest this release implements (crdt.MaxFormat): a new federation has no site of
+	// an earlier release.
+	Format int `json:"format,omitempty"`
 	Admins    []struct {
 		Name string `json:"name"`
 		Key  string `json:"key"`
@@ -24,11 +28,7 @@ type CharterFile struct {
 		Region       string `json:"region"`
 		Jurisdiction string `json:"jurisdiction"`
 	} `json:"sites"`
-	Operators []struct {
-		Name       string   `json:"name"`
-		Key        string   `json:"key"`
-		Namespaces []string `json:"namespaces"`
-	} `json:"operators,omitempty"`
+	Operators []CharterFileOperator `json:"operators,omitempty"`
 	Observers []struct {
 		Name string `json:"name"`
 		Key  string `json:"key"`
@@ -37,6 +37,15 @@ type CharterFile struct {
 	// Absent, the genesis gets crdt.DefaultQuota(); present, exactly its non-zero fields
 	// (`quota: {}` for none).
 	Quota *CharterQuota `json:"quota,omitempty"`
+}
+
+// CharterFileOperator is an operator of a federation.yaml.
+type CharterFileOperator struct {
+	Name       string   `json:"name"`
+	Key        string   `json:"key"`
+	Namespaces []string `json:"namespaces"`
+	// ClusterScope grants cluster-scoped templates (Namespaces, CRDs, ClusterRoles...).
+	ClusterScope bool `json:"clusterScope,omitempty"`
 }
 
 // CharterQuota is the quota section of a federation.yaml.
@@ -66,7 +75,13 @@ func LoadCharterFile(path string) (crdt.CharterSpec, error) {
 
 // Spec converts the file's entries, parsing every key.
 func (f CharterFile) Spec() (crdt.CharterSpec, error) {
-	spec := crdt.CharterSpec{Name: f.Name, Threshold: f.Threshold, Quota: crdt.DefaultQuota()}
+	spec := crdt.CharterSpec{Name: f.Name, Threshold: f.Threshold, Quota: crdt.DefaultQuota(), Format: f.Format}
+	switch {
+	case f.Format == 0:
+		spec.Format = crdt.MaxFormat
+	case f.Format < 0 || f.Format > crdt.MaxFormat:
+		return spec, fmt.Errorf("format %d: this release implements levels 1 to %d", f.Format, crdt.MaxFormat)
+	}
 	if q := f.Quota; q != nil {
 		spec.Quota = crdt.Quota{Bytes: q.Bytes, Objects: q.Objects, Namespaces: q.Namespaces}
 	}
@@ -96,7 +111,7 @@ func (f CharterFile) Spec() (crdt.CharterSpec, error) {
 		if err != nil {
 			return spec, err
 		}
-		info := crdt.OperatorInfo{Name: o.Name, Key: k, Namespaces: o.Namespaces}
+		info := crdt.OperatorInfo{Name: o.Name, Key: k, Namespaces: o.Namespaces, ClusterScope: o.ClusterScope}
 		if f.Quota != nil {
 			info.QuotaBytes = f.Quota.Operators[o.Name]
 		}

@@ -142,6 +142,7 @@ type proposeFlags struct {
 	force                                              bool
 	addObserver, removeObserver, addAdmin, removeAdmin []string
 	rotate                                             []string
+	grantClusterScope, revokeClusterScope              []string
 	threshold                                          int
 }
 
@@ -231,6 +232,8 @@ the federation's view shows the site not drained or still running replicas, unle
 	f.StringArrayVar(&p.addAdmin, "add-admin", nil, "name=,key= (repeat)")
 	f.StringArrayVar(&p.removeAdmin, "remove-admin", nil, "an admin's name (repeat)")
 	f.StringArrayVar(&p.rotate, "rotate", nil, "ROLE/NAME=KEY: a new key for an admin, site, operator or observer (repeat)")
+	f.StringArrayVar(&p.grantClusterScope, "grant-cluster-scope", nil, "an operator's name: it may write cluster-scoped templates (CRDs, ClusterRoles, Namespaces...; format level 3) (repeat)")
+	f.StringArrayVar(&p.revokeClusterScope, "revoke-cluster-scope", nil, "an operator's name: it may no longer write cluster-scoped templates (repeat)")
 	f.IntVar(&p.threshold, "threshold", 0, "the admin signatures later charter changes need (0: unchanged)")
 	f.StringVarP(&desc, "message", "m", "", "what the amendment is for, for the other admins")
 	f.StringVarP(&out, "output", "o", "amendment.yaml", "the amendment file to write")
@@ -451,6 +454,7 @@ func (p proposeFlags) edits() (amend.Edits, error) {
 	}
 	e.RemoveSites, e.RemoveOperators, e.RemoveObservers, e.RemoveAdmins = p.removeSite, p.removeOperator, p.removeObserver, p.removeAdmin
 	e.DrainSites, e.UndrainSites = p.drainSite, p.undrainSite
+	e.GrantClusterScope, e.RevokeClusterScope = p.grantClusterScope, p.revokeClusterScope
 	e.Threshold = p.threshold
 	if e.Empty() {
 		return e, errors.New("propose: give at least one edit (--add-site, --drain-site, --remove-admin, --rotate, --threshold, ...)")

@@ -84,6 +84,10 @@ type Edits struct {
 	AddAdmins       []site.CharterMember   `json:"addAdmins,omitempty"`
 	RemoveAdmins    []string               `json:"removeAdmins,omitempty"`
 	RotateKeys      []Rotation             `json:"rotateKeys,omitempty"`
+	// GrantClusterScope and RevokeClusterScope name operators given or denied
+	// cluster-scoped templates (operator/<name>/clusterscope; format level 3).
+	GrantClusterScope  []string `json:"grantClusterScope,omitempty"`
+	RevokeClusterScope []string `json:"revokeClusterScope,omitempty"`
 	Threshold       int                    `json:"threshold,omitempty"` // 0: unchanged
 }
 
@@ -97,7 +101,8 @@ type Rotation struct {
 // Empty reports whether the edits change nothing.
 func (e Edits) Empty() bool {
 	return len(e.AddSites)+len(e.MoveSites)+len(e.DrainSites)+len(e.UndrainSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
-		len(e.RemoveObservers)+len(e.AddAdmins)+len(e.RemoveAdmins)+len(e.RotateKeys) == 0 && e.Threshold == 0
+		len(e.RemoveObservers)+len(e.AddAdmins)+len(e.RemoveAdmins)+len(e.RotateKeys)+
+		len(e.GrantClusterScope)+len(e.RevokeClusterScope) == 0 && e.Threshold == 0
 }
 
 // Propose builds an amendment of edits on top of before, the charter in force at tip,
@@ -199,6 +204,27 @@ func (e Edits) ops(before site.CharterDoc) ([]crdt.Op, error) {
 		if o.QuotaBytes > 0 {
 			set(p+"quota/bytes", strconv.AppendUint(nil, o.QuotaBytes, 10))
 		}
+		if o.ClusterScope {
+			set(p+"clusterscope", []byte("true"))
+		}
+	}
+	for _, n := range e.GrantClusterScope {
+		if err := known("grant cluster scope to", "operator", n); err != nil {
+			return nil, err
+		}
+		if clusterScopeIn(before, n) {
+			return nil, fmt.Errorf("grant cluster scope to operator %q: it has it already", n)
+		}
+		set("operator/"+n+"/clusterscope", []byte("true"))
+	}
+	for _, n := range e.RevokeClusterScope {
+		if err := known("revoke cluster scope of", "operator", n); err != nil {
+			return nil, err
+		}
+		if !clusterScopeIn(before, n) {
+			return nil, fmt.Errorf("revoke cluster scope of operator %q: it does not have it", n)
+		}
+		del("operator/" + n + "/clusterscope")
 	}
 	for _, m := range e.AddObservers {
 		if err := add("observer", m.Name); err != nil {
@@ -285,6 +311,9 @@ func (e Edits) ops(before site.CharterDoc) ([]crdt.Op, error) {
 			del(keyField(rm.role, n))
 			for _, x := range rm.extra {
 				del(rm.role + "/" + n + "/" + x)
+			}
+			if rm.role == "operator" && clusterScopeIn(before, n) {
+				del("operator/" + n + "/clusterscope") // a later operator of the name starts without it
 			}
 			delete(has[rm.role], n)
 		}
@@ -557,6 +586,9 @@ func Fields(d site.CharterDoc) (site.CharterFields, error) {
 		if o.QuotaBytes > 0 {
 			f["operator/"+o.Name+"/quota/bytes"] = strconv.AppendUint(nil, o.QuotaBytes, 10)
 		}
+		if o.ClusterScope {
+			f["operator/"+o.Name+"/clusterscope"] = []byte("true")
+		}
 	}
 	if q := d.Quota; q != nil {
 		if q.Bytes > 0 {
@@ -598,6 +630,16 @@ func names(d site.CharterDoc) map[string]map[string]bool {
 		out[e.role][e.name] = true
 	}
 	return out
+}
+
+// clusterScopeIn reports whether the charter grants the operator cluster scope.
+func clusterScopeIn(d site.CharterDoc, name string) bool {
+	for _, o := range d.Operators {
+		if o.Name == name {
+			return o.ClusterScope
+		}
+	}
+	return false
 }
 
 // drainingIn reports whether the charter marks the site as draining.

@@ -13,11 +13,17 @@ import (
 // manifest is one object of an apply that is not a policy: a workload to place.
 type manifest struct {
 	Target
-	obj   *Object
-	bound []string // from its atoll.io/bound annotation
+	obj           *Object
+	bound         []string // from its atoll.io/bound annotation
+	clusterScoped bool     // Namespace "": a cluster-scoped template (format level 3)
 }
 
-func (m *manifest) String() string { return m.Kind + " " + m.Namespace + "/" + m.Name }
+func (m *manifest) String() string {
+	if m.clusterScoped {
+		return m.Kind + " " + m.Name
+	}
+	return m.Kind + " " + m.Namespace + "/" + m.Name
+}
 
 // replicaKinds are the kinds, of groups apps and extensions, whose spec.replicas Atoll
 // divides among clusters.

@@ -33,7 +33,7 @@ func Resolve(objs []Object) ([]Workload, []string, error) {
 // manifest of the apply is stored all the same (with a note), to place the templates
 // that match it later.
 func Split(objs []Object) ([]Workload, []*Policy, []string, error) {
-	var r resolver
+	r := resolver{clusterCRs: clusterScopedCRs(objs), namespaceSelected: selectsNamespaces(objs)}
 	for i := range objs {
 		r.classify(&objs[i])
 	}
@@ -58,7 +58,11 @@ func Split(objs []Object) ([]Workload, []*Policy, []string, error) {
 }
 
 type resolver struct {
-	manifests    []*manifest
+	// clusterCRs are the custom kinds ("Kind.group") whose CRD in this apply says
+	// scope: Cluster; namespaceSelected is whether a policy of the apply selects Namespaces.
+	clusterCRs        map[string]bool
+	namespaceSelected bool
+	manifests         []*manifest
 	byKey        map[string]*manifest // by "<namespace>/<name>"
 	propagations []*karmadaPolicy
 	overrides    []*karmadaPolicy
@@ -127,12 +131,17 @@ func (r *resolver) classify(o *Object) {
 		r.addPolicy(p)
 	case group == "karmada.io" || strings.HasSuffix(group, ".karmada.io"):
 		r.fail(o, who, fmt.Errorf("%s: not supported by Atoll, which reads the %s policy kinds %s", apiVersion, karmadaAPIVersion, strings.Join(policyKinds, ", ")))
-	case group == "" && kind == "Namespace":
-		r.note(o, "Namespace %s skipped: Atoll creates namespaces where workloads need them", name)
-	case isClusterScoped(apiVersion, kind):
-		r.fail(o, who, fmt.Errorf("%s is cluster-scoped: Atoll places namespaced workloads only", kind))
+	case group == "" && kind == "Namespace" && !r.namespaceSelected:
+		r.note(o, "Namespace %s skipped: Atoll creates namespaces where workloads need them (a ClusterPropagationPolicy that selects Namespaces propagates them as templates)", name)
 	default:
+		scoped := isClusterScoped(apiVersion, kind) || r.clusterCRs[kind+"."+group]
 		m, errs := newManifest(o, apiVersion, kind)
+		if scoped {
+			if ns != "" {
+				errs = append(errs, errAt(fieldPath{"metadata", "namespace"}, "%q: %s is cluster-scoped", ns, kind))
+			}
+			m.Namespace, m.clusterScoped = "", true
+		}
 		if len(errs) > 0 {
 			r.fail(o, m.String(), errs...)
 			return

@@ -1,8 +1,11 @@
 package policy
 
 // clusterScoped lists the built-in cluster-scoped kinds, as "Kind.group" ("Kind" for the
-// core group). Atoll places namespaced workloads only; a cluster-scoped custom resource
-// cannot be recognised without its CRD and is treated as namespaced.
+// core group). Their manifests are cluster-scoped templates (workload key "/<name>",
+// format level 3, an operator granted cluster scope, a ClusterPropagationPolicy to
+// place them). A cluster-scoped custom resource is recognised from its CRD in the same
+// apply (clusterScopedCRs); without it, it is treated as namespaced, and a member
+// cluster that knows better refuses it.
 var clusterScoped = map[string]bool{
 	"Namespace":        true,
 	"Node":             true,
@@ -52,4 +55,46 @@ func isClusterScoped(apiVersion, kind string) bool {
 		key += "." + g
 	}
 	return clusterScoped[key]
+}
+
+// clusterScopedCRs returns the custom kinds ("Kind.group") that a CustomResourceDefinition
+// among objs declares with scope: Cluster.
+func clusterScopedCRs(objs []Object) map[string]bool {
+	out := map[string]bool{}
+	for i := range objs {
+		m := objs[i].Map
+		if m["apiVersion"] != "apiextensions.k8s.io/v1" || m["kind"] != "CustomResourceDefinition" {
+			continue
+		}
+		spec, _ := m["spec"].(map[string]any)
+		names, _ := spec["names"].(map[string]any)
+		kind, _ := names["kind"].(string)
+		group, _ := spec["group"].(string)
+		if spec["scope"] == "Cluster" && kind != "" && group != "" {
+			out[kind+"."+group] = true
+		}
+	}
+	return out
+}
+
+// selectsNamespaces reports whether a ClusterPropagationPolicy among objs selects
+// Namespaces (a resourceSelector of apiVersion v1, kind Namespace): only then are the
+// apply's Namespaces templates; otherwise they are skipped, as sites create the
+// namespaces workloads need.
+func selectsNamespaces(objs []Object) bool {
+	for i := range objs {
+		m := objs[i].Map
+		if m["apiVersion"] != karmadaAPIVersion || m["kind"] != kindClusterPropagationPolicy {
+			continue
+		}
+		spec, _ := m["spec"].(map[string]any)
+		sels, _ := spec["resourceSelectors"].([]any)
+		for _, s := range sels {
+			sel, _ := s.(map[string]any)
+			if sel["apiVersion"] == "v1" && sel["kind"] == "Namespace" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -224,7 +224,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		keep := map[string]bool{}
 		failed := false
 		namespaces := map[string]bool{}
-		for _, pl := range ws {
+		for _, pl := range applyOrder(ws) {
 			w := pl.w
 			replicas, ok := pl.clusters[cluster]
 			if !ok {
@@ -240,7 +240,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				status = append(status, s.refusedIn(w, cluster, err)...)
 				continue // not kept: what an earlier release applied for it is pruned
 			}
-			if !namespaces[w.Namespace] {
+			if !w.ClusterScoped() && !namespaces[w.Namespace] {
 				if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
 					errs = append(errs, fmt.Errorf("namespace %s in %s: %w", w.Namespace, cluster, err))
 					failed = true
@@ -256,6 +256,13 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 			}
 			if _, ok := kube.IsRefusal(err); ok {
 				status = append(status, s.refusedIn(w, cluster, err)...)
+				continue
+			}
+			if wt, ok := kube.IsWaiting(err); ok {
+				// Not a failure of the pass: the reason goes into the status and a pass soon
+				// tries again (a CRD applied just before becomes established).
+				status = append(status, s.statusDiff(w, cluster, map[string]string{"reason": StatusWaiting, "message": wt.Reason})...)
+				res.RequeueAfter = minPositive(res.RequeueAfter, waitingRetry)
 				continue
 			}
 			if err != nil {
@@ -287,6 +294,37 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		errs = append(errs, fmt.Errorf("audit records: %w", err))
 	}
 	return res, errors.Join(errs...)
+}
+
+// waitingRetry is how soon a pass runs again after an object had to wait (kube.Waiting).
+const waitingRetry = 2 * time.Second
+
+// minPositive returns the smaller of two durations, a zero one meaning none.
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || b < a {
+		return b
+	}
+	return a
+}
+
+// applyOrder returns the placed workloads in the order a cluster needs them: Namespaces,
+// then CustomResourceDefinitions, then other cluster-scoped templates (ClusterRoles...),
+// then namespaced workloads; each group in the plan's order.
+func applyOrder(ws []placed) []placed {
+	rank := func(w kube.Workload) int {
+		switch {
+		case !w.ClusterScoped():
+			return 3
+		case w.Kind == "Namespace":
+			return 0
+		case w.Kind == "CustomResourceDefinition":
+			return 1
+		}
+		return 2
+	}
+	out := slices.Clone(ws)
+	slices.SortStableFunc(out, func(a, b placed) int { return rank(a.w) - rank(b.w) })
+	return out
 }
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to
@@ -346,6 +384,10 @@ func (s *Site) refusedIn(w kube.Workload, cluster string, err error) []crdt.Op {
 // StatusRefused is the reason a Status object carries when its site refuses to run the
 // workload in that cluster; the message says why.
 const StatusRefused = "Refused"
+
+// StatusWaiting is the reason of a Status object whose object the cluster cannot take
+// yet (kube.Waiting: a custom resource before its CRD is established); message says why.
+const StatusWaiting = "Waiting"
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
 // it no longer runs: on its joined clusters, and on clusters that are gone.

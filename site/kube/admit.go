@@ -30,6 +30,12 @@ type Admission struct {
 	PodSecurity string `json:"podSecurity,omitempty"`
 	// Namespaces sets another level for some namespaces (namespace -> level).
 	Namespaces map[string]string `json:"namespaces,omitempty"`
+	// ClusterKinds are the cluster-scoped kinds a cluster-scoped template may be, as
+	// "Kind" or "group/Kind" ("Namespace", "apiextensions.k8s.io/CustomResourceDefinition",
+	// "rbac.authorization.k8s.io/ClusterRole"). Default none: a site runs cluster-scoped
+	// templates only where its own configuration says which, whatever the charter grants
+	// (a ClusterRoleBinding can give its subjects the whole cluster).
+	ClusterKinds []string `json:"clusterKinds,omitempty"`
 	// Adopt lets a workload whose policy says conflictResolution: Overwrite take over an
 	// object of its name that Atoll did not create in a member cluster (moving in from
 	// Karmada, say). Default false: such an object is left alone and the refusal
@@ -62,6 +68,15 @@ func (a Admission) Validate() error {
 			return fmt.Errorf("admission.kinds: %q: want Kind, group/Kind or *", k)
 		}
 	}
+	for _, k := range a.ClusterKinds {
+		g, kind, ok := strings.Cut(k, "/")
+		if !ok {
+			kind, g = g, ""
+		}
+		if kind == "" || strings.ContainsAny(kind, "/ *") || strings.ContainsAny(g, " *") {
+			return fmt.Errorf("admission.clusterKinds: %q: want Kind or group/Kind (no wildcard: name each one)", k)
+		}
+	}
 	if a.PodSecurity != "" {
 		if _, err := psaapi.ParseLevel(a.PodSecurity); err != nil {
 			return fmt.Errorf("admission.podSecurity: %w", err)
@@ -83,6 +98,21 @@ func (r *Refusal) Error() string { return "refused: " + r.Reason }
 
 func refused(format string, args ...any) error { return &Refusal{Reason: fmt.Sprintf(format, args...)} }
 
+// Waiting is an error for an object the cluster cannot take yet, though nothing is
+// wrong with it: a custom resource whose CustomResourceDefinition is not established.
+// The pass goes on, the reason goes into the workload's status, and the object is
+// applied on a later pass.
+type Waiting struct{ Reason string }
+
+func (w *Waiting) Error() string { return "waiting: " + w.Reason }
+
+// IsWaiting returns the Waiting inside err, if any.
+func IsWaiting(err error) (*Waiting, bool) {
+	var w *Waiting
+	ok := errors.As(err, &w)
+	return w, ok
+}
+
 // IsRefusal returns the refusal inside err, if any.
 func IsRefusal(err error) (*Refusal, bool) {
 	var r *Refusal
@@ -95,6 +125,7 @@ func IsRefusal(err error) (*Refusal, bool) {
 type Admitter struct {
 	kinds    []string
 	all      bool
+	cluster  []string // Admission.ClusterKinds
 	level    psaapi.Level
 	byNS     map[string]psaapi.Level
 	eval     psapolicy.Evaluator
@@ -111,7 +142,7 @@ func NewAdmitter(a Admission) (*Admitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod security: %w", err)
 	}
-	ad := &Admitter{kinds: a.Kinds, eval: eval, adopt: a.Adopt,
+	ad := &Admitter{kinds: a.Kinds, cluster: a.ClusterKinds, eval: eval, adopt: a.Adopt,
 		versions: psaapi.LatestVersion(), byNS: map[string]psaapi.Level{}}
 	if len(ad.kinds) == 0 {
 		ad.kinds = DefaultKinds
@@ -138,10 +169,13 @@ func (ad *Admitter) Admit(w Workload, u *unstructured.Unstructured) error {
 	if w.Kind != "" && (kind != w.Kind || w.APIVersion != "" && u.GetAPIVersion() != w.APIVersion) {
 		return refused("the template is a %s %s, the workload a %s %s", u.GetAPIVersion(), kind, w.APIVersion, w.Kind)
 	}
-	if group == "" && kind == "Namespace" {
-		return refused("a Namespace is never created, adopted or deleted through a workload")
+	if group == "" && kind == "Namespace" && !w.ClusterScoped() {
+		return refused("a Namespace is never created, adopted or deleted through a namespaced workload")
 	}
 	if ns := u.GetNamespace(); ns != "" && ns != w.Namespace {
+		if w.ClusterScoped() {
+			return refused("the template of a cluster-scoped workload sets namespace %q", ns)
+		}
 		return refused("the template's namespace %q is not the workload's namespace %q", ns, w.Namespace)
 	}
 	if len(u.GetOwnerReferences()) > 0 {
@@ -150,6 +184,13 @@ func (ad *Admitter) Admit(w Workload, u *unstructured.Unstructured) error {
 	gk := kind
 	if group != "" {
 		gk = group + "/" + kind
+	}
+	if w.ClusterScoped() {
+		// Cluster-scoped kinds carry no pod template; what they may do is the kind itself.
+		if !slices.Contains(ad.cluster, gk) {
+			return refused("cluster-scoped kind %s is not allowed at this site (admission.clusterKinds)", gk)
+		}
+		return nil
 	}
 	if !ad.all && !slices.Contains(ad.kinds, gk) {
 		return refused("kind %s is not allowed at this site (admission.kinds)", gk)

@@ -141,20 +141,30 @@ func ObjectKey(gvr schema.GroupVersionResource, ns, name string) string {
 	return gvr.Resource + "." + gvr.Group + "/" + ns + "/" + name
 }
 
-// resource maps u to its resource with the cluster's RESTMapper. Cluster-scoped kinds
-// are refused: a workload lives in its namespace (a charter grant for cluster scope is
-// future work), and the cluster, not a list of ours, says which kinds those are.
+// resource maps u to its resource with the cluster's RESTMapper: a namespaced workload
+// creates namespaced objects in its namespace, a cluster-scoped template (no namespace)
+// cluster-scoped ones; the cluster, not a list of ours, says which kinds are which. A
+// kind the cluster does not serve (a CRD not established yet) is an ErrWaiting.
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, schema.GroupVersionResource, error) {
 	gvk := u.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		a.mapper.Reset() // a CRD installed since the last discovery
 		if m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			if meta.IsNoMatchError(err) {
+				return nil, schema.GroupVersionResource{}, &Waiting{Reason: fmt.Sprintf("%s is not served by this cluster yet (its CustomResourceDefinition is not established)", gvk)}
+			}
 			return nil, schema.GroupVersionResource{}, fmt.Errorf("%s: %w", gvk, err)
 		}
 	}
-	if m.Scope.Name() != meta.RESTScopeNameNamespace {
-		return nil, m.Resource, refused("%s is cluster-scoped in this cluster: a workload may create objects in its own namespace only", gvk.Kind)
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	switch {
+	case !namespaced && u.GetNamespace() != "":
+		return nil, m.Resource, refused("%s is cluster-scoped in this cluster: a namespaced workload may create objects in its own namespace only", gvk.Kind)
+	case namespaced && u.GetNamespace() == "":
+		return nil, m.Resource, refused("%s is namespaced in this cluster: a cluster-scoped template cannot be one", gvk.Kind)
+	case !namespaced:
+		return a.dyn.Resource(m.Resource), m.Resource, nil
 	}
 	return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), m.Resource, nil
 }
@@ -174,7 +184,12 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	if err != nil {
 		return nil, key, err
 	}
-	cached, err := l.ByNamespace(u.GetNamespace()).Get(u.GetName())
+	var cached any
+	if ns := u.GetNamespace(); ns != "" {
+		cached, err = l.ByNamespace(ns).Get(u.GetName())
+	} else {
+		cached, err = l.Get(u.GetName())
+	}
 	if time.Since(a.lastResync) >= a.resync {
 		clear(a.forced)
 		a.lastResync = time.Now()
@@ -337,7 +352,11 @@ func owned(cur, u *unstructured.Unstructured, key string) error {
 		}
 		return refused("%s exists and was not created by Atoll; leaving it alone (a policy's conflictResolution: Overwrite adopts it where the site's admission.adopt allows)", key)
 	}
-	if got, want := cur.GetLabels()[LabelWorkload], u.GetLabels()[LabelWorkload]; got != want {
+	got, want := cur.GetLabels()[LabelWorkload], u.GetLabels()[LabelWorkload]
+	if got == "" && cur.GetKind() == "Namespace" && cur.GetAPIVersion() == "v1" {
+		return nil // a namespace Atoll made for workloads (EnsureNamespace), now a template's
+	}
+	if got != want {
 		return refused("%s belongs to workload %s; leaving it alone", key, got)
 	}
 	return nil

@@ -23,7 +23,7 @@ import (
 // charter). Objects without Atoll's label and annotation are never touched.
 //
 // Which resources it lists: the first Prune of an Applier, and then the first after
-// each resync period, sweeps every namespaced resource the cluster serves that can be
+// each resync period, sweeps every resource the cluster serves that can be
 // listed and deleted (discovery; subresources and Namespaces excluded), so that what an
 // earlier process or release created is found after a restart or at unjoin, whatever its
 // kind. The other calls list only the resources Atoll has applied since the Applier was
@@ -113,7 +113,7 @@ func (a *Applier) discover() ([]schema.GroupVersionResource, error) {
 	if !a.lastSweep.IsZero() {
 		a.disco.Invalidate()
 	}
-	lists, err := discovery.ServerPreferredNamespacedResources(a.disco)
+	lists, err := discovery.ServerPreferredResources(a.disco)
 	if err != nil {
 		failed, ok := errors.AsType[*discovery.ErrGroupDiscoveryFailed](err)
 		if !ok {
@@ -126,9 +126,10 @@ func (a *Applier) discover() ([]schema.GroupVersionResource, error) {
 	return pruneResources(lists), nil
 }
 
-// pruneResources returns the resources of lists (discovery's namespaced resources) that
-// can hold objects Atoll created and be pruned: those that support list and delete,
-// not subresources ("deployments/scale") and not Namespaces.
+// pruneResources returns the resources of lists (discovery's resources, namespaced and
+// cluster-scoped: cluster-scoped templates) that can hold objects Atoll created and be
+// pruned: those that support list and delete, not subresources ("deployments/scale")
+// and not Namespaces, which are never pruned (what lives in them would go too).
 func pruneResources(lists []*metav1.APIResourceList) []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource
 	for _, l := range lists {
@@ -138,7 +139,7 @@ func pruneResources(lists []*metav1.APIResourceList) []schema.GroupVersionResour
 		}
 		for _, r := range l.APIResources {
 			gvr := gv.WithResource(r.Name)
-			if strings.Contains(r.Name, "/") || !r.Namespaced || gvr == namespaces ||
+			if strings.Contains(r.Name, "/") || gvr == namespaces ||
 				!slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "delete") {
 				continue
 			}

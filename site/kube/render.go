@@ -19,7 +19,7 @@ import (
 // touches only objects carrying LabelManaged.
 const (
 	LabelManaged       = "atoll.io/managed-by"
-	LabelWorkload      = "atoll.io/workload" // <namespace>.<name>
+	LabelWorkload      = "atoll.io/workload" // <namespace>.<name>, or <name> of a cluster-scoped template
 	AnnotationChange   = "atoll.io/change"   // the change that last wrote the workload
 	AnnotationRendered = "atoll.io/rendered" // hash of the applied object, to skip no-op applies
 	// AnnotationAdopt asks that an object of the name Atoll did not create be adopted
@@ -50,6 +50,19 @@ type Workload struct {
 	ScaleOf int
 }
 
+// ClusterScoped reports whether the workload is a cluster-scoped template (its key is
+// "/<name>": a Namespace, CRD, ClusterRole... granted by the charter, run where a site's
+// admission.clusterKinds allows).
+func (w Workload) ClusterScoped() bool { return w.Namespace == "" }
+
+// Label is the value of LabelWorkload on what Atoll renders for w.
+func (w Workload) Label() string {
+	if w.ClusterScoped() {
+		return w.Name
+	}
+	return w.Namespace + "." + w.Name
+}
+
 // replicaKinds are the kinds whose spec.replicas Atoll divides.
 var replicaKinds = []string{"Deployment", "StatefulSet", "ReplicaSet"}
 
@@ -78,7 +91,7 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	if u.GetName() == "" {
 		u.SetName(w.Name)
 	}
-	if u.GetNamespace() == "" {
+	if u.GetNamespace() == "" && w.Namespace != "" {
 		u.SetNamespace(w.Namespace) // a different one is refused by Admit
 	}
 	// What the member cluster sets is not the template's to say.
@@ -90,7 +103,7 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	if lbl == nil {
 		lbl = map[string]string{}
 	}
-	lbl[LabelManaged], lbl[LabelWorkload] = "atoll", w.Namespace+"."+w.Name
+	lbl[LabelManaged], lbl[LabelWorkload] = "atoll", w.Label()
 	u.SetLabels(lbl)
 	if ann := u.GetAnnotations(); w.Adopt || ann[AnnotationKarmadaConflict] == "overwrite" {
 		if ann == nil {

@@ -61,6 +61,7 @@ func TestPruneResources(t *testing.T) {
 	}
 	want := []string{
 		schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}.String(),
+		schema.GroupVersionResource{Version: "v1", Resource: "nodes"}.String(), // cluster-scoped templates are swept too
 		schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}.String(),
 	}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {

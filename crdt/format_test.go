@@ -1,9 +1,9 @@
 package crdt
 
 import (
-	"fmt"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"

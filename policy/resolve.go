@@ -63,11 +63,11 @@ type resolver struct {
 	clusterCRs        map[string]bool
 	namespaceSelected bool
 	manifests         []*manifest
-	byKey        map[string]*manifest // by "<namespace>/<name>"
-	propagations []*karmadaPolicy
-	overrides    []*karmadaPolicy
-	errs         []error
-	notes        []string
+	byKey             map[string]*manifest // by "<namespace>/<name>"
+	propagations      []*karmadaPolicy
+	overrides         []*karmadaPolicy
+	errs              []error
+	notes             []string
 }
 
 // fail records errors about object o, located at the line of the field each names.

@@ -18,7 +18,7 @@ type CharterFile struct {
 	// highest this release implements (crdt.MaxFormat): a new federation has no site of
 	// an earlier release.
 	Format int `json:"format,omitempty"`
-	Admins    []struct {
+	Admins []struct {
 		Name string `json:"name"`
 		Key  string `json:"key"`
 	} `json:"admins"`

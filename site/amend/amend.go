@@ -88,7 +88,7 @@ type Edits struct {
 	// cluster-scoped templates (operator/<name>/clusterscope; format level 3).
 	GrantClusterScope  []string `json:"grantClusterScope,omitempty"`
 	RevokeClusterScope []string `json:"revokeClusterScope,omitempty"`
-	Threshold       int                    `json:"threshold,omitempty"` // 0: unchanged
+	Threshold          int      `json:"threshold,omitempty"` // 0: unchanged
 }
 
 // Rotation gives an entry of a role a new key under the same name.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"atoll/crdt"
 	"atoll/site"
 	"atoll/site/amend"
 )
@@ -88,6 +89,7 @@ func printCharter(out io.Writer, st site.CharterState) {
 	if d.MaxReplicas > 0 {
 		fmt.Fprintf(w, "maxReplicas: %d\n", d.MaxReplicas)
 	}
+	fmt.Fprintf(w, "format level: %d (this release implements %d)\n", max(d.Format, 1), crdt.MaxFormat)
 	if q := d.Quota; q != nil {
 		fmt.Fprintf(w, "quota: %d bytes per operator, %d workloads per namespace", q.Bytes, q.Objects)
 		for ns, n := range q.Namespaces {
@@ -114,7 +116,11 @@ func printCharter(out io.Writer, st site.CharterState) {
 			if o.QuotaBytes > 0 {
 				q = strconv.FormatUint(o.QuotaBytes, 10)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Name, strings.Join(o.Namespaces, ","), q, o.Key)
+			ns := strings.Join(o.Namespaces, ",")
+			if o.ClusterScope {
+				ns += " +cluster scope"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Name, ns, q, o.Key)
 		}
 	}
 	if len(d.Observers) > 0 {

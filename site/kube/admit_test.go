@@ -42,6 +42,11 @@ func TestAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clusterScope, err := NewAdmitter(Admission{ClusterKinds: []string{"Namespace", "rbac.authorization.k8s.io/ClusterRole"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: []\n"
 	wl := func(ns, name, apiVersion, kind, tmpl string) Workload {
 		return Workload{Namespace: ns, Name: name, APIVersion: apiVersion, Kind: kind, Template: []byte(tmpl), Replicas: 2}
 	}
@@ -69,6 +74,15 @@ func TestAdmit(t *testing.T) {
 		{"service with external IPs", restricted, wl("shop", "service.web", "v1", "Service",
 			"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}], externalIPs: [8.8.8.8]}\n"), "externalIPs"},
 		{"kind outside the site's list", onlyDeploy, wl("shop", "configmap.cfg", "v1", "ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n"), "kind ConfigMap is not allowed"},
+		{"cluster-scoped, not named by the site", restricted, wl("", "clusterrole.r", "rbac.authorization.k8s.io/v1", "ClusterRole", role),
+			"cluster-scoped kind rbac.authorization.k8s.io/ClusterRole is not allowed at this site (admission.clusterKinds)"},
+		{"cluster-scoped, named by the site", clusterScope, wl("", "clusterrole.r", "rbac.authorization.k8s.io/v1", "ClusterRole", role), ""},
+		{"cluster-scoped Namespace, named by the site", clusterScope, wl("", "namespace.pay", "v1", "Namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: pay}\n"), ""},
+		{"namespaced Namespace where cluster scope is allowed", clusterScope, wl("shop", "namespace.pay", "v1", "Namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: pay}\n"), "a Namespace is never created"},
+		{"cluster-scoped template with a namespace", clusterScope, wl("", "clusterrole.r", "rbac.authorization.k8s.io/v1", "ClusterRole",
+			strings.Replace(role, "{name: r}", "{name: r, namespace: shop}", 1)), `cluster-scoped workload sets namespace "shop"`},
+		{"namespaced kind as cluster-scoped, not named", clusterScope, wl("", "configmap.c", "v1", "ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+			"cluster-scoped kind ConfigMap is not allowed"},
 		{"pod template that does not decode", restricted, wl("shop", "web", "apps/v1", "Deployment",
 			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: 7}}}\n"), "does not decode"},
 	} {
@@ -98,6 +112,8 @@ func TestAdmissionValidate(t *testing.T) {
 		{Namespaces: map[string]string{"shop": "none"}},
 		{Kinds: []string{"apps/"}},
 		{Kinds: []string{"a b"}},
+		{ClusterKinds: []string{"*"}},
+		{ClusterKinds: []string{"rbac.authorization.k8s.io/*"}},
 	} {
 		if err := a.Validate(); err == nil {
 			t.Errorf("%+v: valid, want an error", a)

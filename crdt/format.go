@@ -22,6 +22,10 @@ const (
 	// status keys "/<name>/<site>/<cluster>") and the charter's grant of them to an
 	// operator (operator/<name>/clusterscope): level 3.
 	FormatClusterScope = 3
+	// FormatInterpreter enables stored resource-interpreter customizations (policy keys
+	// resourceinterpretercustomization/<name>), written by operators granted cluster
+	// scope since they change how every site reads a kind in every namespace: level 3.
+	FormatInterpreter = 3
 	// MaxFormatValue bounds the charter's format field.
 	MaxFormatValue = 1000
 	// FormatField is the charter field holding the level.
@@ -60,6 +64,9 @@ func checkFormatField(op *Op) error {
 	return nil
 }
 
+// InterpreterPolicy is the policy key kind of a stored ResourceInterpreterCustomization.
+const InterpreterPolicy = "resourceinterpretercustomization"
+
 // opLevel is the level a well-formed operation needs.
 func opLevel(op *Op) int {
 	switch {
@@ -67,6 +74,8 @@ func opLevel(op *Op) int {
 		return FormatClusterScope
 	case op.Kind == KindCharter && strings.HasPrefix(op.Field, "operator/") && strings.HasSuffix(op.Field, "/clusterscope"):
 		return FormatClusterScope
+	case op.Kind == KindPolicy && strings.HasPrefix(op.Key, InterpreterPolicy+"/"):
+		return FormatInterpreter
 	}
 	return 1
 }

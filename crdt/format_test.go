@@ -177,8 +177,10 @@ func TestClusterScopedTemplates(t *testing.T) {
 	crd := set(KindWorkload, "/widgets.example.com", "kind", "CustomResourceDefinition")
 	grant := set(KindCharter, "", "operator/root/clusterscope", "true")
 	raiseFormat(t, f, r, 2)
-	if _, _, err := r.Write(f.ops["root"], []Op{crd}, nil, nil); err == nil || !strings.Contains(err.Error(), "needs format level 3") {
-		t.Fatalf("a cluster-scoped template under level 2: %v", err)
+	for _, op := range []Op{crd, set(KindPolicy, InterpreterPolicy+"/widgets", "object", "{}")} {
+		if _, _, err := r.Write(f.ops["root"], []Op{op}, nil, nil); err == nil || !strings.Contains(err.Error(), "needs format level 3") {
+			t.Fatalf("%s %q under level 2: %v", op.Kind, op.Key, err)
+		}
 	}
 	if _, _, err := r.Write(f.admins[0], []Op{grant}, nil, nil, f.admins[1]); err == nil || !strings.Contains(err.Error(), "needs format level 3") {
 		t.Fatalf("a cluster-scope grant under level 2: %v", err)
@@ -186,6 +188,10 @@ func TestClusterScopedTemplates(t *testing.T) {
 	raiseFormat(t, f, r, FormatClusterScope)
 	if _, _, err := r.Write(f.ops["root"], []Op{crd}, nil, nil); err == nil || !strings.Contains(err.Error(), "cluster-scoped templates not granted to operator root") {
 		t.Fatalf("an operator of every namespace without the grant: %v", err)
+	}
+	ric := set(KindPolicy, InterpreterPolicy+"/widgets", "object", "{}")
+	if _, _, err := r.Write(f.ops["root"], []Op{ric}, nil, nil); err == nil || !strings.Contains(err.Error(), "an interpreter customization needs cluster scope") {
+		t.Fatalf("a customization without cluster scope: %v", err)
 	}
 	bad := grant
 	bad.Value = []byte("yes")
@@ -197,6 +203,7 @@ func TestClusterScopedTemplates(t *testing.T) {
 		t.Fatal("the grant is not in the charter")
 	}
 	mustWrite(t, r, f.ops["root"], crd)
+	mustWrite(t, r, f.ops["root"], ric)
 	if _, _, err := r.Write(f.ops["shopdev"], []Op{set(KindWorkload, "/other", "kind", "ClusterRole")}, nil, nil); err == nil {
 		t.Fatal("an operator without the grant wrote a cluster-scoped template")
 	}

@@ -15,7 +15,8 @@ import (
 //	workload  <namespace>/<name>, or /<name> for a cluster-scoped template (level 3)
 //	status    <namespace>/<name>/<site>/<cluster>, or /<name>/<site>/<cluster>
 //	policy    propagationpolicy/<namespace>/<name>, overridepolicy/<namespace>/<name>,
-//	          clusterpropagationpolicy/<name> or clusteroverridepolicy/<name>
+//	          clusterpropagationpolicy/<name> or clusteroverridepolicy/<name>, or
+//	          resourceinterpretercustomization/<name> (level 3: how sites read a custom kind)
 //
 // Ownership is part of the key, so a scope check never needs state. A policy is one of
 // Karmada's policy kinds, stored whole: crdt checks only its key and size, and every
@@ -45,7 +46,7 @@ var (
 // The policy kinds a policy key may start with; the cluster-scoped ones have no namespace.
 var (
 	namespacedPolicies = []string{"propagationpolicy", "overridepolicy"}
-	clusterPolicies    = []string{"clusterpropagationpolicy", "clusteroverridepolicy"}
+	clusterPolicies    = []string{"clusterpropagationpolicy", "clusteroverridepolicy", InterpreterPolicy}
 )
 
 // PolicyKey builds the key of a Karmada policy: kind is the Kubernetes kind

@@ -127,6 +127,8 @@ func checkAuthority(c *Change, ch *Charter) error {
 				return invalid("op %d: policy %q: namespace %q not granted to %s", i, o.Key, ns, describeAuthor(c.Author, ch))
 			case ns == "" && (!isOperator || !op.AllowsAll()):
 				return invalid("op %d: policy %q: a cluster-scoped policy needs every namespace (\"*\"), not granted to %s", i, o.Key, describeAuthor(c.Author, ch))
+			case strings.HasPrefix(o.Key, InterpreterPolicy+"/") && !op.ClusterScope:
+				return invalid("op %d: policy %q: an interpreter customization needs cluster scope (operator/<name>/clusterscope), not granted to %s", i, o.Key, describeAuthor(c.Author, ch))
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
@@ -67,6 +68,18 @@ apiVersion: example.com/v1
 kind: Widget
 metadata: {name: first, namespace: widgets}
 spec: {size: 3}
+---
+apiVersion: config.karmada.io/v1alpha1
+kind: ResourceInterpreterCustomization
+metadata: {name: widgets}
+spec:
+  target: {apiVersion: example.com/v1, kind: Widget}
+  customizations:
+    healthInterpretation:
+      luaScript: |
+        function InterpretHealth(observedObj)
+          return observedObj.status ~= nil and observedObj.status.phase == "Ready"
+        end
 ---
 apiVersion: policy.karmada.io/v1alpha1
 kind: ClusterPropagationPolicy
@@ -246,19 +259,37 @@ func TestOperatorBundle(t *testing.T) {
 	if err != nil || ns.GetLabels()["team"] != "platform" {
 		t.Fatalf("namespace widgets: %v, labels %v", err, ns.GetLabels())
 	}
-	// Each cluster's status for the custom resource is reported, at the site.
-	if err := f.waitFor(ctx, "the widget's status in both clusters", func(sts map[int]site.State) bool {
+	// The widget's health, as the stored customization interprets it, in each cluster:
+	// unhealthy until its operator (the test, here) says Ready in that cluster.
+	ready := func() int {
 		v, err := f.Client(0).View(ctx)
 		if err != nil {
-			return false
+			return -1
 		}
 		for _, w := range v.Workloads {
 			if w.Namespace == "widgets" && w.Name == "widget.first" {
-				return w.Ready == 2
+				return w.Ready
 			}
 		}
-		return false
-	}); err != nil {
-		t.Fatal(err)
+		return -1
+	}
+	var n int
+	if err := poll(ctx, func() bool { n = ready(); return n == 0 }); err != nil {
+		t.Fatalf("the widget reports %d ready before any cluster's is Ready, want 0", n)
+	}
+	for i, want := range []int{1, 2} {
+		w, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Get(ctx, "first", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unstructured.SetNestedField(w.Object, "Ready", "status", "phase"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Update(ctx, w, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := poll(ctx, func() bool { n = ready(); return n == want }); err != nil {
+			t.Fatalf("after c%d's widget is Ready: %d ready, want %d", i, n, want)
+		}
 	}
 }

@@ -52,7 +52,10 @@ func Split(objs []Object) ([]Workload, []*Policy, []string, error) {
 	}
 	var ps []*Policy
 	for _, p := range slices.Concat(r.propagations, r.overrides) {
-		ps = append(ps, &Policy{p})
+		ps = append(ps, &Policy{p: p})
+	}
+	for _, c := range r.interpreters {
+		ps = append(ps, &Policy{ric: c})
 	}
 	return ws, ps, r.notes, nil
 }
@@ -63,6 +66,7 @@ type resolver struct {
 	clusterCRs        map[string]bool
 	namespaceSelected bool
 	manifests         []*manifest
+	interpreters      []*interpreterPolicy
 	byKey             map[string]*manifest // by "<namespace>/<name>"
 	propagations      []*karmadaPolicy
 	overrides         []*karmadaPolicy
@@ -129,6 +133,8 @@ func (r *resolver) classify(o *Object) {
 			return
 		}
 		r.addPolicy(p)
+	case apiVersion == interpreterAPIVersion && kind == kindInterpreter:
+		r.readInterpreter(o, kind+" "+name)
 	case group == "karmada.io" || strings.HasSuffix(group, ".karmada.io"):
 		r.fail(o, who, fmt.Errorf("%s: not supported by Atoll, which reads the %s policy kinds %s", apiVersion, karmadaAPIVersion, strings.Join(policyKinds, ", ")))
 	case group == "" && kind == "Namespace" && !r.namespaceSelected:

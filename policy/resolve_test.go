@@ -379,3 +379,36 @@ func TestClusterScopedManifests(t *testing.T) {
 		t.Errorf("a namespaced policy placed a cluster-scoped template: %+v", ws)
 	}
 }
+
+// TestInterpreterCustomizations: a ResourceInterpreterCustomization of an apply is
+// decoded (a bad script is an error naming its field), stored as a cluster-scoped policy
+// that round-trips through Decode, and indexed by its target in a Set.
+func TestInterpreterCustomizations(t *testing.T) {
+	ric := "apiVersion: config.karmada.io/v1alpha1\nkind: ResourceInterpreterCustomization\nmetadata: {name: widgets}\n" +
+		"spec:\n  target: {apiVersion: example.com/v1, kind: Widget}\n  customizations:\n    healthInterpretation:\n" +
+		"      luaScript: |\n        function InterpretHealth(o) return o.status ~= nil end\n"
+	_, ps, _, err := Split(parseAll(t, ric))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Kind() != "ResourceInterpreterCustomization" || ps[0].Name() != "widgets" || ps[0].Namespace() != "" || ps[0].Interpreter() == nil {
+		t.Fatalf("policies %v", ps)
+	}
+	obj, err := ps[0].Object()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode("stored", obj)
+	if err != nil || back.Interpreter() == nil || back.Interpreter().Kind != "Widget" {
+		t.Fatalf("stored customization: %v, %v", back, err)
+	}
+	set := NewSet([]*Policy{back})
+	if c := set.Interpreters().For("example.com/v1", "Widget", "healthInterpretation"); c == nil || c.Name != "widgets" {
+		t.Fatalf("For: %v", c)
+	}
+	if c := set.Interpreters().For("example.com/v1", "Widget", "replicaResource"); c != nil {
+		t.Fatalf("For an operation it does not define: %v", c)
+	}
+	contains(t, resolveErr(t, strings.Replace(ric, "function InterpretHealth(o)", "function Other(o)", 1)),
+		"spec.customizations.healthInterpretation.luaScript")
+}

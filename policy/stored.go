@@ -25,27 +25,57 @@ type Target struct {
 }
 
 // Policy is one decoded Karmada policy, as it is stored.
-type Policy struct{ p *karmadaPolicy }
+type Policy struct {
+	p   *karmadaPolicy
+	ric *interpreterPolicy // a resource-interpreter customization instead (interpreter.go)
+}
 
-// Kind is the policy's kind (PropagationPolicy, ClusterPropagationPolicy, ...).
-func (p *Policy) Kind() string { return p.p.kind }
+// Kind is the policy's kind (PropagationPolicy, ClusterPropagationPolicy, ...,
+// ResourceInterpreterCustomization).
+func (p *Policy) Kind() string {
+	if p.ric != nil {
+		return kindInterpreter
+	}
+	return p.p.kind
+}
 
 // Namespace is the policy's namespace, "" for the cluster-scoped kinds.
-func (p *Policy) Namespace() string { return p.p.namespace }
+func (p *Policy) Namespace() string {
+	if p.ric != nil {
+		return ""
+	}
+	return p.p.namespace
+}
 
 // Name is the policy's name.
-func (p *Policy) Name() string { return p.p.name }
+func (p *Policy) Name() string {
+	if p.ric != nil {
+		return p.ric.c.Name
+	}
+	return p.p.name
+}
 
 // Propagation reports whether it is a (Cluster)PropagationPolicy.
-func (p *Policy) Propagation() bool { return p.p.propagation() }
+func (p *Policy) Propagation() bool { return p.ric == nil && p.p.propagation() }
 
-func (p *Policy) String() string { return p.p.String() }
+func (p *Policy) String() string {
+	if p.ric != nil {
+		return kindInterpreter + " " + p.ric.c.Name
+	}
+	return p.p.String()
+}
 
 // Object is the policy as Atoll stores it: JSON of its apiVersion, kind, metadata
 // (name, namespace, labels and annotations) and spec, keys sorted. What an API server
 // adds to metadata (uid, resourceVersion, ...) is left out.
 func (p *Policy) Object() ([]byte, error) {
-	m := p.p.obj.Map
+	var obj *Object
+	if p.ric != nil {
+		obj = p.ric.obj
+	} else {
+		obj = p.p.obj
+	}
+	m := obj.Map
 	meta, _ := m["metadata"].(map[string]any)
 	keep := map[string]any{}
 	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
@@ -78,23 +108,32 @@ func Decode(name string, object []byte) (*Policy, error) {
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
+	if len(r.interpreters) == 1 {
+		return &Policy{ric: r.interpreters[0]}, nil
+	}
 	ps := slices.Concat(r.propagations, r.overrides)
 	if len(ps) != 1 {
-		return nil, fmt.Errorf("%s: not a %s policy (%s)", name, karmadaAPIVersion, strings.Join(policyKinds, ", "))
+		return nil, fmt.Errorf("%s: not a %s policy (%s) or a %s %s", name, karmadaAPIVersion, strings.Join(policyKinds, ", "), interpreterAPIVersion, kindInterpreter)
 	}
-	return &Policy{ps[0]}, nil
+	return &Policy{p: ps[0]}, nil
 }
 
 // Set is the policies a site resolves with. It is read-only once built: sites resolve
 // from one Set concurrently.
 type Set struct {
 	propagations, overrides []*karmadaPolicy
+	interpreters            Interpreters
 }
 
 // NewSet builds a Set of policies.
 func NewSet(ps []*Policy) *Set {
-	s := &Set{}
+	s := &Set{interpreters: Interpreters{}}
 	for _, p := range ps {
+		if c := p.Interpreter(); c != nil {
+			k := interpreterKey(c.APIVersion, c.Kind)
+			s.interpreters[k] = append(s.interpreters[k], c)
+			continue
+		}
 		if p.Propagation() {
 			s.propagations = append(s.propagations, p.p)
 		} else {
@@ -105,7 +144,16 @@ func NewSet(ps []*Policy) *Set {
 }
 
 // Len is how many policies the Set holds.
-func (s *Set) Len() int { return len(s.propagations) + len(s.overrides) }
+func (s *Set) Len() int {
+	n := len(s.propagations) + len(s.overrides)
+	for _, cs := range s.interpreters {
+		n += len(cs)
+	}
+	return n
+}
+
+// Interpreters are the stored resource-interpreter customizations, by target kind.
+func (s *Set) Interpreters() Interpreters { return s.interpreters }
 
 // Resolution is what the stored policies give one template.
 type Resolution struct {

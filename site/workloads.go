@@ -348,6 +348,7 @@ func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstru
 	}
 	if !w.Divides(u.GetKind()) {
 		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u), "generation": w.Change}
+		s.interpretedStatus(w, u, cur)
 	}
 	return s.statusDiff(w, cluster, cur)
 }

@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"atoll/interpret"
+)
+
+// Resource-interpreter customizations (config.karmada.io/v1alpha1
+// ResourceInterpreterCustomization) are stored like cluster-scoped policies (crdt policy
+// key resourceinterpretercustomization/<name>, format level 3, an operator granted
+// cluster scope): they tell every site how to read a custom kind. Package interpret
+// decodes and runs them; here they are read from an apply, stored, and looked up.
+
+const (
+	interpreterAPIVersion = "config.karmada.io/v1alpha1"
+	kindInterpreter       = "ResourceInterpreterCustomization"
+)
+
+// interpreterPolicy is a decoded customization and its object.
+type interpreterPolicy struct {
+	obj *Object
+	c   *interpret.Customization
+}
+
+// readInterpreter decodes a customization of an apply; errors name its fields.
+func (r *resolver) readInterpreter(o *Object, who string) {
+	b, err := json.Marshal(o.Map)
+	if err != nil {
+		r.fail(o, who, err)
+		return
+	}
+	c, err := interpret.Decode(b)
+	if err != nil {
+		r.fail(o, who, err)
+		return
+	}
+	for _, other := range r.interpreters {
+		if other.c.Name == c.Name {
+			r.fail(o, who, fmt.Errorf("also at %s:%d", other.obj.File, other.obj.Line))
+			return
+		}
+	}
+	r.interpreters = append(r.interpreters, &interpreterPolicy{obj: o, c: c})
+}
+
+// Interpreter returns the customization a stored policy is, or nil for a Karmada
+// placement or override policy.
+func (p *Policy) Interpreter() *interpret.Customization {
+	if p.ric == nil {
+		return nil
+	}
+	return p.ric.c
+}
+
+// Interpreters index customizations by their target (apiVersion and kind): for each
+// operation, the first customization in name order that defines it, as the stored
+// policies' key order gives them.
+type Interpreters map[string][]*interpret.Customization
+
+// interpreterKey is the index key of a target kind.
+func interpreterKey(apiVersion, kind string) string { return apiVersion + "/" + kind }
+
+// For returns the customization that defines op for a kind, or nil.
+func (ix Interpreters) For(apiVersion, kind string, op interpret.Op) *interpret.Customization {
+	for _, c := range ix[interpreterKey(apiVersion, kind)] {
+		if _, ok := c.Scripts[op]; ok {
+			return c
+		}
+	}
+	return nil
+}

@@ -8,5 +8,5 @@
 
 .PHONY: karmada
 karmada: private build_sh := $(dir $(lastword $(MAKEFILE_LIST)))../hack/karmada/build.sh
-karmada: ## build Karmada's controllers once into its cache, for e2e TestImport (~4 min cold on 2 cores)
+karmada: ## build Karmada's controllers once into its cache, for e2e TestImport (~6 min cold on 2 cores)
 	@bash $(build_sh)

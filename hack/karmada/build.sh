@@ -83,7 +83,7 @@ if [[ $got != "$KARMADA_VERSION" ]]; then
 	exit 1
 fi
 
-echo "karmada: building Karmada $KARMADA_VERSION's controller-manager, scheduler, webhook and aggregated-apiserver, about 4 minutes on 2 cores, once -> $dir"
+echo "karmada: building Karmada $KARMADA_VERSION's controller-manager, scheduler, webhook and aggregated-apiserver, about 6 minutes on 2 cores, once -> $dir"
 tmp=$(mktemp -d "$cache_root/.build-$key-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP

@@ -11,6 +11,7 @@ include mk/kube.mk
 include mk/helm.mk
 include mk/oidc.mk
 include mk/flux.mk
+include mk/karmada.mk
 
 help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,10 +39,10 @@ deps: ## install what the tests need from Debian (ip, nft for network namespaces
 	@bash hack/install-netlab.sh
 	@bash hack/install-chromium.sh
 
-test: build deps kube helm oidc flux ## all tests, end-to-end, real-cluster, chart and browser ones included (what CI runs)
+test: build deps kube helm oidc flux karmada ## all tests, end-to-end, real-cluster, chart and browser ones included (what CI runs)
 	ATOLL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
 
-e2e: build deps kube oidc ## only the end-to-end scenarios: real site processes, real partitions
+e2e: build deps kube oidc karmada ## only the end-to-end scenarios: real site processes, real partitions
 	$(GO) test -count=1 -timeout 20m -v ./e2e/...
 	$(BIN)/atoll e2e converge --sites 5 --json
 

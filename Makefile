@@ -42,7 +42,7 @@ deps: ## install what the tests need from Debian (ip, nft for network namespaces
 test: build deps kube helm oidc flux karmada ## all tests, end-to-end, real-cluster, chart and browser ones included (what CI runs)
 	ATOLL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
 
-e2e: build deps kube oidc karmada ## only the end-to-end scenarios: real site processes, real partitions
+e2e: build deps kube oidc flux karmada ## only the end-to-end scenarios: real site processes, real partitions
 	$(GO) test -count=1 -timeout 20m -v ./e2e/...
 	$(BIN)/atoll e2e converge --sites 5 --json
 

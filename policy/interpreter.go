@@ -71,3 +71,36 @@ func (ix Interpreters) For(apiVersion, kind string, op interpret.Op) *interpret.
 	}
 	return nil
 }
+
+// interpretedReplicas reads the replicas of a manifest whose kind a customization of the
+// apply can both read (replicaResource) and revise (replicaRevision), as its
+// GetReplicas says: what sites divide among clusters, each cluster's share set by
+// ReviseReplica. -1 (not divided) for any other kind. It runs at the writer only, so
+// every site divides the same stored number.
+func (r *resolver) interpretedReplicas(m *manifest) (int, error) {
+	var get *interpret.Customization
+	revise := false
+	for _, ip := range r.interpreters {
+		c := ip.c
+		if c.APIVersion != m.APIVersion || c.Kind != m.Kind {
+			continue
+		}
+		if _, ok := c.Scripts[interpret.OpReplicaResource]; ok && get == nil {
+			get = c
+		}
+		if _, ok := c.Scripts[interpret.OpReplicaRevision]; ok {
+			revise = true
+		}
+	}
+	if get == nil || !revise {
+		return -1, nil
+	}
+	n, _, err := get.GetReplicas(m.body())
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", kindInterpreter, get.Name, err)
+	}
+	if n < 0 || n > 1<<31-1 {
+		return 0, fmt.Errorf("%s %s: GetReplicas returned %d, want 0 to 2^31-1", kindInterpreter, get.Name, n)
+	}
+	return int(n), nil
+}

@@ -202,6 +202,12 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 		r.fail(o, m.String(), err)
 		return w, false
 	}
+	if w.Replicas < 0 {
+		if w.Replicas, err = r.interpretedReplicas(m); err != nil {
+			r.fail(o, m.String(), err)
+			return w, false
+		}
+	}
 	p, matched := placementFor(&m.Target, r.propagations)
 	for _, q := range matched {
 		q.matched++

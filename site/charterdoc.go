@@ -13,14 +13,17 @@ import (
 // CharterDoc is a charter in readable form: what GET /v1/charter serves and what
 // `atoll charter` shows, diffs and amends. Keys are written as FormatKey writes them.
 type CharterDoc struct {
-	Name        string            `json:"name"`
-	Threshold   int               `json:"threshold"`
-	MaxReplicas int               `json:"maxReplicas,omitempty"` // 0: unset (crdt.DefaultMaxReplicas)
-	Admins      []CharterMember   `json:"admins"`
-	Sites       []CharterSite     `json:"sites"`
-	Operators   []CharterOperator `json:"operators,omitempty"`
-	Observers   []CharterMember   `json:"observers,omitempty"`
-	Quota       *CharterQuota     `json:"quota,omitempty"` // Operators unused: see CharterOperator.QuotaBytes
+	Name        string `json:"name"`
+	Threshold   int    `json:"threshold"`
+	MaxReplicas int    `json:"maxReplicas,omitempty"` // 0: unset (crdt.DefaultMaxReplicas)
+	// Format is the format level the federation has reached (crdt.Charter.Format); 0:
+	// unset, level 1.
+	Format    int               `json:"format,omitempty"`
+	Admins    []CharterMember   `json:"admins"`
+	Sites     []CharterSite     `json:"sites"`
+	Operators []CharterOperator `json:"operators,omitempty"`
+	Observers []CharterMember   `json:"observers,omitempty"`
+	Quota     *CharterQuota     `json:"quota,omitempty"` // Operators unused: see CharterOperator.QuotaBytes
 }
 
 // CharterMember is an admin or an observer.
@@ -76,6 +79,7 @@ func (f CharterFields) Doc() CharterDoc {
 	d := CharterDoc{Name: string(f["name"]), Admins: []CharterMember{}, Sites: []CharterSite{}}
 	d.Threshold, _ = strconv.Atoi(string(f["threshold"]))
 	d.MaxReplicas, _ = strconv.Atoi(string(f[crdt.MaxReplicasField]))
+	d.Format, _ = strconv.Atoi(string(f[crdt.FormatField]))
 	key := func(field string) (string, bool) {
 		v, ok := f[field]
 		if !ok || len(v) != 32 {

@@ -67,7 +67,7 @@ func TestReadStatus(t *testing.T) {
 // and its completions the part Render is given (else the template's); below the level
 // it is applied as written.
 func TestRenderJob(t *testing.T) {
-	w := Workload{Namespace: "shop", Name: "job.report", Replicas: 2, Change: "c1",
+	w := Workload{Namespace: "shop", Name: "report", Replicas: 2, Change: "c1",
 		Template: []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\nspec: {parallelism: 2, completions: 4, template: {}}\n")}
 	spec := func(w Workload, replicas int) (p, c int64) {
 		t.Helper()
@@ -101,7 +101,7 @@ func TestRenderJob(t *testing.T) {
 // TestKeepCompletions: a Job applied over one the cluster holds keeps the cluster's
 // completions (immutable), with the hash of what is applied; its parallelism follows.
 func TestKeepCompletions(t *testing.T) {
-	w := Workload{Namespace: "shop", Name: "job.report", Replicas: 2, Change: "c1", Format: 2, Completions: 2,
+	w := Workload{Namespace: "shop", Name: "report", Replicas: 2, Change: "c1", Format: 2, Completions: 2,
 		Template: []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\nspec: {parallelism: 2, completions: 4, template: {}}\n")}
 	first, err := Render(w, nil, 1)
 	if err != nil {

@@ -100,8 +100,14 @@ func memberStatus(kind string, c ClusterStatus) map[string]any {
 		if j := c.Job; j != nil {
 			st["active"], st["succeeded"], st["failed"] = int64(j.Active), int64(j.Succeeded), int64(j.Failed)
 		}
-		if c.Conditions != "" {
-			st["conditions"] = c.Conditions
+		var conds []any
+		for c := range strings.SplitSeq(c.Conditions, ",") {
+			if typ, status, ok := strings.Cut(c, "="); ok {
+				conds = append(conds, map[string]any{"type": typ, "status": status})
+			}
+		}
+		if len(conds) > 0 {
+			st["conditions"] = conds
 		}
 		return st
 	}

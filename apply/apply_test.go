@@ -89,3 +89,11 @@ func TestReplicasLimitsAgree(t *testing.T) {
 		t.Fatalf("policy.DefaultMaxReplicas %d, crdt.DefaultMaxReplicas %d", policy.DefaultMaxReplicas, crdt.DefaultMaxReplicas)
 	}
 }
+
+// TestJobsLevelsAgree: the CLI checks a divided Job against the format level at which
+// sites divide one.
+func TestJobsLevelsAgree(t *testing.T) {
+	if policy.JobsLevel != crdt.FormatJobs {
+		t.Fatalf("policy.JobsLevel %d, crdt.FormatJobs %d", policy.JobsLevel, crdt.FormatJobs)
+	}
+}

@@ -16,8 +16,12 @@ func CheckReplicas(ws []Workload, limit int) error {
 	var errs []error
 	for _, w := range ws {
 		if w.Replicas > limit {
-			errs = append(errs, fmt.Errorf("%s: %s %s: spec.replicas %d is above the federation's limit of %d replicas per workload (the charter's maxReplicas)",
-				w.Source, w.Kind, w.Key, w.Replicas, limit))
+			field := "replicas"
+			if w.Kind == "Job" {
+				field = "parallelism"
+			}
+			errs = append(errs, fmt.Errorf("%s: %s %s: spec.%s %d is above the federation's limit of %d replicas per workload (the charter's maxReplicas)",
+				w.Source, w.Kind, w.Key, field, w.Replicas, limit))
 		}
 	}
 	return errors.Join(errs...)

@@ -92,21 +92,34 @@ func stringMap(meta map[string]any, k string) (map[string]string, []error) {
 	return out, errs
 }
 
-// replicas returns spec.replicas for the kinds Atoll divides (1 when absent), or -1.
+// replicas returns spec.replicas for the kinds Atoll divides (1 when absent), a Job's
+// spec.parallelism (1 when absent, the API server's default), as Karmada's interpreter
+// reads a Job's replicas, or -1.
 func (m *manifest) replicas() (int, error) {
-	if g := groupOf(m.APIVersion); (g != "apps" && g != "extensions") || !slices.Contains(replicaKinds, m.Kind) {
+	field := "replicas"
+	switch g := groupOf(m.APIVersion); {
+	case g == "batch" && m.Kind == "Job":
+		field = "parallelism"
+	case (g != "apps" && g != "extensions") || !slices.Contains(replicaKinds, m.Kind):
 		return -1, nil
 	}
 	spec, _ := m.obj.Map["spec"].(map[string]any)
-	v, ok := spec["replicas"]
+	v, ok := spec[field]
 	if !ok || v == nil {
 		return 1, nil
 	}
 	n, ok := v.(int64)
 	if !ok || n < 0 || n > 1<<31-1 {
-		return 0, errAt(fieldPath{"spec", "replicas"}, "%v: want a non-negative integer", v)
+		return 0, errAt(fieldPath{"spec", field}, "%v: want a non-negative integer", v)
 	}
 	return int(n), nil
+}
+
+// completionMode returns a Job's spec.completionMode ("" if it has none).
+func (m *manifest) completionMode() string {
+	spec, _ := m.obj.Map["spec"].(map[string]any)
+	s, _ := spec["completionMode"].(string)
+	return s
 }
 
 // body is the manifest without its status: what Atoll stores and renders.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -196,13 +197,52 @@ func defaultPlacement(pl *scheduler.Placement) {
 
 // undividable are the kinds that run pods whose count Atoll cannot divide among
 // clusters: under a Divided placement each would run whole in every cluster, a silent
-// duplicate.
+// duplicate. A Job is divided from format level JobsLevel.
 var undividable = []string{"Job", "CronJob", "DaemonSet", "Pod", "ReplicationController"}
 
-// CannotDivide refuses a placement that divides a kind Atoll cannot divide.
-func CannotDivide(kind string, p scheduler.Policy) error {
-	if rs := p.ReplicaScheduling; rs != nil && rs.ReplicaSchedulingType == scheduler.Divided && slices.Contains(undividable, kind) {
-		return fmt.Errorf("its placement divides replicas, but Atoll does not divide a %s: it would run whole in every cluster (use replicaSchedulingType: Duplicated)", kind)
+// JobsLevel is the charter's format level from which a Job's replicas (spec.parallelism)
+// and completions are divided among clusters: crdt.FormatJobs, which sites enforce;
+// policy does not import crdt (apply's tests check that the two agree).
+const JobsLevel = 2
+
+// CannotDivide refuses a placement that divides a kind Atoll cannot divide under a
+// charter of format level level. Every site of a federation divides a Job alike, or none
+// does: below JobsLevel the refusal names the level and how to reach it.
+func CannotDivide(kind string, p scheduler.Policy, level int) error {
+	rs := p.ReplicaScheduling
+	if rs == nil || rs.ReplicaSchedulingType != scheduler.Divided || !slices.Contains(undividable, kind) {
+		return nil
+	}
+	switch {
+	case kind == "Job" && level >= JobsLevel:
+		return nil
+	case kind == "Job":
+		return fmt.Errorf("its placement divides replicas, but dividing a Job needs format level %d (atoll charter propose --format %d); the charter's is %d (or use replicaSchedulingType: Duplicated)",
+			JobsLevel, JobsLevel, level)
+	}
+	return fmt.Errorf("its placement divides replicas, but Atoll does not divide a %s: it would run whole in every cluster (use replicaSchedulingType: Duplicated)", kind)
+}
+
+// CannotDivideIndexed refuses a placement that divides an Indexed Job
+// (spec.completionMode: Indexed): each cluster's Job would run the indexes 0 to its own
+// completions, the same indexes in every cluster, and the others never.
+func CannotDivideIndexed(kind string, p scheduler.Policy, completionMode string) error {
+	if rs := p.ReplicaScheduling; kind == "Job" && completionMode == "Indexed" && rs != nil && rs.ReplicaSchedulingType == scheduler.Divided {
+		return errors.New("its placement divides an Indexed Job, but each cluster would run the same indexes from 0 (use replicaSchedulingType: Duplicated, or completionMode: NonIndexed)")
 	}
 	return nil
+}
+
+// CheckDivide returns an error naming, with its manifest and policy, every workload of an
+// apply whose placement divides a kind that a charter of format level level does not
+// divide: sites would refuse it. Resolve and Split leave the level to this check, once
+// the caller knows the charter's.
+func CheckDivide(ws []Workload, level int) error {
+	var errs []error
+	for _, w := range ws {
+		if err := CannotDivide(w.Kind, w.Policy, level); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %s: %w", w.Source, w.Kind, w.Key, w.PlacedBy, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -219,7 +219,12 @@ func (r *resolver) workload(m *manifest) (w Workload, ok bool) {
 		p.won++
 		w.PlacedBy = p.String()
 		w.Policy = clone(p.policy)
-		if err := CannotDivide(w.Kind, w.Policy); err != nil {
+		// The kinds no level divides; a Job's level is the caller's check (CheckDivide).
+		if err := CannotDivide(w.Kind, w.Policy, JobsLevel); err != nil {
+			r.fail(o, m.String(), fmt.Errorf("%s: %w", p, err))
+			return w, false
+		}
+		if err := CannotDivideIndexed(w.Kind, w.Policy, m.completionMode()); err != nil {
 			r.fail(o, m.String(), fmt.Errorf("%s: %w", p, err))
 			return w, false
 		}

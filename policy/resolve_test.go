@@ -318,18 +318,47 @@ func TestWorkloadKeys(t *testing.T) {
 
 // TestCannotDivide: a Divided placement of a kind Atoll cannot divide is an error naming
 // the policy and the kind; Duplicated is not, nor a Divided placement of kinds without
-// pods (a ConfigMap goes whole to the clusters it selects, as in Karmada).
+// pods (a ConfigMap goes whole to the clusters it selects, as in Karmada). A Job is
+// divided from format level 2: Resolve leaves it to CheckDivide, which names the level
+// below it; its replicas are its parallelism. An Indexed Job is never divided.
 func TestCannotDivide(t *testing.T) {
-	job := "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report, namespace: shop}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: registry.invalid/r:1}]\n"
+	job := "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report, namespace: shop}\nspec:\n  parallelism: 3\n  completions: 6\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: registry.invalid/r:1}]\n"
+	cron := "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\nspec:\n  schedule: '0 1 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: r, image: registry.invalid/r:1}]\n"
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: b}\n"
 	pp := func(kind, scheduling string) string {
 		return "apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  resourceSelectors: [{apiVersion: " +
-			map[string]string{"Job": "batch/v1", "ConfigMap": "v1"}[kind] + ", kind: " + kind + "}]\n  placement:\n    clusterAffinity: {clusterNames: [a/b, c/d]}\n    replicaScheduling: {replicaSchedulingType: " + scheduling + "}\n"
+			map[string]string{"Job": "batch/v1", "CronJob": "batch/v1", "ConfigMap": "v1"}[kind] + ", kind: " + kind + "}]\n  placement:\n    clusterAffinity: {clusterNames: [a/b, c/d]}\n    replicaScheduling: {replicaSchedulingType: " + scheduling + "}\n"
 	}
-	err := resolveErr(t, job, pp("Job", "Divided"))
-	contains(t, err, "PropagationPolicy shop/p", "Atoll does not divide a Job", "replicaSchedulingType: Duplicated")
-	resolveOK(t, job, pp("Job", "Duplicated"))
+	err := resolveErr(t, cron, pp("CronJob", "Divided"))
+	contains(t, err, "PropagationPolicy shop/p", "Atoll does not divide a CronJob", "replicaSchedulingType: Duplicated")
+	resolveOK(t, cron, pp("CronJob", "Duplicated"))
 	resolveOK(t, cm, pp("ConfigMap", "Divided"))
+
+	ws, _ := resolveOK(t, job, pp("Job", "Divided"))
+	if len(ws) != 1 || ws[0].Replicas != 3 {
+		t.Fatalf("workloads %+v: want one Job of 3 replicas (its parallelism)", ws)
+	}
+	err1 := CheckDivide(ws, 1)
+	if err1 == nil {
+		t.Fatal("CheckDivide at level 1: no error")
+	}
+	contains(t, err1.Error(), "PropagationPolicy shop/p", "dividing a Job needs format level 2 (atoll charter propose --format 2)", "the charter's is 1")
+	if err := CheckDivide(ws, JobsLevel); err != nil {
+		t.Errorf("CheckDivide at level %d: %v", JobsLevel, err)
+	}
+	ws, _ = resolveOK(t, job, pp("Job", "Duplicated"))
+	if err := CheckDivide(ws, 1); err != nil {
+		t.Errorf("a Duplicated Job at level 1: %v", err)
+	}
+	noParallelism := strings.Replace(job, "  parallelism: 3\n", "", 1)
+	if ws, _ := resolveOK(t, noParallelism, pp("Job", "Divided")); ws[0].Replicas != 1 {
+		t.Errorf("a Job without parallelism: %d replicas, want 1 (the API server's default)", ws[0].Replicas)
+	}
+	indexed := strings.Replace(job, "  completions: 6\n", "  completions: 6\n  completionMode: Indexed\n", 1)
+	contains(t, resolveErr(t, indexed, pp("Job", "Divided")), "divides an Indexed Job", "completionMode: NonIndexed")
+	resolveOK(t, indexed, pp("Job", "Duplicated"))
+	bad := strings.Replace(job, "parallelism: 3", "parallelism: many", 1)
+	contains(t, resolveErr(t, bad, pp("Job", "Divided")), "spec.parallelism", "want a non-negative integer")
 }
 
 // TestClusterScopedManifests: built-in cluster-scoped kinds, and custom ones whose CRD in

@@ -14,8 +14,8 @@ type Workload struct {
 	Namespace, Name  string // the object's; the namespace defaults to "default"
 	Key              string // the workload's key in Atoll: <namespace>/<WorkloadName(kind, name)>
 	APIVersion, Kind string
-	// Replicas is spec.replicas of a Deployment, StatefulSet or ReplicaSet (1 when
-	// absent), or -1 for kinds without replicas.
+	// Replicas is spec.replicas of a Deployment, StatefulSet or ReplicaSet, or
+	// spec.parallelism of a Job (1 when absent), or -1 for kinds without replicas.
 	Replicas int
 	Template []byte           // the manifest as JSON, status dropped
 	Policy   scheduler.Policy // from the winning (Cluster)PropagationPolicy; zero if none

@@ -13,15 +13,17 @@ import (
 // CharterDoc is a charter in readable form: what GET /v1/charter serves and what
 // `atoll charter` shows, diffs and amends. Keys are written as FormatKey writes them.
 type CharterDoc struct {
-	Name        string            `json:"name"`
-	Threshold   int               `json:"threshold"`
-	MaxReplicas int               `json:"maxReplicas,omitempty"` // 0: unset (crdt.DefaultMaxReplicas)
-	Format      int               `json:"format,omitempty"`      // 0: unset (level 1; docs/adr/0013)
-	Admins      []CharterMember   `json:"admins"`
-	Sites       []CharterSite     `json:"sites"`
-	Operators   []CharterOperator `json:"operators,omitempty"`
-	Observers   []CharterMember   `json:"observers,omitempty"`
-	Quota       *CharterQuota     `json:"quota,omitempty"` // Operators unused: see CharterOperator.QuotaBytes
+	Name        string `json:"name"`
+	Threshold   int    `json:"threshold"`
+	MaxReplicas int    `json:"maxReplicas,omitempty"` // 0: unset (crdt.DefaultMaxReplicas)
+	// Format is the format level the federation has reached (crdt.Charter.Format); 0:
+	// unset, level 1.
+	Format    int               `json:"format,omitempty"`
+	Admins    []CharterMember   `json:"admins"`
+	Sites     []CharterSite     `json:"sites"`
+	Operators []CharterOperator `json:"operators,omitempty"`
+	Observers []CharterMember   `json:"observers,omitempty"`
+	Quota     *CharterQuota     `json:"quota,omitempty"` // Operators unused: see CharterOperator.QuotaBytes
 }
 
 // CharterMember is an admin or an observer.

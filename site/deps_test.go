@@ -87,20 +87,40 @@ func TestWithDeps(t *testing.T) {
 	}
 }
 
-// TestResolveCannotDivide: a stored policy that divides a Job refuses the workload
-// (kind policy) rather than running it whole in every cluster.
+// TestResolveCannotDivide: a stored policy that divides a Job refuses the workload (kind
+// policy) below format level 2, naming the level, rather than running it whole in every
+// cluster; at level 2 it divides it, unless the Job was stored without its parallelism
+// as replicas, or is Indexed. A CronJob is refused at every level.
 func TestResolveCannotDivide(t *testing.T) {
 	cpp := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"ClusterPropagationPolicy","metadata":{"name":"jobs"},` +
-		`"spec":{"resourceSelectors":[{"apiVersion":"batch/v1","kind":"Job"}],"placement":{"replicaScheduling":{"replicaSchedulingType":"Divided"}}}}`
+		`"spec":{"resourceSelectors":[{"apiVersion":"batch/v1","kind":"Job"},{"apiVersion":"batch/v1","kind":"CronJob"}],"placement":{"replicaScheduling":{"replicaSchedulingType":"Divided"}}}}`
 	p, err := policy.Decode("jobs", []byte(cpp))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pols := policy.NewSet([]*policy.Policy{p})
-	obj := map[string]crdt.Value{"apiVersion": {Bytes: []byte("batch/v1")}, "kind": {Bytes: []byte("Job")}}
-	w := workload{kind: "Job"}
-	(&Site{}).resolve(&w, "shop/job.report", obj, pols)
-	if w.refusal != "policy" || w.err == nil || !strings.Contains(w.err.Error(), "Atoll does not divide a Job") {
-		t.Errorf("refusal %q, err %v", w.refusal, w.err)
+	for _, tc := range []struct {
+		name     string
+		kind     string
+		replicas int
+		mode     string
+		format   int
+		want     string // in the refusal; "" for none
+	}{
+		{"below the level", "Job", 2, "", 1, "dividing a Job needs format level 2 (atoll charter propose --format 2)"},
+		{"at the level", "Job", 2, "", crdt.FormatJobs, ""},
+		{"stored without replicas", "Job", -1, "", crdt.FormatJobs, "stored without its parallelism as replicas"},
+		{"indexed", "Job", 2, "Indexed", crdt.FormatJobs, "divides an Indexed Job"},
+		{"a CronJob", "CronJob", -1, "", crdt.FormatJobs, "Atoll does not divide a CronJob"},
+	} {
+		obj := map[string]crdt.Value{"apiVersion": {Bytes: []byte("batch/v1")}, "kind": {Bytes: []byte(tc.kind)}}
+		w := workload{kind: tc.kind, render: kube.Workload{Replicas: tc.replicas}, job: jobSpec{completionMode: tc.mode}}
+		(&Site{}).resolve(&w, "shop/"+strings.ToLower(tc.kind)+".report", obj, pols, tc.format)
+		switch {
+		case tc.want == "" && (w.err != nil || w.refusal != ""):
+			t.Errorf("%s: refusal %q, err %v; want none", tc.name, w.refusal, w.err)
+		case tc.want != "" && (w.refusal != "policy" || w.err == nil || !strings.Contains(w.err.Error(), tc.want)):
+			t.Errorf("%s: refusal %q, err %v; want a policy refusal saying %q", tc.name, w.refusal, w.err, tc.want)
+		}
 	}
 }

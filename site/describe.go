@@ -69,6 +69,8 @@ type Placement struct {
 	Conditions []string        `json:"conditions,omitempty"`
 	Sites      []SitePlacement `json:"sites"`
 	Error      string          `json:"error,omitempty"`
+	// Job is a Job's counts summed over the clusters that report them (format level 2).
+	Job *JobCounts `json:"job,omitempty"`
 }
 
 // SitePlacement is one site's share and its clusters.
@@ -86,6 +88,12 @@ type ClusterPlacement struct {
 	Desired int       `json:"desired"`        // applied, as its site reports
 	Ready   int       `json:"ready"`
 	Refused string    `json:"refused,omitempty"` // why its site refuses to run the workload there
+	// Reported: its site reports the workload there (a Status object exists). Kinds that
+	// run whole report what the cluster means to run in Desired (a DaemonSet: its pods by
+	// node), which may be 0.
+	Reported bool `json:"reported,omitempty"`
+	// Job is a Job's counts there (format level 2).
+	Job *JobCounts `json:"job,omitempty"`
 }
 
 // handlePlacement serves GET /v1/placement/{namespace}/{name}.

@@ -242,7 +242,11 @@ func (k kubeStore) Status(r fedsync.Ref) fedsync.Aggregate {
 			return
 		}
 		c := fedsync.ClusterStatus{Site: site, Cluster: cluster, Desired: num(f, "desired"), Ready: num(f, "ready"),
-			Available: num(f, "available"), Updated: num(f, "updated"), Change: string(f.Get("generation"))}
+			Available: num(f, "available"), Updated: num(f, "updated"), Change: string(f.Get("generation")),
+			Conditions: string(f.Get("conditions"))}
+		if f.Get("active") != nil { // a Job's counts, from format level crdt.FormatJobs
+			c.Job = &fedsync.JobCounts{Active: num(f, "active"), Succeeded: num(f, "succeeded"), Failed: num(f, "failed")}
+		}
 		if string(f.Get("reason")) == StatusRefused {
 			c.Refused = string(f.Get("message"))
 		}

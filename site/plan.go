@@ -130,14 +130,15 @@ func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
 	}
 	d := pl.div
 	out.Duplicated, out.Missing, out.Conditions = d.Duplicated, d.Missing, slices.Clone(d.Conditions)
+	out.Job = sumJobs(w.jobs)
 	for _, share := range d.Sites {
 		sp := SitePlacement{Share: share, Since: s.decisions.get(wl.Key + "/" + share.Name)}
 		sp.Alive = slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == share.Name && x.Alive })
 		for _, c := range pl.local[share.Name] {
 			where := share.Name + "/" + c.Name
-			o := wl.Status[where]
+			o, reported := wl.Status[where]
 			sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
-				Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where]})
+				Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where], Reported: reported, Job: jobAt(w.jobs, where)})
 			if why := w.refusals[where]; why != "" {
 				out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
 			}

@@ -2,6 +2,7 @@ package site
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"atoll/crdt"
 	"atoll/policy"
+	"atoll/scheduler"
 )
 
 // The stored Karmada policies, as every site resolves them. Each policy object is
@@ -155,8 +157,9 @@ const notPlaced = "not placed: no PropagationPolicy or ClusterPropagationPolicy 
 // from the placement and overrides stored with it (what atoll apply wrote before policies
 // were stored), else none, and it is not placed. A winning policy whose bound is not the
 // one the template was stored under is a residency refusal: the bound decides where the
-// body may be, and it was decided when the template was written. mu must be held.
-func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols *policy.Set) (propagateDeps bool) {
+// body may be, and it was decided when the template was written. A policy that divides
+// what the charter's format level does not divide is a policy refusal. mu must be held.
+func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols *policy.Set, format int) (propagateDeps bool) {
 	t, err := target(key, obj)
 	if err != nil {
 		w.err, w.refusal = fmt.Errorf("refused: %w", err), "policy"
@@ -166,7 +169,7 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 	switch {
 	case res.PlacedBy != "":
 		w.sched.Policy = res.Placement
-		if err := policy.CannotDivide(w.kind, res.Placement); err != nil {
+		if err := cannotDivide(w, res.Placement, format); err != nil {
 			w.err, w.refusal = fmt.Errorf("refused: %s: %w", res.PlacedBy, err), "policy"
 			return false
 		}
@@ -195,6 +198,23 @@ func (s *Site) resolve(w *workload, key string, obj map[string]crdt.Value, pols 
 	}
 	w.render.Adopt = res.Overwrite
 	return res.PropagateDeps
+}
+
+// cannotDivide refuses a placement that divides what a charter of format level format
+// does not (policy.CannotDivide), an Indexed Job, and a Job stored without its
+// parallelism as replicas (by a release before Jobs were divided): it would run whole in
+// every cluster.
+func cannotDivide(w *workload, p scheduler.Policy, format int) error {
+	if err := policy.CannotDivide(w.kind, p, format); err != nil {
+		return err
+	}
+	if err := policy.CannotDivideIndexed(w.kind, p, w.job.completionMode); err != nil {
+		return err
+	}
+	if rs := p.ReplicaScheduling; w.kind == "Job" && w.render.Replicas < 0 && rs != nil && rs.ReplicaSchedulingType == scheduler.Divided {
+		return errors.New("its placement divides a Job stored without its parallelism as replicas (by an earlier release): apply it again")
+	}
+	return nil
 }
 
 // boundAgrees checks that the winning policy's bound, if it has one, is the template's.

@@ -76,6 +76,12 @@ type workload struct {
 	kind     string
 	redacted bool              // this site holds the header only: the bound excludes it
 	refusals map[string]string // "<site>/<cluster>" -> why that site refuses to run it there
+	// job is what a Job's template says of its completions (zero for other kinds, and
+	// where the site holds no body).
+	job jobSpec
+	// jobs are a Job's counts by "<site>/<cluster>", where its Status holds them (format
+	// level crdt.FormatJobs).
+	jobs map[string]JobCounts
 	// deps are, with propagateDeps, the keys of the workloads its pods refer to (deps.go).
 	deps []string
 }
@@ -84,9 +90,10 @@ type workload struct {
 // report for it. mu must be held.
 func (s *Site) workloadsLocked() []workload {
 	ch := s.rep.Charter()
-	limit := ch.MaxReplicas()
+	limit, format := ch.MaxReplicas(), ch.Format()
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
+	jobs := map[string]map[string]JobCounts{}
 	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
 		wk, site, _, ok := splitStatus(key)
 		if !ok {
@@ -112,6 +119,12 @@ func (s *Site) workloadsLocked() []workload {
 			return min(max(n, 0), crdt.MaxMaxReplicas)
 		}
 		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
+		if obj.Get("active") != nil { // a Job's, from format level crdt.FormatJobs
+			if jobs[wk] == nil {
+				jobs[wk] = map[string]JobCounts{}
+			}
+			jobs[wk][at] = readJobCounts(string(obj.Get("conditions")), num("active"), num("succeeded"), num("failed"))
+		}
 	})
 	pols := s.policySet()
 	var out []workload
@@ -149,15 +162,16 @@ func (s *Site) workloadsLocked() []workload {
 		var deps []interpret.Named
 		if w.render.Template != nil {
 			t := s.inspected(key, obj["template"].Change, w.render.Template)
-			kind, reqs, deps = cmp.Or(kind, t.kind), t.requests, t.deps
+			kind, reqs, deps, w.job = cmp.Or(kind, t.kind), t.requests, t.deps, t.job
 		}
 		w.kind = kind
-		w.refusals = refused[key]
+		w.render.Format = format
+		w.refusals, w.jobs = refused[key], jobs[key]
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1
 		}
-		if s.resolve(&w, key, obj, pols) {
+		if s.resolve(&w, key, obj, pols, format) {
 			w.deps = depKeys(ns, deps)
 		}
 		out = append(out, w)
@@ -182,6 +196,31 @@ type template struct {
 	kind     string
 	requests scheduler.Resources
 	deps     []interpret.Named // what its pods refer to
+	job      jobSpec
+}
+
+// jobSpec is what dividing a Job reads of its template.
+type jobSpec struct {
+	completions    int    // spec.completions; 0 if unset (a work queue: no count to divide)
+	completionMode string // spec.completionMode
+}
+
+// readJob reads a Job template's completions and completion mode.
+func readJob(template []byte) jobSpec {
+	var m struct {
+		Spec struct {
+			Completions    *int64 `json:"completions"`
+			CompletionMode string `json:"completionMode"`
+		} `json:"spec"`
+	}
+	if yaml.Unmarshal(template, &m) != nil {
+		return jobSpec{}
+	}
+	j := jobSpec{completionMode: m.Spec.CompletionMode}
+	if c := m.Spec.Completions; c != nil && *c > 0 && *c < 1<<31 {
+		j.completions = int(*c)
+	}
+	return j
 }
 
 // inspected returns what inspect reads from a workload's template, parsing it only when
@@ -192,6 +231,9 @@ func (s *Site) inspected(key string, change crdt.Hash, b []byte) template {
 	}
 	t := template{change: change, deps: podDeps(b)}
 	t.kind, t.requests = inspect(b)
+	if t.kind == "Job" {
+		t.job = readJob(b)
+	}
 	s.templates[key] = t
 	return t
 }

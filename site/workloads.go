@@ -94,6 +94,9 @@ func (s *Site) clustersReady() ([]string, error) {
 type placed struct {
 	w        kube.Workload
 	clusters map[string]int // cluster -> replicas (Duplicated: per cluster; -1 kinds: 1)
+	// completions are, for a divided Job with completions, each cluster's part of them
+	// (jobCompletions); nil: the template's in every cluster.
+	completions map[string]int
 }
 
 // plan divides every workload (planPass) and returns this site's part of each. It
@@ -149,6 +152,14 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 				placed.clusters[c.Name] = c.Replicas
 			}
 		}
+		if w.kind == "Job" && w.job.completions > 0 && !pl.div.Duplicated && w.render.Divides(w.kind) {
+			placed.completions = jobCompletions(w.job.completions, pl.div, s.cfg.Name, local)
+			for c := range placed.clusters {
+				if placed.completions[c] == 0 {
+					delete(placed.clusters, c) // more clusters than completions: none left for it
+				}
+			}
+		}
 		out = append(out, placed)
 	}
 	out, refusals := withDeps(ws, out)
@@ -157,6 +168,36 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 		s.refuse(r.r.why, r.key, r.r.reason)
 	}
 	return out, own, next, nil
+}
+
+// jobCompletions divides a divided Job's completions as its parallelism is divided:
+// among the sites' shares of the division (every site computes the same parts), then
+// this site's part among its clusters' shares (scheduler.Completions), so that the
+// clusters' completions sum to the template's. A cluster absent, or with 0, gets none.
+func jobCompletions(total int, div scheduler.Division, self string, local []scheduler.Share) map[string]int {
+	shares := make([]int, len(div.Sites))
+	mine := -1
+	for i, sh := range div.Sites {
+		shares[i] = sh.Replicas
+		if sh.Name == self {
+			mine = i
+		}
+	}
+	if mine < 0 {
+		return map[string]int{}
+	}
+	part := scheduler.Completions(total, shares)[mine]
+	shares = shares[:0]
+	for _, c := range local {
+		shares = append(shares, c.Replicas)
+	}
+	out := map[string]int{}
+	for i, n := range scheduler.Completions(part, shares) {
+		if n > 0 {
+			out[local[i].Name] = n
+		}
+	}
+	return out
 }
 
 // statusWriter is what a reconcile pass writes besides the member clusters: this site's
@@ -230,6 +271,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 			if !ok {
 				continue // no share here: pruned below if it was there before
 			}
+			w.Completions = pl.completions[cluster]
 			u, err := kube.Render(w, own[cluster], replicas)
 			if err != nil {
 				// The workload's own fault: a retry renders it the same way.
@@ -328,34 +370,47 @@ func applyOrder(ws []placed) []placed {
 }
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to
-// date; none when nothing changed.
+// date from u, the object as the cluster holds it (kube.ReadStatus); none when nothing
+// changed. desired is what the site placed there: the share of a workload whose replicas
+// it divides, which the scheduler reads back; a DaemonSet reports its pods by node and a
+// Job its parallelism instead, and other kinds 1. A Job's counts (active, succeeded,
+// failed) are written only under a charter of format level crdt.FormatJobs: sites of an
+// earlier release would refuse the record.
 func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
-	num := func(f string) string {
-		v, _, _ := unstructured.NestedInt64(u.Object, "status", f)
-		return strconv.FormatInt(v, 10)
-	}
-	gen, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	st := kube.ReadStatus(u)
 	// generation is the change of the workload this cluster runs, once its controllers
 	// have acted on it (observedGeneration caught up); "" while they have not: what a
 	// federation's aggregated status reads to tell a finished rollout (fedsync).
 	applied := ""
-	if gen == u.GetGeneration() {
+	if st.Current {
 		applied = w.Change
 	}
+	switch {
+	case w.Divides(u.GetKind()):
+	case st.Desired >= 0:
+		desired = st.Desired
+	default:
+		desired = 1
+	}
+	itoa := strconv.Itoa
 	cur := map[string]string{
-		"desired": strconv.Itoa(desired), "ready": num("readyReplicas"), "available": num("availableReplicas"),
-		"updated": num("updatedReplicas"), "observed": strconv.FormatInt(gen, 10), "conditions": conditions(u), "generation": applied,
+		"desired": itoa(desired), "ready": itoa(st.Ready), "available": itoa(st.Available), "updated": itoa(st.Updated),
+		"observed": strconv.FormatInt(st.Observed, 10), "conditions": st.Conditions, "generation": applied,
 	}
-	if !w.Divides(u.GetKind()) {
-		cur = map[string]string{"desired": "1", "ready": "1", "available": "1", "updated": "1", "observed": "1", "conditions": conditions(u), "generation": w.Change}
-		s.interpretedStatus(w, u, cur)
+	if j := st.Job; j != nil && w.Format >= crdt.FormatJobs {
+		cur["active"], cur["succeeded"], cur["failed"] = itoa(j.Active), itoa(j.Succeeded), itoa(j.Failed)
 	}
+	s.interpretedStatus(w, u, desired, cur)
 	return s.statusDiff(w, cluster, cur)
 }
 
 // statusFields are the fields of a Status object the reconciler writes; one it leaves
 // out of a write is "".
 var statusFields = []string{"desired", "ready", "available", "updated", "observed", "conditions", "generation", "reason", "message"}
+
+// jobFields are a Job's counts in its Status objects, from format level crdt.FormatJobs:
+// written only when a write holds them (statusOps decides), never as "".
+var jobFields = []string{"active", "succeeded", "failed"}
 
 // statusDiff returns the writes that make the Status object of w in cluster hold cur.
 func (s *Site) statusDiff(w kube.Workload, cluster string, cur map[string]string) []crdt.Op {
@@ -364,9 +419,17 @@ func (s *Site) statusDiff(w kube.Workload, cluster string, cur map[string]string
 	s.mu.Lock()
 	obj, _ := s.rep.Object(crdt.KindStatus, key)
 	s.mu.Unlock()
+	set := func(f string) {
+		ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte(cur[f])})
+	}
 	for _, f := range statusFields {
 		if v, ok := obj[f]; string(v.Bytes) != cur[f] || !ok && f != "reason" && f != "message" {
-			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte(cur[f])})
+			set(f)
+		}
+	}
+	for _, f := range jobFields {
+		if want, ok := cur[f]; ok && string(obj[f].Bytes) != want {
+			set(f)
 		}
 	}
 	return ops
@@ -423,20 +486,4 @@ func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 	s.mu.Unlock()
 	slices.SortFunc(ops, func(a, b crdt.Op) int { return strings.Compare(a.Key, b.Key) })
 	return ops
-}
-
-// conditions summarizes an object's status conditions as "Type=Status,..." in their order
-// ("" if it has none).
-func conditions(u *unstructured.Unstructured) string {
-	cs, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	var parts []string
-	for _, c := range cs {
-		m, _ := c.(map[string]any)
-		t, _ := m["type"].(string)
-		st, _ := m["status"].(string)
-		if t != "" {
-			parts = append(parts, t+"="+st)
-		}
-	}
-	return strings.Join(parts, ",")
 }

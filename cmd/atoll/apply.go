@@ -95,6 +95,9 @@ func applyObjects(cmd *cobra.Command, objs []policy.Object, dryRun bool, w waitF
 		if err := policy.CheckReplicas(ws, policy.DefaultMaxReplicas); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter grants more\n", err)
 		}
+		if err := policy.CheckDivide(ws, 1); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: %v\nnote: a site refuses these unless the charter's format level is %d\n", err, policy.JobsLevel)
+		}
 		for _, p := range ps {
 			fmt.Fprintf(cmd.OutOrStdout(), "policy %s valid\n", p)
 		}
@@ -112,11 +115,14 @@ func applyObjects(cmd *cobra.Command, objs []policy.Object, dryRun bool, w waitF
 	if err != nil {
 		return fmt.Errorf("operator key: %w", err)
 	}
-	limit, err := maxReplicas(cmd.Context(), c)
+	limit, format, err := charterLimits(cmd.Context(), c)
 	if err != nil {
 		return err
 	}
 	if err := policy.CheckReplicas(ws, limit); err != nil {
+		return fmt.Errorf("%w\nnothing was sent", err)
+	}
+	if err := policy.CheckDivide(ws, format); err != nil {
 		return fmt.Errorf("%w\nnothing was sent", err)
 	}
 	ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
@@ -134,16 +140,23 @@ func applyObjects(cmd *cobra.Command, objs []policy.Object, dryRun bool, w waitF
 	return nil
 }
 
-// maxReplicas is the most replicas a workload may have under the site's charter.
-func maxReplicas(ctx context.Context, c *site.Client) (int, error) {
+// charterLimits reads the site's charter: the most replicas a workload may have, and
+// the format level (what it divides).
+func charterLimits(ctx context.Context, c *site.Client) (limit, format int, err error) {
 	ch, err := c.Object(ctx, crdt.KindCharter.String(), "")
 	if err != nil {
-		return 0, fmt.Errorf("charter: %w", err)
+		return 0, 0, fmt.Errorf("charter: %w", err)
 	}
+	limit, format = crdt.DefaultMaxReplicas, 1
 	if f, ok := ch[crdt.MaxReplicasField]; ok {
 		if n, err := crdt.ParseReplicas(f.Value, crdt.MaxMaxReplicas); err == nil && n > 0 {
-			return n, nil
+			limit = n
 		}
 	}
-	return crdt.DefaultMaxReplicas, nil
+	if f, ok := ch[crdt.FormatField]; ok {
+		if n, err := crdt.ParseReplicas(f.Value, crdt.MaxFormatValue); err == nil && n > 0 {
+			format = n
+		}
+	}
+	return limit, format, nil
 }

@@ -89,7 +89,7 @@ func printCharter(out io.Writer, st site.CharterState) {
 	if d.MaxReplicas > 0 {
 		fmt.Fprintf(w, "maxReplicas: %d\n", d.MaxReplicas)
 	}
-	fmt.Fprintf(w, "format level: %d (this release implements %d)\n", max(d.Format, 1), crdt.MaxFormat)
+	fmt.Fprintf(w, "format: level %d (this release implements up to %d)\n", max(d.Format, 1), crdt.MaxFormat)
 	if q := d.Quota; q != nil {
 		fmt.Fprintf(w, "quota: %d bytes per operator, %d workloads per namespace", q.Bytes, q.Objects)
 		for ns, n := range q.Namespaces {
@@ -149,7 +149,7 @@ type proposeFlags struct {
 	addObserver, removeObserver, addAdmin, removeAdmin []string
 	rotate                                             []string
 	grantClusterScope, revokeClusterScope              []string
-	threshold                                          int
+	threshold, format                                  int
 }
 
 func newCharterProposeCmd() *cobra.Command {
@@ -170,14 +170,21 @@ A region leaves in two amendments: --drain-site hands its share of every workloa
 the other sites, make-before-break (it keeps its replicas until theirs are ready);
 --remove-site then takes it out of the charter. Propose refuses --remove-site while
 the federation's view shows the site not drained or still running replicas, unless
---force (a site that is gone for good never reports zero).`,
+--force (a site that is gone for good never reports zero).
+
+--format N raises the charter's format level (docs/adr/0013-format-levels.md): what a
+level enables (level 2: dividing Jobs, and their counts in the sites' status) stays off
+until the charter reaches it, and every site switches at once. Upgrade every site to a
+release that implements the level first: a site behind it cannot take part. Propose
+refuses a level this release does not implement unless --force, and never lowers one.`,
 		Example: `  atoll charter propose --key alice.key \
     --add-site name=ap-south,key=ed25519:q83v...,region=ap-south-1,jurisdiction=IN \
     -m "ap-south joins" -o ap-south.yaml
   atoll charter propose --key alice.key --rotate admin/bob=ed25519:3q2+7w... --threshold 3
   atoll charter propose --key alice.key --add-operator name=shop,key=shop.key,namespaces=shop,web
   atoll charter propose --key alice.key --drain-site ap-south -o drain.yaml
-  atoll charter propose --key alice.key --remove-site ap-south -o remove.yaml`,
+  atoll charter propose --key alice.key --remove-site ap-south -o remove.yaml
+  atoll charter propose --key alice.key --format 2 -m "divide Jobs" -o format2.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			edits, err := p.edits()
@@ -196,6 +203,9 @@ the federation's view shows the site not drained or still running replicas, unle
 			st, err := c.Charter(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if edits.Format > crdt.MaxFormat && !p.force {
+				return fmt.Errorf("propose: format %d: this release implements levels up to %d; a site that runs it could not take part (--force proposes it anyway, for sites already upgraded past it)", edits.Format, crdt.MaxFormat)
 			}
 			if len(edits.RemoveSites) > 0 && !p.force {
 				v, err := c.View(cmd.Context())
@@ -230,7 +240,7 @@ the federation's view shows the site not drained or still running replicas, unle
 	f.StringArrayVar(&p.drainSite, "drain-site", nil, "a site's name: it is leaving, its share moves to the others (repeat)")
 	f.StringArrayVar(&p.undrainSite, "undrain-site", nil, "a draining site's name: it takes its share again (repeat)")
 	f.StringArrayVar(&p.removeSite, "remove-site", nil, "a drained site's name (repeat)")
-	f.BoolVar(&p.force, "force", false, "remove sites even if not drained or still running replicas")
+	f.BoolVar(&p.force, "force", false, "remove sites even if not drained or still running replicas; propose a format level above this release's")
 	f.StringArrayVar(&p.addOperator, "add-operator", nil, "name=,key=,namespaces=[,quotaBytes=] (repeat)")
 	f.StringArrayVar(&p.removeOperator, "remove-operator", nil, "an operator's name (repeat)")
 	f.StringArrayVar(&p.addObserver, "add-observer", nil, "name=,key= (repeat)")
@@ -241,6 +251,7 @@ the federation's view shows the site not drained or still running replicas, unle
 	f.StringArrayVar(&p.grantClusterScope, "grant-cluster-scope", nil, "an operator's name: it may write cluster-scoped templates (CRDs, ClusterRoles, Namespaces...; format level 3) (repeat)")
 	f.StringArrayVar(&p.revokeClusterScope, "revoke-cluster-scope", nil, "an operator's name: it may no longer write cluster-scoped templates (repeat)")
 	f.IntVar(&p.threshold, "threshold", 0, "the admin signatures later charter changes need (0: unchanged)")
+	f.IntVar(&p.format, "format", 0, "raise the charter's format level to N (0: unchanged; never lowered)")
 	f.StringVarP(&desc, "message", "m", "", "what the amendment is for, for the other admins")
 	f.StringVarP(&out, "output", "o", "amendment.yaml", "the amendment file to write")
 	return cmd
@@ -461,9 +472,9 @@ func (p proposeFlags) edits() (amend.Edits, error) {
 	e.RemoveSites, e.RemoveOperators, e.RemoveObservers, e.RemoveAdmins = p.removeSite, p.removeOperator, p.removeObserver, p.removeAdmin
 	e.DrainSites, e.UndrainSites = p.drainSite, p.undrainSite
 	e.GrantClusterScope, e.RevokeClusterScope = p.grantClusterScope, p.revokeClusterScope
-	e.Threshold = p.threshold
+	e.Threshold, e.Format = p.threshold, p.format
 	if e.Empty() {
-		return e, errors.New("propose: give at least one edit (--add-site, --drain-site, --remove-admin, --rotate, --threshold, ...)")
+		return e, errors.New("propose: give at least one edit (--add-site, --drain-site, --remove-admin, --rotate, --threshold, --format, ...)")
 	}
 	return e, nil
 }

@@ -83,6 +83,9 @@ func printPlacement(w io.Writer, p site.Placement, now time.Time) {
 	for _, c := range p.Conditions {
 		fmt.Fprintf(w, "Condition: %s\n", c)
 	}
+	if p.Job != nil {
+		fmt.Fprintf(w, "Job:       %s\n", jobText(p.Job))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nSITE\tCLUSTER\tREPLICAS\tREADY\tREASON\tSINCE")
 	for _, s := range p.Sites {
@@ -93,6 +96,9 @@ func printPlacement(w io.Writer, p site.Placement, now time.Time) {
 		fmt.Fprintf(tw, "%s%s\t\t%d\t\t%s\t%s\n", s.Name, state, s.Replicas, s.Reason, ago(s.Since, now))
 		for _, c := range s.Clusters {
 			fmt.Fprintf(tw, "\t%s\t%d\t%d/%d\t%s\t%s\n", c.Name, c.Replicas, c.Ready, c.Desired, c.Reason, ago(c.Since, now))
+			if c.Job != nil {
+				fmt.Fprintf(tw, "\t\t\t\tjob: %s\t\n", jobText(c.Job))
+			}
 		}
 	}
 	tw.Flush()

@@ -121,13 +121,24 @@ func placedClusters(p site.Placement, f func(s site.SitePlacement, c site.Cluste
 	}
 }
 
+// clusterWant is what a cluster of a placement should run: the replicas the placement
+// gives it, or, for a kind that runs whole in each cluster, what the cluster reports it
+// means to run once it reports (a DaemonSet: a pod on each eligible node, maybe none).
+func clusterWant(p site.Placement, c site.ClusterPlacement) int {
+	if p.Replicas < 0 && c.Reported {
+		return c.Desired
+	}
+	return c.Replicas
+}
+
 // counts sums a workload's ready and wanted replicas over the clusters of its placement,
 // with what no site can run counted as wanted. placed is false when no cluster has a
 // replica, and nothing is missing (a Duplicated workload with nowhere to go).
 func counts(w site.WorkloadView) (ready, want int, placed bool) {
 	placedClusters(w.Placement, func(_ site.SitePlacement, c site.ClusterPlacement) {
-		ready += min(c.Ready, c.Replicas)
-		want += c.Replicas
+		n := clusterWant(w.Placement, c)
+		ready += min(c.Ready, n)
+		want += n
 		placed = true
 	})
 	want += w.Missing
@@ -189,6 +200,8 @@ type statusRow struct {
 	Since    time.Time `json:"since,omitzero"`    // since when, as the answering site knows it
 	Takeover int       `json:"takeover,omitzero"` // of Desired, taken over
 	Hold     int       `json:"hold,omitzero"`     // of Desired, held for failback
+	// Job is a Job's counts in the cluster, where its site reports them.
+	Job *site.JobCounts `json:"job,omitempty"`
 }
 
 // statusRows lists every workload × site × cluster of the placements, with a row for the
@@ -212,8 +225,8 @@ func statusRows(ws []site.WorkloadView) []statusRow {
 				continue
 			}
 			for _, c := range s.Clusters {
-				out = append(out, statusRow{Workload: key, Site: s.Name, Cluster: c.Name, Desired: c.Replicas, Applied: c.Desired,
-					Ready: c.Ready, Reason: c.Reason, Since: c.Since, Takeover: c.Takeover, Hold: c.Hold})
+				out = append(out, statusRow{Workload: key, Site: s.Name, Cluster: c.Name, Desired: clusterWant(w.Placement, c), Applied: c.Desired,
+					Ready: c.Ready, Reason: c.Reason, Since: c.Since, Takeover: c.Takeover, Hold: c.Hold, Job: c.Job})
 			}
 		}
 		if w.Missing > 0 {
@@ -229,17 +242,37 @@ func statusRows(ws []site.WorkloadView) []statusRow {
 
 func statusTable(rows []statusRow, wide bool, now time.Time) *table {
 	t := newTable("WORKLOAD", "SITE", "CLUSTER", "DESIRED", "READY", "REASON")
+	jobs := slices.ContainsFunc(rows, func(r statusRow) bool { return r.Job != nil })
+	if jobs {
+		t.header = append(t.header, "JOB")
+	}
 	if wide {
 		t.header = append(t.header, "APPLIED", "TAKEOVER", "HOLD", "SINCE")
 	}
 	for _, r := range rows {
 		row := []string{r.Workload, r.Site, r.Cluster, strconv.Itoa(r.Desired), strconv.Itoa(r.Ready), dash(r.Reason)}
+		if jobs {
+			row = append(row, jobText(r.Job))
+		}
 		if wide {
 			row = append(row, strconv.Itoa(r.Applied), strconv.Itoa(r.Takeover), strconv.Itoa(r.Hold), age(r.Since, now))
 		}
 		t.add(row...)
 	}
 	return t
+}
+
+// jobText is a Job's counts: "1 active, 3 succeeded, 0 failed", then Complete or
+// Failed once it finished; "-" without counts.
+func jobText(j *site.JobCounts) string {
+	if j == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%d active, %d succeeded, %d failed", j.Active, j.Succeeded, j.Failed)
+	if j.Finished != "" {
+		s += ", " + j.Finished
+	}
+	return s
 }
 
 func eventsTable(es []site.Event, wide bool, now time.Time) *table {

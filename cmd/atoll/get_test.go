@@ -147,3 +147,34 @@ func TestGetObjects(t *testing.T) {
 		t.Error("-n with sites: no error")
 	}
 }
+
+// TestStatusJobCounts: a Job's counts show per cluster in `atoll get status` (a JOB
+// column, only when some row has counts), and summed in describe.
+func TestStatusJobCounts(t *testing.T) {
+	done := &site.JobCounts{Succeeded: 2, Finished: site.JobComplete}
+	w := site.WorkloadView{Namespace: "shop", Name: "report", Kind: "Job",
+		Placement: site.Placement{Workload: "shop/report", Replicas: 2, Job: &site.JobCounts{Active: 1, Succeeded: 3}, Sites: []site.SitePlacement{
+			{Share: scheduler.Share{Name: "s00", Replicas: 1, Reason: "rule"}, Alive: true, Clusters: []site.ClusterPlacement{
+				{Share: scheduler.Share{Name: "c0", Replicas: 1, Reason: "rule"}, Desired: 1, Ready: 1, Reported: true, Job: done}}},
+			{Share: scheduler.Share{Name: "s01", Replicas: 1, Reason: "rule"}, Alive: true, Clusters: []site.ClusterPlacement{
+				{Share: scheduler.Share{Name: "c1", Replicas: 1, Reason: "rule"}, Desired: 1, Ready: 1, Reported: true, Job: &site.JobCounts{Active: 1, Succeeded: 1}}}},
+		}}}
+	var b bytes.Buffer
+	if err := statusTable(statusRows([]site.WorkloadView{w}), false, testNow).write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{"WORKLOAD SITE CLUSTER DESIRED READY REASON JOB",
+		"shop/report s00 c0 1 1 rule 0 active, 2 succeeded, 0 failed, Complete",
+		"shop/report s01 c1 1 1 rule 1 active, 1 succeeded, 0 failed"}
+	for i := range want {
+		if i >= len(lines) || fields(lines[i]) != want[i] {
+			t.Fatalf("status:\n%s\nwant line %d %q", b.String(), i, want[i])
+		}
+	}
+	b.Reset()
+	printPlacement(&b, w.Placement, testNow)
+	if !strings.Contains(b.String(), "Job:       1 active, 3 succeeded, 0 failed") || !strings.Contains(b.String(), "job: 0 active, 2 succeeded, 0 failed, Complete") {
+		t.Errorf("describe:\n%s", b.String())
+	}
+}

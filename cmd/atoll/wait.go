@@ -106,17 +106,21 @@ func rolloutProgress(v site.View, key string) progress {
 				continue
 			}
 			placed = true
-			ready += min(c.Ready, c.Replicas)
-			want += c.Replicas
-			line, note := s.Name+"/"+c.Name+" "+ratio(c.Ready, c.Replicas), ""
+			n := clusterWant(w.Placement, c)
+			ready += min(c.Ready, n)
+			want += n
+			line, note := s.Name+"/"+c.Name+" "+ratio(c.Ready, n), ""
+			// A kind that runs whole reports what its cluster means to run (clusterWant):
+			// applied once it reports at all.
+			whole := w.Replicas < 0 && c.Reported
 			switch {
-			case c.Desired == 0:
+			case !whole && c.Desired == 0:
 				note = " (not applied yet)"
-			case c.Desired != c.Replicas:
+			case !whole && c.Desired != c.Replicas:
 				note = " (applied " + strconv.Itoa(c.Desired) + ")"
 			}
 			p.Clusters = append(p.Clusters, line+note)
-			if c.Desired != c.Replicas || c.Ready < c.Replicas {
+			if !whole && c.Desired != c.Replicas || c.Ready < n {
 				p.Pending = append(p.Pending, line+" ready"+note)
 			}
 		}

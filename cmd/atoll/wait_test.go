@@ -34,6 +34,12 @@ func TestRolloutReady(t *testing.T) {
 	bounded.Missing, bounded.Conditions = 2, []string{"no usable cluster in the bound"}
 	nowhere := workload("shop/lonely", -1)
 	nowhere.Duplicated = true
+	// A DaemonSet reports its pods by node: 3 in c0, none in c1 (no eligible node).
+	reported := func(c site.ClusterPlacement) site.ClusterPlacement { c.Reported = true; return c }
+	ds := workload("shop/daemonset.agent", -1, share("s00", 1, reported(cluster("c0", 1, 3, 3)), reported(cluster("c1", 1, 0, 0))))
+	ds.Duplicated = true
+	dsRolling := workload("shop/daemonset.agent", -1, share("s00", 1, reported(cluster("c0", 1, 3, 2)), cluster("c1", 1, 0, 0)))
+	dsRolling.Duplicated = true
 	broken := workload("shop/broken", 1)
 	broken.Error = "bad placement JSON"
 	for _, tc := range []struct {
@@ -49,6 +55,8 @@ func TestRolloutReady(t *testing.T) {
 		{"scaled, old status", workload("shop/web", 4, share("s00", 4, cluster("c0", 4, 3, 3))), false, "3/4 ready", "s00/c0 3/4 ready (applied 3)"},
 		{"duplicated: every cluster runs all", dup, false, "5/6 ready", "s01/c2 1/2"},
 		{"no replicas: one per cluster", cm, true, "2/2 ready", ""},
+		{"a DaemonSet: its pods by node", ds, true, "3/3 ready", ""},
+		{"a DaemonSet rolling out", dsRolling, false, "2/4 ready", "s00/c0 2/3 ready, s00/c1 0/1 ready (not applied yet)"},
 		{"bounded to nowhere", bounded, false, "0/2 ready", "2 replicas missing (no usable cluster in the bound)"},
 		{"placed nowhere", nowhere, false, "placed in no cluster", "placed in no cluster"},
 		{"share with no cluster", workload("shop/web", 1, share("s01", 1)), false, "placed in no cluster", "s01: 1 replica and no cluster"},

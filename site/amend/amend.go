@@ -89,6 +89,9 @@ type Edits struct {
 	GrantClusterScope  []string `json:"grantClusterScope,omitempty"`
 	RevokeClusterScope []string `json:"revokeClusterScope,omitempty"`
 	Threshold          int      `json:"threshold,omitempty"` // 0: unchanged
+	// Format raises the charter's format level (docs/adr/0013-format-levels.md); 0:
+	// unchanged. A level never goes down.
+	Format int `json:"format,omitempty"`
 }
 
 // Rotation gives an entry of a role a new key under the same name.
@@ -102,7 +105,7 @@ type Rotation struct {
 func (e Edits) Empty() bool {
 	return len(e.AddSites)+len(e.MoveSites)+len(e.DrainSites)+len(e.UndrainSites)+len(e.RemoveSites)+len(e.AddOperators)+len(e.RemoveOperators)+len(e.AddObservers)+
 		len(e.RemoveObservers)+len(e.AddAdmins)+len(e.RemoveAdmins)+len(e.RotateKeys)+
-		len(e.GrantClusterScope)+len(e.RevokeClusterScope) == 0 && e.Threshold == 0
+		len(e.GrantClusterScope)+len(e.RevokeClusterScope) == 0 && e.Threshold == 0 && e.Format == 0
 }
 
 // Propose builds an amendment of edits on top of before, the charter in force at tip,
@@ -323,6 +326,18 @@ func (e Edits) ops(before site.CharterDoc) ([]crdt.Op, error) {
 			return nil, fmt.Errorf("threshold %d: want at least 1", e.Threshold)
 		}
 		set("threshold", []byte(strconv.Itoa(e.Threshold)))
+	}
+	if e.Format != 0 {
+		cur := max(before.Format, 1)
+		switch {
+		case e.Format < 1 || e.Format > crdt.MaxFormatValue:
+			return nil, fmt.Errorf("format %d: a level is from 1 to %d", e.Format, crdt.MaxFormatValue)
+		case e.Format < cur:
+			return nil, fmt.Errorf("format %d: the charter is at level %d, and a level never goes down (what it enabled stays in the changes that used it)", e.Format, cur)
+		case e.Format == cur:
+			return nil, fmt.Errorf("format %d: the charter is at that level already", e.Format)
+		}
+		ops = append(ops, crdt.FormatOp(e.Format))
 	}
 	return ops, nil
 }
@@ -567,6 +582,9 @@ func Fields(d site.CharterDoc) (site.CharterFields, error) {
 	f := site.CharterFields{"name": []byte(d.Name), "threshold": []byte(strconv.Itoa(d.Threshold))}
 	if d.MaxReplicas > 0 {
 		f[crdt.MaxReplicasField] = []byte(strconv.Itoa(d.MaxReplicas))
+	}
+	if d.Format > 0 {
+		f[crdt.FormatField] = []byte(strconv.Itoa(d.Format))
 	}
 	for _, e := range entries(d) {
 		k, err := site.ParseKey(e.key)

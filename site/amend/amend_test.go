@@ -146,3 +146,50 @@ func TestRotateAndRemove(t *testing.T) {
 		t.Errorf("after: %+v", after)
 	}
 }
+
+// TestRaiseFormat raises the charter's format level to 2: the diff names it, the replica
+// accepts the assembled change and its charter is at level 2; a level at or below the
+// charter's is refused.
+func TestRaiseFormat(t *testing.T) {
+	r, doc, tip := fixture(t)
+	for _, c := range []struct {
+		format int
+		want   string
+	}{{1, "at that level already"}, {-1, "a level is from 1"}} {
+		if _, err := Propose(doc, tip, key("ada").Public(), Edits{Format: c.format}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("format %d: %v, want %q", c.format, err, c.want)
+		}
+	}
+	a, err := Propose(doc, tip, key("ada").Public(), Edits{Format: crdt.FormatJobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Diff) != 1 || a.Diff[0] != "~ format 1 -> 2" {
+		t.Errorf("diff %q", a.Diff)
+	}
+	for _, k := range []string{"ada", "bob"} {
+		if err := a.Sign(key(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env, err := a.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := r.Receive(env.Encode()); len(res.Stored) != 1 {
+		t.Fatalf("replica refuses the amendment: %v", res.Rejected)
+	}
+	if got := r.Charter().Format(); got != crdt.FormatJobs {
+		t.Fatalf("the charter's level: %d, want %d", got, crdt.FormatJobs)
+	}
+	doc, tip = served(r)
+	if doc.Format != crdt.FormatJobs {
+		t.Errorf("served charter: format %d", doc.Format)
+	}
+	if after, _ := a.After(); len(Diff(after, doc)) != 0 {
+		t.Errorf("the file's after and the replica's differ: %q", Diff(after, doc))
+	}
+	if _, err := Propose(doc, tip, key("ada").Public(), Edits{Format: 1}); err == nil || !strings.Contains(err.Error(), "never goes down") {
+		t.Errorf("lowering the level: %v", err)
+	}
+}

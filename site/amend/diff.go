@@ -14,6 +14,9 @@ func Diff(before, after site.CharterDoc) []string {
 	if before.Threshold != after.Threshold {
 		out = append(out, fmt.Sprintf("~ threshold %d -> %d", before.Threshold, after.Threshold))
 	}
+	if b, a := max(before.Format, 1), max(after.Format, 1); b != a {
+		out = append(out, fmt.Sprintf("~ format %d -> %d", b, a))
+	}
 	if before.MaxReplicas != after.MaxReplicas {
 		out = append(out, fmt.Sprintf("~ maxReplicas %d -> %d", before.MaxReplicas, after.MaxReplicas))
 	}

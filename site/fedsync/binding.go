@@ -37,7 +37,11 @@ func binding(u *unstructured.Unstructured, k kind, change string, a Aggregate) (
 		"apiVersion": k.apiVersion(), "kind": k.kind, "namespace": u.GetNamespace(), "name": u.GetName(),
 		"uid": string(u.GetUID()), // not its resourceVersion, which each status write moves
 	}}
-	if r, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas"); found {
+	field := "replicas"
+	if k.kind == "Job" {
+		field = "parallelism" // a Job's replicas, as Karmada's interpreter reads them
+	}
+	if r, found, _ := unstructured.NestedInt64(u.Object, "spec", field); found {
 		spec["replicas"] = r
 	}
 	var clusters, agg []any
@@ -52,14 +56,15 @@ func binding(u *unstructured.Unstructured, k kind, change string, a Aggregate) (
 		switch {
 		case c.Refused != "":
 			health = "Unhealthy"
+		case k.kind == "Job" && c.Change == change:
+			// Healthy while it has not failed, as Karmada reads a Job.
+			health = map[bool]string{false: "Healthy", true: "Unhealthy"}[conditionTrue(c.Conditions, "Failed")]
 		case c.Change == change && c.Available >= c.Desired:
 			health = "Healthy"
 		case c.Change == change:
 			health = "Unhealthy"
 		}
-		st := map[string]any{"clusterName": name, "applied": c.Refused == "", "health": health,
-			"status": map[string]any{"replicas": int64(c.Desired), "readyReplicas": int64(c.Ready),
-				"availableReplicas": int64(c.Available), "updatedReplicas": int64(c.Updated)}}
+		st := map[string]any{"clusterName": name, "applied": c.Refused == "", "health": health, "status": memberStatus(k.kind, c)}
 		if c.Refused != "" {
 			st["appliedMessage"] = c.Refused
 			applied = false
@@ -80,6 +85,34 @@ func binding(u *unstructured.Unstructured, k kind, change string, a Aggregate) (
 	scheduled := map[string]any{"type": "Scheduled", "status": "True", "reason": "Success",
 		"message": "placed by the federation's sites"}
 	return spec, map[string]any{"aggregatedStatus": agg, "conditions": []any{scheduled, fully}}, true
+}
+
+// memberStatus is what a binding's aggregatedStatus shows of one cluster, in the shape
+// of the kind's own status (as Karmada reflects it): a Deployment's replicas, a
+// DaemonSet's pods by node, a Job's counts.
+func memberStatus(kind string, c ClusterStatus) map[string]any {
+	switch kind {
+	case "DaemonSet":
+		return map[string]any{"desiredNumberScheduled": int64(c.Desired), "numberReady": int64(c.Ready),
+			"numberAvailable": int64(c.Available), "updatedNumberScheduled": int64(c.Updated)}
+	case "Job":
+		st := map[string]any{}
+		if j := c.Job; j != nil {
+			st["active"], st["succeeded"], st["failed"] = int64(j.Active), int64(j.Succeeded), int64(j.Failed)
+		}
+		var conds []any
+		for c := range strings.SplitSeq(c.Conditions, ",") {
+			if typ, status, ok := strings.Cut(c, "="); ok {
+				conds = append(conds, map[string]any{"type": typ, "status": status})
+			}
+		}
+		if len(conds) > 0 {
+			st["conditions"] = conds
+		}
+		return st
+	}
+	return map[string]any{"replicas": int64(c.Desired), "readyReplicas": int64(c.Ready),
+		"availableReplicas": int64(c.Available), "updatedReplicas": int64(c.Updated)}
 }
 
 // writeBinding makes the ResourceBinding of template u equal to binding's, or removes it

@@ -66,3 +66,34 @@ func jsonOf(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestBindingJob: a Job's binding names its parallelism as replicas and shows each
+// cluster's counts in a Job's status shape; a Job is healthy while it has not failed,
+// pending pods or not. A DaemonSet's shows its pods by node.
+func TestBindingJob(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "batch/v1", "kind": "Job",
+		"metadata": map[string]any{"name": "report", "namespace": "batch", "uid": "u1"}, "spec": map[string]any{"parallelism": int64(2), "completions": int64(4)}}}
+	i, _ := kindOf("batch/v1", "Job")
+	spec, status, _ := binding(u, kinds[i], "c1", Aggregate{Clusters: []ClusterStatus{
+		{Site: "a", Cluster: "x", Desired: 1, Change: "c1", Job: &JobCounts{Active: 1}},
+		{Site: "b", Cluster: "y", Desired: 1, Ready: 0, Change: "c1", Conditions: "FailureTarget=True,Failed=True", Job: &JobCounts{Failed: 7}},
+	}})
+	if spec["replicas"] != int64(2) {
+		t.Errorf("spec.replicas %v, want the parallelism 2", spec["replicas"])
+	}
+	agg := status["aggregatedStatus"].([]any)
+	want := []string{
+		`{"applied":true,"clusterName":"a/x","health":"Healthy","status":{"active":1,"failed":0,"succeeded":0}}`,
+		`{"applied":true,"clusterName":"b/y","health":"Unhealthy","status":{"active":0,"conditions":[{"status":"True","type":"FailureTarget"},{"status":"True","type":"Failed"}],"failed":7,"succeeded":0}}`,
+	}
+	for i, w := range want {
+		if got := jsonOf(t, agg[i]); got != w {
+			t.Errorf("aggregatedStatus[%d] %s\nwant %s", i, got, w)
+		}
+	}
+	j, _ := kindOf("apps/v1", "DaemonSet")
+	_, status, _ = binding(u, kinds[j], "c1", Aggregate{Clusters: []ClusterStatus{{Site: "a", Cluster: "x", Desired: 3, Ready: 3, Available: 3, Updated: 3, Change: "c1"}}})
+	if got := jsonOf(t, status["aggregatedStatus"].([]any)[0]); got != `{"applied":true,"clusterName":"a/x","health":"Healthy","status":{"desiredNumberScheduled":3,"numberAvailable":3,"numberReady":3,"updatedNumberScheduled":3}}` {
+		t.Errorf("a DaemonSet's: %s", got)
+	}
+}

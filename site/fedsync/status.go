@@ -21,7 +21,15 @@ type ClusterStatus struct {
 	// "" while they have not.
 	Change  string
 	Refused string // why the site refuses to run it there; "" if it does not
+	// Conditions summarizes the cluster's object's status conditions, "Type=Status,...".
+	Conditions string
+	// Job is a Job's counts there; nil where its site does not report them (a charter
+	// below format level 2).
+	Job *JobCounts
 }
+
+// JobCounts are a Job's pods in one cluster: running or pending, succeeded, failed.
+type JobCounts struct{ Active, Succeeded, Failed int }
 
 // Aggregate is a workload's status across the federation's clusters.
 type Aggregate struct {
@@ -35,7 +43,12 @@ type StatusStore interface {
 
 // statusKinds are the kinds whose status the controller aggregates, as Karmada does for
 // them: what kubectl rollout status, kubectl wait and GitOps health checks read.
-var statusKinds = []string{"Deployment", "StatefulSet"}
+var statusKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Job"}
+
+// conditionKinds are the statusKinds whose status carries Atoll's own conditions
+// (Propagated, Stored): not a Job, whose conditions the API server checks as the Job
+// controller's.
+var conditionKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 
 // aggregate is the status of a template whose spec asks for replicas, at generation
 // (the API object's), stored as change, from what the clusters report. prev is the
@@ -73,17 +86,7 @@ func aggregate(replicas, generation int64, change string, a Aggregate, prev map[
 	}
 	prevConds, _, _ := unstructured.NestedSlice(prev, "conditions")
 	cond := func(typ string, ok bool, reason, msg string) map[string]any {
-		st := "False"
-		if ok {
-			st = "True"
-		}
-		ts := now.UTC().Format(time.RFC3339)
-		for _, p := range prevConds {
-			if m, _ := p.(map[string]any); m["type"] == typ && m["status"] == st && m["reason"] == reason && m["message"] == msg {
-				return m // unchanged: its times stay
-			}
-		}
-		return map[string]any{"type": typ, "status": st, "reason": reason, "message": msg, "lastUpdateTime": ts, "lastTransitionTime": ts}
+		return condition(prevConds, typ, ok, reason, msg, now)
 	}
 	available := sum.available >= replicas
 	avReason := "MinimumReplicasAvailable"
@@ -114,13 +117,21 @@ func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.U
 	if !ok || k.policy || !slices.Contains(statusKinds, k.kind) {
 		return "", nil
 	}
-	replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
-	if !found {
-		replicas = 1 // the API server's default for both kinds
-	}
 	prev, _, _ := unstructured.NestedMap(u.Object, "status")
-	want := aggregate(replicas, u.GetGeneration(), s.Change, agg, prev, time.Now())
-	if equalJSON(prev, want) {
+	var want map[string]any
+	switch k.kind {
+	case "DaemonSet":
+		want = aggregateDaemonSet(u.GetGeneration(), s.Change, agg, prev, time.Now())
+	case "Job":
+		want = aggregateJob(agg, prev, time.Now())
+	default:
+		replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+		if !found {
+			replicas = 1 // the API server's default for both kinds
+		}
+		want = aggregate(replicas, u.GetGeneration(), s.Change, agg, prev, time.Now())
+	}
+	if prev == nil && len(want) == 0 || equalJSON(prev, want) {
 		return "", nil
 	}
 	v := u.DeepCopy()
@@ -146,7 +157,7 @@ func equalJSON(a, b map[string]any) bool {
 // resourceVersion, or "" if it wrote nothing.
 func (c *Controller) refusedStatus(ctx context.Context, it item, u *unstructured.Unstructured, why error) (string, error) {
 	k := kinds[it.kind]
-	if k.policy || !slices.Contains(statusKinds, k.kind) {
+	if k.policy || !slices.Contains(conditionKinds, k.kind) {
 		return "", nil
 	}
 	v := u.DeepCopy()

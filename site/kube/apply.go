@@ -173,7 +173,8 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 // (status included, from the informer when nothing had to change) and its key. An object
 // of the same name that another workload, or not Atoll, created is left alone: Apply
 // returns a Refusal and key is empty. A new object is created as rendered; over an
-// existing one, spec.replicas is applied only while Atoll owns it (OwnsReplicas).
+// existing one, spec.replicas is applied only while Atoll owns it (OwnsReplicas), and a
+// Job keeps the completions it was created with (keepCompletions).
 func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	ri, gvr, err := a.resource(u)
 	if err != nil {
@@ -224,6 +225,9 @@ func (a *Applier) update(ctx context.Context, ri dynamic.ResourceInterface, cur,
 	}
 	u, handover, err := a.replicas(ctx, cur, u)
 	if err != nil {
+		return nil, key, err
+	}
+	if u, err = keepCompletions(cur, u); err != nil {
 		return nil, key, err
 	}
 	if !always && a.forced[key] && cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] {

@@ -48,6 +48,12 @@ type Workload struct {
 	// it scales: Render divides its minReplicas and maxReplicas by the share of them the
 	// cluster runs (the replicas it is given). 0: applied as written.
 	ScaleOf int
+	// Format is the format level of the charter in force (crdt.Charter.Format): from
+	// crdt.FormatJobs a Job's replicas, its spec.parallelism, are divided.
+	Format int
+	// Completions is, for a Job divided among clusters, the spec.completions of the
+	// cluster rendered (scheduler.Completions); 0: the template's.
+	Completions int
 }
 
 // ClusterScoped reports whether the workload is a cluster-scoped template (its key is
@@ -66,9 +72,19 @@ func (w Workload) Label() string {
 // replicaKinds are the kinds whose spec.replicas Atoll divides.
 var replicaKinds = []string{"Deployment", "StatefulSet", "ReplicaSet"}
 
-// Divides reports whether a workload's replicas are divided among sites and clusters.
+// Divides reports whether a workload's replicas are divided among sites and clusters:
+// spec.replicas of the replicaKinds, and a Job's spec.parallelism from format level
+// crdt.FormatJobs (Karmada's interpreter reads a Job's replicas there too).
 func (w Workload) Divides(kind string) bool {
-	return w.Replicas >= 0 && slices.Contains(replicaKinds, kind)
+	return w.Replicas >= 0 && (slices.Contains(replicaKinds, kind) || kind == "Job" && w.Format >= crdt.FormatJobs)
+}
+
+// replicasField is the field of kind that holds the replicas Atoll divides.
+func replicasField(kind string) string {
+	if kind == "Job" {
+		return "parallelism"
+	}
+	return "replicas"
 }
 
 // Render builds the object to apply in one cluster (check it with Admitter.Admit before
@@ -116,8 +132,13 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 		u.SetAnnotations(ann)
 	}
 	if w.Divides(u.GetKind()) {
-		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", "replicas"); err != nil {
+		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", replicasField(u.GetKind())); err != nil {
 			return nil, err
+		}
+		if u.GetKind() == "Job" && w.Completions > 0 {
+			if err := unstructured.SetNestedField(u.Object, int64(w.Completions), "spec", "completions"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if u.GetKind() == "HorizontalPodAutoscaler" && w.ScaleOf > 0 {

@@ -68,9 +68,15 @@ func appliesReplicas(fields []metav1.ManagedFieldsEntry, manager string) bool {
 func withoutReplicas(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	u = u.DeepCopy()
 	unstructured.RemoveNestedField(u.Object, "spec", "replicas")
+	return u, rehash(u)
+}
+
+// rehash sets u's AnnotationRendered to the hash of u as it is now: an object Apply
+// changed from the one rendered.
+func rehash(u *unstructured.Unstructured) error {
 	sum, err := renderedHash(u)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ann := u.GetAnnotations()
 	if ann == nil {
@@ -78,5 +84,5 @@ func withoutReplicas(u *unstructured.Unstructured) (*unstructured.Unstructured, 
 	}
 	ann[AnnotationRendered] = sum
 	u.SetAnnotations(ann)
-	return u, nil
+	return nil
 }

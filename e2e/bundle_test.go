@@ -80,6 +80,36 @@ spec:
         function InterpretHealth(observedObj)
           return observedObj.status ~= nil and observedObj.status.phase == "Ready"
         end
+    replicaResource:
+      luaScript: |
+        function GetReplicas(obj)
+          return obj.spec.size, nil
+        end
+    replicaRevision:
+      luaScript: |
+        function ReviseReplica(obj, desiredReplica)
+          obj.spec.size = desiredReplica
+          return obj
+        end
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: pool, namespace: widgets}
+spec: {size: 4}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: pool, namespace: widgets}
+spec:
+  resourceSelectors: [{apiVersion: example.com/v1, kind: Widget, name: pool}]
+  placement:
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+        - {targetCluster: {clusterNames: [c0]}, weight: 1}
+        - {targetCluster: {clusterNames: [c1]}, weight: 1}
 ---
 apiVersion: policy.karmada.io/v1alpha1
 kind: ClusterPropagationPolicy
@@ -277,17 +307,38 @@ func TestOperatorBundle(t *testing.T) {
 	if err := poll(ctx, func() bool { n = ready(); return n == 0 }); err != nil {
 		t.Fatalf("the widget reports %d ready before any cluster's is Ready, want 0", n)
 	}
-	for i, want := range []int{1, 2} {
-		w, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Get(ctx, "first", metav1.GetOptions{})
+	// markReady is the widget's operator in cluster i saying it is Ready.
+	markReady := func(i int, name string) {
+		t.Helper()
+		if err := poll(ctx, func() bool {
+			w, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Get(ctx, name, metav1.GetOptions{})
+			if err != nil || unstructured.SetNestedField(w.Object, "Ready", "status", "phase") != nil {
+				return false
+			}
+			_, err = dyns[i].Resource(gvrWidget).Namespace("widgets").Update(ctx, w, metav1.UpdateOptions{})
+			return err == nil // a conflict with the site's apply: again
+		}); err != nil {
+			t.Fatalf("widget %s in c%d: not marked Ready", name, i)
+		}
+	}
+	// The pool is divided 1:1 by the customization's replica operations: size 2 in each,
+	// once the new cluster's share is healthy (make-before-break: c0 keeps its 4 until then).
+	markReady(1, "pool")
+	markReady(0, "pool")
+	size := func(i int) int64 {
+		w, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Get(ctx, "pool", metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return -1
 		}
-		if err := unstructured.SetNestedField(w.Object, "Ready", "status", "phase"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Update(ctx, w, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		n, _, _ := unstructured.NestedInt64(w.Object, "spec", "size")
+		return n
+	}
+	var sizes [2]int64
+	if err := poll(ctx, func() bool { sizes = [2]int64{size(0), size(1)}; return sizes == [2]int64{2, 2} }); err != nil {
+		t.Fatalf("pool sizes %v, want [2 2]", sizes)
+	}
+	for i, want := range []int{3, 6} { // Duplicated: size 3 in each cluster
+		markReady(i, "first")
 		if err := poll(ctx, func() bool { n = ready(); return n == want }); err != nil {
 			t.Fatalf("after c%d's widget is Ready: %d ready, want %d", i, n, want)
 		}

@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"atoll/interpret"
 )
@@ -80,7 +81,7 @@ func (ix Interpreters) For(apiVersion, kind string, op interpret.Op) *interpret.
 func (r *resolver) interpretedReplicas(m *manifest) (int, error) {
 	var get *interpret.Customization
 	revise := false
-	for _, ip := range r.interpreters {
+	for _, ip := range slices.Concat(r.interpreters, r.stored) {
 		c := ip.c
 		if c.APIVersion != m.APIVersion || c.Kind != m.Kind {
 			continue
@@ -103,4 +104,28 @@ func (r *resolver) interpretedReplicas(m *manifest) (int, error) {
 		return 0, fmt.Errorf("%s %s: GetReplicas returned %d, want 0 to 2^31-1", kindInterpreter, get.Name, n)
 	}
 	return int(n), nil
+}
+
+// ClusterScopeLevel is the charter format level that cluster-scoped templates and stored
+// customizations need (crdt.FormatClusterScope).
+const ClusterScopeLevel = 3
+
+// CheckClusterScope refuses, before anything is sent, cluster-scoped templates and
+// resource-interpreter customizations under a charter below ClusterScopeLevel: the sites
+// would refuse them.
+func CheckClusterScope(ws []Workload, ps []*Policy, format int) error {
+	if format >= ClusterScopeLevel {
+		return nil
+	}
+	for _, w := range ws {
+		if w.Namespace == "" {
+			return fmt.Errorf("%s: %s %s is cluster-scoped: the charter's format level is %d, cluster-scoped templates need %d (atoll charter propose --format %d)", w.Source, w.Kind, w.Name, format, ClusterScopeLevel, ClusterScopeLevel)
+		}
+	}
+	for _, p := range ps {
+		if p.ric != nil {
+			return fmt.Errorf("%s:%d: %s: the charter's format level is %d, stored customizations need %d (atoll charter propose --format %d)", p.ric.obj.File, p.ric.obj.Line, p, format, ClusterScopeLevel, ClusterScopeLevel)
+		}
+	}
+	return nil
 }

@@ -33,7 +33,18 @@ func Resolve(objs []Object) ([]Workload, []string, error) {
 // manifest of the apply is stored all the same (with a note), to place the templates
 // that match it later.
 func Split(objs []Object) ([]Workload, []*Policy, []string, error) {
+	return SplitWith(objs, nil)
+}
+
+// SplitWith is Split with the policies stored already: their resource-interpreter
+// customizations read the replicas of custom resources the apply's own do not.
+func SplitWith(objs []Object, stored []*Policy) ([]Workload, []*Policy, []string, error) {
 	r := resolver{clusterCRs: clusterScopedCRs(objs), namespaceSelected: selectsNamespaces(objs)}
+	for _, p := range stored {
+		if p.ric != nil {
+			r.stored = append(r.stored, p.ric)
+		}
+	}
 	for i := range objs {
 		r.classify(&objs[i])
 	}
@@ -67,6 +78,7 @@ type resolver struct {
 	namespaceSelected bool
 	manifests         []*manifest
 	interpreters      []*interpreterPolicy
+	stored            []*interpreterPolicy // stored before this apply (SplitWith)
 	byKey             map[string]*manifest // by "<namespace>/<name>"
 	propagations      []*karmadaPolicy
 	overrides         []*karmadaPolicy

@@ -166,6 +166,9 @@ func (s *Site) workloadsLocked() []workload {
 		}
 		w.kind = kind
 		w.render.Format = format
+		if c := pols.Interpreters().For(w.render.APIVersion, kind, interpret.OpReplicaRevision); c != nil && format >= crdt.FormatInterpreter {
+			w.render.Revise = c.ReviseReplica // a custom kind divided as its stored customization says
+		}
 		w.refusals, w.jobs = refused[key], jobs[key]
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {

@@ -125,6 +125,23 @@ func applyObjects(cmd *cobra.Command, objs []policy.Object, dryRun bool, w waitF
 	if err := policy.CheckDivide(ws, format); err != nil {
 		return fmt.Errorf("%w\nnothing was sent", err)
 	}
+	if err := policy.CheckClusterScope(ws, ps, format); err != nil {
+		return fmt.Errorf("%w\nnothing was sent", err)
+	}
+	if stored, err := storedInterpreters(cmd.Context(), c); err != nil {
+		return err
+	} else if len(stored) > 0 {
+		// Custom resources whose replicas a stored customization reads: resolve again.
+		if ws, ps, _, err = policy.SplitWith(objs, stored); err != nil {
+			return err
+		}
+		if changes, err = apply.Changes(ws, ps); err == nil {
+			err = apply.Check(changes)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	ids, err := submitChanges(cmd.Context(), cmd.OutOrStdout(), c, signer, changes, "configured")
 	if err != nil || !w.wait {
 		return err
@@ -159,4 +176,25 @@ func charterLimits(ctx context.Context, c *site.Client) (limit, format int, err 
 		}
 	}
 	return limit, format, nil
+}
+
+// storedInterpreters returns the resource-interpreter customizations the site holds
+// and takes part with (GET /v1/policies), decoded as the site decodes them.
+func storedInterpreters(ctx context.Context, c *site.Client) ([]*policy.Policy, error) {
+	reps, err := c.Policies(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the stored policies: %w", err)
+	}
+	var out []*policy.Policy
+	for _, r := range reps {
+		if !strings.HasPrefix(r.Key, crdt.InterpreterPolicy+"/") || r.Error != "" || len(r.Object) == 0 {
+			continue
+		}
+		p, err := policy.Decode("policy "+r.Key, r.Object)
+		if err != nil {
+			continue // the site does not use it either
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

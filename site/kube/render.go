@@ -51,6 +51,10 @@ type Workload struct {
 	// Format is the format level of the charter in force (crdt.Charter.Format): from
 	// crdt.FormatJobs a Job's replicas, its spec.parallelism, are divided.
 	Format int
+	// Revise sets a cluster's share of replicas in an object of a kind a stored
+	// resource-interpreter customization divides (its replicaRevision, run in the
+	// interpret sandbox); nil for the kinds Atoll divides itself, and others.
+	Revise func(obj map[string]any, replicas int64) (map[string]any, error)
 	// Completions is, for a Job divided among clusters, the spec.completions of the
 	// cluster rendered (scheduler.Completions); 0: the template's.
 	Completions int
@@ -73,10 +77,11 @@ func (w Workload) Label() string {
 var replicaKinds = []string{"Deployment", "StatefulSet", "ReplicaSet"}
 
 // Divides reports whether a workload's replicas are divided among sites and clusters:
-// spec.replicas of the replicaKinds, and a Job's spec.parallelism from format level
-// crdt.FormatJobs (Karmada's interpreter reads a Job's replicas there too).
+// spec.replicas of the replicaKinds, a Job's spec.parallelism from format level
+// crdt.FormatJobs (Karmada's interpreter reads a Job's replicas there too), and what
+// Revise sets for a custom kind.
 func (w Workload) Divides(kind string) bool {
-	return w.Replicas >= 0 && (slices.Contains(replicaKinds, kind) || kind == "Job" && w.Format >= crdt.FormatJobs)
+	return w.Replicas >= 0 && (slices.Contains(replicaKinds, kind) || kind == "Job" && w.Format >= crdt.FormatJobs || w.Revise != nil)
 }
 
 // replicasField is the field of kind that holds the replicas Atoll divides.
@@ -131,7 +136,19 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 		delete(ann, AnnotationAdopt) // only a policy or Karmada's annotation asks for it
 		u.SetAnnotations(ann)
 	}
-	if w.Divides(u.GetKind()) {
+	if w.Divides(u.GetKind()) && w.Revise != nil && !slices.Contains(replicaKinds, u.GetKind()) && u.GetKind() != "Job" {
+		obj, err := w.Revise(u.Object, int64(replicas))
+		if err != nil {
+			return nil, fmt.Errorf("workload %s/%s: replicaRevision: %w", w.Namespace, w.Name, err)
+		}
+		u.Object = obj
+		l := u.GetLabels() // what the script returns is the object; Atoll's labels stay Atoll's
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[LabelManaged], l[LabelWorkload] = "atoll", w.Label()
+		u.SetLabels(l)
+	} else if w.Divides(u.GetKind()) {
 		if err := unstructured.SetNestedField(u.Object, int64(replicas), "spec", replicasField(u.GetKind())); err != nil {
 			return nil, err
 		}

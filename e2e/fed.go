@@ -63,6 +63,10 @@ type Options struct {
 	// Threshold is the admin signatures a charter change needs (default 1); the genesis
 	// is signed by the first Threshold admins.
 	Threshold int
+	// Format is the format level the federation starts at (default: the release's
+	// highest, crdt.MaxFormat). Below crdt.FormatClusterScope the operator "ops" is not
+	// granted cluster scope.
+	Format int
 	// Outside is how many of the last sites the genesis charter leaves out: they get a
 	// key and a site.yaml with join: true, and are not started by Start (an amendment
 	// adds them; StartSite then starts them).
@@ -155,7 +159,7 @@ func (f *Fed) writeFiles() error {
 		return err
 	}
 	var cf site.CharterFile
-	cf.Name, cf.Threshold = cmp.Or(o.Federation, "e2e"), max(o.Threshold, 1)
+	cf.Name, cf.Threshold, cf.Format = cmp.Or(o.Federation, "e2e"), max(o.Threshold, 1), o.Format
 	var admins []*crdt.Signer
 	for a := range max(o.Admins, 1) {
 		name := "admin"
@@ -177,7 +181,8 @@ func (f *Fed) writeFiles() error {
 		return err
 	}
 	f.Operator = op
-	cf.Operators = append(cf.Operators, site.CharterFileOperator{Name: "ops", Key: site.FormatKey(op.Public()), Namespaces: []string{"*"}, ClusterScope: true})
+	cf.Operators = append(cf.Operators, site.CharterFileOperator{Name: "ops", Key: site.FormatKey(op.Public()), Namespaces: []string{"*"},
+		ClusterScope: o.Format == 0 || o.Format >= crdt.FormatClusterScope})
 	f.Operators = map[string]*crdt.Signer{}
 	for _, spec := range o.Operators {
 		k, err := newKey(filepath.Join(o.Dir, spec.Name+".key"))

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"atoll/crdt"
 	"atoll/deploy/testenv"
 	"atoll/site"
 )
@@ -73,7 +74,7 @@ spec:
 func TestJobsAndDaemonSets(t *testing.T) {
 	const nodes = 3
 	env := startClusters(t, testenv.Options{Clusters: 2, NodesPerCluster: nodes})
-	f := start(t, Options{Sites: 2, HTTP: true})
+	f := start(t, Options{Sites: 2, HTTP: true, Format: 1}) // a federation from before levels
 	ctx := deadline(t, 4*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func TestJobsAndDaemonSets(t *testing.T) {
 		t.Fatalf("propose --format 2: %v\n%s", err, out)
 	}
 	if out, err := atoll("charter", "propose", "--key", f.KeyFile("admin"), "--format", "9", "-o", filepath.Join(t.TempDir(), "nine.yaml")); err == nil ||
-		!strings.Contains(out, "this release implements levels up to 2") {
+		!strings.Contains(out, fmt.Sprintf("this release implements levels up to %d", crdt.MaxFormat)) {
 		t.Fatalf("propose --format 9: %v\n%s", err, out)
 	}
 	if out, err := atoll("charter", "submit", amendment); err != nil || charterAcceptedRE.FindStringSubmatch(out) == nil {

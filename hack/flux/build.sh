@@ -30,44 +30,10 @@ cache_root=${ATOLL_FLUX_CACHE:-$HOME/.cache/atoll/flux}
 key=kustomize-controller-${KC_VERSION}
 dir=$cache_root/$key
 
-usage() {
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-}
-
-case "${1:-}" in
-"") ;;
---print-dir)
-	echo "$dir"
-	exit 0
-	;;
--h | --help)
-	usage
-	exit 0
-	;;
-*)
-	echo "flux: unknown argument $1" >&2
-	usage >&2
-	exit 2
-	;;
-esac
-
-done_marker=$dir/.complete
-if [[ -e $done_marker ]]; then
-	echo "flux: cached in $dir"
-	exit 0
-fi
-
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.$key.lock"
-if ! flock -n 9; then
-	echo "flux: another build of $key is running; waiting for it"
-	flock 9
-fi
-if [[ -e $done_marker ]]; then
-	echo "flux: cached in $dir"
-	exit 0
-fi
-rm -rf "$cache_root"/.build-"$key"-*
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+build_args flux "${BASH_SOURCE[0]}" "$@"
+build_lock flux
 
 export CGO_ENABLED=0 GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly"
 

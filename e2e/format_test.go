@@ -45,6 +45,19 @@ func TestFormatBeyond(t *testing.T) {
 		t.Fatalf("a later release's change under level %d: %v, want refused as unknown", crdt.MaxFormat, err)
 	}
 
+	// Every site publishes the level its release implements, for `charter propose`.
+	for _, name := range f.Names[:2] {
+		want := site.ReleaseValue("dev", crdt.MaxFormat)
+		var got string
+		if err := poll(ctx, func() bool {
+			obj, err := f.Client(0).Object(ctx, "site", name)
+			got = obj["version"].Value
+			return err == nil && got == want
+		}); err != nil {
+			t.Fatalf("site %s published %q, want %q", name, got, want)
+		}
+	}
+
 	beyond := crdt.MaxFormat + 1
 	amendment := filepath.Join(t.TempDir(), "beyond.yaml")
 	if out, err := atoll("charter", "propose", "--key", f.KeyFile("admin"), "--format", fmt.Sprint(beyond), "-o", amendment); err == nil {

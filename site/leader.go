@@ -86,6 +86,9 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 		run(s.replicateLoop)
 	}
 	s.serving.Store(true)
+	if !s.cfg.Observer {
+		s.publishRelease()
+	}
 	return l, nil
 }
 

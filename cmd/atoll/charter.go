@@ -207,6 +207,19 @@ refuses a level this release does not implement unless --force, and never lowers
 			if edits.Format > crdt.MaxFormat && !p.force {
 				return fmt.Errorf("propose: format %d: this release implements levels up to %d; a site that runs it could not take part (--force proposes it anyway, for sites already upgraded past it)", edits.Format, crdt.MaxFormat)
 			}
+			if edits.Format > 0 && !p.force {
+				published := map[string]string{}
+				for _, s := range st.Charter.Sites {
+					obj, err := c.Object(cmd.Context(), "site", s.Name)
+					if err != nil {
+						return fmt.Errorf("propose: reading site %s's published release: %w", s.Name, err)
+					}
+					published[s.Name] = obj["version"].Value
+				}
+				if err := site.CheckLevel(edits.Format, published); err != nil {
+					return fmt.Errorf("propose: %w (--force proposes it anyway)", err)
+				}
+			}
 			if len(edits.RemoveSites) > 0 && !p.force {
 				v, err := c.View(cmd.Context())
 				if err != nil {

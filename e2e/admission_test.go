@@ -121,7 +121,7 @@ func TestAdmissionEdge(t *testing.T) {
 		{"shop/web2", "apps/v1", "Deployment", "1", rootBinding, "the template is a rbac.authorization.k8s.io/v1 ClusterRoleBinding, the workload a apps/v1 Deployment"},
 		{"shop/clusterrolebinding.root", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", rootBinding, "ClusterRoleBinding is cluster-scoped in this cluster"},
 		{"shop/evil", "apps/v1", "Deployment", "1", hostPathTemplate, `violates PodSecurity "baseline"`},
-		{"shop/namespace.pay", "v1", "Namespace", "", payNamespace, "a Namespace is never created, adopted or deleted through a workload"},
+		{"shop/namespace.pay", "v1", "Namespace", "", payNamespace, "a Namespace is never created, adopted or deleted through a namespaced workload"},
 		{"shop/configmap.x", "v1", "ConfigMap", "", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: pay}\n", `namespace "pay" is not the workload's namespace "shop"`},
 	}
 	for _, a := range attacks {

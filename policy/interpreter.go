@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"atoll/interpret"
 )
@@ -63,8 +64,14 @@ type Interpreters map[string][]*interpret.Customization
 // interpreterKey is the index key of a target kind.
 func interpreterKey(apiVersion, kind string) string { return apiVersion + "/" + kind }
 
-// For returns the customization that defines op for a kind, or nil.
+// For returns the customization that defines op for a kind, or nil. A kind of a
+// Kubernetes API group (the core group, apps, batch, *.k8s.io) has none: Atoll reads
+// those itself, so that a stored customization, which an operator with cluster scope
+// writes, cannot change how every team's Deployments are read or divided.
 func (ix Interpreters) For(apiVersion, kind string, op interpret.Op) *interpret.Customization {
+	if builtinGroup(groupOf(apiVersion)) {
+		return nil
+	}
 	for _, c := range ix[interpreterKey(apiVersion, kind)] {
 		if _, ok := c.Scripts[op]; ok {
 			return c
@@ -83,7 +90,7 @@ func (r *resolver) interpretedReplicas(m *manifest) (int, error) {
 	revise := false
 	for _, ip := range slices.Concat(r.interpreters, r.stored) {
 		c := ip.c
-		if c.APIVersion != m.APIVersion || c.Kind != m.Kind {
+		if c.APIVersion != m.APIVersion || c.Kind != m.Kind || builtinGroup(groupOf(m.APIVersion)) {
 			continue
 		}
 		if _, ok := c.Scripts[interpret.OpReplicaResource]; ok && get == nil {
@@ -128,4 +135,10 @@ func CheckClusterScope(ws []Workload, ps []*Policy, format int) error {
 		}
 	}
 	return nil
+}
+
+// builtinGroup reports whether an API group is one of Kubernetes' own: the core group,
+// a group without a dot (apps, batch, autoscaling, policy) or one under k8s.io.
+func builtinGroup(g string) bool {
+	return !strings.Contains(g, ".") || g == "k8s.io" || strings.HasSuffix(g, ".k8s.io")
 }

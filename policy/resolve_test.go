@@ -441,3 +441,22 @@ func TestInterpreterCustomizations(t *testing.T) {
 	contains(t, resolveErr(t, strings.Replace(ric, "function InterpretHealth(o)", "function Other(o)", 1)),
 		"spec.customizations.healthInterpretation.luaScript")
 }
+
+// TestInterpretersLeaveBuiltinKinds: a stored customization of a Kubernetes kind is not
+// used: an operator with cluster scope cannot change how every team's Deployments are
+// read or divided.
+func TestInterpretersLeaveBuiltinKinds(t *testing.T) {
+	for _, target := range []string{"{apiVersion: apps/v1, kind: Deployment}", "{apiVersion: v1, kind: Service}", "{apiVersion: networking.k8s.io/v1, kind: Ingress}"} {
+		ric := "apiVersion: config.karmada.io/v1alpha1\nkind: ResourceInterpreterCustomization\nmetadata: {name: x}\n" +
+			"spec:\n  target: " + target + "\n  customizations:\n    healthInterpretation:\n" +
+			"      luaScript: |\n        function InterpretHealth(o) return false end\n"
+		_, ps, _, err := Split(parseAll(t, ric))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ps[0].Interpreter()
+		if got := NewSet(ps).Interpreters().For(c.APIVersion, c.Kind, "healthInterpretation"); got != nil {
+			t.Errorf("%s: a customization of a built-in kind is used", target)
+		}
+	}
+}

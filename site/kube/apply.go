@@ -38,13 +38,15 @@ import (
 // the cluster's HorizontalPodAutoscalers too: spec.replicas of an object one scales is
 // the cluster's (OwnsReplicas). An Applier is used by one goroutine at a time.
 type Applier struct {
-	dyn     dynamic.Interface
-	disco   discovery.CachedDiscoveryInterface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
-	factory dynamicinformer.DynamicSharedInformerFactory
-	log     *slog.Logger
-	ctx     context.Context
-	cancel  context.CancelFunc
+	dyn    dynamic.Interface
+	disco  discovery.CachedDiscoveryInterface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+	// lastReset is when mapper last discovered again (resource).
+	lastReset time.Time
+	factory   dynamicinformer.DynamicSharedInformerFactory
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
 	// seen are the resources Atoll has applied in this cluster since NewApplier: each
 	// has an informer, and every Prune lists them.
 	seen map[schema.GroupVersionResource]cache.GenericLister
@@ -148,14 +150,19 @@ func ObjectKey(gvr schema.GroupVersionResource, ns, name string) string {
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, schema.GroupVersionResource, error) {
 	gvk := u.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil && time.Since(a.lastReset) >= mapperReset {
+		// A CRD installed since the last discovery: discover again, at most every
+		// mapperReset, whatever asks (a kind that never comes does not make every pass
+		// rediscover the whole API).
+		a.mapper.Reset()
+		a.lastReset = time.Now()
+		m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, schema.GroupVersionResource{}, &Waiting{Reason: fmt.Sprintf("%s is not served by this cluster yet (its CustomResourceDefinition is not established)", gvk)}
+	}
 	if err != nil {
-		a.mapper.Reset() // a CRD installed since the last discovery
-		if m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			if meta.IsNoMatchError(err) {
-				return nil, schema.GroupVersionResource{}, &Waiting{Reason: fmt.Sprintf("%s is not served by this cluster yet (its CustomResourceDefinition is not established)", gvk)}
-			}
-			return nil, schema.GroupVersionResource{}, fmt.Errorf("%s: %w", gvk, err)
-		}
+		return nil, schema.GroupVersionResource{}, fmt.Errorf("%s: %w", gvk, err)
 	}
 	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
 	switch {
@@ -168,6 +175,10 @@ func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterf
 	}
 	return a.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), m.Resource, nil
 }
+
+// mapperReset is the least time between two discoveries of a member's API for kinds it
+// did not serve.
+const mapperReset = 2 * time.Second
 
 // Apply makes the cluster hold u, and returns the object as the cluster holds it
 // (status included, from the informer when nothing had to change) and its key. An object

@@ -18,17 +18,25 @@ import (
 // incrementally (no live site loses a replica), at most MaxSurge in all. When a site
 // returns, sites running more than their share keep the difference until the returning
 // site reports its replicas ready: failback is make-before-break.
+//
+// Clusters that keep replicas without being placed (cordoned by a NoSchedule taint, or
+// evicted with purgeMode Never: cordon.go) are set aside first: the rest is divided.
 func (p *Planner) Divide(w *Workload) Division {
 	st := p.st
 	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
-	nominal := p.eligible(w, false)
-	actual := p.usable(w, nominal)
-	p.lastKey, p.lastCands = w.Key, actual
+	ks := p.keeps(w)
+	v := p.without(w, ks)
+	nominal := p.eligible(v, false)
+	actual := p.usable(v, nominal)
+	p.lastKey, p.lastCands, p.lastKeeps = w.Key, actual, ks
 	d.Conditions = append(d.Conditions, actual.notes...)
 	if d.Duplicated {
-		divideDuplicated(w, st, &d, nominal, actual)
+		divideDuplicated(v, st, &d, nominal, actual)
 	} else {
-		divideDivided(w, st, &d, nominal, actual)
+		divideDivided(v, st, &d, nominal, actual)
+	}
+	if len(ks) > 0 {
+		p.addKeeps(&d, ks)
 	}
 	return d
 }

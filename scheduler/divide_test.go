@@ -115,17 +115,17 @@ func TestPlacementRules(t *testing.T) {
 			w:     Workload{Replicas: 4, Bound: []string{"EU"}},
 			setup: func(st *State) { st.kill("a") }, want: "", cond: "no usable cluster inside the bound EU"},
 		{name: "failback holds until the returning site is ready", fed: "a:EU:1 b:EU:1 c:EU:1",
-			w: Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {5, 5}, "b/c1": {4, 4}, "c/c1": {3, 1}}},
+			w: Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {Desired: 5, Ready: 5}, "b/c1": {Desired: 4, Ready: 4}, "c/c1": {Desired: 3, Ready: 1}}},
 			// c is short by 2: each holder keeps up to that much of its surplus.
 			want: "a/c1=5 b/c1=4 c/c1=3"},
 		{name: "failback done", fed: "a:EU:1 b:EU:1 c:EU:1",
-			w:    Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {5, 5}, "b/c1": {4, 4}, "c/c1": {3, 3}}},
+			w:    Workload{Replicas: 9, Status: map[string]Observed{"a/c1": {Desired: 5, Ready: 5}, "b/c1": {Desired: 4, Ready: 4}, "c/c1": {Desired: 3, Ready: 3}}},
 			want: "a/c1=3 b/c1=3 c/c1=3"},
 		{name: "a recovered cluster fills before its sibling drains", fed: "a:EU:2",
-			w:    Workload{Replicas: 4, Status: map[string]Observed{"a/c1": {4, 4}, "a/c2": {0, 0}}},
+			w:    Workload{Replicas: 4, Status: map[string]Observed{"a/c1": {Desired: 4, Ready: 4}, "a/c2": {Desired: 0, Ready: 0}}},
 			want: "a/c1=4 a/c2=2"},
 		{name: "scale down is immediate when nobody is short", fed: "a:EU:1 b:EU:1",
-			w:    Workload{Replicas: 4, Status: map[string]Observed{"a/c1": {5, 5}, "b/c1": {5, 5}}},
+			w:    Workload{Replicas: 4, Status: map[string]Observed{"a/c1": {Desired: 5, Ready: 5}, "b/c1": {Desired: 5, Ready: 5}}},
 			want: "a/c1=2 b/c1=2"},
 	}
 	for _, tt := range tests {
@@ -159,7 +159,7 @@ func fallback() []ClusterAffinityTerm {
 
 func TestReasons(t *testing.T) {
 	st := fed("a:EU:1 b:EU:1 c:EU:1").kill("c")
-	w := Workload{Key: "shop/web", Replicas: 9, Status: map[string]Observed{"b/c1": {6, 6}}}
+	w := Workload{Key: "shop/web", Replicas: 9, Status: map[string]Observed{"b/c1": {Desired: 6, Ready: 6}}}
 	d := Divide(&w, st)
 	got := map[string]Share{}
 	for _, s := range d.Sites {

@@ -23,7 +23,7 @@ func (st *State) drain(site string) *State {
 func TestDrainHandsOverMakeBeforeBreak(t *testing.T) {
 	st := fed("a:EU:1 b:EU:1 c:US:1 d:US:2").drain("d")
 	w := &Workload{Key: "shop/web", Replicas: 8, Status: map[string]Observed{
-		"a/c1": {2, 2}, "b/c1": {2, 2}, "c/c1": {2, 2}, "d/c1": {1, 1}, "d/c2": {1, 1}}}
+		"a/c1": {Desired: 2, Ready: 2}, "b/c1": {Desired: 2, Ready: 2}, "c/c1": {Desired: 2, Ready: 2}, "d/c1": {Desired: 1, Ready: 1}, "d/c2": {Desired: 1, Ready: 1}}}
 	got := byName(Divide(w, st))
 	if fmt.Sprint(got["a"].Base, got["b"].Base, got["c"].Base, got["d"].Base) != "3 3 2 0" {
 		t.Fatalf("bases a=%+v b=%+v c=%+v d=%+v, want 3 3 2 0", got["a"], got["b"], got["c"], got["d"])
@@ -35,11 +35,11 @@ func TestDrainHandsOverMakeBeforeBreak(t *testing.T) {
 		t.Errorf("d's clusters: %+v, want c1=1 c2=1 where they run", l)
 	}
 	// The others scale up; one replica is not ready yet: d holds one, which covers it.
-	w.Status["a/c1"], w.Status["b/c1"] = Observed{3, 3}, Observed{3, 2}
+	w.Status["a/c1"], w.Status["b/c1"] = Observed{Desired: 3, Ready: 3}, Observed{Desired: 3, Ready: 2}
 	if d := byName(Divide(w, st))["d"]; d.Replicas != 1 || d.Hold != 1 {
 		t.Errorf("d while b is short of one: %+v, want 1 held", d)
 	}
-	w.Status["b/c1"] = Observed{3, 3}
+	w.Status["b/c1"] = Observed{Desired: 3, Ready: 3}
 	if got := place(w, st); got != "a/c1=3 b/c1=3 c/c1=2" {
 		t.Errorf("once the others are ready: %s, want d empty", got)
 	}
@@ -48,7 +48,7 @@ func TestDrainHandsOverMakeBeforeBreak(t *testing.T) {
 // A drained site that the viewer sees dead changes nothing: its base share was 0.
 func TestDrainDeadSite(t *testing.T) {
 	st := fed("a:EU:1 b:EU:1 c:US:1").drain("c").kill("c")
-	w := &Workload{Key: "shop/web", Replicas: 6, Status: map[string]Observed{"c/c1": {2, 2}}}
+	w := &Workload{Key: "shop/web", Replicas: 6, Status: map[string]Observed{"c/c1": {Desired: 2, Ready: 2}}}
 	d := Divide(w, st)
 	if got := byName(d); d.Missing != 0 || got["a"].Replicas != 3 || got["b"].Replicas != 3 || got["a"].Takeover != 0 {
 		t.Errorf("division %+v, want a and b at 3 each, nothing taken over or missing", d)
@@ -59,7 +59,7 @@ func TestDrainDeadSite(t *testing.T) {
 // keeps running it, and the division says it is short.
 func TestDrainBoundNowhereElse(t *testing.T) {
 	st := fed("a:EU:1 b:US:1").drain("b")
-	w := &Workload{Key: "shop/web", Replicas: 3, Bound: []string{"US"}, Status: map[string]Observed{"b/c1": {3, 3}}}
+	w := &Workload{Key: "shop/web", Replicas: 3, Bound: []string{"US"}, Status: map[string]Observed{"b/c1": {Desired: 3, Ready: 3}}}
 	d := Divide(w, st)
 	if got := byName(d)["b"]; d.Missing != 3 || got.Replicas != 3 || len(d.Conditions) == 0 {
 		t.Errorf("division %+v, want b to keep 3 and 3 missing with a condition", d)
@@ -73,11 +73,11 @@ func TestDrainBoundNowhereElse(t *testing.T) {
 func TestDrainDuplicated(t *testing.T) {
 	st := fed("a:EU:1 b:US:1").drain("b")
 	w := &Workload{Key: "shop/agent", Replicas: 2, Policy: Policy{Placement: Placement{ReplicaScheduling: &ReplicaScheduling{ReplicaSchedulingType: Duplicated}}},
-		Status: map[string]Observed{"a/c1": {2, 1}, "b/c1": {2, 2}}}
+		Status: map[string]Observed{"a/c1": {Desired: 2, Ready: 1}, "b/c1": {Desired: 2, Ready: 2}}}
 	if got := place(w, st); got != "a/c1=2 b/c1=2" {
 		t.Errorf("a not ready: %s, want b to keep it", got)
 	}
-	w.Status["a/c1"] = Observed{2, 2}
+	w.Status["a/c1"] = Observed{Desired: 2, Ready: 2}
 	if got := place(w, st); got != "a/c1=2" {
 		t.Errorf("a ready: %s, want a only", got)
 	}

@@ -40,6 +40,7 @@ type Planner struct {
 	sets      map[string]*clusterSet
 	lastKey   string     // the workload of the last Divide
 	lastCands candidates // and its usable clusters, for Local
+	lastKeeps []kept     // and what clusters keep without being placed, for Local
 }
 
 // clusterSet is what a placement and bound select, liveness aside.
@@ -48,6 +49,9 @@ type clusterSet struct {
 	names   []string
 	static  []int64 // per cluster: static weight (nil without a static weight list)
 	invalid string  // why the placement cannot be used, if it cannot
+	// cordoned are the clusters the placement would use but for a NoSchedule taint it
+	// does not tolerate: they keep what they run (cordon.go).
+	cordoned []int
 }
 
 // NewPlanner returns a planner over the state, which it does not copy: the state must not
@@ -108,12 +112,18 @@ func (p *Planner) set(w *Workload) *clusterSet {
 	cs.terms = make([][]int, len(terms))
 	for i := range p.st.Clusters {
 		c := &p.st.Clusters[i]
-		if !placeable[c.Site] || !c.Healthy || !Tolerates(pol.ClusterTolerations, c) {
+		if !placeable[c.Site] || !c.Healthy {
 			continue
 		}
+		v := judge(pol.ClusterTolerations, c, p.st.Now)
 		for t, m := range matchers {
-			if m.matches(c) {
+			if !m.matches(c) {
+				continue
+			}
+			if v == tolerated {
 				cs.terms[t] = append(cs.terms[t], i)
+			} else if v == cordoned && !slices.Contains(cs.cordoned, i) {
+				cs.cordoned = append(cs.cordoned, i)
 			}
 		}
 	}
@@ -137,8 +147,9 @@ func (p *Planner) set(w *Workload) *clusterSet {
 
 // eligible returns the clusters the workload may run in: inside its bound, on a site that
 // is not draining, tolerated, selected by the first affinity term that has a usable
-// cluster, healthy, with the free extended resources of one replica (fits), on a site
-// that is alive when live is set, and within the spread constraints.
+// cluster, healthy, not evicted (application failover), with the free extended resources
+// of one replica (fits), on a site that is alive when live is set, and within the spread
+// constraints.
 func (p *Planner) eligible(w *Workload, live bool) candidates {
 	cs := p.set(w)
 	var out candidates
@@ -148,11 +159,15 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 	}
 	how := weightingOf(w, cs)
 	ext := extendedRequests(w)
+	evictions := w.application() != nil && !p.st.Now.IsZero()
 	unfit := false
 	for t, idx := range cs.terms {
 		out = candidates{term: cs.names[t], clusters: make([]*Cluster, 0, len(idx)), weights: make([]int64, 0, len(idx))}
 		for _, i := range idx {
 			if live && !p.alive[i] {
+				continue
+			}
+			if evictions && w.Evicted(w.Status[p.keys[i]], p.st.Now) {
 				continue
 			}
 			if len(ext) > 0 && !fits(w, ext, &p.st.Clusters[i], p.keys[i]) {

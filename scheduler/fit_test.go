@@ -53,7 +53,7 @@ func TestExtendedFit(t *testing.T) {
 		{name: "duplicated goes only where it fits", w: Workload{Replicas: 2, Request: Resources{gpu: 1}, Policy: dup},
 			free: map[string]int64{"b/c1": 1}, want: "b/c1=2"},
 		{name: "a cluster running it stays though its GPUs are taken (by it)",
-			w:    Workload{Replicas: 4, Request: Resources{gpu: 1}, Status: map[string]Observed{"a/c1": {2, 2}}},
+			w:    Workload{Replicas: 4, Request: Resources{gpu: 1}, Status: map[string]Observed{"a/c1": {Desired: 2, Ready: 2}}},
 			free: map[string]int64{"a/c1": 0, "b/c1": 2}, want: "a/c1=2 b/c1=2"},
 		{name: "nowhere: missing, and said", w: Workload{Replicas: 3, Request: Resources{gpu: 1}},
 			want: "", cond: "no usable cluster has free nvidia.com/gpu 1 for one replica"},

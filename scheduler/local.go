@@ -11,13 +11,34 @@ import (
 // cluster running more than its target keeps the surplus until the others are ready, so a
 // recovered cluster fills before another drains. A share held only for failback stays
 // where it runs. It is quickest right after the Divide of the same workload.
+//
+// A cluster of the site that runs the workload and is no longer a candidate (a NoExecute
+// taint, an eviction with purgeMode Gracefully, another affinity) keeps it the same way,
+// until the others are ready; one that keeps replicas without being placed (cordon.go)
+// keeps them.
 func (p *Planner) Local(w *Workload, share Share) []Share {
-	st := p.st
 	site := share.Name
-	all := p.lastCands
+	all, ks := p.lastCands, p.lastKeeps
 	if p.lastKey != w.Key {
-		all = p.eligible(w, true)
+		ks = p.keeps(w)
+		all = p.eligible(p.without(w, ks), true)
 	}
+	kept, taken := p.localKeeps(w, site, ks)
+	if len(kept) > 0 || len(ks) > 0 {
+		w = p.without(w, ks)
+		share.Replicas = max(share.Replicas-taken, 0)
+	}
+	out := p.local(w, site, share, all)
+	if len(kept) > 0 {
+		out = append(out, kept...)
+		slices.SortFunc(out, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out
+}
+
+// local is Local without the clusters that keep replicas.
+func (p *Planner) local(w *Workload, site string, share Share, all candidates) []Share {
+	st := p.st
 	var clusters []*Cluster
 	var weights []int64
 	// Candidates are sorted by site: find this site's run.
@@ -36,16 +57,35 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 			}
 		}
 	}
+	placed := len(clusters)
+	if n := placed; n > 0 {
+		// Running, healthy and no longer a candidate: weight 0, held until the others are ready.
+		for i := range st.Clusters {
+			c := &st.Clusters[i]
+			if c.Site == site && c.Healthy && w.Status[p.keys[i]].Desired > 0 && !slices.Contains(clusters[:n], c) {
+				clusters, weights = append(clusters, c), append(weights, 0)
+			}
+		}
+	}
 	for _, c := range clusters {
 		o := w.Status[site+"/"+c.Name]
 		current[c.Name], ready[c.Name] = o.Desired, o.Ready
 	}
 	out := make([]Share, len(clusters))
 	if duplicated(w) {
-		for i, c := range clusters {
-			out[i] = Share{Name: c.Name, Replicas: share.Replicas, Base: share.Base, Takeover: share.Takeover, Hold: share.Hold, Reason: share.Reason}
+		allReady := true
+		for _, c := range clusters[:placed] {
+			allReady = allReady && ready[c.Name] >= share.Replicas
 		}
-		return out
+		out = out[:0]
+		for i, c := range clusters {
+			if i < placed {
+				out = append(out, Share{Name: c.Name, Replicas: share.Replicas, Base: share.Base, Takeover: share.Takeover, Hold: share.Hold, Reason: share.Reason})
+			} else if !allReady {
+				out = append(out, Share{Name: c.Name, Replicas: share.Replicas, Hold: share.Replicas, Reason: ReasonHold + ": kept until the placed clusters are ready"})
+			}
+		}
+		return sortShares(out)
 	}
 	if sum(weights) == 0 {
 		for i := range weights {
@@ -67,5 +107,15 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 			out[i].Reason += "; " + ReasonHold + ": cluster keeps its surplus until the others are ready"
 		}
 	}
+	return sortShares(slices.DeleteFunc(out, func(s Share) bool { return s.Replicas == 0 && s.Base == 0 && weightless(s, clusters[placed:]) }))
+}
+
+// weightless reports whether a share is of a cluster held only for failback.
+func weightless(s Share, held []*Cluster) bool {
+	return slices.ContainsFunc(held, func(c *Cluster) bool { return c.Name == s.Name })
+}
+
+func sortShares(out []Share) []Share {
+	slices.SortFunc(out, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -130,18 +131,8 @@ func (r Requirement) matches(v string, ok bool) bool {
 }
 
 // Tolerates reports whether the tolerations tolerate every NoSchedule and NoExecute taint
-// of the cluster.
-func Tolerates(ts []Toleration, c *Cluster) bool {
-	for _, taint := range c.Taints {
-		if taint.Effect != NoSchedule && taint.Effect != NoExecute {
-			continue
-		}
-		if !slices.ContainsFunc(ts, func(t Toleration) bool { return t.tolerates(taint) }) {
-			return false
-		}
-	}
-	return true
-}
+// of the cluster, timeless (tolerationSeconds is not counted).
+func Tolerates(ts []Toleration, c *Cluster) bool { return judge(ts, c, time.Time{}) == tolerated }
 
 func (t Toleration) tolerates(taint Taint) bool {
 	if t.Effect != "" && t.Effect != taint.Effect {

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -19,6 +21,8 @@ type Policy struct {
 	// percentage of the desired replicas ("50%"); default "100%". A partitioned site may
 	// still be running its share, so this bounds the total during a partition.
 	MaxSurge string `json:"maxSurge,omitempty"`
+	// Failover is Karmada's spec.failover: application failover (failover.go).
+	Failover *Failover `json:"failover,omitempty"`
 	// Source names the policy this came from, for explanations ("PropagationPolicy shop/web").
 	Source string `json:"source,omitempty"`
 }
@@ -75,6 +79,9 @@ type Taint struct {
 	Key    string `json:"key"`
 	Value  string `json:"value,omitempty"`
 	Effect string `json:"effect"` // NoSchedule or NoExecute
+	// Since is when the cluster's site set the taint (zero: not known, as before format
+	// level 4): a NoExecute taint tolerated for tolerationSeconds is counted from it.
+	Since time.Time `json:"-"`
 }
 
 // SpreadConstraint bounds the number of groups (sites, regions, zones, providers or

@@ -1,5 +1,7 @@
 package scheduler
 
+import "time"
+
 // State is what a site knows when it divides a workload: the charter's sites with its own
 // view of their liveness, and every cluster as the replicated state describes it. Every
 // field except Site.Alive is converged state, so sites with the same view of liveness
@@ -7,6 +9,9 @@ package scheduler
 type State struct {
 	Sites    []Site    // sorted by name
 	Clusters []Cluster // sorted by site, then name
+	// Now is the viewing site's clock, against which the timestamps of the state are read
+	// (failover.go); zero: nothing timed happens.
+	Now time.Time
 }
 
 // Site is one site of the charter.
@@ -50,6 +55,12 @@ type Workload struct {
 type Observed struct {
 	Desired int // replicas the site applied
 	Ready   int
+	// UnhealthySince is when the workload became unhealthy there, as its site saw it
+	// (zero: healthy, or not reported).
+	UnhealthySince time.Time
+	// EvictedAt is when its site evicted the workload from the cluster (application
+	// failover; zero: never).
+	EvictedAt time.Time
 }
 
 // Reasons given for a share.

@@ -96,4 +96,7 @@ func TestJobsLevelsAgree(t *testing.T) {
 	if policy.JobsLevel != crdt.FormatJobs {
 		t.Fatalf("policy.JobsLevel %d, crdt.FormatJobs %d", policy.JobsLevel, crdt.FormatJobs)
 	}
+	if policy.FailoverLevel != crdt.FormatFailover {
+		t.Fatalf("policy.FailoverLevel %d, crdt.FormatFailover %d", policy.FailoverLevel, crdt.FormatFailover)
+	}
 }

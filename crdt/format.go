@@ -14,7 +14,7 @@ import (
 // to MaxFormat.
 const (
 	// MaxFormat is the highest level this release implements.
-	MaxFormat = 3
+	MaxFormat = 4
 	// FormatJobs enables dividing Jobs (parallelism and completions) and the soft status
 	// counts of Jobs (active, succeeded, failed): level 2.
 	FormatJobs = 2
@@ -26,6 +26,10 @@ const (
 	// resourceinterpretercustomization/<name>), written by operators granted cluster
 	// scope since they change how every site reads a kind in every namespace: level 3.
 	FormatInterpreter = 3
+	// FormatFailover enables the facts failover controls are timed by
+	// (docs/adr/0014-failover-controls.md): a cluster's taintedAt/<key>, when its site set
+	// the taint, and the soft status fields unhealthySince and evictedAt: level 4.
+	FormatFailover = 4
 	// MaxFormatValue bounds the charter's format field.
 	MaxFormatValue = 1000
 	// FormatField is the charter field holding the level.
@@ -64,6 +68,10 @@ func checkFormatField(op *Op) error {
 	return nil
 }
 
+// TaintedAtPrefix starts a cluster field that says when its site set the taint of the
+// same key (RFC 3339): "taintedAt/<key>", level FormatFailover.
+const TaintedAtPrefix = "taintedAt/"
+
 // InterpreterPolicy is the policy key kind of a stored ResourceInterpreterCustomization.
 const InterpreterPolicy = "resourceinterpretercustomization"
 
@@ -76,6 +84,8 @@ func opLevel(op *Op) int {
 		return FormatClusterScope
 	case op.Kind == KindPolicy && strings.HasPrefix(op.Key, InterpreterPolicy+"/"):
 		return FormatInterpreter
+	case op.Kind == KindCluster && strings.HasPrefix(op.Field, TaintedAtPrefix):
+		return FormatFailover
 	}
 	return 1
 }

@@ -225,3 +225,36 @@ func mustWriteCosigned(t *testing.T, r *Replica, f *fed, ops ...Op) {
 		t.Fatal(err)
 	}
 }
+
+// TestFailoverFacts: a cluster's taintedAt and a status record's unhealthySince and
+// evictedAt are level FormatFailover: a site writes them only under a charter of that
+// level, and a change holding taintedAt is invalid below it.
+func TestFailoverFacts(t *testing.T) {
+	f := newFed(t)
+	r := f.replica(t, "eu-west")
+	mustWrite(t, r, f.ops["root"], set(KindWorkload, "shop/web", "replicas", "2"))
+	raiseFormat(t, f, r, FormatFailover-1)
+	stamp := set(KindCluster, "eu-west/c0", TaintedAtPrefix+"maintenance", "2026-12-07T08:00:00Z")
+	if _, _, err := r.Write(f.sites["eu-west"], []Op{set(KindCluster, "eu-west/c0", "taints/maintenance", ":NoExecute"), stamp}, nil, nil); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("needs format level %d", FormatFailover)) {
+		t.Fatalf("taintedAt below level %d: %v, want refused naming the level", FormatFailover, err)
+	}
+	times := []SoftField{{"desired", []byte("2")}, {UnhealthySince, []byte("2026-12-07T08:00:00Z")}}
+	if _, err := r.WriteSoft(f.sites["eu-west"], 1, KindStatus, "shop/web/eu-west/c0", times); err == nil || !strings.Contains(err.Error(), "needs format level") {
+		t.Fatalf("unhealthySince below level %d: %v, want refused", FormatFailover, err)
+	}
+	raiseFormat(t, f, r, FormatFailover)
+	mustWrite(t, r, f.sites["eu-west"], set(KindCluster, "eu-west/c0", "taints/maintenance", ":NoExecute"), stamp)
+	times = append(times, SoftField{EvictedAt, []byte("2026-12-07T08:05:00Z")})
+	if _, err := r.WriteSoft(f.sites["eu-west"], 2, KindStatus, "shop/web/eu-west/c0", times); err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := r.Object(KindStatus, "shop/web/eu-west/c0")
+	if string(obj[EvictedAt].Bytes) != "2026-12-07T08:05:00Z" || string(obj[UnhealthySince].Bytes) == "" {
+		t.Errorf("status %v, want both times shown", obj)
+	}
+	// Only the cluster's own site writes them.
+	if _, _, err := r.Write(f.sites["eu-north"], []Op{set(KindCluster, "eu-west/c0", TaintedAtPrefix+"x", "2026-12-07T08:00:00Z")}, nil, nil); err == nil {
+		t.Error("another site stamped eu-west's taint")
+	}
+}

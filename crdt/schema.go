@@ -27,7 +27,7 @@ var (
 	siteFields    = fieldSet{exact: []string{"address", "api", "version"}, maps: []string{"labels/"}}
 	clusterFields = fieldSet{
 		exact: []string{"health", "reason", "k8sVersion", "provider", "region", "zone", "nodes", "readyNodes", "observed"},
-		maps:  []string{"allocatable/", "available/", "labels/", "taints/"},
+		maps:  []string{"allocatable/", "available/", "labels/", "taints/", TaintedAtPrefix},
 	}
 	workloadHeader = fieldSet{
 		exact: []string{"apiVersion", "kind", "replicas", "placement", "bound", "generation", "labels"},

@@ -75,7 +75,15 @@ var (
 	}
 	// A Job's counts are soft only, from level FormatJobs (format.go): they never were
 	// DAG fields.
-	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed")}
+	// When a workload became unhealthy in the cluster and when its site evicted it from
+	// there are soft only, from level FormatFailover.
+	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed", UnhealthySince, EvictedAt)}
+)
+
+// Soft status fields of level FormatFailover (RFC 3339 times of the writer's clock).
+const (
+	UnhealthySince = "unhealthySince"
+	EvictedAt      = "evictedAt"
 )
 
 // softLevel is the format level that enables a soft field (format.go); a writer writes
@@ -86,6 +94,8 @@ func softLevel(name string) int {
 	switch name {
 	case "active", "succeeded", "failed":
 		return FormatJobs
+	case UnhealthySince, EvictedAt:
+		return FormatFailover
 	}
 	return 1
 }

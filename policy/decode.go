@@ -32,6 +32,10 @@ func decodePolicy(o *Object, kind string) (*karmadaPolicy, []error) {
 		default:
 			errs = append(errs, errAt(fieldPath{"spec", "conflictResolution"}, "%q: want Abort or Overwrite", d.Spec.ConflictResolution))
 		}
+		if f := d.Spec.Failover; f != nil {
+			errs = append(errs, validateFailover(f, fieldPath{"spec", "failover"})...)
+			p.policy.Failover = f
+		}
 		pl := d.Spec.Placement
 		errs = append(errs, validatePlacement(&pl, fieldPath{"spec", "placement"})...)
 		defaultPlacement(&pl)

@@ -44,7 +44,7 @@
 //
 // Nothing is silently ignored. Policies are decoded strictly: an unknown field, a
 // Karmada field Atoll does not implement, or a value of the wrong type is an error at
-// the line of the field ("web.yaml:14: PropagationPolicy shop/web: spec.failover: not
+// the line of the field ("web.yaml:14: PropagationPolicy shop/web: spec.association: not
 // supported by Atoll"). Values are validated as Karmada's webhook does, and more where
 // Karmada would ignore what is written (a weightPreference with Duplicated, a
 // staticWeightList beside dynamicWeight, a value with operator remove). All errors of
@@ -65,7 +65,10 @@
 // conflictResolution Abort or Overwrite (resolved with the placement; the site adopts
 // only where its admission allows).
 //
-// Refused: association, failover, preemption,
+// failover.application (decisionConditions.tolerationSeconds, purgeMode,
+// gracePeriodSeconds), from format level FailoverLevel (docs/adr/0014).
+//
+// Refused: association, failover.cluster and failover.application.statePreservation, preemption,
 // activationPreference, suspension, preserveResourcesOnDeletion, schedulerName,
 // dependentOverrides, schedulePriority, fieldOverrider, and metadata.generateName,
 // finalizers and ownerReferences. Where a refused field holds the value that leaves its

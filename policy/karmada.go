@@ -57,6 +57,8 @@ type propagationDoc struct {
 		// ConflictResolution is Abort (the default: an object Atoll did not create is
 		// left alone) or Overwrite (it is adopted, where the site allows it).
 		ConflictResolution string `json:"conflictResolution,omitempty"`
+		// Failover is application failover, from format level FailoverLevel.
+		Failover *scheduler.Failover `json:"failover,omitempty"`
 	} `json:"spec"`
 }
 
@@ -93,15 +95,16 @@ var metaUnsupported = unsupported{
 // propagationUnsupported are the PropagationSpec fields Atoll does not implement, with
 // the values that leave them off.
 var propagationUnsupported = with(metaUnsupported, unsupported{
-	"spec.association":                 {false},
-	"spec.preemption":                  {"Never"},
-	"spec.dependentOverrides":          {[]any{}},
-	"spec.schedulerName":               {"default-scheduler"},
-	"spec.failover":                    nil,
-	"spec.activationPreference":        {""},
-	"spec.suspension":                  nil,
-	"spec.preserveResourcesOnDeletion": {false},
-	"spec.schedulePriority":            nil,
+	"spec.association":                            {false},
+	"spec.preemption":                             {"Never"},
+	"spec.dependentOverrides":                     {[]any{}},
+	"spec.schedulerName":                          {"default-scheduler"},
+	"spec.failover.cluster":                       nil,
+	"spec.failover.application.statePreservation": nil,
+	"spec.activationPreference":                   {""},
+	"spec.suspension":                             nil,
+	"spec.preserveResourcesOnDeletion":            {false},
+	"spec.schedulePriority":                       nil,
 })
 
 // overrideUnsupported are the OverrideSpec fields Atoll does not implement.

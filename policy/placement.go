@@ -235,14 +235,55 @@ func CannotDivideIndexed(kind string, p scheduler.Policy, completionMode string)
 
 // CheckDivide returns an error naming, with its manifest and policy, every workload of an
 // apply whose placement divides a kind that a charter of format level level does not
-// divide: sites would refuse it. Resolve and Split leave the level to this check, once
-// the caller knows the charter's.
+// divide, or asks for application failover below FailoverLevel: sites would refuse it.
+// Resolve and Split leave the level to this check, once the caller knows the charter's.
 func CheckDivide(ws []Workload, level int) error {
 	var errs []error
 	for _, w := range ws {
-		if err := CannotDivide(w.Kind, w.Policy, level); err != nil {
+		err := CannotDivide(w.Kind, w.Policy, level)
+		if err == nil {
+			err = CannotFailover(w.Policy, level)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s %s: %s: %w", w.Source, w.Kind, w.Key, w.PlacedBy, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FailoverLevel is the charter's format level from which application failover
+// (spec.failover.application) runs: crdt.FormatFailover, which sites enforce (the facts
+// it is timed by are of that level).
+const FailoverLevel = 4
+
+// CannotFailover refuses application failover under a charter of format level level
+// below FailoverLevel, naming the level and how to reach it.
+func CannotFailover(p scheduler.Policy, level int) error {
+	if p.Failover == nil || p.Failover.Application == nil || level >= FailoverLevel {
+		return nil
+	}
+	return fmt.Errorf("its policy sets spec.failover.application, which needs format level %d (atoll charter propose --format %d); the charter's is %d",
+		FailoverLevel, FailoverLevel, level)
+}
+
+// validateFailover checks spec.failover: the purge mode, and times that are not negative.
+func validateFailover(f *scheduler.Failover, at fieldPath) []error {
+	a := f.Application
+	if a == nil {
+		return nil
+	}
+	at = append(at, "application")
+	var errs []error
+	switch a.PurgeMode {
+	case "", scheduler.PurgeGracefully, scheduler.PurgeGraciously, scheduler.PurgeDirectly, scheduler.PurgeImmediately, scheduler.PurgeNever:
+	default:
+		errs = append(errs, errAt(append(at, "purgeMode"), "%q: want Gracefully, Directly or Never (or Graciously, Immediately)", a.PurgeMode))
+	}
+	if t := a.DecisionConditions.TolerationSeconds; t != nil && *t < 0 {
+		errs = append(errs, errAt(append(at, "decisionConditions", "tolerationSeconds"), "%d: want 0 or more", *t))
+	}
+	if g := a.GracePeriodSeconds; g != nil && *g <= 0 {
+		errs = append(errs, errAt(append(at, "gracePeriodSeconds"), "%d: want a positive number of seconds", *g))
+	}
+	return errs
 }

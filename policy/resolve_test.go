@@ -288,10 +288,10 @@ func TestDuplicatePolicies(t *testing.T) {
 }
 
 func TestAllErrorsReported(t *testing.T) {
-	err := resolveErr(t, deployWeb, pp("p", selByName, "  failover: {}\n")+"    foo: 1\n", "apiVersion: v1\nkind: Node\nmetadata: {name: n, namespace: x}\n")
+	err := resolveErr(t, deployWeb, pp("p", selByName, "  failover: {cluster: {purgeMode: Directly}}\n")+"    foo: 1\n", "apiVersion: v1\nkind: Node\nmetadata: {name: n, namespace: x}\n")
 	lines := strings.Split(err, "\n")
 	want := []string{
-		"t1.yaml:11: PropagationPolicy shop/p: spec.failover: not supported by Atoll",
+		"t1.yaml:11: PropagationPolicy shop/p: spec.failover.cluster: not supported by Atoll",
 		`t1.yaml:16: PropagationPolicy shop/p: unknown field "spec.placement.foo"`,
 		`t2.yaml:3: Node n: metadata.namespace: "x": Node is cluster-scoped`,
 	}

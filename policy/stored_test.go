@@ -180,7 +180,7 @@ func TestStoredRoundTrip(t *testing.T) {
 func TestDecodeRefuses(t *testing.T) {
 	cases := []struct{ name, text, want string }{
 		{"unknown field", strings.Replace(cppAll, "spec:\n", "spec:\n  colour: red\n", 1), "colour"},
-		{"unsupported field", strings.Replace(cppAll, "spec:\n", "spec:\n  failover: {}\n", 1), "not supported"},
+		{"unsupported field", strings.Replace(cppAll, "spec:\n", "spec:\n  failover: {cluster: {}}\n", 1), "not supported"},
 		{"a manifest", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n", "not a policy.karmada.io/v1alpha1 policy"},
 		{"two policies", cppAll + "---\n" + copAll, "want one policy object, found 2"},
 		{"too large", cppAll + "# " + strings.Repeat("x", MaxStoredPolicy), "more than the"},

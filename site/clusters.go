@@ -58,6 +58,7 @@ func (s *Site) clustersLoop(ctx context.Context) {
 				observers[e.Name] = o
 				s.log.Info("observing member cluster", "cluster", e.Name)
 			}
+			o.SetEntry(e) // joined again with other labels or taints: published below
 			if published[e.Name] == nil {
 				published[e.Name] = &publication{}
 			}
@@ -92,6 +93,7 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	}
 	prev := map[string]string{}
 	s.mu.Lock()
+	format := s.rep.Charter().Format()
 	if obj, ok := s.rep.Object(crdt.KindCluster, key); ok {
 		for f, v := range obj {
 			prev[f] = string(v.Bytes)
@@ -100,7 +102,11 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	s.mu.Unlock()
 	now := time.Now()
 	withCapacity := now.Sub(pub.capacity) >= s.cfg.Tuning.Capacity
-	ops := kube.Ops(key, prev, snap.Fields(), withCapacity)
+	cur := snap.Fields()
+	if format >= crdt.FormatFailover {
+		stampTaints(prev, cur, now)
+	}
+	ops := kube.Ops(key, prev, cur, withCapacity)
 	if len(ops) == 0 {
 		return
 	}
@@ -117,6 +123,26 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 	if prev["health"] != snap.Fields()["health"] {
 		s.log.Info("member cluster health", "cluster", name, "health", snap.Fields()["health"], "reason", snap.Reason)
 		s.events.add("cluster", key, strings.TrimSpace(fmt.Sprintf("%s is %s %s", key, snap.Fields()["health"], snap.Reason)))
+	}
+}
+
+// stampTaints adds to a cluster's fields when each of its taints began
+// (crdt.TaintedAtPrefix): kept from prev while the taint stays the same, now for a new or
+// changed one, so that every site counts a NoExecute toleration's tolerationSeconds from
+// the one moment this site saw. A taint set before the charter reached format level
+// crdt.FormatFailover is stamped when it does.
+func stampTaints(prev, cur map[string]string, now time.Time) {
+	for f, v := range cur {
+		k, ok := strings.CutPrefix(f, "taints/")
+		if !ok {
+			continue
+		}
+		at := crdt.TaintedAtPrefix + k
+		if p, had := prev[at]; had && prev[f] == v {
+			cur[at] = p
+		} else {
+			cur[at] = now.UTC().Format(time.RFC3339)
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func TestStatusOpsJobs(t *testing.T) {
 	}
 	job := obj("apiVersion: batch/v1\nkind: Job\nmetadata: {name: report, namespace: shop, generation: 1}\nspec: {parallelism: 2, completions: 4}\nstatus: {active: 1, ready: 1, succeeded: 3, conditions: []}\n")
 	w := kube.Workload{Namespace: "shop", Name: "report", Replicas: 2, Change: "c1", Format: 1}
-	got := fields(s.statusOps(w, "k0", 1, job))
+	got := fields(s.statusOps(w, "k0", 1, job, nil))
 	if got["desired"] != "2" || got["ready"] != "2" || got["generation"] != "c1" {
 		t.Errorf("level 1: %v, want desired 2 (its parallelism), ready 2, generation c1", got)
 	}
@@ -67,7 +67,7 @@ func TestStatusOpsJobs(t *testing.T) {
 		t.Errorf("level 1 wrote a Job's counts: %v", got)
 	}
 	w.Format = crdt.FormatJobs
-	got = fields(s.statusOps(w, "k0", 2, job))
+	got = fields(s.statusOps(w, "k0", 2, job, nil))
 	if got["desired"] != "2" || got["active"] != "1" || got["succeeded"] != "3" || got["failed"] != "0" {
 		t.Errorf("level 2: %v, want desired 2 and the counts 1, 3, 0", got)
 	}
@@ -77,7 +77,7 @@ func TestStatusOpsJobs(t *testing.T) {
 		}
 	}
 	ds := obj("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: shop, generation: 2}\nstatus: {observedGeneration: 2, desiredNumberScheduled: 3, numberReady: 2, numberAvailable: 2, updatedNumberScheduled: 3}\n")
-	got = fields(s.statusOps(kube.Workload{Namespace: "shop", Name: "agent", Replicas: -1, Change: "c2"}, "k0", 1, ds))
+	got = fields(s.statusOps(kube.Workload{Namespace: "shop", Name: "agent", Replicas: -1, Change: "c2"}, "k0", 1, ds, nil))
 	if got["desired"] != "3" || got["ready"] != "2" || got["available"] != "2" || got["updated"] != "3" || got["generation"] != "c2" {
 		t.Errorf("a DaemonSet: %v, want desired 3, ready 2, available 2, updated 3, generation c2", got)
 	}

@@ -211,6 +211,9 @@ func cannotDivide(w *workload, p scheduler.Policy, format int) error {
 	if err := policy.CannotDivideIndexed(w.kind, p, w.job.completionMode); err != nil {
 		return err
 	}
+	if err := policy.CannotFailover(p, format); err != nil {
+		return err
+	}
 	if rs := p.ReplicaScheduling; w.kind == "Job" && w.render.Replicas < 0 && rs != nil && rs.ReplicaSchedulingType == scheduler.Divided {
 		return errors.New("its placement divides a Job stored without its parallelism as replicas (by an earlier release): apply it again")
 	}

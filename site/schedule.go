@@ -24,7 +24,7 @@ import (
 // be held.
 func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 	ch := s.rep.Charter()
-	st := &scheduler.State{}
+	st := &scheduler.State{Now: time.Now()}
 	jur := map[string]string{}
 	for _, name := range ch.SiteNames() {
 		info, _ := ch.SiteByName(name)
@@ -44,7 +44,8 @@ func (s *Site) schedState(alive map[string]bool) *scheduler.State {
 		for _, t := range v.Taints { // key=value:Effect
 			key, rest, _ := strings.Cut(t, "=")
 			value, effect, _ := strings.Cut(rest, ":")
-			c.Taints = append(c.Taints, scheduler.Taint{Key: key, Value: value, Effect: effect})
+			since, _ := time.Parse(time.RFC3339, v.TaintedAt[key]) // zero if absent: never runs out
+			c.Taints = append(c.Taints, scheduler.Taint{Key: key, Value: value, Effect: effect, Since: since})
 		}
 		for r, val := range v.Available { // bounded by kube.ReadCapacity
 			if q, err := resource.ParseQuantity(val); err == nil {
@@ -118,7 +119,8 @@ func (s *Site) workloadsLocked() []workload {
 			n, _ := strconv.Atoi(string(obj.Get(f)))
 			return min(max(n, 0), crdt.MaxMaxReplicas)
 		}
-		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready")}
+		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready"),
+			UnhealthySince: timeField(obj, crdt.UnhealthySince), EvictedAt: timeField(obj, crdt.EvictedAt)}
 		if obj.Get("active") != nil { // a Job's, from format level crdt.FormatJobs
 			if jobs[wk] == nil {
 				jobs[wk] = map[string]JobCounts{}
@@ -329,6 +331,17 @@ func (s *Site) aliveView(now time.Time) (alive map[string]bool, next time.Durati
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.core.Alive(now, names, s.cfg.Schedule.Settle.D(), s.cfg.Schedule.Startup.D())
+}
+
+// timeField reads an RFC 3339 time of a status object (format level crdt.FormatFailover);
+// zero if absent or malformed: a site's faulty time never stands for one.
+func timeField(obj crdt.StatusFields, f string) time.Time {
+	b := obj.Get(f)
+	if b == nil {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339, string(b))
+	return t
 }
 
 // splitStatus cuts a status key (namespace/name/site/cluster) into its workload's key, its

@@ -75,6 +75,9 @@ type ClusterView struct {
 	Zone       string            `json:"zone,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Taints     []string          `json:"taints,omitempty"` // key=value:Effect
+	// TaintedAt is when the cluster's site set each taint, by key (RFC 3339; format level
+	// crdt.FormatFailover): what a NoExecute toleration's tolerationSeconds count from.
+	TaintedAt map[string]string `json:"taintedAt,omitempty"`
 	// Allocatable and Available are sums over the ready nodes: cpu, memory, pods and the
 	// extended resources (nvidia.com/gpu, ...; whole units), as kube.ReadCapacity bounds them.
 	Allocatable map[string]string `json:"allocatable,omitempty"`
@@ -201,6 +204,8 @@ func (s *Site) clusterViewsLocked() []ClusterView {
 				c.Labels = put(c.Labels, f[len("labels/"):], val)
 			case strings.HasPrefix(f, "taints/"):
 				c.Taints = append(c.Taints, f[len("taints/"):]+"="+val)
+			case strings.HasPrefix(f, crdt.TaintedAtPrefix):
+				c.TaintedAt = put(c.TaintedAt, f[len(crdt.TaintedAtPrefix):], val)
 			case strings.HasPrefix(f, "allocatable/"):
 				c.Allocatable = put(c.Allocatable, f[len("allocatable/"):], val)
 			case strings.HasPrefix(f, "available/") && !strings.HasPrefix(f, "available/node/"):

@@ -97,6 +97,18 @@ type placed struct {
 	// completions are, for a divided Job with completions, each cluster's part of them
 	// (jobCompletions); nil: the template's in every cluster.
 	completions map[string]int
+	// sched is the workload as the scheduler saw it: its policy's application failover
+	// and the status of every cluster (failoverStatus).
+	sched *scheduler.Workload
+}
+
+// passPlan is what a pass needs of the plan besides the placed workloads.
+type passPlan struct {
+	own map[string]*scheduler.Cluster // this site's clusters, by name
+	// evicted are the Status keys of this site's clusters whose workload's eviction is in
+	// force (application failover): kept, empty, while it runs nowhere there, so that the
+	// eviction sticks (dropStatus).
+	evicted map[string]bool
 }
 
 // plan divides every workload (planPass) and returns this site's part of each. It
@@ -104,24 +116,28 @@ type placed struct {
 // outside the site's jurisdiction or above the charter's limits. next is when the view
 // of liveness may change by itself. It stops with ctx's error when ctx is done: a
 // partial plan must not be applied, or what it did not reach would be pruned.
-func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[string]*scheduler.Cluster, next time.Duration, err error) {
+func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, pp passPlan, next time.Duration, err error) {
 	alive, next := s.aliveView(now)
 	s.mu.Lock()
 	st := s.schedState(alive)
+	st.Now = now
 	ws := s.workloadsLocked()
 	s.mu.Unlock()
-	own = map[string]*scheduler.Cluster{}
+	pp = passPlan{own: map[string]*scheduler.Cluster{}, evicted: map[string]bool{}}
 	for i := range st.Clusters {
 		if c := &st.Clusters[i]; c.Site == s.cfg.Name {
-			own[c.Name] = c
+			pp.own[c.Name] = c
 		}
 	}
 	if !slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name }) {
-		return nil, own, next, nil
+		return nil, pp, next, nil
 	}
 	pass, err := planPass(ctx, st, ws, s.cfg.Name, false)
 	if err != nil {
-		return nil, own, next, err
+		return nil, pp, next, err
+	}
+	for i := range ws {
+		s.evictedHere(&ws[i].sched, now, pp.evicted)
 	}
 	for i := range pass {
 		pl := &pass[i]
@@ -145,7 +161,7 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 		if !ok || w.render.Template == nil {
 			continue // not here, refused, or the body is still on its way
 		}
-		placed := placed{w: w.render, clusters: map[string]int{}}
+		placed := placed{w: w.render, clusters: map[string]int{}, sched: &pl.w.sched}
 		for _, c := range local {
 			s.decisions.recordCluster(now, w.sched.Key, s.cfg.Name, c)
 			if c.Replicas > 0 {
@@ -167,7 +183,7 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, own map[s
 	for _, r := range refusals {
 		s.refuse(r.r.why, r.key, r.r.reason)
 	}
-	return out, own, next, nil
+	return out, pp, next, nil
 }
 
 // jobCompletions divides a divided Job's completions as its parallelism is divided:
@@ -236,7 +252,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 	if err != nil {
 		return passResult{}, err
 	}
-	ws, own, next, err := s.plan(ctx, time.Now())
+	ws, pp, next, err := s.plan(ctx, time.Now())
 	res := passResult{RequeueAfter: next}
 	if err != nil {
 		return res, err // shutting down: apply and prune nothing
@@ -272,7 +288,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				continue // no share here: pruned below if it was there before
 			}
 			w.Completions = pl.completions[cluster]
-			u, err := kube.Render(w, own[cluster], replicas)
+			u, err := kube.Render(w, pp.own[cluster], replicas)
 			if err != nil {
 				// The workload's own fault: a retry renders it the same way.
 				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
@@ -313,7 +329,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				continue
 			}
 			s.ran(w, cluster, replicas)
-			status = append(status, s.statusOps(w, cluster, replicas, got)...)
+			status = append(status, s.statusOps(w, cluster, replicas, got, pl.sched)...)
 		}
 		if failed {
 			continue // prune only after a clean pass
@@ -326,7 +342,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 			s.log.Info("pruned", "cluster", cluster, "object", key)
 		}
 	}
-	status = append(status, s.dropStatus(ws, clusters)...)
+	status = append(status, s.dropStatus(ws, clusters, pp.evicted)...)
 	if len(status) > 0 {
 		if err := out.writeStatus(status); err != nil {
 			errs = append(errs, fmt.Errorf("status: %w", err))
@@ -376,7 +392,11 @@ func applyOrder(ws []placed) []placed {
 // Job its parallelism instead, and other kinds 1. A Job's counts (active, succeeded,
 // failed) are written only under a charter of format level crdt.FormatJobs: sites of an
 // earlier release would refuse the record.
-func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstructured.Unstructured) []crdt.Op {
+//
+// From format level crdt.FormatFailover it also writes when the workload became
+// unhealthy there and, under application failover, when this site evicted it
+// (failoverStatus); sw is the workload as the scheduler saw it (nil: no failover).
+func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstructured.Unstructured, sw *scheduler.Workload) []crdt.Op {
 	st := kube.ReadStatus(u)
 	// generation is the change of the workload this cluster runs, once its controllers
 	// have acted on it (observedGeneration caught up); "" while they have not: what a
@@ -401,6 +421,9 @@ func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstru
 		cur["active"], cur["succeeded"], cur["failed"] = itoa(j.Active), itoa(j.Succeeded), itoa(j.Failed)
 	}
 	s.interpretedStatus(w, u, desired, cur)
+	if w.Format >= crdt.FormatFailover {
+		s.failoverStatus(w, cluster, sw, cur, time.Now())
+	}
 	return s.statusDiff(w, cluster, cur)
 }
 
@@ -432,6 +455,15 @@ func (s *Site) statusDiff(w kube.Workload, cluster string, cur map[string]string
 			set(f)
 		}
 	}
+	for _, f := range failoverFields {
+		want, ok := cur[f]
+		switch have, had := obj[f]; {
+		case ok && (!had || string(have.Bytes) != want):
+			set(f)
+		case !ok && had && w.Format >= crdt.FormatFailover:
+			ops = append(ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindStatus, Key: key, Field: f})
+		}
+	}
 	return ops
 }
 
@@ -455,7 +487,10 @@ const StatusWaiting = "Waiting"
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
 // it no longer runs: on its joined clusters, and on clusters that are gone.
-func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
+//
+// A Status object whose workload's eviction from that cluster is in force (evicted) is
+// kept with nothing running instead, so that every site goes on reading the eviction.
+func (s *Site) dropStatus(ws []placed, clusters []string, evicted map[string]bool) []crdt.Op {
 	want := map[string]bool{}
 	for _, pl := range ws {
 		for _, c := range clusters {
@@ -472,9 +507,13 @@ func (s *Site) dropStatus(ws []placed, clusters []string) []crdt.Op {
 	}
 	s.mu.Lock()
 	var ops []crdt.Op
-	s.rep.EachStatus(func(key string, _ crdt.StatusFields) {
+	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
 		_, site, cluster, ok := splitStatus(key)
 		if !ok || site != s.cfg.Name || want[key] {
+			return
+		}
+		if evicted[key] {
+			ops = append(ops, emptied(key, obj)...)
 			return
 		}
 		// A cluster this site never joined but whose object exists was published through

@@ -48,6 +48,10 @@ func NewObserver(ctx context.Context, e Entry, cfg *rest.Config) (*Observer, err
 	return o, nil
 }
 
+// SetEntry takes the labels and taints of a join again (a cluster joined anew with other
+// taints, say): the next Snapshot reports them. Not safe to call with Snapshot.
+func (o *Observer) SetEntry(e Entry) { o.labels, o.taints = e.Labels, e.Taints }
+
 // Stop ends the informers.
 func (o *Observer) Stop() { o.cancel() }
 

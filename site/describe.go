@@ -71,6 +71,17 @@ type Placement struct {
 	Error      string          `json:"error,omitempty"`
 	// Job is a Job's counts summed over the clusters that report them (format level 2).
 	Job *JobCounts `json:"job,omitempty"`
+	// Evictions are the clusters the workload is evicted from, in force (application
+	// failover, format level 4).
+	Evictions []Eviction `json:"evictions,omitempty"`
+}
+
+// Eviction is a workload's eviction from one cluster: written by that cluster's site,
+// in force until Until by this site's clock.
+type Eviction struct {
+	Cluster string    `json:"cluster"` // <site>/<cluster>
+	At      time.Time `json:"at"`
+	Until   time.Time `json:"until"`
 }
 
 // SitePlacement is one site's share and its clusters.
@@ -92,6 +103,9 @@ type ClusterPlacement struct {
 	// run whole report what the cluster means to run in Desired (a DaemonSet: its pods by
 	// node), which may be 0.
 	Reported bool `json:"reported,omitempty"`
+	// UnhealthySince is when its site saw the workload become unhealthy there (format
+	// level 4; zero while healthy).
+	UnhealthySince time.Time `json:"unhealthySince,omitzero"`
 	// Job is a Job's counts there (format level 2).
 	Job *JobCounts `json:"job,omitempty"`
 }

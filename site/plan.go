@@ -3,8 +3,10 @@ package site
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"atoll/scheduler"
 )
@@ -137,13 +139,23 @@ func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
 		for _, c := range pl.local[share.Name] {
 			where := share.Name + "/" + c.Name
 			o, reported := wl.Status[where]
-			sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready,
+			sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready, UnhealthySince: o.UnhealthySince,
 				Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where], Reported: reported, Job: jobAt(w.jobs, where)})
 			if why := w.refusals[where]; why != "" {
 				out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
 			}
 		}
 		out.Sites = append(out.Sites, sp)
+	}
+	if f := wl.Policy.Failover; f != nil && f.Application != nil {
+		for _, where := range slices.Sorted(maps.Keys(wl.Status)) {
+			if o := wl.Status[where]; wl.Evicted(o, st.Now) {
+				e := Eviction{Cluster: where, At: o.EvictedAt, Until: o.EvictedAt.Add(f.Application.GracePeriod())}
+				out.Evictions = append(out.Evictions, e)
+				out.Conditions = append(out.Conditions, fmt.Sprintf("evicted from %s at %s until %s (application failover, purgeMode %s)",
+					where, e.At.UTC().Format(time.RFC3339), e.Until.UTC().Format(time.RFC3339), f.Application.Purge()))
+			}
+		}
 	}
 	return out
 }

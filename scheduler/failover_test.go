@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -157,4 +159,62 @@ func TestApplicationFailover(t *testing.T) {
 	if got := place(w, st); got != "a/c1=2 b/c1=4" {
 		t.Errorf("eviction over: %s, want a placed again (b's surplus held until a is ready)", got)
 	}
+}
+
+// TestPropertyCordon: on random states (sites dead, clusters unhealthy, replicas held),
+// a cordoned cluster never gets more replicas of a Divided workload than it runs, so one
+// that runs nothing gets nothing.
+func TestPropertyCordon(t *testing.T) {
+	forAll(t, func(t *testing.T, r *rand.Rand, st *State, w *Workload) {
+		cordon := map[string]bool{}
+		for i := range st.Clusters {
+			if c := &st.Clusters[i]; r.IntN(3) == 0 {
+				c.Taints = append(c.Taints, Taint{Key: "drain", Effect: NoSchedule})
+				cordon[c.Site+"/"+c.Name] = true
+			}
+		}
+		if duplicated(w) {
+			return
+		}
+		for _, s := range Divide(w, st).Sites {
+			if s.Replicas == 0 {
+				continue
+			}
+			for _, c := range Local(w, s, st) {
+				key := s.Name + "/" + c.Name
+				if o := w.Status[key]; cordon[key] && c.Replicas > o.Desired {
+					t.Fatalf("cordoned %s: %d replicas, it runs %d", key, c.Replicas, o.Desired)
+				}
+			}
+		}
+	})
+}
+
+// TestPropertyToleratedUntilItRunsOut: a NoExecute taint that the workload tolerates
+// with tolerationSeconds changes nothing before they pass, nor without a clock or a known
+// start: the placement is the one without the taint.
+func TestPropertyToleratedUntilItRunsOut(t *testing.T) {
+	secs := int64(60)
+	forAll(t, func(t *testing.T, r *rand.Rand, st *State, w *Workload) {
+		w.Policy.ClusterTolerations = []Toleration{{Key: "maint", Operator: "Exists", Effect: NoExecute, TolerationSeconds: &secs}}
+		want := place(w, st)
+		tainted := *st
+		tainted.Clusters = slices.Clone(st.Clusters)
+		tainted.Now = t0.Add(time.Duration(r.IntN(60)) * time.Second)
+		for i := range tainted.Clusters {
+			if r.IntN(2) == 0 {
+				since := t0
+				if r.IntN(4) == 0 {
+					since = time.Time{}
+				}
+				tainted.Clusters[i].Taints = []Taint{{Key: "maint", Effect: NoExecute, Since: since}}
+			}
+		}
+		if r.IntN(4) == 0 {
+			tainted.Now = time.Time{}
+		}
+		if got := place(w, &tainted); got != want {
+			t.Fatalf("tolerated for %v at %v: %s, untainted %s", secs, tainted.Now, got, want)
+		}
+	})
 }

@@ -48,13 +48,19 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 	}
 	current, ready := map[string]int{}, map[string]int{}
 	if len(clusters) == 0 {
-		// Held only: stay on the healthy clusters that run it now.
+		// Held only: stay on the healthy clusters that run it now, at most what they run
+		// (the site's hold may count what an unhealthy cluster of it ran).
+		running := 0
 		for i := range st.Clusters {
 			c := &st.Clusters[i]
 			if o := w.Status[p.keys[i]]; c.Site == site && c.Healthy && o.Desired > 0 {
 				current[c.Name], ready[c.Name] = o.Desired, o.Ready
 				clusters, weights = append(clusters, c), append(weights, int64(current[c.Name]))
+				running += o.Desired
 			}
+		}
+		if !duplicated(w) {
+			share.Replicas = min(share.Replicas, running)
 		}
 	}
 	placed := len(clusters)

@@ -95,7 +95,11 @@ func printPlacement(w io.Writer, p site.Placement, now time.Time) {
 		}
 		fmt.Fprintf(tw, "%s%s\t\t%d\t\t%s\t%s\n", s.Name, state, s.Replicas, s.Reason, ago(s.Since, now))
 		for _, c := range s.Clusters {
-			fmt.Fprintf(tw, "\t%s\t%d\t%d/%d\t%s\t%s\n", c.Name, c.Replicas, c.Ready, c.Desired, c.Reason, ago(c.Since, now))
+			reason := c.Reason
+			if !c.UnhealthySince.IsZero() {
+				reason += "; unhealthy since " + ago(c.UnhealthySince, now)
+			}
+			fmt.Fprintf(tw, "\t%s\t%d\t%d/%d\t%s\t%s\n", c.Name, c.Replicas, c.Ready, c.Desired, reason, ago(c.Since, now))
 			if c.Job != nil {
 				fmt.Fprintf(tw, "\t\t\t\tjob: %s\t\n", jobText(c.Job))
 			}

@@ -162,3 +162,43 @@ func tolerationFor(ts []Toleration, taint Taint) (time.Duration, bool) {
 	}
 	return time.Duration(min(least, math.MaxInt64/int64(time.Second))) * time.Second, true
 }
+
+// Next returns when the workload's placement may next change by the clock alone, after
+// st.Now: a tolerated NoExecute taint running out, an eviction ending, or one falling
+// due; zero if none will (or without a clock). A site passes again then, rather than at
+// its next periodic pass.
+func Next(w *Workload, st *State) time.Time {
+	now := st.Now
+	var next time.Time
+	at := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if now.IsZero() {
+		return next
+	}
+	if ts := w.Policy.ClusterTolerations; len(ts) > 0 {
+		for i := range st.Clusters {
+			for _, taint := range st.Clusters[i].Taints {
+				if taint.Effect != NoExecute || taint.Since.IsZero() {
+					continue
+				}
+				if d, ok := tolerationFor(ts, taint); ok {
+					at(taint.Since.Add(d))
+				}
+			}
+		}
+	}
+	if a := w.application(); a != nil {
+		for _, o := range w.Status {
+			if !o.EvictedAt.IsZero() {
+				at(o.EvictedAt.Add(a.GracePeriod()))
+			}
+			if !o.UnhealthySince.IsZero() {
+				at(o.UnhealthySince.Add(a.Toleration()))
+			}
+		}
+	}
+	return next
+}

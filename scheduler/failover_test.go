@@ -218,3 +218,29 @@ func TestPropertyToleratedUntilItRunsOut(t *testing.T) {
 		}
 	})
 }
+
+// TestNext: a site passes again when a toleration runs out, an eviction falls due or
+// ends, not only at its periodic pass.
+func TestNext(t *testing.T) {
+	secs := int64(30)
+	tol, grace := int32(60), int32(300)
+	st := fed("a:EU:1 b:EU:1").taint("a", "c1", "maint", NoExecute, t0)
+	w := &Workload{Key: "shop/web", Replicas: 2, Policy: Policy{Placement: Placement{ClusterTolerations: []Toleration{{Key: "maint", Operator: "Exists", TolerationSeconds: &secs}}}}}
+	if got := Next(w, st); !got.IsZero() {
+		t.Errorf("without a clock: %v", got)
+	}
+	st.Now = t0.Add(10 * time.Second)
+	if got := Next(w, st); !got.Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("toleration: %v, want t0+30s", got)
+	}
+	w.Policy.Failover = &Failover{Application: &ApplicationFailover{DecisionConditions: DecisionConditions{TolerationSeconds: &tol}, GracePeriodSeconds: &grace}}
+	w.Status = map[string]Observed{"b/c1": {Desired: 1, UnhealthySince: t0.Add(-45 * time.Second)}}
+	if got := Next(w, st); !got.Equal(t0.Add(15 * time.Second)) {
+		t.Errorf("eviction due: %v, want t0+15s", got)
+	}
+	st.Now = t0.Add(time.Minute)
+	w.Status = map[string]Observed{"b/c1": {EvictedAt: t0}}
+	if got := Next(w, st); !got.Equal(t0.Add(300 * time.Second)) {
+		t.Errorf("eviction ends: %v, want t0+300s", got)
+	}
+}

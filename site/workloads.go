@@ -114,8 +114,9 @@ type passPlan struct {
 // plan divides every workload (planPass) and returns this site's part of each. It
 // records every site's share for explanations, and the refusals of the pass: what lies
 // outside the site's jurisdiction or above the charter's limits. next is when the view
-// of liveness may change by itself. It stops with ctx's error when ctx is done: a
-// partial plan must not be applied, or what it did not reach would be pruned.
+// of liveness, or a placement by the clock alone (scheduler.Next), may change by itself.
+// It stops with ctx's error when ctx is done: a partial plan must not be applied, or what
+// it did not reach would be pruned.
 func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, pp passPlan, next time.Duration, err error) {
 	alive, next := s.aliveView(now)
 	s.mu.Lock()
@@ -138,6 +139,9 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, pp passPl
 	}
 	for i := range ws {
 		s.evictedHere(&ws[i].sched, now, pp.evicted)
+		if t := scheduler.Next(&ws[i].sched, st); !t.IsZero() {
+			next = minPositive(next, t.Sub(now)) // a toleration runs out, an eviction falls due or ends
+		}
 	}
 	for i := range pass {
 		pl := &pass[i]

@@ -94,7 +94,7 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 		return sortShares(out)
 	}
 	if sum(weights) == 0 {
-		for i := range weights {
+		for i := range weights[:placed] { // the held ones keep weight 0
 			weights[i] = 1
 		}
 	}

@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -100,14 +100,12 @@ func TestFailoverControls(t *testing.T) {
 	web := func(replicas int) string {
 		return sites.Replace(strings.Replace(webTolerating, "REPLICAS", fmt.Sprint(replicas), 1))
 	}
-	kc0, err := os.ReadFile(env.Clusters()[0].AtollKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	taint := func(taints ...string) {
+	// taint runs atoll cluster taint c0 with args at site 0; taints is what c0 then has.
+	taint := func(taints []string, args ...string) {
 		t.Helper()
-		if err := f.Client(0).JoinCluster(ctx, site.JoinRequest{Name: "c0", Kubeconfig: string(kc0), Taints: taints}); err != nil {
-			t.Fatal(err)
+		out, err := exec.CommandContext(ctx, binary, append([]string{"cluster", "taint", "c0", "--site", f.Config(0)}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("atoll cluster taint c0 %v: %v\n%s", args, err, out)
 		}
 		// Wait until the other site schedules with the taints, each stamped.
 		var last string
@@ -167,7 +165,7 @@ func TestFailoverControls(t *testing.T) {
 	applyText(ctx, t, f, 0, web(4))
 	waitDeploys("web divided 2:2", "c0 2/2 c1 2/2", "shop", "web")
 	before := podUIDs(0, "shop", "web")
-	taint("drain=yes:NoSchedule")
+	taint([]string{"drain=yes:NoSchedule"}, "drain=yes:NoSchedule")
 	applyText(ctx, t, f, 0, web(6))
 	waitDeploys("the scale-up to 6 to go to c1 alone", "c0 2/2 c1 4/4", "shop", "web")
 	if after := podUIDs(0, "shop", "web"); !slices.Equal(before, after) {
@@ -176,7 +174,7 @@ func TestFailoverControls(t *testing.T) {
 
 	// A NoExecute taint tolerated for 15 s: the replicas stay until then, then move
 	// make-before-break.
-	taint("drain=yes:NoSchedule", "maint=now:NoExecute")
+	taint([]string{"drain=yes:NoSchedule", "maint=now:NoExecute"}, "maint=now:NoExecute")
 	v, err := f.Client(1).View(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +210,7 @@ func TestFailoverControls(t *testing.T) {
 	}
 	waitDeploys("web in c1 alone", "c0 0/0 c1 6/6", "shop", "web")
 	t.Logf("NoExecute tolerated 15 s: the replicas moved %v after the taint began (%s)", moved.Sub(began).Round(time.Second), last)
-	taint()
+	taint(nil, "drain-", "maint-")
 
 	// Application failover: c1's Nodes take no pods, so api never runs there.
 	nodes, err := cs[1].CoreV1().Nodes().List(ctx, metav1.ListOptions{})

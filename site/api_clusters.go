@@ -18,6 +18,12 @@ type JoinRequest struct {
 	Taints     []string          `json:"taints,omitempty"` // "key=value:Effect"
 }
 
+// TaintRequest is the body of PUT /v1/clusters/{name}/taints: the cluster's taints, in
+// place of its own.
+type TaintRequest struct {
+	Taints []string `json:"taints"` // "key=value:Effect" or "key:Effect", one per key
+}
+
 func (r JoinRequest) entry() kube.Entry {
 	return kube.Entry{Name: r.Name, Labels: r.Labels, Taints: r.Taints}
 }
@@ -54,6 +60,25 @@ func (s *Site) routeClusters(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, req.entry())
+	})
+	mux.HandleFunc("PUT /v1/clusters/{name}/taints", func(w http.ResponseWriter, r *http.Request) {
+		var req TaintRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("taint request: %w", err))
+			return
+		}
+		switch err := s.TaintCluster(r.PathValue("name"), req.Taints); {
+		case errors.Is(err, kube.ErrNotJoined):
+			writeErr(w, http.StatusNotFound, err)
+		case errors.Is(err, ErrNotLeader):
+			writeErr(w, http.StatusServiceUnavailable, err)
+		case err != nil:
+			writeErr(w, http.StatusUnprocessableEntity, err)
+		default:
+			writeJSON(w, http.StatusOK, req)
+		}
 	})
 	mux.HandleFunc("DELETE /v1/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
 		err := s.UnjoinCluster(r.Context(), r.PathValue("name"))

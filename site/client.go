@@ -163,6 +163,16 @@ func (c *Client) JoinCluster(ctx context.Context, req JoinRequest) error {
 	return c.postJSON(ctx, "/v1/clusters", req, nil)
 }
 
+// TaintCluster sets a member cluster's taints, in place of its own.
+func (c *Client) TaintCluster(ctx context.Context, name string, taints []string) error {
+	b, err := json.Marshal(TaintRequest{Taints: taints})
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPut, "/v1/clusters/"+name+"/taints", b, "application/json", nil)
+	return err
+}
+
 // UnjoinCluster forgets a member cluster. warning says what may be left in the cluster
 // if it could not be cleaned up.
 func (c *Client) UnjoinCluster(ctx context.Context, name string) (warning string, err error) {

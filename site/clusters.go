@@ -198,6 +198,17 @@ func (s *Site) JoinCluster(req JoinRequest) error {
 	return nil
 }
 
+// TaintCluster sets the taints of a joined cluster (each "key=value:Effect" or
+// "key:Effect", one per key), replacing its own: the cluster is joined again with them,
+// and the site publishes them, each stamped with when it began (stampTaints).
+func (s *Site) TaintCluster(name string, taints []string) error {
+	e, kc, err := s.kubes.Retaint(name, taints)
+	if err != nil {
+		return err
+	}
+	return s.JoinCluster(JoinRequest{Name: e.Name, Kubeconfig: string(kc), Labels: e.Labels, Taints: e.Taints})
+}
+
 // ErrLeftBehind is wrapped by UnjoinCluster's error when the cluster was unjoined but what
 // Atoll created there could not all be deleted (the cluster was down, say).
 var ErrLeftBehind = errors.New("objects left behind")

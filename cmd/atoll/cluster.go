@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +13,41 @@ import (
 	"atoll/site"
 	"atoll/site/kube"
 )
+
+// retaint applies kubectl-taint-style changes to a cluster's taints: "key=value:Effect"
+// or "key:Effect" adds one (replaces one of the same key only with overwrite), "key-"
+// and "key:Effect-" remove it.
+func retaint(cur, changes []string, overwrite bool) ([]string, error) {
+	out := slices.Clone(cur)
+	keyOf := func(t string) string { k, _, _, _ := kube.ParseTaint(t); return k }
+	for _, ch := range changes {
+		if del, ok := strings.CutSuffix(ch, "-"); ok {
+			key, effect, _ := strings.Cut(del, ":")
+			n := len(out)
+			out = slices.DeleteFunc(out, func(t string) bool {
+				_, _, e, _ := kube.ParseTaint(t)
+				return keyOf(t) == key && (effect == "" || effect == e)
+			})
+			if len(out) == n {
+				return nil, fmt.Errorf("taint %q: the cluster has no taint %s", ch, del)
+			}
+			continue
+		}
+		key, _, _, err := kube.ParseTaint(ch)
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(out, func(t string) bool { return keyOf(t) == key }); i >= 0 {
+			if !overwrite {
+				return nil, fmt.Errorf("taint %q: the cluster already has %s (--overwrite replaces it)", ch, out[i])
+			}
+			out[i] = ch
+			continue
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
 
 // siteClient returns a client for the site whose site.yaml is at path.
 func siteClient(path string) (*site.Client, error) {
@@ -71,6 +108,52 @@ func newClusterCmd() *cobra.Command {
 	join.Flags().StringVar(&labels, "labels", "", "labels of the cluster, k=v,k2=v2")
 	join.Flags().StringArrayVar(&taints, "taint", nil, "a taint, key=value:NoSchedule or key:NoExecute; only tolerating workloads are placed there (repeatable)")
 	_ = join.MarkFlagRequired("kubeconfig")
+	var overwrite bool
+	taint := &cobra.Command{
+		Use:   "taint NAME key=value:Effect... | key- | key:Effect-",
+		Short: "Change a member cluster's taints, as kubectl taint changes a node's",
+		Long: `Add, replace or remove taints of a member cluster of the local site. Effect is
+NoSchedule (a cordon: the cluster keeps the replicas it runs and gets no new ones) or
+NoExecute (the replicas move elsewhere, make-before-break, unless the workload's policy
+tolerates the taint; a toleration with tolerationSeconds keeps them that long after the
+taint began). "key-" removes the taint of that key. A cluster holds one taint per key;
+--overwrite replaces one.`,
+		Example: `  atoll cluster taint prod-1 maintenance=true:NoSchedule --site us-east.yaml
+  atoll cluster taint prod-1 maintenance=true:NoExecute --overwrite
+  atoll cluster taint prod-1 maintenance-`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := localClient(cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			entries, err := c.Clusters(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var cur []string
+			found := false
+			for _, e := range entries {
+				if e.Name == args[0] {
+					cur, found = e.Taints, true
+				}
+			}
+			if !found {
+				return fmt.Errorf("cluster %s: not joined to this site", args[0])
+			}
+			next, err := retaint(cur, args[1:], overwrite)
+			if err != nil {
+				return err
+			}
+			if err := c.TaintCluster(cmd.Context(), args[0], next); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s tainted: %s\n", args[0], cmp.Or(strings.Join(next, ", "), "no taints"))
+			return nil
+		},
+	}
+	taint.Flags().BoolVar(&overwrite, "overwrite", false, "replace a taint of the same key")
 	unjoin := &cobra.Command{
 		Use:     "unjoin NAME",
 		Short:   "Forget a member cluster and delete its credentials from the site",
@@ -147,7 +230,7 @@ system:masters; a site whose admission.kinds allows more needs those kinds added
 			return err
 		},
 	}
-	cmd.AddCommand(join, unjoin, list, rbac)
+	cmd.AddCommand(join, taint, unjoin, list, rbac)
 	return cmd
 }
 

@@ -96,6 +96,38 @@ func (r *Registry) Join(e Entry, kubeconfig []byte) error {
 	return writeFile(filepath.Join(dir, "cluster.json"), meta)
 }
 
+// Retaint returns the join of a cluster with taints in place of its own: its entry and
+// kubeconfig, to join again (a site changes a cluster's taints by joining it again, so
+// that site replicas take the change through the same log entry as a join).
+func (r *Registry) Retaint(name string, taints []string) (Entry, []byte, error) {
+	entries, err := r.List()
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	i := slices.IndexFunc(entries, func(e Entry) bool { return e.Name == name })
+	if i < 0 {
+		return Entry{}, nil, fmt.Errorf("%s: %w", name, ErrNotJoined)
+	}
+	keys := map[string]bool{}
+	for _, t := range taints {
+		k, _, _, err := ParseTaint(t)
+		if err != nil {
+			return Entry{}, nil, err
+		}
+		if keys[k] {
+			return Entry{}, nil, fmt.Errorf("taint %q: a cluster holds one taint per key, and %s is there twice", t, k)
+		}
+		keys[k] = true
+	}
+	kc, err := r.kubeconfig(name)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	e := entries[i]
+	e.Taints = slices.Clone(taints)
+	return e, kc, nil
+}
+
 // kubeconfig reads and opens the kubeconfig of a joined cluster.
 func (r *Registry) kubeconfig(name string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(r.dir, name, "kubeconfig"))

@@ -104,12 +104,14 @@ type FailoverReport struct {
 	Isolations      int `json:"site_isolations"`
 	Partitions      int `json:"partitions"`
 	ClusterFailures int `json:"cluster_failures"`
+	Cordons         int `json:"cordons"` // clusters tainted NoSchedule for a while
 
 	ResidencyViolations   int `json:"residency_violations"`     // cluster-ticks desiring or running a replica outside its bound
 	DuplicatedAfterHeal   int `json:"duplicated_after_heal"`    // replicas beyond the desired ones once quiescent
 	DeletedAfterHeal      int `json:"deleted_after_heal"`       // desired replicas missing once quiescent
 	NotReadyAfterHeal     int `json:"not_ready_after_heal"`     // pods not ready once quiescent
 	BrokenMakeBeforeBreak int `json:"broken_make_before_break"` // workloads whose ready replicas dipped after the heal
+	CordonGained          int `json:"cordon_gained"`            // cluster-ticks a cordoned cluster desired more replicas of a Divided workload than before
 
 	Takeovers []Takeover `json:"takeovers,omitempty"`
 	Failure   string     `json:"failure,omitempty"`
@@ -147,7 +149,10 @@ func RunFailover(cfg FailoverConfig) (FailoverReport, error) {
 		errs = append(errs, fmt.Sprintf("not quiescent %d ticks after the start", cfg.HealTicks))
 	}
 	for end := w.tick + cfg.Ticks; w.tick < end; {
-		w.fault(&rep, ck)
+		if w.tick == end-cordonsEnd {
+			w.liftCordons()
+		}
+		w.fault(&rep, ck, w.tick < end-cordonsEnd)
 		w.advance(ck)
 	}
 	ck.closeEvent()
@@ -159,7 +164,7 @@ func RunFailover(cfg FailoverConfig) (FailoverReport, error) {
 	}
 	rep.HealTicks, rep.Ticks = w.tick-start, w.tick
 	ck.afterHeal(&rep)
-	rep.ResidencyViolations, rep.BrokenMakeBeforeBreak = ck.residency, ck.broken
+	rep.ResidencyViolations, rep.BrokenMakeBeforeBreak, rep.CordonGained = ck.residency, ck.broken, ck.gained
 	rep.Takeovers = ck.events
 	errs = append(errs, ck.failures()...)
 	if len(errs) > 0 {
@@ -195,7 +200,7 @@ func (w *world) settle(ck *checker, limit int) bool {
 
 // fault may partition, isolate a site, heal the network, kill or restart a site, or fail
 // or recover a cluster. At most a quarter of the sites are down at once.
-func (w *world) fault(rep *FailoverReport, ck *checker) {
+func (w *world) fault(rep *FailoverReport, ck *checker, cordons bool) {
 	calm := w.calm()
 	switch r := w.rng.IntN(100); {
 	case r < 2:
@@ -233,6 +238,30 @@ func (w *world) fault(rep *FailoverReport, ck *checker) {
 	case r < 23:
 		if i := w.pickCluster(false); i >= 0 {
 			w.recoverCluster(w.clusters[i])
+		}
+	case r < 25:
+		if c := w.clusters[w.rng.IntN(len(w.clusters))]; !c.cordoned && cordons {
+			w.cordon(c, true)
+			rep.Cordons++
+		}
+	case r < 28:
+		if c := w.clusters[w.rng.IntN(len(w.clusters))]; c.cordoned {
+			w.cordon(c, false)
+		}
+	}
+}
+
+// cordonsEnd is how many ticks before the end of the chaos phase every cordon is lifted
+// and no new one is set: an operator's uncordon is not a fault the heal ends, and a
+// cordon lifted while clusters recover is judged by holders that may not have heard of
+// the recovery yet.
+const cordonsEnd = 30
+
+// liftCordons ends every cordon.
+func (w *world) liftCordons() {
+	for _, c := range w.clusters {
+		if c.cordoned {
+			w.cordon(c, false)
 		}
 	}
 }
@@ -286,6 +315,7 @@ func (w *world) pickCluster(healthy bool) int {
 }
 
 // heal ends every fault: the network heals, every site restarts, every cluster recovers.
+// Cordons ended earlier (liftCordons).
 func (w *world) heal() {
 	w.net.heal()
 	for _, s := range w.sites {

@@ -22,6 +22,12 @@ type checker struct {
 
 	afterHealErrs []string
 
+	// A cordoned cluster never desires more of a Divided workload than it did when it
+	// was cordoned or since: last is each cluster's desired counts at the previous tick.
+	last        [][]int
+	gained      int
+	firstGained string
+
 	events []Takeover
 	open   *openEvent
 }
@@ -101,8 +107,29 @@ func (ck *checker) observe() {
 			}
 		}
 	}
+	ck.cordons()
 	if ck.open != nil {
 		ck.progress()
+	}
+}
+
+// cordons counts the cluster-ticks a cordoned cluster desired more of a Divided workload
+// than at the tick before.
+func (ck *checker) cordons() {
+	w := ck.w
+	if ck.last == nil {
+		ck.last = make([][]int, len(w.clusters))
+	}
+	for i, c := range w.clusters {
+		for wi, d := range c.desired {
+			if prev := ck.last[i]; c.cordoned && prev != nil && d > prev[wi] && !w.wls[wi].duplicated() {
+				ck.gained++
+				if ck.firstGained == "" {
+					ck.firstGained = fmt.Sprintf("tick %d: cordoned %s desires %d replicas of %s, %d the tick before", w.tick, w.keys[i], d, w.wls[wi].Key, prev[wi])
+				}
+			}
+		}
+		ck.last[i] = append(ck.last[i][:0], c.desired...)
 	}
 }
 
@@ -155,6 +182,9 @@ func (ck *checker) failures() []string {
 	}
 	if ck.broken > 0 {
 		out = append(out, fmt.Sprintf("make-before-break: %d workloads dipped after the heal, the first at %s", ck.broken, ck.firstBroken))
+	}
+	if ck.gained > 0 {
+		out = append(out, fmt.Sprintf("cordon: %d cluster-ticks gained replicas, the first at %s", ck.gained, ck.firstGained))
 	}
 	if n := len(ck.afterHealErrs); n > 0 {
 		out = append(out, fmt.Sprintf("after the heal: %s", ck.afterHealErrs[0]))

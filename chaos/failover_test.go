@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,12 +30,12 @@ func TestFailover(t *testing.T) {
 				t.Fatalf("%v\nreplay: ATOLL_SEED=%d go test ./chaos -run TestFailover -v, or: atoll chaos failover --seed-start %d --seeds 1",
 					err, seed, seed)
 			}
-			if rep.Deaths == 0 || rep.Partitions+rep.Isolations == 0 || rep.ClusterFailures == 0 {
+			if rep.Deaths == 0 || rep.Partitions+rep.Isolations == 0 || rep.ClusterFailures == 0 || rep.Cordons == 0 {
 				t.Fatalf("seed %d: a run without deaths, partitions or cluster failures tests little: %+v", seed, rep)
 			}
 			d, de, r, n := TakeoverMedians(rep.Takeovers)
-			t.Logf("seed %d: %d ticks, %d deaths, %d isolations, %d partitions, %d cluster failures; takeover detect/decide/ready %.0f/%.0f/%.0f ticks over %d of %d",
-				seed, rep.Ticks, rep.Deaths, rep.Isolations, rep.Partitions, rep.ClusterFailures, d, de, r, n, len(rep.Takeovers))
+			t.Logf("seed %d: %d ticks, %d deaths, %d isolations, %d partitions, %d cluster failures, %d cordons; takeover detect/decide/ready %.0f/%.0f/%.0f ticks over %d of %d",
+				seed, rep.Ticks, rep.Deaths, rep.Isolations, rep.Partitions, rep.ClusterFailures, rep.Cordons, d, de, r, n, len(rep.Takeovers))
 		})
 	}
 }
@@ -71,6 +72,15 @@ func TestFailoverCatchesBreaches(t *testing.T) {
 		}
 		return share, local
 	}
+	// ignoreCordons places as if no cluster were tainted.
+	ignoreCordons := func(site string, w *scheduler.Workload, st *scheduler.State) (scheduler.Share, []scheduler.Share) {
+		u := *st
+		u.Clusters = slices.Clone(st.Clusters)
+		for i := range u.Clusters {
+			u.Clusters[i].Taints = nil
+		}
+		return DefaultPlace(site, w, &u)
+	}
 	for _, tt := range []struct {
 		name  string
 		place Placer
@@ -79,6 +89,7 @@ func TestFailoverCatchesBreaches(t *testing.T) {
 	}{
 		{"ignore the bound", ignoreBound, "residency", func(r FailoverReport) int { return r.ResidencyViolations }},
 		{"break before make", breakFirst, "make-before-break", func(r FailoverReport) int { return r.BrokenMakeBeforeBreak }},
+		{"ignore cordons", ignoreCordons, "cordon", func(r FailoverReport) int { return r.CordonGained }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			caught := 0

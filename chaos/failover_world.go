@@ -14,14 +14,15 @@ import (
 // capacity and each workload's status in them. Only the owner writes its record and a
 // record is never changed once written, so the newest version wins and views share them.
 type foRecord struct {
-	version int                  // tick of the write
-	healthy []bool               // per cluster of the owner
-	free    []int64              // per cluster of the owner: pods it can still take
-	status  []scheduler.Observed // [workload*clusters per site + cluster of the owner]
+	version  int                  // tick of the write
+	healthy  []bool               // per cluster of the owner
+	cordoned []bool               // per cluster of the owner: a NoSchedule taint
+	free     []int64              // per cluster of the owner: pods it can still take
+	status   []scheduler.Observed // [workload*clusters per site + cluster of the owner]
 }
 
 func (r *foRecord) same(o *foRecord) bool {
-	return slices.Equal(r.healthy, o.healthy) && slices.Equal(r.free, o.free) && slices.Equal(r.status, o.status)
+	return slices.Equal(r.healthy, o.healthy) && slices.Equal(r.cordoned, o.cordoned) && slices.Equal(r.free, o.free) && slices.Equal(r.status, o.status)
 }
 
 // foSite is one site's process: while up, it places its share of every workload from its
@@ -40,11 +41,12 @@ type foSite struct {
 // foCluster is one member cluster: per workload, the desired count its site set and the
 // pods it runs. It keeps running while its site is down.
 type foCluster struct {
-	site    int
-	healthy bool
-	desired []int   // per workload
-	pods    [][]int // per workload: creation tick of each pod, oldest first
-	ready   []int   // per workload: the oldest ready pods are pods[:ready]
+	site     int
+	healthy  bool
+	cordoned bool    // a NoSchedule taint: it keeps what it runs and gets nothing new
+	desired  []int   // per workload
+	pods     [][]int // per workload: creation tick of each pod, oldest first
+	ready    []int   // per workload: the oldest ready pods are pods[:ready]
 }
 
 type foDelivery struct {
@@ -81,7 +83,7 @@ func newWorld(cfg FailoverConfig) *world {
 	nw := len(w.wls)
 	initial := make([]*foRecord, cfg.Sites)
 	for i := range cfg.Sites {
-		initial[i] = &foRecord{version: -1, healthy: slices.Repeat([]bool{true}, perSite), status: make([]scheduler.Observed, nw*perSite)}
+		initial[i] = &foRecord{version: -1, healthy: slices.Repeat([]bool{true}, perSite), cordoned: make([]bool, perSite), status: make([]scheduler.Observed, nw*perSite)}
 		for j := range perSite {
 			initial[i].free = append(initial[i].free, w.clInfo[i*perSite+j].Available["pods"])
 		}
@@ -147,7 +149,7 @@ func (w *world) accept(s *foSite, owner int, rec *foRecord) {
 		return
 	}
 	s.view[owner] = rec
-	if !slices.Equal(cur.healthy, rec.healthy) {
+	if !slices.Equal(cur.healthy, rec.healthy) || !slices.Equal(cur.cordoned, rec.cordoned) {
 		s.touch(-1)
 		return
 	}
@@ -259,10 +261,14 @@ func (w *world) state(s *foSite) *scheduler.State {
 	}
 	for i := range st.Clusters {
 		c := &st.Clusters[i]
+		cordoned := false
 		if o := i / perSite; o == s.idx {
-			c.Healthy, c.Available = w.clusters[i].healthy, scheduler.Resources{"pods": w.free(i)}
+			c.Healthy, c.Available, cordoned = w.clusters[i].healthy, scheduler.Resources{"pods": w.free(i)}, w.clusters[i].cordoned
 		} else {
-			c.Healthy, c.Available = s.view[o].healthy[i%perSite], scheduler.Resources{"pods": s.view[o].free[i%perSite]}
+			c.Healthy, c.Available, cordoned = s.view[o].healthy[i%perSite], scheduler.Resources{"pods": s.view[o].free[i%perSite]}, s.view[o].cordoned[i%perSite]
+		}
+		if cordoned {
+			c.Taints = []scheduler.Taint{{Key: "maintenance", Effect: scheduler.NoSchedule}}
 		}
 	}
 	return st
@@ -363,10 +369,10 @@ func (w *world) reconcile() {
 
 // publish writes site s's record if it changed, and pushes it to every other site.
 func (w *world) publish(s *foSite) {
-	rec := &foRecord{version: w.tick, healthy: make([]bool, perSite), free: make([]int64, perSite), status: make([]scheduler.Observed, len(w.wls)*perSite)}
+	rec := &foRecord{version: w.tick, healthy: make([]bool, perSite), cordoned: make([]bool, perSite), free: make([]int64, perSite), status: make([]scheduler.Observed, len(w.wls)*perSite)}
 	for j := range perSite {
 		c := w.clusters[s.idx*perSite+j]
-		rec.healthy[j], rec.free[j] = c.healthy, w.free(s.idx*perSite+j)
+		rec.healthy[j], rec.cordoned[j], rec.free[j] = c.healthy, c.cordoned, w.free(s.idx*perSite+j)
 		for wi := range w.wls {
 			rec.status[wi*perSite+j] = scheduler.Observed{Desired: c.desired[wi], Ready: c.ready[wi]}
 		}
@@ -413,6 +419,13 @@ func (w *world) failCluster(c *foCluster) {
 func (w *world) recoverCluster(c *foCluster) {
 	c.healthy = true
 	w.sites[c.site].touch(-1)
+}
+
+// cordon taints a cluster NoSchedule, or ends it; its site sees it first hand.
+func (w *world) cordon(c *foCluster, on bool) {
+	c.cordoned = on
+	w.sites[c.site].touch(-1)
+	w.changed = true
 }
 
 // quiet reports whether nothing is in flight, every live site's view is the newest, and

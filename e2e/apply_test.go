@@ -190,14 +190,14 @@ func testStoredPolicies(t *testing.T, f *Fed, atoll func(...string) (string, err
 	if err != nil {
 		t.Fatal(err)
 	}
-	junk := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"ClusterPropagationPolicy","metadata":{"name":"junk"},"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment"}],"failover":{}}}`
+	junk := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"ClusterPropagationPolicy","metadata":{"name":"junk"},"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment"}],"association":true}}`
 	if err := op.write(ctx, 0, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindPolicy, Key: "clusterpropagationpolicy/junk", Field: "object", Value: []byte(junk)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range f.Names {
 		if err := f.waitFor(ctx, "the unreadable policy reported at "+f.Names[i], func(map[int]site.State) bool {
 			out, err := atoll("get", "policies", "--site", f.configs[i])
-			return err == nil && strings.Contains(out, "batch") && strings.Contains(out, "junk") && strings.Contains(out, "spec.failover: not supported")
+			return err == nil && strings.Contains(out, "batch") && strings.Contains(out, "junk") && strings.Contains(out, "spec.association: not supported")
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -128,8 +128,8 @@ func TestConvertRefuses(t *testing.T) {
 		!strings.Contains(err.Error(), `PropagationPolicy shop/web: Karmada cluster "member2" has no Atoll cluster: map it with --cluster member2=<site>/<cluster>`) {
 		t.Errorf("an unmapped cluster: %v", err)
 	}
-	bad := strings.Replace(pp, "conflictResolution: Abort", "failover: {application: {}}", 1)
-	if _, err := Convert(objs(t, bad), nil, Options{Clusters: map[string]string{"member1": "a/b", "member2": "c/d"}}); err == nil || !strings.Contains(err.Error(), "spec.failover: not supported") {
+	bad := strings.Replace(pp, "conflictResolution: Abort", "failover: {cluster: {purgeMode: Directly}}", 1)
+	if _, err := Convert(objs(t, bad), nil, Options{Clusters: map[string]string{"member1": "a/b", "member2": "c/d"}}); err == nil || !strings.Contains(err.Error(), "spec.failover.cluster: not supported") {
 		t.Errorf("a field Atoll does not read: %v", err)
 	}
 	if _, err := Convert(objs(t, deployment), nil, Options{}); err == nil || !strings.Contains(err.Error(), "Deployment shop/web: not a Karmada policy") {

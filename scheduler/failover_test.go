@@ -244,3 +244,16 @@ func TestNext(t *testing.T) {
 		t.Errorf("eviction ends: %v, want t0+300s", got)
 	}
 }
+
+// A Duplicated workload's cordoned cluster keeps it without keeping it anywhere else in
+// its site: the site's other clusters, outside the placement, let it go.
+func TestCordonDuplicatedKeepsOnlyItself(t *testing.T) {
+	st := fed("a:EU:2 b:EU:1").taint("a", "c2", "drain", NoSchedule, time.Time{})
+	dup := &Workload{Key: "shop/agent", Replicas: 1, Policy: Policy{Placement: Placement{
+		ClusterAffinity:   &ClusterAffinity{ExcludeClusters: []string{"a/c1"}},
+		ReplicaScheduling: &ReplicaScheduling{ReplicaSchedulingType: Duplicated}}},
+		Status: map[string]Observed{"a/c1": obs(1, 1), "a/c2": obs(1, 1), "b/c1": obs(1, 1)}}
+	if got := place(dup, st); got != "a/c2=1 b/c1=1" {
+		t.Errorf("%s, want the cordoned a/c2 kept and a/c1, outside the placement, let go", got)
+	}
+}

@@ -28,6 +28,9 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 		w = p.without(w, ks)
 		share.Replicas = max(share.Replicas-taken, 0)
 	}
+	if len(kept) > 0 && duplicated(w) && share.Hold == 0 && !slices.ContainsFunc(all.clusters, func(c *Cluster) bool { return c.Site == site }) {
+		return kept // the share is the kept clusters': nothing else of the site runs it
+	}
 	out := p.local(w, site, share, all)
 	if len(kept) > 0 {
 		out = append(out, kept...)

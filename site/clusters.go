@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +91,11 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 			s.log.Warn("member cluster: extended resources left out", "cluster", name, "why", ignored)
 			s.events.add("cluster", key, key+": extended resources left out: "+ignored)
 		}
+	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	if !s.joined(name) {
+		return // unjoined while it was observed: its object is gone and stays gone
 	}
 	prev := map[string]string{}
 	s.mu.Lock()
@@ -237,6 +243,8 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 	if err != nil {
 		cleanup = fmt.Errorf("%w: cluster %s unjoined, but Atoll's objects may remain in it: %w", ErrLeftBehind, name, err)
 	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
 	if s.raft != nil {
 		err = s.replicate(entryUnjoin, []byte(name))
 	} else {
@@ -250,6 +258,12 @@ func (s *Site) UnjoinCluster(ctx context.Context, name string) error {
 		return err
 	}
 	return cleanup
+}
+
+// joined reports whether the cluster is in the registry.
+func (s *Site) joined(name string) bool {
+	entries, err := s.kubes.List()
+	return err == nil && slices.ContainsFunc(entries, func(e kube.Entry) bool { return e.Name == name })
 }
 
 func (s *Site) wakeClusters() {

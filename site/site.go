@@ -87,9 +87,12 @@ type network struct {
 
 // reconciler is what the reconcile loop and the member-cluster loop work with.
 type reconciler struct {
-	kubes        *kube.Registry
-	admission    *kube.Admitter // this site's admission policy (site.yaml admission:)
-	reconcileMu  sync.Mutex     // one reconcile pass or unjoin at a time
+	kubes       *kube.Registry
+	admission   *kube.Admitter // this site's admission policy (site.yaml admission:)
+	reconcileMu sync.Mutex     // one reconcile pass or unjoin at a time
+	// publishMu orders a cluster's publication and its unjoin: a publication that began
+	// before the unjoin must not write the Cluster object again after its removal.
+	publishMu    sync.Mutex
 	clustersWake chan struct{}
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	observeEvery time.Duration

@@ -67,7 +67,7 @@ func newFailoverCmd() *cobra.Command {
 	o := failoverOptions{}
 	cmd := &cobra.Command{
 		Use:   "failover",
-		Short: "Simulate the scheduler through partitions, site deaths and cluster failures, then check residency, the division after the heal and make-before-break",
+		Short: "Simulate the scheduler through partitions, site deaths, cluster failures and cordons, then check residency, cordons, the division after the heal and make-before-break",
 		Example: `  atoll chaos failover --sites 20 --seeds 100 --json
   atoll chaos failover --sites 20 --seed-start 37 --seeds 1   # replay one seed`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -146,8 +146,8 @@ func runFailover(w io.Writer, o failoverOptions) error {
 				status = "FAILED: " + r.Failure
 			}
 			d, de, re, n := chaos.TakeoverMedians(r.Takeovers)
-			fmt.Fprintf(w, "seed %d: %s; %d ticks (heal %d); %d deaths, %d isolations, %d partitions, %d cluster failures; takeover detect/decide/ready %.0f/%.0f/%.0f ticks over %d\n",
-				r.Seed, status, r.Ticks, r.HealTicks, r.Deaths, r.Isolations, r.Partitions, r.ClusterFailures, d, de, re, n)
+			fmt.Fprintf(w, "seed %d: %s; %d ticks (heal %d); %d deaths, %d isolations, %d partitions, %d cluster failures, %d cordons; takeover detect/decide/ready %.0f/%.0f/%.0f ticks over %d\n",
+				r.Seed, status, r.Ticks, r.HealTicks, r.Deaths, r.Isolations, r.Partitions, r.ClusterFailures, r.Cordons, d, de, re, n)
 		}
 	}
 	slices.Sort(ticks)

@@ -30,6 +30,10 @@ const (
 	// (docs/adr/0014-failover-controls.md): a cluster's taintedAt/<key>, when its site set
 	// the taint, and the soft status fields unhealthySince and evictedAt: level 4.
 	FormatFailover = 4
+	// FormatStatusReflection enables the soft status field reflected: what a stored
+	// customization's statusReflection reads of a custom resource in each cluster, which
+	// its statusAggregation aggregates: level 4.
+	FormatStatusReflection = 4
 	// MaxFormatValue bounds the charter's format field.
 	MaxFormatValue = 1000
 	// FormatField is the charter field holding the level.

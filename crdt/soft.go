@@ -77,13 +77,21 @@ var (
 	// DAG fields.
 	// When a workload became unhealthy in the cluster and when its site evicted it from
 	// there are soft only, from level FormatFailover.
-	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed", UnhealthySince, EvictedAt)}
+	// So is the status a stored customization's statusReflection reads of the object there
+	// (JSON, at most MaxReflectedBytes).
+	softStatusFields = fieldSet{exact: append(slices.Clip(statusFields.exact), "active", "succeeded", "failed", UnhealthySince, EvictedAt, Reflected)}
 )
 
-// Soft status fields of level FormatFailover (RFC 3339 times of the writer's clock).
+// Soft status fields of level FormatFailover (RFC 3339 times of the writer's clock), and
+// of level FormatStatusReflection.
 const (
 	UnhealthySince = "unhealthySince"
 	EvictedAt      = "evictedAt"
+	// Reflected is the status a stored customization's statusReflection reads of the
+	// object in the cluster, as JSON.
+	Reflected = "reflected"
+	// MaxReflectedBytes bounds it, within MaxSoftStatusBytes.
+	MaxReflectedBytes = 2048
 )
 
 // softLevel is the format level that enables a soft field (format.go); a writer writes
@@ -96,6 +104,8 @@ func softLevel(name string) int {
 		return FormatJobs
 	case UnhealthySince, EvictedAt:
 		return FormatFailover
+	case Reflected:
+		return FormatStatusReflection
 	}
 	return 1
 }

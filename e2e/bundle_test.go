@@ -91,6 +91,24 @@ spec:
           obj.spec.size = desiredReplica
           return obj
         end
+    statusReflection:
+      luaScript: |
+        function ReflectStatus(observedObj)
+          if observedObj.status == nil then return nil end
+          return {phase = observedObj.status.phase, members = observedObj.status.members}
+        end
+    statusAggregation:
+      luaScript: |
+        function AggregateStatus(desiredObj, statusItems)
+          local ready, members = 0, 0
+          for i = 1, #statusItems do
+            local st = statusItems[i].status
+            if st ~= nil and st.phase == "Ready" then ready = ready + 1 end
+            if st ~= nil and st.members ~= nil then members = members + st.members end
+          end
+          desiredObj.status = {readyClusters = ready, members = members}
+          return desiredObj
+        end
 ---
 apiVersion: example.com/v1
 kind: Widget
@@ -312,7 +330,8 @@ func TestOperatorBundle(t *testing.T) {
 		t.Helper()
 		if err := poll(ctx, func() bool {
 			w, err := dyns[i].Resource(gvrWidget).Namespace("widgets").Get(ctx, name, metav1.GetOptions{})
-			if err != nil || unstructured.SetNestedField(w.Object, "Ready", "status", "phase") != nil {
+			if err != nil || unstructured.SetNestedField(w.Object, "Ready", "status", "phase") != nil ||
+				unstructured.SetNestedField(w.Object, int64(3), "status", "members") != nil {
 				return false
 			}
 			_, err = dyns[i].Resource(gvrWidget).Namespace("widgets").Update(ctx, w, metav1.UpdateOptions{})
@@ -341,6 +360,21 @@ func TestOperatorBundle(t *testing.T) {
 		markReady(i, "first")
 		if err := poll(ctx, func() bool { n = ready(); return n == want }); err != nil {
 			t.Fatalf("after c%d's widget is Ready: %d ready, want %d", i, n, want)
+		}
+	}
+	// Each cluster's site reflects the widget's status as the customization says, and
+	// describe at either site aggregates it with its statusAggregation.
+	for i := range 2 {
+		var last string
+		if err := poll(ctx, func() bool {
+			p, err := f.Client(i).Placement(ctx, "widgets", "widget.first")
+			if err != nil {
+				return false
+			}
+			last = string(p.Status)
+			return last == `{"members":6,"readyClusters":2}`
+		}); err != nil {
+			t.Fatalf("site %d: aggregated status %s, want members 6 and 2 clusters ready", i, last)
 		}
 	}
 }

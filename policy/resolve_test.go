@@ -441,11 +441,11 @@ func TestInterpreterCustomizations(t *testing.T) {
 	contains(t, resolveErr(t, strings.Replace(ric, "function InterpretHealth(o)", "function Other(o)", 1)),
 		"spec.customizations.healthInterpretation.luaScript")
 	// An operation sites do not run is said so, not silently stored.
-	_, _, notes, err := Split(parseAll(t, ric+"    statusAggregation:\n      luaScript: |\n        function AggregateStatus(d, items) return d end\n"))
+	_, _, notes, err := Split(parseAll(t, ric+"    retention:\n      luaScript: |\n        function Retain(d, o) return d end\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	contains(t, strings.Join(notes, "\n"), "ResourceInterpreterCustomization widgets: statusAggregation is stored, but sites do not run it")
+	contains(t, strings.Join(notes, "\n"), "ResourceInterpreterCustomization widgets: retention is stored, but sites do not run it")
 }
 
 // TestInterpretersLeaveBuiltinKinds: a stored customization of a Kubernetes kind is not

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -74,6 +75,10 @@ type Placement struct {
 	// Evictions are the clusters the workload is evicted from, in force (application
 	// failover, format level 4).
 	Evictions []Eviction `json:"evictions,omitempty"`
+	// Status is a custom resource's status aggregated over its clusters by the stored
+	// customization's statusAggregation, from what each cluster's statusReflection read
+	// (format level 4; describe only).
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
 // Eviction is a workload's eviction from one cluster: written by that cluster's site,
@@ -108,6 +113,9 @@ type ClusterPlacement struct {
 	UnhealthySince time.Time `json:"unhealthySince,omitzero"`
 	// Job is a Job's counts there (format level 2).
 	Job *JobCounts `json:"job,omitempty"`
+	// Reflected is what a stored customization's statusReflection read of the object
+	// there (format level 4).
+	Reflected json.RawMessage `json:"reflected,omitempty"`
 }
 
 // handlePlacement serves GET /v1/placement/{namespace}/{name}.
@@ -127,5 +135,7 @@ func (s *Site) handlePlacement(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away
 	}
-	writeJSON(w, http.StatusOK, s.placement(st, &pass[0]))
+	p := s.placement(st, &pass[0])
+	s.aggregatedStatus(&p, pass[0].w)
+	writeJSON(w, http.StatusOK, p)
 }

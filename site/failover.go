@@ -18,9 +18,10 @@ import (
 // its own clock (scheduler.Workload.Evicted): no site decides from its memory of when
 // something began.
 
-// failoverFields are the Status fields of format level crdt.FormatFailover: written
-// when a pass has them, deleted when it no longer does.
-var failoverFields = []string{crdt.UnhealthySince, crdt.EvictedAt}
+// failoverFields are the Status fields of format level crdt.FormatFailover (and the
+// reflected status, of the same level): written when a pass has them, deleted when it no
+// longer does.
+var failoverFields = []string{crdt.UnhealthySince, crdt.EvictedAt, crdt.Reflected}
 
 // failoverStatus adds to cur, the Status fields a pass writes of w in one of this site's
 // clusters, when w became unhealthy there (kept from the stored object while it stays
@@ -85,8 +86,10 @@ func emptied(key string, obj crdt.StatusFields) []crdt.Op {
 			ops = append(ops, crdt.Op{Type: crdt.OpSet, Kind: crdt.KindStatus, Key: key, Field: f, Value: []byte("0")})
 		}
 	}
-	if obj.Get(crdt.UnhealthySince) != nil {
-		ops = append(ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindStatus, Key: key, Field: crdt.UnhealthySince})
+	for _, f := range []string{crdt.UnhealthySince, crdt.Reflected} {
+		if obj.Get(f) != nil {
+			ops = append(ops, crdt.Op{Type: crdt.OpDelete, Kind: crdt.KindStatus, Key: key, Field: f})
+		}
 	}
 	return ops
 }

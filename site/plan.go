@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -141,6 +142,9 @@ func (s *Site) placement(st *scheduler.State, pl *planned) Placement {
 			o, reported := wl.Status[where]
 			sp.Clusters = append(sp.Clusters, ClusterPlacement{Share: c, Desired: o.Desired, Ready: o.Ready, UnhealthySince: o.UnhealthySince,
 				Since: s.decisions.get(wl.Key + "/" + where), Refused: w.refusals[where], Reported: reported, Job: jobAt(w.jobs, where)})
+			if r, ok := w.reflected[where]; ok && json.Valid([]byte(r)) {
+				sp.Clusters[len(sp.Clusters)-1].Reflected = json.RawMessage(r)
+			}
 			if why := w.refusals[where]; why != "" {
 				out.Conditions = append(out.Conditions, "refused by "+where+": "+why)
 			}

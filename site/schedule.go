@@ -85,6 +85,9 @@ type workload struct {
 	jobs map[string]JobCounts
 	// deps are, with propagateDeps, the keys of the workloads its pods refer to (deps.go).
 	deps []string
+	// reflected is, by "<site>/<cluster>", the status a stored customization's
+	// statusReflection read there (JSON; format level crdt.FormatStatusReflection).
+	reflected map[string]string
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
@@ -95,6 +98,7 @@ func (s *Site) workloadsLocked() []workload {
 	status := map[string]map[string]scheduler.Observed{}
 	refused := map[string]map[string]string{}
 	jobs := map[string]map[string]JobCounts{}
+	reflected := map[string]map[string]string{}
 	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
 		wk, site, _, ok := splitStatus(key)
 		if !ok {
@@ -121,6 +125,12 @@ func (s *Site) workloadsLocked() []workload {
 		}
 		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready"),
 			UnhealthySince: timeField(obj, crdt.UnhealthySince), EvictedAt: timeField(obj, crdt.EvictedAt)}
+		if r := obj.Get(crdt.Reflected); r != nil {
+			if reflected[wk] == nil {
+				reflected[wk] = map[string]string{}
+			}
+			reflected[wk][at] = string(r)
+		}
 		if obj.Get("active") != nil { // a Job's, from format level crdt.FormatJobs
 			if jobs[wk] == nil {
 				jobs[wk] = map[string]JobCounts{}
@@ -171,7 +181,7 @@ func (s *Site) workloadsLocked() []workload {
 		if c := pols.Interpreters().For(w.render.APIVersion, kind, interpret.OpReplicaRevision); c != nil && format >= crdt.FormatInterpreter {
 			w.render.Revise = c.ReviseReplica // a custom kind divided as its stored customization says
 		}
-		w.refusals, w.jobs = refused[key], jobs[key]
+		w.refusals, w.jobs, w.reflected = refused[key], jobs[key], reflected[key]
 		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1

@@ -428,6 +428,9 @@ func (s *Site) statusOps(w kube.Workload, cluster string, desired int, u *unstru
 	if w.Format >= crdt.FormatFailover {
 		s.failoverStatus(w, cluster, sw, cur, time.Now())
 	}
+	if w.Format >= crdt.FormatStatusReflection {
+		s.reflectedStatus(w, u, cur)
+	}
 	return s.statusDiff(w, cluster, cur)
 }
 

@@ -86,6 +86,9 @@ func printPlacement(w io.Writer, p site.Placement, now time.Time) {
 	if p.Job != nil {
 		fmt.Fprintf(w, "Job:       %s\n", jobText(p.Job))
 	}
+	if len(p.Status) > 0 {
+		fmt.Fprintf(w, "Status:    %s\n", p.Status)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nSITE\tCLUSTER\tREPLICAS\tREADY\tREASON\tSINCE")
 	for _, s := range p.Sites {

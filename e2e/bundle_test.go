@@ -362,19 +362,25 @@ func TestOperatorBundle(t *testing.T) {
 			t.Fatalf("after c%d's widget is Ready: %d ready, want %d", i, n, want)
 		}
 	}
-	// Each cluster's site reflects the widget's status as the customization says, and
-	// describe at either site aggregates it with its statusAggregation.
-	for i := range 2 {
-		var last string
-		if err := poll(ctx, func() bool {
-			p, err := f.Client(i).Placement(ctx, "widgets", "widget.first")
-			if err != nil {
-				return false
+	// The site reflects the widget's status in each cluster as the customization says,
+	// and describe aggregates it with its statusAggregation.
+	var last site.Placement
+	if err := poll(ctx, func() bool {
+		p, err := f.Client(0).Placement(ctx, "widgets", "widget.first")
+		last = p
+		return err == nil && string(p.Status) == `{"members":6,"readyClusters":2}`
+	}); err != nil {
+		t.Fatalf("aggregated status %s (%+v), want members 6 and 2 clusters ready", last.Status, last)
+	}
+	reflected := 0
+	for _, sp := range last.Sites {
+		for _, c := range sp.Clusters {
+			if string(c.Reflected) == `{"members":3,"phase":"Ready"}` {
+				reflected++
 			}
-			last = string(p.Status)
-			return last == `{"members":6,"readyClusters":2}`
-		}); err != nil {
-			t.Fatalf("site %d: aggregated status %s, want members 6 and 2 clusters ready", i, last)
 		}
+	}
+	if reflected != 2 {
+		t.Fatalf("reflected status per cluster: %+v, want both clusters' {members 3, phase Ready}", last.Sites)
 	}
 }

@@ -33,8 +33,7 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 	}
 	out := p.local(w, site, share, all)
 	if len(kept) > 0 {
-		out = append(out, kept...)
-		slices.SortFunc(out, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
+		out = sortShares(append(out, kept...))
 	}
 	return out
 }
@@ -67,11 +66,11 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 		}
 	}
 	placed := len(clusters)
-	if n := placed; n > 0 {
+	if placed > 0 {
 		// Running, healthy and no longer a candidate: weight 0, held until the others are ready.
 		for i := range st.Clusters {
 			c := &st.Clusters[i]
-			if c.Site == site && c.Healthy && w.Status[p.keys[i]].Desired > 0 && !slices.Contains(clusters[:n], c) {
+			if c.Site == site && c.Healthy && w.Status[p.keys[i]].Desired > 0 && !slices.Contains(clusters[:placed], c) {
 				clusters, weights = append(clusters, c), append(weights, 0)
 			}
 		}

@@ -125,3 +125,33 @@ func TestKubeconfigOtherKeyOrPlace(t *testing.T) {
 		t.Fatalf("second SealClear(previous key) = %v, %v", sealed, err)
 	}
 }
+
+// TestRetaint: a cluster's taints change by joining it again with its own labels and
+// kubeconfig; a malformed taint, a key twice or a cluster not joined are refused, and
+// nothing changes.
+func TestRetaint(t *testing.T) {
+	r := NewRegistry(t.TempDir(), testKey)
+	if err := r.Join(Entry{Name: "c1", Labels: map[string]string{"tier": "prod"}, Taints: []string{"gpu=true:NoSchedule"}}, []byte(kubeconfig)); err != nil {
+		t.Fatal(err)
+	}
+	e, kc, err := r.Retaint("c1", []string{"maint=now:NoExecute"})
+	if err != nil || e.Labels["tier"] != "prod" || strings.Join(e.Taints, ",") != "maint=now:NoExecute" || string(kc) != kubeconfig {
+		t.Fatalf("Retaint = %+v, %q, %v", e, kc, err)
+	}
+	for _, c := range []struct {
+		name   string
+		taints []string
+		want   string
+	}{
+		{"c1", []string{"maint=now:Evict"}, "want key=value:Effect"},
+		{"c1", []string{"maint:NoSchedule", "maint=x:NoExecute"}, "one taint per key"},
+		{"c9", nil, "not joined"},
+	} {
+		if _, _, err := r.Retaint(c.name, c.taints); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Retaint(%s, %v) = %v, want an error containing %q", c.name, c.taints, err, c.want)
+		}
+	}
+	if list, _ := r.List(); len(list) != 1 || strings.Join(list[0].Taints, ",") != "gpu=true:NoSchedule" {
+		t.Errorf("the registry after refusals: %+v", list)
+	}
+}

@@ -17,7 +17,8 @@ type Status struct {
 	// Ready, Available and Updated count pods: a Deployment's readyReplicas,
 	// availableReplicas and updatedReplicas (the same of a StatefulSet and ReplicaSet), a
 	// DaemonSet's numberReady, numberAvailable and updatedNumberScheduled; a Job's are
-	// JobReady's; kinds without pods report 1.
+	// JobReady's; a Pod's 1 when it runs and is Ready, or Succeeded; kinds without pods
+	// report 1.
 	Ready, Available, Updated int
 	// Observed is the generation the controllers have acted on (observedGeneration; a
 	// Job, which has none, and kinds without a controller report their generation).
@@ -64,6 +65,13 @@ func ReadStatus(u *unstructured.Unstructured) Status {
 		st.Job = j
 		st.Ready = JobReady(st.Desired, num("ready"), j)
 		st.Available, st.Updated = st.Ready, st.Ready
+	case group == "" && kind == "Pod":
+		// Healthy as Karmada's interpreter reads a Pod: Succeeded, or Running and Ready.
+		st.Desired, st.Observed, st.Current = 1, u.GetGeneration(), true
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+		if phase == "Succeeded" || phase == "Running" && HasCondition(st.Conditions, "Ready") {
+			st.Ready, st.Available, st.Updated = 1, 1, 1
+		}
 	default:
 		st.Ready, st.Available, st.Updated = 1, 1, 1
 		st.Observed, st.Current = 1, true

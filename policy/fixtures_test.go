@@ -148,6 +148,20 @@ func TestPropagationFields(t *testing.T) {
 	}
 }
 
+// TestApplicationFailoverFixture: spec.failover.application is read whole, beside the
+// placement.
+func TestApplicationFailoverFixture(t *testing.T) {
+	ws, _ := loadOK(t, fields+"/apps/storefront/deployment.yaml", fields+"/propagation/application-failover.yaml")
+	w := find(t, ws, "storefront")
+	a := w.Policy.Failover.Application
+	want := scheduler.Placement{ClusterAffinity: &scheduler.ClusterAffinity{ClusterNames: []string{"alpha", "bravo"}},
+		ReplicaScheduling: &scheduler.ReplicaScheduling{ReplicaSchedulingType: scheduler.Duplicated}}
+	if a.Toleration().Seconds() != 90 || a.Purge() != scheduler.PurgeDirectly || a.GracePeriod().Seconds() != 1200 ||
+		!reflect.DeepEqual(w.Policy.Placement, want) {
+		t.Fatalf("policy %+v, failover %+v", w.Policy.Placement, a)
+	}
+}
+
 func TestPropagationFieldsRefused(t *testing.T) {
 	dir := fields + "/propagation/refused/"
 	for _, tc := range []struct{ file, want string }{
@@ -158,6 +172,7 @@ func TestPropagationFieldsRefused(t *testing.T) {
 		{"suspension", "suspension.yaml:15: PropagationPolicy retail/storefront-paused: spec.suspension: not supported by Atoll"},
 		{"preserve-resources", "preserve-resources.yaml:10: PropagationPolicy retail/storefront-kept: spec.preserveResourcesOnDeletion: not supported by Atoll"},
 		{"schedule-priority", "schedule-priority.yaml:10: PropagationPolicy retail/storefront-critical: spec.schedulePriority: not supported by Atoll"},
+		{"cluster-failover", "cluster-failover.yaml:11: PropagationPolicy retail/storefront-cluster-failover: spec.failover.cluster: not supported by Atoll"},
 		// clusterAffinity indented as deep as placement lands under spec.
 		{"misindented-affinity", `misindented-affinity.yaml:11: PropagationPolicy retail/storefront-misindented: unknown field "spec.clusterAffinity"`},
 	} {

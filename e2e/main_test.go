@@ -51,6 +51,11 @@ func start(t *testing.T, o Options) *Fed {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for name, stacks := range f.DumpStacks() {
+				t.Logf("--- %s: goroutines blocked for minutes\n%s", name, stacks)
+			}
+		}
 		if err := f.Stop(); err != nil {
 			t.Error(err)
 		}

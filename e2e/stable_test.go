@@ -41,6 +41,9 @@ func TestChangesBecomeStable(t *testing.T) {
 			t.Fatalf("the sites never settled with their changes stable: %+v", last)
 		case <-time.After(ack):
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("the sites never settled with their changes stable: %+v", last)
+		}
 		now := read()
 		settled := true
 		for i, c := range now {

@@ -51,9 +51,9 @@ verify: $(STATICCHECK) ## gofmt, go vet, staticcheck, go mod tidy diff
 	$(GO) vet ./...
 	$(GO) vet -tags release ./cmd/atoll
 	$(STATICCHECK) ./...
-	@cp go.mod /tmp/atoll.go.mod.bak; cp go.sum /tmp/atoll.go.sum.bak; $(GO) mod tidy; \
-	  if ! diff -q go.mod /tmp/atoll.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/atoll.go.sum.bak >/dev/null; then \
-	    cp /tmp/atoll.go.mod.bak go.mod; cp /tmp/atoll.go.sum.bak go.sum; echo "go mod tidy changes go.mod/go.sum"; exit 1; fi
+	@bak=$$(mktemp -d); cp go.mod go.sum $$bak/; $(GO) mod tidy; \
+	  if ! diff -q go.mod $$bak/go.mod >/dev/null || ! diff -q go.sum $$bak/go.sum >/dev/null; then \
+	    cp $$bak/go.mod $$bak/go.sum .; rm -r $$bak; echo "go mod tidy changes go.mod/go.sum"; exit 1; fi; rm -r $$bak
 
 bench: ## benchmarks of the core (docs/BENCHMARKS.md explains each)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./crdt/ ./site/store/

@@ -297,6 +297,7 @@ func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte
 func (s *Site) receivePush(peer string, frames [][]byte) bool {
 	var res crdt.Result
 	var ok bool
+	s.verify.check(s.ctx, frames)
 	rd := s.step(func(c *core.Core) { res, ok = c.Receive(peer, frames, time.Now()) })
 	s.counter.pushedIn.Add(uint64(len(frames)))
 	s.counter.unbuffered.Add(uint64(res.Unbuffered))

@@ -63,6 +63,9 @@ type replication struct {
 	rep  *crdt.Replica // the core's, for reads
 	st   *store.Store
 	sync SyncConfig
+	// verify checks bursts of changes on every core before they take mu (verify.go); the
+	// replica skips the ids it remembers.
+	verify *verifier
 
 	links     map[string]*peer    // push links of the live peers, by name
 	raft      *raft.Raft          // nil for a site of one replica; set before the loops start
@@ -153,12 +156,13 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	}
 	var self *Site           // for the audit hook, set once the site exists
 	var archive *store.Store // the data file, once open: where compacted changes are read back
+	verify := newVerifier()
 	newReplica := func(genesis []byte, signer *crdt.Signer) (*crdt.Replica, error) {
 		rep, err := crdt.NewReplica(crdt.Config{Genesis: genesis, Self: signer.Public(), BodySent: func(id crdt.Hash, peer crdt.PubKey, bound []string) {
 			if self != nil {
 				self.bodySent(id, peer, bound)
 			}
-		}, Archive: func(id crdt.Hash) (*crdt.Envelope, bool) { return archived(archive, id) }})
+		}, Archive: func(id crdt.Hash) (*crdt.Envelope, bool) { return archived(archive, id) }, Verified: verify.set})
 		if err != nil {
 			return nil, fmt.Errorf("genesis %s: %w", cfg.Path(cfg.Genesis), err)
 		}
@@ -209,7 +213,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
-		replication: replication{rep: rep, st: st, sync: cfg.Sync, links: map[string]*peer{},
+		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), templates: map[string]template{}},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
@@ -343,6 +347,7 @@ func (s *Site) Run(ctx context.Context) error {
 	defer cancel()
 	s.ctx = ctx
 	s.started = time.Now()
+	s.verify.run(ctx, &s.wg) // before the transport hands over any burst
 	tr, err := transport.New(transport.Config{
 		Name: s.nodeName(), Key: s.signer.Load().PrivateKey(), BindAddr: s.cfg.Listen,
 		AdvertiseAddr: s.cfg.AdvertiseAddr(), Peers: charterPeers{s}, Logger: s.log,

@@ -125,6 +125,9 @@ func (s *Site) converse(c *transport.Conn, sess *core.Session, first []byte) err
 			return err
 		}
 		var reply []byte
+		if raws, err := crdt.SyncChanges(in); err == nil {
+			s.verify.check(s.ctx, raws)
+		}
 		rd := s.step(func(cr *core.Core) { reply, err = cr.Step(sess, in, time.Now()) })
 		s.counter.rejected.Add(uint64(len(rd.Persist.Rejected)))
 		s.do(rd)

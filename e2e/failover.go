@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -256,6 +257,8 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 type observer struct {
 	cs    []*kubernetes.Clientset
 	names []string
+	ns    string        // default "fo"
+	every time.Duration // between readings; default 20 ms
 }
 
 // view is one reading: per cluster, per workload, spec and ready replicas.
@@ -279,7 +282,11 @@ func (v view) sum(name string, clusters []int, ready bool) int {
 func (o *observer) read(ctx context.Context) (view, error) {
 	var v view
 	for _, k := range o.cs {
-		list, err := k.AppsV1().Deployments("fo").List(ctx, metav1.ListOptions{})
+		ns := o.ns
+		if ns == "" {
+			ns = "fo"
+		}
+		list, err := k.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return v, err
 		}
@@ -299,7 +306,7 @@ func replicasOf(d *appsv1.Deployment) int {
 	return int(*d.Spec.Replicas)
 }
 
-// until reads every 20 ms until ok holds, for at most d.
+// until reads every o.every until ok holds, for at most d.
 func (o *observer) until(ctx context.Context, what string, d time.Duration, ok func(view) bool) (view, error) {
 	deadline := time.Now().Add(d)
 	var last view
@@ -317,7 +324,7 @@ func (o *observer) until(ctx context.Context, what string, d time.Duration, ok f
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(cmp.Or(o.every, 20*time.Millisecond)):
 		}
 	}
 }

@@ -178,6 +178,9 @@ type Tuning struct {
 	MaxPushStreamsPerPeer int
 	// PushBatch bounds the pushed frames applied under one lock and one fsync.
 	PushBatch int
+	// ApplyParallel is how many applies a reconcile pass has in flight to one member
+	// cluster (applyall.go).
+	ApplyParallel int
 	// SoftQueue is how many soft records wait for one peer's soft push stream: a reconcile
 	// pass or a burst of status writes fits; more are dropped for soft sessions to repair.
 	SoftQueue int
@@ -256,6 +259,7 @@ func DefaultTuning() Tuning {
 		SoftPushBackoffMax:    30 * time.Second,
 		MaxPushStreamsPerPeer: 2,
 		PushBatch:             256,
+		ApplyParallel:         16,
 		SoftQueue:             16384,
 
 		SoftEvery:   time.Second,
@@ -368,6 +372,7 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.SoftPushBackoffMax, d.SoftPushBackoffMax)
 	fill(&t.MaxPushStreamsPerPeer, d.MaxPushStreamsPerPeer)
 	fill(&t.PushBatch, d.PushBatch)
+	fill(&t.ApplyParallel, d.ApplyParallel)
 	fill(&t.SoftQueue, d.SoftQueue)
 	fill(&t.SoftEvery, d.SoftEvery)
 	fill(&t.SoftSafety, d.SoftSafety)

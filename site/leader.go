@@ -57,6 +57,12 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	// A new leader has seen no site yet, nor lost one: the startup grace runs again
 	// (aliveView), so that it takes over no share before membership had its chance.
 	s.do(s.step(func(c *core.Core) { c.Lead(time.Now()) }))
+	// Nothing is observed yet: what this site reported before may be stale (unobserved.go).
+	if n, err := s.reportUnobserved(); err != nil {
+		s.log.Warn("reporting the clusters' workloads unobserved", "err", err)
+	} else if n > 0 {
+		s.log.Info("reported workloads unobserved until the first pass", "status", n)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)

@@ -285,55 +285,61 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		keep := map[string]bool{}
 		failed := false
 		namespaces := map[string]bool{}
-		for _, pl := range applyOrder(ws) {
-			w := pl.w
-			replicas, ok := pl.clusters[cluster]
-			if !ok {
-				continue // no share here: pruned below if it was there before
+		for _, group := range applyGroups(ws) {
+			var jobs []*applying
+			for _, pl := range group {
+				w := pl.w
+				replicas, ok := pl.clusters[cluster]
+				if !ok {
+					continue // no share here: pruned below if it was there before
+				}
+				w.Completions = pl.completions[cluster]
+				u, err := kube.Render(w, pp.own[cluster], replicas)
+				if err != nil {
+					// The workload's own fault: a retry renders it the same way.
+					s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
+					continue
+				}
+				if err := s.admission.Admit(w, u); err != nil {
+					status = append(status, s.refusedIn(w, cluster, err)...)
+					continue // not kept: what an earlier release applied for it is pruned
+				}
+				if !w.ClusterScoped() && !namespaces[w.Namespace] {
+					if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
+						errs = append(errs, fmt.Errorf("namespace %s in %s: %w", w.Namespace, cluster, err))
+						failed = true
+						continue
+					}
+					namespaces[w.Namespace] = true
+				}
+				jobs = append(jobs, &applying{w: w, sched: pl.sched, u: u, replicas: replicas})
 			}
-			w.Completions = pl.completions[cluster]
-			u, err := kube.Render(w, pp.own[cluster], replicas)
-			if err != nil {
-				// The workload's own fault: a retry renders it the same way.
-				s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)
-				continue
-			}
-			if err := s.admission.Admit(w, u); err != nil {
-				status = append(status, s.refusedIn(w, cluster, err)...)
-				continue // not kept: what an earlier release applied for it is pruned
-			}
-			if !w.ClusterScoped() && !namespaces[w.Namespace] {
-				if err := a.EnsureNamespace(ctx, w.Namespace); err != nil {
-					errs = append(errs, fmt.Errorf("namespace %s in %s: %w", w.Namespace, cluster, err))
+			s.applyAll(ctx, a, cluster, jobs)
+			for _, j := range jobs {
+				w, replicas := j.w, j.replicas
+				if j.key != "" {
+					keep[j.key] = true
+				}
+				err := j.err
+				if _, ok := kube.IsRefusal(err); ok {
+					status = append(status, s.refusedIn(w, cluster, err)...)
+					continue
+				}
+				if wt, ok := kube.IsWaiting(err); ok {
+					// Not a failure of the pass: the reason goes into the status and a pass soon
+					// tries again (a CRD applied just before becomes established).
+					status = append(status, s.statusDiff(w, cluster, map[string]string{"reason": StatusWaiting, "message": wt.Reason})...)
+					res.RequeueAfter = minPositive(res.RequeueAfter, waitingRetry)
+					continue
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("apply %s/%s in %s: %w", w.Namespace, w.Name, cluster, err))
 					failed = true
 					continue
 				}
-				namespaces[w.Namespace] = true
+				s.ran(w, cluster, replicas)
+				status = append(status, s.statusOps(w, cluster, replicas, j.got, j.sched)...)
 			}
-			start := time.Now()
-			got, key, err := a.Apply(ctx, u)
-			observeSince(s.metrics.apply.WithLabelValues(cluster), start)
-			if key != "" {
-				keep[key] = true
-			}
-			if _, ok := kube.IsRefusal(err); ok {
-				status = append(status, s.refusedIn(w, cluster, err)...)
-				continue
-			}
-			if wt, ok := kube.IsWaiting(err); ok {
-				// Not a failure of the pass: the reason goes into the status and a pass soon
-				// tries again (a CRD applied just before becomes established).
-				status = append(status, s.statusDiff(w, cluster, map[string]string{"reason": StatusWaiting, "message": wt.Reason})...)
-				res.RequeueAfter = minPositive(res.RequeueAfter, waitingRetry)
-				continue
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("apply %s/%s in %s: %w", w.Namespace, w.Name, cluster, err))
-				failed = true
-				continue
-			}
-			s.ran(w, cluster, replicas)
-			status = append(status, s.statusOps(w, cluster, replicas, got, pl.sched)...)
 		}
 		if failed {
 			continue // prune only after a clean pass
@@ -367,26 +373,6 @@ func minPositive(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
-}
-
-// applyOrder returns the placed workloads in the order a cluster needs them: Namespaces,
-// then CustomResourceDefinitions, then other cluster-scoped templates (ClusterRoles...),
-// then namespaced workloads; each group in the plan's order.
-func applyOrder(ws []placed) []placed {
-	rank := func(w kube.Workload) int {
-		switch {
-		case !w.ClusterScoped():
-			return 3
-		case w.Kind == "Namespace":
-			return 0
-		case w.Kind == "CustomResourceDefinition":
-			return 1
-		}
-		return 2
-	}
-	out := slices.Clone(ws)
-	slices.SortStableFunc(out, func(a, b placed) int { return rank(a.w) - rank(b.w) })
-	return out
 }
 
 // statusOps returns the writes that bring a workload's Status object in one cluster up to

@@ -124,6 +124,36 @@ func newE2EKubeAPICmd() *cobra.Command {
 	return cmd
 }
 
+func newE2EScaleFailoverCmd() *cobra.Command {
+	var fl e2eFlags
+	var nodes, workloads, replicas int
+	cmd := &cobra.Command{
+		Use:   "scale-failover",
+		Short: "Fail over tens of thousands of pods on real clusters with fake Nodes, against a plain client-go loop on the same apiservers (prints JSON; needs make kube)",
+		Long: `Scale-failover runs 4 sites, each with one real cluster of --nodes fake Nodes (110 pods
+each), and --workloads Deployments of --replicas each, divided evenly. Once every pod is
+ready it kills the fourth site and reports detect_ms, decide_ms and ready_ms from the kill;
+then a plain client-go loop creates the replicas the survivors took over, in another
+namespace of the same clusters, until ready (direct_ms): ratio_after_detect is direct_ms
+over ready_ms - detect_ms. It then deletes the killed site's Deployments, restarts it and
+reports failback: the least ready pods during it and anything beyond the policy once
+settled. The sites run with the membership profile given. Progress goes to stderr; the last
+line is the JSON report.`,
+		Example: `  atoll e2e scale-failover --nodes 200 --workloads 400 --replicas 100`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) {
+				return e2e.RunScaleFailover(cmd.Context(), o, nodes, workloads, replicas)
+			})
+		},
+	}
+	fl.bind(cmd, 4)
+	cmd.Flags().IntVar(&nodes, "nodes", 200, "fake Nodes in each cluster, 110 pods each")
+	cmd.Flags().IntVar(&workloads, "workloads", 400, "workloads, each a Deployment")
+	cmd.Flags().IntVar(&replicas, "replicas", 100, "replicas of each workload")
+	return cmd
+}
+
 func newE2EFailoverCmd() *cobra.Command {
 	var fl e2eFlags
 	var workloads, replicas int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -38,9 +39,15 @@ import (
 // the cluster's HorizontalPodAutoscalers too: spec.replicas of an object one scales is
 // the cluster's (OwnsReplicas). An Applier is used by one goroutine at a time.
 type Applier struct {
-	dyn    dynamic.Interface
-	disco  discovery.CachedDiscoveryInterface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
+	// Apply may run from several goroutines at once (the reconciler applies a cluster's
+	// workloads in parallel): mu guards the small state below it that Apply changes
+	// (lastReset, forced, lastResync), informers serialises the lazy start of informers
+	// (seen, namespaces, hpas), and lastSweep is Prune's alone.
+	mu        sync.Mutex
+	informers sync.Mutex
+	dyn       dynamic.Interface
+	disco     discovery.CachedDiscoveryInterface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	// lastReset is when mapper last discovered again (resource).
 	lastReset time.Time
 	factory   dynamicinformer.DynamicSharedInformerFactory
@@ -91,6 +98,7 @@ func NewApplier(cfg *rest.Config, resync time.Duration, log *slog.Logger) (*Appl
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = ApplyQPS, ApplyBurst
+	cfg.WarningHandler = &onceWarnings{log: log, seen: map[string]bool{}}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -120,6 +128,8 @@ func (a *Applier) Stop() { a.cancel() }
 
 // lister returns the informer cache of a resource, starting its informer.
 func (a *Applier) lister(ctx context.Context, gvr schema.GroupVersionResource) (cache.GenericLister, error) {
+	a.informers.Lock()
+	defer a.informers.Unlock()
 	if l := a.seen[gvr]; l != nil {
 		return l, nil
 	}
@@ -150,12 +160,17 @@ func ObjectKey(gvr schema.GroupVersionResource, ns, name string) string {
 func (a *Applier) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, schema.GroupVersionResource, error) {
 	gvk := u.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil && time.Since(a.lastReset) >= mapperReset {
+	a.mu.Lock()
+	reset := err != nil && time.Since(a.lastReset) >= mapperReset
+	if reset {
+		a.lastReset = time.Now()
+	}
+	a.mu.Unlock()
+	if reset {
 		// A CRD installed since the last discovery: discover again, at most every
 		// mapperReset, whatever asks (a kind that never comes does not make every pass
 		// rediscover the whole API).
 		a.mapper.Reset()
-		a.lastReset = time.Now()
 		m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if meta.IsNoMatchError(err) {
@@ -202,14 +217,18 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	} else {
 		cached, err = l.Get(u.GetName())
 	}
+	a.mu.Lock()
 	if time.Since(a.lastResync) >= a.resync {
 		clear(a.forced)
 		a.lastResync = time.Now()
 	}
+	if err != nil {
+		a.forced[key] = true
+	}
+	a.mu.Unlock()
 	if err == nil {
 		return a.update(ctx, ri, cached.(*unstructured.Unstructured), u, key, false)
 	}
-	a.forced[key] = true
 	out, err := ri.Create(ctx, u, metav1.CreateOptions{FieldManager: FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
@@ -241,10 +260,13 @@ func (a *Applier) update(ctx context.Context, ri dynamic.ResourceInterface, cur,
 	if u, err = keepCompletions(cur, u); err != nil {
 		return nil, key, err
 	}
-	if !always && a.forced[key] && cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered] {
+	a.mu.Lock()
+	skip := !always && a.forced[key] && cur.GetAnnotations()[AnnotationRendered] == u.GetAnnotations()[AnnotationRendered]
+	a.forced[key] = true
+	a.mu.Unlock()
+	if skip {
 		return cur, key, nil
 	}
-	a.forced[key] = true
 	if handover {
 		if err := handOver(ctx, ri, u.GetName(), key); err != nil {
 			return nil, key, err
@@ -337,6 +359,8 @@ func handOver(ctx context.Context, ri dynamic.ResourceInterface, name, key strin
 // autoscalers returns the HorizontalPodAutoscalers of namespace ns, from an informer on
 // autoscaling/v2 started on first use.
 func (a *Applier) autoscalers(ctx context.Context, ns string) ([]*autoscalingv2.HorizontalPodAutoscaler, error) {
+	a.informers.Lock()
+	defer a.informers.Unlock()
 	if a.hpas == nil {
 		inf := a.typed.Autoscaling().V2().HorizontalPodAutoscalers()
 		synced := inf.Informer().HasSynced // registers the informer before Start
@@ -390,6 +414,8 @@ func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *un
 // is created again on the next pass. Atoll never adopts, changes or deletes a namespace:
 // other objects may live in it.
 func (a *Applier) EnsureNamespace(ctx context.Context, ns string) error {
+	a.informers.Lock()
+	defer a.informers.Unlock()
 	if a.namespaces == nil {
 		inf := a.typed.Core().V1().Namespaces()
 		synced := inf.Informer().HasSynced // registers the informer before Start

@@ -34,8 +34,11 @@ import (
 // cannot be listed, or an object that cannot be deleted, is an error once the rest is
 // done, and the sweep is repeated on the next call.
 func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
-	applied := func(gvr schema.GroupVersionResource) bool { _, ok := a.seen[gvr]; return ok }
-	resources := slices.Collect(maps.Keys(a.seen))
+	a.informers.Lock()
+	seen := maps.Clone(a.seen)
+	a.informers.Unlock()
+	applied := func(gvr schema.GroupVersionResource) bool { _, ok := seen[gvr]; return ok }
+	resources := slices.Collect(maps.Keys(seen))
 	sweep := a.lastSweep.IsZero() || time.Since(a.lastSweep) >= a.resync
 	if sweep {
 		found, err := a.discover()

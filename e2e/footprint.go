@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"atoll/crdt"
+	"atoll/deploy/testenv"
+	"atoll/site"
+)
+
+// FootprintReport is the outcome of RunFootprint: what one idle site costs.
+type FootprintReport struct {
+	Clusters  int `json:"clusters"`
+	Workloads int `json:"workloads"`
+	// RSS is the site's resident memory at the end of the idle period; PeakRSS its high
+	// water mark over the whole run (VmHWM), both in MiB.
+	RSSMiB     float64 `json:"rss_mib"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// CPUPercent is the CPU time the site used over the idle period, as a percentage of
+	// one core.
+	CPUPercent float64 `json:"cpu_percent_of_core"`
+	IdleS      float64 `json:"idle_s"`
+}
+
+// RunFootprint runs one site with clusters real member clusters joined and workloads
+// one-replica workloads applied in them, waits until every Deployment is ready, then
+// measures the site process's memory and CPU while nothing changes for idle.
+func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle time.Duration) (FootprintReport, error) {
+	rep := FootprintReport{Clusters: clusters, Workloads: workloads}
+	env, err := testenv.Start(ctx, testenv.Options{Dir: filepath.Join(o.Dir, "kube"), Clusters: clusters, NodesPerCluster: 4, NodeCPU: "64", NodeMemory: "256Gi"})
+	if err != nil {
+		return rep, err
+	}
+	defer env.Stop()
+	o.Sites = 1
+	f, err := startSettled(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Stop()
+	for i, c := range env.Clusters() {
+		b, err := os.ReadFile(c.AtollKubeconfig)
+		if err != nil {
+			return rep, err
+		}
+		if err := f.Client(0).JoinCluster(ctx, site.JoinRequest{Name: fmt.Sprintf("k%d", i), Kubeconfig: string(b)}); err != nil {
+			return rep, err
+		}
+	}
+	op, err := newOperatorFor(f)
+	if err != nil {
+		return rep, err
+	}
+	for w := 0; w < workloads; w += 50 {
+		var ops []crdt.Op
+		for j := w; j < min(w+50, workloads); j++ {
+			ops = append(ops, workloadOps("idle", fmt.Sprintf("w%d", j), clusters)...)
+		}
+		if err := op.write(ctx, 0, ops...); err != nil {
+			return rep, err
+		}
+	}
+	cs, err := clientsets(env)
+	if err != nil {
+		return rep, err
+	}
+	for _, k := range cs {
+		if err := waitReady(ctx, k, "idle", workloads); err != nil {
+			return rep, err
+		}
+	}
+	pid := f.Pid(0)
+	if pid == 0 {
+		return rep, fmt.Errorf("site %s is not running", f.Names[0])
+	}
+	cpu0, err := cpuTicks(pid)
+	if err != nil {
+		return rep, err
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	case <-time.After(idle):
+	}
+	cpu1, err := cpuTicks(pid)
+	if err != nil {
+		return rep, err
+	}
+	rep.IdleS = time.Since(t0).Seconds()
+	rep.CPUPercent = float64(cpu1-cpu0) / clockTicks / rep.IdleS * 100
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return rep, err
+	}
+	rep.RSSMiB = statusKiB(string(status), "VmRSS:") / 1024
+	rep.PeakRSSMiB = statusKiB(string(status), "VmHWM:") / 1024
+	return rep, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times on Linux.
+const clockTicks = 100
+
+// cpuTicks returns the user and system CPU time of process pid, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, fields[11], fields[12])
+	}
+	return utime + stime, nil
+}
+
+// statusKiB reads a "Name:  1234 kB" line of /proc/<pid>/status.
+func statusKiB(status, name string) float64 {
+	for line := range strings.SplitSeq(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, name); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// clientsets returns a client of each of env's clusters, as their admin, quiet about
+// warnings.
+func clientsets(env *testenv.Env) ([]*kubernetes.Clientset, error) {
+	var out []*kubernetes.Clientset
+	for _, c := range env.Clusters() {
+		cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		cfg.QPS, cfg.Burst = 100, 200
+		cfg.WarningHandler = rest.NoWarnings{}
+		k, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}

@@ -154,6 +154,28 @@ line is the JSON report.`,
 	return cmd
 }
 
+func newE2EFootprintCmd() *cobra.Command {
+	var fl e2eFlags
+	var clusters, workloads int
+	var idle time.Duration
+	cmd := &cobra.Command{
+		Use:     "footprint",
+		Short:   "Measure one idle site's memory and CPU with real member clusters joined and workloads applied (prints JSON; needs make kube)",
+		Example: `  atoll e2e footprint --clusters 3 --workloads 100 --for 2m`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) {
+				return e2e.RunFootprint(cmd.Context(), o, clusters, workloads, idle)
+			})
+		},
+	}
+	fl.bind(cmd, 1)
+	cmd.Flags().IntVar(&clusters, "clusters", 3, "member clusters joined to the site")
+	cmd.Flags().IntVar(&workloads, "workloads", 100, "workloads, each a Deployment with a replica in every cluster")
+	cmd.Flags().DurationVar(&idle, "for", 2*time.Minute, "how long to measure the idle site")
+	return cmd
+}
+
 func newE2EFailoverCmd() *cobra.Command {
 	var fl e2eFlags
 	var workloads, replicas int

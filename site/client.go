@@ -112,10 +112,12 @@ func (c *Client) State(ctx context.Context) (State, error) {
 	return st, err
 }
 
-// View returns the whole federation as the site sees it (GET /v1/view).
+// View returns the whole federation as the site sees it (GET /v1/view?fresh=true): a
+// view that holds everything the site stored before the call, such as a write the
+// caller just made.
 func (c *Client) View(ctx context.Context) (View, error) {
 	var v View
-	_, err := c.do(ctx, http.MethodGet, "/v1/view", nil, "", &v)
+	_, err := c.do(ctx, http.MethodGet, "/v1/view?fresh=true", nil, "", &v)
 	return v, err
 }
 

@@ -108,18 +108,6 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	return srv, nil
 }
 
-// handleView serves GET /v1/view: the view viewLoop computed last if nothing happened
-// since, else the next one it computes.
-func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
-	f, err := s.views.get(r.Context())
-	if err != nil {
-		return // the caller left
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.encoded(scopeOf(r)))
-}
-
 // Readiness answers GET /readyz.
 type Readiness struct {
 	Ready  bool   `json:"ready"`
@@ -221,7 +209,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	ctx, scope := r.Context(), scopeOf(r)
 	sub := s.views.subscribe()
 	defer s.views.unsubscribe(sub)
-	f, err := s.views.get(ctx)
+	f, err := s.views.current(ctx)
 	if err != nil {
 		return
 	}

@@ -13,7 +13,8 @@ import (
 type viewFrame struct {
 	json    []byte          // the View as GET /v1/view serves it, newline-terminated
 	seq     uint64          // grows whenever the view, apart from its time, changed
-	at      time.Time       // when it was computed
+	at      time.Time       // when it was computed: it holds what was stored by then
+	made    time.Time       // when it was published, computed and encoded
 	arrived <-chan struct{} // the site's arrived channel then: closed once changes were stored since
 	events  <-chan struct{} // the event log's channel then: closed once an event happened since
 	view    View            // what json encodes; read-only
@@ -64,7 +65,9 @@ func (f *viewFrame) fresh(now time.Time, maxAge time.Duration) bool {
 
 // viewcast hands the views that viewLoop computes to the streams and to GET /v1/view.
 // A subscriber is told that a newer view exists and reads the latest one: a slow one
-// skips views, and never holds up the producer or the other subscribers.
+// skips views, and never holds up the producer or the other subscribers. A reader is
+// served the latest view at once, and waits for a newer one only when it asks to
+// (fresh, after) or when nobody has read views for a while.
 type viewcast struct {
 	wake   chan struct{} // asks viewLoop for a view now
 	maxAge time.Duration // a view is served again for this long if nothing happened (2*Tuning.ViewBeat)
@@ -86,23 +89,65 @@ func (vc *viewcast) latest() *viewFrame {
 	return vc.cur
 }
 
-// get returns a fresh view: the last one if nothing happened since, else the next one
-// viewLoop computes.
+// current returns the latest view at once, and asks viewLoop for a newer one if anything
+// happened since. It waits for the next view only before the first, or when the latest
+// was published more than maxAge ago with no stream open: then nobody has asked for
+// views for a while and the latest may be as old as that silence.
+func (vc *viewcast) current(ctx context.Context) (*viewFrame, error) {
+	start := time.Now()
+	return vc.await(ctx, func(f *viewFrame, streams int) bool {
+		return streams > 0 || start.Sub(f.made) <= vc.maxAge
+	})
+}
+
+// get returns a view that holds everything stored before it was called: the last one if
+// nothing happened since, else the next one viewLoop starts computing after the call.
 func (vc *viewcast) get(ctx context.Context) (*viewFrame, error) {
-	vc.mu.Lock()
-	if vc.cur.fresh(time.Now(), vc.maxAge) {
-		defer vc.mu.Unlock()
-		return vc.cur, nil
+	start := time.Now()
+	return vc.await(ctx, func(f *viewFrame, _ int) bool {
+		return !f.at.Before(start) || f.fresh(start, vc.maxAge)
+	})
+}
+
+// await returns the latest view once ok holds for it, asking viewLoop for views until
+// then; ok is called with mu held, with the number of open subscriptions.
+func (vc *viewcast) await(ctx context.Context, ok func(f *viewFrame, streams int) bool) (*viewFrame, error) {
+	for {
+		vc.mu.Lock()
+		if f := vc.cur; f != nil && ok(f, len(vc.subs)) {
+			vc.mu.Unlock()
+			if !f.fresh(time.Now(), vc.maxAge) {
+				vc.kick()
+			}
+			return f, nil
+		}
+		ch := make(chan struct{})
+		vc.waiters = append(vc.waiters, ch)
+		vc.mu.Unlock()
+		vc.kick()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	ch := make(chan struct{})
-	vc.waiters = append(vc.waiters, ch)
-	vc.mu.Unlock()
+}
+
+// after returns the latest view once its sequence is beyond seq. It waits as a
+// subscriber does: viewLoop computes views as things happen, not on its behalf.
+func (vc *viewcast) after(ctx context.Context, seq uint64) (*viewFrame, error) {
+	sub := vc.subscribe()
+	defer vc.unsubscribe(sub)
 	vc.kick()
-	select {
-	case <-ch:
-		return vc.latest(), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		if f := vc.latest(); f != nil && f.seq > seq {
+			return f, nil
+		}
+		select {
+		case <-sub:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -140,6 +185,7 @@ func (vc *viewcast) wanted() bool {
 func (vc *viewcast) publish(f *viewFrame) {
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
+	f.made = time.Now()
 	changed := vc.cur == nil || f.seq != vc.cur.seq
 	vc.cur = f
 	for _, ch := range vc.waiters {
@@ -160,6 +206,7 @@ func (vc *viewcast) publish(f *viewFrame) {
 // viewLoop is the one producer of views: while streams are open or GET /v1/view waits,
 // it computes the view when changes are stored, when an event happens, and every
 // Tuning.ViewBeat, at most once per Tuning.ViewGap, and encodes it once for every reader.
+// A reader served a view older than what happened since asks it (wake) for one more.
 func (s *Site) viewLoop(ctx context.Context) {
 	defer s.wg.Done()
 	beat := time.NewTicker(s.cfg.Tuning.ViewBeat)
@@ -167,12 +214,14 @@ func (s *Site) viewLoop(ctx context.Context) {
 	var last [32]byte // hash of the last view encoded without its time
 	var seq uint64
 	var computed time.Time
+	asked := false // woken by a reader since the last view
 	for {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
 		evs := s.events.changedCh()
-		if s.views.wanted() {
+		if asked || s.views.wanted() {
+			asked = false
 			if wait := s.cfg.Tuning.ViewGap - time.Since(computed); wait > 0 {
 				select {
 				case <-ctx.Done():
@@ -200,6 +249,7 @@ func (s *Site) viewLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.views.wake:
+			asked = true
 		case <-arrived:
 		case <-evs:
 		case <-beat.C:

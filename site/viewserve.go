@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,11 @@ const defaultViewWait = 30 * time.Second
 // newer than the one whose Atoll-View-Seq was SEQ (a long poll). Either waits at most
 // ?wait (default 30s, at most Tuning.MaxWait): fresh then fails with 503, after answers
 // the latest view, whose sequence tells that nothing changed.
+//
+// ?namespace=A,B, ?q=TEXT, ?limit=N and ?continue=TOKEN page the workloads, from the same
+// view and with the caller's scope applied first (viewquery.go): at most 1,000 a page
+// (500 unless ?limit), in key order, with View.Page saying how many there are and how
+// to go on.
 func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
 	q, err := parseViewQuery(r.URL.Query(), s.cfg.Tuning.MaxWait)
 	if err != nil {
@@ -61,6 +67,15 @@ func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set(viewSeqHeader, strconv.FormatUint(f.seq, 10))
 	h.Set(viewAtHeader, f.at.UTC().Format(time.RFC3339Nano))
+	if !q.paged {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(f.encoded(scopeOf(r)))
+		return
+	}
+	b, err := json.Marshal(pageView(f.view, scopeOf(r), q))
+	if err != nil {
+		panic("site: a view that encoded once does not encode paged: " + err.Error())
+	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.encoded(scopeOf(r)))
+	_, _ = w.Write(append(b, '\n'))
 }

@@ -23,7 +23,7 @@ func TestViewPages(t *testing.T) {
 	const workloads = 2_500 // three pages of `atoll get`
 	f := start(t, Options{Sites: 1, HTTP: true})
 	ctx := deadline(t, 2*time.Minute)
-	loadWorkloads(ctx, t, f, workloads)
+	loadWorkloadsT(ctx, t, f, workloads)
 	base := f.URL(0) + "/v1/view"
 
 	get := func(query string) (site.View, http.Header) {

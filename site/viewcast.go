@@ -231,6 +231,9 @@ func (s *Site) viewLoop(ctx context.Context) {
 			}
 			computed = time.Now()
 			f, bare, err := s.encodeView(ctx, computed)
+			if err == nil {
+				observeSince(s.metrics.view, computed)
+			}
 			if ctx.Err() != nil {
 				return
 			}

@@ -202,11 +202,22 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Add("Vary", "Accept-Encoding")
+	// Gzipped, each event is a segment compressed once for every stream (viewgzip.go).
+	ctx, scope := r.Context(), scopeOf(r)
+	send := func(f *viewFrame) bool {
+		return write(eventView, bytes.TrimSuffix(f.encoded(scope), []byte("\n")), eventEnd)
+	}
+	keepAlive, start := unchanged, []byte(nil)
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		send = func(f *viewFrame) bool { return write(f.compressed(scope).event) }
+		keepAlive, start = unchangedSegment, gzipHeader
+	}
 	w.WriteHeader(http.StatusOK)
-	if !write() {
+	if !write(start) {
 		return
 	}
-	ctx, scope := r.Context(), scopeOf(r)
 	sub := s.views.subscribe()
 	defer s.views.unsubscribe(sub)
 	f, err := s.views.current(ctx)
@@ -219,7 +230,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		if f != nil && f.seq != sent {
 			sent = f.seq
-			if !write(eventView, bytes.TrimSuffix(f.encoded(scope), []byte("\n")), eventEnd) {
+			if !send(f) {
 				return
 			}
 		}
@@ -229,7 +240,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 		case <-sub:
 			f = s.views.latest()
 		case <-beat.C:
-			if !write(unchanged) {
+			if !write(keepAlive) {
 				return
 			}
 		}

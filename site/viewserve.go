@@ -31,6 +31,9 @@ const defaultViewWait = 30 * time.Second
 // view and with the caller's scope applied first (viewquery.go): at most 1,000 a page
 // (500 unless ?limit), in key order, with View.Page saying how many there are and how
 // to go on.
+//
+// The whole view is sent gzipped to a caller that accepts it, compressed once per view
+// (viewgzip.go); a page is sent as it is.
 func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
 	q, err := parseViewQuery(r.URL.Query(), s.cfg.Tuning.MaxWait)
 	if err != nil {
@@ -67,9 +70,15 @@ func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set(viewSeqHeader, strconv.FormatUint(f.seq, 10))
 	h.Set(viewAtHeader, f.at.UTC().Format(time.RFC3339Nano))
+	h.Add("Vary", "Accept-Encoding")
 	if !q.paged {
+		b := f.encoded(scopeOf(r))
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			b = f.compressed(scopeOf(r)).member
+		}
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(f.encoded(scopeOf(r)))
+		_, _ = w.Write(b)
 		return
 	}
 	b, err := json.Marshal(pageView(f.view, scopeOf(r), q))

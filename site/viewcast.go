@@ -249,7 +249,7 @@ func (s *Site) viewLoop(ctx context.Context) {
 	var seq uint64
 	var computed time.Time
 	var took time.Duration // what the last view took to compute, encode and compress
-	asked := false // woken by a reader since the last view
+	asked := false         // woken by a reader since the last view
 	for {
 		s.mu.Lock()
 		arrived := s.arrived

@@ -488,7 +488,7 @@ func TestDashboardFixture(t *testing.T) {
 		imgs: document.querySelectorAll('main img, main script, main b[onclick]').length,
 		pwned: window.pwned === true,
 		reason: document.querySelector('#clusters tr[data-cluster="eu-west/k1"] [data-field="health"]').textContent,
-		name: document.querySelector('#workloads [data-workload="shop/<b>cart</b>"] h3').textContent,
+		name: document.querySelector('#workloads [data-workload="shop/<b>cart</b>"] [data-field="name"] strong').textContent,
 		redacted: document.querySelectorAll('#residency [data-field="redacted"]').length,
 		takeover: document.querySelector('#workloads [data-workload="shop/cart"] [data-site="us-east"]').textContent,
 		cpu: document.querySelector('#clusters tr[data-cluster="eu-west/k0"] [data-resource="cpu"]').textContent,

@@ -154,7 +154,7 @@ func TestHTTPView(t *testing.T) {
 		}
 	}
 	var v0 site.View
-	if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view", &v0); err != nil {
+	if _, err := getJSON(ctx, f.HTTP(), f.URL(0)+"/v1/view?fresh=true", &v0); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range v0.Workloads {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,10 +114,72 @@ func (c *Client) State(ctx context.Context) (State, error) {
 	return st, err
 }
 
-// View returns the whole federation as the site sees it (GET /v1/view).
+// View returns the whole federation as the site sees it (GET /v1/view?fresh=true): a
+// view that holds everything the site stored before the call, such as a write the
+// caller just made.
 func (c *Client) View(ctx context.Context) (View, error) {
 	var v View
-	_, err := c.do(ctx, http.MethodGet, "/v1/view", nil, "", &v)
+	_, err := c.do(ctx, http.MethodGet, "/v1/view?fresh=true", nil, "", &v)
+	return v, err
+}
+
+// ViewQuery asks GET /v1/view for one page of the workloads (see ViewPage).
+type ViewQuery struct {
+	Namespaces []string // only these namespaces; none: all
+	Query      string   // only workloads whose namespace/name holds it, ignoring case
+	Limit      int      // at most this many a page (1 to 1,000; 0: the site's default, 500)
+	Continue   string   // the previous page's Page.Continue
+	Fresh      bool     // a view holding everything the site stored before the call
+}
+
+func (q ViewQuery) values() url.Values {
+	v := url.Values{}
+	if len(q.Namespaces) > 0 {
+		v.Set("namespace", strings.Join(q.Namespaces, ","))
+	}
+	v.Set("q", q.Query) // present even if empty: the answer is paged
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Continue != "" {
+		v.Set("continue", q.Continue)
+	}
+	if q.Fresh {
+		v.Set("fresh", "true")
+	}
+	return v
+}
+
+// ViewPage returns the view with one page of its workloads, those q selects.
+func (c *Client) ViewPage(ctx context.Context, q ViewQuery) (View, error) {
+	var v View
+	_, err := c.do(ctx, http.MethodGet, "/v1/view?"+q.values().Encode(), nil, "", &v)
+	if err == nil && v.Page == nil {
+		err = errors.New("site api GET /v1/view: the answer is not paged (a site older than paging?)")
+	}
+	return v, err
+}
+
+// ViewWorkloads returns the view with every workload q selects, read a page at a time
+// (q.Continue is where it starts): the first page as q.Fresh asks, the others from the
+// latest views, which are at least as new. It stops at maxPages pages.
+func (c *Client) ViewWorkloads(ctx context.Context, q ViewQuery, maxPages int) (View, error) {
+	v, err := c.ViewPage(ctx, q)
+	for range maxPages - 1 {
+		if err != nil || v.Page.Continue == "" {
+			return v, err
+		}
+		q.Fresh, q.Continue = false, v.Page.Continue
+		var next View
+		next, err = c.ViewPage(ctx, q)
+		if err == nil {
+			next.Workloads = append(v.Workloads, next.Workloads...)
+			v = next
+		}
+	}
+	if err == nil && v.Page.Continue != "" {
+		err = fmt.Errorf("site api GET /v1/view: more than %d pages", maxPages)
+	}
 	return v, err
 }
 

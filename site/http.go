@@ -108,18 +108,6 @@ func (s *Site) serveHTTP() (io.Closer, error) {
 	return srv, nil
 }
 
-// handleView serves GET /v1/view: the view viewLoop computed last if nothing happened
-// since, else the next one it computes.
-func (s *Site) handleView(w http.ResponseWriter, r *http.Request) {
-	f, err := s.views.get(r.Context())
-	if err != nil {
-		return // the caller left
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.encoded(scopeOf(r)))
-}
-
 // Readiness answers GET /readyz.
 type Readiness struct {
 	Ready  bool   `json:"ready"`
@@ -214,14 +202,25 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Add("Vary", "Accept-Encoding")
+	// Gzipped, each event is a segment compressed once for every stream (viewgzip.go).
+	ctx, scope := r.Context(), scopeOf(r)
+	send := func(f *viewFrame) bool {
+		return write(eventView, bytes.TrimSuffix(f.encoded(scope), []byte("\n")), eventEnd)
+	}
+	keepAlive, start := unchanged, []byte(nil)
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		send = func(f *viewFrame) bool { return write(f.compressed(scope).event) }
+		keepAlive, start = unchangedSegment, gzipHeader
+	}
 	w.WriteHeader(http.StatusOK)
-	if !write() {
+	if !write(start) {
 		return
 	}
-	ctx, scope := r.Context(), scopeOf(r)
 	sub := s.views.subscribe()
 	defer s.views.unsubscribe(sub)
-	f, err := s.views.get(ctx)
+	f, err := s.views.current(ctx)
 	if err != nil {
 		return
 	}
@@ -231,7 +230,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		if f != nil && f.seq != sent {
 			sent = f.seq
-			if !write(eventView, bytes.TrimSuffix(f.encoded(scope), []byte("\n")), eventEnd) {
+			if !send(f) {
 				return
 			}
 		}
@@ -241,7 +240,7 @@ func (s *Site) handleStream(w http.ResponseWriter, r *http.Request) {
 		case <-sub:
 			f = s.views.latest()
 		case <-beat.C:
-			if !write(unchanged) {
+			if !write(keepAlive) {
 				return
 			}
 		}

@@ -32,6 +32,8 @@ type metrics struct {
 	refused         *prometheus.CounterVec
 	// leaderships counts the times this replica became its site's leader.
 	leaderships prometheus.Counter
+	// view times viewLoop's views: a scheduling pass with explanations, and encoding.
+	view prometheus.Histogram
 }
 
 func newMetrics(s *Site) *metrics {
@@ -51,6 +53,9 @@ func newMetrics(s *Site) *metrics {
 	}
 	m.leaderships = prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_leaderships_total",
 		Help: "Times this replica of the site became its leader since the process started (a site of one replica: 0); it steps down in-process when it loses leadership."})
+	m.view = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "atoll_view_duration_seconds",
+		Help:    "Duration of computing, encoding and compressing the view that streams and GET /v1/view serve (one scheduling pass over every workload, explained); readers never wait for it unless they ask ?fresh or ?after, and the next view waits twice as long.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atoll_workloads_refused_total",
 		Help: "Refusals to run a workload here, by why (residency: the bound excludes this site; admission: the site's rules refuse what it would run; limit: a value above the charter's bounds); counted when first recorded or when its reason changes."}, []string{"why"})
 	m.refused.WithLabelValues("residency")
@@ -63,7 +68,7 @@ func newMetrics(s *Site) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applied, m.rejected, m.reconcile, m.reconcileErrors, m.apply, m.refused, m.leaderships,
+		m.applied, m.rejected, m.reconcile, m.reconcileErrors, m.apply, m.refused, m.leaderships, m.view,
 		siteCollector{s},
 	)
 	return m

@@ -32,6 +32,9 @@ type View struct {
 	// Scope names the namespaces an operator's view was filtered to, comma-separated
 	// ("-": none); empty when nothing was left out.
 	Scope string `json:"scope,omitempty"`
+	// Page is set when the caller asked for a page of the workloads (?limit, ?continue,
+	// ?namespace, ?q): Workloads holds that page only.
+	Page *ViewPage `json:"page,omitempty"`
 }
 
 // SiteView is one site of the charter.
@@ -161,6 +164,7 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 		}
 		v.Workloads = append(v.Workloads, wv)
 	}
+	sortWorkloads(v.Workloads)
 	for i := range v.Sites {
 		x := &v.Sites[i]
 		// Summed over its Status objects, so that a cluster it unjoined but still reports

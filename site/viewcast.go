@@ -13,13 +13,16 @@ import (
 type viewFrame struct {
 	json    []byte          // the View as GET /v1/view serves it, newline-terminated
 	seq     uint64          // grows whenever the view, apart from its time, changed
-	at      time.Time       // when it was computed
+	at      time.Time       // when it was computed: it holds what was stored by then
+	made    time.Time       // when it was published, computed and encoded
 	arrived <-chan struct{} // the site's arrived channel then: closed once changes were stored since
 	events  <-chan struct{} // the event log's channel then: closed once an event happened since
 	view    View            // what json encodes; read-only
 
+	making sync.Mutex // held while an entry of gz is made
 	mu     sync.Mutex
-	scoped map[string][]byte // encodings of view filtered to a scope, by scopeName
+	scoped map[string][]byte         // encodings of view filtered to a scope, by scopeName
+	gz     map[string]compressedView // the encodings compressed, by scopeName ("" all)
 }
 
 // encoded returns the frame's bytes as an identity of scope sees them (scopeView),
@@ -46,6 +49,37 @@ func (f *viewFrame) encoded(scope []string) []byte {
 	return b
 }
 
+// compressed returns encoded(scope) compressed (viewgzip.go), once per scope: by one
+// reader, while the others wait for it rather than compress the same bytes again.
+func (f *viewFrame) compressed(scope []string) compressedView {
+	name := ""
+	if scope != nil {
+		name = scopeName(scope)
+	}
+	lookup := func() (compressedView, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		c, ok := f.gz[name]
+		return c, ok
+	}
+	if c, ok := lookup(); ok {
+		return c
+	}
+	f.making.Lock()
+	defer f.making.Unlock()
+	if c, ok := lookup(); ok {
+		return c
+	}
+	c := compressView(f.encoded(scope))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gz == nil {
+		f.gz = map[string]compressedView{}
+	}
+	f.gz[name] = c
+	return c
+}
+
 // fresh reports whether nothing happened since f was computed, and f is at most maxAge
 // old.
 func (f *viewFrame) fresh(now time.Time, maxAge time.Duration) bool {
@@ -64,7 +98,9 @@ func (f *viewFrame) fresh(now time.Time, maxAge time.Duration) bool {
 
 // viewcast hands the views that viewLoop computes to the streams and to GET /v1/view.
 // A subscriber is told that a newer view exists and reads the latest one: a slow one
-// skips views, and never holds up the producer or the other subscribers.
+// skips views, and never holds up the producer or the other subscribers. A reader is
+// served the latest view at once, and waits for a newer one only when it asks to
+// (fresh, after) or when nobody has read views for a while.
 type viewcast struct {
 	wake   chan struct{} // asks viewLoop for a view now
 	maxAge time.Duration // a view is served again for this long if nothing happened (2*Tuning.ViewBeat)
@@ -86,23 +122,65 @@ func (vc *viewcast) latest() *viewFrame {
 	return vc.cur
 }
 
-// get returns a fresh view: the last one if nothing happened since, else the next one
-// viewLoop computes.
+// current returns the latest view at once, and asks viewLoop for a newer one if anything
+// happened since. It waits for the next view only before the first, or when the latest
+// was published more than maxAge ago with no stream open: then nobody has asked for
+// views for a while and the latest may be as old as that silence.
+func (vc *viewcast) current(ctx context.Context) (*viewFrame, error) {
+	start := time.Now()
+	return vc.await(ctx, func(f *viewFrame, streams int) bool {
+		return streams > 0 || start.Sub(f.made) <= vc.maxAge
+	})
+}
+
+// get returns a view that holds everything stored before it was called: the last one if
+// nothing happened since, else the next one viewLoop starts computing after the call.
 func (vc *viewcast) get(ctx context.Context) (*viewFrame, error) {
-	vc.mu.Lock()
-	if vc.cur.fresh(time.Now(), vc.maxAge) {
-		defer vc.mu.Unlock()
-		return vc.cur, nil
+	start := time.Now()
+	return vc.await(ctx, func(f *viewFrame, _ int) bool {
+		return !f.at.Before(start) || f.fresh(start, vc.maxAge)
+	})
+}
+
+// await returns the latest view once ok holds for it, asking viewLoop for views until
+// then; ok is called with mu held, with the number of open subscriptions.
+func (vc *viewcast) await(ctx context.Context, ok func(f *viewFrame, streams int) bool) (*viewFrame, error) {
+	for {
+		vc.mu.Lock()
+		if f := vc.cur; f != nil && ok(f, len(vc.subs)) {
+			vc.mu.Unlock()
+			if !f.fresh(time.Now(), vc.maxAge) {
+				vc.kick()
+			}
+			return f, nil
+		}
+		ch := make(chan struct{})
+		vc.waiters = append(vc.waiters, ch)
+		vc.mu.Unlock()
+		vc.kick()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	ch := make(chan struct{})
-	vc.waiters = append(vc.waiters, ch)
-	vc.mu.Unlock()
+}
+
+// after returns the latest view once its sequence is beyond seq. It waits as a
+// subscriber does: viewLoop computes views as things happen, not on its behalf.
+func (vc *viewcast) after(ctx context.Context, seq uint64) (*viewFrame, error) {
+	sub := vc.subscribe()
+	defer vc.unsubscribe(sub)
 	vc.kick()
-	select {
-	case <-ch:
-		return vc.latest(), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		if f := vc.latest(); f != nil && f.seq > seq {
+			return f, nil
+		}
+		select {
+		case <-sub:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
@@ -140,6 +218,7 @@ func (vc *viewcast) wanted() bool {
 func (vc *viewcast) publish(f *viewFrame) {
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
+	f.made = time.Now()
 	changed := vc.cur == nil || f.seq != vc.cur.seq
 	vc.cur = f
 	for _, ch := range vc.waiters {
@@ -159,7 +238,9 @@ func (vc *viewcast) publish(f *viewFrame) {
 
 // viewLoop is the one producer of views: while streams are open or GET /v1/view waits,
 // it computes the view when changes are stored, when an event happens, and every
-// Tuning.ViewBeat, at most once per Tuning.ViewGap, and encodes it once for every reader.
+// Tuning.ViewBeat, at most once per Tuning.ViewGap (and at most a third of the time), and
+// encodes and compresses it once for every reader.
+// A reader served a view older than what happened since asks it (wake) for one more.
 func (s *Site) viewLoop(ctx context.Context) {
 	defer s.wg.Done()
 	beat := time.NewTicker(s.cfg.Tuning.ViewBeat)
@@ -167,13 +248,18 @@ func (s *Site) viewLoop(ctx context.Context) {
 	var last [32]byte // hash of the last view encoded without its time
 	var seq uint64
 	var computed time.Time
+	var took time.Duration // what the last view took to compute, encode and compress
+	asked := false         // woken by a reader since the last view
 	for {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
 		evs := s.events.changedCh()
-		if s.views.wanted() {
-			if wait := s.cfg.Tuning.ViewGap - time.Since(computed); wait > 0 {
+		if asked || s.views.wanted() {
+			asked = false
+			// At most once per ViewGap, and never more than a third of a core: a view
+			// that took d waits 2d after it (10,000 workloads: about 0.2-0.3 s each).
+			if wait := max(s.cfg.Tuning.ViewGap, 3*took) - time.Since(computed); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
@@ -182,6 +268,11 @@ func (s *Site) viewLoop(ctx context.Context) {
 			}
 			computed = time.Now()
 			f, bare, err := s.encodeView(ctx, computed)
+			if err == nil {
+				f.compressed(nil) // before any reader asks: streams and GET /v1/view share it
+				took = time.Since(computed)
+				s.metrics.view.Observe(took.Seconds())
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -200,6 +291,7 @@ func (s *Site) viewLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.views.wake:
+			asked = true
 		case <-arrived:
 		case <-evs:
 		case <-beat.C:

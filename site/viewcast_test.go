@@ -2,6 +2,7 @@ package site
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -60,5 +61,55 @@ func TestReadBody(t *testing.T) {
 	}
 	if _, err := readBody(iotest.TimeoutReader(bytes.NewReader(want)), 0); err == nil {
 		t.Fatal("a failing reader's error was lost")
+	}
+}
+
+// current serves the latest view at once however stale, and asks the producer for a
+// newer one; it waits only when no view was made for maxAge and no stream is open. after
+// waits for a view beyond the sequence it was given.
+func TestViewcastCurrentAndAfter(t *testing.T) {
+	vc := newViewcast(time.Minute)
+	closed, never := make(chan struct{}), make(chan struct{})
+	close(closed)
+	vc.publish(&viewFrame{seq: 1, at: time.Now(), arrived: closed, events: never})
+	if f, err := vc.current(t.Context()); err != nil || f.seq != 1 {
+		t.Fatalf("current with a stale view: %v %v, want it at once", f, err)
+	}
+	select {
+	case <-vc.wake:
+	default:
+		t.Fatal("current served a stale view without asking for a newer one")
+	}
+
+	vc.mu.Lock()
+	vc.cur.made = time.Now().Add(-2 * time.Minute) // nobody read views for a while
+	vc.mu.Unlock()
+	done := make(chan *viewFrame)
+	go func() { f, _ := vc.current(t.Context()); done <- f }()
+	<-vc.wake
+	vc.publish(&viewFrame{seq: 2, at: time.Now(), arrived: never, events: never})
+	if f := <-done; f.seq != 2 {
+		t.Fatalf("current after a silence returned %d, want the next view 2", f.seq)
+	}
+
+	sub := vc.subscribe() // an open stream: an old view is served at once
+	vc.mu.Lock()
+	vc.cur.made = time.Now().Add(-2 * time.Minute)
+	vc.mu.Unlock()
+	if f, err := vc.current(t.Context()); err != nil || f.seq != 2 {
+		t.Fatalf("current with a stream open: %v %v, want view 2 at once", f, err)
+	}
+	vc.unsubscribe(sub)
+
+	go func() { f, _ := vc.after(t.Context(), 2); done <- f }()
+	vc.publish(&viewFrame{seq: 2, at: time.Now(), arrived: never, events: never})
+	vc.publish(&viewFrame{seq: 3, at: time.Now(), arrived: never, events: never})
+	if f := <-done; f.seq != 3 {
+		t.Fatalf("after 2 returned %d, want 3", f.seq)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if f, err := vc.after(ctx, 3); err == nil {
+		t.Fatalf("after 3 with no newer view and a cancelled context: %v, want an error", f.seq)
 	}
 }

@@ -21,7 +21,7 @@ func newE2ECmd() *cobra.Command {
 		Use:   "e2e",
 		Short: "Run end-to-end scenarios with real site processes on this machine",
 	}
-	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EKubeCmd(), newE2EKubeAPICmd(), newE2EFailoverCmd(), newE2EScaleFailoverCmd(), newE2EFootprintCmd(), newE2EUpgradeCmd())
+	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EKubeCmd(), newE2EKubeAPICmd(), newE2EFailoverCmd(), newE2EScaleFailoverCmd(), newE2EFootprintCmd(), newE2EUpgradeCmd(), newE2EViewCmd())
 	return cmd
 }
 

@@ -202,3 +202,29 @@ EU, plus breaches in every site's audit records). The last line is the JSON repo
 	cmd.Flags().Bool("json", true, "print the report as one JSON line (always on)")
 	return cmd
 }
+
+func newE2EViewCmd() *cobra.Command {
+	var fl e2eFlags
+	var workloads, streams, requests int
+	cmd := &cobra.Command{
+		Use:   "view",
+		Short: "Measure GET /v1/view at one site with many workloads and open streams (prints JSON)",
+		Long: `View starts one site with an HTTP server, writes the workloads, opens the streams (each
+reads every view it is sent), then times GET /v1/view: the whole view, a page of 100
+from a random position, a search selecting one workload, and ?fresh=true after a write
+(one in ten rounds). It reports p50/p99 of each and the mean time the site took to
+compute a view meanwhile (atoll_view_duration_seconds).`,
+		Example: `  atoll e2e view --workloads 10000 --streams 100 --requests 200`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) {
+				return e2e.RunView(cmd.Context(), o, workloads, streams, requests)
+			})
+		},
+	}
+	fl.bind(cmd, 1)
+	cmd.Flags().IntVar(&workloads, "workloads", 10_000, "workloads to write, each a one-replica Deployment")
+	cmd.Flags().IntVar(&streams, "streams", 100, "GET /v1/stream readers open during the run")
+	cmd.Flags().IntVar(&requests, "requests", 200, "requests of each kind")
+	return cmd
+}

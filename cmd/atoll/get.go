@@ -30,7 +30,25 @@ type getOptions struct {
 	Kind      string // plural: sites, clusters, workloads, status, events
 	Name      string // optional filter
 	Namespace string // optional filter (workloads, status)
+	Search    string // optional filter (workloads, status): namespace/name holds it
 	Output    string // "", wide, json or yaml
+}
+
+// getPageLimit and getMaxPages bound what `get workloads` reads: pages of 1,000, at most
+// a million workloads.
+const getPageLimit, getMaxPages = 1000, 1000
+
+// viewQuery is the paged GET /v1/view that reads the workloads o lists, filtered at the
+// site; matches filters again, exactly.
+func (o getOptions) viewQuery() site.ViewQuery {
+	q := site.ViewQuery{Query: o.Search, Limit: getPageLimit, Fresh: true}
+	if o.Namespace != "" {
+		q.Namespaces = []string{o.Namespace}
+	}
+	if ns, _, ok := strings.Cut(o.Name, "/"); ok && o.Namespace == "" {
+		q.Namespaces = []string{ns}
+	}
+	return q
 }
 
 func newGetCmd() *cobra.Command {
@@ -46,6 +64,7 @@ row per workload, site and cluster), event (events, ev). NAME filters: a site, a
 cluster (NAME or SITE/NAME), a workload (NAMESPACE/NAME, or NAME in any namespace).`,
 		Example: `  atoll get sites
   atoll get workloads -n shop -o wide
+  atoll get workloads --search web
   atoll get workload shop/web -o yaml
   atoll get status shop/web
   atoll get clusters --context eu-west -o json
@@ -75,7 +94,12 @@ cluster (NAME or SITE/NAME), a workload (NAMESPACE/NAME, or NAME in any namespac
 				}
 				return printPolicies(cmd.OutOrStdout(), cmd.ErrOrStderr(), ps, o)
 			}
-			v, err := c.View(cmd.Context())
+			var v site.View
+			if o.Kind == "workloads" || o.Kind == "status" {
+				v, err = c.ViewWorkloads(cmd.Context(), o.viewQuery(), getMaxPages)
+			} else {
+				v, err = c.View(cmd.Context())
+			}
 			if err != nil {
 				return err
 			}
@@ -85,6 +109,7 @@ cluster (NAME or SITE/NAME), a workload (NAMESPACE/NAME, or NAME in any namespac
 	addTargetFlags(cmd.Flags(), false)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "wide for more columns, json or yaml for the objects")
 	cmd.Flags().StringVarP(&o.Namespace, "namespace", "n", "", "only workloads of this namespace (workloads, status)")
+	cmd.Flags().StringVar(&o.Search, "search", "", "only workloads whose NAMESPACE/NAME holds this text, ignoring case (workloads, status)")
 	return cmd
 }
 
@@ -96,6 +121,9 @@ func (o getOptions) validate() error {
 	}
 	if o.Namespace != "" && o.Kind != "workloads" && o.Kind != "status" && o.Kind != "policies" {
 		return fmt.Errorf("get: -n applies to workloads, status and policies, not %s", o.Kind)
+	}
+	if o.Search != "" && o.Kind != "workloads" && o.Kind != "status" {
+		return fmt.Errorf("get: --search applies to workloads and status, not %s", o.Kind)
 	}
 	return nil
 }
@@ -191,6 +219,9 @@ func printPolicies(out, errOut io.Writer, ps []site.PolicyReport, o getOptions) 
 // matches applies the name and namespace filters to a workload.
 func (o getOptions) matches(w site.WorkloadView) bool {
 	if o.Namespace != "" && w.Namespace != o.Namespace {
+		return false
+	}
+	if o.Search != "" && !strings.Contains(strings.ToLower(w.Namespace+"/"+w.Name), strings.ToLower(o.Search)) {
 		return false
 	}
 	if o.Name == "" {

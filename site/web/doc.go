@@ -23,6 +23,13 @@
 // the JSON and reaches the page as text (textContent), never as markup; a
 // Content-Security-Policy of 'self' backs that up.
 //
+// Workloads are a virtual list: rows of a fixed height in a scroller, of which only those
+// in sight (and ten on either side) are in the document, so 10,000 workloads cost what
+// forty do; a search box filters them in the page as GET /v1/view?q= does at the site
+// (namespace/name holding the text, ignoring case), and a row selected (or the only
+// match) shows its card with the shares per site and cluster. The residency table lists
+// the first 200 bounded workloads.
+//
 // Assets are served with an ETag (a hash of their bytes) and Cache-Control: no-cache,
 // so a browser revalidates each load and a new binary's page is never mixed with an old
 // script.

@@ -79,6 +79,26 @@ func (s *Site) clustersLoop(ctx context.Context) {
 type publication struct {
 	capacity time.Time // the last time its capacity was published
 	ignored  string    // what of its nodes' extended resources was left out, last said
+	failures int       // failed probes in a row while it is published healthy
+}
+
+// probed is the health to publish of a cluster published healthy (was) whose probe now
+// says ok, after failures failed probes in a row before it, and how many there are now.
+// A healthy cluster is published unhealthy only at the threshold-th failed probe in a
+// row (Tuning.ClusterFailures): on a loaded apiserver one probe that times out is not a
+// failure of the cluster, and publishing it as one would move its replicas onto the
+// clusters that are loaded the most. An unhealthy cluster is healthy again at its first
+// good probe.
+func probed(was, ok bool, failures, threshold int) (healthy bool, now int) {
+	switch {
+	case ok:
+		return true, 0
+	case !was:
+		return false, 0
+	case failures+1 < threshold:
+		return true, failures + 1
+	}
+	return false, 0
 }
 
 // publishCluster writes the fields of one cluster that changed since the state last said.
@@ -106,6 +126,12 @@ func (s *Site) publishCluster(ctx context.Context, name string, o *kube.Observer
 		}
 	}
 	s.mu.Unlock()
+	healthy, failures := probed(prev["health"] == "healthy", snap.Healthy, pub.failures, s.cfg.Tuning.ClusterFailures)
+	if healthy && !snap.Healthy {
+		s.log.Debug("member cluster probe failed; still healthy", "cluster", name, "failures", failures, "reason", snap.Reason)
+		snap.Healthy, snap.Reason = true, ""
+	}
+	pub.failures = failures
 	now := time.Now()
 	withCapacity := now.Sub(pub.capacity) >= s.cfg.Tuning.Capacity
 	cur := snap.Fields()

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -107,5 +108,27 @@ func TestJoinDeclared(t *testing.T) {
 	}
 	if b, err := testDataKey.Open("kubeconfig", []byte("c1"), sealed); err != nil || string(b) != rotated {
 		t.Fatalf("registry kubeconfig opens to %q, %v", b, err)
+	}
+}
+
+// TestProbed: a healthy cluster turns unhealthy at the third failed probe in a row, not
+// before; a good probe in between starts the count again; an unhealthy one is healthy at
+// its first good probe.
+func TestProbed(t *testing.T) {
+	healthy, failures := true, 0
+	var got []bool
+	for _, ok := range []bool{false, false, true, false, false, false, false, true} {
+		healthy, failures = probed(healthy, ok, failures, 3)
+		got = append(got, healthy)
+	}
+	want := []bool{true, true, true, true, true, false, false, true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("health after each probe %v, want %v", got, want)
+	}
+	if h, _ := probed(false, false, 0, 1); h {
+		t.Fatal("an unhealthy cluster whose probe fails is healthy")
+	}
+	if h, _ := probed(true, false, 0, 1); h {
+		t.Fatal("with a threshold of 1, a failed probe leaves the cluster healthy")
 	}
 }

@@ -178,6 +178,9 @@ type Tuning struct {
 	MaxPushStreamsPerPeer int
 	// PushBatch bounds the pushed frames applied under one lock and one fsync.
 	PushBatch int
+	// ClusterFailures is how many failed probes in a row make a healthy member cluster
+	// unhealthy (clusters.go probed).
+	ClusterFailures int
 	// ApplyParallel is how many applies a reconcile pass has in flight to one member
 	// cluster (applyall.go).
 	ApplyParallel int
@@ -260,6 +263,7 @@ func DefaultTuning() Tuning {
 		MaxPushStreamsPerPeer: 2,
 		PushBatch:             256,
 		ApplyParallel:         16,
+		ClusterFailures:       3,
 		SoftQueue:             16384,
 
 		SoftEvery:   time.Second,
@@ -373,6 +377,7 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.MaxPushStreamsPerPeer, d.MaxPushStreamsPerPeer)
 	fill(&t.PushBatch, d.PushBatch)
 	fill(&t.ApplyParallel, d.ApplyParallel)
+	fill(&t.ClusterFailures, d.ClusterFailures)
 	fill(&t.SoftQueue, d.SoftQueue)
 	fill(&t.SoftEvery, d.SoftEvery)
 	fill(&t.SoftSafety, d.SoftSafety)

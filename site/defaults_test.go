@@ -71,6 +71,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"Tuning.MaxPushStreamsPerPeer", tu.MaxPushStreamsPerPeer, 2},
 		{"Tuning.PushBatch", tu.PushBatch, 256},
 		{"Tuning.ApplyParallel", tu.ApplyParallel, 16},
+		{"Tuning.ClusterFailures", tu.ClusterFailures, 3},
 		{"Tuning.SoftQueue", tu.SoftQueue, 16384},
 		{"Tuning.SoftEvery", tu.SoftEvery, time.Second},
 		{"Tuning.SoftSafety", tu.SoftSafety, 30 * time.Second},
@@ -100,7 +101,7 @@ func TestDefaultConfigValues(t *testing.T) {
 	if c.Tuning != tu {
 		t.Errorf("DefaultConfig's Tuning %+v is not DefaultTuning %+v", c.Tuning, tu)
 	}
-	if n := reflect.TypeFor[Tuning]().NumField(); n != 37 {
+	if n := reflect.TypeFor[Tuning]().NumField(); n != 38 {
 		t.Errorf("Tuning has %d fields: add the new ones to this table", n)
 	}
 	if err := (Config{Name: "a", Identity: "a.key", Genesis: "g", DataDir: "d", Listen: "127.0.0.1:1"}).WithDefaults().Validate(); err != nil {

@@ -30,6 +30,15 @@ type KubeReport struct {
 	AtollSeconds      float64   `json:"atoll_seconds"`       // from submitting the workloads until every Deployment exists
 	ThroughputRatio   float64   `json:"throughput_ratio"`    // client_go_seconds / atoll_seconds
 	WriteToDeployment Quantiles `json:"write_to_deployment"` // write at one site until the Deployment exists in another site's cluster
+	// The same writes, stage by stage: from the write until the Deployment has every
+	// replica ready, and until the writer's site holds the status that says so; and
+	// DirectReady, a Deployment of the same replicas created with client-go in the same
+	// cluster, from the create until every replica is ready (the member's own pace).
+	WriteToReady  Quantiles `json:"write_to_ready"`
+	ExistToReady  Quantiles `json:"exist_to_ready"`
+	ReadyToStatus Quantiles `json:"ready_to_status_at_writer"`
+	WriteToStatus Quantiles `json:"write_to_status_at_writer"`
+	DirectReady   Quantiles `json:"direct_create_to_ready"`
 }
 
 const benchTemplate = `apiVersion: apps/v1
@@ -96,30 +105,75 @@ func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport
 	}
 	// Latency: one workload at a time, written at site 0, applied by site 1 (the whole
 	// share: only site 1 has a cluster, and an even split gives each site one replica of 2).
-	var lat []time.Duration
+	var lat, ready, existReady, readyStatus, status, direct []time.Duration
+	every := func(cond func() (bool, error)) error {
+		for {
+			ok, err := cond()
+			if ok || err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	deploymentReady := func(ns, name string) func() (bool, error) {
+		return func() (bool, error) {
+			d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return err == nil && d.Status.ReadyReplicas == 2 && d.Status.ObservedGeneration == d.Generation, err
+		}
+	}
 	for i := range samples {
 		name := fmt.Sprintf("l%d", i)
 		start := time.Now()
 		if err := op.write(ctx, 0, workloadOps("lat", name, 2)...); err != nil {
 			return rep, err
 		}
-		for {
+		if err := every(func() (bool, error) {
 			_, err := cs.AppsV1().Deployments("lat").Get(ctx, name, metav1.GetOptions{})
-			if err == nil {
-				break
+			if apierrors.IsNotFound(err) {
+				return false, nil
 			}
-			if !apierrors.IsNotFound(err) {
-				return rep, err
-			}
-			select {
-			case <-ctx.Done():
-				return rep, ctx.Err()
-			case <-time.After(5 * time.Millisecond):
-			}
+			return err == nil, err
+		}); err != nil {
+			return rep, err
 		}
-		lat = append(lat, time.Since(start))
+		exists := time.Now()
+		lat = append(lat, exists.Sub(start))
+		if err := every(deploymentReady("lat", name)); err != nil {
+			return rep, err
+		}
+		readyAt := time.Now()
+		ready, existReady = append(ready, readyAt.Sub(start)), append(existReady, readyAt.Sub(exists))
+		key := crdt.StatusKey("lat", name, f.Names[1], "c0")
+		if err := every(func() (bool, error) {
+			obj, err := f.Client(0).Object(ctx, "status", key)
+			return err == nil && obj["ready"].Value == "2", nil
+		}); err != nil {
+			return rep, err
+		}
+		status, readyStatus = append(status, time.Since(start)), append(readyStatus, time.Since(readyAt))
+		// The member's own pace: the same Deployment created directly.
+		d := deployment("d" + name)
+		two := int32(2)
+		d.Spec.Replicas = &two
+		t0 := time.Now()
+		if _, err := cs.AppsV1().Deployments("lat").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			return rep, err
+		}
+		if err := every(deploymentReady("lat", d.Name)); err != nil {
+			return rep, err
+		}
+		direct = append(direct, time.Since(t0))
 	}
 	rep.WriteToDeployment = quantiles(lat)
+	rep.WriteToReady, rep.ExistToReady, rep.ReadyToStatus, rep.WriteToStatus = quantiles(ready), quantiles(existReady), quantiles(readyStatus), quantiles(status)
+	rep.DirectReady = quantiles(direct)
 
 	// Throughput: all workloads in changes of 100, then wait for every Deployment.
 	start = time.Now()

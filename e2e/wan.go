@@ -37,6 +37,10 @@ type WANReport struct {
 	Takeovers int `json:"false_takeovers"`
 	// Detect is the kill -9 trials that follow on the same lab: until no live site lists
 	// the victim (every survivor's passes treat it as dead), and until the first does.
+	// RelayLost is frames the lab's delay relay lost beyond Loss (netlab.Lab.RelayLost):
+	// 0 if the links were what they claim.
+	RelayLost int64 `json:"relay_lost"`
+
 	Trials int       `json:"trials"`
 	All    Quantiles `json:"dead_everywhere"`
 	First  Quantiles `json:"dead_somewhere"`
@@ -88,6 +92,7 @@ func RunWAN(ctx context.Context, o Options, im netlab.Impairment, watch time.Dur
 		rep.Takeovers += c.takeovers
 	}
 	rep.All, rep.First, err = detectTrials(ctx, f, o.Sites, trials)
+	rep.RelayLost = o.Lab.RelayLost()
 	return rep, err
 }
 

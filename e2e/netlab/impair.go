@@ -67,6 +67,18 @@ func (l *Lab) Impair(im Impairment) error {
 	return nil
 }
 
+// RelayLost is how many frames the delay relay lost on its own, beyond Impairment.Loss:
+// over its bound of held bytes, or to a full socket buffer. A measurement behind the lab
+// should see 0; 0 too when no delay was ever set.
+func (l *Lab) RelayLost() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.relay == nil {
+		return 0
+	}
+	return l.relay.lost()
+}
+
 // lossRules rewrites the hub's forward chain: the cut rule, then, with loss, a rule that
 // drops each IPv4 packet with that probability. ARP is never dropped, as with cuts.
 func lossRules(loss float64) string {

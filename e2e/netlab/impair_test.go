@@ -15,6 +15,9 @@ func TestImpairDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, l, all(l, none)...) // both protocols, every pair, through the relays
+	if n := l.RelayLost(); n != 0 {
+		t.Errorf("relay lost %d frames on its own", n)
+	}
 	// A round trip crosses two relays, each holding the frame at least Delay-Jitter: a
 	// lower bound, which no machine's speed can break.
 	least := 2 * (im.Delay - im.Jitter)

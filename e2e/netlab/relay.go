@@ -2,7 +2,6 @@ package netlab
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -33,9 +32,9 @@ import (
 // maxDelay bounds Impairment.Delay: a WAN round trip is well under a second.
 const maxDelay = time.Second
 
-// maxHeld bounds the frames a relay holds at once, over all nodes; beyond it frames are
-// dropped, as a router's full queue drops them.
-const maxHeld = 1 << 16
+// maxHeld bounds the bytes of the frames a relay holds at once, over all nodes; beyond it
+// frames are dropped, as a router's full queue drops them.
+const maxHeld = 64 << 20
 
 // frameBuf fits the largest segmentation-offloaded frame (64 KiB) and its header.
 const frameBuf = 1<<16 + 256
@@ -44,8 +43,9 @@ const frameBuf = 1<<16 + 256
 // the node sends.
 type relay struct {
 	delay, jitter atomic.Int64 // nanoseconds
-	held          atomic.Int64 // frames waiting for their delay
-	dropped       atomic.Int64 // frames dropped because maxHeld were held
+	held          atomic.Int64 // bytes of the frames waiting for their delay
+	dropped       atomic.Int64 // frames dropped because maxHeld bytes were held
+	kernelDrops   atomic.Int64 // frames the sockets' full buffers dropped, read so far
 
 	wg    sync.WaitGroup
 	files []*os.File
@@ -118,18 +118,15 @@ func (r *relay) forward(src, dst *os.File, delayed bool) {
 	for {
 		n, err := src.Read(buf)
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			continue // a frame too large or a transient error: drop it, as a link would
+			return // closed (relay.close), or the interface is gone with its namespace
 		}
 		d := time.Duration(r.delay.Load())
 		if !delayed || d == 0 {
 			dst.Write(buf[:n]) // a failed write is a lost frame
 			continue
 		}
-		if r.held.Add(1) > maxHeld {
-			r.held.Add(-1)
+		if r.held.Add(int64(n)) > maxHeld {
+			r.held.Add(-int64(n))
 			r.dropped.Add(1)
 			continue
 		}
@@ -139,10 +136,28 @@ func (r *relay) forward(src, dst *os.File, delayed bool) {
 		}
 		frame := bytes.Clone(buf[:n])
 		time.AfterFunc(d, func() {
-			dst.Write(frame)
-			r.held.Add(-1)
+			dst.Write(frame) // a failed write is a lost frame
+			r.held.Add(-int64(len(frame)))
 		})
 	}
+}
+
+// lost is how many frames the relay lost on its own: dropped at maxHeld, or by the
+// kernel because a socket's receive buffer was full (PACKET_STATISTICS, which resets at
+// each read, so lost adds them up).
+func (r *relay) lost() int64 {
+	for _, f := range r.files {
+		c, err := f.SyscallConn()
+		if err != nil {
+			continue
+		}
+		c.Control(func(fd uintptr) {
+			if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+				r.kernelDrops.Add(int64(st.Drops))
+			}
+		})
+	}
+	return r.dropped.Load() + r.kernelDrops.Load()
 }
 
 // close closes the sockets, which ends the forwarding goroutines; held frames are lost.

@@ -10,7 +10,9 @@ func TestImpairDelay(t *testing.T) {
 	l := newLab(t, "d", 3)
 	startEcho(t, l)
 	held := openConn(t, l, 0, 1) // opened before the relay: it must survive the splice
-	im := Impairment{Delay: 75 * time.Millisecond, Jitter: 15 * time.Millisecond}
+	// Short enough that a first packet's ARP round trip plus its own, both delayed, stay
+	// well inside the helpers' 500 ms timeout on a loaded host.
+	im := Impairment{Delay: 30 * time.Millisecond, Jitter: 10 * time.Millisecond}
 	if err := l.Impair(im); err != nil {
 		t.Fatal(err)
 	}

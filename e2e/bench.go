@@ -156,15 +156,23 @@ func RunDetect(ctx context.Context, o Options, trials int) (DetectReport, error)
 		return rep, err
 	}
 	defer f.Stop()
-	var all, first []time.Duration
+	rep.All, rep.First, err = detectTrials(ctx, f, o.Sites, trials)
+	return rep, err
+}
+
+// detectTrials kills sites 1, 2, ... in turn with SIGKILL and measures, for each, how long
+// until no live site lists it live, and until the first stops; each is restarted before
+// the next trial.
+func detectTrials(ctx context.Context, f *Fed, sites, trials int) (all, first Quantiles, err error) {
+	var alls, firsts []time.Duration
 	for k := range trials {
 		if err := f.WaitMembers(ctx); err != nil {
-			return rep, err
+			return all, first, err
 		}
-		victim := 1 + k%(o.Sites-1)
+		victim := 1 + k%(sites-1)
 		start := time.Now()
 		if err := f.Kill(victim); err != nil {
-			return rep, err
+			return all, first, err
 		}
 		var firstSeen time.Duration
 		err := f.waitFor(ctx, "failure detection", func(sts map[int]site.State) bool {
@@ -180,15 +188,14 @@ func RunDetect(ctx context.Context, o Options, trials int) (DetectReport, error)
 			return gone == len(sts)
 		})
 		if err != nil {
-			return rep, err
+			return all, first, err
 		}
-		all, first = append(all, time.Since(start)), append(first, firstSeen)
+		alls, firsts = append(alls, time.Since(start)), append(firsts, firstSeen)
 		if err := f.StartSite(ctx, victim); err != nil {
-			return rep, err
+			return all, first, err
 		}
 	}
-	rep.All, rep.First = quantiles(all), quantiles(first)
-	return rep, nil
+	return quantiles(alls), quantiles(firsts), nil
 }
 
 // startSettled starts a federation and waits until every site sees the others and they

@@ -39,6 +39,8 @@ type Options struct {
 	Lab *netlab.Lab
 	// Profile is memberlist's profile for every site (default "local").
 	Profile string
+	// LogLevel is every site's --log-level (default info).
+	LogLevel string
 	// Tune, if set, adjusts each site's configuration before it is written.
 	Tune func(i int, c *site.Config)
 	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
@@ -493,6 +495,9 @@ func (f *Fed) StartSite(ctx context.Context, i int) error {
 // and records the process in procs.
 func (f *Fed) spawn(i int, bin string) (*proc, error) {
 	args := []string{"site", "--config", f.configs[i]}
+	if f.opts.LogLevel != "" {
+		args = append(args, "--log-level", f.opts.LogLevel)
+	}
 	var cmd *exec.Cmd
 	if f.opts.Lab != nil {
 		cmd = f.opts.Lab.Command(context.Background(), i, bin, args...)

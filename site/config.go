@@ -52,9 +52,10 @@ type Config struct {
 	OIDC *OIDCConfig `json:"oidc,omitempty"`
 
 	// Profile picks memberlist's timing: "wan" (default, sites in different regions),
-	// "lan" or "local" (one machine; tests): DefaultWANConfig, DefaultLANConfig,
-	// DefaultLocalConfig. Membership overrides single values; its zero fields take the
-	// profile's.
+	// "wan-legacy" (the wan timing of earlier releases, memberlist's own), "lan" or
+	// "local" (one machine; tests): DefaultWANConfig, DefaultWANLegacyConfig,
+	// DefaultLANConfig, DefaultLocalConfig. Membership overrides single values; its zero
+	// fields take the profile's.
 	Profile    string           `json:"profile,omitempty"`
 	Membership MembershipConfig `json:"membership,omitzero"`
 	Sync       SyncConfig       `json:"sync,omitzero"`
@@ -256,9 +257,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("an observer runs no member clusters")
 	}
 	switch c.Profile {
-	case "", "wan", "lan", "local":
+	case "", "wan", "wan-legacy", "lan", "local":
 	default:
-		return fmt.Errorf("profile %q: want wan, lan or local", c.Profile)
+		return fmt.Errorf("profile %q: want wan, wan-legacy, lan or local", c.Profile)
 	}
 	for _, f := range []struct {
 		name string
@@ -326,7 +327,8 @@ func (c Config) SocketPath() string {
 
 // memberlistConfig builds memberlist's configuration from the profile, which also sets
 // what Membership does not name (TCP timeout, indirect checks, retransmits, gossip
-// nodes), and Membership's nonzero fields: all of them once WithDefaults filled it.
+// nodes, Lifeguard's awareness), and Membership's nonzero fields: all of them once
+// WithDefaults filled it. wan and wan-legacy both start from memberlist's WAN profile.
 func (c Config) memberlistConfig() *memberlist.Config {
 	var m *memberlist.Config
 	switch c.Profile {

@@ -21,15 +21,18 @@ import (
 func DefaultConfig() Config {
 	return Config{
 		Profile: "wan",
-		// memberlist's DefaultWANConfig: a failed site is probed within about 5s and
-		// declared dead after 6*log10(N)*5s to 6x that (MembershipConfig).
+		// Measured on a lossy WAN (docs/BENCHMARKS.md, "Failure detection"): a failed
+		// site is probed within about 1s, suspected 1s later, and declared dead after
+		// 3*log10(N)*1s to 2x that (MembershipConfig); 500ms leaves a 150ms round trip
+		// and its jitter room, and Lifeguard stretches it on a site that misses acks.
+		// "wan-legacy" keeps memberlist's DefaultWANConfig (DefaultWANLegacyConfig).
 		Membership: MembershipConfig{
-			ProbeInterval:           Duration(5 * time.Second),
-			ProbeTimeout:            Duration(3 * time.Second),
-			SuspicionMult:           6,
-			SuspicionMaxTimeoutMult: 6,
+			ProbeInterval:           Duration(time.Second),
+			ProbeTimeout:            Duration(500 * time.Millisecond),
+			SuspicionMult:           3,
+			SuspicionMaxTimeoutMult: 2,
 			GossipToTheDeadTime:     Duration(60 * time.Second),
-			GossipInterval:          Duration(500 * time.Millisecond),
+			GossipInterval:          Duration(200 * time.Millisecond),
 			PushPullInterval:        Duration(60 * time.Second),
 		},
 		Sync: SyncConfig{
@@ -68,6 +71,22 @@ func DefaultConfig() Config {
 // DefaultWANConfig is DefaultConfig: sites in different regions.
 func DefaultWANConfig() Config { return DefaultConfig() }
 
+// DefaultWANLegacyConfig is DefaultConfig with memberlist's WAN timing, the "wan" profile
+// of releases before the defaults were measured: a failed site is declared dead after
+// 6*log10(N)*5s to 6x that, about 40s with 5 sites. For a site that must keep that
+// timing: `profile: wan-legacy` (docs/DEPLOY.md, "Upgrading"). Only Profile and
+// Membership differ.
+func DefaultWANLegacyConfig() Config {
+	c := DefaultConfig()
+	c.Profile = "wan-legacy"
+	c.Membership.ProbeInterval = Duration(5 * time.Second)
+	c.Membership.ProbeTimeout = Duration(3 * time.Second)
+	c.Membership.SuspicionMult = 6
+	c.Membership.SuspicionMaxTimeoutMult = 6
+	c.Membership.GossipInterval = Duration(500 * time.Millisecond)
+	return c
+}
+
 // DefaultLANConfig is DefaultConfig with memberlist's LAN timing: sites on one network
 // (round trips well under 500ms), failures found in seconds rather than tens of seconds.
 // Only Profile and Membership differ.
@@ -77,6 +96,7 @@ func DefaultLANConfig() Config {
 	c.Membership.ProbeInterval = Duration(time.Second)
 	c.Membership.ProbeTimeout = Duration(500 * time.Millisecond)
 	c.Membership.SuspicionMult = 4
+	c.Membership.SuspicionMaxTimeoutMult = 6
 	c.Membership.GossipToTheDeadTime = Duration(30 * time.Second)
 	c.Membership.GossipInterval = Duration(200 * time.Millisecond)
 	c.Membership.PushPullInterval = Duration(30 * time.Second)
@@ -100,6 +120,8 @@ func DefaultLocalConfig() Config {
 // which Validate rejects, gets DefaultConfig.
 func profileConfig(name string) Config {
 	switch name {
+	case "wan-legacy":
+		return DefaultWANLegacyConfig()
 	case "lan":
 		return DefaultLANConfig()
 	case "local":

@@ -19,12 +19,12 @@ func TestDefaultConfigValues(t *testing.T) {
 		got, want any
 	}{
 		{"profile", c.Profile, "wan"},
-		{"membership.probeInterval", m.ProbeInterval.D(), 5 * time.Second},
-		{"membership.probeTimeout", m.ProbeTimeout.D(), 3 * time.Second},
-		{"membership.suspicionMult", m.SuspicionMult, 6},
-		{"membership.suspicionMaxTimeoutMult", m.SuspicionMaxTimeoutMult, 6},
+		{"membership.probeInterval", m.ProbeInterval.D(), time.Second},
+		{"membership.probeTimeout", m.ProbeTimeout.D(), 500 * time.Millisecond},
+		{"membership.suspicionMult", m.SuspicionMult, 3},
+		{"membership.suspicionMaxTimeoutMult", m.SuspicionMaxTimeoutMult, 2},
 		{"membership.gossipToTheDeadTime", m.GossipToTheDeadTime.D(), time.Minute},
-		{"membership.gossipInterval", m.GossipInterval.D(), 500 * time.Millisecond},
+		{"membership.gossipInterval", m.GossipInterval.D(), 200 * time.Millisecond},
 		{"membership.pushPullInterval", m.PushPullInterval.D(), time.Minute},
 		{"sync.fanout", s.Fanout, 2},
 		{"sync.queueLength", s.QueueLength, 4096},
@@ -136,7 +136,7 @@ func TestWithDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		profile string
 		want    Config
-	}{{"", DefaultConfig()}, {"wan", DefaultWANConfig()}, {"lan", DefaultLANConfig()}, {"local", DefaultLocalConfig()}} {
+	}{{"", DefaultConfig()}, {"wan", DefaultWANConfig()}, {"wan-legacy", DefaultWANLegacyConfig()}, {"lan", DefaultLANConfig()}, {"local", DefaultLocalConfig()}} {
 		body := minimal
 		if tc.profile != "" {
 			body += "profile: " + tc.profile + "\n"
@@ -174,16 +174,18 @@ func TestWithDefaults(t *testing.T) {
 	}
 }
 
-// A profile differs from DefaultConfig only in Profile and Membership, and its
-// Membership is memberlist's profile of the same name: the values sites ran with before
-// the profiles were written out.
+// A profile differs from DefaultConfig only in Profile and Membership, and, but for wan
+// (measured: TestDefaultConfigValues), its Membership is memberlist's profile of the same
+// kind: the values sites ran with before the profiles were written out, wan-legacy those
+// of the wan profile before the defaults were measured.
 func TestProfiles(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		c    Config
-		ml   *memberlist.Config
+		ml   *memberlist.Config // nil: not memberlist's
 	}{
-		{"wan", DefaultWANConfig(), memberlist.DefaultWANConfig()},
+		{"wan", DefaultWANConfig(), nil},
+		{"wan-legacy", DefaultWANLegacyConfig(), memberlist.DefaultWANConfig()},
 		{"lan", DefaultLANConfig(), memberlist.DefaultLANConfig()},
 		{"local", DefaultLocalConfig(), memberlist.DefaultLocalConfig()},
 	} {
@@ -196,13 +198,16 @@ func TestProfiles(t *testing.T) {
 			t.Errorf("profile %s differs from DefaultConfig beyond profile and membership", tc.name)
 		}
 		m, ml := tc.c.Membership, tc.ml
-		if m.ProbeInterval.D() != ml.ProbeInterval || m.ProbeTimeout.D() != ml.ProbeTimeout || m.SuspicionMult != ml.SuspicionMult ||
+		if ml != nil && (m.ProbeInterval.D() != ml.ProbeInterval || m.ProbeTimeout.D() != ml.ProbeTimeout || m.SuspicionMult != ml.SuspicionMult ||
 			m.SuspicionMaxTimeoutMult != ml.SuspicionMaxTimeoutMult || m.GossipToTheDeadTime.D() != ml.GossipToTheDeadTime ||
-			m.GossipInterval.D() != ml.GossipInterval || m.PushPullInterval.D() != ml.PushPullInterval {
+			m.GossipInterval.D() != ml.GossipInterval || m.PushPullInterval.D() != ml.PushPullInterval) {
 			t.Errorf("profile %s: membership %+v is not memberlist's", tc.name, m)
 		}
 		// Through WithDefaults, a file naming the profile builds the same memberlist
 		// configuration as before.
+		if ml == nil {
+			continue
+		}
 		raw := Config{Profile: tc.name, Membership: MembershipConfig{SuspicionMult: 2}}
 		a, b := raw.memberlistConfig(), raw.WithDefaults().memberlistConfig()
 		a.Name, b.Name = "", ""

@@ -21,7 +21,7 @@ func newE2ECmd() *cobra.Command {
 		Use:   "e2e",
 		Short: "Run end-to-end scenarios with real site processes on this machine",
 	}
-	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EKubeCmd(), newE2EKubeAPICmd(), newE2EFailoverCmd(), newE2EScaleFailoverCmd(), newE2EFootprintCmd(), newE2EUpgradeCmd(), newE2EViewCmd())
+	cmd.AddCommand(newE2EConvergeCmd(), newE2ELatencyCmd(), newE2EIdleCmd(), newE2EDetectCmd(), newE2EWANCmd(), newE2EKubeCmd(), newE2EKubeAPICmd(), newE2EFailoverCmd(), newE2EScaleFailoverCmd(), newE2EFootprintCmd(), newE2EUpgradeCmd(), newE2EViewCmd())
 	return cmd
 }
 
@@ -34,17 +34,22 @@ type e2eFlags struct {
 	member  site.MembershipConfig
 	probe   time.Duration
 	timeout time.Duration
+	gossip  time.Duration
 }
 
-func (f *e2eFlags) bind(cmd *cobra.Command, sites int) {
+func (f *e2eFlags) bind(cmd *cobra.Command, sites int) { f.bindProfile(cmd, sites, "local") }
+
+// bindProfile is bind with another default profile.
+func (f *e2eFlags) bindProfile(cmd *cobra.Command, sites int, profile string) {
 	cmd.Flags().IntVar(&f.sites, "sites", sites, "site processes to start")
 	cmd.Flags().StringVar(&f.dir, "dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	cmd.Flags().BoolVar(&f.netns, "netns", false, "run each site in its own network namespace and partition with nftables (root)")
-	cmd.Flags().StringVar(&f.profile, "profile", "local", "memberlist profile of the sites: local, lan or wan")
+	cmd.Flags().StringVar(&f.profile, "profile", profile, "memberlist profile of the sites: wan, wan-legacy, lan or local")
 	cmd.Flags().DurationVar(&f.probe, "probe-interval", 0, "override the profile's probe interval")
 	cmd.Flags().DurationVar(&f.timeout, "probe-timeout", 0, "override the profile's probe timeout")
 	cmd.Flags().IntVar(&f.member.SuspicionMult, "suspicion-mult", 0, "override the profile's suspicion multiplier")
 	cmd.Flags().IntVar(&f.member.SuspicionMaxTimeoutMult, "suspicion-max-mult", 0, "override the profile's suspicion max timeout multiplier")
+	cmd.Flags().DurationVar(&f.gossip, "gossip-interval", 0, "override the profile's gossip interval")
 }
 
 // options prepares the working directory and, with --netns, the lab. cleanup undoes both.
@@ -62,6 +67,7 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile}
 	m := f.member
 	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
+	m.GossipInterval = site.Duration(f.gossip)
 	if m != (site.MembershipConfig{}) {
 		o.Tune = func(_ int, c *site.Config) { c.Membership = m }
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"atoll/e2e"
+	"atoll/e2e/netlab"
 )
 
 // runJSON prepares a scenario's options, runs it and prints its report as one JSON line.
@@ -86,6 +87,42 @@ func newE2EDetectCmd() *cobra.Command {
 	}
 	fl.bind(cmd, 5)
 	cmd.Flags().IntVar(&trials, "trials", 5, "sites to kill, one after another")
+	return cmd
+}
+
+func newE2EWANCmd() *cobra.Command {
+	var fl e2eFlags
+	var im netlab.Impairment
+	var watch time.Duration
+	var trials int
+	cmd := &cobra.Command{
+		Use:   "wan",
+		Short: "Measure false failure detection behind a lossy WAN, then detection of real deaths on it (prints JSON; root)",
+		Long: `Wan runs the sites in network namespaces (--netns is implied) whose every link drops
+--loss of the packets and delays each by --delay ± --jitter one way. With every site alive
+for --for, it counts in the sites' logs memberlist's suspicions of live sites, its deaths
+of live sites, and the live sites that lost a live peer ("peer gone": their scheduling
+passes then take over its share). site_hours = sites x minutes / 60 is the exposure: each
+site is probed about once per probe interval whatever the number of sites. Then --trials
+kill -9 trials measure detection on the same links. The profile defaults to wan, the
+sites' own default.`,
+		Example: `  atoll e2e wan --sites 10 --for 6m --trials 3
+  atoll e2e wan --sites 5 --for 5m --profile wan-legacy`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl.netns = true
+			if err := im.Validate(); err != nil {
+				return fmt.Errorf("--loss, --delay, --jitter: %w", err)
+			}
+			return fl.runJSON(cmd, func(o e2e.Options) (any, error) { return e2e.RunWAN(cmd.Context(), o, im, watch, trials) })
+		},
+	}
+	fl.bindProfile(cmd, 5, "wan")
+	cmd.Flags().Float64Var(&im.Loss, "loss", 0.05, "fraction of packets dropped on each link, each direction")
+	cmd.Flags().DurationVar(&im.Delay, "delay", 75*time.Millisecond, "one-way delay of each link (the round trip is twice this)")
+	cmd.Flags().DurationVar(&im.Jitter, "jitter", 15*time.Millisecond, "each packet's delay is spread uniformly over delay ± jitter")
+	cmd.Flags().DurationVar(&watch, "for", 5*time.Minute, "how long every site stays alive and watched")
+	cmd.Flags().IntVar(&trials, "trials", 3, "kill -9 detection trials after the watch")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ pushes nothing and runs no clusters; bounded workloads' bodies stay redacted at 
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7950", "host:port the sites reach this observer at (TCP and UDP)")
 	f.StringVar(&cfg.HTTP, "http", "127.0.0.1:8090", "host:port of the dashboard and read API")
 	f.StringVar(&cfg.DataDir, "data", "observe-data", "directory of the observer's data file")
-	f.StringVar(&cfg.Profile, "profile", "", "membership timing: wan (default), lan or local")
+	f.StringVar(&cfg.Profile, "profile", "", "membership timing: wan (default), wan-legacy, lan or local")
 	lf.add(cmd)
 	return cmd
 }

@@ -30,6 +30,17 @@
 // input hooks would work but take one nft process per node touched instead of one per
 // change, and would sit in the namespace where the site under test runs.
 //
+// # Impairment
+//
+// Impair gives every link a WAN's loss, delay and jitter. Loss is a second rule in the
+// same forward chain, `numgen random mod 10000 < n drop`: real kernel drops, per packet and
+// direction. This kernel has no netem qdisc (tc fails with "Specified qdisc kind is
+// unknown"), no fq qdisc for timestamp-based delay, and no nftables queue, so delay comes
+// from a relay in the hub (relay.go): the first delayed Impair takes each node's port off
+// the bridge and joins it, through raw packet sockets, to a new veth whose other end is the
+// bridge port; frames a node sends wait there Delay±Jitter, then cross the bridge with its
+// cuts and loss. The sites' kernels, sockets and TCP stacks are the real ones on both ends.
+//
 // The package shells out to `ip` and `nft` (iproute2 and nftables; hack/install-netlab.sh
 // installs them) and needs root. Available reports whether all of that is present and
 // working, so tests can skip with the reason where it is not.

@@ -21,6 +21,7 @@ type Lab struct {
 
 	mu     sync.Mutex
 	cuts   map[[2]int]bool // pairs {i, j} with i < j whose traffic the hub drops
+	relay  *relay          // set by the first Impair with a delay
 	closed bool
 }
 
@@ -82,6 +83,10 @@ func (l *Lab) Close() error {
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
+	}
+	if l.relay != nil {
+		l.relay.close()
+		l.relay = nil
 	}
 	if err := deleteNamespaces(l.prefix); err != nil {
 		return fmt.Errorf("netlab: close %q: %w", l.prefix, err)

@@ -42,7 +42,7 @@ func (l *Lab) build() error {
 	if err := nft(l.hub(), cutTable); err != nil {
 		return fmt.Errorf("add nftables table: %w", err)
 	}
-	return l.waitForwarding()
+	return l.waitForwarding(port)
 }
 
 // buildNodes gives each node its end of a veth pair, named eth0, whose peer port(i) is
@@ -72,15 +72,16 @@ func (l *Lab) buildNodes() error {
 // they do so as soon as the kernel has seen their carrier, normally at once.
 const forwardWait = 10 * time.Second
 
-// waitForwarding polls the hub until every port is in the bridge's forwarding state.
-func (l *Lab) waitForwarding() error {
+// waitForwarding polls the hub until every node's bridge port, named by portOf, is in
+// the bridge's forwarding state.
+func (l *Lab) waitForwarding(portOf func(int) string) error {
 	deadline := time.Now().Add(forwardWait)
 	for {
 		out, err := run("", "ip", "-n", l.hub(), "-d", "-o", "link", "show", "master", "br0")
 		if err != nil {
 			return fmt.Errorf("wait for bridge ports: %w", err)
 		}
-		missing := l.notForwarding(out)
+		missing := l.notForwarding(out, portOf)
 		if len(missing) == 0 {
 			return nil
 		}
@@ -93,7 +94,7 @@ func (l *Lab) waitForwarding() error {
 
 // notForwarding names the ports that `ip -d -o link show master br0` output does not show
 // forwarding with carrier.
-func (l *Lab) notForwarding(out string) []string {
+func (l *Lab) notForwarding(out string, portOf func(int) string) []string {
 	ok := map[string]bool{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
@@ -105,8 +106,8 @@ func (l *Lab) notForwarding(out string) []string {
 	}
 	var missing []string
 	for i := range l.addrs {
-		if !ok[port(i)] {
-			missing = append(missing, port(i))
+		if !ok[portOf(i)] {
+			missing = append(missing, portOf(i))
 		}
 	}
 	return missing

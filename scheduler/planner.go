@@ -1,0 +1,223 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Planner divides and places workloads over one state. It indexes the state once (each
+// cluster's site, key and liveness; each site's clusters), and caches, per distinct
+// placement and bound, which clusters each affinity term selects, their static weights,
+// and the candidates of the workloads whose candidates depend on the policy alone, so
+// that a pass over many workloads sharing few policies stays cheap.
+type Planner struct {
+	st     *State
+	alive  []bool   // per cluster: its site is alive to the viewer
+	keys   []string // per cluster: "<site>/<cluster>"
+	siteOf []int    // per cluster: index into State.Sites, -1 for a site not in it
+	span   [][2]int // per site: its clusters, State.Clusters[lo:hi]
+	siteAt map[string]int
+	keyAt  map[string]int
+	sets   map[string]*clusterSet
+	// avail is, per request (requestKey), how many replicas fit in each cluster before
+	// counting those it runs (dynamic weights).
+	avail     map[string][]int64
+	scratch   []int64     // per cluster, zero between uses (mark)
+	cur, rdy  []int       // per site, zero between uses (observe)
+	lastKey   string      // the workload of the last Divide
+	lastCands *candidates // and its usable clusters, for Local
+	lastKeeps []kept      // and what clusters keep without being placed, for Local
+}
+
+// clusterSet is what a placement and bound select, liveness aside.
+type clusterSet struct {
+	terms   [][]int // per affinity term: indexes into State.Clusters, in order
+	names   []string
+	static  []int64 // per cluster: static weight (nil without a static weight list)
+	invalid string  // why the placement cannot be used, if it cannot
+	// cordoned are the clusters the placement would use but for a NoSchedule taint it
+	// does not tolerate: they keep what they run (cordon.go).
+	cordoned []int
+	// nominal and live are the candidates of workloads whose candidates depend on the
+	// placement alone (policyOnly), as if every site were alive and under the viewer's
+	// liveness; nil until first needed.
+	nominal, live *candidates
+	usable        *candidates // live derived from nominal (Planner.usable)
+}
+
+// NewPlanner returns a planner over the state, which it does not copy: the state must not
+// change while the planner is in use.
+func NewPlanner(st *State) *Planner {
+	n := len(st.Clusters)
+	p := &Planner{st: st, alive: make([]bool, n), keys: make([]string, n), siteOf: make([]int, n),
+		span: make([][2]int, len(st.Sites)), siteAt: make(map[string]int, len(st.Sites)), keyAt: make(map[string]int, n),
+		sets: map[string]*clusterSet{}, avail: map[string][]int64{}, scratch: make([]int64, n),
+		cur: make([]int, len(st.Sites)), rdy: make([]int, len(st.Sites))}
+	for i, s := range st.Sites {
+		p.siteAt[s.Name] = i
+		lo, _ := slices.BinarySearchFunc(st.Clusters, s.Name, func(c Cluster, n string) int { return strings.Compare(c.Site, n) })
+		hi := lo
+		for hi < n && st.Clusters[hi].Site == s.Name {
+			hi++
+		}
+		p.span[i] = [2]int{lo, hi}
+	}
+	for i, c := range st.Clusters {
+		j, ok := p.siteAt[c.Site]
+		if !ok {
+			j = -1
+		}
+		p.siteOf[i] = j
+		p.alive[i] = ok && st.Sites[j].Alive
+		p.keys[i] = c.Site + "/" + c.Name
+		p.keyAt[p.keys[i]] = i
+	}
+	return p
+}
+
+// Divide is Planner.Divide over a fresh planner.
+func Divide(w *Workload, st *State) Division { return NewPlanner(st).Divide(w) }
+
+// Local is Planner.Local over a fresh planner.
+func Local(w *Workload, share Share, st *State) []Share { return NewPlanner(st).Local(w, share) }
+
+// siteAlive reports whether the site is in the state and alive to the viewer.
+func (p *Planner) siteAlive(site string) bool {
+	j, ok := p.siteAt[site]
+	return ok && p.st.Sites[j].Alive
+}
+
+// setKey is what a workload's clusterSet depends on.
+func setKey(w *Workload) string {
+	key, _ := json.Marshal(struct {
+		P Placement
+		B []string
+	}{w.Policy.Placement, w.Bound})
+	return string(key)
+}
+
+func (p *Planner) set(w *Workload) *clusterSet {
+	key := setKey(w)
+	if cs := p.sets[key]; cs != nil {
+		return cs
+	}
+	cs := p.newSet(&w.Policy, w.Bound)
+	p.sets[key] = cs
+	return cs
+}
+
+func (p *Planner) newSet(pol *Policy, bound []string) *clusterSet {
+	cs := &clusterSet{}
+	placeable := make([]bool, len(p.st.Sites)) // inside the bound and not draining
+	for j, s := range p.st.Sites {
+		placeable[j] = !s.Draining && (len(bound) == 0 || slices.Contains(bound, s.Jurisdiction))
+	}
+	terms := pol.ClusterAffinities
+	if len(terms) == 0 {
+		var a ClusterAffinity
+		if pol.ClusterAffinity != nil {
+			a = *pol.ClusterAffinity
+		}
+		terms = []ClusterAffinityTerm{{ClusterAffinity: a}}
+	}
+	matchers := make([]matcher, len(terms))
+	for i, t := range terms {
+		m, err := compile(&t.ClusterAffinity)
+		if err != nil {
+			cs.invalid = fmt.Sprintf("affinity %q: %v", t.AffinityName, err)
+			return cs
+		}
+		matchers[i] = m
+		cs.names = append(cs.names, t.AffinityName)
+	}
+	cs.terms = make([][]int, len(terms))
+	for i := range p.st.Clusters {
+		c := &p.st.Clusters[i]
+		if j := p.siteOf[i]; j < 0 || !placeable[j] || !c.Healthy {
+			continue
+		}
+		v := judge(pol.ClusterTolerations, c, p.st.Now)
+		for t, m := range matchers {
+			if !m.matches(c) {
+				continue
+			}
+			if v == tolerated {
+				cs.terms[t] = append(cs.terms[t], i)
+			} else if v == cordoned && !slices.Contains(cs.cordoned, i) {
+				cs.cordoned = append(cs.cordoned, i)
+			}
+		}
+	}
+	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {
+		cs.static = make([]int64, len(p.st.Clusters))
+		for _, sw := range rs.WeightPreference.StaticWeightList {
+			m, err := compile(&sw.TargetCluster)
+			if err != nil {
+				cs.invalid = fmt.Sprintf("static weight: %v", err)
+				return cs
+			}
+			for i := range p.st.Clusters {
+				if cs.static[i] == 0 && m.matches(&p.st.Clusters[i]) {
+					cs.static[i] = sw.Weight
+				}
+			}
+		}
+	}
+	return cs
+}
+
+// requestKey names a request for the avail cache: its positive amounts in name order.
+func requestKey(w *Workload) string {
+	var b []byte
+	for _, r := range sortedKeys(w.Request) {
+		if n := w.Request[r]; n > 0 {
+			b = strconv.AppendInt(append(append(b, r...), '='), n, 10)
+			b = append(b, ';')
+		}
+	}
+	return string(b)
+}
+
+func sortedKeys(m Resources) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fitting returns, per cluster, how many replicas of the workload's request fit in it,
+// not counting those it runs there.
+func (p *Planner) fitting(w *Workload) []int64 {
+	key := requestKey(w)
+	if f, ok := p.avail[key]; ok {
+		return f
+	}
+	f := make([]int64, len(p.st.Clusters))
+	for i := range p.st.Clusters {
+		f[i] = fitIn(w, &p.st.Clusters[i])
+	}
+	p.avail[key] = f
+	return f
+}
+
+// fitIn is how many more replicas of the workload fit in the cluster.
+func fitIn(w *Workload, c *Cluster) int64 {
+	n := int64(-1)
+	for r, req := range w.Request {
+		if req <= 0 {
+			continue
+		}
+		if fit := c.Available[r] / req; n < 0 || fit < n {
+			n = fit
+		}
+	}
+	if pods, ok := c.Available["pods"]; ok && (n < 0 || pods < n) {
+		n = pods
+	}
+	return max(n, 0)
+}

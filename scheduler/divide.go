@@ -21,9 +21,11 @@ import (
 //
 // Clusters that keep replicas without being placed (cordoned by a NoSchedule taint, or
 // evicted with purgeMode Never: cordon.go) are set aside first: the rest is divided.
-func (p *Planner) Divide(w *Workload) Division {
+func (p *Planner) Divide(w *Workload) Division { return p.divide(w, p.set(w)) }
+
+// divide is Divide for a workload whose clusterSet is cs.
+func (p *Planner) divide(w *Workload, cs *clusterSet) Division {
 	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
-	cs := p.set(w)
 	ks := p.keeps(w, cs)
 	v := p.without(w, ks)
 	nominal := p.eligibleIn(v, cs, false)

@@ -46,6 +46,21 @@ type clusterSet struct {
 	// liveness; nil until first needed.
 	nominal, live *candidates
 	usable        *candidates // live derived from nominal (Planner.usable)
+
+	// What the set was made from, to judge one cluster again (Replanner): the workload's
+	// policy and bound, which must not change, and the compiled affinities.
+	pol      *Policy
+	bound    []string
+	matchers []matcher // per term
+	weighers []matcher // per static weight
+	// timed: a toleration has tolerationSeconds, so that the set depends on State.Now.
+	timed bool
+	// Between two passes of a Replanner: the set as the new state makes it (nil if it
+	// is made again), whether a changed cluster is a member of it under either state,
+	// and the last pass that used it.
+	next    *clusterSet
+	touched bool
+	used    uint64
 }
 
 // NewPlanner returns a planner over the state, which it does not copy: the state must not
@@ -110,10 +125,9 @@ func (p *Planner) set(w *Workload) *clusterSet {
 }
 
 func (p *Planner) newSet(pol *Policy, bound []string) *clusterSet {
-	cs := &clusterSet{}
-	placeable := make([]bool, len(p.st.Sites)) // inside the bound and not draining
-	for j, s := range p.st.Sites {
-		placeable[j] = !s.Draining && (len(bound) == 0 || slices.Contains(bound, s.Jurisdiction))
+	cs := &clusterSet{pol: pol, bound: bound}
+	for _, t := range pol.ClusterTolerations {
+		cs.timed = cs.timed || t.TolerationSeconds != nil
 	}
 	terms := pol.ClusterAffinities
 	if len(terms) == 0 {
@@ -123,50 +137,74 @@ func (p *Planner) newSet(pol *Policy, bound []string) *clusterSet {
 		}
 		terms = []ClusterAffinityTerm{{ClusterAffinity: a}}
 	}
-	matchers := make([]matcher, len(terms))
-	for i, t := range terms {
+	for _, t := range terms {
 		m, err := compile(&t.ClusterAffinity)
 		if err != nil {
 			cs.invalid = fmt.Sprintf("affinity %q: %v", t.AffinityName, err)
 			return cs
 		}
-		matchers[i] = m
+		cs.matchers = append(cs.matchers, m)
 		cs.names = append(cs.names, t.AffinityName)
 	}
 	cs.terms = make([][]int, len(terms))
 	for i := range p.st.Clusters {
-		c := &p.st.Clusters[i]
-		if j := p.siteOf[i]; j < 0 || !placeable[j] || !c.Healthy {
-			continue
-		}
-		v := judge(pol.ClusterTolerations, c, p.st.Now)
-		for t, m := range matchers {
-			if !m.matches(c) {
-				continue
-			}
-			if v == tolerated {
-				cs.terms[t] = append(cs.terms[t], i)
-			} else if v == cordoned && !slices.Contains(cs.cordoned, i) {
-				cs.cordoned = append(cs.cordoned, i)
-			}
-		}
+		p.judgeIn(cs, i, func(t int) { cs.terms[t] = append(cs.terms[t], i) }, func() { cs.cordoned = append(cs.cordoned, i) })
 	}
 	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {
-		cs.static = make([]int64, len(p.st.Clusters))
 		for _, sw := range rs.WeightPreference.StaticWeightList {
 			m, err := compile(&sw.TargetCluster)
 			if err != nil {
 				cs.invalid = fmt.Sprintf("static weight: %v", err)
 				return cs
 			}
-			for i := range p.st.Clusters {
-				if cs.static[i] == 0 && m.matches(&p.st.Clusters[i]) {
-					cs.static[i] = sw.Weight
-				}
-			}
+			cs.weighers = append(cs.weighers, m)
+		}
+		cs.static = make([]int64, len(p.st.Clusters))
+		for i := range p.st.Clusters {
+			cs.static[i] = p.staticWeight(cs, i)
 		}
 	}
 	return cs
+}
+
+// judgeIn calls in for each affinity term that places cluster i, or cordon once if the
+// placement would use it but for a NoSchedule taint: inside the bound, on a site that is
+// not draining, healthy, tolerated and selected.
+func (p *Planner) judgeIn(cs *clusterSet, i int, in func(term int), cordon func()) {
+	c := &p.st.Clusters[i]
+	j := p.siteOf[i]
+	if j < 0 || !c.Healthy {
+		return
+	}
+	if s := &p.st.Sites[j]; s.Draining || len(cs.bound) > 0 && !slices.Contains(cs.bound, s.Jurisdiction) {
+		return
+	}
+	v := judge(cs.pol.ClusterTolerations, c, p.st.Now)
+	if v == evicting {
+		return
+	}
+	for t, m := range cs.matchers {
+		if !m.matches(c) {
+			continue
+		}
+		if v == tolerated {
+			in(t)
+		} else {
+			cordon()
+			return
+		}
+	}
+}
+
+// staticWeight is cluster i's weight by the first static weight that selects it.
+func (p *Planner) staticWeight(cs *clusterSet, i int) int64 {
+	ws := cs.pol.ReplicaScheduling.WeightPreference.StaticWeightList
+	for k, m := range cs.weighers {
+		if ws[k].Weight != 0 && m.matches(&p.st.Clusters[i]) {
+			return ws[k].Weight
+		}
+	}
+	return 0
 }
 
 // requestKey names a request for the avail cache: its positive amounts in name order.

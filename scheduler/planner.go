@@ -48,7 +48,8 @@ type clusterSet struct {
 	usable        *candidates // live derived from nominal (Planner.usable)
 
 	// What the set was made from, to judge one cluster again (Replanner): the workload's
-	// policy and bound, which must not change, and the compiled affinities.
+	// policy (a shallow copy: what it points to must not change) and bound, and the
+	// compiled affinities.
 	pol      *Policy
 	bound    []string
 	matchers []matcher // per term
@@ -119,7 +120,8 @@ func (p *Planner) set(w *Workload) *clusterSet {
 	if cs := p.sets[key]; cs != nil {
 		return cs
 	}
-	cs := p.newSet(&w.Policy, w.Bound)
+	pol := w.Policy // a copy: the set does not keep the workload
+	cs := p.newSet(&pol, w.Bound)
 	p.sets[key] = cs
 	return cs
 }

@@ -53,6 +53,7 @@ type entry struct {
 	timed bool  // its placement reads State.Now
 	deps  []int // clusters (>= 0) and sites (-1-index) its status names
 	plan  Plan
+	seen  uint64 // the last pass that planned it
 }
 
 // NewReplanner returns a replanner that places locally the shares of the site named
@@ -71,7 +72,9 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 	p := NewPlanner(st)
 	d := r.diff(st, p)
 	r.pass++
-	last := make(map[string]*entry, len(ws))
+	if r.last == nil {
+		r.last = make(map[string]*entry, len(ws))
+	}
 	out := make([]Plan, len(ws))
 	r.stats = ReplanStats{Workloads: len(ws), Full: d == nil}
 	for i, w := range ws {
@@ -80,8 +83,8 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 		same := e != nil && d != nil && e.fp == fp // same workload, same sites and clusters
 		if same && !d.affects(e) {
 			e.cs = e.cs.next
-			e.cs.used = r.pass
-			last[w.Key], out[i] = e, e.plan
+			e.cs.used, e.seen = r.pass, r.pass
+			out[i] = e.plan
 			continue
 		}
 		var cs *clusterSet
@@ -95,7 +98,7 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 		if deps == nil && !same {
 			deps = p.depsOf(w)
 		}
-		e = &entry{fp: fp, cs: cs, timed: w.application() != nil || cs.timed, deps: deps}
+		e = &entry{fp: fp, cs: cs, timed: w.application() != nil || cs.timed, deps: deps, seen: r.pass}
 		cs.used = r.pass
 		e.plan.Division = p.divide(w, cs)
 		for _, s := range e.plan.Division.Sites {
@@ -106,12 +109,13 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 				e.plan.Local[s.Name] = p.Local(w, s)
 			}
 		}
-		last[w.Key], out[i] = e, e.plan
+		r.last[w.Key], out[i] = e, e.plan
 		r.stats.Replanned++
 	}
-	// Keep only the sets this pass used, so that they do not pile up.
+	// Keep only the workloads and sets of this pass, so that they do not pile up.
+	maps.DeleteFunc(r.last, func(_ string, e *entry) bool { return e.seen != r.pass })
 	maps.DeleteFunc(p.sets, func(_ string, cs *clusterSet) bool { return cs.used != r.pass })
-	r.prev, r.p, r.last = st, p, last
+	r.prev, r.p = st, p
 	return out
 }
 

@@ -94,15 +94,16 @@ func (p *Planner) divideDivided(w *Workload, d *Division, nominal, actual *candi
 	// at different times while replicas move, or two sites could each leave a tied seat
 	// to the other (found by the failover simulation).
 	base := make([]int, len(names))
-	webster(base, weights, nil, w.Replicas)
+	p.webster(base, weights, nil, w.Replicas)
 
 	// Shares under the viewer's liveness: live base shares, then takeover.
 	live, liveWeights := actual.sites, actual.siteW
 	if sum(liveWeights) == 0 {
 		liveWeights = ones(len(live))
 	}
-	shares := make([]Share, len(live), len(live)+1)
-	at := make([]int, len(live), len(live)+1) // per share: its site's index
+	// Room for the held-only shares and those of unavailable sites.
+	shares := make([]Share, len(live), len(live)+len(names)+2)
+	at := make([]int, len(live), len(live)+2) // per share: its site's index
 	seats := make([]int, len(live))
 	liveSticky := make([]int, len(live))
 	lost := w.Replicas
@@ -128,7 +129,7 @@ func (p *Planner) divideDivided(w *Workload, d *Division, nominal, actual *candi
 	if lost > 0 && on && len(live) > 0 {
 		extra := min(lost, surge)
 		before := slices.Clone(seats)
-		webster(seats, liveWeights, liveSticky, extra)
+		p.webster(seats, liveWeights, liveSticky, extra)
 		for i := range seats {
 			shares[i].Takeover = seats[i] - before[i]
 		}

@@ -115,7 +115,7 @@ func (p *Planner) local(w *Workload, site string, share Share, all *candidates) 
 		}
 	}
 	seats := make([]int, len(at))
-	webster(seats, weights, current, share.Replicas)
+	p.webster(seats, weights, current, share.Replicas)
 	for k, i := range at {
 		out[k] = Share{Name: st.Clusters[i].Name, Replicas: seats[k], Base: seats[k], Reason: ReasonRule}
 	}

@@ -27,6 +27,7 @@ type Planner struct {
 	avail     map[string][]int64
 	scratch   []int64     // per cluster, zero between uses (mark)
 	cur, rdy  []int       // per site, zero between uses (observe)
+	heap      seatHeap    // webster's, its items reused
 	lastKey   string      // the workload of the last Divide
 	lastCands *candidates // and its usable clusters, for Local
 	lastKeeps []kept      // and what clusters keep without being placed, for Local

@@ -42,6 +42,7 @@ type clusterSet struct {
 	// cordoned are the clusters the placement would use but for a NoSchedule taint it
 	// does not tolerate: they keep what they run (cordon.go).
 	cordoned []int
+	members  []uint64 // bit i: cluster i is in a term or cordoned
 	// nominal and live are the candidates of workloads whose candidates depend on the
 	// placement alone (policyOnly), as if every site were alive and under the viewer's
 	// liveness; nil until first needed.
@@ -150,8 +151,15 @@ func (p *Planner) newSet(pol *Policy, bound []string) *clusterSet {
 		cs.names = append(cs.names, t.AffinityName)
 	}
 	cs.terms = make([][]int, len(terms))
+	cs.members = make([]uint64, (len(p.st.Clusters)+63)/64)
 	for i := range p.st.Clusters {
-		p.judgeIn(cs, i, func(t int) { cs.terms[t] = append(cs.terms[t], i) }, func() { cs.cordoned = append(cs.cordoned, i) })
+		p.judgeIn(cs, i, func(t int) {
+			cs.terms[t] = append(cs.terms[t], i)
+			cs.members[i/64] |= 1 << (i % 64)
+		}, func() {
+			cs.cordoned = append(cs.cordoned, i)
+			cs.members[i/64] |= 1 << (i % 64)
+		})
 	}
 	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {
 		for _, sw := range rs.WeightPreference.StaticWeightList {

@@ -247,18 +247,21 @@ func (p *Planner) carry(cs *clusterSet, changed, moved []int) (next *clusterSet,
 		return &next, true
 	}
 	next = &clusterSet{names: cs.names, invalid: cs.invalid, pol: cs.pol, bound: cs.bound, matchers: cs.matchers,
-		weighers: cs.weighers, timed: cs.timed, terms: make([][]int, len(cs.terms))}
+		weighers: cs.weighers, timed: cs.timed, terms: make([][]int, len(cs.terms)), members: slices.Clone(cs.members)}
 	isMoved := func(i int) bool { _, ok := slices.BinarySearch(moved, i); return ok }
 	for t := range cs.terms {
 		next.terms[t] = slices.DeleteFunc(slices.Clone(cs.terms[t]), isMoved)
 	}
 	next.cordoned = slices.DeleteFunc(slices.Clone(cs.cordoned), isMoved)
 	for _, i := range moved {
+		next.members[i/64] &^= 1 << (i % 64)
 		p.judgeIn(next, i, func(t int) {
 			next.terms[t] = insertSorted(next.terms[t], i)
+			next.members[i/64] |= 1 << (i % 64)
 			touched = true // moved clusters are changed ones
 		}, func() {
 			next.cordoned = insertSorted(next.cordoned, i)
+			next.members[i/64] |= 1 << (i % 64)
 			touched = true
 		})
 	}
@@ -275,15 +278,7 @@ func (p *Planner) carry(cs *clusterSet, changed, moved []int) (next *clusterSet,
 }
 
 // member reports whether cluster i is in the set: in some term, or cordoned.
-func (cs *clusterSet) member(i int) bool {
-	for _, t := range cs.terms {
-		if _, ok := slices.BinarySearch(t, i); ok {
-			return true
-		}
-	}
-	_, ok := slices.BinarySearch(cs.cordoned, i)
-	return ok
-}
+func (cs *clusterSet) member(i int) bool { return cs.members[i/64]&(1<<(i%64)) != 0 }
 
 func insertSorted(xs []int, i int) []int {
 	k, ok := slices.BinarySearch(xs, i)

@@ -273,3 +273,38 @@ func TestPropertyReplan(t *testing.T) {
 	}
 	t.Logf("incremental passes re-planned %d of %d workloads", replanned, total)
 }
+
+// The Replanner notices a change in any field of the state: a field added to State,
+// Site or Cluster without being compared fails here, and would otherwise leave stale
+// plans.
+func TestReplanComparesEveryField(t *testing.T) {
+	if n := reflect.TypeFor[State]().NumField(); n != 3 {
+		t.Errorf("State has %d fields; Replanner.diff compares Sites, Clusters and Now", n)
+	}
+	if !reflect.TypeOf(Site{}).Comparable() {
+		t.Errorf("Site is no longer comparable: Replanner.diff compares sites with ==")
+	}
+	shape := &Cluster{}
+	fill(reflect.ValueOf(shape).Elem())
+	n := 0
+	leaves(reflect.ValueOf(shape).Elem(), "Cluster", func(path string, _ func()) {
+		a, b := &Cluster{}, &Cluster{}
+		fill(reflect.ValueOf(a).Elem())
+		fill(reflect.ValueOf(b).Elem())
+		if !sameCluster(a, b) {
+			t.Fatalf("two equal clusters differ: %+v", a)
+		}
+		leaves(reflect.ValueOf(b).Elem(), "Cluster", func(p string, change func()) {
+			if p == path {
+				change()
+			}
+		})
+		if path != "Cluster.Site" && path != "Cluster.Name" && sameCluster(a, b) {
+			t.Errorf("changing %s leaves the cluster the same to the Replanner", path)
+		}
+		n++
+	})
+	if n < 10 {
+		t.Errorf("only %d fields walked", n)
+	}
+}

@@ -21,8 +21,7 @@ type kept struct {
 // Cordoned clusters keep at most what the desired replicas leave after what the other
 // clusters of live sites run, so that a scale-down takes from the cordoned first and a
 // cordoned cluster never gains a replica.
-func (p *Planner) keeps(w *Workload) []kept {
-	cs := p.set(w)
+func (p *Planner) keeps(w *Workload, cs *clusterSet) []kept {
 	never := false
 	if a := w.application(); a != nil && a.Purge() == PurgeNever && !p.st.Now.IsZero() {
 		never = true
@@ -49,7 +48,7 @@ func (p *Planner) keeps(w *Workload) []kept {
 	if !dup {
 		for k, o := range w.Status {
 			site, _, _ := strings.Cut(k, "/")
-			if p.siteAlive[site] {
+			if p.siteAlive(site) {
 				room -= o.Desired
 			}
 		}

@@ -21,20 +21,24 @@ import (
 //
 // Clusters that keep replicas without being placed (cordoned by a NoSchedule taint, or
 // evicted with purgeMode Never: cordon.go) are set aside first: the rest is divided.
-func (p *Planner) Divide(w *Workload) Division {
-	st := p.st
+func (p *Planner) Divide(w *Workload) Division { return p.divide(w, p.set(w)) }
+
+// divide is Divide for a workload whose clusterSet is cs.
+func (p *Planner) divide(w *Workload, cs *clusterSet) Division {
 	d := Division{Workload: w.Key, Replicas: w.Replicas, Duplicated: duplicated(w)}
-	ks := p.keeps(w)
+	ks := p.keeps(w, cs)
 	v := p.without(w, ks)
-	nominal := p.eligible(v, false)
-	actual := p.usable(v, nominal)
+	nominal := p.eligibleIn(v, cs, false)
+	actual := p.usable(v, cs, nominal)
 	p.lastKey, p.lastCands, p.lastKeeps = w.Key, actual, ks
 	d.Conditions = append(d.Conditions, actual.notes...)
+	p.observe(v)
 	if d.Duplicated {
-		divideDuplicated(v, st, &d, nominal, actual)
+		p.divideDuplicated(v, &d, nominal, actual)
 	} else {
-		divideDivided(v, st, &d, nominal, actual)
+		p.divideDivided(v, &d, nominal, actual)
 	}
+	p.forget(v)
 	if len(ks) > 0 {
 		p.addKeeps(&d, ks)
 	}
@@ -78,54 +82,55 @@ func Surge(s string, replicas int) int {
 	return n
 }
 
-func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidates) {
-	names, weights := nominal.sites()
+// divideDivided divides the replicas; the workload is observed (Planner.observe).
+func (p *Planner) divideDivided(w *Workload, d *Division, nominal, actual *candidates) {
+	st := p.st
+	names, weights := nominal.sites, nominal.siteW // site indexes
 	if sum(weights) == 0 && len(names) > 0 {
 		d.Conditions = append(d.Conditions, "every usable cluster has weight 0: divided evenly")
-		for i := range weights {
-			weights[i] = 1
-		}
+		weights = ones(len(names))
 	}
-	current, ready := observed(w, st)
 	// No ties by where replicas run: the base must not depend on status, which sites see
 	// at different times while replicas move, or two sites could each leave a tied seat
 	// to the other (found by the failover simulation).
 	base := make([]int, len(names))
-	webster(base, weights, nil, w.Replicas)
+	p.webster(base, weights, nil, w.Replicas)
 
 	// Shares under the viewer's liveness: live base shares, then takeover.
-	liveNames, liveWeights := actual.sites()
+	live, liveWeights := actual.sites, actual.siteW
 	if sum(liveWeights) == 0 {
-		for i := range liveWeights {
-			liveWeights[i] = 1
-		}
+		liveWeights = ones(len(live))
 	}
-	shares := make([]Share, len(liveNames))
-	seats := make([]int, len(liveNames))
-	liveSticky := make([]int, len(liveNames))
+	// Room for the held-only shares and those of unavailable sites.
+	shares := make([]Share, len(live), len(live)+len(names)+2)
+	at := make([]int, len(live), len(live)+2) // per share: its site's index
+	seats := make([]int, len(live))
+	liveSticky := make([]int, len(live))
 	lost := w.Replicas
 	var lostFrom []string
-	baseAt := index(names)
-	isLive := index(liveNames)
-	for i, n := range liveNames {
-		shares[i].Name = n
-		liveSticky[i] = current[n]
-		if j, ok := baseAt[n]; ok {
-			seats[i], shares[i].Base = base[j], base[j]
-			lost -= base[j]
+	k := 0
+	for i, j := range live { // both sorted: a merge finds each live site's base
+		shares[i].Name, at[i] = st.Sites[j].Name, j
+		liveSticky[i] = p.cur[j]
+		for k < len(names) && names[k] < j {
+			k++
+		}
+		if k < len(names) && names[k] == j {
+			seats[i], shares[i].Base = base[k], base[k]
+			lost -= base[k]
 		}
 	}
-	for j, n := range names {
-		if _, ok := isLive[n]; base[j] > 0 && !ok {
-			lostFrom = append(lostFrom, n)
+	for k, j := range names {
+		if base[k] > 0 && !actual.has(j) {
+			lostFrom = append(lostFrom, st.Sites[j].Name)
 		}
 	}
 	on, surge := takeover(w)
-	if lost > 0 && on && len(liveNames) > 0 {
+	if lost > 0 && on && len(live) > 0 {
 		extra := min(lost, surge)
 		before := slices.Clone(seats)
-		webster(seats, liveWeights, liveSticky, extra)
-		for i := range shares {
+		p.webster(seats, liveWeights, liveSticky, extra)
+		for i := range seats {
 			shares[i].Takeover = seats[i] - before[i]
 		}
 		lost -= extra
@@ -136,34 +141,45 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 	if lost > 0 && len(lostFrom) > 0 {
 		d.Conditions = append(d.Conditions, fmt.Sprintf("%d replicas of unavailable sites %s not taken over", lost, strings.Join(lostFrom, ",")))
 	}
-	for i := range shares {
+	for i := range seats {
 		shares[i].Replicas = seats[i]
 	}
 	d.Missing = max(lost, 0)
 	// A live site inside the bound that runs replicas but has no share any more (another
 	// affinity term or spread group) may hold them too; Local keeps a held-only share
 	// where it runs.
-	for _, s := range st.Sites {
-		_, live := isLive[s.Name]
-		if current[s.Name] > 0 && s.Alive && !live && !slices.Contains(lostFrom, s.Name) &&
+	for j, s := range st.Sites {
+		if p.cur[j] > 0 && s.Alive && !actual.has(j) && !slices.Contains(lostFrom, s.Name) &&
 			(len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction)) {
-			shares = append(shares, Share{Name: s.Name})
+			shares, at = append(shares, Share{Name: s.Name}), append(at, j)
 		}
+	}
+	current, ready := make([]int, len(at)), make([]int, len(at))
+	for i, j := range at {
+		current[i], ready[i] = p.cur[j], p.rdy[j]
 	}
 	hold(shares, current, ready, d.Missing)
 	for i := range shares {
 		shares[i].Reason = reason(&shares[i], nominal, lostFrom)
-		if draining(st, shares[i].Name) {
+		if st.Sites[at[i]].Draining {
 			shares[i].Reason = "draining; " + shares[i].Reason
 		}
 	}
 	// Sites with a base share the viewer cannot use appear with 0 replicas.
-	for j, n := range names {
-		if _, ok := isLive[n]; base[j] > 0 && !ok {
-			shares = append(shares, Share{Name: n, Base: base[j], Reason: "unavailable: dead to this site or no usable cluster"})
+	for k, j := range names {
+		if base[k] > 0 && !actual.has(j) {
+			shares = append(shares, Share{Name: st.Sites[j].Name, Base: base[k], Reason: "unavailable: dead to this site or no usable cluster"})
 		}
 	}
 	d.Sites = keep(shares)
+}
+
+func ones(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
 }
 
 // hold lets shares with more ready replicas than their target keep that surplus while
@@ -173,15 +189,16 @@ func divideDivided(w *Workload, st *State, d *Division, nominal, actual candidat
 // surplus counts replicas that are not ready yet too: they are about to serve, and
 // counting only ready ones let a holder drop replicas that later views needed (a seed of
 // the failover simulation dipped).
-func hold(shares []Share, current, ready map[string]int, missing int) {
+//
+// current and ready are per share.
+func hold(shares []Share, current, ready []int, missing int) {
 	short := missing
-	for _, s := range shares {
-		short += max(s.Replicas-ready[s.Name], 0)
+	for i, s := range shares {
+		short += max(s.Replicas-ready[i], 0)
 	}
-	slices.SortFunc(shares, func(a, b Share) int { return strings.Compare(a.Name, b.Name) })
 	for i := range shares {
 		s := &shares[i]
-		surplus := current[s.Name] - s.Replicas
+		surplus := current[i] - s.Replicas
 		if surplus <= 0 || short <= 0 {
 			continue
 		}
@@ -190,7 +207,7 @@ func hold(shares []Share, current, ready map[string]int, missing int) {
 	}
 }
 
-func reason(s *Share, c candidates, lostFrom []string) string {
+func reason(s *Share, c *candidates, lostFrom []string) string {
 	var parts []string
 	if s.Replicas-s.Takeover-s.Hold > 0 || s.Replicas == 0 {
 		r := ReasonRule
@@ -215,28 +232,24 @@ func keep(shares []Share) []Share {
 	return shares
 }
 
-// observed sums, per site, the replicas it applied and the replicas ready.
-func observed(w *Workload, st *State) (current, ready map[string]int) {
-	current, ready = map[string]int{}, map[string]int{}
+// observe sets, per site, the replicas the workload runs there and those ready (cur and
+// rdy); forget clears them. Status from sites outside the state is not counted: none of
+// them has a share.
+func (p *Planner) observe(w *Workload) {
 	for k, o := range w.Status {
 		site, _, _ := strings.Cut(k, "/")
-		current[site] += o.Desired
-		ready[site] += o.Ready
+		if j, ok := p.siteAt[site]; ok {
+			p.cur[j] += o.Desired
+			p.rdy[j] += o.Ready
+		}
 	}
-	return current, ready
 }
 
-// draining reports whether the charter marks the site as leaving.
-func draining(st *State, site string) bool {
-	i, ok := slices.BinarySearchFunc(st.Sites, site, func(s Site, n string) int { return strings.Compare(s.Name, n) })
-	return ok && st.Sites[i].Draining
-}
-
-// index maps names to their positions.
-func index(names []string) map[string]int {
-	m := make(map[string]int, len(names))
-	for i, n := range names {
-		m[n] = i
+func (p *Planner) forget(w *Workload) {
+	for k := range w.Status {
+		site, _, _ := strings.Cut(k, "/")
+		if j, ok := p.siteAt[site]; ok {
+			p.cur[j], p.rdy[j] = 0, 0
+		}
 	}
-	return m
 }

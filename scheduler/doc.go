@@ -25,4 +25,9 @@
 // ready. A workload
 // with a bound is only ever placed on clusters of sites whose charter jurisdiction is
 // inside it; with no such site alive it stays short and says so.
+//
+// A Planner divides many workloads over one state and shares what their policies have
+// in common; a Replanner plans pass after pass and divides again only the workloads
+// whose own inputs, or the sites and clusters they depend on, changed since its
+// previous pass, with the same result as a full pass (replan.go).
 package scheduler

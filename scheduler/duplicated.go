@@ -10,25 +10,24 @@ import (
 // usable clusters runs all the replicas). When the viewer's liveness changes which
 // clusters are usable (a fallback affinity term, or another spread group), sites that
 // were not in the base placement take over, if the policy allows; and a site that ran the
-// workload before keeps it until every placed site is ready.
-func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candidates) {
+// workload before keeps it until every placed site is ready. The workload is observed
+// (Planner.observe).
+func (p *Planner) divideDuplicated(w *Workload, d *Division, nominal, actual *candidates) {
+	st := p.st
 	per := max(w.Replicas, 1)
-	baseSites, _ := nominal.sites()
-	liveSites, _ := actual.sites()
 	on, _ := takeover(w)
-	current, ready := observed(w, st)
 	var lostFrom []string
-	isLive, isBase := index(liveSites), index(baseSites)
-	for _, n := range baseSites {
-		if _, ok := isLive[n]; !ok {
-			lostFrom = append(lostFrom, n)
+	for _, j := range nominal.sites {
+		if !actual.has(j) {
+			lostFrom = append(lostFrom, st.Sites[j].Name)
 		}
 	}
 	var shares []Share
 	allReady := true
-	for _, n := range liveSites {
+	for k, j := range actual.sites {
+		n := st.Sites[j].Name
 		s := Share{Name: n, Replicas: per, Reason: ReasonRule}
-		if _, ok := isBase[n]; ok {
+		if nominal.has(j) {
 			s.Base = per
 		} else if on {
 			s.Takeover = per
@@ -36,7 +35,11 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 		} else {
 			continue
 		}
-		if c := clustersOf(actual, n); ready[n] < per*c {
+		lo, hi := actual.from[k], len(actual.at)
+		if k+1 < len(actual.from) {
+			hi = actual.from[k+1]
+		}
+		if p.rdy[j] < per*(hi-lo) {
 			allReady = false
 		}
 		shares = append(shares, s)
@@ -47,8 +50,8 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 	// A site that runs the workload and is no longer placed keeps it until the placed
 	// sites are ready. Only sites inside the bound and alive to the viewer are considered.
 	if !allReady {
-		for _, s := range st.Sites {
-			if current[s.Name] == 0 || !s.Alive || slices.ContainsFunc(shares, func(x Share) bool { return x.Name == s.Name }) {
+		for j, s := range st.Sites {
+			if p.cur[j] == 0 || !s.Alive || slices.ContainsFunc(shares, func(x Share) bool { return x.Name == s.Name }) {
 				continue
 			}
 			if len(w.Bound) > 0 && !slices.Contains(w.Bound, s.Jurisdiction) {
@@ -65,14 +68,4 @@ func divideDuplicated(w *Workload, st *State, d *Division, nominal, actual candi
 		shares = append(shares, Share{Name: n, Base: per, Reason: "unavailable: dead to this site or no usable cluster"})
 	}
 	d.Sites = keep(shares)
-}
-
-func clustersOf(c candidates, site string) int {
-	n := 0
-	for _, cl := range c.clusters {
-		if cl.Site == site {
-			n++
-		}
-	}
-	return n
 }

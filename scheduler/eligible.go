@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,139 +9,51 @@ import (
 )
 
 // candidates are the clusters a workload may run in under one view of availability, with
-// their weights, and why the set may be short of the policy.
+// their weights, and why the set may be short of the policy. A Planner may share one
+// candidates between workloads: it is not changed once made.
 type candidates struct {
-	term     string     // the affinity term used ("" for a single clusterAffinity)
-	clusters []*Cluster // sorted by site, then name
-	weights  []int64    // per cluster
-	notes    []string
+	term    string  // the affinity term used ("" for a single clusterAffinity)
+	at      []int   // indexes into State.Clusters, in order (by site, then name)
+	weights []int64 // per cluster
+	notes   []string
+	// Per site with a candidate, in site order: its index into State.Sites, its clusters'
+	// total weight, and where its clusters start in at.
+	sites []int
+	siteW []int64
+	from  []int
 }
 
-// site returns the candidate clusters' total weight per site, over the sorted site names.
-func (c *candidates) sites() (names []string, weights []int64) {
-	for i, cl := range c.clusters {
-		if n := len(names); n == 0 || names[n-1] != cl.Site {
-			names, weights = append(names, cl.Site), append(weights, 0)
+// group fills the per-site fields from at and weights.
+func (p *Planner) group(c *candidates) *candidates {
+	c.sites, c.siteW, c.from = nil, nil, nil
+	for k, i := range c.at {
+		j := p.siteOf[i]
+		if n := len(c.sites); n == 0 || c.sites[n-1] != j {
+			c.sites, c.siteW, c.from = append(c.sites, j), append(c.siteW, 0), append(c.from, k)
 		}
-		weights[len(weights)-1] = addSat(weights[len(weights)-1], c.weights[i])
+		n := len(c.siteW) - 1
+		c.siteW[n] = addSat(c.siteW[n], c.weights[k])
 	}
-	return names, weights
+	return c
 }
 
-// Planner divides and places workloads over one state. It caches, per distinct
-// placement and bound, which clusters each affinity term selects and their static
-// weights, so that a pass over many workloads sharing few policies stays cheap.
-type Planner struct {
-	st        *State
-	alive     []bool   // per cluster: its site is alive to the viewer
-	keys      []string // per cluster: "<site>/<cluster>"
-	siteAlive map[string]bool
-	sets      map[string]*clusterSet
-	lastKey   string     // the workload of the last Divide
-	lastCands candidates // and its usable clusters, for Local
-	lastKeeps []kept     // and what clusters keep without being placed, for Local
+// of returns the range of at holding site j's candidates (empty if it has none).
+func (c *candidates) of(j int) (lo, hi int) {
+	k, ok := slices.BinarySearch(c.sites, j)
+	if !ok {
+		return 0, 0
+	}
+	hi = len(c.at)
+	if k+1 < len(c.from) {
+		hi = c.from[k+1]
+	}
+	return c.from[k], hi
 }
 
-// clusterSet is what a placement and bound select, liveness aside.
-type clusterSet struct {
-	terms   [][]int // per affinity term: indexes into State.Clusters, in order
-	names   []string
-	static  []int64 // per cluster: static weight (nil without a static weight list)
-	invalid string  // why the placement cannot be used, if it cannot
-	// cordoned are the clusters the placement would use but for a NoSchedule taint it
-	// does not tolerate: they keep what they run (cordon.go).
-	cordoned []int
-}
-
-// NewPlanner returns a planner over the state, which it does not copy: the state must not
-// change while the planner is in use.
-func NewPlanner(st *State) *Planner {
-	p := &Planner{st: st, alive: make([]bool, len(st.Clusters)), keys: make([]string, len(st.Clusters)), sets: map[string]*clusterSet{}}
-	alive := map[string]bool{}
-	for _, s := range st.Sites {
-		alive[s.Name] = s.Alive
-	}
-	p.siteAlive = alive
-	for i, c := range st.Clusters {
-		p.alive[i] = alive[c.Site]
-		p.keys[i] = c.Site + "/" + c.Name
-	}
-	return p
-}
-
-// Divide is Planner.Divide over a fresh planner.
-func Divide(w *Workload, st *State) Division { return NewPlanner(st).Divide(w) }
-
-// Local is Planner.Local over a fresh planner.
-func Local(w *Workload, share Share, st *State) []Share { return NewPlanner(st).Local(w, share) }
-
-func (p *Planner) set(w *Workload) *clusterSet {
-	key, _ := json.Marshal(struct {
-		P Placement
-		B []string
-	}{w.Policy.Placement, w.Bound})
-	if cs := p.sets[string(key)]; cs != nil {
-		return cs
-	}
-	cs := &clusterSet{}
-	p.sets[string(key)] = cs
-	pol := &w.Policy
-	placeable := map[string]bool{} // inside the bound and not draining
-	for _, s := range p.st.Sites {
-		placeable[s.Name] = !s.Draining && (len(w.Bound) == 0 || slices.Contains(w.Bound, s.Jurisdiction))
-	}
-	terms := pol.ClusterAffinities
-	if len(terms) == 0 {
-		var a ClusterAffinity
-		if pol.ClusterAffinity != nil {
-			a = *pol.ClusterAffinity
-		}
-		terms = []ClusterAffinityTerm{{ClusterAffinity: a}}
-	}
-	matchers := make([]matcher, len(terms))
-	for i, t := range terms {
-		m, err := compile(&t.ClusterAffinity)
-		if err != nil {
-			cs.invalid = fmt.Sprintf("affinity %q: %v", t.AffinityName, err)
-			return cs
-		}
-		matchers[i] = m
-		cs.names = append(cs.names, t.AffinityName)
-	}
-	cs.terms = make([][]int, len(terms))
-	for i := range p.st.Clusters {
-		c := &p.st.Clusters[i]
-		if !placeable[c.Site] || !c.Healthy {
-			continue
-		}
-		v := judge(pol.ClusterTolerations, c, p.st.Now)
-		for t, m := range matchers {
-			if !m.matches(c) {
-				continue
-			}
-			if v == tolerated {
-				cs.terms[t] = append(cs.terms[t], i)
-			} else if v == cordoned && !slices.Contains(cs.cordoned, i) {
-				cs.cordoned = append(cs.cordoned, i)
-			}
-		}
-	}
-	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {
-		cs.static = make([]int64, len(p.st.Clusters))
-		for _, sw := range rs.WeightPreference.StaticWeightList {
-			m, err := compile(&sw.TargetCluster)
-			if err != nil {
-				cs.invalid = fmt.Sprintf("static weight: %v", err)
-				return cs
-			}
-			for i := range p.st.Clusters {
-				if cs.static[i] == 0 && m.matches(&p.st.Clusters[i]) {
-					cs.static[i] = sw.Weight
-				}
-			}
-		}
-	}
-	return cs
+// has reports whether site j has a candidate.
+func (c *candidates) has(j int) bool {
+	_, ok := slices.BinarySearch(c.sites, j)
+	return ok
 }
 
 // eligible returns the clusters the workload may run in: inside its bound, on a site that
@@ -150,19 +61,37 @@ func (p *Planner) set(w *Workload) *clusterSet {
 // cluster, healthy, not evicted (application failover), with the free extended resources
 // of one replica (fits), on a site that is alive when live is set, and within the spread
 // constraints.
-func (p *Planner) eligible(w *Workload, live bool) candidates {
-	cs := p.set(w)
-	var out candidates
+func (p *Planner) eligible(w *Workload, live bool) *candidates {
+	return p.eligibleIn(w, p.set(w), live)
+}
+
+// eligibleIn is eligible for a workload whose clusterSet is cs.
+func (p *Planner) eligibleIn(w *Workload, cs *clusterSet, live bool) *candidates {
 	if cs.invalid != "" {
-		out.notes = append(out.notes, cs.invalid)
-		return out
+		return &candidates{notes: []string{cs.invalid}}
 	}
-	how := weightingOf(w, cs)
 	ext := extendedRequests(w)
 	evictions := w.application() != nil && !p.st.Now.IsZero()
+	how := weightingOf(w, cs)
+	// Without extended resources, evictions or weights from capacity and status, the
+	// candidates depend on the placement alone: computed once per clusterSet.
+	shared := len(ext) == 0 && !evictions && how != available
+	if shared && live && cs.live != nil {
+		return cs.live
+	}
+	if shared && !live && cs.nominal != nil {
+		return cs.nominal
+	}
+	var fit []int64
+	if how == available {
+		fit = p.fitting(w)
+		p.mark(w)
+		defer p.unmark(w)
+	}
 	unfit := false
+	out := &candidates{}
 	for t, idx := range cs.terms {
-		out = candidates{term: cs.names[t], clusters: make([]*Cluster, 0, len(idx)), weights: make([]int64, 0, len(idx))}
+		out = &candidates{term: cs.names[t], at: make([]int, 0, len(idx)), weights: make([]int64, 0, len(idx))}
 		for _, i := range idx {
 			if live && !p.alive[i] {
 				continue
@@ -174,20 +103,20 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 				unfit = true
 				continue
 			}
-			out.clusters = append(out.clusters, &p.st.Clusters[i])
-			out.weights = append(out.weights, p.weight(w, how, i, cs))
+			out.at = append(out.at, i)
+			out.weights = append(out.weights, p.weight(how, i, cs, fit))
 		}
-		if len(out.clusters) > 0 {
+		if len(out.at) > 0 {
 			break
 		}
 	}
 	for _, sc := range w.Policy.SpreadConstraints {
-		out.spread(sc)
+		p.spread(out, sc)
 	}
 	if rs := w.Policy.ReplicaScheduling; rs != nil && rs.ReplicaDivisionPreference == Aggregated && w.Replicas > 0 {
 		out.aggregate(w.Replicas)
 	}
-	if len(out.clusters) == 0 {
+	if len(out.at) == 0 {
 		switch {
 		case unfit:
 			out.notes = append(out.notes, unfitNote(w, ext))
@@ -197,6 +126,12 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 			out.notes = append(out.notes, "no usable cluster matches the placement")
 		}
 	}
+	p.group(out)
+	if shared && live {
+		cs.live = out
+	} else if shared {
+		cs.nominal = out
+	}
 	return out
 }
 
@@ -204,28 +139,35 @@ func (p *Planner) eligible(w *Workload, live bool) candidates {
 // were alive. Without spread constraints or aggregation (which choose among the set), and
 // when some nominal candidate is alive, they are the nominal ones on live sites: no
 // earlier affinity term has any usable cluster, so the same term is chosen.
-func (p *Planner) usable(w *Workload, nominal candidates) candidates {
+func (p *Planner) usable(w *Workload, cs *clusterSet, nominal *candidates) *candidates {
 	rs := w.Policy.ReplicaScheduling
 	if len(w.Policy.SpreadConstraints) > 0 || rs != nil && rs.ReplicaDivisionPreference == Aggregated {
-		return p.eligible(w, true)
+		return p.eligibleIn(w, cs, true)
+	}
+	if nominal == cs.nominal && cs.usable != nil {
+		return cs.usable
 	}
 	dead := 0
-	for _, cl := range nominal.clusters {
-		if !p.siteAlive[cl.Site] {
+	for _, i := range nominal.at {
+		if !p.alive[i] {
 			dead++
 		}
 	}
 	if dead == 0 {
 		return nominal
 	}
-	if dead == len(nominal.clusters) {
-		return p.eligible(w, true)
+	if dead == len(nominal.at) {
+		return p.eligibleIn(w, cs, true)
 	}
-	out := candidates{term: nominal.term, clusters: make([]*Cluster, 0, len(nominal.clusters)-dead), weights: make([]int64, 0, len(nominal.clusters)-dead)}
-	for i, cl := range nominal.clusters {
-		if p.siteAlive[cl.Site] {
-			out.clusters, out.weights = append(out.clusters, cl), append(out.weights, nominal.weights[i])
+	out := &candidates{term: nominal.term, at: make([]int, 0, len(nominal.at)-dead), weights: make([]int64, 0, len(nominal.at)-dead)}
+	for k, i := range nominal.at {
+		if p.alive[i] {
+			out.at, out.weights = append(out.at, i), append(out.weights, nominal.weights[k])
 		}
+	}
+	p.group(out)
+	if nominal == cs.nominal {
+		cs.usable = out
 	}
 	return out
 }
@@ -252,49 +194,52 @@ func weightingOf(w *Workload, cs *clusterSet) weighting {
 	return equal
 }
 
-// weight is cluster i's weight.
-func (p *Planner) weight(w *Workload, how weighting, i int, cs *clusterSet) int64 {
+// weight is cluster i's weight. With available, fit is the planner's fitting of the
+// workload and the workload is marked.
+func (p *Planner) weight(how weighting, i int, cs *clusterSet, fit []int64) int64 {
 	switch how {
 	case available:
-		return availableReplicas(w, &p.st.Clusters[i], p.keys[i])
+		// available replicas: how many more fit, plus those it already runs there, so
+		// that a workload's own pods do not push it away.
+		return addSat(fit[i], p.scratch[i])
 	case static:
 		return cs.static[i]
 	}
 	return 1
 }
 
-// availableReplicas is how many more replicas of the workload fit in the cluster, plus
-// those it already runs there, so that a workload's own pods do not push it away.
-func availableReplicas(w *Workload, c *Cluster, key string) int64 {
-	n := int64(-1)
-	for r, req := range w.Request {
-		if req <= 0 {
-			continue
-		}
-		if fit := c.Available[r] / req; n < 0 || fit < n {
-			n = fit
+// mark sets the scratch of each cluster to the replicas the workload runs there; unmark
+// clears it.
+func (p *Planner) mark(w *Workload) {
+	for k, o := range w.Status {
+		if i, ok := p.keyAt[k]; ok {
+			p.scratch[i] = int64(o.Desired)
 		}
 	}
-	if pods, ok := c.Available["pods"]; ok && (n < 0 || pods < n) {
-		n = pods
+}
+
+func (p *Planner) unmark(w *Workload) {
+	for k := range w.Status {
+		if i, ok := p.keyAt[k]; ok {
+			p.scratch[i] = 0
+		}
 	}
-	n = max(n, 0)
-	return addSat(n, int64(w.Status[key].Desired))
 }
 
 // spread keeps at most MaxGroups groups, the heaviest first (ties by group name), and
 // notes when fewer than MinGroups are left.
-func (c *candidates) spread(sc SpreadConstraint) {
+func (p *Planner) spread(c *candidates, sc SpreadConstraint) {
 	by := sc.SpreadByField
 	if by == "" {
 		by = "label " + sc.SpreadByLabel
 	}
-	group := func(cl *Cluster) string {
+	group := func(i int) string {
+		cl := &p.st.Clusters[i]
 		switch sc.SpreadByField {
 		case "site":
 			return cl.Site
 		case "cluster":
-			return cl.Site + "/" + cl.Name
+			return p.keys[i]
 		case "":
 			return cl.Labels[sc.SpreadByLabel]
 		}
@@ -302,8 +247,9 @@ func (c *candidates) spread(sc SpreadConstraint) {
 		return v
 	}
 	total := map[string]int64{}
-	for i, cl := range c.clusters {
-		total[group(cl)] = addSat(total[group(cl)], c.weights[i])
+	for k, i := range c.at {
+		g := group(i)
+		total[g] = addSat(total[g], c.weights[k])
 	}
 	groups := slices.SortedFunc(maps.Keys(total), func(a, b string) int {
 		if x := cmp.Compare(total[b], total[a]); x != 0 {
@@ -316,14 +262,14 @@ func (c *candidates) spread(sc SpreadConstraint) {
 		for _, g := range groups[:sc.MaxGroups] {
 			keep[g] = true
 		}
-		var cls []*Cluster
+		var at []int
 		var ws []int64
-		for i, cl := range c.clusters {
-			if keep[group(cl)] {
-				cls, ws = append(cls, cl), append(ws, c.weights[i])
+		for k, i := range c.at {
+			if keep[group(i)] {
+				at, ws = append(at, i), append(ws, c.weights[k])
 			}
 		}
-		c.clusters, c.weights, groups = cls, ws, groups[:sc.MaxGroups]
+		c.at, c.weights, groups = at, ws, groups[:sc.MaxGroups]
 	}
 	if len(groups) < sc.MinGroups {
 		c.notes = append(c.notes, fmt.Sprintf("spread by %s: %d groups usable, the policy wants at least %d", by, len(groups), sc.MinGroups))
@@ -333,7 +279,7 @@ func (c *candidates) spread(sc SpreadConstraint) {
 // aggregate keeps the fewest clusters, largest first (ties by site and name), whose
 // available replicas hold the workload; all of them if none suffice.
 func (c *candidates) aggregate(replicas int) {
-	order := make([]int, len(c.clusters))
+	order := make([]int, len(c.at))
 	for i := range order {
 		order[i] = i
 	}
@@ -346,9 +292,9 @@ func (c *candidates) aggregate(replicas int) {
 	}
 	keep := order[:n]
 	slices.Sort(keep)
-	cls, ws := make([]*Cluster, len(keep)), make([]int64, len(keep))
+	at, ws := make([]int, len(keep)), make([]int64, len(keep))
 	for i, j := range keep {
-		cls[i], ws[i] = c.clusters[j], c.weights[j]
+		at[i], ws[i] = c.at[j], c.weights[j]
 	}
-	c.clusters, c.weights = cls, ws
+	c.at, c.weights = at, ws
 }

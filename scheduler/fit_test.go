@@ -121,7 +121,7 @@ func TestPropertyExtendedFit(t *testing.T) {
 		all := allAlive(st)
 		w.Status = nil
 		placed := check(all)
-		if fit := len(NewPlanner(all).eligible(w, true).clusters) > 0; fit && !duplicated(w) && placed != w.Replicas {
+		if fit := len(NewPlanner(all).eligible(w, true).at) > 0; fit && !duplicated(w) && placed != w.Replicas {
 			t.Errorf("every site alive and a cluster fits, yet %d of %d replicas placed", placed, w.Replicas)
 		}
 	})

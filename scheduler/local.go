@@ -19,16 +19,18 @@ import (
 func (p *Planner) Local(w *Workload, share Share) []Share {
 	site := share.Name
 	all, ks := p.lastCands, p.lastKeeps
-	if p.lastKey != w.Key {
-		ks = p.keeps(w)
-		all = p.eligible(p.without(w, ks), true)
+	if p.lastKey != w.Key || all == nil {
+		cs := p.set(w)
+		ks = p.keeps(w, cs)
+		all = p.eligibleIn(p.without(w, ks), cs, true)
 	}
 	kept, taken := p.localKeeps(w, site, ks)
 	if len(kept) > 0 || len(ks) > 0 {
 		w = p.without(w, ks)
 		share.Replicas = max(share.Replicas-taken, 0)
 	}
-	if len(kept) > 0 && duplicated(w) && share.Hold == 0 && !slices.ContainsFunc(all.clusters, func(c *Cluster) bool { return c.Site == site }) {
+	j, known := p.siteAt[site]
+	if len(kept) > 0 && duplicated(w) && share.Hold == 0 && !(known && all.has(j)) {
 		return kept // the share is the kept clusters': nothing else of the site runs it
 	}
 	out := p.local(w, site, share, all)
@@ -38,26 +40,37 @@ func (p *Planner) Local(w *Workload, share Share) []Share {
 	return out
 }
 
-// local is Local without the clusters that keep replicas.
-func (p *Planner) local(w *Workload, site string, share Share, all candidates) []Share {
-	st := p.st
-	var clusters []*Cluster
-	var weights []int64
-	// Candidates are sorted by site: find this site's run.
-	lo, _ := slices.BinarySearchFunc(all.clusters, site, func(c *Cluster, s string) int { return strings.Compare(c.Site, s) })
-	for i := lo; i < len(all.clusters) && all.clusters[i].Site == site; i++ {
-		clusters, weights = append(clusters, all.clusters[i]), append(weights, all.weights[i])
+// clustersOf returns the range of State.Clusters holding the site's clusters.
+func (p *Planner) clustersOf(site string) (lo, hi int) {
+	if j, ok := p.siteAt[site]; ok {
+		return p.span[j][0], p.span[j][1]
 	}
-	current, ready := map[string]int{}, map[string]int{}
-	if len(clusters) == 0 {
+	cl := p.st.Clusters
+	lo, _ = slices.BinarySearchFunc(cl, site, func(c Cluster, s string) int { return strings.Compare(c.Site, s) })
+	hi = lo
+	for hi < len(cl) && cl[hi].Site == site {
+		hi++
+	}
+	return lo, hi
+}
+
+// local is Local without the clusters that keep replicas.
+func (p *Planner) local(w *Workload, site string, share Share, all *candidates) []Share {
+	st := p.st
+	var at []int // indexes into State.Clusters
+	var weights []int64
+	if j, ok := p.siteAt[site]; ok {
+		lo, hi := all.of(j)
+		at, weights = slices.Clone(all.at[lo:hi]), slices.Clone(all.weights[lo:hi])
+	}
+	first, last := p.clustersOf(site)
+	if len(at) == 0 {
 		// Held only: stay on the healthy clusters that run it now, at most what they run
 		// (the site's hold may count what an unhealthy cluster of it ran).
 		running := 0
-		for i := range st.Clusters {
-			c := &st.Clusters[i]
-			if o := w.Status[p.keys[i]]; c.Site == site && c.Healthy && o.Desired > 0 {
-				current[c.Name], ready[c.Name] = o.Desired, o.Ready
-				clusters, weights = append(clusters, c), append(weights, int64(current[c.Name]))
+		for i := first; i < last; i++ {
+			if o := w.Status[p.keys[i]]; st.Clusters[i].Healthy && o.Desired > 0 {
+				at, weights = append(at, i), append(weights, int64(o.Desired))
 				running += o.Desired
 			}
 		}
@@ -65,32 +78,33 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 			share.Replicas = min(share.Replicas, running)
 		}
 	}
-	placed := len(clusters)
+	placed := len(at)
 	if placed > 0 {
 		// Running, healthy and no longer a candidate: weight 0, held until the others are ready.
-		for i := range st.Clusters {
-			c := &st.Clusters[i]
-			if c.Site == site && c.Healthy && w.Status[p.keys[i]].Desired > 0 && !slices.Contains(clusters[:placed], c) {
-				clusters, weights = append(clusters, c), append(weights, 0)
+		for i := first; i < last; i++ {
+			if st.Clusters[i].Healthy && w.Status[p.keys[i]].Desired > 0 && !slices.Contains(at[:placed], i) {
+				at, weights = append(at, i), append(weights, 0)
 			}
 		}
 	}
-	for _, c := range clusters {
-		o := w.Status[site+"/"+c.Name]
-		current[c.Name], ready[c.Name] = o.Desired, o.Ready
+	current, ready := make([]int, len(at)), make([]int, len(at))
+	for k, i := range at {
+		o := w.Status[p.keys[i]]
+		current[k], ready[k] = o.Desired, o.Ready
 	}
-	out := make([]Share, len(clusters))
+	out := make([]Share, len(at))
 	if duplicated(w) {
 		allReady := true
-		for _, c := range clusters[:placed] {
-			allReady = allReady && ready[c.Name] >= share.Replicas
+		for k := range at[:placed] {
+			allReady = allReady && ready[k] >= share.Replicas
 		}
 		out = out[:0]
-		for i, c := range clusters {
-			if i < placed {
-				out = append(out, Share{Name: c.Name, Replicas: share.Replicas, Base: share.Base, Takeover: share.Takeover, Hold: share.Hold, Reason: share.Reason})
+		for k, i := range at {
+			name := st.Clusters[i].Name
+			if k < placed {
+				out = append(out, Share{Name: name, Replicas: share.Replicas, Base: share.Base, Takeover: share.Takeover, Hold: share.Hold, Reason: share.Reason})
 			} else if !allReady {
-				out = append(out, Share{Name: c.Name, Replicas: share.Replicas, Hold: share.Replicas, Reason: ReasonHold + ": kept until the placed clusters are ready"})
+				out = append(out, Share{Name: name, Replicas: share.Replicas, Hold: share.Replicas, Reason: ReasonHold + ": kept until the placed clusters are ready"})
 			}
 		}
 		return sortShares(out)
@@ -100,14 +114,10 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 			weights[i] = 1
 		}
 	}
-	seats := make([]int, len(clusters))
-	sticky := make([]int, len(clusters))
-	for i, c := range clusters {
-		sticky[i] = current[c.Name]
-	}
-	webster(seats, weights, sticky, share.Replicas)
-	for i, c := range clusters {
-		out[i] = Share{Name: c.Name, Replicas: seats[i], Base: seats[i], Reason: ReasonRule}
+	seats := make([]int, len(at))
+	p.webster(seats, weights, current, share.Replicas)
+	for k, i := range at {
+		out[k] = Share{Name: st.Clusters[i].Name, Replicas: seats[k], Base: seats[k], Reason: ReasonRule}
 	}
 	hold(out, current, ready, 0)
 	for i := range out {
@@ -115,12 +125,10 @@ func (p *Planner) local(w *Workload, site string, share Share, all candidates) [
 			out[i].Reason += "; " + ReasonHold + ": cluster keeps its surplus until the others are ready"
 		}
 	}
-	return sortShares(slices.DeleteFunc(out, func(s Share) bool { return s.Replicas == 0 && s.Base == 0 && weightless(s, clusters[placed:]) }))
-}
-
-// weightless reports whether a share is of a cluster held only for failback.
-func weightless(s Share, held []*Cluster) bool {
-	return slices.ContainsFunc(held, func(c *Cluster) bool { return c.Name == s.Name })
+	held := at[placed:]
+	return sortShares(slices.DeleteFunc(out, func(s Share) bool {
+		return s.Replicas == 0 && s.Base == 0 && slices.ContainsFunc(held, func(i int) bool { return st.Clusters[i].Name == s.Name })
+	}))
 }
 
 func sortShares(out []Share) []Share {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,7 +107,7 @@ func TestPropertySums(t *testing.T) {
 				t.Errorf("site %s: clusters sum to %d, share is %d", s.Name, local, s.Replicas)
 			}
 		}
-		if usable := len(NewPlanner(st).eligible(w, true).clusters) > 0; usable && total != w.Replicas {
+		if usable := len(NewPlanner(st).eligible(w, true).at) > 0; usable && total != w.Replicas {
 			t.Errorf("division sums to %d, want %d: %+v", total, w.Replicas, d)
 		} else if !usable && total != 0 {
 			t.Errorf("no usable cluster, yet %d replicas placed", total)
@@ -165,7 +166,7 @@ func TestPropertyMinimalMoves(t *testing.T) {
 			}
 			moved += got[name] - n
 		}
-		live := len(NewPlanner(dead).eligible(w, true).clusters) > 0
+		live := len(NewPlanner(dead).eligible(w, true).at) > 0
 		if live && moved != after[victim] {
 			t.Errorf("%s died with %d replicas; %d moved", victim, after[victim], moved)
 		}
@@ -184,11 +185,11 @@ func TestPropertyMakeBeforeBreak(t *testing.T) {
 		for _, s := range d.Sites {
 			want[s.Name] = s.Replicas
 		}
-		_, ready := observed(w, st)
+		_, ready := observed(w)
 		readyNow, kept := 0, 0
 		usable := map[string]bool{}
-		for _, c := range NewPlanner(st).eligible(w, true).clusters {
-			usable[c.Site] = true
+		for _, i := range NewPlanner(st).eligible(w, true).at {
+			usable[st.Clusters[i].Site] = true
 		}
 		for site, n := range ready {
 			if !usable[site] {
@@ -209,4 +210,15 @@ func shares(d Division) map[string]int {
 		m[s.Name] = s.Replicas
 	}
 	return m
+}
+
+// observed sums, per site, the replicas the workload runs and those ready.
+func observed(w *Workload) (current, ready map[string]int) {
+	current, ready = map[string]int{}, map[string]int{}
+	for k, o := range w.Status {
+		site, _, _ := strings.Cut(k, "/")
+		current[site] += o.Desired
+		ready[site] += o.Ready
+	}
+	return current, ready
 }

@@ -15,14 +15,19 @@ import (
 // closed form (prefill), and the heap places the rest, fewer than one per party. The result
 // is exactly that of adding the k seats one at a time, which sites on every version compute.
 func webster(seats []int, weights []int64, sticky []int, k int) {
-	websterFrom(seats, weights, sticky, k, heapOnly)
+	websterFrom(&seatHeap{}, seats, weights, sticky, k, heapOnly)
+}
+
+// webster is webster with the planner's heap, whose items it reuses.
+func (p *Planner) webster(seats []int, weights []int64, sticky []int, k int) {
+	p.heap.items = p.heap.items[:0]
+	websterFrom(&p.heap, seats, weights, sticky, k, heapOnly)
 }
 
 // heapOnly is the k up to which the heap alone places the seats: cheaper than prefill.
 const heapOnly = 64
 
-func websterFrom(seats []int, weights []int64, sticky []int, k, small int) {
-	h := &seatHeap{}
+func websterFrom(h *seatHeap, seats []int, weights []int64, sticky []int, k, small int) {
 	for i, w := range weights {
 		if w > 0 {
 			h.items = append(h.items, seatItem{i: i, w: w, s: seats[i], sticky: at(sticky, i)})

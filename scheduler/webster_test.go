@@ -100,7 +100,7 @@ func TestPropertyWebsterMatchesOracle(t *testing.T) {
 		oracleWebster(want, weights, sticky, k)
 		for _, small := range []int{0, 1, heapOnly} { // 0: prefill whatever k
 			got := slices.Clone(seats)
-			websterFrom(got, weights, sticky, k, small)
+			websterFrom(&seatHeap{}, got, weights, sticky, k, small)
 			if !slices.Equal(got, want) {
 				t.Fatalf("case %d small %d: seats %v weights %v sticky %v k %d: got %v, the oracle %v",
 					c, small, seats, weights, sticky, k, got, want)
@@ -124,9 +124,9 @@ func TestPropertyWebsterHugeWeights(t *testing.T) {
 		}
 		k = min(k, 5000)
 		want := slices.Clone(seats)
-		websterFrom(want, weights, sticky, k, math.MaxInt)
+		websterFrom(&seatHeap{}, want, weights, sticky, k, math.MaxInt)
 		got := slices.Clone(seats)
-		websterFrom(got, weights, sticky, k, 0)
+		websterFrom(&seatHeap{}, got, weights, sticky, k, 0)
 		if !slices.Equal(got, want) {
 			t.Fatalf("case %d: seats %v weights %v sticky %v k %d: got %v, the heap alone %v", c, seats, weights, sticky, k, got, want)
 		}

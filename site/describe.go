@@ -131,7 +131,7 @@ func (s *Site) handlePlacement(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Errorf("no workload %q", key))
 		return
 	}
-	pass, err := planPass(r.Context(), st, ws[i:i+1], s.cfg.Name, true)
+	pass, err := planPass(r.Context(), st, ws[i:i+1], s.cfg.Name, true, nil)
 	if err != nil {
 		return // the client went away
 	}

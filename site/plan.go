@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"atoll/scheduler"
@@ -35,11 +36,57 @@ type planned struct {
 // refusal is a refusal to actuate: its kind (an audit and event type) and its reason.
 type refusal struct{ why, reason string }
 
+// passCache keeps one caller's previous pass (the reconciler's, the view's), so that
+// its next pass re-plans only the workloads whose inputs, sites or clusters changed
+// (scheduler.Replanner): the same plans as a full pass. The zero value is ready. A pass
+// that finds it in use plans in full without it.
+type passCache struct {
+	mu sync.Mutex
+	rp *scheduler.Replanner
+}
+
+// plan plans the workloads of ws that are divided, through the cache; nil if the cache
+// is in use. The plans are shared with the cache: they must not be changed.
+func (c *passCache) plan(st *scheduler.State, ws []workload, self string, explain bool) []*scheduler.Plan {
+	if !c.mu.TryLock() {
+		return nil
+	}
+	defer c.mu.Unlock()
+	if c.rp == nil {
+		if explain {
+			self = "" // every site's shares are placed
+		}
+		c.rp = scheduler.NewReplanner(self)
+	}
+	var in []*scheduler.Workload
+	var at []int
+	for i := range ws {
+		if ws[i].err == nil && ws[i].unplaced == "" {
+			in, at = append(in, &ws[i].sched), append(at, i)
+		}
+	}
+	got := c.rp.Plan(st, in)
+	out := make([]*scheduler.Plan, len(ws))
+	for k, i := range at {
+		out[i] = &got[k]
+	}
+	return out
+}
+
 // planPass divides every workload of ws over st as the site named self sees it. With
 // explain it also places every site's share in its clusters, for the view and describe;
-// without, only self's, for the reconciler. It stops with ctx's error when ctx is done.
-func planPass(ctx context.Context, st *scheduler.State, ws []workload, self string, explain bool) ([]planned, error) {
-	p := scheduler.NewPlanner(st)
+// without, only self's, for the reconciler. With a cache, it re-plans only what changed
+// since the cache's previous pass; the cache must always be used with the same self and
+// explain. It stops with ctx's error when ctx is done.
+func planPass(ctx context.Context, st *scheduler.State, ws []workload, self string, explain bool, cache *passCache) ([]planned, error) {
+	var plans []*scheduler.Plan
+	if cache != nil {
+		plans = cache.plan(st, ws, self, explain)
+	}
+	var p *scheduler.Planner
+	if plans == nil {
+		p = scheduler.NewPlanner(st)
+	}
 	i := slices.IndexFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == self })
 	mine := ""
 	if i >= 0 {
@@ -73,7 +120,13 @@ func planPass(ctx context.Context, st *scheduler.State, ws []workload, self stri
 		if w.unplaced != "" {
 			continue // stored, but no policy places it: not divided
 		}
-		pl.div = p.Divide(&w.sched)
+		var plan *scheduler.Plan
+		if plans != nil {
+			plan = plans[i]
+			pl.div = plan.Division
+		} else {
+			pl.div = p.Divide(&w.sched)
+		}
 		outside := len(w.sched.Bound) > 0 && !slices.Contains(w.sched.Bound, mine)
 		for _, share := range pl.div.Sites {
 			if share.Replicas == 0 || (share.Name != self && !explain) {
@@ -89,7 +142,11 @@ func planPass(ctx context.Context, st *scheduler.State, ws []workload, self stri
 			if pl.local == nil {
 				pl.local = map[string][]scheduler.Share{}
 			}
-			pl.local[share.Name] = p.Local(&w.sched, share)
+			if plan != nil {
+				pl.local[share.Name] = plan.Local[share.Name]
+			} else {
+				pl.local[share.Name] = p.Local(&w.sched, share)
+			}
 		}
 		if outside && names(&w.sched.Policy, self) {
 			pl.refusals = append(pl.refusals, refusal{"residency", fmt.Sprintf("the placement names this site's clusters, but the bound %v excludes jurisdiction %s", w.sched.Bound, mine)})

@@ -3,6 +3,8 @@ package site
 import (
 	"context"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +29,7 @@ func TestPlanPass(t *testing.T) {
 		{sched: scheduler.Workload{Key: "shop/stray", Replicas: 3}, unplaced: notPlaced},
 	}
 	for _, explain := range []bool{false, true} {
-		pass, err := planPass(t.Context(), st, ws, "eu", explain)
+		pass, err := planPass(t.Context(), st, ws, "eu", explain, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +60,52 @@ func TestPlanPass(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := planPass(ctx, st, ws, "eu", false); !errors.Is(err, context.Canceled) {
+	if _, err := planPass(ctx, st, ws, "eu", false, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a pass with its context done: %v", err)
+	}
+}
+
+// TestPlanPassCached: a pass through a cache plans as a pass without one, pass after
+// pass, while a site dies and returns and a workload is written.
+func TestPlanPassCached(t *testing.T) {
+	alive := &scheduler.State{
+		Sites: []scheduler.Site{{Name: "eu", Jurisdiction: "EU", Alive: true}, {Name: "us", Jurisdiction: "US", Alive: true}},
+		Clusters: []scheduler.Cluster{{Site: "eu", Name: "e1", Jurisdiction: "EU", Healthy: true},
+			{Site: "eu", Name: "e2", Jurisdiction: "EU", Healthy: true}, {Site: "us", Name: "u1", Jurisdiction: "US", Healthy: true}},
+	}
+	dead := *alive
+	dead.Sites = slices.Clone(alive.Sites)
+	dead.Sites[1].Alive = false
+	workloads := func(replicas int) []workload {
+		return []workload{
+			{sched: scheduler.Workload{Key: "shop/web", Replicas: replicas, Status: map[string]scheduler.Observed{"us/u1": {Desired: 2, Ready: 2}}}},
+			{sched: scheduler.Workload{Key: "shop/us-only", Replicas: 2, Bound: []string{"US"}}},
+			{sched: scheduler.Workload{Key: "shop/huge"}, err: errors.New("refused: too many replicas"), refusal: "limit"},
+		}
+	}
+	for _, explain := range []bool{false, true} {
+		var cache passCache
+		for step, in := range []struct {
+			st       *scheduler.State
+			replicas int
+		}{{alive, 4}, {&dead, 4}, {&dead, 6}, {alive, 6}, {alive, 6}} {
+			cached, err := planPass(t.Context(), in.st, workloads(in.replicas), "eu", explain, &cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := planPass(t.Context(), in.st, workloads(in.replicas), "eu", explain, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range full {
+				c, f := cached[i], full[i]
+				if !reflect.DeepEqual(c.div, f.div) || !reflect.DeepEqual(c.local, f.local) || !reflect.DeepEqual(c.refusals, f.refusals) {
+					t.Errorf("explain=%t step %d %s: cached %+v %v %v, full %+v %v %v", explain, step, f.w.sched.Key, c.div, c.local, c.refusals, f.div, f.local, f.refusals)
+				}
+			}
+			if got := cache.rp.Stats(); step == 4 && got.Replanned != 0 {
+				t.Errorf("explain=%t: a pass over the same state re-planned %d workloads", explain, got.Replanned)
+			}
+		}
 	}
 }

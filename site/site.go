@@ -100,6 +100,7 @@ type reconciler struct {
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	observeEvery time.Duration
 	decisions    *decisions
+	plans        passCache // the reconcile pass's previous plans
 }
 
 // telemetry is what the site records of itself, each safe for concurrent use.
@@ -112,10 +113,11 @@ type telemetry struct {
 
 // httpState is the HTTP server's.
 type httpState struct {
-	httpLim HTTPLimits                // cfg.HTTPLimits with defaults
-	views   *viewcast                 // the view computed once for every stream and GET /v1/view
-	streams atomic.Int64              // open GET /v1/stream and watches of /k8s/
-	kube    atomic.Pointer[kubeProxy] // the Kubernetes API while it runs (kubeproxy.go)
+	httpLim   HTTPLimits                // cfg.HTTPLimits with defaults
+	views     *viewcast                 // the view computed once for every stream and GET /v1/view
+	streams   atomic.Int64              // open GET /v1/stream and watches of /k8s/
+	kube      atomic.Pointer[kubeProxy] // the Kubernetes API while it runs (kubeproxy.go)
+	viewPlans passCache                 // the view's previous plans
 }
 
 // lifecycle is the goroutines Run started, stopped with ctx and awaited with wg.

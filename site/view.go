@@ -130,7 +130,7 @@ func (s *Site) view(ctx context.Context, now time.Time) (View, error) {
 	v.Clusters = s.clusterViewsLocked()
 	s.mu.Unlock()
 
-	pass, err := planPass(ctx, st, ws, s.cfg.Name, true)
+	pass, err := planPass(ctx, st, ws, s.cfg.Name, true, &s.viewPlans)
 	if err != nil {
 		return View{}, err
 	}

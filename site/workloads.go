@@ -133,7 +133,7 @@ func (s *Site) plan(ctx context.Context, now time.Time) (out []placed, pp passPl
 	if !slices.ContainsFunc(st.Sites, func(x scheduler.Site) bool { return x.Name == s.cfg.Name }) {
 		return nil, pp, next, nil
 	}
-	pass, err := planPass(ctx, st, ws, s.cfg.Name, false)
+	pass, err := planPass(ctx, st, ws, s.cfg.Name, false, &s.plans)
 	if err != nil {
 		return nil, pp, next, err
 	}

@@ -206,7 +206,7 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 		return rep, ctx.Err()
 	}
 	rep.MovePodsS = int(float64(rep.Moved) / (float64(rep.ReadyMS-rep.DetectMS) / 1000))
-	logf("takeover: detect %d ms, ready %d ms", rep.DetectMS, rep.ReadyMS)
+	logf("takeover: detect %d ms, decide %d ms, ready %d ms", rep.DetectMS, rep.DecideMS, rep.ReadyMS)
 
 	// The yardstick: what each survivor gained, created directly.
 	gained := make([]map[string]int, 4)

@@ -13,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"atoll/crdt"
 	"atoll/deploy/testenv"
@@ -57,18 +56,9 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 		return rep, err
 	}
 	defer env.Stop()
-	var cs []*kubernetes.Clientset
-	for _, c := range env.Clusters() {
-		cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-		if err != nil {
-			return rep, err
-		}
-		cfg.QPS, cfg.Burst = 100, 200
-		k, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return rep, err
-		}
-		cs = append(cs, k)
+	cs, err := clientsets(env, 100, 200)
+	if err != nil {
+		return rep, err
 	}
 	o.Sites = 4
 	tune := o.Tune
@@ -83,24 +73,7 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 		return rep, err
 	}
 	defer f.Stop()
-	for i, c := range env.Clusters() {
-		b, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			return rep, err
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "k0", Kubeconfig: string(b)}); err != nil {
-			return rep, err
-		}
-	}
-	if err := f.waitFor(ctx, "clusters healthy", func(map[int]site.State) bool {
-		for i := range 4 {
-			obj, err := f.Client(0).Object(ctx, "cluster", f.Names[i]+"/k0")
-			if err != nil || obj["health"].Value != "healthy" {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
+	if err := joinEach(ctx, f, env); err != nil {
 		return rep, err
 	}
 	op, err := newOperatorFor(f)
@@ -327,4 +300,27 @@ func (o *observer) until(ctx context.Context, what string, d time.Duration, ok f
 		case <-time.After(cmp.Or(o.every, 20*time.Millisecond)):
 		}
 	}
+}
+
+// joinEach joins cluster i of env to site i of f as k0, and waits until site 0 sees every
+// one healthy.
+func joinEach(ctx context.Context, f *Fed, env *testenv.Env) error {
+	for i, c := range env.Clusters() {
+		b, err := os.ReadFile(c.AtollKubeconfig)
+		if err != nil {
+			return err
+		}
+		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "k0", Kubeconfig: string(b)}); err != nil {
+			return err
+		}
+	}
+	return f.waitFor(ctx, "clusters healthy", func(map[int]site.State) bool {
+		for i := range env.Clusters() {
+			obj, err := f.Client(0).Object(ctx, "cluster", f.Names[i]+"/k0")
+			if err != nil || obj["health"].Value != "healthy" {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -71,7 +71,7 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 			return rep, err
 		}
 	}
-	cs, err := clientsets(env)
+	cs, err := clientsets(env, 100, 200)
 	if err != nil {
 		return rep, err
 	}
@@ -143,16 +143,16 @@ func statusKiB(status, name string) float64 {
 	return 0
 }
 
-// clientsets returns a client of each of env's clusters, as their admin, quiet about
-// warnings.
-func clientsets(env *testenv.Env) ([]*kubernetes.Clientset, error) {
+// clientsets returns a client of each of env's clusters, as their admin, at qps and
+// burst, quiet about warnings.
+func clientsets(env *testenv.Env, qps float32, burst int) ([]*kubernetes.Clientset, error) {
 	var out []*kubernetes.Clientset
 	for _, c := range env.Clusters() {
 		cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 		if err != nil {
 			return nil, err
 		}
-		cfg.QPS, cfg.Burst = 100, 200
+		cfg.QPS, cfg.Burst = qps, burst
 		cfg.WarningHandler = rest.NoWarnings{}
 		k, err := kubernetes.NewForConfig(cfg)
 		if err != nil {

@@ -13,8 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"atoll/deploy/testenv"
 	"atoll/site"
@@ -75,19 +73,9 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 	}
 	defer env.Stop()
 	logf("4 clusters of %d Nodes up", nodes)
-	var cs []*kubernetes.Clientset
-	for _, c := range env.Clusters() {
-		cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-		if err != nil {
-			return rep, err
-		}
-		cfg.QPS, cfg.Burst = kube.ApplyQPS, kube.ApplyBurst // the pace the sites apply at
-		cfg.WarningHandler = rest.NoWarnings{}
-		k, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return rep, err
-		}
-		cs = append(cs, k)
+	cs, err := clientsets(env, kube.ApplyQPS, kube.ApplyBurst) // the pace the sites apply at
+	if err != nil {
+		return rep, err
 	}
 	o.Sites = 4
 	f, err := startSettled(ctx, o)
@@ -95,24 +83,7 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 		return rep, err
 	}
 	defer f.Stop()
-	for i, c := range env.Clusters() {
-		b, err := os.ReadFile(c.AtollKubeconfig)
-		if err != nil {
-			return rep, err
-		}
-		if err := f.Client(i).JoinCluster(ctx, site.JoinRequest{Name: "k0", Kubeconfig: string(b)}); err != nil {
-			return rep, err
-		}
-	}
-	if err := f.waitFor(ctx, "clusters healthy", func(map[int]site.State) bool {
-		for i := range 4 {
-			obj, err := f.Client(0).Object(ctx, "cluster", f.Names[i]+"/k0")
-			if err != nil || obj["health"].Value != "healthy" {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
+	if err := joinEach(ctx, f, env); err != nil {
 		return rep, err
 	}
 	op, err := newOperatorFor(f)

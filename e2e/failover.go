@@ -136,22 +136,10 @@ func RunFailover(ctx context.Context, o Options, workloads, replicas int) (Failo
 	// Failover.
 	survivors := []int{0, 1, 2}
 	t0 := time.Now()
-	if err := f.Kill(victim); err != nil {
+	detected, err := killWatched(ctx, f, victim, survivors)
+	if err != nil {
 		return rep, err
 	}
-	detected := make(chan time.Duration, 1)
-	go func() {
-		_ = f.waitFor(ctx, "survivors see the kill", func(st map[int]site.State) bool {
-			for _, i := range survivors {
-				s, ok := st[i]
-				if !ok || slices.Contains(s.Live, f.Names[victim]) {
-					return false
-				}
-			}
-			return true
-		})
-		detected <- time.Since(t0)
-	}()
 	if _, err := obs.until(ctx, "the survivors ask for every replica", time.Minute, func(v view) bool {
 		check(v)
 		return want(v, survivors, false)
@@ -323,4 +311,27 @@ func joinEach(ctx context.Context, f *Fed, env *testenv.Env) error {
 		}
 		return true
 	})
+}
+
+// killWatched kills site victim (kill -9) and returns a channel that receives, once, how
+// long after the kill every survivor stopped listing it live.
+func killWatched(ctx context.Context, f *Fed, victim int, survivors []int) (<-chan time.Duration, error) {
+	t0 := time.Now()
+	if err := f.Kill(victim); err != nil {
+		return nil, err
+	}
+	detected := make(chan time.Duration, 1)
+	go func() {
+		_ = f.waitFor(ctx, "survivors see the kill", func(st map[int]site.State) bool {
+			for _, i := range survivors {
+				s, ok := st[i]
+				if !ok || slices.Contains(s.Live, f.Names[victim]) {
+					return false
+				}
+			}
+			return true
+		})
+		detected <- time.Since(t0)
+	}()
+	return detected, nil
 }

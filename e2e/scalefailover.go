@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"atoll/deploy/testenv"
-	"atoll/site"
 	"atoll/site/kube"
 )
 
@@ -141,22 +139,10 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 
 	// Failover.
 	t1 := time.Now()
-	if err := f.Kill(victim); err != nil {
+	detected, err := killWatched(ctx, f, victim, survivors)
+	if err != nil {
 		return rep, err
 	}
-	detected := make(chan time.Duration, 1)
-	go func() {
-		_ = f.waitFor(ctx, "survivors see the kill", func(st map[int]site.State) bool {
-			for _, i := range survivors {
-				s, ok := st[i]
-				if !ok || slices.Contains(s.Live, f.Names[victim]) {
-					return false
-				}
-			}
-			return true
-		})
-		detected <- time.Since(t1)
-	}()
 	if _, err := obs.until(ctx, "the survivors ask for every replica", 5*time.Minute, func(v view) bool { return want(v, survivors, false) }); err != nil {
 		return rep, err
 	}

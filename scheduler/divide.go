@@ -182,27 +182,32 @@ func ones(n int) []int64 {
 	return out
 }
 
-// hold lets shares with more ready replicas than their target keep that surplus while
-// others are below target in ready replicas, or replicas are missing: each holder keeps
-// as much of its surplus as covers the whole shortfall. Holders do not split the
+// hold lets shares with more replicas than their target keep that surplus while other
+// shares are below target in ready replicas, or replicas are missing: each holder keeps
+// as much of its surplus as covers the others' whole shortfall. Holders do not split the
 // shortfall between them: under different views each would count on another. A holder's
 // surplus counts replicas that are not ready yet too: they are about to serve, and
 // counting only ready ones let a holder drop replicas that later views needed (a seed of
-// the failover simulation dipped).
+// the failover simulation dipped). A holder's own shortfall is not a reason to hold: its
+// surplus replicas are the same pods as its target ones, and holding them for itself
+// only asked for more than the policy (a site held 33 for a share of 25 while its own
+// were starting).
 //
 // current and ready are per share.
 func hold(shares []Share, current, ready []int, missing int) {
 	short := missing
+	own := make([]int, len(shares))
 	for i, s := range shares {
-		short += max(s.Replicas-ready[i], 0)
+		own[i] = max(s.Replicas-ready[i], 0)
+		short += own[i]
 	}
 	for i := range shares {
 		s := &shares[i]
-		surplus := current[i] - s.Replicas
-		if surplus <= 0 || short <= 0 {
+		surplus, others := current[i]-s.Replicas, short-own[i]
+		if surplus <= 0 || others <= 0 {
 			continue
 		}
-		h := min(surplus, short)
+		h := min(surplus, others)
 		s.Hold, s.Replicas = h, s.Replicas+h
 	}
 }

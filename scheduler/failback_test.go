@@ -2,7 +2,11 @@ package scheduler
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // Regression tests for make-before-break failures that chaos.RunFailover found: each is
@@ -86,5 +90,61 @@ func TestFailbackEveryHolderHolds(t *testing.T) {
 	got := byName(Divide(w, st))
 	if fmt.Sprint(got["a"].Replicas, got["b"].Replicas, got["c"].Replicas) != "4 3 2" {
 		t.Errorf("a=%+v b=%+v c=%+v, want a and b to keep their surplus", got["a"], got["b"], got["c"])
+	}
+}
+
+// A site's own replicas that are still starting are no reason for it to hold a surplus:
+// it asked for 33 against a share of 25 while its own were starting, with every other
+// share ready (the 20,000-pod setup).
+func TestFailbackOwnShortfallHoldsNothing(t *testing.T) {
+	st := failbackState("a", "b", "c", "d")
+	w := &Workload{Key: "shop/web", Replicas: 100, Status: map[string]Observed{
+		"a/c1": {Desired: 25, Ready: 25}, "b/c1": {Desired: 25, Ready: 25},
+		"c/c1": {Desired: 33, Ready: 10}, "d/c1": {Desired: 25, Ready: 25}}}
+	if s := byName(Divide(w, st))["c"]; s.Replicas != 25 || s.Hold != 0 {
+		t.Errorf("c: %+v, want its share of 25 and nothing held", s)
+	}
+	w.Status["d/c1"] = Observed{Desired: 25, Ready: 20}
+	if s := byName(Divide(w, st))["c"]; s.Replicas != 30 || s.Hold != 5 {
+		t.Errorf("c while d lacks 5: %+v, want 5 held", s)
+	}
+}
+
+// A holder holds no more than its surplus and no more than what the others lack (short
+// of target in ready replicas, or missing), over random statuses.
+func TestHoldCoversOnlyOthers(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("ATOLL_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (replay with ATOLL_SEED=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 0))
+	for round := range 2000 {
+		n := 1 + r.IntN(5)
+		shares, current, ready := make([]Share, n), make([]int, n), make([]int, n)
+		for i := range shares {
+			shares[i] = Share{Name: fmt.Sprint(i), Replicas: r.IntN(10)}
+			current[i] = r.IntN(15)
+			ready[i] = r.IntN(current[i] + 1)
+		}
+		missing := r.IntN(3) * r.IntN(2)
+		target := make([]int, n)
+		for i := range shares {
+			target[i] = shares[i].Replicas
+		}
+		hold(shares, current, ready, missing)
+		for i, s := range shares {
+			others := missing
+			for j := range shares {
+				if j != i {
+					others += max(target[j]-ready[j], 0)
+				}
+			}
+			want := min(max(current[i]-target[i], 0), others)
+			if s.Hold != want || s.Replicas != target[i]+want {
+				t.Fatalf("seed %d round %d share %d: target %d current %d ready %d others short %d: got %+v, want hold %d",
+					seed, round, i, target[i], current[i], ready[i], others, s, want)
+			}
+		}
 	}
 }

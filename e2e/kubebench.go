@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"atoll/crdt"
@@ -68,6 +69,7 @@ func RunKube(ctx context.Context, o Options, workloads, samples int) (KubeReport
 		return rep, err
 	}
 	cfg.QPS, cfg.Burst = kube.ApplyQPS, kube.ApplyBurst
+	cfg.WarningHandler = rest.NoWarnings{} // Pod Security warns on every create: noise here
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return rep, err

@@ -162,6 +162,11 @@ type Tuning struct {
 	// ReconcileBurst is how long a reconcile pass woken by stored changes waits first, so
 	// that a burst of changes lands in one pass.
 	ReconcileBurst time.Duration
+	// StatusBurst is how long the reconciler waits, after a member cluster changed the
+	// status of an object Atoll applied, before it reports that status, so that the
+	// changes of a rollout land in one write; it bounds such writes to one per
+	// StatusBurst.
+	StatusBurst time.Duration
 	// ReconcileBackoff is the wait after a reconcile pass that did not complete (an
 	// apply, namespace, prune, member client or status write failed) before the next; it
 	// doubles with each failed pass in a row up to ReconcileBackoffMax, and a clean pass
@@ -268,6 +273,7 @@ func DefaultTuning() Tuning {
 	return Tuning{
 		Reconcile:      5 * time.Second,
 		ReconcileBurst: 20 * time.Millisecond,
+		StatusBurst:    100 * time.Millisecond,
 		// client-go's exponential failure limiter starts at 5ms; a pass costs more.
 		ReconcileBackoff:    100 * time.Millisecond,
 		ReconcileBackoffMax: 30 * time.Second,
@@ -385,6 +391,7 @@ func (t Tuning) withDefaults() Tuning {
 	d := DefaultTuning()
 	fill(&t.Reconcile, d.Reconcile)
 	fill(&t.ReconcileBurst, d.ReconcileBurst)
+	fill(&t.StatusBurst, d.StatusBurst)
 	fill(&t.ReconcileBackoff, d.ReconcileBackoff)
 	fill(&t.ReconcileBackoffMax, d.ReconcileBackoffMax)
 	fill(&t.Capacity, d.Capacity)

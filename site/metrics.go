@@ -32,6 +32,8 @@ type metrics struct {
 	refused         *prometheus.CounterVec
 	// leaderships counts the times this replica became its site's leader.
 	leaderships prometheus.Counter
+	// statusRefreshes counts the status writes between passes (statusnow.go).
+	statusRefreshes prometheus.Counter
 	// view times viewLoop's views: a scheduling pass with explanations, and encoding.
 	view prometheus.Histogram
 }
@@ -51,6 +53,8 @@ func newMetrics(s *Site) *metrics {
 			Help:    "Duration of applying one object to a member cluster; an object unchanged since the last resync is answered from the informer cache, in well under a millisecond.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster"}),
 	}
+	m.statusRefreshes = prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_status_refreshes_total",
+		Help: "Status writes between reconcile passes: a member cluster changed the status of objects Atoll applied (a Deployment became ready), reported without planning or applying."})
 	m.leaderships = prometheus.NewCounter(prometheus.CounterOpts{Name: "atoll_leaderships_total",
 		Help: "Times this replica of the site became its leader since the process started (a site of one replica: 0); it steps down in-process when it loses leadership."})
 	m.view = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "atoll_view_duration_seconds",
@@ -68,7 +72,7 @@ func newMetrics(s *Site) *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.applied, m.rejected, m.reconcile, m.reconcileErrors, m.apply, m.refused, m.leaderships, m.view,
+		m.applied, m.rejected, m.reconcile, m.reconcileErrors, m.apply, m.refused, m.leaderships, m.view, m.statusRefreshes,
 		siteCollector{s},
 	)
 	return m

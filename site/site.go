@@ -98,6 +98,10 @@ type reconciler struct {
 	publishMu    sync.Mutex
 	clustersWake chan struct{}
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
+	statusWake   chan struct{} // asks the reconciler to report changed status (statusnow.go)
+	// reported is, per cluster and object, what the last pass knew of what it applied
+	// there (statusnow.go); guarded by reconcileMu.
+	reported     map[string]map[string]reported
 	observeEvery time.Duration
 	decisions    *decisions
 	plans        passCache // the reconcile pass's previous plans
@@ -217,7 +221,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		speaker: speaker{version: Version, keys: keys},
 		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), templates: map[string]template{}},
-		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1),
+		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
 		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
 	}

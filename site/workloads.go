@@ -49,6 +49,7 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			s.log.Warn("reconcile pass incomplete", "retry", wait, "err", err)
 		}
 		timer.Reset(wait)
+	waiting:
 		select {
 		case <-ctx.Done():
 			return
@@ -56,12 +57,45 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 		case <-s.schedWake:
 		case <-arrived:
 			// Let a burst of changes land before the next pass.
+			if !sleep(ctx, s.cfg.Tuning.ReconcileBurst) {
+				return
+			}
+		case <-s.statusWake:
+			// Only status changed in a member cluster: report it after StatusBurst, and
+			// wait on; anything that asks for a pass meanwhile gets one at once (a pass
+			// reads every status too).
+			burst := time.NewTimer(s.cfg.Tuning.StatusBurst)
 			select {
 			case <-ctx.Done():
+				burst.Stop()
 				return
-			case <-time.After(s.cfg.Tuning.ReconcileBurst):
+			case <-timer.C:
+			case <-s.schedWake:
+			case <-arrived:
+				if !sleep(ctx, s.cfg.Tuning.ReconcileBurst) {
+					burst.Stop()
+					return
+				}
+			case <-burst.C:
+				if err := s.refreshStatus(appliers, s); err != nil {
+					s.log.Warn("status not reported", "err", err) // the next pass writes it
+				}
+				goto waiting
 			}
+			burst.Stop()
 		}
+	}
+}
+
+// sleep waits d, or until ctx is done: false then.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -280,8 +314,10 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				errs = append(errs, fmt.Errorf("member cluster client %s: %w", cluster, err))
 				continue
 			}
+			a.OnStatus(s.wakeStatus)
 			appliers[cluster] = a
 		}
+		known := map[string]reported{} // this pass's, for refreshStatus
 		keep := map[string]bool{}
 		failed := false
 		namespaces := map[string]bool{}
@@ -339,8 +375,15 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				}
 				s.ran(w, cluster, replicas)
 				status = append(status, s.statusOps(w, cluster, replicas, j.got, j.sched)...)
+				if j.key != "" {
+					known[j.key] = reported{w: w, replicas: replicas, sched: j.sched}
+				}
 			}
 		}
+		if s.reported == nil {
+			s.reported = map[string]map[string]reported{}
+		}
+		s.reported[cluster] = known
 		if failed {
 			continue // prune only after a clean pass
 		}
@@ -350,6 +393,11 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		}
 		for _, key := range deleted {
 			s.log.Info("pruned", "cluster", cluster, "object", key)
+		}
+	}
+	for cluster := range s.reported {
+		if !slices.Contains(clusters, cluster) {
+			delete(s.reported, cluster)
 		}
 	}
 	status = append(status, s.dropStatus(ws, clusters, pp.evicted)...)

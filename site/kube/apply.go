@@ -57,6 +57,8 @@ type Applier struct {
 	// seen are the resources Atoll has applied in this cluster since NewApplier: each
 	// has an informer, and every Prune lists them.
 	seen map[schema.GroupVersionResource]cache.GenericLister
+	// watched are the resources whose informer has the status handler (changed.go).
+	watched map[schema.GroupVersionResource]bool
 	// typed watches every namespace, for EnsureNamespace, and every
 	// HorizontalPodAutoscaler, for Apply (each started on first use).
 	typed      informers.SharedInformerFactory
@@ -70,6 +72,10 @@ type Applier struct {
 	resync     time.Duration
 	// lastSweep is when Prune last listed every resource discovery offers (zero: never).
 	lastSweep time.Time
+	// statusMu guards onStatus and changed (changed.go), which informers' handlers use.
+	statusMu sync.Mutex
+	onStatus func()
+	changed  map[string]objectRef
 }
 
 // syncTimeout bounds the wait for an informer's first list: a cluster that cannot answer
@@ -118,7 +124,7 @@ func NewApplier(cfg *rest.Config, resync time.Duration, log *slog.Logger) (*Appl
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 10*time.Minute, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
 		typed: informers.NewSharedInformerFactory(cs, 10*time.Minute),
-		log:   log, ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{},
+		log:   log, ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, watched: map[schema.GroupVersionResource]bool{},
 		forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
 	}, nil
 }
@@ -135,6 +141,12 @@ func (a *Applier) lister(ctx context.Context, gvr schema.GroupVersionResource) (
 	}
 	inf := a.factory.ForResource(gvr)
 	synced := inf.Informer().HasSynced
+	if !a.watched[gvr] { // once: an informer that did not sync is asked for again
+		if err := a.watchStatus(gvr, inf.Informer()); err != nil {
+			return nil, fmt.Errorf("watch %s: %w", gvr.Resource, err)
+		}
+		a.watched[gvr] = true
+	}
 	a.factory.Start(a.ctx.Done())
 	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()

@@ -14,8 +14,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/cache"
 )
 
 // Prune deletes the objects Atoll created (prunable) that keep does not list, and
@@ -26,9 +28,10 @@ import (
 // each resync period, sweeps every resource the cluster serves that can be
 // listed and deleted (discovery; subresources and Namespaces excluded), so that what an
 // earlier process or release created is found after a restart or at unjoin, whatever its
-// kind. The other calls list only the resources Atoll has applied since the Applier was
-// made: a pass costs one list per kind in use, not one per kind the cluster serves
-// (about 40 in a bare cluster, hundreds with CRDs). A resource that only the sweep lists
+// kind. The other calls read only the resources Atoll has applied since the Applier was
+// made, from their informers' caches (with keep nil, from the API server): a pass costs no
+// request for them, and never one per kind the cluster serves (about 40 in a bare
+// cluster, hundreds with CRDs). A resource that only the sweep lists
 // and that cannot be listed (forbidden to the site, an aggregated API that is down) is
 // skipped and logged, and swept again at the next resync; a resource Atoll applied that
 // cannot be listed, or an object that cannot be deleted, is an error once the rest is
@@ -60,7 +63,11 @@ func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, er
 		if gvr == namespaces {
 			continue // never pruned, whoever labelled them
 		}
-		list, err := a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=atoll"})
+		l := seen[gvr]
+		if keep == nil {
+			l = nil // removing everything: ask the API server, not a cache a moment behind
+		}
+		list, err := a.list(ctx, gvr, l)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
@@ -97,6 +104,27 @@ func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, er
 		a.lastSweep = time.Now()
 	}
 	return deleted, errors.Join(errs...)
+}
+
+// list returns Atoll's objects of gvr: from l, the informer's cache of a resource Atoll
+// applied (a pass costs no request), else listed from the API server. A cache a moment
+// behind is safe for pruning: an object it lacks was created since, by this pass or a
+// later one, and one it still holds after its deletion is not found again.
+func (a *Applier) list(ctx context.Context, gvr schema.GroupVersionResource, l cache.GenericLister) (*unstructured.UnstructuredList, error) {
+	if l == nil {
+		return a.dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: LabelManaged + "=atoll"})
+	}
+	objs, err := l.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	out := &unstructured.UnstructuredList{Items: make([]unstructured.Unstructured, 0, len(objs))}
+	for _, o := range objs {
+		if u, ok := o.(*unstructured.Unstructured); ok {
+			out.Items = append(out.Items, *u)
+		}
+	}
+	return out, nil
 }
 
 // prunable reports whether Prune may delete u, listed by Atoll's label: Atoll rendered it

@@ -41,6 +41,9 @@ type Options struct {
 	Profile string
 	// LogLevel is every site's --log-level (default info).
 	LogLevel string
+	// CPUProfile has every site process profile its CPU between two SIGUSR1s and write it
+	// next to its log (<Dir>/<name>.cpu.pprof).
+	CPUProfile bool
 	// Tune, if set, adjusts each site's configuration before it is written.
 	Tune func(i int, c *site.Config)
 	// Replicas, if above 1, runs site 0 as that many replicas under Raft: process 0 and
@@ -497,6 +500,9 @@ func (f *Fed) spawn(i int, bin string) (*proc, error) {
 	args := []string{"site", "--config", f.configs[i]}
 	if f.opts.LogLevel != "" {
 		args = append(args, "--log-level", f.opts.LogLevel)
+	}
+	if f.opts.CPUProfile {
+		args = append(args, "--cpu-profile", strings.TrimSuffix(f.configs[i], ".yaml")+".cpu.pprof")
 	}
 	var cmd *exec.Cmd
 	if f.opts.Lab != nil {

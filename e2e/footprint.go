@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"atoll/crdt"
@@ -31,6 +32,9 @@ type FootprintReport struct {
 	// one core.
 	CPUPercent float64 `json:"cpu_percent_of_core"`
 	IdleS      float64 `json:"idle_s"`
+	// CPUProfile is the file holding the site's CPU profile of the idle period, when
+	// Options.CPUProfile asked for one.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // RunFootprint runs one site with clusters real member clusters joined and workloads
@@ -84,6 +88,19 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 	if pid == 0 {
 		return rep, fmt.Errorf("site %s is not running", f.Names[0])
 	}
+	profile := func() error { // start, then write, the site's profile (--cpu-profile)
+		if !o.CPUProfile {
+			return nil
+		}
+		p, err := os.FindProcess(pid)
+		if err == nil {
+			err = p.Signal(syscall.SIGUSR1)
+		}
+		return err
+	}
+	if err := profile(); err != nil {
+		return rep, err
+	}
 	cpu0, err := cpuTicks(pid)
 	if err != nil {
 		return rep, err
@@ -97,6 +114,12 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 	cpu1, err := cpuTicks(pid)
 	if err != nil {
 		return rep, err
+	}
+	if err := profile(); err != nil {
+		return rep, err
+	}
+	if o.CPUProfile {
+		rep.CPUProfile = filepath.Join(o.Dir, f.Names[0]+".cpu.pprof")
 	}
 	rep.IdleS = time.Since(t0).Seconds()
 	rep.CPUPercent = float64(cpu1-cpu0) / clockTicks / rep.IdleS * 100

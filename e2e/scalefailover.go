@@ -41,6 +41,11 @@ type ScaleFailoverReport struct {
 	DirectPodsS   int     `json:"direct_pods_per_s"`
 	Ratio         float64 `json:"ratio_after_detect"`
 	RatioFromKill float64 `json:"ratio_from_kill"` // DirectMS over ReadyMS
+	// CPUTakeover and CPUDirect are the survivors' sites' CPU and the machine's over the
+	// takeover (from the kill until ready) and over the yardstick: on one shared machine
+	// what the sites take, the control planes lack.
+	CPUTakeover CPUPhase `json:"cpu_takeover"`
+	CPUDirect   CPUPhase `json:"cpu_direct"`
 
 	FailbackMS             int64 `json:"failback_ms"`               // from the restart until the placement is back and ready
 	MinReadyDuringFailback int   `json:"min_ready_during_failback"` // of Pods, over all clusters
@@ -149,6 +154,14 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 	logf("%d pods ready in %v; killing %s, which runs %d", rep.Pods, time.Since(t0).Round(time.Second), f.Names[victim], rep.Moved)
 
 	// Failover.
+	var pids []int
+	for _, c := range survivors {
+		pids = append(pids, f.Pid(c))
+	}
+	cpu0, err := sampleCPU(pids)
+	if err != nil {
+		return rep, err
+	}
 	t1 := time.Now()
 	detected, err := killWatched(ctx, f, victim, survivors)
 	if err != nil {
@@ -167,6 +180,11 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 		return rep, err
 	}
 	rep.ReadyMS = time.Since(t1).Milliseconds()
+	cpu1, err := sampleCPU(pids)
+	if err != nil {
+		return rep, err
+	}
+	rep.CPUTakeover = cpu1.since(cpu0)
 	select {
 	case d := <-detected:
 		rep.DetectMS = d.Milliseconds()
@@ -186,13 +204,23 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 			}
 		}
 	}
+	cpu2, err := sampleCPU(pids)
+	if err != nil {
+		return rep, err
+	}
 	if rep.DirectMS, err = directCreate(ctx, cs, survivors, gained, "direct"); err != nil {
 		return rep, err
 	}
+	cpu3, err := sampleCPU(pids)
+	if err != nil {
+		return rep, err
+	}
+	rep.CPUDirect = cpu3.since(cpu2)
 	rep.DirectPodsS = int(float64(rep.Moved) / (float64(rep.DirectMS) / 1000))
 	rep.Ratio = float64(rep.DirectMS) / float64(rep.ReadyMS-rep.DetectMS)
 	rep.RatioFromKill = float64(rep.DirectMS) / float64(rep.ReadyMS)
-	logf("direct: %d ms; deleting it", rep.DirectMS)
+	logf("direct: %d ms; deleting it. CPU in cores, takeover: sites %.2f of %.2f; direct: sites %.2f of %.2f",
+		rep.DirectMS, rep.CPUTakeover.Sites, rep.CPUTakeover.Machine, rep.CPUDirect.Sites, rep.CPUDirect.Machine)
 	for _, c := range survivors {
 		if err := cs[c].CoreV1().Namespaces().Delete(ctx, "direct", metav1.DeleteOptions{}); err != nil {
 			return rep, err

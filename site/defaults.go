@@ -167,6 +167,11 @@ type Tuning struct {
 	// changes of a rollout land in one write; it bounds such writes to one per
 	// StatusBurst.
 	StatusBurst time.Duration
+	// SoftPassPace bounds the reconcile passes that soft records alone wake (status and
+	// capacity from any site): such a pass waits this many times the last pass's
+	// duration after it ended, so that they take at most 1/(SoftPassPace+1) of a core.
+	// Changes, liveness and the resync wake a pass as before.
+	SoftPassPace int
 	// ReconcileBackoff is the wait after a reconcile pass that did not complete (an
 	// apply, namespace, prune, member client or status write failed) before the next; it
 	// doubles with each failed pass in a row up to ReconcileBackoffMax, and a clean pass
@@ -274,6 +279,7 @@ func DefaultTuning() Tuning {
 		Reconcile:      5 * time.Second,
 		ReconcileBurst: 20 * time.Millisecond,
 		StatusBurst:    100 * time.Millisecond,
+		SoftPassPace:   2,
 		// client-go's exponential failure limiter starts at 5ms; a pass costs more.
 		ReconcileBackoff:    100 * time.Millisecond,
 		ReconcileBackoffMax: 30 * time.Second,
@@ -392,6 +398,7 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.Reconcile, d.Reconcile)
 	fill(&t.ReconcileBurst, d.ReconcileBurst)
 	fill(&t.StatusBurst, d.StatusBurst)
+	fill(&t.SoftPassPace, d.SoftPassPace)
 	fill(&t.ReconcileBackoff, d.ReconcileBackoff)
 	fill(&t.ReconcileBackoffMax, d.ReconcileBackoffMax)
 	fill(&t.Capacity, d.Capacity)

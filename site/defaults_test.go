@@ -58,6 +58,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"Tuning.Reconcile", tu.Reconcile, 5 * time.Second},
 		{"Tuning.ReconcileBurst", tu.ReconcileBurst, 20 * time.Millisecond},
 		{"Tuning.StatusBurst", tu.StatusBurst, 100 * time.Millisecond},
+		{"Tuning.SoftPassPace", tu.SoftPassPace, 2},
 		{"Tuning.ReconcileBackoff", tu.ReconcileBackoff, 100 * time.Millisecond},
 		{"Tuning.ReconcileBackoffMax", tu.ReconcileBackoffMax, 30 * time.Second},
 		{"Tuning.Capacity", tu.Capacity, 30 * time.Second},
@@ -102,7 +103,7 @@ func TestDefaultConfigValues(t *testing.T) {
 	if c.Tuning != tu {
 		t.Errorf("DefaultConfig's Tuning %+v is not DefaultTuning %+v", c.Tuning, tu)
 	}
-	if n := reflect.TypeFor[Tuning]().NumField(); n != 39 {
+	if n := reflect.TypeFor[Tuning]().NumField(); n != 40 {
 		t.Errorf("Tuning has %d fields: add the new ones to this table", n)
 	}
 	if err := (Config{Name: "a", Identity: "a.key", Genesis: "g", DataDir: "d", Listen: "127.0.0.1:1"}).WithDefaults().Validate(); err != nil {

@@ -67,13 +67,15 @@ type replication struct {
 	// replica skips the ids it remembers.
 	verify *verifier
 
-	links     map[string]*peer    // push links of the live peers, by name
-	raft      *raft.Raft          // nil for a site of one replica; set before the loops start
-	repQueue  [][]byte            // changes to append to the Raft log (Ready.Replicate)
-	arrived   chan struct{}       // closed and replaced whenever changes are stored
-	templates map[string]template // by workload key, parsed once per change
-	pols      policies            // the stored policies, decoded once per change
-	missing   crdt.PubKey         // a key the charter gave this site that it does not hold, once logged
+	links    map[string]*peer // push links of the live peers, by name
+	raft     *raft.Raft       // nil for a site of one replica; set before the loops start
+	repQueue [][]byte         // changes to append to the Raft log (Ready.Replicate)
+	arrived  chan struct{}    // closed and replaced whenever changes or soft records are stored
+	// hardArrived is closed and replaced whenever changes are stored (not soft records).
+	hardArrived chan struct{}
+	templates   map[string]template // by workload key, parsed once per change
+	pols        policies            // the stored policies, decoded once per change
+	missing     crdt.PubKey         // a key the charter gave this site that it does not hold, once logged
 }
 
 // network is the site's transport and membership. The atomics are read without a lock
@@ -220,7 +222,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
 		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
-			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), templates: map[string]template{}},
+			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), hardArrived: make(chan struct{}), templates: map[string]template{}},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
 		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
@@ -599,6 +601,8 @@ func (s *Site) persistLocal(res crdt.Result) {
 	s.dirty.Store(true)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
+	close(s.hardArrived)
+	s.hardArrived = make(chan struct{})
 }
 
 func (s *Site) fatal(err error) {

@@ -19,11 +19,15 @@ import (
 // reconcileLoop applies this site's share of every workload into its healthy member
 // clusters, level-based: each pass divides every workload from the state, applies what
 // differs, prunes what Atoll created and no longer wants, and publishes status. A pass
-// runs when changes arrive, when the site's view of liveness changes, when the last pass
-// asked for one (passResult.RequeueAfter), and at the latest Tuning.Reconcile (5s) after
-// a clean pass, which reads the member clusters' status again. A pass that did not
-// complete is retried with exponential backoff (Tuning.ReconcileBackoff, doubling up to
-// Tuning.ReconcileBackoffMax) until one is clean.
+// runs when the site's view of liveness changes, Tuning.ReconcileBurst after changes
+// arrive, when the last pass asked for one (passResult.RequeueAfter), and at the latest
+// Tuning.Reconcile (5s) after a clean pass, which reads the member clusters' status
+// again. Soft records alone (status and capacity, from any site) wake a pass no sooner
+// than Tuning.SoftPassPace times the last pass's duration after it ended, so that a
+// federation busy reporting status keeps a site's passes to a share of a core. A pass
+// that did not complete is retried with exponential backoff (Tuning.ReconcileBackoff,
+// doubling up to Tuning.ReconcileBackoffMax) until one is clean. Between passes it
+// reports the status its member clusters changed (refreshStatus).
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*kube.Applier{}
@@ -37,8 +41,9 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		arrived := s.arrived
+		hard, soft := s.hardArrived, s.arrived
 		s.mu.Unlock()
+		start := time.Now()
 		res, err := s.reconcile(ctx, appliers, s)
 		if ctx.Err() != nil {
 			return // stopping or stepping down: nothing to retry
@@ -49,53 +54,49 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 			s.log.Warn("reconcile pass incomplete", "retry", wait, "err", err)
 		}
 		timer.Reset(wait)
-	waiting:
-		select {
-		case <-ctx.Done():
+		softAfter := max(s.cfg.Tuning.ReconcileBurst, time.Duration(s.cfg.Tuning.SoftPassPace)*time.Since(start))
+		if !s.between(ctx, appliers, timer, hard, soft, softAfter) {
 			return
-		case <-timer.C:
-		case <-s.schedWake:
-		case <-arrived:
-			// Let a burst of changes land before the next pass.
-			if !sleep(ctx, s.cfg.Tuning.ReconcileBurst) {
-				return
-			}
-		case <-s.statusWake:
-			// Only status changed in a member cluster: report it after StatusBurst, and
-			// wait on; anything that asks for a pass meanwhile gets one at once (a pass
-			// reads every status too).
-			burst := time.NewTimer(s.cfg.Tuning.StatusBurst)
-			select {
-			case <-ctx.Done():
-				burst.Stop()
-				return
-			case <-timer.C:
-			case <-s.schedWake:
-			case <-arrived:
-				if !sleep(ctx, s.cfg.Tuning.ReconcileBurst) {
-					burst.Stop()
-					return
-				}
-			case <-burst.C:
-				if err := s.refreshStatus(appliers, s); err != nil {
-					s.log.Warn("status not reported", "err", err) // the next pass writes it
-				}
-				goto waiting
-			}
-			burst.Stop()
 		}
 	}
 }
 
-// sleep waits d, or until ctx is done: false then.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
+// between waits for the reconcile loop's next pass, reporting changed status meanwhile;
+// false when ctx ended. hard is closed once changes are stored, soft once soft records
+// are (and changes: every store closes it); a pass for soft records alone waits
+// softAfter.
+func (s *Site) between(ctx context.Context, appliers map[string]*kube.Applier, timer *time.Timer, hard, soft <-chan struct{}, softAfter time.Duration) bool {
+	var paced, burst, status <-chan time.Time // nil: not waiting for it
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		case <-s.schedWake:
+			return true
+		case <-hard:
+			hard, soft = nil, nil
+			burst = time.After(s.cfg.Tuning.ReconcileBurst) // let a burst of changes land
+		case <-soft:
+			soft = nil
+			if burst == nil {
+				paced = time.After(softAfter)
+			}
+		case <-burst:
+			return true
+		case <-paced:
+			return true
+		case <-s.statusWake:
+			if status == nil {
+				status = time.After(s.cfg.Tuning.StatusBurst) // let a rollout's changes land
+			}
+		case <-status:
+			status = nil
+			if err := s.refreshStatus(appliers, s); err != nil {
+				s.log.Warn("status not reported", "err", err) // the next pass writes it
+			}
+		}
 	}
 }
 

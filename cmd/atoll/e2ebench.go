@@ -195,13 +195,18 @@ func newE2EFootprintCmd() *cobra.Command {
 	var fl e2eFlags
 	var clusters, workloads int
 	var idle time.Duration
+	var profile bool
 	cmd := &cobra.Command{
 		Use:     "footprint",
 		Short:   "Measure one idle site's memory and CPU with real member clusters joined and workloads applied (prints JSON; needs make kube)",
 		Example: `  atoll e2e footprint --clusters 3 --workloads 100 --for 2m`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if profile && fl.dir == "" {
+				return fmt.Errorf("--cpu-profile needs --dir, where the profile stays")
+			}
 			return fl.runJSON(cmd, func(o e2e.Options) (any, error) {
+				o.CPUProfile = profile
 				return e2e.RunFootprint(cmd.Context(), o, clusters, workloads, idle)
 			})
 		},
@@ -210,6 +215,7 @@ func newE2EFootprintCmd() *cobra.Command {
 	cmd.Flags().IntVar(&clusters, "clusters", 3, "member clusters joined to the site")
 	cmd.Flags().IntVar(&workloads, "workloads", 100, "workloads, each a Deployment with a replica in every cluster")
 	cmd.Flags().DurationVar(&idle, "for", 2*time.Minute, "how long to measure the idle site")
+	cmd.Flags().BoolVar(&profile, "cpu-profile", false, "profile the site's CPU over the idle period into <dir>/s00.cpu.pprof (needs --dir; go tool pprof)")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 
@@ -89,12 +90,13 @@ func (f siteFlags) load() (site.Config, error) {
 	return cfg, nil
 }
 
-// logFlags choose the daemon's log/slog handler.
-type logFlags struct{ level, format string }
+// logFlags choose the daemon's log/slog handler, and where it writes a CPU profile.
+type logFlags struct{ level, format, cpuProfile string }
 
 func (f *logFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.level, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.format, "log-format", "text", "text (key=value) or json")
+	cmd.Flags().StringVar(&f.cpuProfile, "cpu-profile", "", "on SIGUSR1 start a CPU profile, and on the next write it to this file (go tool pprof; for benchmarks)")
 }
 
 func (f logFlags) logger(name string) (*slog.Logger, error) {
@@ -124,5 +126,43 @@ func runDaemon(cfg site.Config, lf logFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if lf.cpuProfile != "" {
+		go profileOnSignal(ctx, lf.cpuProfile, log)
+	}
 	return s.Run(ctx)
+}
+
+// profileOnSignal profiles the process's CPU between two SIGUSR1s, writing each profile to
+// path (the last replaces the one before), until ctx ends.
+func profileOnSignal(ctx context.Context, path string, log *slog.Logger) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	var f *os.File
+	for {
+		select {
+		case <-ctx.Done():
+			if f != nil {
+				pprof.StopCPUProfile()
+				f.Close()
+			}
+			return
+		case <-sig:
+		}
+		if f != nil {
+			pprof.StopCPUProfile()
+			err := f.Close()
+			f = nil
+			log.Info("CPU profile written", "file", path, "err", err)
+			continue
+		}
+		var err error
+		if f, err = os.Create(path); err == nil {
+			if err = pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				f = nil
+			}
+		}
+		log.Info("CPU profile started", "file", path, "err", err)
+	}
 }

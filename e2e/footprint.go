@@ -120,6 +120,16 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 	}
 	if o.CPUProfile {
 		rep.CPUProfile = filepath.Join(o.Dir, f.Names[0]+".cpu.pprof")
+		// The site writes it once it handled the signal: wait for more than a header.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if fi, err := os.Stat(rep.CPUProfile); err == nil && fi.Size() > 64 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return rep, fmt.Errorf("the site did not write its CPU profile %s", rep.CPUProfile)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	rep.IdleS = time.Since(t0).Seconds()
 	rep.CPUPercent = float64(cpu1-cpu0) / clockTicks / rep.IdleS * 100

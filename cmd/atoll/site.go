@@ -127,7 +127,10 @@ func runDaemon(cfg site.Config, lf logFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if lf.cpuProfile != "" {
-		go profileOnSignal(ctx, lf.cpuProfile, log)
+		done := make(chan struct{})
+		go func() { defer close(done); profileOnSignal(ctx, lf.cpuProfile, log) }()
+		defer func() { <-done }() // a profile still running is written before the process exits
+		defer stop()
 	}
 	return s.Run(ctx)
 }

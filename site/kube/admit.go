@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -131,7 +132,16 @@ type Admitter struct {
 	eval     psapolicy.Evaluator
 	versions psaapi.Version
 	adopt    bool // Admission.Adopt
+	// checked remembers the Pod Security verdicts of rendered objects, by namespace,
+	// level and AnnotationRendered (the object's content): a pass admits every object
+	// every pass, and decoding each into its typed form was a tenth of an idle site's
+	// CPU. Bounded by maxChecked; cleared when full.
+	mu      sync.Mutex
+	checked map[string]error
 }
+
+// maxChecked bounds Admitter.checked.
+const maxChecked = 8192
 
 // NewAdmitter returns the admitter of a validated Admission.
 func NewAdmitter(a Admission) (*Admitter, error) {
@@ -264,6 +274,30 @@ func (ad *Admitter) podSecurity(ns string, u *unstructured.Unstructured) error {
 	if level == psaapi.LevelPrivileged {
 		return nil
 	}
+	key := ""
+	if sum := u.GetAnnotations()[AnnotationRendered]; sum != "" {
+		key = ns + "\x00" + string(level) + "\x00" + sum
+		ad.mu.Lock()
+		verdict, ok := ad.checked[key]
+		ad.mu.Unlock()
+		if ok {
+			return verdict
+		}
+	}
+	verdict := ad.checkPod(level, u)
+	if key != "" {
+		ad.mu.Lock()
+		if len(ad.checked) >= maxChecked || ad.checked == nil {
+			ad.checked = map[string]error{}
+		}
+		ad.checked[key] = verdict
+		ad.mu.Unlock()
+	}
+	return verdict
+}
+
+// checkPod evaluates the pod template of u, if it has one, at level.
+func (ad *Admitter) checkPod(level psaapi.Level, u *unstructured.Unstructured) error {
 	meta, spec, ok, err := podTemplate(u)
 	if !ok {
 		return nil

@@ -91,16 +91,19 @@ func TestAdmit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = tc.ad.Admit(tc.w, u)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
+			// Twice: the second verdict may come from the Admitter's memory of the first.
+			for round := range 2 {
+				err = tc.ad.Admit(tc.w, u.DeepCopy())
+				if tc.want == "" {
+					if err != nil {
+						t.Fatalf("round %d: refused: %v", round, err)
+					}
+					continue
 				}
-				return
-			}
-			r, ok := IsRefusal(err)
-			if !ok || !strings.Contains(r.Reason, tc.want) {
-				t.Fatalf("got %v, want a refusal containing %q", err, tc.want)
+				r, ok := IsRefusal(err)
+				if !ok || !strings.Contains(r.Reason, tc.want) {
+					t.Fatalf("round %d: got %v, want a refusal containing %q", round, err, tc.want)
+				}
 			}
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"atoll/crdt"
 	"atoll/policy"
@@ -101,8 +100,8 @@ func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstr
 	if w.Template == nil {
 		return nil, fmt.Errorf("workload %s/%s: no template at this site", w.Namespace, w.Name)
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(w.Template, &m); err != nil {
+	m, err := parseTemplate(w.Template)
+	if err != nil {
 		return nil, fmt.Errorf("workload %s/%s: template: %w", w.Namespace, w.Name, err)
 	}
 	u := &unstructured.Unstructured{Object: m}

@@ -10,9 +10,9 @@ import (
 
 // An Applier remembers which of Atoll's objects the cluster's controllers changed the
 // status of since the last Changed, so that a site can report a Deployment becoming
-// ready when it does, not at its next pass. The memory is bounded by the objects Atoll
-// applied (one entry per object), and the hook is only a wake-up:
-// it never blocks an informer.
+// ready when it does, not at its next pass. The memory is bounded by the objects the
+// informers watch, those carrying Atoll's label (one entry per object), and the hook is
+// only a wake-up: it never blocks an informer.
 
 // OnStatus sets fn, called (from an informer's goroutine; it must not block) after an
 // object Atoll applied changed its status. Set it before the first Apply.

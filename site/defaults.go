@@ -156,8 +156,10 @@ func DefaultOIDCConfig() OIDCConfig {
 // default (DefaultTuning), and tests can shorten it. A zero field means its default.
 type Tuning struct {
 	// Reconcile is the resync period of the workload reconciler: the longest wait after a
-	// clean pass before the next, which reads member clusters' status again; changes,
-	// liveness and settling shares wake it sooner.
+	// clean pass before the next, which reads member clusters' status again. Changes,
+	// liveness, settling shares, status and drift in a member cluster (an object of
+	// Atoll's deleted or edited, an autoscaler come or gone) wake it sooner, so the
+	// resync only bounds what an informer missed.
 	Reconcile time.Duration
 	// ReconcileBurst is how long a reconcile pass woken by stored changes waits first, so
 	// that a burst of changes lands in one pass.
@@ -276,7 +278,7 @@ type Tuning struct {
 // DefaultTuning returns the default internal timings and bounds.
 func DefaultTuning() Tuning {
 	return Tuning{
-		Reconcile:      5 * time.Second,
+		Reconcile:      30 * time.Second,
 		ReconcileBurst: 20 * time.Millisecond,
 		StatusBurst:    100 * time.Millisecond,
 		SoftPassPace:   2,

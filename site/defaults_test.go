@@ -55,7 +55,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"oidc.groupsClaim", DefaultOIDCConfig().GroupsClaim, "groups"},
 		{"oidc.scopes", DefaultOIDCConfig().Scopes, []string{"profile", "email", "groups"}},
 
-		{"Tuning.Reconcile", tu.Reconcile, 5 * time.Second},
+		{"Tuning.Reconcile", tu.Reconcile, 30 * time.Second},
 		{"Tuning.ReconcileBurst", tu.ReconcileBurst, 20 * time.Millisecond},
 		{"Tuning.StatusBurst", tu.StatusBurst, 100 * time.Millisecond},
 		{"Tuning.SoftPassPace", tu.SoftPassPace, 2},

@@ -101,6 +101,7 @@ type reconciler struct {
 	clustersWake chan struct{}
 	schedWake    chan struct{} // asks the reconciler for a pass (liveness changed)
 	statusWake   chan struct{} // asks the reconciler to report changed status (statusnow.go)
+	driftWake    chan struct{} // a member cluster drifted from what Atoll applied (kube.Applier OnDrift)
 	// reported is, per cluster and object, what the last pass knew of what it applied
 	// there (statusnow.go); guarded by reconcileMu.
 	reported     map[string]map[string]reported
@@ -223,7 +224,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		speaker: speaker{version: Version, keys: keys},
 		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), hardArrived: make(chan struct{}), templates: map[string]template{}},
-		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1),
+		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1), driftWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
 		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
 	}

@@ -21,8 +21,10 @@ import (
 // differs, prunes what Atoll created and no longer wants, and publishes status. A pass
 // runs when the site's view of liveness changes, Tuning.ReconcileBurst after changes
 // arrive, when the last pass asked for one (passResult.RequeueAfter), and at the latest
-// Tuning.Reconcile (5s) after a clean pass, which reads the member clusters' status
-// again. Soft records alone (status and capacity, from any site) wake a pass no sooner
+// Tuning.Reconcile (30s) after a clean pass, which reads the member clusters' status
+// again. A member cluster that drifts from what Atoll applied (an object deleted or its
+// spec edited by someone else, an autoscaler come or gone: kube.Applier OnDrift) wakes
+// a pass Tuning.ReconcileBurst later, as changes do. Soft records alone (status and capacity, from any site) wake a pass no sooner
 // than Tuning.SoftPassPace times the last pass's duration after it ended, so that a
 // federation busy reporting status keeps a site's passes to a share of a core. A pass
 // that did not complete is retried with exponential backoff (Tuning.ReconcileBackoff,
@@ -77,7 +79,13 @@ func (s *Site) between(ctx context.Context, appliers map[string]*kube.Applier, t
 			return true
 		case <-hard:
 			hard, soft = nil, nil
-			burst = time.After(s.cfg.Tuning.ReconcileBurst) // let a burst of changes land
+			if burst == nil {
+				burst = time.After(s.cfg.Tuning.ReconcileBurst) // let a burst of changes land
+			}
+		case <-s.driftWake:
+			if burst == nil {
+				burst = time.After(s.cfg.Tuning.ReconcileBurst) // let a burst of deletions land
+			}
 		case <-soft:
 			soft = nil
 			if burst == nil {
@@ -97,6 +105,15 @@ func (s *Site) between(ctx context.Context, appliers map[string]*kube.Applier, t
 				s.log.Warn("status not reported", "err", err) // the next pass writes it
 			}
 		}
+	}
+}
+
+// wakeDrift asks for a reconcile pass soon, after a member cluster drifted from what
+// Atoll applied; it never blocks (an informer calls it).
+func (s *Site) wakeDrift() {
+	select {
+	case s.driftWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -316,6 +333,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 				continue
 			}
 			a.OnStatus(s.wakeStatus)
+			a.OnDrift(s.wakeDrift)
 			appliers[cluster] = a
 		}
 		known := map[string]reported{} // this pass's, for refreshStatus

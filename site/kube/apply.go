@@ -57,7 +57,8 @@ type Applier struct {
 	// seen are the resources Atoll has applied in this cluster since NewApplier: each
 	// has an informer, and every Prune lists them.
 	seen map[schema.GroupVersionResource]cache.GenericLister
-	// watched are the resources whose informer has the status handler (changed.go).
+	// watched are the resources whose informer has the status and drift handler, and
+	// HorizontalPodAutoscalers once theirs has the drift handler (changed.go).
 	watched map[schema.GroupVersionResource]bool
 	// typed watches every namespace, for EnsureNamespace, and every
 	// HorizontalPodAutoscaler, for Apply (each started on first use).
@@ -67,14 +68,24 @@ type Applier struct {
 	// forced are the objects re-applied since the last resync; objects edited in the
 	// cluster by hand keep Atoll's annotation, so every Resync each object is applied
 	// again (server-side apply restores Atoll's fields and leaves others' alone).
-	forced     map[string]bool
+	forced map[string]bool
+	// written is, by ObjectKey, the generation of each object as Atoll's last write left
+	// it (or as a pass first found it): a later one is someone else's edit (changed.go).
+	// An entry goes with the object.
+	written map[string]int64
+	// writing is, by ObjectKey, the highest generation the informer delivered while Atoll
+	// was applying the object: Atoll's own write or someone else's, told apart once the
+	// write returns (settle).
+	writing    map[string]int64
 	lastResync time.Time
 	resync     time.Duration
 	// lastSweep is when Prune last listed every resource discovery offers (zero: never).
 	lastSweep time.Time
-	// statusMu guards onStatus and changed (changed.go), which informers' handlers use.
+	// statusMu guards onStatus, onDrift and changed (changed.go), which informers'
+	// handlers use.
 	statusMu sync.Mutex
 	onStatus func()
+	onDrift  func()
 	changed  map[string]objectRef
 }
 
@@ -125,7 +136,7 @@ func NewApplier(cfg *rest.Config, resync time.Duration, log *slog.Logger) (*Appl
 			func(o *metav1.ListOptions) { o.LabelSelector = LabelManaged + "=atoll" }),
 		typed: informers.NewSharedInformerFactory(cs, 10*time.Minute),
 		log:   log, ctx: ctx, cancel: cancel, seen: map[schema.GroupVersionResource]cache.GenericLister{}, watched: map[schema.GroupVersionResource]bool{},
-		forced: map[string]bool{}, lastResync: time.Now(), resync: resync,
+		forced: map[string]bool{}, written: map[string]int64{}, writing: map[string]int64{}, lastResync: time.Now(), resync: resync,
 	}, nil
 }
 
@@ -142,7 +153,7 @@ func (a *Applier) lister(ctx context.Context, gvr schema.GroupVersionResource) (
 	inf := a.factory.ForResource(gvr)
 	synced := inf.Informer().HasSynced
 	if !a.watched[gvr] { // once: an informer that did not sync is asked for again
-		if err := a.watchStatus(gvr, inf.Informer()); err != nil {
+		if err := a.watch(gvr, inf.Informer()); err != nil {
 			return nil, fmt.Errorf("watch %s: %w", gvr.Resource, err)
 		}
 		a.watched[gvr] = true
@@ -219,6 +230,8 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 		return nil, "", err
 	}
 	key := ObjectKey(gvr, u.GetNamespace(), u.GetName())
+	a.begin(key)
+	defer a.settle(key)
 	l, err := a.lister(ctx, gvr)
 	if err != nil {
 		return nil, key, err
@@ -255,6 +268,7 @@ func (a *Applier) Apply(ctx context.Context, u *unstructured.Unstructured) (*uns
 	if err := created(ctx, ri, out, key); err != nil {
 		return nil, key, err
 	}
+	a.wrote(key, out.GetGeneration(), false)
 	return out, key, nil
 }
 
@@ -277,6 +291,7 @@ func (a *Applier) update(ctx context.Context, ri dynamic.ResourceInterface, cur,
 	a.forced[key] = true
 	a.mu.Unlock()
 	if skip {
+		a.wrote(key, cur.GetGeneration(), true)
 		return cur, key, nil
 	}
 	if handover {
@@ -376,6 +391,12 @@ func (a *Applier) autoscalers(ctx context.Context, ns string) ([]*autoscalingv2.
 	if a.hpas == nil {
 		inf := a.typed.Autoscaling().V2().HorizontalPodAutoscalers()
 		synced := inf.Informer().HasSynced // registers the informer before Start
+		if hpas := autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"); !a.watched[hpas] {
+			if err := a.watchAutoscalers(inf.Informer()); err != nil {
+				return nil, fmt.Errorf("watch horizontalpodautoscalers.autoscaling: %w", err)
+			}
+			a.watched[hpas] = true // once, as for the resources Atoll applies
+		}
 		a.typed.Start(a.ctx.Done())
 		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
 		defer cancel()
@@ -418,6 +439,7 @@ func (a *Applier) apply(ctx context.Context, ri dynamic.ResourceInterface, u *un
 	if err != nil {
 		return nil, key, fmt.Errorf("apply %s: %w", key, err)
 	}
+	a.wrote(key, out.GetGeneration(), false)
 	return out, key, nil
 }
 

@@ -89,6 +89,7 @@ func (a *Applier) Prune(ctx context.Context, keep map[string]bool) ([]string, er
 			if keep[key] || !prunable(it) {
 				continue
 			}
+			a.forget(key)
 			err := a.dyn.Resource(gvr).Namespace(it.GetNamespace()).Delete(ctx, it.GetName(),
 				metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
 			switch {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -37,10 +39,16 @@ func ParseTaint(s string) (key, value, effect string, err error) {
 
 // Registry keeps joined clusters under <dataDir>/clusters/<name>/: kubeconfig (0600,
 // sealed under the site's data key) and cluster.json (its name, labels and taints, in
-// clear).
+// clear). List is read every few seconds by the loops that observe and reconcile the
+// clusters, so the Registry keeps what it last listed until its own Join or Unjoin (the
+// only writers of the directory while the site runs).
 type Registry struct {
 	dir string
 	key Sealer
+
+	mu     sync.Mutex
+	listed []Entry // nil: read the directory again
+	writes uint64  // Joins and Unjoins done: a List read across one is not kept
 }
 
 // Sealer seals and opens a record bound to its place and key (docs/adr/0007):
@@ -93,7 +101,15 @@ func (r *Registry) Join(e Entry, kubeconfig []byte) error {
 	if err := writeFile(filepath.Join(dir, "kubeconfig"), r.key.Seal(placeKubeconfig, []byte(name), kubeconfig)); err != nil {
 		return err
 	}
+	defer r.wrote()
 	return writeFile(filepath.Join(dir, "cluster.json"), meta)
+}
+
+// wrote forgets what List kept, after a Join or Unjoin.
+func (r *Registry) wrote() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listed, r.writes = nil, r.writes+1
 }
 
 // Retaint returns the join of a cluster with taints in place of its own: its entry and
@@ -210,19 +226,44 @@ func (r *Registry) Unjoin(name string) error {
 	if _, err := os.Stat(filepath.Join(dir, "cluster.json")); err != nil || !crdt.IsDNSLabel(name) {
 		return fmt.Errorf("%s: %w", name, ErrNotJoined)
 	}
+	defer r.wrote()
 	return os.RemoveAll(dir)
 }
 
 // List returns the joined clusters, sorted by name.
 func (r *Registry) List() ([]Entry, error) {
+	r.mu.Lock()
+	listed, writes := r.listed, r.writes
+	r.mu.Unlock()
+	if listed == nil {
+		var err error
+		if listed, err = r.read(); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if r.writes == writes {
+			r.listed = listed
+		}
+		r.mu.Unlock()
+	}
+	out := make([]Entry, len(listed)) // the caller's own copy
+	for i, e := range listed {
+		out[i] = Entry{Name: e.Name, Labels: maps.Clone(e.Labels), Taints: slices.Clone(e.Taints)}
+	}
+	return out, nil
+}
+
+// read lists the joined clusters from the directory, sorted by name (an empty, not nil,
+// slice when there are none).
+func (r *Registry) read() ([]Entry, error) {
 	des, err := os.ReadDir(r.dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return []Entry{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var out []Entry
+	out := []Entry{}
 	for _, de := range des {
 		b, err := os.ReadFile(filepath.Join(r.dir, de.Name(), "cluster.json"))
 		if err != nil {

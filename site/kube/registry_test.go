@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,5 +154,46 @@ func TestRetaint(t *testing.T) {
 	}
 	if list, _ := r.List(); len(list) != 1 || strings.Join(list[0].Taints, ",") != "gpu=true:NoSchedule" {
 		t.Errorf("the registry after refusals: %+v", list)
+	}
+}
+
+// TestListKept: List keeps what it read until a Join or Unjoin, which it then shows at
+// once, and each caller gets its own copy of the entries.
+func TestListKept(t *testing.T) {
+	r := NewRegistry(t.TempDir(), testKey)
+	names := func() []string {
+		t.Helper()
+		es, err := r.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("List of an empty registry: %v", got)
+	}
+	if err := r.Join(Entry{Name: "c1", Labels: map[string]string{"tier": "0"}}, []byte(kubeconfig)); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"c1"}) {
+		t.Fatalf("List after joining c1: %v", got)
+	}
+	es, _ := r.List()
+	es[0].Labels["tier"] = "changed by a caller"
+	if es, _ := r.List(); es[0].Labels["tier"] != "0" {
+		t.Fatalf("a caller's change to its entries reached the registry: %v", es[0].Labels)
+	}
+	if err := r.Join(Entry{Name: "c2"}, []byte(kubeconfig)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unjoin("c1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{"c2"}) {
+		t.Fatalf("List after joining c2 and unjoining c1: %v", got)
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // TestBetweenPacesSoftRecords: soft records alone (status and capacity any site writes)
 // do not end the reconcile loop's wait before softAfter, however many arrive, while a
-// stored change ends it after the burst and liveness ends it at once; status wake-ups
+// stored change or drift in a member cluster ends it after the burst and liveness ends
+// it at once (the hour-long resync is never what ends it); status wake-ups
 // are reported in between without ending it.
 func TestBetweenPacesSoftRecords(t *testing.T) {
 	s, _, _, _ := openTestSite(t)
@@ -41,4 +42,6 @@ func TestBetweenPacesSoftRecords(t *testing.T) {
 	wait("a stored change", closed(), closed())
 	s.wakeReconcile()
 	wait("a change of liveness", make(chan struct{}), make(chan struct{}))
+	s.wakeDrift()
+	wait("drift in a member cluster", make(chan struct{}), make(chan struct{}))
 }

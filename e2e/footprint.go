@@ -32,14 +32,19 @@ type FootprintReport struct {
 	// one core.
 	CPUPercent float64 `json:"cpu_percent_of_core"`
 	IdleS      float64 `json:"idle_s"`
+	// Passes and StatusWrites are the reconcile passes the site ran over the idle period,
+	// and the status refreshes it wrote between them.
+	Passes       int `json:"reconcile_passes"`
+	StatusWrites int `json:"status_refreshes"`
 	// CPUProfile is the file holding the site's CPU profile of the idle period, when
 	// Options.CPUProfile asked for one.
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // RunFootprint runs one site with clusters real member clusters joined and workloads
-// one-replica workloads applied in them, waits until every Deployment is ready, then
-// measures the site process's memory and CPU while nothing changes for idle.
+// one-replica workloads applied in them, waits until every Deployment is ready and the
+// site has stopped reporting their status (settled), then measures the site process's
+// memory and CPU, and counts its passes, while nothing changes for idle.
 func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle time.Duration) (FootprintReport, error) {
 	rep := FootprintReport{Clusters: clusters, Workloads: workloads}
 	env, err := testenv.Start(ctx, testenv.Options{Dir: filepath.Join(o.Dir, "kube"), Clusters: clusters, NodesPerCluster: 4, NodeCPU: "64", NodeMemory: "256Gi"})
@@ -47,7 +52,7 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 		return rep, err
 	}
 	defer env.Stop()
-	o.Sites = 1
+	o.Sites, o.HTTP = 1, true // HTTP: its metrics count the passes
 	f, err := startSettled(ctx, o)
 	if err != nil {
 		return rep, err
@@ -101,6 +106,14 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 	if err := profile(); err != nil {
 		return rep, err
 	}
+	// Ready is not yet idle: the members' controllers go on updating the Deployments'
+	// conditions for a while, which the site reports. Idle starts once no status was
+	// written for settleQuiet.
+	counters := []string{"atoll_reconcile_duration_seconds_count", "atoll_status_refreshes_total"}
+	m0, err := settled(ctx, f, counters)
+	if err != nil {
+		return rep, err
+	}
 	cpu0, err := cpuTicks(pid)
 	if err != nil {
 		return rep, err
@@ -115,6 +128,12 @@ func RunFootprint(ctx context.Context, o Options, clusters, workloads int, idle 
 	if err != nil {
 		return rep, err
 	}
+	m1, err := metricValues(ctx, f.HTTP(), f.URL(0), counters...)
+	if err != nil {
+		return rep, err
+	}
+	rep.Passes = int(m1[counters[0]] - m0[counters[0]])
+	rep.StatusWrites = int(m1[counters[1]] - m0[counters[1]])
 	if err := profile(); err != nil {
 		return rep, err
 	}
@@ -194,4 +213,34 @@ func clientsets(env *testenv.Env, qps float32, burst int) ([]*kubernetes.Clients
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// settleQuiet is how long a site must write no status before its idle period starts.
+const settleQuiet = 10 * time.Second
+
+// settled waits until site 0 wrote no status refresh for settleQuiet (at most 3 minutes),
+// and returns its counters then.
+func settled(ctx context.Context, f *Fed, counters []string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var last map[string]float64
+	since := time.Now()
+	for {
+		m, err := metricValues(ctx, f.HTTP(), f.URL(0), counters...)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the site to settle: %w", err)
+		}
+		if last == nil || m["atoll_status_refreshes_total"] != last["atoll_status_refreshes_total"] {
+			since = time.Now()
+		}
+		last = m
+		if time.Since(since) >= settleQuiet {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the site went on writing status for 3 minutes: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }

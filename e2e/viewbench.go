@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,21 +213,25 @@ func getOK(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
 
 // viewMetric reads atoll_view_duration_seconds's count and sum from the site's metrics.
 func viewMetric(ctx context.Context, hc *http.Client, url string) (n, sum float64, err error) {
+	m, err := metricValues(ctx, hc, url, "atoll_view_duration_seconds_count", "atoll_view_duration_seconds_sum")
+	return m["atoll_view_duration_seconds_count"], m["atoll_view_duration_seconds_sum"], err
+}
+
+// metricValues reads the samples of the named unlabelled series (a histogram's _count
+// or _sum) from a site's metrics; a series it does not find is 0.
+func metricValues(ctx context.Context, hc *http.Client, url string, names ...string) (map[string]float64, error) {
 	b, err := getOK(ctx, hc, url+"/metrics")
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	out := map[string]float64{}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		name, val, _ := strings.Cut(line, " ")
-		v, _ := strconv.ParseFloat(val, 64)
-		switch name {
-		case "atoll_view_duration_seconds_count":
-			n = v
-		case "atoll_view_duration_seconds_sum":
-			sum = v
+		if slices.Contains(names, name) {
+			out[name], _ = strconv.ParseFloat(val, 64)
 		}
 	}
-	return n, sum, nil
+	return out, nil
 }
 
 // countingReader adds what it reads to n.

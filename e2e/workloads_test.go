@@ -151,7 +151,8 @@ func TestWorkloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// An edit by hand in the cluster is undone at the next resync.
+	// An edit by hand in the cluster is undone: it wakes a pass (drift), which applies
+	// the Deployment again.
 	d, err := cs[0].AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

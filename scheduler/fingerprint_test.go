@@ -121,3 +121,37 @@ func TestFingerprintCoversWorkload(t *testing.T) {
 		t.Errorf("only %d fields walked", n)
 	}
 }
+
+// Changing any field of a policy makes it unequal to what it was: a field added to
+// Policy without being compared fails here (Policy.Equal).
+func TestPolicyEqualCoversPolicy(t *testing.T) {
+	n := 0
+	shape := &Policy{}
+	fill(reflect.ValueOf(shape).Elem())
+	if !shape.Equal(shape) {
+		t.Fatal("a policy is not equal to itself")
+	}
+	leaves(reflect.ValueOf(shape).Elem(), "Policy", func(path string, _ func()) {
+		p, q := &Policy{}, &Policy{}
+		fill(reflect.ValueOf(p).Elem())
+		fill(reflect.ValueOf(q).Elem())
+		if !p.Equal(q) || !q.Equal(p) {
+			t.Fatalf("two policies filled alike are not equal")
+		}
+		leaves(reflect.ValueOf(q).Elem(), "Policy", func(x string, ch func()) {
+			if x == path {
+				ch()
+			}
+		})
+		if p.Equal(q) || q.Equal(p) {
+			t.Errorf("changing %s leaves the policy equal", path)
+		}
+		n++
+	})
+	if n < 40 {
+		t.Errorf("only %d fields walked", n)
+	}
+	if !(&Policy{}).Equal(&Policy{Placement: Placement{ClusterTolerations: []Toleration{}}}) {
+		t.Error("a nil slice is not equal to an empty one")
+	}
+}

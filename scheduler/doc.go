@@ -29,5 +29,7 @@
 // A Planner divides many workloads over one state and shares what their policies have
 // in common; a Replanner plans pass after pass and divides again only the workloads
 // whose own inputs, or the sites and clusters they depend on, changed since its
-// previous pass, with the same result as a full pass (replan.go).
+// previous pass, with the same result as a full pass (replan.go). A caller that knows
+// which workloads did not change says so with their versions (Workload.Version), and
+// the Replanner does not read them.
 package scheduler

@@ -36,6 +36,8 @@ func fill(v reflect.Value) {
 		v.SetString("a")
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		v.SetInt(1)
+	case reflect.Uint64:
+		v.SetUint(1)
 	case reflect.Bool:
 		v.SetBool(true)
 	default:
@@ -83,6 +85,8 @@ func leaves(v reflect.Value, path string, f func(path string, change func())) {
 				v.SetString("b")
 			case reflect.Bool:
 				v.SetBool(false)
+			case reflect.Uint64:
+				v.SetUint(2)
 			default:
 				v.SetInt(2)
 			}
@@ -92,7 +96,7 @@ func leaves(v reflect.Value, path string, f func(path string, change func())) {
 
 // Changing any field a workload's plan may read changes its fingerprint: a field added to
 // Workload or Policy without being hashed fails here, and would otherwise leave stale
-// plans (Replanner).
+// plans (Replanner). Key and Version name the workload; they are not read.
 func TestFingerprintCoversWorkload(t *testing.T) {
 	f := newFingerprinter()
 	n := 0
@@ -108,12 +112,46 @@ func TestFingerprintCoversWorkload(t *testing.T) {
 				ch()
 			}
 		})
-		if path != "Workload.Key" && f.of(w) == before {
+		if path != "Workload.Key" && path != "Workload.Version" && f.of(w) == before {
 			t.Errorf("changing %s leaves the fingerprint as it was", path)
 		}
 		n++
 	})
 	if n < 40 {
 		t.Errorf("only %d fields walked", n)
+	}
+}
+
+// Changing any field of a policy makes it unequal to what it was: a field added to
+// Policy without being compared fails here (Policy.Equal).
+func TestPolicyEqualCoversPolicy(t *testing.T) {
+	n := 0
+	shape := &Policy{}
+	fill(reflect.ValueOf(shape).Elem())
+	if !shape.Equal(shape) {
+		t.Fatal("a policy is not equal to itself")
+	}
+	leaves(reflect.ValueOf(shape).Elem(), "Policy", func(path string, _ func()) {
+		p, q := &Policy{}, &Policy{}
+		fill(reflect.ValueOf(p).Elem())
+		fill(reflect.ValueOf(q).Elem())
+		if !p.Equal(q) || !q.Equal(p) {
+			t.Fatalf("two policies filled alike are not equal")
+		}
+		leaves(reflect.ValueOf(q).Elem(), "Policy", func(x string, ch func()) {
+			if x == path {
+				ch()
+			}
+		})
+		if p.Equal(q) || q.Equal(p) {
+			t.Errorf("changing %s leaves the policy equal", path)
+		}
+		n++
+	})
+	if n < 40 {
+		t.Errorf("only %d fields walked", n)
+	}
+	if !(&Policy{}).Equal(&Policy{Placement: Placement{ClusterTolerations: []Toleration{}}}) {
+		t.Error("a nil slice is not equal to an empty one")
 	}
 }

@@ -43,6 +43,9 @@ type clusterSet struct {
 	// does not tolerate: they keep what they run (cordon.go).
 	cordoned []int
 	members  []uint64 // bit i: cluster i is in a term or cordoned
+	// sites has the siteBit of every member's site (and maybe of others): what a changed
+	// cluster must have for the set to hold it (Replanner).
+	sites uint64
 	// nominal and live are the candidates of workloads whose candidates depend on the
 	// placement alone (policyOnly), as if every site were alive and under the viewer's
 	// liveness; nil until first needed.
@@ -155,10 +158,10 @@ func (p *Planner) newSet(pol *Policy, bound []string) *clusterSet {
 	for i := range p.st.Clusters {
 		p.judgeIn(cs, i, func(t int) {
 			cs.terms[t] = append(cs.terms[t], i)
-			cs.members[i/64] |= 1 << (i % 64)
+			p.addMember(cs, i)
 		}, func() {
 			cs.cordoned = append(cs.cordoned, i)
-			cs.members[i/64] |= 1 << (i % 64)
+			p.addMember(cs, i)
 		})
 	}
 	if rs := pol.ReplicaScheduling; rs != nil && rs.WeightPreference != nil && len(rs.WeightPreference.StaticWeightList) > 0 {

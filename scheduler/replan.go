@@ -19,6 +19,11 @@ import (
 // changes when any of its fields or its site's fields change. When clusters or sites are
 // added, removed or renamed, the pass is a full one.
 //
+// To find which workloads changed, a pass reads each workload's own inputs (a
+// fingerprint), all 10,000 status maps of a large federation included, unless the
+// caller says which did not change: a workload given with the Version it had in the
+// previous pass is taken as unchanged without being read (Workload.Version).
+//
 // A Replanner is not safe for concurrent use. The states and workloads given to Plan
 // must not be changed afterwards: the Replanner keeps the last ones.
 type Replanner struct {
@@ -49,9 +54,11 @@ type ReplanStats struct {
 // entry is what a Replanner keeps of one workload between passes.
 type entry struct {
 	fp    uint64
+	ver   uint64 // the workload's Version
 	cs    *clusterSet
-	timed bool  // its placement reads State.Now
-	deps  []int // clusters (>= 0) and sites (-1-index) its status names
+	timed bool   // its placement reads State.Now
+	deps  []int  // clusters (>= 0) and sites (-1-index) its status names
+	sites uint64 // the siteBit of each of deps' sites
 	plan  Plan
 	seen  uint64 // the last pass that planned it
 }
@@ -78,8 +85,13 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 	out := make([]Plan, len(ws))
 	r.stats = ReplanStats{Workloads: len(ws), Full: d == nil}
 	for i, w := range ws {
-		fp := r.fp.of(w)
 		e := r.last[w.Key]
+		var fp uint64
+		if e != nil && w.Version != 0 && w.Version == e.ver {
+			fp = e.fp // unchanged, as the caller says
+		} else {
+			fp = r.fp.of(w)
+		}
 		same := e != nil && d != nil && e.fp == fp // same workload, same sites and clusters
 		if same && !d.affects(e) {
 			e.cs = e.cs.next
@@ -89,16 +101,17 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 		}
 		var cs *clusterSet
 		var deps []int
+		var sites uint64
 		if same {
-			cs, deps = e.cs.next, e.deps // the same policy and status
+			cs, deps, sites = e.cs.next, e.deps, e.sites // the same policy and status
 		}
 		if cs == nil {
 			cs = p.set(w)
 		}
 		if deps == nil && !same {
-			deps = p.depsOf(w)
+			deps, sites = p.depsOf(w)
 		}
-		e = &entry{fp: fp, cs: cs, timed: w.application() != nil || cs.timed, deps: deps, seen: r.pass}
+		e = &entry{fp: fp, ver: w.Version, cs: cs, timed: w.application() != nil || cs.timed, deps: deps, sites: sites, seen: r.pass}
 		cs.used = r.pass
 		e.plan.Division = p.divide(w, cs)
 		for _, s := range e.plan.Division.Sites {
@@ -119,28 +132,42 @@ func (r *Replanner) Plan(st *State, ws []*Workload) []Plan {
 	return out
 }
 
-// depsOf returns the clusters and sites the workload's status names, each once.
-func (p *Planner) depsOf(w *Workload) []int {
-	var out []int
+// depsOf returns the clusters and sites the workload's status names, each once, and the
+// siteBit of each of their sites.
+func (p *Planner) depsOf(w *Workload) (deps []int, sites uint64) {
 	for k := range w.Status {
 		if i, ok := p.keyAt[k]; ok {
-			out = append(out, i)
+			deps = append(deps, i)
+			sites |= siteBit(p.siteOf[i])
 		}
 		site, _, _ := strings.Cut(k, "/")
 		if j, ok := p.siteAt[site]; ok {
-			out = append(out, -1-j)
+			deps = append(deps, -1-j)
+			sites |= siteBit(j)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(deps)
+	return slices.Compact(deps), sites
+}
+
+// siteBit is site j's bit (j mod 64; 63 for -1, no site) in the filters that tell at a
+// glance that none of some clusters and sites changed: a site's bit is set in each of
+// them that holds the site or one of its clusters (entry.sites, clusterSet.sites,
+// changes.sites).
+func siteBit(j int) uint64 { return 1 << (uint(j) % 64) }
+
+// addMember makes cluster i a member of the set (once in a term, or cordoned).
+func (p *Planner) addMember(cs *clusterSet, i int) {
+	cs.members[i/64] |= 1 << (i % 64)
+	cs.sites |= siteBit(p.siteOf[i])
 }
 
 // changes are what changed between two states of the same sites and clusters.
 type changes struct {
 	now     bool   // State.Now
-	any     bool   // some cluster or site changed
 	cluster []bool // per cluster: any field, or its site's
 	site    []bool // per site
+	sites   uint64 // the siteBit of each changed site and of the site of each changed cluster
 }
 
 // affects reports whether the changes may change the plan of the workload.
@@ -148,7 +175,7 @@ func (d *changes) affects(e *entry) bool {
 	if d.now && e.timed || e.cs.next == nil || e.cs.touched {
 		return true
 	}
-	if !d.any {
+	if d.sites&e.sites == 0 {
 		return false
 	}
 	for _, k := range e.deps {
@@ -172,8 +199,10 @@ func (r *Replanner) diff(st *State, p *Planner) *changes {
 		if a.Name != b.Name {
 			return nil
 		}
-		d.site[j] = *a != *b
-		d.any = d.any || d.site[j]
+		if *a != *b {
+			d.site[j] = true
+			d.sites |= siteBit(j)
+		}
 	}
 	// moved: the clusters whose membership in a set may have changed (all fields count
 	// but liveness and capacity).
@@ -187,7 +216,8 @@ func (r *Replanner) diff(st *State, p *Planner) *changes {
 		sameSite := j < 0 || prev.Sites[j].Draining == st.Sites[j].Draining && prev.Sites[j].Jurisdiction == st.Sites[j].Jurisdiction
 		same := sameCluster(a, b)
 		if !same || !sameSite || j >= 0 && d.site[j] {
-			d.cluster[i], d.any = true, true
+			d.cluster[i] = true
+			d.sites |= siteBit(j)
 			changed = append(changed, i)
 		}
 		if !same && !sameMembership(a, b) || !sameSite {
@@ -202,7 +232,7 @@ func (r *Replanner) diff(st *State, p *Planner) *changes {
 			delete(p.sets, key) // made again when used
 			continue
 		}
-		cs.next, cs.touched = p.carry(cs, changed, moved)
+		cs.next, cs.touched = p.carry(cs, changed, moved, d.sites)
 		if cs.next != cs {
 			p.sets[key] = cs.next
 		}
@@ -227,15 +257,18 @@ func sameMembership(a, b *Cluster) bool {
 
 // carry returns the set cs of the previous planner as p's state makes it, judging
 // again only the moved clusters, and whether a changed cluster is a member of it under
-// either state. An untouched set keeps its cached candidates.
-func (p *Planner) carry(cs *clusterSet, changed, moved []int) (next *clusterSet, touched bool) {
+// either state (sites: the siteBit of each changed cluster's site). An untouched set
+// keeps its cached candidates.
+func (p *Planner) carry(cs *clusterSet, changed, moved []int, sites uint64) (next *clusterSet, touched bool) {
 	if cs.invalid != "" {
 		return cs, false // selects nothing, whatever the state
 	}
-	for _, i := range changed {
-		if cs.member(i) {
-			touched = true
-			break
+	if cs.sites&sites != 0 { // a member may be on a changed cluster's site
+		for _, i := range changed {
+			if cs.member(i) {
+				touched = true
+				break
+			}
 		}
 	}
 	if len(moved) == 0 {
@@ -247,7 +280,7 @@ func (p *Planner) carry(cs *clusterSet, changed, moved []int) (next *clusterSet,
 		return &next, true
 	}
 	next = &clusterSet{names: cs.names, invalid: cs.invalid, pol: cs.pol, bound: cs.bound, matchers: cs.matchers,
-		weighers: cs.weighers, timed: cs.timed, terms: make([][]int, len(cs.terms)), members: slices.Clone(cs.members)}
+		weighers: cs.weighers, timed: cs.timed, terms: make([][]int, len(cs.terms)), members: slices.Clone(cs.members), sites: cs.sites}
 	isMoved := func(i int) bool { _, ok := slices.BinarySearch(moved, i); return ok }
 	for t := range cs.terms {
 		next.terms[t] = slices.DeleteFunc(slices.Clone(cs.terms[t]), isMoved)
@@ -257,11 +290,11 @@ func (p *Planner) carry(cs *clusterSet, changed, moved []int) (next *clusterSet,
 		next.members[i/64] &^= 1 << (i % 64)
 		p.judgeIn(next, i, func(t int) {
 			next.terms[t] = insertSorted(next.terms[t], i)
-			next.members[i/64] |= 1 << (i % 64)
+			p.addMember(next, i)
 			touched = true // moved clusters are changed ones
 		}, func() {
 			next.cordoned = insertSorted(next.cordoned, i)
-			next.members[i/64] |= 1 << (i % 64)
+			p.addMember(next, i)
 			touched = true
 		})
 	}

@@ -224,7 +224,9 @@ func fullPass(st *State, ws []*Workload, self string) []Plan {
 }
 
 // TestPropertyReplan: after every random change, re-planning what changed gives exactly
-// what a full pass gives, and it re-plans less than everything.
+// what a full pass gives, and it re-plans less than everything. In half the cases the
+// workloads have versions, a new one whenever a step changes a workload, as the site
+// gives them.
 func TestPropertyReplan(t *testing.T) {
 	seed := *seedFlag
 	if seed == 0 {
@@ -246,16 +248,26 @@ func TestPropertyReplan(t *testing.T) {
 		if r.IntN(2) == 0 {
 			self = st.Sites[r.IntN(len(st.Sites))].Name
 		}
+		versioned := r.IntN(2) == 0
+		var version uint64
+		var prev []*Workload
 		rp := NewReplanner(self)
 		var log []string
 		for k := range steps {
+			for _, w := range ws {
+				if versioned && !slices.Contains(prev, w) { // step changes a workload by copying it
+					version++
+					w.Version = version
+				}
+			}
+			prev = ws
 			got, want := rp.Plan(st, ws), fullPass(st, ws, self)
 			if !reflect.DeepEqual(got, want) {
 				for j := range got {
 					if !reflect.DeepEqual(got[j], want[j]) {
 						g, _ := json.Marshal(got[j])
 						w, _ := json.Marshal(want[j])
-						t.Fatalf("seed %d case %d step %d (self %q) after %v:\n%s re-planned\n%s\n  full\n%s", seed, i, k, self, log, ws[j].Key, g, w)
+						t.Fatalf("seed %d case %d step %d (self %q, versioned %t) after %v:\n%s re-planned\n%s\n  full\n%s", seed, i, k, self, versioned, log, ws[j].Key, g, w)
 					}
 				}
 			}
@@ -306,5 +318,30 @@ func TestReplanComparesEveryField(t *testing.T) {
 	})
 	if n < 10 {
 		t.Errorf("only %d fields walked", n)
+	}
+}
+
+// A Replanner takes a workload given with the Version it had in the previous pass as
+// unchanged without reading it: given changed under its old Version (what the contract
+// of Workload.Version forbids), it keeps its old plan; under a new Version, or 0, it is
+// re-planned.
+func TestReplanTrustsVersion(t *testing.T) {
+	st := &State{Sites: []Site{{Name: "a", Alive: true}, {Name: "b", Alive: true}},
+		Clusters: []Cluster{{Site: "a", Name: "c1", Healthy: true}, {Site: "b", Name: "c1", Healthy: true}}}
+	w := &Workload{Key: "ns/web", Replicas: 4, Version: 7}
+	rp := NewReplanner("")
+	if got := rp.Plan(st, []*Workload{w})[0].Division.Sites; len(got) != 2 || got[0].Replicas != 2 {
+		t.Fatalf("first pass: %+v", got)
+	}
+	changed := *w
+	changed.Replicas = 6
+	if got := rp.Plan(st, []*Workload{&changed})[0].Division.Sites; got[0].Replicas != 2 || rp.Stats().Replanned != 0 {
+		t.Errorf("changed under its old version: %+v, %d re-planned; want the old plan kept", got, rp.Stats().Replanned)
+	}
+	for _, v := range []uint64{8, 0} {
+		changed.Version = v
+		if got := rp.Plan(st, []*Workload{&changed})[0].Division.Sites; got[0].Replicas != 3 {
+			t.Errorf("changed under version %d: %+v, want 3 replicas a site", v, got)
+		}
 	}
 }

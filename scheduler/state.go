@@ -49,6 +49,11 @@ type Workload struct {
 	Request  Resources // per replica, for dynamic weights and aggregation; may be empty
 	// Status is what each site reports for the workload, by "<site>/<cluster>".
 	Status map[string]Observed
+	// Version, if not 0, stands for all the fields above but Key: two workloads with the
+	// same Key and Version must be alike in all of them. A Replanner given a workload
+	// with the Version it had in the previous pass takes it as unchanged without reading
+	// it; given 0 or another Version, it reads it. Planner ignores it.
+	Version uint64
 }
 
 // Observed is a site's report of the workload in one of its clusters.

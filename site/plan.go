@@ -38,15 +38,19 @@ type refusal struct{ why, reason string }
 
 // passCache keeps one caller's previous pass (the reconciler's, the view's), so that
 // its next pass re-plans only the workloads whose inputs, sites or clusters changed
-// (scheduler.Replanner): the same plans as a full pass. The zero value is ready. A pass
-// that finds it in use plans in full without it.
+// (scheduler.Replanner): the same plans as a full pass. It versions the workloads it
+// gives the Replanner (versions.go). The zero value is ready. A pass that finds it in
+// use plans in full without it.
 type passCache struct {
-	mu sync.Mutex
-	rp *scheduler.Replanner
+	mu       sync.Mutex
+	rp       *scheduler.Replanner
+	passes   uint64             // through the cache
+	versions map[string]version // by workload key, those given in the previous pass
 }
 
 // plan plans the workloads of ws that are divided, through the cache; nil if the cache
-// is in use. The plans are shared with the cache: they must not be changed.
+// is in use. It sets their versions (scheduler.Workload.Version). The plans are shared
+// with the cache: they must not be changed.
 func (c *passCache) plan(st *scheduler.State, ws []workload, self string, explain bool) []*scheduler.Plan {
 	if !c.mu.TryLock() {
 		return nil
@@ -58,13 +62,18 @@ func (c *passCache) plan(st *scheduler.State, ws []workload, self string, explai
 		}
 		c.rp = scheduler.NewReplanner(self)
 	}
+	c.passes++
 	var in []*scheduler.Workload
 	var at []int
+	versions := make(map[string]version, len(ws))
 	for i := range ws {
 		if ws[i].err == nil && ws[i].unplaced == "" {
+			v := c.versionOf(&ws[i])
+			ws[i].sched.Version, versions[ws[i].sched.Key] = v.n, v
 			in, at = append(in, &ws[i].sched), append(at, i)
 		}
 	}
+	c.versions = versions
 	got := c.rp.Plan(st, in)
 	out := make([]*scheduler.Plan, len(ws))
 	for k, i := range at {

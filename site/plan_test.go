@@ -66,7 +66,7 @@ func TestPlanPass(t *testing.T) {
 }
 
 // TestPlanPassCached: a pass through a cache plans as a pass without one, pass after
-// pass, while a site dies and returns and a workload is written.
+// pass, while a site dies and returns and a workload is written (its version with it).
 func TestPlanPassCached(t *testing.T) {
 	alive := &scheduler.State{
 		Sites: []scheduler.Site{{Name: "eu", Jurisdiction: "EU", Alive: true}, {Name: "us", Jurisdiction: "US", Alive: true}},
@@ -78,8 +78,8 @@ func TestPlanPassCached(t *testing.T) {
 	dead.Sites[1].Alive = false
 	workloads := func(replicas int) []workload {
 		return []workload{
-			{sched: scheduler.Workload{Key: "shop/web", Replicas: replicas, Status: map[string]scheduler.Observed{"us/u1": {Desired: 2, Ready: 2}}}},
-			{sched: scheduler.Workload{Key: "shop/us-only", Replicas: 2, Bound: []string{"US"}}},
+			withStatus(workload{sched: scheduler.Workload{Key: "shop/web", Replicas: replicas}}, map[string]scheduler.Observed{"us/u1": {Desired: 2, Ready: 2}}),
+			withStatus(workload{sched: scheduler.Workload{Key: "shop/us-only", Replicas: 2, Bound: []string{"US"}}}, nil),
 			{sched: scheduler.Workload{Key: "shop/huge"}, err: errors.New("refused: too many replicas"), refusal: "limit"},
 		}
 	}

@@ -88,6 +88,8 @@ type workload struct {
 	// reflected is, by "<site>/<cluster>", the status a stored customization's
 	// statusReflection read there (JSON; format level crdt.FormatStatusReflection).
 	reflected map[string]string
+	// digest is sched.Status's (observed); 0 if not taken (passCache: a new version).
+	digest uint64
 }
 
 // workloadsLocked reads every workload of the replicated state with the status the sites
@@ -95,7 +97,7 @@ type workload struct {
 func (s *Site) workloadsLocked() []workload {
 	ch := s.rep.Charter()
 	limit, format := ch.MaxReplicas(), ch.Format()
-	status := map[string]map[string]scheduler.Observed{}
+	status := map[string]*observed{}
 	refused := map[string]map[string]string{}
 	jobs := map[string]map[string]JobCounts{}
 	reflected := map[string]map[string]string{}
@@ -107,8 +109,10 @@ func (s *Site) workloadsLocked() []workload {
 		if _, ok := ch.SiteByName(site); !ok {
 			return // reported by a site the charter no longer lists: it runs nothing for us
 		}
-		if status[wk] == nil {
-			status[wk] = map[string]scheduler.Observed{}
+		rs := status[wk]
+		if rs == nil {
+			rs = newObserved()
+			status[wk] = rs
 		}
 		at := key[len(wk)+1:] // site/cluster, a slice of the key: no copy per status object
 		if string(obj.Get("reason")) == StatusRefused {
@@ -123,8 +127,8 @@ func (s *Site) workloadsLocked() []workload {
 			n, _ := strconv.Atoi(string(obj.Get(f)))
 			return min(max(n, 0), crdt.MaxMaxReplicas)
 		}
-		status[wk][at] = scheduler.Observed{Desired: num("desired"), Ready: num("ready"),
-			UnhealthySince: timeField(obj, crdt.UnhealthySince), EvictedAt: timeField(obj, crdt.EvictedAt)}
+		rs.add(at, scheduler.Observed{Desired: num("desired"), Ready: num("ready"),
+			UnhealthySince: timeField(obj, crdt.UnhealthySince), EvictedAt: timeField(obj, crdt.EvictedAt)})
 		if r := obj.Get(crdt.Reflected); r != nil {
 			if reflected[wk] == nil {
 				reflected[wk] = map[string]string{}
@@ -182,7 +186,8 @@ func (s *Site) workloadsLocked() []workload {
 			w.render.Revise = c.ReviseReplica // a custom kind divided as its stored customization says
 		}
 		w.refusals, w.jobs, w.reflected = refused[key], jobs[key], reflected[key]
-		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Status: status[key], Request: reqs}
+		w.sched = scheduler.Workload{Key: key, Replicas: r, Bound: w.render.Bound, Request: reqs}
+		w.sched.Status, w.digest = status[key].reports()
 		if !w.render.Divides(kind) {
 			w.sched.Replicas = -1
 		}

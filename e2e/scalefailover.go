@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -159,6 +160,9 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 		pids = append(pids, f.Pid(c))
 	}
 	cpu0, err := sampleCPU(pids)
+	if err == nil {
+		err = profileSites(o, pids) // --cpu-profile: the takeover's profile of each survivor
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -181,6 +185,9 @@ func RunScaleFailover(ctx context.Context, o Options, nodes, workloads, replicas
 	}
 	rep.ReadyMS = time.Since(t1).Milliseconds()
 	cpu1, err := sampleCPU(pids)
+	if err == nil {
+		err = profileSites(o, pids)
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -344,4 +351,18 @@ func waitGone(ctx context.Context, cs *kubernetes.Clientset, ns string) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// profileSites sends SIGUSR1 to each pid when o.CPUProfile: the first signal starts a site's
+// CPU profile, the next writes it next to the site's log.
+func profileSites(o Options, pids []int) error {
+	if !o.CPUProfile {
+		return nil
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+			return fmt.Errorf("profile site %d: %w", pid, err)
+		}
+	}
+	return nil
 }

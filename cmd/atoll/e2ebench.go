@@ -164,6 +164,7 @@ func newE2EKubeAPICmd() *cobra.Command {
 func newE2EScaleFailoverCmd() *cobra.Command {
 	var fl e2eFlags
 	var nodes, workloads, replicas int
+	var profile bool
 	cmd := &cobra.Command{
 		Use:   "scale-failover",
 		Short: "Fail over tens of thousands of pods on real clusters with fake Nodes, against a plain client-go loop on the same apiservers (prints JSON; needs make kube)",
@@ -179,12 +180,17 @@ line is the JSON report.`,
 		Example: `  atoll e2e scale-failover --nodes 200 --workloads 400 --replicas 100`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if profile && fl.dir == "" {
+				return fmt.Errorf("--cpu-profile needs --dir, where the profiles stay")
+			}
 			return fl.runJSON(cmd, func(o e2e.Options) (any, error) {
+				o.CPUProfile = profile
 				return e2e.RunScaleFailover(cmd.Context(), o, nodes, workloads, replicas)
 			})
 		},
 	}
 	fl.bind(cmd, 4)
+	cmd.Flags().BoolVar(&profile, "cpu-profile", false, "profile each survivor's CPU during the takeover into <dir>/<site>.cpu.pprof (needs --dir; go tool pprof)")
 	cmd.Flags().IntVar(&nodes, "nodes", 200, "fake Nodes in each cluster, 110 pods each")
 	cmd.Flags().IntVar(&workloads, "workloads", 400, "workloads, each a Deployment")
 	cmd.Flags().IntVar(&replicas, "replicas", 100, "replicas of each workload")

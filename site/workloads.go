@@ -51,6 +51,7 @@ func (s *Site) reconcileLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // stopping or stepping down: nothing to retry
 		}
+		s.log.Debug("reconcile pass", "took", time.Since(start), "requeue", res.RequeueAfter, "err", err)
 		wait := requeueAfter(res, err, b, s.cfg.Tuning.Reconcile)
 		if err != nil {
 			s.metrics.reconcileErrors.Inc()

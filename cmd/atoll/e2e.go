@@ -27,14 +27,15 @@ func newE2ECmd() *cobra.Command {
 
 // e2eFlags are the options every scenario shares.
 type e2eFlags struct {
-	sites   int
-	dir     string
-	netns   bool
-	profile string
-	member  site.MembershipConfig
-	probe   time.Duration
-	timeout time.Duration
-	gossip  time.Duration
+	sites    int
+	dir      string
+	netns    bool
+	profile  string
+	member   site.MembershipConfig
+	probe    time.Duration
+	timeout  time.Duration
+	gossip   time.Duration
+	logLevel string
 }
 
 func (f *e2eFlags) bind(cmd *cobra.Command, sites int) { f.bindProfile(cmd, sites, "local") }
@@ -50,6 +51,7 @@ func (f *e2eFlags) bindProfile(cmd *cobra.Command, sites int, profile string) {
 	cmd.Flags().IntVar(&f.member.SuspicionMult, "suspicion-mult", 0, "override the profile's suspicion multiplier")
 	cmd.Flags().IntVar(&f.member.SuspicionMaxTimeoutMult, "suspicion-max-mult", 0, "override the profile's suspicion max timeout multiplier")
 	cmd.Flags().DurationVar(&f.gossip, "gossip-interval", 0, "override the profile's gossip interval")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "every site's --log-level (debug, info, warn, error; default info)")
 }
 
 // options prepares the working directory and, with --netns, the lab. cleanup undoes both.
@@ -64,7 +66,7 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 			return o, nil, err
 		}
 	}
-	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile}
+	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile, LogLevel: f.logLevel}
 	m := f.member
 	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
 	m.GossipInterval = site.Duration(f.gossip)

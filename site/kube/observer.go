@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -40,6 +41,10 @@ func NewObserver(ctx context.Context, e Entry, cfg *rest.Config) (*Observer, err
 	ctx, cancel := context.WithCancel(ctx)
 	f := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	nodes, pods := f.Core().V1().Nodes(), f.Core().V1().Pods()
+	if err := errors.Join(nodes.Informer().SetTransform(trimNode), pods.Informer().SetTransform(trimPod)); err != nil {
+		cancel()
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
 	o := &Observer{
 		name: name, labels: lbls, taints: e.Taints, cs: cs, nodes: nodes.Lister(), pods: pods.Lister(),
 		synced: []func() bool{nodes.Informer().HasSynced, pods.Informer().HasSynced}, cancel: cancel,

@@ -35,6 +35,7 @@ type e2eFlags struct {
 	probe   time.Duration
 	timeout time.Duration
 	gossip  time.Duration
+	perProc int
 }
 
 func (f *e2eFlags) bind(cmd *cobra.Command, sites int) { f.bindProfile(cmd, sites, "local") }
@@ -50,10 +51,17 @@ func (f *e2eFlags) bindProfile(cmd *cobra.Command, sites int, profile string) {
 	cmd.Flags().IntVar(&f.member.SuspicionMult, "suspicion-mult", 0, "override the profile's suspicion multiplier")
 	cmd.Flags().IntVar(&f.member.SuspicionMaxTimeoutMult, "suspicion-max-mult", 0, "override the profile's suspicion max timeout multiplier")
 	cmd.Flags().DurationVar(&f.gossip, "gossip-interval", 0, "override the profile's gossip interval")
+	cmd.Flags().IntVar(&f.perProc, "per-process", 1, "sites per process: above 1, the sites run that many to an atoll sites process (for latency, idle and converge; a scenario that kills, stops or restarts one site needs 1, and so does --netns)")
 }
 
 // options prepares the working directory and, with --netns, the lab. cleanup undoes both.
 func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
+	if f.perProc < 1 {
+		return o, nil, fmt.Errorf("--per-process %d: want 1 or more", f.perProc)
+	}
+	if f.perProc > 1 && f.netns {
+		return o, nil, fmt.Errorf("--per-process %d: --netns puts each site in a namespace of its own, so needs --per-process 1", f.perProc)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return o, nil, err
@@ -64,7 +72,7 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 			return o, nil, err
 		}
 	}
-	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile}
+	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile, PerProcess: f.perProc}
 	m := f.member
 	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
 	m.GossipInterval = site.Duration(f.gossip)

@@ -85,30 +85,52 @@ func (s *measured) finish(after map[int]site.State) Conditions {
 	return c
 }
 
-// startMeasured is startSettled recording the conditions.
-func startMeasured(ctx context.Context, o Options) (*measured, error) {
+// SettleTimeout bounds how long the latency and idle benchmarks wait for a federation to
+// settle: every site seeing every other live, and all holding the same changes.
+const SettleTimeout = 4 * time.Minute
+
+// startMeasured is startSettled recording the conditions. If the federation does not
+// settle within limit (0: no limit but ctx's) it is stopped, and the conditions so far
+// (the flaps while settling, the load) are returned with the error.
+func startMeasured(ctx context.Context, o Options, limit time.Duration) (*measured, error) {
 	c := Conditions{PerProcess: max(o.PerProcess, 1), LoadStart: loadAvg(), CPUs: runtime.NumCPU()}
 	c.Processes = (o.Sites + c.PerProcess - 1) / c.PerProcess
 	t0 := time.Now()
 	f, err := Start(ctx, o)
 	if err != nil {
-		return nil, err
+		return &measured{cond: c}, err
 	}
 	c.StartMs = time.Since(t0).Milliseconds()
-	if err := f.WaitMembers(ctx); err != nil {
-		f.Stop()
-		return nil, err
+	sctx, cancel := context.WithCancel(ctx)
+	if limit > 0 {
+		sctx, cancel = context.WithTimeout(ctx, limit)
 	}
-	if err := f.WaitConverged(ctx); err != nil {
-		f.Stop()
-		return nil, err
+	err = f.WaitMembers(sctx)
+	if err == nil {
+		err = f.WaitConverged(sctx)
 	}
-	c.SettleMs = time.Since(t0).Milliseconds()
-	at, err := f.States(ctx)
-	if err != nil {
-		f.Stop()
-		return nil, err
+	cancel()
+	at, serr := f.States(ctx)
+	if err == nil {
+		err = serr
 	}
 	c.FlapsSettling = flapsBetween(nil, at)
+	if err != nil {
+		c.SettleMs, c.LoadEnd = -1, loadAvg()
+		f.Stop()
+		return &measured{cond: c}, fmt.Errorf("e2e: not settled (%s): %w", settledSummary(at, len(f.Names)), err)
+	}
+	c.SettleMs = time.Since(t0).Milliseconds()
 	return &measured{f, c, at}, nil
+}
+
+// settledSummary says how far from settled the sites were.
+func settledSummary(sts map[int]site.State, n int) string {
+	all := 0
+	for _, st := range sts {
+		if len(st.Live) == n-1 {
+			all++
+		}
+	}
+	return fmt.Sprintf("%d of %d sites answered, %d saw every other live", len(sts), n, all)
 }

@@ -474,7 +474,7 @@ func (f *Fed) Exited(i int) bool {
 // process it ends has exited by itself, and Options.Supervise restarts it.
 func (f *Fed) Signal(i int, sig syscall.Signal) error {
 	if f.opts.shared() {
-		return fmt.Errorf("e2e: %s to %s: %w", sig, f.Names[i], ErrShared)
+		return fmt.Errorf("e2e: signal %q to %s: %w", sig, f.Names[i], ErrShared)
 	}
 	f.mu.Lock()
 	p := f.procs[i]
@@ -619,7 +619,7 @@ func (f *Fed) StopSite(i int) error { return f.signal(i, syscall.SIGTERM, 20*tim
 
 func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
 	if f.opts.shared() {
-		return fmt.Errorf("e2e: %s to %s: %w", sig, f.Names[i], ErrShared)
+		return fmt.Errorf("e2e: signal %q to %s: %w", sig, f.Names[i], ErrShared)
 	}
 	f.life[i].Lock()
 	defer f.life[i].Unlock()

@@ -39,31 +39,45 @@ type LatencyReport struct {
 	PacketBytes float64 `json:"packet_bytes_per_change_per_site"`
 	StreamBytes float64 `json:"stream_bytes_per_change_per_site"`
 	Sessions    uint64  `json:"sessions"`
+	Conditions
+	// Error, if set, is why the run stopped after Writes writes; the conditions are
+	// those of the run so far.
+	Error string `json:"error,omitempty"`
 }
+
+// Partial reports whether the report holds what a failed run saw.
+func (r LatencyReport) Partial() bool { return r.Error != "" }
 
 // RunLatency writes one change at a time, each at the next site in turn, and measures
 // how long each takes to be held by every site.
 func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (LatencyReport, error) {
 	rep := LatencyReport{Sites: o.Sites}
-	f, err := startSettled(ctx, o)
+	f, err := startMeasured(ctx, o, SettleTimeout)
 	if err != nil {
+		rep.Conditions, rep.Error = f.cond, err.Error()
 		return rep, err
 	}
 	defer f.Stop()
-	before, err := f.States(ctx)
-	if err != nil {
+	before := f.at
+	var all, per []time.Duration
+	// failed fills in what the run saw before it stopped after k writes.
+	failed := func(k int, err error) (LatencyReport, error) {
+		rep.Writes, rep.Error = k, err.Error()
+		rep.Everywhere, rep.PerSite = quantiles(all), quantiles(per)
+		if after, serr := f.States(ctx); serr == nil {
+			rep.Conditions = f.finish(after)
+		}
 		return rep, err
 	}
-	var all, per []time.Duration
 	for k := range writes {
 		start := time.Now()
 		id, err := f.Write(ctx, k%o.Sites, fmt.Sprintf("k%d", k), Seq(k))
 		if err != nil {
-			return rep, err
+			return failed(k, err)
 		}
 		lat, err := f.Visible(ctx, id, start)
 		if err != nil {
-			return rep, err
+			return failed(k, err)
 		}
 		var worst time.Duration
 		for _, d := range lat {
@@ -81,6 +95,7 @@ func RunLatency(ctx context.Context, o Options, writes int, gap time.Duration) (
 	if err != nil {
 		return rep, err
 	}
+	rep.Conditions = f.finish(after)
 	rep.Writes, rep.Everywhere, rep.PerSite = writes, quantiles(all), quantiles(per)
 	// Includes background traffic over the run; gap keeps it small next to the changes.
 	per1 := float64(writes) * float64(o.Sites)
@@ -101,13 +116,19 @@ type IdleReport struct {
 	Seconds        float64 `json:"seconds"`
 	BytesPerSiteS  float64 `json:"bytes_per_site_per_s"`
 	MaxSiteBytesPS float64 `json:"max_site_bytes_per_s"`
+	Conditions
+	Error string `json:"error,omitempty"` // why the run stopped; the conditions are those so far
 }
+
+// Partial reports whether the report holds what a failed run saw.
+func (r IdleReport) Partial() bool { return r.Error != "" }
 
 // RunIdle lets a converged federation sit idle for d and measures what each site sends.
 func RunIdle(ctx context.Context, o Options, d time.Duration) (IdleReport, error) {
 	rep := IdleReport{Sites: o.Sites, Profile: o.Profile}
-	f, err := startSettled(ctx, o)
+	f, err := startMeasured(ctx, o, SettleTimeout)
 	if err != nil {
+		rep.Conditions, rep.Error = f.cond, err.Error()
 		return rep, err
 	}
 	defer f.Stop()
@@ -128,6 +149,8 @@ func RunIdle(ctx context.Context, o Options, d time.Duration) (IdleReport, error
 		return rep, err
 	}
 	secs := time.Since(t0).Seconds()
+	f.at = b0 // flaps while measured: not those of the joins' traffic before
+	rep.Conditions = f.finish(b1)
 	var total float64
 	for i, st := range b1 {
 		out := float64(st.Transport.PacketBytesOut + st.Transport.StreamBytesOut - b0[i].Transport.PacketBytesOut - b0[i].Transport.StreamBytesOut)
@@ -201,17 +224,9 @@ func detectTrials(ctx context.Context, f *Fed, sites, trials int) (all, first Qu
 // startSettled starts a federation and waits until every site sees the others and they
 // agree; on error nothing is left running.
 func startSettled(ctx context.Context, o Options) (*Fed, error) {
-	f, err := Start(ctx, o)
+	s, err := startMeasured(ctx, o, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.WaitMembers(ctx); err != nil {
-		f.Stop()
-		return nil, err
-	}
-	if err := f.WaitConverged(ctx); err != nil {
-		f.Stop()
-		return nil, err
-	}
-	return f, nil
+	return s.Fed, nil
 }

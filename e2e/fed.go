@@ -80,6 +80,36 @@ type Options struct {
 	// (a crash, a fail-stop, a kill from outside), as systemd or Kubernetes would. Kill
 	// and StopSite still stop a process for good; see Supervisor.
 	Supervise *Supervisor
+	// PerProcess, if above 1, runs the sites that many to a process with atoll sites:
+	// sites 0 to K-1 in the first, K to 2K-1 in the next, and so on; each site keeps its
+	// own config, data, listener, memberlist and log (<Dir>/<name>.log), and each process's
+	// own output goes to <Dir>/sites-<first>-<last>.log. It is for the benchmarks of many
+	// sites on one machine (latency, idle, converge), where a process per site would spend
+	// the CPU on as many Go runtimes. One site of a shared process cannot be killed,
+	// stopped, signalled or started alone: Kill, StopSite, Signal and StartSite return
+	// ErrShared, and Stop stops every process. Lab, Replicas, Late, Outside and Supervise
+	// need one site per process.
+	PerProcess int
+}
+
+// ErrShared is what the harness answers when asked to start, stop or signal one site of
+// a process it shares with others (Options.PerProcess).
+var ErrShared = errors.New("the site shares its process with others (per-process above 1): start, stop and signal whole federations only")
+
+// shared reports whether sites share processes.
+func (o Options) shared() bool { return o.PerProcess > 1 }
+
+// checkShared says which option needs one site per process, when sites share them.
+func (o Options) checkShared() error {
+	for _, c := range []struct {
+		bad  bool
+		what string
+	}{{o.Lab != nil, "network namespaces (--netns)"}, {o.Replicas > 1, "replicas"}, {o.Late > 0 || o.Outside > 0, "sites started later"}, {o.Supervise != nil, "supervision"}} {
+		if c.bad {
+			return fmt.Errorf("e2e: %d sites per process: %s need one site per process", o.PerProcess, c.what)
+		}
+	}
+	return nil
 }
 
 // OperatorSpec is an operator of the charter and the namespaces it is granted.
@@ -137,8 +167,22 @@ func Start(ctx context.Context, o Options) (*Fed, error) {
 	if o.Supervise != nil {
 		f.sup = newSupervisor(*o.Supervise, procs)
 	}
+	if o.shared() {
+		if err := o.checkShared(); err != nil {
+			return nil, err
+		}
+	}
 	if err := f.writeFiles(); err != nil {
 		return nil, err
+	}
+	if o.shared() {
+		for lo := 0; lo < o.Sites; lo += o.PerProcess {
+			if err := f.startGroup(ctx, lo, min(lo+o.PerProcess, o.Sites)); err != nil {
+				f.Stop()
+				return nil, err
+			}
+		}
+		return f, nil
 	}
 	for i := range procs {
 		if i >= o.Sites-o.Late && i < o.Sites {
@@ -391,6 +435,7 @@ func (f *Fed) Client(i int) *site.Client { return f.clients[i] }
 type proc struct {
 	cmd     *exec.Cmd
 	bin     string        // the binary it runs; a restart runs the same
+	log     string        // where its output goes
 	started time.Time     // when it was started
 	done    chan struct{} // closed once it has exited
 	err     error         // cmd.Wait's, set before done is closed
@@ -428,6 +473,9 @@ func (f *Fed) Exited(i int) bool {
 // thaw it, as a stalled host would). The harness does not count the signal as a stop: a
 // process it ends has exited by itself, and Options.Supervise restarts it.
 func (f *Fed) Signal(i int, sig syscall.Signal) error {
+	if f.opts.shared() {
+		return fmt.Errorf("e2e: signal %q to %s: %w", sig, f.Names[i], ErrShared)
+	}
 	f.mu.Lock()
 	p := f.procs[i]
 	f.mu.Unlock()
@@ -472,6 +520,9 @@ func (f *Fed) SetBinary(i int, path string) {
 // StartSite starts site i's process and waits until its API answers. Under
 // Options.Supervise the process is supervised from then on.
 func (f *Fed) StartSite(ctx context.Context, i int) error {
+	if f.opts.shared() {
+		return fmt.Errorf("e2e: starting %s: %w", f.Names[i], ErrShared)
+	}
 	f.life[i].Lock()
 	f.mu.Lock()
 	bin := cmp.Or(f.binaries[i], f.opts.Binary)
@@ -510,7 +561,13 @@ func (f *Fed) spawn(i int, bin string) (*proc, error) {
 	} else {
 		cmd = exec.Command(bin, args...)
 	}
-	logf, err := os.OpenFile(strings.TrimSuffix(f.configs[i], ".yaml")+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	return startProc(cmd, bin, f.logPath(i), f.Names[i])
+}
+
+// startProc starts cmd, its output appended to the file at log, and waits for it in the
+// background; what names it in errors.
+func startProc(cmd *exec.Cmd, bin, log, what string) (*proc, error) {
+	logf, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -518,9 +575,9 @@ func (f *Fed) spawn(i int, bin string) (*proc, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("e2e: starting %s: %w", f.Names[i], err)
+		return nil, fmt.Errorf("e2e: starting %s: %w", what, err)
 	}
-	p := &proc{cmd: cmd, bin: bin, started: time.Now(), done: make(chan struct{})}
+	p := &proc{cmd: cmd, bin: bin, log: log, started: time.Now(), done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		logf.Close()
@@ -544,7 +601,7 @@ func (f *Fed) waitAPI(ctx context.Context, i int, p *proc) error {
 				f.procs[i] = nil
 			}
 			f.mu.Unlock()
-			return fmt.Errorf("e2e: %s exited at start (%v); see %s.log", f.Names[i], p.err, strings.TrimSuffix(f.configs[i], ".yaml"))
+			return fmt.Errorf("e2e: %s exited at start (%v); see %s", f.Names[i], p.err, p.log)
 		case <-ctx.Done():
 			return fmt.Errorf("e2e: %s: API not up: %w", f.Names[i], ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -561,6 +618,9 @@ func (f *Fed) Kill(i int) error { return f.signal(i, syscall.SIGKILL, 5*time.Sec
 func (f *Fed) StopSite(i int) error { return f.signal(i, syscall.SIGTERM, 20*time.Second) }
 
 func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
+	if f.opts.shared() {
+		return fmt.Errorf("e2e: signal %q to %s: %w", sig, f.Names[i], ErrShared)
+	}
 	f.life[i].Lock()
 	defer f.life[i].Unlock()
 	f.mu.Lock()
@@ -570,6 +630,11 @@ func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
 	if p == nil {
 		return nil
 	}
+	return p.stop(sig, wait, f.Names[i])
+}
+
+// stop sends sig to p, waits for it to exit and kills it if it has not within wait.
+func (p *proc) stop(sig syscall.Signal, wait time.Duration, what string) error {
 	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
@@ -577,8 +642,24 @@ func (f *Fed) signal(i int, sig syscall.Signal, wait time.Duration) error {
 	case <-time.After(wait):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("e2e: %s did not stop within %s after %s", f.Names[i], wait, sig)
+		return fmt.Errorf("e2e: %s did not stop within %s after %s", what, wait, sig)
 	}
+}
+
+// stopOne stops site i gracefully; if it shares its process (Options.PerProcess), the
+// first site of the process stops the process and the others only forget it.
+func (f *Fed) stopOne(i int) error {
+	if !f.opts.shared() {
+		return f.StopSite(i)
+	}
+	f.mu.Lock()
+	p := f.procs[i]
+	f.procs[i] = nil
+	f.mu.Unlock()
+	if p == nil || i%f.opts.PerProcess != 0 {
+		return nil
+	}
+	return p.stop(syscall.SIGTERM, 60*time.Second, "atoll sites of "+f.Names[i])
 }
 
 // Stop stops every site and returns the first error.
@@ -589,7 +670,7 @@ func (f *Fed) Stop() error {
 	errs := make([]error, len(f.Names))
 	for i := range f.Names {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = f.StopSite(i) }()
+		go func() { defer wg.Done(); errs[i] = f.stopOne(i) }()
 	}
 	wg.Wait()
 	f.sup.wait()
@@ -597,4 +678,34 @@ func (f *Fed) Stop() error {
 		c.Close()
 	}
 	return errors.Join(append(errs, obsErr)...)
+}
+
+// startGroup starts sites lo to hi-1 in one atoll sites process (Options.PerProcess) and
+// waits until each site's API answers.
+func (f *Fed) startGroup(ctx context.Context, lo, hi int) error {
+	bin := f.opts.Binary
+	args := []string{"sites", "--log-dir", f.opts.Dir}
+	if f.opts.LogLevel != "" {
+		args = append(args, "--log-level", f.opts.LogLevel)
+	}
+	name := fmt.Sprintf("sites-%s-%s", f.Names[lo], f.Names[hi-1])
+	if f.opts.CPUProfile {
+		args = append(args, "--cpu-profile", filepath.Join(f.opts.Dir, name+".cpu.pprof"))
+	}
+	args = append(args, f.configs[lo:hi]...)
+	p, err := startProc(exec.Command(bin, args...), bin, filepath.Join(f.opts.Dir, name+".log"), name)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	for i := lo; i < hi; i++ {
+		f.procs[i] = p
+	}
+	f.mu.Unlock()
+	for i := lo; i < hi; i++ {
+		if err := f.waitAPI(ctx, i, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

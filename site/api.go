@@ -172,6 +172,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		"refusedStreams": c.refusedStreams.Load(), "unbuffered": c.unbuffered.Load(),
 		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(), "syncMessages": c.syncMessages.Load(),
 		"softWritten": c.softWritten.Load(), "softIn": c.softIn.Load(), "softSessions": c.softSessions.Load(), "softBytes": c.softBytes.Load(),
+		"suspects": c.suspects.Load(), "deaths": c.deaths.Load(), "refutes": c.refutes.Load(), "peersLost": c.peersLost.Load(),
 	}
 	t, _ := s.trans.Stats()
 	st.Transport = TransportStats{t.PacketBytesIn, t.PacketBytesOut, t.StreamBytesIn, t.StreamBytesOut, t.Refused, t.Limited}

@@ -9,7 +9,7 @@ import (
 // Propagated HorizontalPodAutoscalers. An HPA placed at this site follows the workload it
 // scales: it is applied only in the clusters that run replicas of it, each with its
 // minReplicas and maxReplicas in proportion to that cluster's share of the workload's
-// replicas (kube.Render). What each cluster's HPA then sets is that cluster's
+// replicas (kube.Templates.Render). What each cluster's HPA then sets is that cluster's
 // (kube.OwnsReplicas). An HPA whose target this site does not place, or that names no
 // target, is applied as written.
 

@@ -44,7 +44,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	mc.DeadNodeReclaimTime = time.Millisecond    // a new leader of a site may come back from another address
 	mc.Delegate = delegate{s}
 	mc.Events = liveness{s}
-	mc.Logger = slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
+	mc.Logger = slog.NewLogLogger(memberlistLog{s.log.With("component", "memberlist").Handler(), &s.counter}, slog.LevelDebug)
 	ip, port := tr.Addr()
 	mc.BindAddr, mc.BindPort = ip.String(), port
 	// What other sites are told: advertise if set (a pod's IP, a load balancer's address

@@ -128,6 +128,7 @@ var (
 	descSyncBytes = prometheus.NewDesc("atoll_sync_bytes_total", "Bytes of anti-entropy session messages, sent and received.", nil, nil)
 	descSyncPay   = prometheus.NewDesc("atoll_sync_payload_bytes_total", "Bytes of changes carried by anti-entropy sessions, sent and received.", nil, nil)
 	descSyncMsgs  = prometheus.NewDesc("atoll_sync_messages_total", "Anti-entropy session messages, sent and received.", nil, nil)
+	descFlaps     = prometheus.NewDesc("atoll_membership_events_total", "Membership flaps seen by this site: peers it suspected (suspect), suspects it declared dead (dead), suspicions of itself it refuted (refute), peers memberlist reported gone, dead or left (lost).", []string{"event"}, nil)
 	descRefused   = prometheus.NewDesc("atoll_peer_refused_total", "Peer traffic refused: over budget, too many sessions, or cut off after invalid changes.", nil, nil)
 
 	descTransBytes   = prometheus.NewDesc("atoll_transport_bytes_total", "Bytes on the federation transport: UDP packets (overhead included) and TLS streams.", []string{"transport", "direction"}, nil)
@@ -148,7 +149,7 @@ var (
 func (siteCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descHeld, descPending, descFormat, descBeyond, descStable, descSkel, descVoid, descPeerLive, descPeerInSync, descPeerLag,
 		descReplicas, descCluster, descPush, descForwarded, descDropped, descSessions, descSessFails,
-		descSyncBytes, descSyncPay, descSyncMsgs, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
+		descSyncBytes, descSyncPay, descSyncMsgs, descFlaps, descRefused, descTransBytes, descTransPackets, descTransStreams, descTransRefused,
 		descTransLimited, descHTTPStreams, descHTTPRefused, descUnbuffered, descSoftHeld, descSoftRecords, descSoftSessions, descSoftBytes} {
 		ch <- d
 	}
@@ -238,6 +239,10 @@ func (c siteCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSyncBytes, n.syncBytes.Load())
 	counter(descSyncPay, n.syncPayload.Load())
 	counter(descSyncMsgs, n.syncMessages.Load())
+	counter(descFlaps, n.suspects.Load(), "suspect")
+	counter(descFlaps, n.deaths.Load(), "dead")
+	counter(descFlaps, n.refutes.Load(), "refute")
+	counter(descFlaps, n.peersLost.Load(), "lost")
 	counter(descRefused, n.refusedFrames.Load())
 	counter(descHTTPRefused, n.refusedStreams.Load())
 	counter(descUnbuffered, n.unbuffered.Load())

@@ -341,8 +341,13 @@ func (delegate) MergeRemoteState(buf []byte, join bool)     {}
 // liveness feeds memberlist's view of liveness and metadata into the site.
 type liveness struct{ s *Site }
 
-func (e liveness) NotifyJoin(n *memberlist.Node)  { e.s.addPeer(n); e.advertised(n) }
-func (e liveness) NotifyLeave(n *memberlist.Node) { e.s.removePeer(n.Name) }
+func (e liveness) NotifyJoin(n *memberlist.Node) { e.s.addPeer(n); e.advertised(n) }
+func (e liveness) NotifyLeave(n *memberlist.Node) {
+	if n.Name != e.s.nodeName() {
+		e.s.counter.peersLost.Add(1)
+	}
+	e.s.removePeer(n.Name)
+}
 func (e liveness) NotifyUpdate(n *memberlist.Node) {
 	e.s.addPeer(n)
 	e.advertised(n)

@@ -93,8 +93,9 @@ type network struct {
 // reconciler is what the reconcile loop and the member-cluster loop work with.
 type reconciler struct {
 	kubes       *kube.Registry
-	admission   *kube.Admitter // this site's admission policy (site.yaml admission:)
-	reconcileMu sync.Mutex     // one reconcile pass or unjoin at a time
+	parsed      *kube.Templates // parsed workload templates, this site's own (not shared with sites in the same process)
+	admission   *kube.Admitter  // this site's admission policy (site.yaml admission:)
+	reconcileMu sync.Mutex      // one reconcile pass or unjoin at a time
 	// publishMu orders a cluster's publication and its unjoin: a publication that began
 	// before the unjoin must not write the Cluster object again after its removal.
 	publishMu    sync.Mutex
@@ -142,6 +143,10 @@ type counters struct {
 	syncBytes, syncPayload, syncMessages    atomic.Uint64
 	softWritten, softIn                     atomic.Uint64 // soft records written here; received (pushed or in sessions)
 	softSessions, softBytes                 atomic.Uint64
+	// Membership flaps: suspicions this site raised, suspects it declared dead,
+	// suspicions of itself it refuted (memberlog.go), and peers memberlist reported gone
+	// (dead or left).
+	suspects, deaths, refutes, peersLost atomic.Uint64
 }
 
 // Open loads a site's identity, charter and data file. Nothing touches the network until Run.
@@ -224,7 +229,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		speaker: speaker{version: Version, keys: keys},
 		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), hardArrived: make(chan struct{}), templates: map[string]template{}},
-		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1), driftWake: make(chan struct{}, 1),
+		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), parsed: kube.NewTemplates(), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1), driftWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
 		telemetry: telemetry{audit: newAuditLog(), events: newEventLog()},
 	}

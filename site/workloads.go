@@ -351,7 +351,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 					continue // no share here: pruned below if it was there before
 				}
 				w.Completions = pl.completions[cluster]
-				u, err := kube.Render(w, pp.own[cluster], replicas)
+				u, err := s.parsed.Render(w, pp.own[cluster], replicas)
 				if err != nil {
 					// The workload's own fault: a retry renders it the same way.
 					s.log.Warn("workload not rendered", "workload", w.Namespace+"/"+w.Name, "err", err)

@@ -36,6 +36,7 @@ type e2eFlags struct {
 	timeout  time.Duration
 	gossip   time.Duration
 	logLevel string
+	perProc  int
 }
 
 func (f *e2eFlags) bind(cmd *cobra.Command, sites int) { f.bindProfile(cmd, sites, "local") }
@@ -52,10 +53,17 @@ func (f *e2eFlags) bindProfile(cmd *cobra.Command, sites int, profile string) {
 	cmd.Flags().IntVar(&f.member.SuspicionMaxTimeoutMult, "suspicion-max-mult", 0, "override the profile's suspicion max timeout multiplier")
 	cmd.Flags().DurationVar(&f.gossip, "gossip-interval", 0, "override the profile's gossip interval")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "every site's --log-level (debug, info, warn, error; default info)")
+	cmd.Flags().IntVar(&f.perProc, "per-process", 1, "sites per process: above 1, the sites run that many to an atoll sites process (for latency, idle and converge; a scenario that kills, stops or restarts one site needs 1, and so does --netns)")
 }
 
 // options prepares the working directory and, with --netns, the lab. cleanup undoes both.
 func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
+	if f.perProc < 1 {
+		return o, nil, fmt.Errorf("--per-process %d: want 1 or more", f.perProc)
+	}
+	if f.perProc > 1 && f.netns {
+		return o, nil, fmt.Errorf("--per-process %d: --netns puts each site in a namespace of its own, so needs --per-process 1", f.perProc)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return o, nil, err
@@ -66,7 +74,7 @@ func (f *e2eFlags) options() (o e2e.Options, cleanup func(), err error) {
 			return o, nil, err
 		}
 	}
-	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile, LogLevel: f.logLevel}
+	o = e2e.Options{Sites: f.sites, Dir: dir, Binary: self, Profile: f.profile, LogLevel: f.logLevel, PerProcess: f.perProc}
 	m := f.member
 	m.ProbeInterval, m.ProbeTimeout = site.Duration(f.probe), site.Duration(f.timeout)
 	m.GossipInterval = site.Duration(f.gossip)

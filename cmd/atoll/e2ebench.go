@@ -22,6 +22,9 @@ func (f *e2eFlags) runJSON(cmd *cobra.Command, run func(e2e.Options) (any, error
 	defer cleanup()
 	rep, err := run(o)
 	if err != nil {
+		if r, ok := rep.(interface{ Partial() bool }); ok && r.Partial() {
+			_ = printJSON(cmd, rep) // what the run saw before it failed
+		}
 		return err
 	}
 	return printJSON(cmd, rep)
@@ -53,6 +56,7 @@ func newE2ELatencyCmd() *cobra.Command {
 	fl.bind(cmd, 5)
 	cmd.Flags().IntVar(&writes, "writes", 100, "changes to write, one at a time, at each site in turn")
 	cmd.Flags().DurationVar(&gap, "gap", 50*time.Millisecond, "pause between writes")
+	cmd.Flags().Bool("json", true, "print the report as one JSON line (always on)")
 	return cmd
 }
 
@@ -70,6 +74,7 @@ func newE2EIdleCmd() *cobra.Command {
 	}
 	fl.bind(cmd, 5)
 	cmd.Flags().DurationVar(&d, "for", time.Minute, "how long to measure")
+	cmd.Flags().Bool("json", true, "print the report as one JSON line (always on)")
 	return cmd
 }
 

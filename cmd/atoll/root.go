@@ -14,6 +14,7 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newCharterCmd(),
 		newSiteCmd(),
+		newSitesCmd(),
 		newObserveCmd(),
 		newClusterCmd(),
 		newApplyCmd(),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -99,7 +100,10 @@ func (f *logFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cpuProfile, "cpu-profile", "", "on SIGUSR1 start a CPU profile, and on the next write it to this file (go tool pprof; for benchmarks)")
 }
 
-func (f logFlags) logger(name string) (*slog.Logger, error) {
+func (f logFlags) logger(name string) (*slog.Logger, error) { return f.loggerTo(os.Stderr, name) }
+
+// loggerTo is logger writing to w.
+func (f logFlags) loggerTo(w io.Writer, name string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(f.level)); err != nil {
 		return nil, err
@@ -107,9 +111,9 @@ func (f logFlags) logger(name string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch f.format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)).With("site", name), nil
+		return slog.New(slog.NewTextHandler(w, opts)).With("site", name), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)).With("site", name), nil
+		return slog.New(slog.NewJSONHandler(w, opts)).With("site", name), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", f.format)
 }

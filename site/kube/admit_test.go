@@ -87,7 +87,7 @@ func TestAdmit(t *testing.T) {
 			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: 7}}}\n"), "does not decode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := Render(tc.w, nil, 1)
+			u, err := NewTemplates().Render(tc.w, nil, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestAdmissionValidate(t *testing.T) {
 func TestRenderDropsServerFields(t *testing.T) {
 	w := Workload{Namespace: "shop", Name: "configmap.cfg", Replicas: -1, Template: []byte(
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: pay, uid: u1, resourceVersion: '5'}\nstatus: {x: 1}\n")}
-	u, err := Render(w, nil, 1)
+	u, err := NewTemplates().Render(w, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func TestApplyAdopts(t *testing.T) {
 	}
 	rendered := func(adopt bool, ad *kube.Admitter) *unstructured.Unstructured {
 		w := kube.Workload{Namespace: ns, Name: "web", Template: []byte(webDeployment), Replicas: 2, Change: "c1", Adopt: adopt}
-		u, err := kube.Render(w, nil, 2)
+		u, err := kube.NewTemplates().Render(w, nil, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestApplyAdopts(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := kube.Workload{Namespace: ns, Name: "configmap.settings", Template: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"), Replicas: -1, Change: "c1", Adopt: true}
-	u, err := kube.Render(w, nil, -1)
+	u, err := kube.NewTemplates().Render(w, nil, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestRenderDividesAutoscaler(t *testing.T) {
 		{strings.Replace(hpaTemplate, "  minReplicas: 2\n", "", 1), 5, 10, 1, 5}, // the default minimum, 1
 		{strings.Replace(hpaTemplate, "maxReplicas: 10", "maxReplicas: 2", 1), 1, 6, 1, 1},
 	} {
-		u, err := Render(Workload{Namespace: "shop", Name: "horizontalpodautoscaler.web", Template: []byte(tc.template), Replicas: -1, ScaleOf: tc.total}, nil, tc.share)
+		u, err := NewTemplates().Render(Workload{Namespace: "shop", Name: "horizontalpodautoscaler.web", Template: []byte(tc.template), Replicas: -1, ScaleOf: tc.total}, nil, tc.share)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestRenderDividesAutoscaler(t *testing.T) {
 	}
 	// Applied as written without a total; refused with no maxReplicas or a share above
 	// the total.
-	u, err := Render(Workload{Namespace: "shop", Name: "horizontalpodautoscaler.web", Template: []byte(hpaTemplate), Replicas: -1}, nil, 1)
+	u, err := NewTemplates().Render(Workload{Namespace: "shop", Name: "horizontalpodautoscaler.web", Template: []byte(hpaTemplate), Replicas: -1}, nil, 1)
 	if hi, _, _ := whole(u, "maxReplicas"); err != nil || hi != 10 {
 		t.Errorf("without ScaleOf: max %d, %v", hi, err)
 	}
@@ -56,7 +56,7 @@ func TestRenderDividesAutoscaler(t *testing.T) {
 		{strings.Replace(hpaTemplate, "  maxReplicas: 10\n", "", 1), 1, 2, "spec.maxReplicas must be"},
 		{hpaTemplate, 3, 2, "a share of 3 replicas out of 2"},
 	} {
-		_, err := Render(Workload{Namespace: "shop", Name: "h", Template: []byte(bad.template), Replicas: -1, ScaleOf: bad.total}, nil, bad.share)
+		_, err := NewTemplates().Render(Workload{Namespace: "shop", Name: "h", Template: []byte(bad.template), Replicas: -1, ScaleOf: bad.total}, nil, bad.share)
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v", bad.want, err)
 		}

@@ -191,7 +191,7 @@ func (h records) find(msg, key, value string) (slog.Record, bool) {
 
 func render(t *testing.T, ns, name, template string, replicas int) *unstructured.Unstructured {
 	t.Helper()
-	u, err := kube.Render(kube.Workload{Namespace: ns, Name: name, Template: []byte(template), Replicas: 10, Change: "c1"}, nil, replicas)
+	u, err := kube.NewTemplates().Render(kube.Workload{Namespace: ns, Name: name, Template: []byte(template), Replicas: 10, Change: "c1"}, nil, replicas)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestJobAndDaemonSetStatus(t *testing.T) {
 	}
 	apply := func(w kube.Workload, replicas int) *unstructured.Unstructured {
 		t.Helper()
-		u, err := kube.Render(w, nil, replicas)
+		u, err := kube.NewTemplates().Render(w, nil, replicas)
 		if err != nil {
 			t.Fatal(err)
 		}

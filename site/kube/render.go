@@ -96,11 +96,11 @@ func replicasField(kind string) string {
 // Atoll's labels and annotations, the cluster's share of replicas, then the override
 // rules that select the cluster (so an override of /spec/replicas sets that cluster's
 // replicas).
-func Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstructured, error) {
+func (t *Templates) Render(w Workload, c *scheduler.Cluster, replicas int) (*unstructured.Unstructured, error) {
 	if w.Template == nil {
 		return nil, fmt.Errorf("workload %s/%s: no template at this site", w.Namespace, w.Name)
 	}
-	m, err := parseTemplate(w.Template)
+	m, err := t.parse(w.Template)
 	if err != nil {
 		return nil, fmt.Errorf("workload %s/%s: template: %w", w.Namespace, w.Name, err)
 	}

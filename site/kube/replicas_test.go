@@ -74,7 +74,7 @@ func TestWithoutReplicas(t *testing.T) {
 	w := Workload{Namespace: "shop", Name: "web", Replicas: 5, Change: "c1",
 		Template: []byte("apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 1, template: {}}\n")}
 	render := func(w Workload, replicas int) *unstructured.Unstructured {
-		u, err := Render(w, nil, replicas)
+		u, err := NewTemplates().Render(w, nil, replicas)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,7 @@ func TestRenderJob(t *testing.T) {
 		Template: []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\nspec: {parallelism: 2, completions: 4, template: {}}\n")}
 	spec := func(w Workload, replicas int) (p, c int64) {
 		t.Helper()
-		u, err := Render(w, nil, replicas)
+		u, err := NewTemplates().Render(w, nil, replicas)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestRenderJob(t *testing.T) {
 func TestKeepCompletions(t *testing.T) {
 	w := Workload{Namespace: "shop", Name: "report", Replicas: 2, Change: "c1", Format: 2, Completions: 2,
 		Template: []byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\nspec: {parallelism: 2, completions: 4, template: {}}\n")}
-	first, err := Render(w, nil, 1)
+	first, err := NewTemplates().Render(w, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestKeepCompletions(t *testing.T) {
 		t.Fatalf("the same completions: %v, %v; want the object itself", u, err)
 	}
 	w.Completions = 3
-	next, err := Render(w, nil, 2)
+	next, err := NewTemplates().Render(w, nil, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestKeepCompletions(t *testing.T) {
 	}
 	// Only the completions differ from the first: the object applied is the first one.
 	w.Completions = 3
-	same, _ := Render(w, nil, 1)
+	same, _ := NewTemplates().Render(w, nil, 1)
 	if u, _ := keepCompletions(cur, same); u.GetAnnotations()[AnnotationRendered] != first.GetAnnotations()[AnnotationRendered] {
 		t.Errorf("a new share of completions only: hash %s, want the first's %s (nothing to apply)", u.GetAnnotations()[AnnotationRendered], first.GetAnnotations()[AnnotationRendered])
 	}

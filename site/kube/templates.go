@@ -18,29 +18,35 @@ import (
 // maxParsed bounds the parsed templates kept: about 4 KiB each for a Deployment.
 const maxParsed = 2048
 
-var parsed = struct {
-	sync.Mutex
+// Templates remembers parsed templates for one site's renders (Templates.Render). Each
+// site owns its own, so that sites sharing a process (atoll sites) share no cache and no
+// lock. Safe for concurrent use; the zero value is not: use NewTemplates.
+type Templates struct {
+	mu    sync.Mutex
 	m     map[[32]byte]*parsedTemplate
 	clock uint64
-}{m: map[[32]byte]*parsedTemplate{}}
+}
+
+// NewTemplates returns an empty cache of parsed templates.
+func NewTemplates() *Templates { return &Templates{m: map[[32]byte]*parsedTemplate{}} }
 
 type parsedTemplate struct {
 	obj  map[string]any
 	used uint64
 }
 
-// parseTemplate returns the template's YAML (or JSON) as an object of its own, which
+// parse returns the template's YAML (or JSON) as an object of its own, which
 // the caller may change.
-func parseTemplate(b []byte) (map[string]any, error) {
+func (t *Templates) parse(b []byte) (map[string]any, error) {
 	key := sha256.Sum256(b)
-	parsed.Lock()
-	parsed.clock++
-	if p := parsed.m[key]; p != nil {
-		p.used = parsed.clock
-		parsed.Unlock()
+	t.mu.Lock()
+	t.clock++
+	if p := t.m[key]; p != nil {
+		p.used = t.clock
+		t.mu.Unlock()
 		return runtime.DeepCopyJSON(p.obj), nil
 	}
-	parsed.Unlock()
+	t.mu.Unlock()
 	var m map[string]any
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		return nil, err
@@ -49,26 +55,25 @@ func parseTemplate(b []byte) (map[string]any, error) {
 		return nil, nil
 	}
 	keep := runtime.DeepCopyJSON(m)
-	parsed.Lock()
-	defer parsed.Unlock()
-	if len(parsed.m) >= maxParsed {
-		forgetOldest()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxParsed {
+		t.forgetOldest()
 	}
-	parsed.m[key] = &parsedTemplate{obj: keep, used: parsed.clock}
+	t.m[key] = &parsedTemplate{obj: keep, used: t.clock}
 	return m, nil
 }
 
-// forgetOldest drops the least recently used half of the parsed templates; parsed's lock
-// is held.
-func forgetOldest() {
+// forgetOldest drops the least recently used half of the parsed templates; t.mu is held.
+func (t *Templates) forgetOldest() {
 	var total uint64
-	for _, p := range parsed.m {
+	for _, p := range t.m {
 		total += p.used
 	}
-	mean := total / uint64(len(parsed.m))
-	for k, p := range parsed.m {
+	mean := total / uint64(len(t.m))
+	for k, p := range t.m {
 		if p.used <= mean {
-			delete(parsed.m, k)
+			delete(t.m, k)
 		}
 	}
 }

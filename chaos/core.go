@@ -70,17 +70,19 @@ func (s *sim) ready(n *node) {
 	}
 }
 
-// advertise hands n's heads to the nodes it reaches, as memberlist's metadata does.
+// advertise sends n's heads in a hint frame to every other node, as a site does on its
+// push streams: over the lossy network, delivered to the receiver's core (Core.Hint),
+// which keeps a hint from a node it does not count live yet until it does.
 func (s *sim) advertise(n *node) {
 	heads := n.rep.Heads()
 	hs := make([][32]byte, len(heads))
 	for i, h := range heads {
 		hs[i] = h
 	}
-	meta := peering.NewMeta(n.rep.Len(), hs)
+	hint := peering.EncodeHint(peering.NewMeta(n.rep.Len(), hs))
 	for _, p := range s.nodes {
-		if p != n && p.core != nil && s.net.connected(n.idx, p.idx) {
-			p.core.Advertised(n.name, meta)
+		if p != n {
+			s.net.send(message{from: n.idx, to: p.idx, kind: msgHint, data: hint}, s.tick)
 		}
 	}
 }

@@ -84,7 +84,8 @@ type network struct {
 	trans   *transport.Transport
 	ml      *memberlist.Memberlist       // set while leading
 	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
-	meta    atomic.Pointer[[]byte]       // what memberlist advertises
+	meta    atomic.Pointer[[]byte]       // what memberlist advertises: empty unless needed (hints.go)
+	metaOn  atomic.Bool                  // meta holds this site's Meta, not empty
 	dirty   atomic.Bool                  // meta is out of date
 	serving atomic.Bool                  // leads the site: membership and reconciliation run
 	started time.Time
@@ -138,6 +139,7 @@ type counters struct {
 	pushedOut, pushedIn, forwarded, dropped atomic.Uint64
 	sessionsOut, sessionsIn, sessionFails   atomic.Uint64
 	rejected, refusedFrames                 atomic.Uint64
+	hintsOut, hintsIn, hintErrors           atomic.Uint64 // hint frames sent; taken; refused (hints.go)
 	refusedStreams, unbuffered              atomic.Uint64 // HTTP streams over MaxStreams; changes not buffered (crdt Result.Unbuffered)
 	syncBytes, syncPayload, syncMessages    atomic.Uint64
 	softWritten, softIn                     atomic.Uint64 // soft records written here; received (pushed or in sessions)
@@ -255,11 +257,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		return nil, err
 	}
 	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
-		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()},
+		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, Budget: cfg.Tuning.Budget,
 		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn,
 		Replicas: cfg.Replica != nil, Marked: hashIDs(marked), SoftBuckets: cfg.Tuning.SoftBuckets})
 	s.refreshCharter()
-	s.refreshMeta()
+	s.refreshMeta(!cfg.Observer) // until every live peer is known to read hints
 	s.mu.Lock()
 	s.persist(s.core.Ready()) // soft records restoring dropped (a workload removed before they were)
 	s.mu.Unlock()
@@ -339,15 +341,15 @@ func (s *Site) refreshCharter() {
 // charter returns the current charter without taking mu: the one refreshCharter published.
 func (s *Site) charter() *crdt.Charter { return s.sites.Load().charter }
 
-// refreshMeta recomputes the advertised metadata. Called with mu held (or before Run).
-func (s *Site) refreshMeta() {
-	heads := s.rep.Heads()
-	hs := make([][32]byte, len(heads))
-	for i, h := range heads {
-		hs[i] = h
+// refreshMeta recomputes the advertised metadata: this site's Meta if on, else empty.
+// Called with mu held (or before Run).
+func (s *Site) refreshMeta(on bool) {
+	b := []byte{}
+	if on {
+		b = s.currentMeta().Encode()
 	}
-	b := peering.NewMeta(s.rep.Len(), hs).Encode()
 	s.meta.Store(&b)
+	s.metaOn.Store(on)
 }
 
 // Run joins the federation and serves until ctx ends, then leaves and closes everything.
@@ -497,14 +499,19 @@ func (s *Site) siteNames() []string {
 	return names
 }
 
-// metaLoop republishes the advertised metadata at most every MetaInterval.
+// metaLoop republishes the advertised metadata at most every MetaInterval: this site's
+// Meta while some live node needs it, else empty once (hints.go).
 func (s *Site) metaLoop(ctx context.Context) {
 	s.every(ctx, s.sync.MetaInterval.D(), nil, func() {
-		if !s.dirty.Swap(false) {
+		on := s.metaNeeded()
+		if on == s.metaOn.Load() && !(on && s.dirty.Swap(false)) {
 			return
 		}
+		if on != s.metaOn.Load() {
+			s.log.Debug("memberlist metadata", "on", on)
+		}
 		s.mu.Lock()
-		s.refreshMeta()
+		s.refreshMeta(on)
 		s.mu.Unlock()
 		if err := s.ml.UpdateNode(s.cfg.Tuning.MetaTimeout); err != nil {
 			s.log.Debug("metadata update", "err", err)
@@ -600,6 +607,7 @@ func (s *Site) persistLocal(res crdt.Result) {
 	}
 	s.noteChanges(res.Stored)
 	s.dirty.Store(true)
+	s.hinted()
 	close(s.arrived)
 	s.arrived = make(chan struct{})
 	close(s.hardArrived)

@@ -1,0 +1,157 @@
+package site
+
+import (
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"atoll/peering"
+	"atoll/site/core"
+)
+
+// Hints (docs/adr/0015-hints-on-push-streams.md). A site tells each live peer its change
+// count and heads (peering.Meta) in a hint frame on its push stream to that peer, at most
+// every Tuning.HintInterval and always the latest, instead of in memberlist metadata that
+// memberlist gossips to every site at each change.
+//
+// Upgrades. The acceptor of a push stream writes peering.PushVersionHints first; the
+// dialer sends hints only once it has read it. An acceptor of an earlier release writes
+// nothing, and its dialer sends envelopes only. A dialer of an earlier release never reads
+// the byte, which stays in its receive buffer: harmless.
+//
+// Memberlist metadata only while needed. A site publishes empty metadata, which memberlist
+// then has no update of to gossip, unless some live memberlist node needs it:
+//   - an observer (it pushes nothing and is pushed nothing: it learns the sites' heads
+//     from their metadata), or
+//   - a site whose push stream has not answered with PushVersionHints: an earlier release,
+//     or a site not dialed yet (at start, or while its stream is down).
+// So a site of this release publishes its Meta in metadata at start, stops once every live
+// peer answered, and starts again as soon as an observer or an older site joins.
+// Observers publish empty metadata: nobody reads theirs.
+
+// Push stream versions of a peer, as its acceptor answered (peer.version).
+const (
+	pushUnknown int32 = iota // no stream answered yet
+	pushOld                  // the acceptor wrote no version byte within PushVersionWait
+	pushHints                // the acceptor reads hint frames
+)
+
+func (p *peer) setVersion(v byte) {
+	if v >= peering.PushVersionHints {
+		p.version.Store(pushHints)
+	} else {
+		p.version.Store(pushOld)
+	}
+}
+
+// readVersion reads the version byte the acceptor of a push stream writes first. It
+// sends 0 when none came within PushVersionWait or the stream ended.
+func (s *Site) readVersion(c net.Conn) <-chan byte {
+	out := make(chan byte, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = c.SetReadDeadline(time.Now().Add(s.cfg.Tuning.PushVersionWait))
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			out <- 0
+			return
+		}
+		out <- b[0]
+	}()
+	return out
+}
+
+// owe tells a peer's push loop that a hint is owed. Called with mu held (or before the
+// loop starts); observers send no hints.
+func (s *Site) owe(p *peer) {
+	if s.cfg.Observer {
+		return
+	}
+	select {
+	case p.hint <- struct{}{}:
+	default:
+	}
+}
+
+// hinted owes every live peer a hint: this site's heads changed. Called with mu held.
+func (s *Site) hinted() {
+	for _, p := range s.links {
+		s.owe(p)
+	}
+}
+
+// hint returns a hint frame of this site's current change count and heads.
+func (s *Site) hint() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return peering.EncodeHint(s.currentMeta())
+}
+
+// currentMeta is this site's Meta now. Called with mu held.
+func (s *Site) currentMeta() peering.Meta {
+	heads := s.rep.Heads()
+	hs := make([][32]byte, len(heads))
+	for i, h := range heads {
+		hs[i] = h
+	}
+	return peering.NewMeta(s.rep.Len(), hs)
+}
+
+// splitHints separates a push stream's hint frames from its envelopes, each in order.
+func splitHints(frames [][]byte) (envs, hints [][]byte) {
+	for _, b := range frames {
+		if peering.IsHint(b) {
+			hints = append(hints, b)
+		} else {
+			envs = append(envs, b)
+		}
+	}
+	if len(hints) == 0 {
+		return frames, nil
+	}
+	return envs, hints
+}
+
+// receiveHints takes hint frames from peer (already charged to its budget) and reports
+// whether the peer may go on. A frame that does not decode is counted, logged and struck
+// against the peer; the stream is dropped only once its budget refuses it.
+func (s *Site) receiveHints(peer string, hints [][]byte) bool {
+	for _, b := range hints {
+		var ok bool
+		var err error
+		rd := s.step(func(c *core.Core) { ok, err = c.Hint(peer, b, time.Now()) })
+		s.do(rd)
+		if err != nil {
+			s.counter.hintErrors.Add(1)
+			s.log.Debug("hint frame refused", "peer", peer, "bytes", len(b), "err", err)
+		} else {
+			s.counter.hintsIn.Add(1)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// metaNeeded reports whether some live memberlist node needs this site's metadata: an
+// observer, or a site whose push stream has not answered that it reads hints.
+func (s *Site) metaNeeded() bool {
+	if s.cfg.Observer || s.ml == nil {
+		return false
+	}
+	for _, n := range s.ml.Members() {
+		switch {
+		case n.Name == s.cfg.Name:
+		case strings.HasPrefix(n.Name, observerNode("")):
+			return true
+		default:
+			if p := s.peer(n.Name); p != nil && p.version.Load() != pushHints {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -25,7 +25,8 @@ import (
 //   - an observer (it pushes nothing and is pushed nothing: it learns the sites' heads
 //     from their metadata), or
 //   - a site whose push stream has not answered with PushVersionHints: an earlier release,
-//     or a site not dialed yet (at start, or while its stream is down).
+//     or a site not dialed yet since this site started (what a stream answered is kept
+//     by name across partitions and restarts of the peer, until its next stream answers).
 // So a site of this release publishes its Meta in metadata at start, stops once every live
 // peer answered, and starts again as soon as an observer or an older site joins.
 // Observers publish empty metadata: nobody reads theirs.
@@ -37,12 +38,19 @@ const (
 	pushHints                // the acceptor reads hint frames
 )
 
-func (p *peer) setVersion(v byte) {
-	if v >= peering.PushVersionHints {
-		p.version.Store(pushHints)
-	} else {
-		p.version.Store(pushOld)
+// setVersion records what the acceptor of a push stream to p answered. It is kept by
+// name (versions) past the peer's going down: a peer that comes back after a partition
+// or a restart is taken to be of the same release until its new stream answers, so that
+// metadata does not come back on for every site at every such return.
+func (s *Site) setVersion(p *peer, b byte) {
+	v := pushOld
+	if b >= peering.PushVersionHints {
+		v = pushHints
 	}
+	s.mu.Lock()
+	s.versions[p.name] = v
+	s.mu.Unlock()
+	p.version.Store(v)
 }
 
 // readVersion reads the version byte the acceptor of a push stream writes first. It

@@ -53,6 +53,7 @@ func (s *Site) addPeer(n *memberlist.Node) {
 	if added {
 		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, s.cfg.Tuning.SoftQueue),
 			hint: make(chan struct{}, 1), stop: make(chan struct{})}
+		p.version.Store(s.versions[n.Name])
 		s.links[n.Name] = p
 		s.owe(p) // the peer learns this site's heads from a hint, not from memberlist
 	}
@@ -229,7 +230,7 @@ func (s *Site) pushLoop(p *peer) {
 			paced = nil
 		case v := <-version:
 			version, hints = nil, v >= peering.PushVersionHints
-			p.setVersion(v)
+			s.setVersion(p, v)
 		}
 		if conn == nil && (queued || pace.Owed()) {
 			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Tuning.DialTimeout)

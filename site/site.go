@@ -68,6 +68,7 @@ type replication struct {
 	verify *verifier
 
 	links    map[string]*peer // push links of the live peers, by name
+	versions map[string]int32 // what each site's push stream last answered (hints.go)
 	raft     *raft.Raft       // nil for a site of one replica; set before the loops start
 	repQueue [][]byte         // changes to append to the Raft log (Ready.Replicate)
 	arrived  chan struct{}    // closed and replaced whenever changes or soft records are stored
@@ -224,7 +225,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
-		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
+		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{}, versions: map[string]int32{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), hardArrived: make(chan struct{}), templates: map[string]template{}},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1), driftWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},

@@ -1,8 +1,10 @@
 package site
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -41,11 +43,11 @@ const (
 // setVersion records what the acceptor of a push stream to p answered. It is kept by
 // name (versions) past the peer's going down: a peer that comes back after a partition
 // or a restart is taken to be of the same release until its new stream answers, so that
-// metadata does not come back on for every site at every such return.
-func (s *Site) setVersion(p *peer, b byte) {
-	v := pushOld
-	if b >= peering.PushVersionHints {
-		v = pushHints
+// metadata does not come back on for every site at every such return. pushUnknown (the
+// stream broke first) changes nothing.
+func (s *Site) setVersion(p *peer, v int32) {
+	if v == pushUnknown {
+		return
 	}
 	s.mu.Lock()
 	s.versions[p.name] = v
@@ -53,20 +55,25 @@ func (s *Site) setVersion(p *peer, b byte) {
 	p.version.Store(v)
 }
 
-// readVersion reads the version byte the acceptor of a push stream writes first. It
-// sends 0 when none came within PushVersionWait or the stream ended.
-func (s *Site) readVersion(c net.Conn) <-chan byte {
-	out := make(chan byte, 1)
+// readVersion reads the version byte the acceptor of a push stream writes first, and
+// sends what it means: pushHints, pushOld when none came within PushVersionWait, or
+// pushUnknown when the stream broke first.
+func (s *Site) readVersion(c net.Conn) <-chan int32 {
+	out := make(chan int32, 1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.Tuning.PushVersionWait))
 		var b [1]byte
-		if _, err := io.ReadFull(c, b[:]); err != nil {
-			out <- 0
-			return
+		_, err := io.ReadFull(c, b[:])
+		switch {
+		case err == nil && b[0] >= peering.PushVersionHints:
+			out <- pushHints
+		case err == nil || errors.Is(err, os.ErrDeadlineExceeded):
+			out <- pushOld
+		default:
+			out <- pushUnknown
 		}
-		out <- b[0]
 	}()
 	return out
 }

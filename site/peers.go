@@ -197,8 +197,8 @@ func (s *Site) pushLoop(p *peer) {
 	defer s.wg.Done()
 	var conn net.Conn
 	var w *bufio.Writer
-	var version <-chan byte // the acceptor's version byte on conn, once; nil when read
-	hints := false          // conn's acceptor reads hint frames
+	var version <-chan int32 // what conn's acceptor answered, once; nil when read
+	hints := false           // conn's acceptor reads hint frames
 	pace := peering.Pacer{Interval: s.cfg.Tuning.HintInterval}
 	timer := time.NewTimer(0)
 	<-timer.C
@@ -229,7 +229,7 @@ func (s *Site) pushLoop(p *peer) {
 		case <-paced:
 			paced = nil
 		case v := <-version:
-			version, hints = nil, v >= peering.PushVersionHints
+			version, hints = nil, v == pushHints
 			s.setVersion(p, v)
 		}
 		if conn == nil && (queued || pace.Owed()) {
@@ -247,7 +247,11 @@ func (s *Site) pushLoop(p *peer) {
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, s.cfg.Tuning.PushBackoffMax)
-				continue // the change is dropped; the session repairs it. A hint stays owed.
+				if pace.Owed() { // dial again for it: nothing else may come to wake this loop
+					timer.Reset(0)
+					paced = timer.C
+				}
+				continue // the change is dropped; the session repairs it
 			}
 			backoff = s.cfg.Tuning.PushBackoff
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)

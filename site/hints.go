@@ -15,7 +15,9 @@ import (
 // Hints (docs/adr/0015-hints-on-push-streams.md). A site tells each live peer its change
 // count and heads (peering.Meta) in a hint frame on its push stream to that peer, at most
 // every Tuning.HintInterval and always the latest, instead of in memberlist metadata that
-// memberlist gossips to every site at each change.
+// memberlist gossips to every site at each change. It owes one on every new stream, and
+// when the core says so (site/core hints.go): after a session or the log changed its
+// heads, and to a peer whose own hint showed it behind.
 //
 // Upgrades. The acceptor of a push stream writes peering.PushVersionHints first; the
 // dialer sends hints only once it has read it. An acceptor of an earlier release writes
@@ -90,10 +92,19 @@ func (s *Site) owe(p *peer) {
 	}
 }
 
-// hinted owes every live peer a hint: this site's heads changed. Called with mu held.
-func (s *Site) hinted() {
-	for _, p := range s.links {
-		s.owe(p)
+// hinted owes a hint to every live peer (all) or to the named ones (site/core hints.go
+// says when). Called with mu held.
+func (s *Site) hinted(all bool, to []string) {
+	if all {
+		for _, p := range s.links {
+			s.owe(p)
+		}
+		return
+	}
+	for _, name := range to {
+		if p := s.links[name]; p != nil {
+			s.owe(p)
+		}
 	}
 }
 

@@ -548,6 +548,7 @@ func (s *Site) persist(rd core.Ready) {
 	}
 	s.persistLocal(rd.Persist)
 	s.persistSoft(rd.Soft)
+	s.hinted(rd.Hint, rd.HintTo)
 	if len(rd.Unmark) > 0 {
 		if err := s.st.Replicated(rawIDs(rd.Unmark)); err != nil {
 			s.fatal(err)
@@ -608,7 +609,6 @@ func (s *Site) persistLocal(res crdt.Result) {
 	}
 	s.noteChanges(res.Stored)
 	s.dirty.Store(true)
-	s.hinted()
 	close(s.arrived)
 	s.arrived = make(chan struct{})
 	close(s.hardArrived)

@@ -10,6 +10,17 @@ import (
 // from sites of earlier releases and while they or observers are live, in memberlist
 // metadata. Both go to anti-entropy through Advertised.
 //
+// Which hints a site owes (the shell sends them, paced, on its push streams):
+//   - every live peer, on each new push stream (the peer came up, or the stream broke);
+//   - every live peer, when changes that their authors' pushes did not bring change this
+//     site's heads: what a session or the site's log stored (Ready.Hint). A change pushed
+//     by its author reaches every live peer by that push and its relays, and a push that
+//     fails asks for a session, so hinting it too would only repeat it, N-1 times at each
+//     of N sites;
+//   - a peer whose hint shows it behind: every head it names is held here and its heads
+//     differ from this site's (Ready.HintTo), so that a peer that missed a push learns of
+//     it from the next hint it sends, whoever it sends it to.
+//
 // A hint may arrive before the membership reports its sender live: the sender saw this
 // site come back first. Advertised would drop it, and this site would learn what it missed
 // only from the safety-net session. So the latest hint of each charter site that is not
@@ -25,10 +36,37 @@ func (c *Core) Hint(peer string, frame []byte, now time.Time) (ok bool, err erro
 	switch {
 	case c.liveness.live[peer] != nil:
 		c.Advertised(peer, m)
+		if c.behind(m) {
+			c.ready.HintTo = append(c.ready.HintTo, peer)
+		}
 	case c.named(peer):
 		c.early[peer] = m
 	}
 	return true, nil
+}
+
+// behind reports whether a peer that advertised m holds less than this site: every head
+// it names is held here, and its heads are not this site's. A Meta that lists only some
+// of its heads (More) tells nothing.
+func (c *Core) behind(m peering.Meta) bool {
+	if m.More {
+		return false
+	}
+	for _, h := range m.Heads {
+		if !c.rep.Has(h) {
+			return false
+		}
+	}
+	heads := c.rep.Heads()
+	if len(heads) != len(m.Heads) {
+		return true
+	}
+	for i, h := range heads {
+		if h != m.Heads[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // named reports whether the charter names a site peer (not this one).

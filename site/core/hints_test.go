@@ -70,3 +70,46 @@ func TestHintNeverAnEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestHintOwed: a site's own write owes no hint (its push is the news); a hint from a
+// peer that holds less owes that peer one back, and a hint naming a head this site lacks
+// owes none.
+func TestHintOwed(t *testing.T) {
+	w := newWorld(t, 2)
+	s1, s2 := w.sites["s1"], w.sites["s2"]
+	meta := func(c interface {
+		Replica() *crdt.Replica
+	}) peering.Meta {
+		heads := c.Replica().Heads()
+		hs := make([][32]byte, len(heads))
+		for i, h := range heads {
+			hs[i] = h
+		}
+		return peering.NewMeta(c.Replica().Len(), hs)
+	}
+	behind := meta(s2.core)
+	if _, err := s1.core.Write(s1.signer, []crdt.Op{{Type: crdt.OpSet, Kind: crdt.KindSite, Key: "s1", Field: "version", Value: []byte("x")}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rd := s1.core.Ready(); rd.Hint || len(rd.HintTo) > 0 || len(rd.Push) == 0 {
+		t.Fatalf("a write: Hint %v, HintTo %v, %d pushes; want no hint and a push", rd.Hint, rd.HintTo, len(rd.Push))
+	}
+	if _, err := s1.core.Hint("s2", peering.EncodeHint(behind), w.now); err != nil {
+		t.Fatal(err)
+	}
+	if rd := s1.core.Ready(); len(rd.HintTo) != 1 || rd.HintTo[0] != "s2" {
+		t.Fatalf("a hint from a peer behind: HintTo %v, want [s2]", rd.HintTo)
+	}
+	if _, err := s2.core.Hint("s1", peering.EncodeHint(meta(s1.core)), w.now); err != nil {
+		t.Fatal(err)
+	}
+	if rd := s2.core.Ready(); len(rd.HintTo) > 0 || !rd.Wake {
+		t.Fatalf("a hint from a peer ahead: HintTo %v, Wake %v; want none and a wake-up", rd.HintTo, rd.Wake)
+	}
+	if _, err := s1.core.Hint("s2", peering.EncodeHint(meta(s1.core)), w.now); err != nil {
+		t.Fatal(err)
+	}
+	if rd := s1.core.Ready(); len(rd.HintTo) > 0 {
+		t.Fatalf("a hint from a peer level with this site: HintTo %v", rd.HintTo)
+	}
+}

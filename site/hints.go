@@ -16,7 +16,7 @@ import (
 // count and heads (peering.Meta) in a hint frame on its push stream to that peer, at most
 // every Tuning.HintInterval and always the latest, instead of in memberlist metadata that
 // memberlist gossips to every site at each change. It owes one on every new stream, and
-// when the core says so (site/core hints.go): after a session or the log changed its
+// when the core says so (site/core hints.go): after the site's Raft log changed its
 // heads, and to a peer whose own hint showed it behind.
 //
 // Upgrades. The acceptor of a push stream writes peering.PushVersionHints first; the

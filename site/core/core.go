@@ -76,9 +76,9 @@ type Ready struct {
 	Events    []Event
 	Wake      bool // anti-entropy may have a session due: call Due
 	Liveness  bool // live peers changed: the plan depends on them
-	// Hint: this site's heads changed by changes their authors' pushes did not bring
-	// (a session, the site's log): owe every live peer a hint. HintTo: peers whose hint
-	// showed them behind this site, owed one (hints.go).
+	// Hint: this site's heads changed by changes neither pushes nor relays carry (the
+	// site's Raft log): owe every live peer a hint. HintTo: peers whose hint showed them
+	// behind this site, owed one (hints.go).
 	Hint   bool
 	HintTo []string
 }

@@ -12,11 +12,13 @@ import (
 //
 // Which hints a site owes (the shell sends them, paced, on its push streams):
 //   - every live peer, on each new push stream (the peer came up, or the stream broke);
-//   - every live peer, when changes that their authors' pushes did not bring change this
-//     site's heads: what a session or the site's log stored (Ready.Hint). A change pushed
-//     by its author reaches every live peer by that push and its relays, and a push that
-//     fails asks for a session, so hinting it too would only repeat it, N-1 times at each
-//     of N sites;
+//   - every live peer, when what the site's Raft log stored changes its heads
+//     (Ready.Hint). Nothing else does: a change pushed by its author reaches every live
+//     peer by that push and the relays (a push that fails asks for a session), and what a
+//     session stores is relayed like a push. Hinting those too repeats each change N-1
+//     times at each of N sites, and under load, when pushes lag past the grace, starts a
+//     session at every site that a hint reaches first, each stored change hinted again;
+//     measured: 2,300-2,700 sessions for 100 writes at 20 sites;
 //   - a peer whose hint shows it behind: every head it names is held here and its heads
 //     differ from this site's (Ready.HintTo), so that a peer that missed a push learns of
 //     it from the next hint it sends, whoever it sends it to.

@@ -91,7 +91,6 @@ func (c *Core) Step(s *Session, in []byte, now time.Time) ([]byte, error) {
 	}
 	reply, res, err := s.s.Step(in)
 	c.store(res, fromPeer)
-	c.ready.Hint = c.ready.Hint || len(res.Stored) > 0
 	allowed := c.account(s.peer, res.Rejected, now)
 	c.relay(res.Stored, s.peer)
 	if err != nil {

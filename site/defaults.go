@@ -218,6 +218,12 @@ type Tuning struct {
 	// and heads, peering.EncodeHint) on the push stream to one peer; a change of heads
 	// meanwhile is sent when it ends, so the peer always gets the latest.
 	HintInterval time.Duration
+	// HintRefresh is how often a site whose heads changed since the last refresh owes
+	// every live peer a hint anyway (pushes owe none): it bounds how stale a peer's
+	// picture of this site gets (the view's per-site changes and "in sync") and how long a
+	// push lost without an error at its writer waits for repair, at N-1 hints per site
+	// per HintRefresh while changes flow, whatever their rate.
+	HintRefresh time.Duration
 	// PushVersionWait is how long the dialer of a push stream waits for the acceptor's
 	// version byte; an acceptor that writes none within it is of an earlier release that
 	// reads no hint frames (docs/adr/0015-hints-on-push-streams.md).
@@ -313,6 +319,7 @@ func DefaultTuning() Tuning {
 		MaxPushStreamsPerPeer: 2,
 		PushBatch:             256,
 		HintInterval:          100 * time.Millisecond,
+		HintRefresh:           5 * time.Second,
 		PushVersionWait:       2 * time.Second,
 		Budget:                peering.DefaultBudgetConfig(),
 		ApplyParallel:         16,
@@ -432,6 +439,7 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.MaxPushStreamsPerPeer, d.MaxPushStreamsPerPeer)
 	fill(&t.PushBatch, d.PushBatch)
 	fill(&t.HintInterval, d.HintInterval)
+	fill(&t.HintRefresh, d.HintRefresh)
 	fill(&t.PushVersionWait, d.PushVersionWait)
 	fill(&t.Budget, d.Budget)
 	fill(&t.ApplyParallel, d.ApplyParallel)

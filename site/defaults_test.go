@@ -76,6 +76,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"Tuning.PushBatch", tu.PushBatch, 256},
 		{"Tuning.HintInterval", tu.HintInterval, 100 * time.Millisecond},
 		{"Tuning.PushVersionWait", tu.PushVersionWait, 2 * time.Second},
+		{"Tuning.HintRefresh", tu.HintRefresh, 5 * time.Second},
 		{"Tuning.Budget", tu.Budget, peering.DefaultBudgetConfig()},
 		{"Tuning.ApplyParallel", tu.ApplyParallel, 16},
 		{"Tuning.ClusterFailures", tu.ClusterFailures, 3},
@@ -108,7 +109,7 @@ func TestDefaultConfigValues(t *testing.T) {
 	if c.Tuning != tu {
 		t.Errorf("DefaultConfig's Tuning %+v is not DefaultTuning %+v", c.Tuning, tu)
 	}
-	if n := reflect.TypeFor[Tuning]().NumField(); n != 43 {
+	if n := reflect.TypeFor[Tuning]().NumField(); n != 44 {
 		t.Errorf("Tuning has %d fields: add the new ones to this table", n)
 	}
 	if err := (Config{Name: "a", Identity: "a.key", Genesis: "g", DataDir: "d", Listen: "127.0.0.1:1"}).WithDefaults().Validate(); err != nil {

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -17,7 +18,9 @@ import (
 // every Tuning.HintInterval and always the latest, instead of in memberlist metadata that
 // memberlist gossips to every site at each change. It owes one on every new stream, and
 // when the core says so (site/core hints.go): after the site's Raft log changed its
-// heads, and to a peer whose own hint showed it behind.
+// heads, and to a peer whose own hint showed it behind; and every Tuning.HintRefresh if
+// its heads changed meanwhile (refreshLoop), which bounds how stale a peer's picture of
+// it gets.
 //
 // Upgrades. The acceptor of a push stream writes peering.PushVersionHints first; the
 // dialer sends hints only once it has read it. An acceptor of an earlier release writes
@@ -160,6 +163,19 @@ func (s *Site) receiveHints(peer string, hints [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// refreshLoop owes every live peer a hint every HintRefresh if this site's heads changed
+// meanwhile.
+func (s *Site) refreshLoop(ctx context.Context) {
+	s.every(ctx, s.cfg.Tuning.HintRefresh, nil, func() {
+		if !s.stale.Swap(false) {
+			return
+		}
+		s.mu.Lock()
+		s.hinted(true, nil)
+		s.mu.Unlock()
+	})
 }
 
 // metaNeeded reports whether some live memberlist node needs this site's metadata: an

@@ -88,6 +88,7 @@ type network struct {
 	meta    atomic.Pointer[[]byte]       // what memberlist advertises: empty unless needed (hints.go)
 	metaOn  atomic.Bool                  // meta holds this site's Meta, not empty
 	dirty   atomic.Bool                  // meta is out of date
+	stale   atomic.Bool                  // heads changed since the last hint refresh (hints.go)
 	serving atomic.Bool                  // leads the site: membership and reconciliation run
 	started time.Time
 }
@@ -609,6 +610,7 @@ func (s *Site) persistLocal(res crdt.Result) {
 	}
 	s.noteChanges(res.Stored)
 	s.dirty.Store(true)
+	s.stale.Store(true)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
 	close(s.hardArrived)

@@ -23,6 +23,9 @@ import (
 //     differ from this site's (Ready.HintTo), so that a peer that missed a push learns of
 //     it from the next hint it sends, whoever it sends it to.
 //
+// The shell also owes every live peer a hint every few seconds if its heads changed
+// meanwhile (site Tuning.HintRefresh): a cost per site and per interval, not per change.
+//
 // A hint may arrive before the membership reports its sender live: the sender saw this
 // site come back first. Advertised would drop it, and this site would learn what it missed
 // only from the safety-net session. So the latest hint of each charter site that is not

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"atoll/crdt"
+	"atoll/peering"
 )
 
 // attack makes a Byzantine node send one kind of bad traffic to a random correct peer.
@@ -22,7 +23,7 @@ func (s *sim) attack(n *node) {
 		}
 		return env
 	}
-	switch r := s.rng.IntN(8); r {
+	switch r := s.rng.IntN(9); r {
 	case 0: // forged: a correct site's key as author, or a flipped signature bit
 		header := append([]byte(nil), sign(n.rep.Prepare(own("version", "forged"), nil)).Header...)
 		if s.rng.IntN(2) == 0 {
@@ -97,5 +98,16 @@ func (s *sim) attack(n *node) {
 		}
 		b[0] = byte(1 + s.rng.IntN(4))
 		s.net.send(message{from: n.idx, to: to, kind: msgSyncReq, sid: s.nextSID, data: b}, s.tick)
+	case 8: // false hints: heads nobody holds and a huge change count (a session it pays
+		// for), or a malformed hint (a strike)
+		var head [32]byte
+		for j := range head {
+			head[j] = byte(s.rng.Uint32())
+		}
+		b := peering.EncodeHint(peering.Meta{Changes: s.rng.Uint64(), Heads: [][32]byte{head}})
+		if s.rng.IntN(2) == 0 {
+			b = b[:1+s.rng.IntN(len(b)-1)]
+		}
+		s.net.send(message{from: n.idx, to: to, kind: msgHint, data: b}, s.tick)
 	}
 }

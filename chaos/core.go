@@ -47,6 +47,12 @@ func (s *sim) ready(n *node) {
 	rd := n.core.Ready()
 	fileSoft(n, rd.Soft)
 	s.persist(n, rd.Persist)
+	if rd.Hint {
+		s.advertise(n)
+	}
+	for _, name := range rd.HintTo {
+		s.hint(n, s.nodes[s.index[name]])
+	}
 	for _, p := range rd.SoftPush {
 		for _, name := range p.To {
 			s.net.send(message{from: n.idx, to: s.index[name], kind: msgSoftPush, data: p.Raw}, s.tick)
@@ -70,19 +76,27 @@ func (s *sim) ready(n *node) {
 	}
 }
 
-// advertise hands n's heads to the nodes it reaches, as memberlist's metadata does.
+// advertise sends n's heads in a hint frame to every other node, as a site does on its
+// push streams when it owes every peer one (a new stream, a session's changes): over the
+// lossy network, delivered to the receiver's core (Core.Hint), which keeps a hint from a
+// node it does not count live yet until it does, and owes one back to a node behind it.
 func (s *sim) advertise(n *node) {
+	for _, p := range s.nodes {
+		if p != n {
+			s.hint(n, p)
+		}
+	}
+}
+
+// hint sends n's heads in a hint frame to p.
+func (s *sim) hint(n, p *node) {
 	heads := n.rep.Heads()
 	hs := make([][32]byte, len(heads))
 	for i, h := range heads {
 		hs[i] = h
 	}
-	meta := peering.NewMeta(n.rep.Len(), hs)
-	for _, p := range s.nodes {
-		if p != n && p.core != nil && s.net.connected(n.idx, p.idx) {
-			p.core.Advertised(n.name, meta)
-		}
-	}
+	hint := peering.EncodeHint(peering.NewMeta(n.rep.Len(), hs))
+	s.net.send(message{from: n.idx, to: p.idx, kind: msgHint, data: hint}, s.tick)
 }
 
 // coreWrite hands ops to n's core, which stores the change and pushes it to every live peer.

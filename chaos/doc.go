@@ -11,8 +11,10 @@
 // drives it (core.go): writes, pushes, relays, sync and soft sessions, soft records and
 // peers' budgets go through
 // it, each Ready is persisted to the node's store before what it says is sent, and the
-// cores' anti-entropy starts the sessions it finds due from the heads nodes advertise to
-// those they reach. A tick is 100 ms of the cores' time. Byzantine nodes run a core too,
+// cores' anti-entropy starts the sessions it finds due from the hints (change count and
+// heads) nodes send each other over the same lossy network, as sites do on their push
+// streams; a core keeps a hint from a node it does not count live yet. A tick is 100 ms
+// of the cores' time. Byzantine nodes run a core too,
 // and attack beside it with changes they sign themselves.
 //
 // Soft state (crdt/soft.go) travels beside the changes: each correct site first

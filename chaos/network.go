@@ -11,6 +11,7 @@ const (
 	msgSoftPush                // a soft record
 	msgSoftReq                 // frames to a soft session's responder
 	msgSoftResp                // frames to a soft session's initiator
+	msgHint                    // a hint frame: the sender's change count and heads
 )
 
 type message struct {

@@ -341,6 +341,13 @@ func (s *sim) deliver(m message) {
 		if sess, ok := n.sessions[m.sid]; ok {
 			s.step(n, sess, m, msgSyncReq)
 		}
+	case msgHint:
+		if n.core.Admit(from.name, len(m.data), s.now()) {
+			if _, err := n.core.Hint(from.name, m.data, s.now()); err != nil && !from.byz {
+				panic(fmt.Sprintf("chaos: %s: a correct node's hint refused: %v", n.name, err))
+			}
+			s.ready(n)
+		}
 	case msgSoftPush:
 		s.receiveSoft(n, m)
 	case msgSoftReq, msgSoftResp:

@@ -53,6 +53,13 @@ type peerState struct {
 	wanted       bool
 	retry        bool // the running session was wanted: retry it if it fails
 	gone         bool // left while its session ran; forgotten when the session ends
+	// metaSeq counts the peer's advertisements; startSeq is metaSeq when the running
+	// session started, and spentSeq when the last session that succeeded did. A session
+	// that succeeded brought everything the peer had advertised before it began, so that
+	// advertisement no longer says this site lacks anything: without this, a stale one
+	// (a peer hints rarely) listing only some heads (More) with another change count
+	// would start a session every MinGap for ever.
+	metaSeq, startSeq, spentSeq uint64
 }
 
 // AntiEntropy decides with which peers to run sync sessions and when.
@@ -93,6 +100,7 @@ func (a *AntiEntropy) Advertised(peer string, m Meta) {
 	a.Join(peer)
 	p := a.peers[peer]
 	p.meta, p.haveMeta = m, true
+	p.metaSeq++
 }
 
 // Want asks for a session with peer as soon as MinGap allows: a change it pushed waits for
@@ -150,7 +158,7 @@ func (a *AntiEntropy) Next(now time.Time, has func([32]byte) bool, changes int) 
 	}
 	for _, name := range due {
 		p := a.peers[name]
-		p.running, p.retry, p.wanted, p.lastStart = true, p.wanted, false, now
+		p.running, p.retry, p.wanted, p.lastStart, p.startSeq = true, p.wanted, false, now, p.metaSeq
 		a.running++
 	}
 	return due
@@ -158,7 +166,7 @@ func (a *AntiEntropy) Next(now time.Time, has func([32]byte) bool, changes int) 
 
 // lacks reports whether the peer advertises something this site does not hold.
 func (a *AntiEntropy) lacks(p *peerState, has func([32]byte) bool, changes int) bool {
-	if !p.haveMeta {
+	if !p.haveMeta || p.metaSeq == p.spentSeq {
 		return false
 	}
 	if p.meta.Changes > uint64(changes) || p.meta.More && p.meta.Changes != uint64(changes) {
@@ -186,7 +194,7 @@ func (a *AntiEntropy) Done(peer string, ok bool) {
 		return
 	}
 	if ok {
-		p.unknownSince = time.Time{}
+		p.unknownSince, p.spentSeq = time.Time{}, p.startSeq
 	} else if p.retry {
 		p.wanted = true
 	}

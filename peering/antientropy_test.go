@@ -101,13 +101,18 @@ func TestAELackedHead(t *testing.T) {
 		h.expect(d) // not again while running
 	}
 
-	// the session succeeds but head 2 is still missing (the peer's metadata is newer than
-	// what the session saw): Done(ok) restarts Grace from the next Next
+	// the session succeeds but head 2 is still missing: it brought everything the peer
+	// held when it began, so the advertisement is spent (a correct peer never advertises
+	// what it does not give); only a new advertisement starts another
 	h.ae.Done("a", true)
 	if h.ae.Running() != 0 {
 		t.Fatalf("Running = %d after Done, want 0", h.ae.Running())
 	}
 	done := started + time.Minute
+	h.expect(done)
+	h.expect(done + time.Minute)
+	h.ae.Advertised("a", NewMeta(10, [][32]byte{hid(1), hid(2)}))
+	done += time.Minute
 	h.expect(done) // MinGap since the start is long past, but Grace starts again
 	h.expect(done + 500*time.Millisecond - time.Nanosecond)
 	h.expect(done+500*time.Millisecond, "a")
@@ -115,6 +120,7 @@ func TestAELackedHead(t *testing.T) {
 
 	// a session that ends quickly, with Next ticking through Grace: the next one waits
 	// MinGap from the last start
+	h.ae.Advertised("a", NewMeta(10, [][32]byte{hid(1), hid(2)})) // while it ran
 	h.ae.Done("a", true)
 	h.expect(started + 100*time.Millisecond)
 	h.expect(started + 2*time.Second - time.Nanosecond)
@@ -406,4 +412,29 @@ func TestAEWithDefaults(t *testing.T) {
 	h.expect(time.Second)
 	h.expect(time.Second + want.Grace - time.Nanosecond)
 	h.expect(time.Second+want.Grace, "a")
+}
+
+// TestAESpentAfterSession: a session that succeeded covers what the peer advertised
+// before it began: a stale advertisement that still looks lacking (More, another change
+// count) starts no more sessions. One that came while the session ran still counts, and
+// so does the next one.
+func TestAESpentAfterSession(t *testing.T) {
+	h := newAE(t, testConfig())
+	h.held[hid(1)] = true
+	h.changes = 10
+	stale := Meta{Changes: 9, Heads: [][32]byte{hid(1)}, More: true}
+	h.ae.Advertised("a", stale)
+	h.expect(time.Second)
+	h.expect(time.Second+500*time.Millisecond, "a")
+	h.ae.Done("a", true)
+	h.expect(5 * time.Second)
+	h.expect(time.Minute)
+
+	h.ae.Advertised("a", stale) // advertised again: it may hold something new
+	h.expect(time.Minute + time.Second)
+	h.expect(time.Minute+2*time.Second, "a")
+	h.ae.Advertised("a", stale) // while the session runs
+	h.ae.Done("a", true)
+	h.expect(time.Minute + 3*time.Second)
+	h.expect(time.Minute+5*time.Second, "a")
 }

@@ -169,6 +169,7 @@ func (s *Site) handleState(w http.ResponseWriter, _ *http.Request) {
 		"pushedOut": c.pushedOut.Load(), "pushedIn": c.pushedIn.Load(), "forwarded": c.forwarded.Load(),
 		"dropped": c.dropped.Load(), "sessionsOut": c.sessionsOut.Load(), "sessionsIn": c.sessionsIn.Load(),
 		"sessionFails": c.sessionFails.Load(), "rejected": c.rejected.Load(), "refusedFrames": c.refusedFrames.Load(),
+		"hintsOut": c.hintsOut.Load(), "hintsIn": c.hintsIn.Load(), "hintErrors": c.hintErrors.Load(),
 		"refusedStreams": c.refusedStreams.Load(), "unbuffered": c.unbuffered.Load(),
 		"syncBytes": c.syncBytes.Load(), "syncPayload": c.syncPayload.Load(), "syncMessages": c.syncMessages.Load(),
 		"softWritten": c.softWritten.Load(), "softIn": c.softIn.Load(), "softSessions": c.softSessions.Load(), "softBytes": c.softBytes.Load(),

@@ -214,6 +214,24 @@ type Tuning struct {
 	MaxPushStreamsPerPeer int
 	// PushBatch bounds the pushed frames applied under one lock and one fsync.
 	PushBatch int
+	// HintInterval is the least time between two hint frames (this site's change count
+	// and heads, peering.EncodeHint) on the push stream to one peer; a change of heads
+	// meanwhile is sent when it ends, so the peer always gets the latest.
+	HintInterval time.Duration
+	// HintRefresh is how often a site whose heads changed since the last refresh owes
+	// every live peer a hint anyway (pushes owe none): it bounds how stale a peer's
+	// picture of this site gets (the view's per-site changes and "in sync") and how long a
+	// push lost without an error at its writer waits for repair, at N-1 hints per site
+	// per HintRefresh while changes flow, whatever their rate.
+	HintRefresh time.Duration
+	// PushVersionWait is how long the dialer of a push stream waits for the acceptor's
+	// version byte; an acceptor that writes none within it is of an earlier release that
+	// reads no hint frames (docs/adr/0015-hints-on-push-streams.md).
+	PushVersionWait time.Duration
+	// Budget bounds what one peer may make this site do: bytes per second and burst over
+	// push and sync streams, invalid changes and malformed hints tolerated per window. Zero
+	// fields take peering.DefaultBudgetConfig's.
+	Budget peering.BudgetConfig
 	// ClusterFailures is how many failed probes in a row make a healthy member cluster
 	// unhealthy (clusters.go probed).
 	ClusterFailures int
@@ -300,6 +318,10 @@ func DefaultTuning() Tuning {
 		SoftPushBackoffMax:    30 * time.Second,
 		MaxPushStreamsPerPeer: 2,
 		PushBatch:             256,
+		HintInterval:          100 * time.Millisecond,
+		HintRefresh:           5 * time.Second,
+		PushVersionWait:       2 * time.Second,
+		Budget:                peering.DefaultBudgetConfig(),
 		ApplyParallel:         16,
 		ClusterFailures:       3,
 		SoftQueue:             16384,
@@ -416,6 +438,10 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.SoftPushBackoffMax, d.SoftPushBackoffMax)
 	fill(&t.MaxPushStreamsPerPeer, d.MaxPushStreamsPerPeer)
 	fill(&t.PushBatch, d.PushBatch)
+	fill(&t.HintInterval, d.HintInterval)
+	fill(&t.HintRefresh, d.HintRefresh)
+	fill(&t.PushVersionWait, d.PushVersionWait)
+	fill(&t.Budget, d.Budget)
 	fill(&t.ApplyParallel, d.ApplyParallel)
 	fill(&t.ClusterFailures, d.ClusterFailures)
 	fill(&t.SoftQueue, d.SoftQueue)

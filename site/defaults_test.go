@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"atoll/peering"
 )
 
 // The defaults, written out: a default that drifts fails here, and must be changed here
@@ -72,6 +74,10 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"Tuning.SoftPushBackoffMax", tu.SoftPushBackoffMax, 30 * time.Second},
 		{"Tuning.MaxPushStreamsPerPeer", tu.MaxPushStreamsPerPeer, 2},
 		{"Tuning.PushBatch", tu.PushBatch, 256},
+		{"Tuning.HintInterval", tu.HintInterval, 100 * time.Millisecond},
+		{"Tuning.PushVersionWait", tu.PushVersionWait, 2 * time.Second},
+		{"Tuning.HintRefresh", tu.HintRefresh, 5 * time.Second},
+		{"Tuning.Budget", tu.Budget, peering.DefaultBudgetConfig()},
 		{"Tuning.ApplyParallel", tu.ApplyParallel, 16},
 		{"Tuning.ClusterFailures", tu.ClusterFailures, 3},
 		{"Tuning.SoftQueue", tu.SoftQueue, 16384},
@@ -103,7 +109,7 @@ func TestDefaultConfigValues(t *testing.T) {
 	if c.Tuning != tu {
 		t.Errorf("DefaultConfig's Tuning %+v is not DefaultTuning %+v", c.Tuning, tu)
 	}
-	if n := reflect.TypeFor[Tuning]().NumField(); n != 40 {
+	if n := reflect.TypeFor[Tuning]().NumField(); n != 44 {
 		t.Errorf("Tuning has %d fields: add the new ones to this table", n)
 	}
 	if err := (Config{Name: "a", Identity: "a.key", Genesis: "g", DataDir: "d", Listen: "127.0.0.1:1"}).WithDefaults().Validate(); err != nil {

@@ -80,6 +80,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	}
 	run(s.syncLoop)
 	run(s.metaLoop)
+	run(s.refreshLoop)
 	run(s.joinLoop)
 	if !s.cfg.Observer {
 		run(s.clustersLoop)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -28,8 +29,12 @@ type peer struct {
 	key   crdt.PubKey
 	addr  string // guarded by Site.mu: a restarted site may come back elsewhere (peerAddr)
 	queue chan crdt.Hash
-	soft  chan []byte // soft records this site wrote
+	soft  chan []byte   // soft records this site wrote
+	hint  chan struct{} // this site's heads changed: a hint is owed (hints.go)
 	stop  chan struct{}
+	// version is what the acceptor of the last push stream to the peer answered
+	// (pushUnknown until one answered or PushVersionWait passed; hints.go).
+	version atomic.Int32
 }
 
 // addPeer starts pushing to a site memberlist reports alive.
@@ -46,8 +51,11 @@ func (s *Site) addPeer(n *memberlist.Node) {
 		p.addr = addr
 	}
 	if added {
-		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, s.cfg.Tuning.SoftQueue), stop: make(chan struct{})}
+		p = &peer{name: n.Name, key: key, addr: addr, queue: make(chan crdt.Hash, s.sync.QueueLength), soft: make(chan []byte, s.cfg.Tuning.SoftQueue),
+			hint: make(chan struct{}, 1), stop: make(chan struct{})}
+		p.version.Store(s.versions[n.Name])
 		s.links[n.Name] = p
+		s.owe(p) // the peer learns this site's heads from a hint, not from memberlist
 	}
 	rd := s.core.Ready()
 	s.mu.Unlock()
@@ -182,12 +190,27 @@ func (s *Site) kick() {
 	}
 }
 
-// pushLoop writes a peer's queue to one long-lived push stream, redialing after errors.
+// pushLoop writes a peer's queue, and hints of this site's heads (hints.go), to one
+// long-lived push stream, redialing after errors. A stream is dialed for a change or an
+// owed hint; a new stream owes the peer a hint.
 func (s *Site) pushLoop(p *peer) {
 	defer s.wg.Done()
 	var conn net.Conn
 	var w *bufio.Writer
+	var version <-chan int32 // what conn's acceptor answered, once; nil when read
+	hints := false           // conn's acceptor reads hint frames
+	pace := peering.Pacer{Interval: s.cfg.Tuning.HintInterval}
+	timer := time.NewTimer(0)
+	<-timer.C
+	var paced <-chan time.Time // set while an owed hint waits for the pacer
+	drop := func(err error) {
+		s.log.Debug("push write", "peer", p.name, "err", err)
+		conn.Close()
+		conn, version, hints = nil, nil, false
+		s.want(p.name)
+	}
 	defer func() {
+		timer.Stop()
 		if conn != nil {
 			conn.Close()
 		}
@@ -195,41 +218,79 @@ func (s *Site) pushLoop(p *peer) {
 	backoff := s.cfg.Tuning.PushBackoff
 	for {
 		var id crdt.Hash
+		queued := false
 		select {
 		case <-p.stop:
 			return
 		case id = <-p.queue:
+			queued = true
+		case <-p.hint:
+			pace.Want()
+		case <-paced:
+			paced = nil
+		case v := <-version:
+			version, hints = nil, v == pushHints
+			s.setVersion(p, v)
 		}
-		if conn == nil {
+		if conn == nil && (queued || pace.Owed()) {
 			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Tuning.DialTimeout)
 			c, err := s.trans.Dial(ctx, s.peerAddr(p), p.name, chanPush)
 			cancel()
 			if err != nil {
 				s.log.Debug("push dial", "peer", p.name, "err", err)
-				s.want(p.name)
+				if queued {
+					s.want(p.name)
+				}
 				select {
 				case <-p.stop:
 					return
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, s.cfg.Tuning.PushBackoffMax)
+				if pace.Owed() { // dial again for it: nothing else may come to wake this loop
+					timer.Reset(0)
+					paced = timer.C
+				}
 				continue // the change is dropped; the session repairs it
 			}
 			backoff = s.cfg.Tuning.PushBackoff
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+			version = s.readVersion(c)
+			pace.Want() // the peer may have missed hints while there was no stream
 		}
-		if err := s.writePush(p, conn, w, id); err != nil {
-			s.log.Debug("push write", "peer", p.name, "err", err)
-			conn.Close()
-			conn = nil
-			s.want(p.name)
+		if conn == nil {
+			continue
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.Tuning.WriteTimeout))
+		if queued {
+			if err := s.writePush(p, w, id); err != nil {
+				drop(err)
+				continue
+			}
+		}
+		if hints && paced == nil {
+			due, wait := pace.Due(time.Now())
+			switch {
+			case due:
+				if err := peering.WriteFrame(w, s.hint()); err != nil {
+					drop(err)
+					continue
+				}
+				pace.Sent(time.Now())
+				s.counter.hintsOut.Add(1)
+			case wait > 0:
+				timer.Reset(wait)
+				paced = timer.C
+			}
+		}
+		if err := w.Flush(); err != nil {
+			drop(err)
 		}
 	}
 }
 
-// writePush writes id and whatever else is queued, then flushes.
-func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) error {
-	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.Tuning.WriteTimeout))
+// writePush writes id and whatever else is queued; the caller flushes.
+func (s *Site) writePush(p *peer, w *bufio.Writer, id crdt.Hash) error {
 	for {
 		s.mu.Lock()
 		b, ok := s.rep.EnvelopeFor(id, p.key)
@@ -245,7 +306,7 @@ func (s *Site) writePush(p *peer, conn net.Conn, w *bufio.Writer, id crdt.Hash) 
 			continue
 		default:
 		}
-		return w.Flush()
+		return nil
 	}
 }
 
@@ -256,6 +317,14 @@ func (s *Site) servePush(c *transport.Conn) {
 	if _, ok := s.keyOf(c.Peer); !ok {
 		return // observers only read, through sessions they start
 	}
+	// This side reads hint frames. A dialer of an earlier release never reads the byte;
+	// it sits in the stream's receive buffer until the stream closes.
+	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.Tuning.WriteTimeout))
+	if _, err := c.Write([]byte{peering.PushVersionHints}); err != nil {
+		s.log.Debug("push stream version", "peer", c.Peer, "err", err)
+		return
+	}
+	_ = c.SetWriteDeadline(time.Time{})
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
 		frames, err, ok := s.readBurst(r, c.Peer, crdt.MaxEnvelopeBytes)
@@ -293,8 +362,16 @@ func (s *Site) readBurst(r *bufio.Reader, peer string, max int) (frames [][]byte
 	return frames, err, true
 }
 
-// receivePush applies frames from peer and reports whether the peer may go on.
+// receivePush applies frames from peer, envelopes then hints, and reports whether the
+// peer may go on.
 func (s *Site) receivePush(peer string, frames [][]byte) bool {
+	envs, hints := splitHints(frames)
+	ok := len(envs) == 0 || s.receiveEnvelopes(peer, envs)
+	return ok && s.receiveHints(peer, hints)
+}
+
+// receiveEnvelopes applies changes from peer and reports whether the peer may go on.
+func (s *Site) receiveEnvelopes(peer string, frames [][]byte) bool {
 	var res crdt.Result
 	var ok bool
 	s.verify.check(s.ctx, frames)
@@ -356,6 +433,9 @@ func (e liveness) NotifyUpdate(n *memberlist.Node) {
 func (e liveness) advertised(n *memberlist.Node) {
 	if n.Name == e.s.cfg.Name || e.s.peer(n.Name) == nil {
 		return
+	}
+	if len(n.Meta) == 0 {
+		return // a site of this release: its heads come in hints (hints.go)
 	}
 	m, err := peering.DecodeMeta(n.Meta)
 	if err != nil {

@@ -68,6 +68,7 @@ type replication struct {
 	verify *verifier
 
 	links    map[string]*peer // push links of the live peers, by name
+	versions map[string]int32 // what each site's push stream last answered (hints.go)
 	raft     *raft.Raft       // nil for a site of one replica; set before the loops start
 	repQueue [][]byte         // changes to append to the Raft log (Ready.Replicate)
 	arrived  chan struct{}    // closed and replaced whenever changes or soft records are stored
@@ -84,8 +85,10 @@ type network struct {
 	trans   *transport.Transport
 	ml      *memberlist.Memberlist       // set while leading
 	sites   atomic.Pointer[charterSites] // the charter's sites, for the transport
-	meta    atomic.Pointer[[]byte]       // what memberlist advertises
+	meta    atomic.Pointer[[]byte]       // what memberlist advertises: empty unless needed (hints.go)
+	metaOn  atomic.Bool                  // meta holds this site's Meta, not empty
 	dirty   atomic.Bool                  // meta is out of date
+	stale   atomic.Bool                  // heads changed since the last hint refresh (hints.go)
 	serving atomic.Bool                  // leads the site: membership and reconciliation run
 	started time.Time
 }
@@ -139,6 +142,7 @@ type counters struct {
 	pushedOut, pushedIn, forwarded, dropped atomic.Uint64
 	sessionsOut, sessionsIn, sessionFails   atomic.Uint64
 	rejected, refusedFrames                 atomic.Uint64
+	hintsOut, hintsIn, hintErrors           atomic.Uint64 // hint frames sent; taken; refused (hints.go)
 	refusedStreams, unbuffered              atomic.Uint64 // HTTP streams over MaxStreams; changes not buffered (crdt Result.Unbuffered)
 	syncBytes, syncPayload, syncMessages    atomic.Uint64
 	softWritten, softIn                     atomic.Uint64 // soft records written here; received (pushed or in sessions)
@@ -227,7 +231,7 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 	s := &Site{
 		cfg: cfg, log: log,
 		speaker: speaker{version: Version, keys: keys},
-		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{},
+		replication: replication{rep: rep, st: st, sync: cfg.Sync, verify: verify, links: map[string]*peer{}, versions: map[string]int32{},
 			repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), arrived: make(chan struct{}), hardArrived: make(chan struct{}), templates: map[string]template{}},
 		reconciler: reconciler{kubes: kube.NewRegistry(dir, key), parsed: kube.NewTemplates(), admission: admit, clustersWake: make(chan struct{}, 1), schedWake: make(chan struct{}, 1), statusWake: make(chan struct{}, 1), driftWake: make(chan struct{}, 1),
 			observeEvery: max(cfg.Observe.D(), 0), decisions: newDecisions()},
@@ -260,11 +264,11 @@ func Open(cfg Config, log *slog.Logger) (*Site, error) {
 		return nil, err
 	}
 	s.core = core.New(core.Config{Self: cfg.Name, Replica: rep, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), Observer: cfg.Observer,
-		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()},
+		Fanout: s.sync.Fanout, Sync: peering.Config{Interval: s.sync.Interval.D(), Grace: s.sync.Grace.D()}, Budget: cfg.Tuning.Budget,
 		MaxSessionsPerPeer: cfg.Tuning.MaxSessionsPerPeer, MaxSessionsIn: cfg.Tuning.MaxSessionsIn,
 		Replicas: cfg.Replica != nil, Marked: hashIDs(marked), SoftBuckets: cfg.Tuning.SoftBuckets})
 	s.refreshCharter()
-	s.refreshMeta()
+	s.refreshMeta(!cfg.Observer) // until every live peer is known to read hints
 	s.mu.Lock()
 	s.persist(s.core.Ready()) // soft records restoring dropped (a workload removed before they were)
 	s.mu.Unlock()
@@ -344,15 +348,15 @@ func (s *Site) refreshCharter() {
 // charter returns the current charter without taking mu: the one refreshCharter published.
 func (s *Site) charter() *crdt.Charter { return s.sites.Load().charter }
 
-// refreshMeta recomputes the advertised metadata. Called with mu held (or before Run).
-func (s *Site) refreshMeta() {
-	heads := s.rep.Heads()
-	hs := make([][32]byte, len(heads))
-	for i, h := range heads {
-		hs[i] = h
+// refreshMeta recomputes the advertised metadata: this site's Meta if on, else empty.
+// Called with mu held (or before Run).
+func (s *Site) refreshMeta(on bool) {
+	b := []byte{}
+	if on {
+		b = s.currentMeta().Encode()
 	}
-	b := peering.NewMeta(s.rep.Len(), hs).Encode()
 	s.meta.Store(&b)
+	s.metaOn.Store(on)
 }
 
 // Run joins the federation and serves until ctx ends, then leaves and closes everything.
@@ -502,14 +506,19 @@ func (s *Site) siteNames() []string {
 	return names
 }
 
-// metaLoop republishes the advertised metadata at most every MetaInterval.
+// metaLoop republishes the advertised metadata at most every MetaInterval: this site's
+// Meta while some live node needs it, else empty once (hints.go).
 func (s *Site) metaLoop(ctx context.Context) {
 	s.every(ctx, s.sync.MetaInterval.D(), nil, func() {
-		if !s.dirty.Swap(false) {
+		on := s.metaNeeded()
+		if on == s.metaOn.Load() && !(on && s.dirty.Swap(false)) {
 			return
 		}
+		if on != s.metaOn.Load() {
+			s.log.Debug("memberlist metadata", "on", on)
+		}
 		s.mu.Lock()
-		s.refreshMeta()
+		s.refreshMeta(on)
 		s.mu.Unlock()
 		if err := s.ml.UpdateNode(s.cfg.Tuning.MetaTimeout); err != nil {
 			s.log.Debug("metadata update", "err", err)
@@ -545,6 +554,7 @@ func (s *Site) persist(rd core.Ready) {
 	}
 	s.persistLocal(rd.Persist)
 	s.persistSoft(rd.Soft)
+	s.hinted(rd.Hint, rd.HintTo)
 	if len(rd.Unmark) > 0 {
 		if err := s.st.Replicated(rawIDs(rd.Unmark)); err != nil {
 			s.fatal(err)
@@ -605,6 +615,7 @@ func (s *Site) persistLocal(res crdt.Result) {
 	}
 	s.noteChanges(res.Stored)
 	s.dirty.Store(true)
+	s.stale.Store(true)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
 	close(s.hardArrived)

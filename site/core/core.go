@@ -56,7 +56,10 @@ type Core struct {
 	// soft session with each peer last compared writers by bucket (soft.go).
 	softWant     map[string]bool
 	softCompared map[string]time.Time
-	ready        Ready
+	// early is the latest hint of each charter site that sent one before it was live
+	// (hints.go).
+	early map[string]peering.Meta
+	ready Ready
 }
 
 // Ready is what the shell must do after a batch of inputs, in order: write Mark, persist,
@@ -73,6 +76,11 @@ type Ready struct {
 	Events    []Event
 	Wake      bool // anti-entropy may have a session due: call Due
 	Liveness  bool // live peers changed: the plan depends on them
+	// Hint: this site's heads changed by changes neither pushes nor relays carry (the
+	// site's Raft log): owe every live peer a hint. HintTo: peers whose hint showed them
+	// behind this site, owed one (hints.go).
+	Hint   bool
+	HintTo []string
 }
 
 // Push is changes to queue for peers.
@@ -112,6 +120,7 @@ func New(cfg Config) *Core {
 		marks:        map[crdt.Hash]bool{},
 		softWant:     map[string]bool{},
 		softCompared: map[string]time.Time{},
+		early:        map[string]peering.Meta{},
 	}
 	for _, id := range cfg.Marked {
 		c.marks[id] = true

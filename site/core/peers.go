@@ -155,6 +155,7 @@ func (c *Core) PeerUp(name string, key crdt.PubKey, addr string, now time.Time) 
 	}
 	c.ae.Join(name)
 	c.softWant[name] = true // a new peer may lack any record: one soft session
+	c.applyEarly(name)
 	c.ready.Liveness = true
 	c.event(Event{Kind: "site", Subject: name, Text: name + " is live at " + addr, Log: "peer alive", Attrs: []any{"peer", name, "addr", addr}})
 	return true
@@ -173,7 +174,7 @@ func (c *Core) PeerDown(name string, now time.Time) bool {
 	return true
 }
 
-// Advertised records a live peer's advertised metadata.
+// Advertised records a live peer's advertised metadata: from memberlist, or a hint.
 func (c *Core) Advertised(name string, m peering.Meta) {
 	if c.liveness.live[name] == nil {
 		return

@@ -44,6 +44,7 @@ func (c *Core) mark(stored []*crdt.Envelope, from origin) {
 func (c *Core) Applied(b []byte) crdt.Result {
 	res := c.rep.Receive(b)
 	c.store(res, fromLog)
+	c.ready.Hint = c.ready.Hint || len(res.Stored) > 0
 	if env, err := crdt.DecodeEnvelope(b); err == nil && c.marks[env.ID] {
 		delete(c.marks, env.ID)
 		c.ready.Unmark = append(c.ready.Unmark, env.ID)
@@ -57,6 +58,7 @@ func (c *Core) Applied(b []byte) crdt.Result {
 func (c *Core) Forwarded(b []byte) crdt.Result {
 	res := c.rep.Receive(b)
 	c.store(res, fromPeer)
+	c.ready.Hint = c.ready.Hint || len(res.Stored) > 0
 	if env, err := crdt.DecodeEnvelope(b); err == nil && len(res.Stored) == 0 && c.leading && c.rep.Has(env.ID) {
 		c.ready.Replicate = append(c.ready.Replicate, b)
 	}

@@ -316,7 +316,8 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		return res, err // shutting down: apply and prune nothing
 	}
 	var errs []error
-	var status []crdt.Op // written in one change at the end of the pass
+	var status []crdt.Op          // written in one change at the end of the pass
+	unpruned := map[string]bool{} // ready clusters this pass did not prune cleanly
 	for name, a := range appliers {
 		if !slices.Contains(clusters, name) {
 			a.Stop()
@@ -332,6 +333,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("member cluster client %s: %w", cluster, err))
+				unpruned[cluster] = true
 				continue
 			}
 			a.OnStatus(s.wakeStatus)
@@ -406,11 +408,13 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 		}
 		s.reported[cluster] = known
 		if failed {
+			unpruned[cluster] = true
 			continue // prune only after a clean pass
 		}
 		deleted, err := a.Prune(ctx, keep)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("prune %s: %w", cluster, err))
+			unpruned[cluster] = true
 		}
 		for _, key := range deleted {
 			s.log.Info("pruned", "cluster", cluster, "object", key)
@@ -421,7 +425,7 @@ func (s *Site) reconcile(ctx context.Context, appliers map[string]*kube.Applier,
 			delete(s.reported, cluster)
 		}
 	}
-	status = append(status, s.dropStatus(ws, clusters, pp.evicted)...)
+	status = append(status, s.dropStatus(ws, clusters, unpruned, pp.evicted)...)
 	if len(status) > 0 {
 		if err := out.writeStatus(status); err != nil {
 			errs = append(errs, fmt.Errorf("status: %w", err))
@@ -548,11 +552,14 @@ const StatusRefused = "Refused"
 const StatusWaiting = "Waiting"
 
 // dropStatus returns the removes of this site's Status objects for workloads or clusters
-// it no longer runs: on its joined clusters, and on clusters that are gone.
+// it no longer runs: on its joined clusters, and on clusters that are gone. On a ready
+// cluster whose pass did not prune (unpruned: an apply or the prune failed), what the
+// Status objects report may still run there, so they stay until a pass prunes it: a
+// workload's Status objects are gone only once its objects are (delete --wait).
 //
 // A Status object whose workload's eviction from that cluster is in force (evicted) is
 // kept with nothing running instead, so that every site goes on reading the eviction.
-func (s *Site) dropStatus(ws []placed, clusters []string, evicted map[string]bool) []crdt.Op {
+func (s *Site) dropStatus(ws []placed, clusters []string, unpruned, evicted map[string]bool) []crdt.Op {
 	want := map[string]bool{}
 	for _, pl := range ws {
 		for _, c := range clusters {
@@ -571,7 +578,7 @@ func (s *Site) dropStatus(ws []placed, clusters []string, evicted map[string]boo
 	var ops []crdt.Op
 	s.rep.EachStatus(func(key string, obj crdt.StatusFields) {
 		_, site, cluster, ok := splitStatus(key)
-		if !ok || site != s.cfg.Name || want[key] {
+		if !ok || site != s.cfg.Name || want[key] || unpruned[cluster] {
 			return
 		}
 		if evicted[key] {

@@ -84,6 +84,49 @@ func TestPartitionHealNetns(t *testing.T) {
 	partitionScenario(t, f)
 }
 
+// TestPartitionHealProbed heals a partition with the rejoin sweep off (an hour): only the
+// probe of one site that is not live (site.Tuning.RejoinProbe) can bring the two sides
+// back together, since nothing else crosses to a site memberlist holds dead.
+// The partition lasts until each side holds the other dead.
+func TestPartitionHealProbed(t *testing.T) {
+	f := start(t, Options{Sites: 5, Tune: func(_ int, c *site.Config) { c.Sync.Rejoin = site.Duration(time.Hour) }})
+	ctx := deadline(t, 2*time.Minute)
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, b := []int{0, 1}, []int{2, 3, 4}
+	if err := f.Partition(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	split := func(sts map[int]site.State) bool {
+		for i, st := range sts {
+			if want := len(a) - 1; i >= len(a) {
+				if len(st.Live) != len(b)-1 {
+					return false
+				}
+			} else if len(st.Live) != want {
+				return false
+			}
+		}
+		return true
+	}
+	if err := f.waitFor(ctx, "each side to hold the other dead", split); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writeAll(ctx, time.Second, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	if err := f.WaitMembers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("membership whole %v after the heal", time.Since(healed).Round(time.Millisecond))
+	checkConverged(t, f, time.Minute)
+}
+
 // TestKillMidWrite kills a site with SIGKILL while it acknowledges writes, restarts it
 // from its data file, and checks that no acknowledged write is lost anywhere.
 func TestKillMidWrite(t *testing.T) {

@@ -256,6 +256,9 @@ type Tuning struct {
 	// it doubles up to JoinBackoffMax. Once one is, rejoins run every SyncConfig.Rejoin.
 	JoinBackoff    time.Duration
 	JoinBackoffMax time.Duration
+	// RejoinProbe is how often a site contacts one charter site that is not live, at
+	// random (rejoin.go): about how long a healed partition stays split.
+	RejoinProbe time.Duration
 	// LeaveTimeout bounds announcing this site's departure to memberlist at stop or when
 	// a replica steps down; MetaTimeout bounds publishing new metadata to it.
 	LeaveTimeout time.Duration
@@ -332,6 +335,7 @@ func DefaultTuning() Tuning {
 
 		JoinBackoff:    200 * time.Millisecond,
 		JoinBackoffMax: 5 * time.Second,
+		RejoinProbe:    time.Second,
 		LeaveTimeout:   time.Second,
 		MetaTimeout:    time.Second,
 
@@ -450,6 +454,7 @@ func (t Tuning) withDefaults() Tuning {
 	fill(&t.SoftBuckets, d.SoftBuckets)
 	fill(&t.JoinBackoff, d.JoinBackoff)
 	fill(&t.JoinBackoffMax, d.JoinBackoffMax)
+	fill(&t.RejoinProbe, d.RejoinProbe)
 	fill(&t.LeaveTimeout, d.LeaveTimeout)
 	fill(&t.MetaTimeout, d.MetaTimeout)
 	fill(&t.ViewGap, d.ViewGap)

@@ -86,6 +86,7 @@ func TestDefaultConfigValues(t *testing.T) {
 		{"Tuning.SoftBuckets", tu.SoftBuckets, 10 * time.Second},
 		{"Tuning.JoinBackoff", tu.JoinBackoff, 200 * time.Millisecond},
 		{"Tuning.JoinBackoffMax", tu.JoinBackoffMax, 5 * time.Second},
+		{"Tuning.RejoinProbe", tu.RejoinProbe, time.Second},
 		{"Tuning.LeaveTimeout", tu.LeaveTimeout, time.Second},
 		{"Tuning.MetaTimeout", tu.MetaTimeout, time.Second},
 		{"Tuning.ViewGap", tu.ViewGap, 500 * time.Millisecond},
@@ -109,7 +110,7 @@ func TestDefaultConfigValues(t *testing.T) {
 	if c.Tuning != tu {
 		t.Errorf("DefaultConfig's Tuning %+v is not DefaultTuning %+v", c.Tuning, tu)
 	}
-	if n := reflect.TypeFor[Tuning]().NumField(); n != 44 {
+	if n := reflect.TypeFor[Tuning]().NumField(); n != 45 {
 		t.Errorf("Tuning has %d fields: add the new ones to this table", n)
 	}
 	if err := (Config{Name: "a", Identity: "a.key", Genesis: "g", DataDir: "d", Listen: "127.0.0.1:1"}).WithDefaults().Validate(); err != nil {

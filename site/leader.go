@@ -82,6 +82,7 @@ func (s *Site) startLeader(ctx context.Context) (*leading, error) {
 	run(s.metaLoop)
 	run(s.refreshLoop)
 	run(s.joinLoop)
+	run(s.probeLoop)
 	if !s.cfg.Observer {
 		run(s.clustersLoop)
 		run(s.reconcileLoop)

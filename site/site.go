@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -448,53 +447,6 @@ func (s *Site) Run(ctx context.Context) error {
 	_ = tr.Shutdown()
 	s.wg.Wait()
 	return errors.Join(runErr, s.st.Close())
-}
-
-// joinLoop joins the federation through the seeds, then keeps it whole: every Rejoin it
-// contacts the charter sites that are not live at their last known address (and the
-// seeds), because memberlist forgets a dead site after GossipToTheDeadTime and two sides of
-// a long partition would otherwise never find each other again.
-func (s *Site) joinLoop(ctx context.Context) {
-	defer s.wg.Done()
-	delay := s.cfg.Tuning.JoinBackoff
-	for {
-		addrs := s.rejoinAddrs()
-		if len(addrs) > 0 {
-			n, err := s.ml.Join(addrs)
-			switch {
-			case n > 0:
-				s.log.Info("joined", "contacted", n, "tried", len(addrs))
-			case len(s.live()) == 0:
-				s.log.Warn("join failed, retrying", "addrs", addrs, "err", err, "in", delay)
-			default:
-				s.log.Debug("rejoin found no missing site", "addrs", addrs, "err", err)
-			}
-		}
-		wait := s.sync.Rejoin.D()
-		if len(s.live()) == 0 {
-			wait, delay = delay, min(2*delay, s.cfg.Tuning.JoinBackoffMax)
-		} else {
-			delay = s.cfg.Tuning.JoinBackoff
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-// rejoinAddrs returns where to look for the charter sites that are not live: their last
-// known addresses, and the seeds when no site is live or some missing site was never seen.
-func (s *Site) rejoinAddrs() []string {
-	s.mu.Lock()
-	out, unseen := s.core.Missing(s.siteNames())
-	s.mu.Unlock()
-	if unseen {
-		out = append(out, s.cfg.Seeds...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // siteNames returns the names of the charter's sites.

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -207,6 +209,29 @@ func TestJobsAndDaemonSets(t *testing.T) {
 	}
 	if out, err := cliAt(ctx, t, f, 1)("get", "status", "batch/report"); err != nil || !strings.Contains(out, "0 active, 2 succeeded, 0 failed, Complete") {
 		t.Fatalf("get status at site 1: %v\n%s", err, out)
+	}
+	// The dashboard of site 1, in the real browser: the Job's counts summed in its row and
+	// card, and each cluster's in the card.
+	tab := browser(t)
+	tok, err := f.Token("admin", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signIn(tab, f.URL(1), tok); err != nil {
+		t.Fatal(err)
+	}
+	const card = `[data-testid="workload-detail"] [data-detail="batch/report"]`
+	open := `(() => { const r = document.querySelector('#workloads [data-workload="batch/report"]'); if (r && !document.querySelector('` + card + `')) r.click(); return r !== null; })()`
+	shown := `(() => { const c = document.querySelector('` + card + `'); if (!c) return '';
+		const f = (sel) => [...c.querySelectorAll(sel)].map((e) => e.textContent).join(' | ');
+		return f('.stats [data-field="job"]') + ' ; ' + f('.stats [data-field="finished"]') + ' ; ' + f('.clusters [data-field="job"]') + ' ; ' + f('.clusters [data-field="finished"]'); })()`
+	want := "4 succeeded · 0 active · 0 failed ; Complete ; 2 succeeded · 0 active · 0 failed | 2 succeeded · 0 active · 0 failed ; Complete | Complete"
+	if err := within(tab, 30*time.Second, chromedp.Poll[chromedp.Void](open)); err != nil {
+		t.Fatalf("the dashboard never listed batch/report: %v", err)
+	}
+	if err := within(tab, 30*time.Second, chromedp.Poll[chromedp.Void](shown+` === `+strconv.Quote(want))); err != nil {
+		got, _ := run(tab, chromedp.Evaluate[string](shown))
+		t.Fatalf("the dashboard's card of batch/report shows %q, want %q: %v", got, want, err)
 	}
 
 	// A DaemonSet in both clusters: a pod on each Node.

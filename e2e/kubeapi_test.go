@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func TestKubeAPI(t *testing.T) {
 			c.KubeAPI = &site.KubeAPIConfig{OperatorKey: key}
 			c.HTTPCert, c.HTTPKey = filepath.Join(certDir, "http.crt"), filepath.Join(certDir, "http.key")
 		}})
-	ctx := deadline(t, 3*time.Minute)
+	ctx := deadline(t, 5*time.Minute)
 	if err := f.WaitMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +201,7 @@ func TestKubeAPI(t *testing.T) {
 			t.Fatalf("%s holds the refused bank/web: %v, %v", f.Names[i], v, err)
 		}
 	}
+	testKubeAPIClusterScoped(ctx, t, f, kubectl)
 	testKubeAPIAuth(ctx, t, f, bin, filepath.Join(certDir, "http.crt"), certPEM, cs)
 
 	// Cut off from each other, both APIs keep taking writes; on heal they converge, a
@@ -250,6 +252,83 @@ func TestKubeAPI(t *testing.T) {
 		return strings.Contains(out, "NotFound")
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+const kubeAPICRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+
+// testKubeAPIClusterScoped: cluster-scoped templates through the Kubernetes API. At site
+// 0, whose API writes as an operator granted cluster scope, a CRD and a PriorityClass
+// are stored and reach site 1's API (the CRD installed there, so its kind is served);
+// at site 2, whose API's operator is not granted cluster scope, a PriorityClass is
+// refused with an event, and RBAC gives no one cluster-scoped templates there.
+func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl func(int, string, ...string) (string, error)) {
+	t.Helper()
+	pc := func(name string) string {
+		return "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: " + name + "}\nvalue: 1000\n"
+	}
+	if out, err := kubectl(0, kubeAPICRD+"---\n"+pc("batch-low"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply of a CRD and a PriorityClass at %s: %v\n%s", f.Names[0], err, out)
+	}
+	for _, key := range []string{"/customresourcedefinition.widgets.example.com", "/priorityclass.batch-low"} {
+		if err := f.waitFor(ctx, key+" in the federation", func(map[int]site.State) bool {
+			v, err := f.Client(2).Object(ctx, "workload", key)
+			return err == nil && v != nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.waitFor(ctx, "the CRD installed in the API of "+f.Names[1]+" and its kind served", func(map[int]site.State) bool {
+		p, err1 := kubectl(1, "", "get", "priorityclass", "batch-low", "-o", "jsonpath={.value}")
+		_, err2 := kubectl(1, "", "get", "widgets", "-A")
+		return err1 == nil && p == "1000" && err2 == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectl(2, pc("batch-high"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply of a PriorityClass at %s: %v\n%s", f.Names[2], err, out)
+	}
+	if err := f.waitFor(ctx, "the refusal of PriorityClass batch-high as an event", func(map[int]site.State) bool {
+		out, err := kubectl(2, "", "get", "events", "-n", "default", "--field-selector", "reason=Refused,involvedObject.name=batch-high", "-o", "jsonpath={.items[*].message}")
+		return err == nil && strings.Contains(out, "cluster-scoped templates not granted")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.Client(0).Object(ctx, "workload", "/priorityclass.batch-high"); err != nil || v != nil {
+		t.Fatalf("%s holds the refused PriorityClass batch-high: %v, %v", f.Names[0], v, err)
+	}
+	// RBAC from the charter: ops (granted cluster scope) may create PriorityClasses
+	// through site 0's API, not through site 2's; platformapi (all namespaces, no
+	// cluster scope) nowhere.
+	for _, c := range []struct {
+		i    int
+		user string
+		want string
+	}{{0, "atoll:operator:ops", "yes"}, {2, "atoll:operator:ops", "no"}, {0, "atoll:operator:platformapi", "no"}} {
+		var last string
+		if err := f.waitFor(ctx, fmt.Sprintf("can-i create priorityclasses as %s at %s: %s", c.user, f.Names[c.i], c.want), func(map[int]site.State) bool {
+			out, _ := kubectl(c.i, "", "auth", "can-i", "create", "priorityclasses.scheduling.k8s.io", "--as", c.user)
+			lines := strings.Split(strings.TrimSpace(out), "\n") // after a warning that the kind is not namespaced
+			last = lines[len(lines)-1]
+			return last == c.want
+		}); err != nil {
+			t.Fatalf("%v; it says %q", err, last)
+		}
 	}
 }
 

@@ -255,6 +255,11 @@ func (c *Client) Clusters(ctx context.Context) ([]kube.Entry, error) {
 // Object returns an object's fields as the site holds them; nil if it has none.
 func (c *Client) Object(ctx context.Context, kind, key string) (map[string]ObjectField, error) {
 	var out map[string]ObjectField
+	// A cluster-scoped template's key begins with "/": escaped, or the server's mux
+	// would clean the "//" away and redirect to another key.
+	if rest, ok := strings.CutPrefix(key, "/"); ok {
+		key = "%2F" + rest
+	}
 	code, err := c.do(ctx, http.MethodGet, "/v1/objects/"+kind+"/"+key, nil, "", &out)
 	if code == http.StatusNotFound {
 		return nil, nil

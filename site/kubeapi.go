@@ -274,8 +274,9 @@ func (k kubeStore) Grants() []fedsync.Grant {
 	// the namespaces both have, so that a write the site could not store is refused at
 	// once (403) rather than taken and refused later.
 	var api []string
+	apiScope := false
 	if o := ch.Operators[k.signer.Public()]; o != nil {
-		api = o.Namespaces
+		api, apiScope = o.Namespaces, o.ClusterScope
 	}
 	var out []fedsync.Grant
 	for key, o := range ch.Operators {
@@ -284,7 +285,7 @@ func (k kubeStore) Grants() []fedsync.Grant {
 			continue
 		}
 		if ns := intersectGrants(o.Namespaces, api); len(ns) > 0 {
-			out = append(out, fedsync.Grant{User: KubeUser(id), Namespaces: ns})
+			out = append(out, fedsync.Grant{User: KubeUser(id), Namespaces: ns, ClusterScope: o.ClusterScope && apiScope})
 		}
 	}
 	slices.SortFunc(out, func(a, b fedsync.Grant) int { return strings.Compare(a.User, b.User) })

@@ -16,14 +16,18 @@ import (
 // RBAC from the charter. The site fronts the API server and names each caller by its
 // charter identity (site kubeproxy.go); these roles and bindings, kept equal to the
 // charter, say what each may do: an operator edits the templates and policies of its
-// namespaces (all of them, and the cluster-scoped policies, with "*"); observers, admins
-// and sites read everything. Whatever RBAC allows, what the site's API stores is still
+// namespaces (all of them, and the cluster-scoped policies, with "*"), and the
+// cluster-scoped templates if granted cluster scope; observers, admins and sites read
+// everything. Whatever RBAC allows, what the site's API stores is still
 // bounded by its own operator's grant (Store.Write).
 
 // Grant is what one operator may do in the API server.
 type Grant struct {
 	User       string   // its user name there (site.KubeUser)
 	Namespaces []string // granted namespaces; "*" for all
+	// ClusterScope: cluster-scoped templates (CRDs, PriorityClasses, StorageClasses),
+	// granted when the charter grants both this operator and the site API's cluster scope.
+	ClusterScope bool
 }
 
 // GrantStore is the Store of a controller that keeps RBAC equal to the charter.
@@ -38,10 +42,11 @@ const rbacLabel = "atoll.io/rbac"
 
 // The ClusterRoles the controller writes.
 const (
-	roleEdit        = "atoll:edit"         // the namespaced kinds, every verb
-	roleView        = "atoll:view"         // every synced kind and namespaces, read
-	roleClusterEdit = "atoll:cluster-edit" // the cluster-scoped policies and namespaces, every verb
-	roleClusterView = "atoll:cluster-view" // the cluster-scoped policies and namespaces, read
+	roleEdit        = "atoll:edit"              // the namespaced kinds, every verb
+	roleView        = "atoll:view"              // every synced kind and namespaces, read
+	roleClusterEdit = "atoll:cluster-edit"      // the cluster-scoped policies and namespaces, every verb
+	roleClusterView = "atoll:cluster-view"      // the cluster-scoped policies and namespaces, read
+	roleClusterTmpl = "atoll:cluster-templates" // the cluster-scoped templates, every verb
 )
 
 var (
@@ -51,16 +56,19 @@ var (
 
 // clusterRoles are the rules of the controller's ClusterRoles.
 func clusterRoles() map[string][]rbacv1.PolicyRule {
-	var ns, cl []rbacv1.PolicyRule
+	var ns, cl, tmpl []rbacv1.PolicyRule
 	for _, k := range kinds {
 		r := rbacv1.PolicyRule{APIGroups: []string{k.gvr.Group}, Resources: []string{k.gvr.Resource, k.gvr.Resource + "/status"}}
 		if k.kind == "Deployment" || k.kind == "StatefulSet" {
 			r.Resources = append(r.Resources, k.gvr.Resource+"/scale")
 		}
-		if k.namespaced {
+		switch {
+		case k.namespaced:
 			ns = append(ns, r)
-		} else {
+		case k.policy:
 			cl = append(cl, r)
+		default:
+			tmpl = append(tmpl, r)
 		}
 	}
 	events := rbacv1.PolicyRule{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: readVerbs}
@@ -86,9 +94,10 @@ func clusterRoles() map[string][]rbacv1.PolicyRule {
 	nsRead.Verbs, nsAll.Verbs = readVerbs, allVerbs
 	return map[string][]rbacv1.PolicyRule{
 		roleEdit:        with(ns, allVerbs, append(generated, events)...),
-		roleView:        with(withoutSecrets(slices.Concat(ns, cl)), readVerbs, append(generated, events, nsRead)...),
+		roleView:        with(withoutSecrets(slices.Concat(ns, cl, tmpl)), readVerbs, append(generated, events, nsRead)...),
 		roleClusterEdit: with(cl, allVerbs, nsAll),
-		roleClusterView: with(withoutSecrets(cl), readVerbs, nsRead),
+		roleClusterView: with(withoutSecrets(slices.Concat(cl, tmpl)), readVerbs, nsRead),
+		roleClusterTmpl: with(tmpl, allVerbs),
 	}
 }
 
@@ -143,6 +152,9 @@ func (c *Controller) syncGrants(ctx context.Context, gs GrantStore) error {
 	crb("atoll.readers", roleView, groups)
 	for _, g := range gs.Grants() {
 		user := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: g.User}}
+		if g.ClusterScope {
+			crb(bindingName(g.User, roleClusterTmpl), roleClusterTmpl, user)
+		}
 		if slices.Contains(g.Namespaces, "*") {
 			crb(bindingName(g.User, roleEdit), roleEdit, user)
 			crb(bindingName(g.User, roleClusterEdit), roleClusterEdit, user)

@@ -35,6 +35,18 @@ var kinds = []kind{
 	{schema.GroupVersionResource{Version: "v1", Resource: "services"}, "Service", true, false},
 	{schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "ServiceAccount", true, false},
 	{schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}, "Ingress", true, false},
+	{schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}, "NetworkPolicy", true, false},
+	{schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}, "PersistentVolumeClaim", true, false},
+	{schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, "HorizontalPodAutoscaler", true, false},
+	{schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, "PodDisruptionBudget", true, false},
+	// Cluster-scoped templates: only an operator the charter grants cluster scope may
+	// write them (grants.go). RBAC kinds are not served: in this API server they would
+	// take effect, granting in the federation what they are meant to grant in member
+	// clusters; atoll apply stores them. A CRD does take effect here, as in Karmada's
+	// API server: that is what lets its custom resources be written.
+	{schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, "CustomResourceDefinition", false, false},
+	{schema.GroupVersionResource{Group: "scheduling.k8s.io", Version: "v1", Resource: "priorityclasses"}, "PriorityClass", false, false},
+	{schema.GroupVersionResource{Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"}, "StorageClass", false, false},
 	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "propagationpolicies"}, "PropagationPolicy", true, true},
 	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "clusterpropagationpolicies"}, "ClusterPropagationPolicy", false, true},
 	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "overridepolicies"}, "OverridePolicy", true, true},
@@ -111,6 +123,10 @@ func (it item) system() bool {
 	case k == "Service" && it.namespace == "default" && it.name == "kubernetes":
 		return true
 	case k == "ConfigMap" && it.name == "kube-root-ca.crt", k == "ServiceAccount" && it.name == "default":
+		return true
+	case k == "PriorityClass" && strings.HasPrefix(it.name, "system-"): // system-cluster-critical, system-node-critical
+		return true
+	case k == "CustomResourceDefinition" && strings.HasSuffix(it.name, ".karmada.io"): // the API server's own (deploy/crds)
 		return true
 	}
 	return false

@@ -28,6 +28,10 @@
   }
   const badge = (text, kind, data) => h('span', {class: 'badge ' + (kind || ''), data}, text);
   const muted = (text) => h('span', {class: 'muted'}, text);
+  // A Job's counts (summed, or one cluster's) and, once it finished, how.
+  const jobCounts = (j) => h('span', {class: 'job', data: {field: 'job'}},
+    h('b', {}, j.succeeded), muted(' succeeded · '), j.active, muted(' active · '), j.failed, muted(' failed'));
+  const finished = (j) => j.finished && badge(j.finished, j.finished === 'Failed' ? 'bad' : 'ok', {field: 'finished'});
   const ratio = (ready, desired) => h('span', {class: 'ratio' + (ready < desired ? ' short' : '')},
     h('b', {data: {field: 'ready'}}, ready), ' / ', h('span', {data: {field: 'desired'}}, desired));
 
@@ -146,7 +150,8 @@
         p.clusters && h('ul', {class: 'clusters'}, p.clusters.map((c) => {
           const cs = share(c);
           return h('li', {data: {cluster: cs.name}}, h('div', {class: 'line'}, h('span', {class: 'cname'}, cs.name),
-            shareLine(cs, h('span', {class: 'applied'}, 'ready ', ratio(c.ready, c.desired))), since(c.since, v.at)));
+            shareLine(cs, [h('span', {class: 'applied'}, 'ready ', ratio(c.ready, c.desired)), c.job && jobCounts(c.job), c.job && finished(c.job)]),
+            since(c.since, v.at)));
         })));
     });
     return h('article', {class: 'card', data: {detail: w.workload}},
@@ -156,6 +161,7 @@
       h('p', {class: 'stats'},
         h('span', {}, muted('replicas '), h('b', {data: {field: 'replicas'}}, w.replicas < 0 ? '–' : w.replicas)),
         h('span', {}, muted('ready '), ratio(w.ready, w.desired)),
+        w.job && jobCounts(w.job), w.job && finished(w.job),
         w.missing > 0 && badge(w.missing + ' missing', 'bad', {field: 'missing'}),
         w.policy && h('span', {class: 'sub'}, 'policy ' + w.policy)),
       w.error && h('p', {class: 'error', data: {field: 'error'}}, w.error),
@@ -178,7 +184,7 @@
       h('span', {class: 'wtags', role: 'cell'}, badge(mode, 'mode', {field: 'mode'}), (w.bound || []).map((b) => badge(b, 'jur')),
         w.redacted && badge('header only', 'lock'), w.missing > 0 && badge(w.missing + ' missing', 'bad'), w.error && badge('error', 'bad')),
       h('span', {class: 'stats', role: 'cell'}, muted('replicas '), h('b', {data: {field: 'replicas'}}, w.replicas < 0 ? '–' : w.replicas),
-        muted(' ready '), ratio(w.ready, w.desired)),
+        muted(' ready '), ratio(w.ready, w.desired), w.job && muted(' · ' + w.job.succeeded + ' succeeded'), w.job && finished(w.job)),
       h('span', {class: 'wsites', role: 'cell'}, placed.map((p) => {
         const sh = share(p);
         return h('span', {class: 'badge site', data: {site: sh.name}}, sh.name + ' ' + sh.replicas + (sh.takeover > 0 ? ' · takeover +' + sh.takeover : ''));

@@ -274,7 +274,8 @@ spec:
 
 // testKubeAPIClusterScoped: cluster-scoped templates through the Kubernetes API. At site
 // 0, whose API writes as an operator granted cluster scope, a CRD and a PriorityClass
-// are stored and reach site 1's API (the CRD installed there, so its kind is served);
+// are stored and reach site 1's API (the CRD installed there, so its kind is served, and
+// a Widget written there reaches site 2's);
 // at site 2, whose API's operator is not granted cluster scope, a PriorityClass is
 // refused with an event, and RBAC gives no one cluster-scoped templates there.
 func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl func(int, string, ...string) (string, error)) {
@@ -300,6 +301,29 @@ func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The CRD's kind is synced too: a Widget written at site 1 (its API's operator is
+	// granted shop) is stored and projected at site 2; RBAC gives it to shop's operators.
+	widget := "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: shop}\nspec: {size: 2}\n"
+	var last string
+	if err := f.waitFor(ctx, "kubectl apply of a Widget at "+f.Names[1], func(map[int]site.State) bool {
+		last, _ = kubectl(1, widget, "apply", "-f", "-")
+		return strings.Contains(last, "widget.example.com/w1 created") || strings.Contains(last, "unchanged")
+	}); err != nil {
+		t.Fatalf("%v; it says %q", err, last)
+	}
+	if err := f.waitFor(ctx, "the Widget stored and projected at "+f.Names[2], func(map[int]site.State) bool {
+		v, err := f.Client(0).Object(ctx, "workload", "shop/widget.w1")
+		last, _ = kubectl(2, "", "get", "widget", "w1", "-n", "shop", "-o", "jsonpath={.spec.size}")
+		return err == nil && v != nil && last == "2"
+	}); err != nil {
+		t.Fatalf("%v; site 2's API says %q", err, last)
+	}
+	if err := f.waitFor(ctx, "can-i create widgets in shop as shopdev at "+f.Names[1], func(map[int]site.State) bool {
+		last, _ = kubectl(1, "", "auth", "can-i", "create", "widgets.example.com", "-n", "shop", "--as", "atoll:operator:shopdev")
+		return strings.TrimSpace(last) == "yes"
+	}); err != nil {
+		t.Fatalf("%v; it says %q", err, last)
+	}
 	if out, err := kubectl(2, pc("batch-high"), "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply of a PriorityClass at %s: %v\n%s", f.Names[2], err, out)
 	}
@@ -320,7 +344,6 @@ func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl
 		user string
 		want string
 	}{{0, "atoll:operator:ops", "yes"}, {2, "atoll:operator:ops", "no"}, {0, "atoll:operator:platformapi", "no"}} {
-		var last string
 		if err := f.waitFor(ctx, fmt.Sprintf("can-i create priorityclasses as %s at %s: %s", c.user, f.Names[c.i], c.want), func(map[int]site.State) bool {
 			out, _ := kubectl(c.i, "", "auth", "can-i", "create", "priorityclasses.scheduling.k8s.io", "--as", c.user)
 			lines := strings.Split(strings.TrimSpace(out), "\n") // after a warning that the kind is not namespaced

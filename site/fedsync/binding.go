@@ -118,7 +118,7 @@ func memberStatus(kind string, c ClusterStatus) map[string]any {
 // writeBinding makes the ResourceBinding of template u equal to binding's, or removes it
 // when there is none. It skips the API server when nothing changed since its last write.
 func (c *Controller) writeBinding(ctx context.Context, it item, u *unstructured.Unstructured, change string, a Aggregate) error {
-	k := kinds[it.kind]
+	k := it.kind
 	if k.policy || !k.namespaced {
 		return nil
 	}
@@ -185,7 +185,7 @@ const noBinding = "none"
 
 // deleteBinding removes the ResourceBinding of a template, if there is one.
 func (c *Controller) deleteBinding(ctx context.Context, it item) error {
-	k := kinds[it.kind]
+	k := it.kind
 	if k.policy || !k.namespaced {
 		return nil
 	}
@@ -219,9 +219,12 @@ func (c *Controller) collectBindings(ctx context.Context) {
 		apiVersion, _, _ := unstructured.NestedString(rb.Object, "spec", "resource", "apiVersion")
 		kindName, _, _ := unstructured.NestedString(rb.Object, "spec", "resource", "kind")
 		name, _, _ := unstructured.NestedString(rb.Object, "spec", "resource", "name")
-		i, ok := kindOf(apiVersion, kindName)
+		k, ok := kindOf(apiVersion, kindName)
+		if !ok {
+			k, ok = c.customKind(apiVersion, kindName)
+		}
 		if ok && resourceBindingName(kindName, name) == rb.GetName() {
-			if _, err := c.listers[i].Get(rb.GetNamespace() + "/" + name); err == nil || !apierrors.IsNotFound(err) {
+			if _, err := c.lister(k).Get(rb.GetNamespace() + "/" + name); err == nil || !apierrors.IsNotFound(err) {
 				continue // its template is there (or unknown): kept
 			}
 		}

@@ -73,8 +73,8 @@ func jsonOf(t *testing.T, v any) string {
 func TestBindingJob(t *testing.T) {
 	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "batch/v1", "kind": "Job",
 		"metadata": map[string]any{"name": "report", "namespace": "batch", "uid": "u1"}, "spec": map[string]any{"parallelism": int64(2), "completions": int64(4)}}}
-	i, _ := kindOf("batch/v1", "Job")
-	spec, status, _ := binding(u, kinds[i], "c1", Aggregate{Clusters: []ClusterStatus{
+	jk, _ := kindOf("batch/v1", "Job")
+	spec, status, _ := binding(u, jk, "c1", Aggregate{Clusters: []ClusterStatus{
 		{Site: "a", Cluster: "x", Desired: 1, Change: "c1", Job: &JobCounts{Active: 1}},
 		{Site: "b", Cluster: "y", Desired: 1, Ready: 0, Change: "c1", Conditions: "FailureTarget=True,Failed=True", Job: &JobCounts{Failed: 7}},
 	}})
@@ -91,8 +91,8 @@ func TestBindingJob(t *testing.T) {
 			t.Errorf("aggregatedStatus[%d] %s\nwant %s", i, got, w)
 		}
 	}
-	j, _ := kindOf("apps/v1", "DaemonSet")
-	_, status, _ = binding(u, kinds[j], "c1", Aggregate{Clusters: []ClusterStatus{{Site: "a", Cluster: "x", Desired: 3, Ready: 3, Available: 3, Updated: 3, Change: "c1"}}})
+	dk, _ := kindOf("apps/v1", "DaemonSet")
+	_, status, _ = binding(u, dk, "c1", Aggregate{Clusters: []ClusterStatus{{Site: "a", Cluster: "x", Desired: 3, Ready: 3, Available: 3, Updated: 3, Change: "c1"}}})
 	if got := jsonOf(t, status["aggregatedStatus"].([]any)[0]); got != `{"applied":true,"clusterName":"a/x","health":"Healthy","status":{"desiredNumberScheduled":3,"numberAvailable":3,"numberReady":3,"updatedNumberScheduled":3}}` {
 		t.Errorf("a DaemonSet's: %s", got)
 	}

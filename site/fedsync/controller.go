@@ -78,9 +78,13 @@ type Controller struct {
 	dyn     dynamic.Interface
 	core    kubernetes.Interface
 	queue   workqueue.TypedRateLimitingInterface[item]
-	listers []cache.GenericLister
+	factory dynamicinformer.DynamicSharedInformerFactory
+	// kindsChanged wakes watchState when a custom kind starts being synced (custom.go).
+	kindsChanged chan struct{}
 
 	mu       sync.Mutex
+	listers  map[schema.GroupVersionResource]cache.GenericLister // of every kind synced
+	custom   map[schema.GroupKind]kind                           // custom kinds synced (custom.go)
 	memo     map[item]Memo
 	refused  map[item]string // the resourceVersion refused last, not retried until it changes
 	bindings map[item]string // what writeBinding wrote last; noBinding once removed
@@ -97,6 +101,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	return &Controller{cfg: cfg, dyn: dyn, core: core, memo: map[item]Memo{}, refused: map[item]string{}, bindings: map[item]string{},
+		listers: map[schema.GroupVersionResource]cache.GenericLister{}, custom: map[schema.GroupKind]kind{}, kindsChanged: make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[item](),
 			workqueue.TypedRateLimitingQueueConfig[item]{Name: "fedsync"})}, nil
 }
@@ -104,22 +109,9 @@ func New(cfg Config) (*Controller, error) {
 // Run syncs until ctx is done. It returns once its informers are stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(c.dyn, 0)
-	for i, k := range kinds {
-		inf := f.ForResource(k.gvr)
-		c.listers = append(c.listers, inf.Lister())
-		enqueue := func(obj any) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if u, ok := obj.(*unstructured.Unstructured); ok {
-				if it := (item{i, u.GetNamespace(), u.GetName()}); !it.system() {
-					c.queue.Add(it)
-				}
-			}
-		}
-		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
-		}); err != nil {
+	c.factory = f
+	for _, k := range kinds {
+		if err := c.watch(ctx, k); err != nil {
 			return err
 		}
 	}
@@ -142,6 +134,39 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
+// watch starts syncing objects of kind k: an informer whose events queue them (started
+// by the factory's next Start).
+func (c *Controller) watch(ctx context.Context, k kind) error {
+	inf := c.factory.ForResource(k.gvr)
+	c.mu.Lock()
+	c.listers[k.gvr] = inf.Lister()
+	c.mu.Unlock()
+	enqueue := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			if it := (item{k, u.GetNamespace(), u.GetName()}); !it.system() {
+				c.queue.Add(it)
+			}
+			if k.kind == "CustomResourceDefinition" {
+				c.crdSeen(ctx, u)
+			}
+		}
+	}
+	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
+	})
+	return err
+}
+
+// lister is the lister of kind k's informer.
+func (c *Controller) lister(k kind) cache.GenericLister {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listers[k.gvr]
+}
+
 // resyncEvery is how often every object is queued whether or not it changed.
 const resyncEvery = 5 * time.Minute
 
@@ -158,7 +183,7 @@ func (c *Controller) watchState(ctx context.Context) {
 		changed := c.cfg.Store.Changed()
 		retry := time.After(time.Until(resync))
 		if gs, ok := c.cfg.Store.(GrantStore); ok {
-			if want := fmt.Sprint(gs.Grants(), gs.ReaderGroups()); want != synced {
+			if want := fmt.Sprint(gs.Grants(), gs.ReaderGroups(), c.synced()); want != synced {
 				if err := c.syncGrants(ctx, gs); err != nil {
 					if ctx.Err() == nil {
 						c.cfg.Log.Warn("kubernetes API: RBAC", "err", err)
@@ -172,7 +197,7 @@ func (c *Controller) watchState(ctx context.Context) {
 		all := !time.Now().Before(resync)
 		cur := map[item]string{}
 		for _, h := range c.cfg.Store.Headers() {
-			if it, ok := itemOf(h); ok && !it.system() {
+			if it, ok := c.itemOf(h); ok && !it.system() {
 				cur[it] = h.Version
 				if v, ok := last[it]; all || !ok || v != h.Version {
 					c.queue.Add(it)
@@ -188,14 +213,14 @@ func (c *Controller) watchState(ctx context.Context) {
 		if all {
 			resync = time.Now().Add(resyncEvery)
 			c.collectBindings(ctx)
-			for i, l := range c.listers {
-				objs, err := l.List(labels.Everything())
+			for _, k := range c.synced() {
+				objs, err := c.lister(k).List(labels.Everything())
 				if err != nil {
 					continue
 				}
 				for _, o := range objs {
 					if u, ok := o.(*unstructured.Unstructured); ok {
-						if it := (item{i, u.GetNamespace(), u.GetName()}); !it.system() {
+						if it := (item{k, u.GetNamespace(), u.GetName()}); !it.system() {
 							c.queue.Add(it)
 						}
 					}
@@ -207,6 +232,8 @@ func (c *Controller) watchState(ctx context.Context) {
 			return
 		case <-changed:
 		case <-retry:
+		case <-c.kindsChanged:
+			resync = time.Now() // every object again: some may be of the new kind
 		}
 	}
 }
@@ -231,14 +258,14 @@ func (c *Controller) work(ctx context.Context) bool {
 
 // sync brings one object in step.
 func (c *Controller) sync(ctx context.Context, it item) error {
-	k := kinds[it.kind]
+	k := it.kind
 	var u *unstructured.Unstructured
 	a := API{}
 	key := it.name
 	if k.namespaced {
 		key = it.namespace + "/" + it.name
 	}
-	if o, err := c.listers[it.kind].Get(key); err == nil {
+	if o, err := c.lister(k).Get(key); err == nil {
 		u = o.(*unstructured.Unstructured)
 		a = API{Exists: true, RV: u.GetResourceVersion(), Change: u.GetAnnotations()[AnnotationChange]}
 	} else if !apierrors.IsNotFound(err) {
@@ -322,7 +349,7 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 
 // resource is the dynamic client of an item's kind and namespace.
 func (c *Controller) resource(it item) dynamic.ResourceInterface {
-	k := kinds[it.kind]
+	k := it.kind
 	if k.namespaced {
 		return c.dyn.Resource(k.gvr).Namespace(it.namespace)
 	}
@@ -336,7 +363,7 @@ func (c *Controller) project(ctx context.Context, it item, a API, s Object) erro
 		return err
 	}
 	u.SetName(it.name)
-	if kinds[it.kind].namespaced {
+	if it.kind.namespaced {
 		u.SetNamespace(it.namespace)
 		if err := c.ensureNamespace(ctx, it.namespace); err != nil {
 			return err
@@ -421,7 +448,7 @@ func (c *Controller) refuse(ctx context.Context, it item, u *unstructured.Unstru
 	}
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: it.name + ".", Namespace: ns},
-		InvolvedObject: corev1.ObjectReference{APIVersion: kinds[it.kind].apiVersion(), Kind: kinds[it.kind].kind,
+		InvolvedObject: corev1.ObjectReference{APIVersion: it.kind.apiVersion(), Kind: it.kind.kind,
 			Namespace: it.namespace, Name: it.name, UID: u.GetUID(), ResourceVersion: u.GetResourceVersion()},
 		Type: corev1.EventTypeWarning, Reason: "Refused", Message: truncate(why.Error(), 1024),
 		Source:         corev1.EventSource{Component: "atoll"},

@@ -54,10 +54,10 @@ var (
 	allVerbs  = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
 )
 
-// clusterRoles are the rules of the controller's ClusterRoles.
-func clusterRoles() map[string][]rbacv1.PolicyRule {
+// clusterRoles are the rules of the controller's ClusterRoles over the kinds synced.
+func clusterRoles(synced []kind) map[string][]rbacv1.PolicyRule {
 	var ns, cl, tmpl []rbacv1.PolicyRule
-	for _, k := range kinds {
+	for _, k := range synced {
 		r := rbacv1.PolicyRule{APIGroups: []string{k.gvr.Group}, Resources: []string{k.gvr.Resource, k.gvr.Resource + "/status"}}
 		if k.kind == "Deployment" || k.kind == "StatefulSet" {
 			r.Resources = append(r.Resources, k.gvr.Resource+"/scale")
@@ -126,7 +126,7 @@ func (c *Controller) syncGrants(ctx context.Context, gs GrantStore) error {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{rbacLabel: "charter"}}
 	}
 	var errs []error
-	for name, rules := range clusterRoles() {
+	for name, rules := range clusterRoles(c.synced()) {
 		want := &rbacv1.ClusterRole{ObjectMeta: meta(name, ""), Rules: rules}
 		cur, err := rbac.ClusterRoles().Get(ctx, name, metav1.GetOptions{})
 		switch {

@@ -53,25 +53,25 @@ var kinds = []kind{
 	{schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "clusteroverridepolicies"}, "ClusterOverridePolicy", false, true},
 }
 
-// kindOf finds the kind of an apiVersion and kind.
-func kindOf(apiVersion, k string) (int, bool) {
-	for i, x := range kinds {
+// kindOf finds the built-in kind of an apiVersion and kind.
+func kindOf(apiVersion, k string) (kind, bool) {
+	for _, x := range kinds {
 		if x.kind == k && x.apiVersion() == apiVersion {
-			return i, true
+			return x, true
 		}
 	}
-	return 0, false
+	return kind{}, false
 }
 
-// item is one object of the API server: its kind (an index in kinds), namespace and name.
+// item is one object of the API server: its kind, namespace and name.
 type item struct {
-	kind      int
+	kind      kind
 	namespace string
 	name      string
 }
 
 func (it item) String() string {
-	k := kinds[it.kind]
+	k := it.kind
 	if !k.namespaced {
 		return k.kind + " " + it.name
 	}
@@ -80,7 +80,7 @@ func (it item) String() string {
 
 // ref is the object of the state an item is stored as.
 func (it item) ref() Ref {
-	k := kinds[it.kind]
+	k := it.kind
 	if k.policy {
 		return Ref{Kind: crdt.KindPolicy, Key: crdt.PolicyKey(k.kind, it.namespace, it.name)}
 	}
@@ -88,26 +88,28 @@ func (it item) ref() Ref {
 }
 
 // itemOf is the item an object of the state is projected as; ok is false for a kind the
-// API server does not serve here.
-func itemOf(o Header) (item, bool) {
+// API server does not serve here (custom.go: a custom kind once its CRD is established).
+func (c *Controller) itemOf(o Header) (item, bool) {
 	if o.Ref.Kind == crdt.KindPolicy {
 		pk, ns, ok := crdt.PolicyScope(o.Ref.Key)
 		if !ok {
 			return item{}, false
 		}
-		for i, k := range kinds {
+		for _, k := range kinds {
 			if k.policy && strings.ToLower(k.kind) == pk {
-				return item{i, ns, o.Ref.Key[strings.LastIndexByte(o.Ref.Key, '/')+1:]}, true
+				return item{k, ns, o.Ref.Key[strings.LastIndexByte(o.Ref.Key, '/')+1:]}, true
 			}
 		}
 		return item{}, false
 	}
-	i, ok := kindOf(o.APIVersion, o.Kind)
+	k, ok := kindOf(o.APIVersion, o.Kind)
 	if !ok {
-		return item{}, false
+		if k, ok = c.customKind(o.APIVersion, o.Kind); !ok {
+			return item{}, false
+		}
 	}
 	ns, wname, _ := strings.Cut(o.Ref.Key, "/")
-	return item{i, ns, policy.ObjectName(o.Kind, wname)}, true
+	return item{k, ns, policy.ObjectName(o.Kind, wname)}, true
 }
 
 // systemNamespaces are the API server's own: nothing in them is synced.
@@ -116,7 +118,7 @@ var systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 // system reports whether an item is one the API server (or a cluster's controllers)
 // makes for itself in every cluster: it is not the federation's, and is never synced.
 func (it item) system() bool {
-	k := kinds[it.kind].kind
+	k := it.kind.kind
 	switch {
 	case slices.Contains(systemNamespaces, it.namespace):
 		return true

@@ -113,7 +113,7 @@ func aggregate(replicas, generation int64, change string, a Aggregate, prev map[
 // nothing was written).
 func (c *Controller) writeStatus(ctx context.Context, it item, u *unstructured.Unstructured, s Object, agg Aggregate) (string, error) {
 	_, ok := c.cfg.Store.(StatusStore)
-	k := kinds[it.kind]
+	k := it.kind
 	if !ok || k.policy || !slices.Contains(statusKinds, k.kind) {
 		return "", nil
 	}
@@ -156,7 +156,7 @@ func equalJSON(a, b map[string]any) bool {
 // whose status the site writes, keeping its other conditions; it returns the new
 // resourceVersion, or "" if it wrote nothing.
 func (c *Controller) refusedStatus(ctx context.Context, it item, u *unstructured.Unstructured, why error) (string, error) {
-	k := kinds[it.kind]
+	k := it.kind
 	if k.policy || !slices.Contains(conditionKinds, k.kind) {
 		return "", nil
 	}

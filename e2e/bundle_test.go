@@ -97,6 +97,12 @@ spec:
           if observedObj.status == nil then return nil end
           return {phase = observedObj.status.phase, members = observedObj.status.members}
         end
+    dependencyInterpretation:
+      luaScript: |
+        function GetDependencies(desiredObj)
+          if desiredObj.spec.configRef == nil then return {} end
+          return {{apiVersion = "v1", kind = "ConfigMap", namespace = desiredObj.metadata.namespace, name = desiredObj.spec.configRef}}
+        end
     statusAggregation:
       luaScript: |
         function AggregateStatus(desiredObj, statusItems)
@@ -113,13 +119,24 @@ spec:
 apiVersion: example.com/v1
 kind: Widget
 metadata: {name: pool, namespace: widgets}
-spec: {size: 4}
+spec: {size: 4, configRef: pool-config}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: pool-config, namespace: widgets}
+data: {members: "4"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: spare, namespace: widgets}
+data: {unused: "yes"}
 ---
 apiVersion: policy.karmada.io/v1alpha1
 kind: PropagationPolicy
 metadata: {name: pool, namespace: widgets}
 spec:
   resourceSelectors: [{apiVersion: example.com/v1, kind: Widget, name: pool}]
+  propagateDeps: true
   placement:
     replicaScheduling:
       replicaSchedulingType: Divided
@@ -355,6 +372,22 @@ func TestOperatorBundle(t *testing.T) {
 	var sizes [2]int64
 	if err := poll(ctx, func() bool { sizes = [2]int64{size(0), size(1)}; return sizes == [2]int64{2, 2} }); err != nil {
 		t.Fatalf("pool sizes %v, want [2 2]", sizes)
+	}
+	// propagateDeps through the customization's dependencyInterpretation: the ConfigMap
+	// the pool names follows it to both clusters; the one nothing names goes nowhere.
+	configMaps := func(i int) string {
+		var out []string
+		for _, name := range []string{"pool-config", "spare"} {
+			cm, err := dyns[i].Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("widgets").Get(ctx, name, metav1.GetOptions{})
+			if err == nil && cm.GetLabels()[kube.LabelManaged] == "atoll" {
+				out = append(out, name)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	var cms [2]string
+	if err := poll(ctx, func() bool { cms = [2]string{configMaps(0), configMaps(1)}; return cms == [2]string{"pool-config", "pool-config"} }); err != nil {
+		t.Fatalf("ConfigMaps in widgets %q, want pool-config in each cluster and no spare", cms)
 	}
 	for i, want := range []int{3, 6} { // Duplicated: size 3 in each cluster
 		markReady(i, "first")

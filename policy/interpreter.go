@@ -47,14 +47,14 @@ func (r *resolver) readInterpreter(o *Object, who string) {
 	r.interpreters = append(r.interpreters, &interpreterPolicy{obj: o, c: c})
 	for _, op := range unusedOps {
 		if _, ok := c.Scripts[op]; ok {
-			r.note(o, "%s %s: %s is stored, but sites do not run it: they use replicaResource, replicaRevision, healthInterpretation, statusReflection and statusAggregation", kindInterpreter, c.Name, op)
+			r.note(o, "%s %s: %s is stored, but sites do not run it: they use replicaResource, replicaRevision, healthInterpretation, statusReflection, statusAggregation and dependencyInterpretation", kindInterpreter, c.Name, op)
 		}
 	}
 }
 
 // unusedOps are the operations a customization may define that sites do not run yet:
 // an apply says so in a note rather than leave them silently unused.
-var unusedOps = []interpret.Op{interpret.OpRetention, interpret.OpDependencies}
+var unusedOps = []interpret.Op{interpret.OpRetention}
 
 // Interpreter returns the customization a stored policy is, or nil for a Karmada
 // placement or override policy.

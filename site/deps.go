@@ -21,6 +21,12 @@ import (
 // removes it). Every site decides for its own clusters from its own plan: nothing is
 // stored, nothing is agreed.
 
+// A custom kind's dependencies are what the dependencyInterpretation script of a stored
+// customization of its kind lists (package interpret runs it in its sandbox, and keeps
+// the list to the object's own namespace and interpret.MaxDependencies entries). Each
+// site runs it for its own plan only, as it reads pod templates, so a script's deadline
+// cannot make sites disagree on anything they must agree on.
+
 // podSpecPaths are where each kind keeps the pod spec its replicas run.
 var podSpecPaths = map[string][]string{
 	"Deployment":  {"spec", "template", "spec"},
@@ -120,4 +126,32 @@ func withDeps(ws []workload, out []placed) ([]placed, []refusalOf) {
 type refusalOf struct {
 	key string
 	r   refusal
+}
+
+// interpretedDeps returns what a custom resource's template depends on, as customization
+// c's GetDependencies says: run once per template change and customization, since every
+// pass reads every workload. A failing script gives no dependencies, logged once. mu must
+// be held (inspected filled s.templates[key] in this pass).
+func (s *Site) interpretedDeps(key string, c *interpret.Customization, template []byte) []interpret.Named {
+	t := s.templates[key]
+	if t.depsBy == c {
+		return t.customDeps
+	}
+	var deps []interpret.Named
+	var m map[string]any
+	err := yaml.Unmarshal(template, &m)
+	if err == nil {
+		var ds []interpret.Dependency
+		if ds, err = c.GetDependencies(m); err == nil {
+			for _, d := range ds {
+				deps = append(deps, interpret.Named{Kind: d.Kind, Name: d.Name})
+			}
+		}
+	}
+	if err != nil {
+		s.log.Warn("dependency interpretation failed: no dependencies follow the workload", "workload", key, "customization", c.Name, "err", err)
+	}
+	t.depsBy, t.customDeps = c, deps
+	s.templates[key] = t
+	return deps
 }

@@ -192,6 +192,9 @@ func (s *Site) workloadsLocked() []workload {
 			w.sched.Replicas = -1
 		}
 		if s.resolve(&w, key, obj, pols, format) {
+			if c := pols.Interpreters().For(w.render.APIVersion, kind, interpret.OpDependencies); c != nil && deps == nil && w.render.Template != nil {
+				deps = s.interpretedDeps(key, c, w.render.Template)
+			}
 			w.deps = depKeys(ns, deps)
 		}
 		out = append(out, w)
@@ -217,6 +220,9 @@ type template struct {
 	requests scheduler.Resources
 	deps     []interpret.Named // what its pods refer to
 	job      jobSpec
+	// depsBy is the customization whose dependencyInterpretation gave customDeps (deps.go).
+	depsBy     *interpret.Customization
+	customDeps []interpret.Named
 }
 
 // jobSpec is what dividing a Job reads of its template.

@@ -386,7 +386,10 @@ func TestOperatorBundle(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 	var cms [2]string
-	if err := poll(ctx, func() bool { cms = [2]string{configMaps(0), configMaps(1)}; return cms == [2]string{"pool-config", "pool-config"} }); err != nil {
+	if err := poll(ctx, func() bool {
+		cms = [2]string{configMaps(0), configMaps(1)}
+		return cms == [2]string{"pool-config", "pool-config"}
+	}); err != nil {
 		t.Fatalf("ConfigMaps in widgets %q, want pool-config in each cluster and no spare", cms)
 	}
 	for i, want := range []int{3, 6} { // Duplicated: size 3 in each cluster

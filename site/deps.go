@@ -3,6 +3,7 @@ package site
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -128,15 +129,25 @@ type refusalOf struct {
 	r   refusal
 }
 
+// maxDepsTime bounds the time one pass spends running dependency scripts, which it does
+// under mu: a script may take interpret.CallTimeout, and a customization that an operator
+// with cluster scope wrote applies to every custom resource of its kind. Past it, a
+// template keeps the dependencies its previous version had until a later pass runs its
+// script: a dependency is not pruned and placed again while the scripts catch up.
+const maxDepsTime = 50 * time.Millisecond
+
 // interpretedDeps returns what a custom resource's template depends on, as customization
 // c's GetDependencies says: run once per template change and customization, since every
-// pass reads every workload. A failing script gives no dependencies, logged once. mu must
-// be held (inspected filled s.templates[key] in this pass).
-func (s *Site) interpretedDeps(key string, c *interpret.Customization, template []byte) []interpret.Named {
+// pass reads every workload, and only while budget lasts (maxDepsTime). A failing script
+// gives no dependencies, logged once. mu must be held (inspected filled s.templates[key]
+// in this pass).
+func (s *Site) interpretedDeps(key string, c *interpret.Customization, template []byte, budget *time.Duration) []interpret.Named {
 	t := s.templates[key]
-	if t.depsBy == c {
+	if t.depsBy == c || *budget <= 0 {
 		return t.customDeps
 	}
+	began := time.Now()
+	defer func() { *budget -= time.Since(began) }()
 	var deps []interpret.Named
 	var m map[string]any
 	err := yaml.Unmarshal(template, &m)

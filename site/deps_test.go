@@ -1,12 +1,15 @@
 package site
 
 import (
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"atoll/crdt"
+	"atoll/interpret"
 	"atoll/policy"
 	"atoll/scheduler"
 	"atoll/site/kube"
@@ -122,5 +125,63 @@ func TestResolveCannotDivide(t *testing.T) {
 		case tc.want != "" && (w.refusal != "policy" || w.err == nil || !strings.Contains(w.err.Error(), tc.want)):
 			t.Errorf("%s: refusal %q, err %v; want a policy refusal saying %q", tc.name, w.refusal, w.err, tc.want)
 		}
+	}
+}
+
+// TestInterpretedDepsBudget: dependency scripts run once per template change, and only
+// while the pass's budget lasts; a template past it keeps its previous version's
+// dependencies, and its script runs in a later pass.
+func TestInterpretedDepsBudget(t *testing.T) {
+	c, err := interpret.Decode([]byte(`apiVersion: config.karmada.io/v1alpha1
+kind: ResourceInterpreterCustomization
+metadata: {name: widgets}
+spec:
+  target: {apiVersion: example.com/v1, kind: Widget}
+  customizations:
+    dependencyInterpretation:
+      luaScript: |
+        function GetDependencies(obj)
+          return {{apiVersion = "v1", kind = "ConfigMap", name = obj.spec.configRef}}
+        end
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Site{replication: replication{templates: map[string]template{}}, log: slog.New(slog.DiscardHandler)}
+	widget := func(ref string) []byte {
+		return []byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {configRef: " + ref + "}\n")
+	}
+	deps := func(key string, change byte, ref string, budget *time.Duration) string {
+		s.inspected(key, crdt.Hash{change}, widget(ref))
+		var out []string
+		for _, d := range s.interpretedDeps(key, c, widget(ref), budget) {
+			out = append(out, d.Kind+"/"+d.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	budget := maxDepsTime
+	if got := deps("shop/widget.a", 1, "a1", &budget); got != "ConfigMap/a1" {
+		t.Fatalf("first run: %q", got)
+	}
+	if budget >= maxDepsTime {
+		t.Fatalf("the script's run did not count against the budget: %v left", budget)
+	}
+	// Spent: a new version keeps the previous dependencies and runs nothing.
+	spent := time.Duration(0)
+	if got := deps("shop/widget.a", 2, "a2", &spent); got != "ConfigMap/a1" {
+		t.Fatalf("past the budget: %q, want the previous version's ConfigMap/a1", got)
+	}
+	if spent != 0 || s.templates["shop/widget.a"].depsBy != nil {
+		t.Fatalf("past the budget the script ran (%v spent, depsBy %v)", spent, s.templates["shop/widget.a"].depsBy)
+	}
+	// The next pass runs it.
+	budget = maxDepsTime
+	if got := deps("shop/widget.a", 2, "a2", &budget); got != "ConfigMap/a2" {
+		t.Fatalf("next pass: %q, want ConfigMap/a2", got)
+	}
+	// Once run, the same version is not run again, whatever the budget.
+	spent = 0
+	if got := deps("shop/widget.a", 2, "a2", &spent); got != "ConfigMap/a2" || spent != 0 {
+		t.Fatalf("cached: %q, %v spent", got, spent)
 	}
 }

@@ -143,6 +143,7 @@ func (s *Site) workloadsLocked() []workload {
 		}
 	})
 	pols := s.policySet()
+	depsBudget := maxDepsTime // of dependency scripts this pass (deps.go)
 	var out []workload
 	for _, key := range s.rep.Keys(crdt.KindWorkload, "") {
 		obj, _ := s.rep.Object(crdt.KindWorkload, key)
@@ -193,7 +194,7 @@ func (s *Site) workloadsLocked() []workload {
 		}
 		if s.resolve(&w, key, obj, pols, format) {
 			if c := pols.Interpreters().For(w.render.APIVersion, kind, interpret.OpDependencies); c != nil && deps == nil && w.render.Template != nil {
-				deps = s.interpretedDeps(key, c, w.render.Template)
+				deps = s.interpretedDeps(key, c, w.render.Template, &depsBudget)
 			}
 			w.deps = depKeys(ns, deps)
 		}
@@ -256,6 +257,7 @@ func (s *Site) inspected(key string, change crdt.Hash, b []byte) template {
 		return t
 	}
 	t := template{change: change, deps: podDeps(b)}
+	t.customDeps = s.templates[key].customDeps // stand until interpretedDeps runs again (deps.go)
 	t.kind, t.requests = inspect(b)
 	if t.kind == "Job" {
 		t.job = readJob(b)

@@ -318,12 +318,31 @@ func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl
 	}); err != nil {
 		t.Fatalf("%v; site 2's API says %q", err, last)
 	}
-	if err := f.waitFor(ctx, "can-i create widgets in shop as shopdev at "+f.Names[1], func(map[int]site.State) bool {
-		last, _ = kubectl(1, "", "auth", "can-i", "create", "widgets.example.com", "-n", "shop", "--as", "atoll:operator:shopdev")
-		return strings.TrimSpace(last) == "yes"
-	}); err != nil {
-		t.Fatalf("%v; it says %q", err, last)
+	canWidgets := func(want string) {
+		t.Helper()
+		if err := f.waitFor(ctx, "can-i create widgets in shop as shopdev at "+f.Names[1]+": "+want, func(map[int]site.State) bool {
+			out, _ := kubectl(1, "", "auth", "can-i", "create", "widgets.example.com", "-n", "shop", "--as", "atoll:operator:shopdev")
+			lines := strings.Split(strings.TrimSpace(out), "\n") // after a warning once the kind is not served
+			last = lines[len(lines)-1]
+			return last == want
+		}); err != nil {
+			t.Fatalf("%v; it says %q", err, last)
+		}
 	}
+	canWidgets("yes")
+	// The CRD deleted at site 0: gone from the federation and from site 1's API, whose
+	// controller stops syncing the kind and takes it out of RBAC.
+	if out, err := kubectl(0, "", "delete", "crd", "widgets.example.com"); err != nil {
+		t.Fatalf("kubectl delete crd at %s: %v\n%s", f.Names[0], err, out)
+	}
+	if err := f.waitFor(ctx, "the CRD gone from the federation and from the API of "+f.Names[1], func(map[int]site.State) bool {
+		v, err := f.Client(2).Object(ctx, "workload", "/customresourcedefinition.widgets.example.com")
+		out, _ := kubectl(1, "", "get", "crd", "widgets.example.com", "-o", "name")
+		return err == nil && v == nil && strings.Contains(out, "NotFound")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	canWidgets("no")
 	if out, err := kubectl(2, pc("batch-high"), "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply of a PriorityClass at %s: %v\n%s", f.Names[2], err, out)
 	}

@@ -223,8 +223,8 @@ func (c *Controller) collectBindings(ctx context.Context) {
 		if !ok {
 			k, ok = c.customKind(apiVersion, kindName)
 		}
-		if ok && resourceBindingName(kindName, name) == rb.GetName() {
-			if _, err := c.lister(k).Get(rb.GetNamespace() + "/" + name); err == nil || !apierrors.IsNotFound(err) {
+		if l := c.lister(k); ok && l != nil && resourceBindingName(kindName, name) == rb.GetName() {
+			if _, err := l.Get(rb.GetNamespace() + "/" + name); err == nil || !apierrors.IsNotFound(err) {
 				continue // its template is there (or unknown): kept
 			}
 		}

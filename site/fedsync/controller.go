@@ -79,12 +79,15 @@ type Controller struct {
 	core    kubernetes.Interface
 	queue   workqueue.TypedRateLimitingInterface[item]
 	factory dynamicinformer.DynamicSharedInformerFactory
-	// kindsChanged wakes watchState when a custom kind starts being synced (custom.go).
+	// kindsChanged wakes watchState when a custom kind starts or stops being synced
+	// (custom.go).
 	kindsChanged chan struct{}
 
 	mu       sync.Mutex
 	listers  map[schema.GroupVersionResource]cache.GenericLister // of every kind synced
 	custom   map[schema.GroupKind]kind                           // custom kinds synced (custom.go)
+	stop     map[schema.GroupKind]context.CancelFunc             // ends a custom kind's informer
+	custInf  sync.WaitGroup                                      // the custom kinds' informers
 	memo     map[item]Memo
 	refused  map[item]string // the resourceVersion refused last, not retried until it changes
 	bindings map[item]string // what writeBinding wrote last; noBinding once removed
@@ -101,7 +104,8 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	return &Controller{cfg: cfg, dyn: dyn, core: core, memo: map[item]Memo{}, refused: map[item]string{}, bindings: map[item]string{},
-		listers: map[schema.GroupVersionResource]cache.GenericLister{}, custom: map[schema.GroupKind]kind{}, kindsChanged: make(chan struct{}, 1),
+		listers: map[schema.GroupVersionResource]cache.GenericLister{}, custom: map[schema.GroupKind]kind{}, stop: map[schema.GroupKind]context.CancelFunc{},
+		kindsChanged: make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[item](),
 			workqueue.TypedRateLimitingQueueConfig[item]{Name: "fedsync"})}, nil
 }
@@ -115,6 +119,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer c.custInf.Wait() // the custom kinds' informers end with ctx; after the factory's, whose CRD events start them
 	f.Start(ctx.Done())
 	defer f.Shutdown()
 	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
@@ -134,13 +139,19 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
-// watch starts syncing objects of kind k: an informer whose events queue them (started
-// by the factory's next Start).
+// watch starts syncing objects of a built-in kind k: an informer of the factory whose
+// events queue them (started by the factory's next Start).
 func (c *Controller) watch(ctx context.Context, k kind) error {
 	inf := c.factory.ForResource(k.gvr)
 	c.mu.Lock()
 	c.listers[k.gvr] = inf.Lister()
 	c.mu.Unlock()
+	return c.handle(ctx, k, inf.Informer())
+}
+
+// handle queues the objects of kind k that inf's events name, and for CRDs starts and
+// stops syncing their kinds (custom.go).
+func (c *Controller) handle(ctx context.Context, k kind, inf cache.SharedIndexInformer) error {
 	enqueue := func(obj any) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
@@ -154,8 +165,17 @@ func (c *Controller) watch(ctx context.Context, k kind) error {
 			}
 		}
 	}
-	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
+	gone := func(obj any) {
+		enqueue(obj)
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		if u, ok := obj.(*unstructured.Unstructured); ok && k.kind == "CustomResourceDefinition" {
+			c.crdGone(u)
+		}
+	}
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: gone,
 	})
 	return err
 }
@@ -214,7 +234,11 @@ func (c *Controller) watchState(ctx context.Context) {
 			resync = time.Now().Add(resyncEvery)
 			c.collectBindings(ctx)
 			for _, k := range c.synced() {
-				objs, err := c.lister(k).List(labels.Everything())
+				l := c.lister(k)
+				if l == nil {
+					continue
+				}
+				objs, err := l.List(labels.Everything())
 				if err != nil {
 					continue
 				}
@@ -265,7 +289,11 @@ func (c *Controller) sync(ctx context.Context, it item) error {
 	if k.namespaced {
 		key = it.namespace + "/" + it.name
 	}
-	if o, err := c.lister(k).Get(key); err == nil {
+	l := c.lister(k)
+	if l == nil {
+		return nil // a custom kind no longer synced: its CRD is gone (custom.go)
+	}
+	if o, err := l.Get(key); err == nil {
 		u = o.(*unstructured.Unstructured)
 		a = API{Exists: true, RV: u.GetResourceVersion(), Change: u.GetAnnotations()[AnnotationChange]}
 	} else if !apierrors.IsNotFound(err) {

@@ -5,8 +5,11 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
 )
 
 // Custom resources. A CRD in the API server (written there by an operator granted cluster
@@ -16,9 +19,10 @@ import (
 // any other (the sites then place them after their CRD, and interpret them as a stored
 // customization says), and RBAC gives operators the kind in their namespaces (or, if it
 // is cluster-scoped, to those granted cluster scope). A kind is synced at the version the
-// CRD stores; a CRD removed leaves its kind's informer running, with nothing to list,
-// until the controller restarts. At most MaxCustomKinds kinds are synced, so that who
-// may write CRDs cannot make the controller run an informer per CRD without bound.
+// CRD stores, by an informer of its own, which ends when the CRD is deleted (its objects
+// went with it; the API server deleted them first). At most MaxCustomKinds kinds are
+// synced at once, so that who may write CRDs cannot make the controller run an informer
+// per CRD without bound.
 
 // MaxCustomKinds bounds the custom kinds one controller syncs.
 const MaxCustomKinds = 64
@@ -67,13 +71,12 @@ func (c *Controller) crdSeen(ctx context.Context, u *unstructured.Unstructured) 
 	if _, builtin := kindOf(k.apiVersion(), k.kind); builtin {
 		return
 	}
+	// The CRD informer's handler is the only caller, one event at a time: nothing else
+	// registers a kind between the check and the registration below.
 	gk := schema.GroupKind{Group: k.gvr.Group, Kind: k.kind}
 	c.mu.Lock()
 	_, known := c.custom[gk]
 	full := len(c.custom) >= MaxCustomKinds
-	if !known && !full {
-		c.custom[gk] = k
-	}
 	c.mu.Unlock()
 	switch {
 	case known:
@@ -82,12 +85,43 @@ func (c *Controller) crdSeen(ctx context.Context, u *unstructured.Unstructured) 
 		c.cfg.Log.Warn("kubernetes API: custom kind not synced: the controller syncs at most MaxCustomKinds", "kind", gk.String(), "max", MaxCustomKinds)
 		return
 	}
-	if err := c.watch(ctx, k); err != nil {
+	inf := dynamicinformer.NewFilteredDynamicInformer(c.dyn, k.gvr, metav1.NamespaceAll, 0,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, nil)
+	if err := c.handle(ctx, k, inf.Informer()); err != nil {
 		c.cfg.Log.Warn("kubernetes API: watching a custom kind", "kind", gk.String(), "err", err)
 		return
 	}
-	c.factory.Start(ctx.Done())
+	kctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	c.listers[k.gvr] = inf.Lister() // first: a kind in custom has a lister
+	c.custom[gk], c.stop[gk] = k, cancel
+	c.mu.Unlock()
+	c.custInf.Go(func() { inf.Informer().Run(kctx.Done()) })
 	c.cfg.Log.Info("kubernetes API: syncing a custom kind", "kind", gk.String(), "version", k.gvr.Version, "namespaced", k.namespaced)
+	select {
+	case c.kindsChanged <- struct{}{}:
+	default:
+	}
+}
+
+// crdGone stops syncing the kind of a deleted CRD.
+func (c *Controller) crdGone(u *unstructured.Unstructured) {
+	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
+	gk := schema.GroupKind{Group: group, Kind: name}
+	c.mu.Lock()
+	k, known := c.custom[gk]
+	if known {
+		c.stop[gk]()
+		delete(c.custom, gk)
+		delete(c.stop, gk)
+		delete(c.listers, k.gvr)
+	}
+	c.mu.Unlock()
+	if !known {
+		return
+	}
+	c.cfg.Log.Info("kubernetes API: no longer syncing a custom kind: its CRD is gone", "kind", gk.String())
 	select {
 	case c.kindsChanged <- struct{}{}:
 	default:

@@ -321,9 +321,7 @@ func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl
 	canWidgets := func(want string) {
 		t.Helper()
 		if err := f.waitFor(ctx, "can-i create widgets in shop as shopdev at "+f.Names[1]+": "+want, func(map[int]site.State) bool {
-			out, _ := kubectl(1, "", "auth", "can-i", "create", "widgets.example.com", "-n", "shop", "--as", "atoll:operator:shopdev")
-			lines := strings.Split(strings.TrimSpace(out), "\n") // after a warning once the kind is not served
-			last = lines[len(lines)-1]
+			last = canI(kubectl, 1, "create", "widgets.example.com", "-n", "shop", "--as", "atoll:operator:shopdev")
 			return last == want
 		}); err != nil {
 			t.Fatalf("%v; it says %q", err, last)
@@ -364,14 +362,20 @@ func testKubeAPIClusterScoped(ctx context.Context, t *testing.T, f *Fed, kubectl
 		want string
 	}{{0, "atoll:operator:ops", "yes"}, {2, "atoll:operator:ops", "no"}, {0, "atoll:operator:platformapi", "no"}} {
 		if err := f.waitFor(ctx, fmt.Sprintf("can-i create priorityclasses as %s at %s: %s", c.user, f.Names[c.i], c.want), func(map[int]site.State) bool {
-			out, _ := kubectl(c.i, "", "auth", "can-i", "create", "priorityclasses.scheduling.k8s.io", "--as", c.user)
-			lines := strings.Split(strings.TrimSpace(out), "\n") // after a warning that the kind is not namespaced
-			last = lines[len(lines)-1]
+			last = canI(kubectl, c.i, "create", "priorityclasses.scheduling.k8s.io", "--as", c.user)
 			return last == c.want
 		}); err != nil {
 			t.Fatalf("%v; it says %q", err, last)
 		}
 	}
+}
+
+// canI is kubectl auth can-i's answer at site i: its last line, after any warning
+// (a kind not namespaced, or not served).
+func canI(kubectl func(int, string, ...string) (string, error), i int, args ...string) string {
+	out, _ := kubectl(i, "", append([]string{"auth", "can-i"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
 }
 
 // testKubeAPIAuth: through a site's HTTP server (/k8s), kubectl acts as a charter

@@ -152,30 +152,29 @@ func (c *Controller) watch(ctx context.Context, k kind) error {
 // handle queues the objects of kind k that inf's events name, and for CRDs starts and
 // stops syncing their kinds (custom.go).
 func (c *Controller) handle(ctx context.Context, k kind, inf cache.SharedIndexInformer) error {
-	enqueue := func(obj any) {
+	on := func(obj any, deleted bool) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			if it := (item{k, u.GetNamespace(), u.GetName()}); !it.system() {
-				c.queue.Add(it)
-			}
-			if k.kind == "CustomResourceDefinition" {
-				c.crdSeen(ctx, u)
-			}
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return
 		}
-	}
-	gone := func(obj any) {
-		enqueue(obj)
-		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
+		if it := (item{k, u.GetNamespace(), u.GetName()}); !it.system() {
+			c.queue.Add(it)
 		}
-		if u, ok := obj.(*unstructured.Unstructured); ok && k.kind == "CustomResourceDefinition" {
+		switch {
+		case k.kind != "CustomResourceDefinition":
+		case deleted:
 			c.crdGone(u)
+		default:
+			c.crdSeen(ctx, u)
 		}
 	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: gone,
+		AddFunc:    func(o any) { on(o, false) },
+		UpdateFunc: func(_, o any) { on(o, false) },
+		DeleteFunc: func(o any) { on(o, true) },
 	})
 	return err
 }
